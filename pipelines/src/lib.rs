@@ -7,4 +7,5 @@
 
 pub mod package;
 pub mod plan;
+pub mod refusal;
 pub mod source;

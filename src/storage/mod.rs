@@ -4,12 +4,16 @@
 //! validated [`ObjectKey`]s, so no backend ever sees `..`, an absolute path or a control
 //! character.
 
+mod content_type;
 mod error;
 mod settings;
 mod key;
+mod range;
 
+pub use content_type::content_type_for;
 pub use error::StorageError;
 pub use key::{KeyPrefix, ObjectKey};
+pub use range::parse_content_range;
 pub use settings::{LocalSettings, S3Settings, StorageSettings};
 
 use std::pin::Pin;
@@ -210,3 +214,4 @@ pub async fn get_bytes(store: &dyn ObjectStore, key: &ObjectKey) -> Result<Bytes
     let chunks: Vec<Bytes> = body.stream.try_collect().await?;
     Ok(chunks.concat().into())
 }
+

@@ -8,11 +8,13 @@ mod content_type;
 mod error;
 mod settings;
 mod key;
+pub mod local;
 mod range;
 
 pub use content_type::content_type_for;
 pub use error::StorageError;
 pub use key::{KeyPrefix, ObjectKey};
+pub use local::LocalStore;
 pub use range::parse_content_range;
 pub use settings::{LocalSettings, S3Settings, StorageSettings};
 

@@ -10,15 +10,18 @@ mod settings;
 mod key;
 pub mod local;
 mod range;
+pub mod s3;
 
 pub use content_type::content_type_for;
 pub use error::StorageError;
 pub use key::{KeyPrefix, ObjectKey};
 pub use local::LocalStore;
 pub use range::parse_content_range;
+pub use s3::S3Store;
 pub use settings::{LocalSettings, S3Settings, StorageSettings};
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -217,3 +220,23 @@ pub async fn get_bytes(store: &dyn ObjectStore, key: &ObjectKey) -> Result<Bytes
     Ok(chunks.concat().into())
 }
 
+/// A connected backend and the HTTP routes it needs Lectern to serve (the local backend's
+/// presigned URLs; nothing for S3, whose URLs point at S3 itself).
+pub struct Storage {
+    pub store: Arc<dyn ObjectStore>,
+    pub routes: axum::Router,
+}
+
+/// Opens the configured backend: creates the local root, or builds the S3 client and checks
+/// (optionally creates) the bucket.
+pub async fn connect(settings: &StorageSettings) -> Result<Storage, StorageError> {
+    match settings {
+        StorageSettings::Local(local) => {
+            let store = Arc::new(LocalStore::open(local).await?);
+            Ok(Storage { routes: local::routes(Arc::clone(&store)), store })
+        }
+        StorageSettings::S3(s3) => {
+            Ok(Storage { store: Arc::new(S3Store::connect(s3).await?), routes: axum::Router::new() })
+        }
+    }
+}

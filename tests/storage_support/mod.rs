@@ -2,6 +2,9 @@
 //! root whose presign routes listen on 127.0.0.1 (port 0), or an S3 store on a fresh bucket
 //! of the SeaweedFS endpoint that `scripts/seaweedfs.sh start` runs.
 
+pub mod cases;
+pub mod fixtures;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;

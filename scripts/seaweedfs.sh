@@ -74,10 +74,19 @@ start() {
 {"identities":[{"name":"lectern-test","credentials":[{"accessKey":"$ACCESS_KEY","secretKey":"$SECRET_KEY"}],"actions":["Admin","Read","List","Tagging","Write"]}]}
 EOF
     )
-    # The other SeaweedFS services keep their default ports; only the S3 port is configurable,
-    # so two instances on one machine need different data dirs and are still not supported.
+    # `weed mini` also runs a master, a volume server, a filer, WebDAV and an admin gRPC
+    # service on fixed ports. A non-default S3 port shifts them all by the same offset, so two
+    # instances (say, two worktrees with their own LECTERN_SEAWEED_DIR) can run side by side.
+    # Their gRPC ports follow as HTTP port + 10000.
+    local offset=$((PORT - 8333))
+    local shifted_ports=()
+    if ((offset != 0)); then
+        shifted_ports=(-master.port=$((9333 + offset)) -volume.port=$((9340 + offset))
+            -filer.port=$((8888 + offset)) -webdav.port=$((7333 + offset))
+            -admin.port=$((23646 + offset)))
+    fi
     nohup weed mini -dir="$DIR/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-        -s3.port="$PORT" -s3.config="$DIR/s3.json" \
+        -s3.port="$PORT" -s3.config="$DIR/s3.json" "${shifted_ports[@]}" \
         -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 \
         >"$LOG_FILE" 2>&1 &
     local pid=$!

@@ -186,4 +186,43 @@ mod local_only {
             .expect_err("forged ids are unknown uploads");
         assert!(matches!(error, StorageError::UploadNotFound), "{error:?}");
     }
+    #[tokio::test]
+    async fn connecting_with_local_settings_creates_the_root_and_guards_the_routes() {
+        use axum::body::Body;
+        use axum::http::{Request, StatusCode};
+        use lectern::storage::{LocalSettings, StorageSettings};
+        use tower::ServiceExt;
+
+        let directory = tempfile::tempdir().expect("a temporary directory can be created");
+        let settings = StorageSettings::Local(LocalSettings {
+            root: directory.path().join("not/yet/there"),
+            public_url: url::Url::parse("http://127.0.0.1:8080/").expect("valid URL"),
+            presign_secret: secrecy::SecretString::from("secret"),
+        });
+        let storage = lectern::storage::connect(&settings)
+            .await
+            .expect("connect succeeds");
+        assert_eq!(storage.store.backend(), "local");
+        storage
+            .store
+            .check()
+            .await
+            .expect("the new root is writable");
+        assert!(directory.path().join("not/yet/there/.staging").is_dir());
+        let unsigned = Request::get("/storage/objects/a/b.mp4")
+            .body(Body::empty())
+            .expect("valid request");
+        let response = storage
+            .routes
+            .oneshot(unsigned)
+            .await
+            .expect("the router answers");
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .expect("a body")
+            .to_bytes();
+        let error: serde_json::Value = serde_json::from_slice(&body).expect("a JSON error");
+        assert_eq!(error["error"]["code"], "invalid_signature");
+    }
 }

@@ -5,9 +5,13 @@
 //! that describe it ([`package::Package`]). It performs no IO of any kind: no files, no network,
 //! no clocks, no FFmpeg. That keeps every decision table-testable.
 
+pub mod limits;
 pub mod naming;
 pub mod package;
 pub mod plan;
 pub mod preset;
 pub mod refusal;
 pub mod source;
+
+#[cfg(test)]
+mod fixtures;

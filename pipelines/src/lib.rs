@@ -13,6 +13,7 @@ pub mod plan;
 pub mod preset;
 pub mod refusal;
 pub mod source;
+pub mod storyboard;
 
 #[cfg(test)]
 mod fixtures;

@@ -1,5 +1,7 @@
 //! Probe results for tests, shaped like what `workers::probe` reports for real files.
 
+use crate::naming;
+use crate::package::{Package, PackagedRendition, RenditionKind, SegmentInfo};
 use crate::source::{AudioStreamInfo, FieldOrder, Rational, SourceInfo, VideoStreamInfo};
 
 pub const FPS_30: Rational = Rational::new(30, 1);
@@ -115,4 +117,121 @@ pub fn ladder_cases() -> Vec<(&'static str, SourceInfo)> {
         ("interlaced_1080i", movie(interlaced)),
         ("hdr_10_bit", movie(hdr)),
     ]
+}
+
+/// A rendition whose segments have the given durations (in `timescale` ticks), named and
+/// numbered as the engine names them.
+fn packaged(
+    name: &str,
+    kind: RenditionKind,
+    codecs: &str,
+    (peak_bitrate, average_bitrate): (u64, u64),
+    timescale: u32,
+    durations: &[u64],
+) -> PackagedRendition {
+    let mut start_ticks = 0;
+    let segments = durations
+        .iter()
+        .enumerate()
+        .map(|(position, &duration_ticks)| {
+            let segment = SegmentInfo {
+                uri: naming::segment_path(name, naming::FIRST_SEGMENT_NUMBER + position as u64),
+                start_ticks,
+                duration_ticks,
+                size_bytes: duration_ticks * average_bitrate / 8 / u64::from(timescale),
+            };
+            start_ticks += duration_ticks;
+            segment
+        })
+        .collect();
+    PackagedRendition {
+        name: name.to_owned(),
+        kind,
+        codecs: codecs.to_owned(),
+        peak_bitrate,
+        average_bitrate,
+        timescale,
+        init_uri: naming::init_segment_path(name),
+        segments,
+        segment_template: naming::SEGMENT_TEMPLATE.to_owned(),
+        start_number: naming::FIRST_SEGMENT_NUMBER,
+    }
+}
+
+fn video_rendition(
+    name: &str,
+    (width, height): (u32, u32),
+    codecs: &str,
+    bitrates: (u64, u64),
+) -> PackagedRendition {
+    // 29.97 fps in a 30000 timescale: 120 frames of 1001 ticks make a 4.004 s segment, and
+    // the last segment holds the remaining 74 frames of a 10.5 s lesson.
+    let kind = RenditionKind::Video {
+        width,
+        height,
+        frame_rate: FPS_29_97,
+    };
+    packaged(
+        name,
+        kind,
+        codecs,
+        bitrates,
+        30_000,
+        &[120_120, 120_120, 74_074],
+    )
+}
+
+fn audio_rendition(
+    name: &str,
+    language: Option<&str>,
+    label: &str,
+    default: bool,
+) -> PackagedRendition {
+    let kind = RenditionKind::Audio {
+        language: language.map(str::to_owned),
+        label: label.to_owned(),
+        channels: 2,
+        sample_rate: 48_000,
+        default,
+    };
+    // AAC frames are 1024 samples, so 4 s segments alternate between 188 and 187 frames.
+    packaged(
+        name,
+        kind,
+        "mp4a.40.2",
+        (131_000, 129_000),
+        48_000,
+        &[192_512, 191_488, 120_832],
+    )
+}
+
+/// A 10.5 s lesson at 29.97 fps: 720p and 360p video, Russian (default) and English audio.
+pub fn lesson_package() -> Package {
+    Package {
+        duration_seconds: 10.5,
+        segment_duration_seconds: 4,
+        video: vec![
+            video_rendition("720p", (1280, 720), "avc1.64001f", (2_800_000, 1_900_000)),
+            video_rendition("360p", (640, 360), "avc1.4d401e", (700_000, 450_000)),
+        ],
+        audio: vec![
+            audio_rendition("audio_rus", Some("ru"), "Русский", true),
+            audio_rendition("audio_eng", Some("en"), "English", false),
+        ],
+        poster: Some(naming::POSTER.to_owned()),
+        storyboard_vtt: Some(naming::STORYBOARD_VTT.to_owned()),
+        download: Some(naming::DOWNLOAD_MP4.to_owned()),
+    }
+}
+
+/// The same lesson as a podcast: one unlabelled audio rendition, no pictures.
+pub fn audio_only_package() -> Package {
+    Package {
+        video: vec![],
+        audio: vec![audio_rendition("audio", None, "Audio", true)],
+        poster: None,
+        storyboard_vtt: None,
+        download: None,
+        ..lesson_package()
+    }
 }

@@ -5,6 +5,7 @@
 //! that describe it ([`package::Package`]). It performs no IO of any kind: no files, no network,
 //! no clocks, no FFmpeg. That keeps every decision table-testable.
 
+pub mod dash;
 pub mod hls;
 pub mod ladder;
 pub mod limits;

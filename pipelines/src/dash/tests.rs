@@ -31,7 +31,11 @@ fn manifests_match_their_snapshots() {
 }
 
 /// A name, the (start, duration) of each segment, and the timeline expected for them.
-type TimelineCase = (&'static str, &'static [(u64, u64)], &'static [TimelineEntry]);
+type TimelineCase = (
+    &'static str,
+    &'static [(u64, u64)],
+    &'static [TimelineEntry],
+);
 
 #[test]
 fn timelines_compress_runs_and_expand_back_to_the_segments() {

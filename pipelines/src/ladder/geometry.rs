@@ -4,7 +4,8 @@
 ///
 /// H.264 with 4:2:0 chroma needs even dimensions. Rounding to the nearest even number keeps the
 /// aspect closest; stepping down when that would pass the source size keeps the "never
-/// upscale" promise even for odd sources (361 lines becomes 360, not 362).
+/// upscale" promise even for odd sources (361 lines becomes 360, not 362). The one exception
+/// is the floor of 2: a degenerate source one pixel wide still gets a 2-pixel picture.
 pub fn even_at_most(value: f64, ceiling: f64) -> u32 {
     let mut even = (value / 2.0).round() * 2.0;
     if even > ceiling {

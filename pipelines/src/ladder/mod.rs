@@ -17,7 +17,15 @@
 //!   picture of the preset rung's lines (clamped to ¼…2×), so a 4:3 or cropped picture gets
 //!   proportionally fewer bits and an ultra-wide one more; and by 1.5 above 30 fps, Apple's
 //!   allowance for 60 fps rungs. Caps are rounded to whole kilobits.
-//! - **Frame rate, filters, audio, images**: see [`frame_rate`], [`audio`] and [`images`].
+//! - **Frame rate.** The source's own; the preset default (30) when variable or unknown;
+//!   divided by the smallest whole number that brings it under the preset maximum (120 → 60).
+//!   Rungs of at most 480 lines halve rates above 30. The keyframe interval is the nearest
+//!   whole number of frames per segment (120 at 29.97 fps and 4 s).
+//! - **Filters.** Rotation, deinterlacing and HDR tone mapping, straight from the probe.
+//! - **Audio.** One AAC-LC stereo 48 kHz rendition per language (the container's default
+//!   stream wins within a language), the default first; mono sources at a lower bitrate.
+//! - **Images.** Fixed widths from the preset, heights from the display aspect; the poster
+//!   is sized like a 720-line rung.
 
 mod audio;
 mod frame_rate;
@@ -67,6 +75,8 @@ pub fn plan(source: &SourceInfo, preset: &Preset) -> Result<Plan, Refusal> {
     })
 }
 
+/// Filters applied once per source. Deinterlacing is meant to give one frame per frame (not
+/// one per field), so the probed frame rate stays the output rate of the top rungs.
 fn filters(video: &VideoStreamInfo) -> VideoFilters {
     VideoFilters {
         rotate_degrees: video.rotation_degrees,

@@ -44,18 +44,8 @@ pub struct PackagedRendition {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum RenditionKind {
-    Video {
-        width: u32,
-        height: u32,
-        frame_rate: Rational,
-    },
-    Audio {
-        language: Option<String>,
-        label: String,
-        channels: u16,
-        sample_rate: u32,
-        default: bool,
-    },
+    Video { width: u32, height: u32, frame_rate: Rational },
+    Audio { language: Option<String>, label: String, channels: u16, sample_rate: u32, default: bool },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

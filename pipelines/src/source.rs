@@ -17,11 +17,7 @@ impl Rational {
 
     /// The value as a float; a zero denominator reads as zero rather than infinity.
     pub fn as_f64(self) -> f64 {
-        if self.den == 0 {
-            0.0
-        } else {
-            f64::from(self.num) / f64::from(self.den)
-        }
+        if self.den == 0 { 0.0 } else { f64::from(self.num) / f64::from(self.den) }
     }
 }
 
@@ -91,26 +87,16 @@ impl VideoStreamInfo {
         };
         let width = f64::from(self.width) * sar;
         let height = f64::from(self.height);
-        if self.rotation_degrees % 180 == 90 {
-            (height, width)
-        } else {
-            (width, height)
-        }
+        if self.rotation_degrees % 180 == 90 { (height, width) } else { (width, height) }
     }
 
     /// High dynamic range transfer (PQ or HLG), which must be tone-mapped to SDR BT.709.
     pub fn is_hdr(&self) -> bool {
-        matches!(
-            self.color_transfer.as_deref(),
-            Some("smpte2084" | "arib-std-b67")
-        )
+        matches!(self.color_transfer.as_deref(), Some("smpte2084" | "arib-std-b67"))
     }
 
     pub fn is_interlaced(&self) -> bool {
-        matches!(
-            self.field_order,
-            FieldOrder::TopFieldFirst | FieldOrder::BottomFieldFirst
-        )
+        matches!(self.field_order, FieldOrder::TopFieldFirst | FieldOrder::BottomFieldFirst)
     }
 }
 

@@ -54,8 +54,9 @@ fn default_audio(package: &Package) -> Option<&PackagedRendition> {
 }
 
 /// The master playlist. With video, there is one EXT-X-STREAM-INF per video rendition (in the
-/// package's order) whose BANDWIDTH and AVERAGE-BANDWIDTH add the default audio's figures,
-/// and the audio renditions form one EXT-X-MEDIA group. Audio-only packages list each audio
+/// package's order) whose BANDWIDTH and AVERAGE-BANDWIDTH add the highest audio figures (the
+/// default audio's, when all share a bitrate), and the audio renditions form one EXT-X-MEDIA
+/// group. Audio-only packages list each audio
 /// rendition as its own variant instead.
 pub fn master_playlist(package: &Package) -> String {
     let mut master = MasterPlaylist {
@@ -82,7 +83,21 @@ pub fn master_playlist(package: &Package) -> String {
 }
 
 fn video_variant(package: &Package, video: &PackagedRendition) -> VariantStream {
-    let audio = default_audio(package);
+    // RFC 8216 §4.3.4.2: BANDWIDTH (and AVERAGE-BANDWIDTH) must be the largest sum over any
+    // playable combination, so the video is paired with the most demanding audio rendition.
+    // All renditions usually share one bitrate, making this the default audio's figure.
+    let audio_peak = package
+        .audio
+        .iter()
+        .map(|a| a.peak_bitrate)
+        .max()
+        .unwrap_or(0);
+    let audio_average = package
+        .audio
+        .iter()
+        .map(|a| a.average_bitrate)
+        .max()
+        .unwrap_or(0);
     let mut codecs = vec![video.codecs.as_str()];
     // CODECS must cover every rendition the variant may play, so all audio codecs are listed.
     for rendition in &package.audio {
@@ -110,11 +125,11 @@ fn video_variant(package: &Package, video: &PackagedRendition) -> VariantStream 
         .map(|rate| HashMap::from([("FRAME-RATE".to_owned(), QuotedOrUnquoted::Unquoted(rate))]));
     VariantStream {
         uri: media_playlist_path(video),
-        bandwidth: video.peak_bitrate + audio.map_or(0, |a| a.peak_bitrate),
-        average_bandwidth: Some(video.average_bitrate + audio.map_or(0, |a| a.average_bitrate)),
+        bandwidth: video.peak_bitrate + audio_peak,
+        average_bandwidth: Some(video.average_bitrate + audio_average),
         codecs: Some(quoted_safe(&codecs.join(","))),
         resolution,
-        audio: audio.map(|_| AUDIO_GROUP.to_owned()),
+        audio: (!package.audio.is_empty()).then(|| AUDIO_GROUP.to_owned()),
         other_attributes,
         ..VariantStream::default()
     }

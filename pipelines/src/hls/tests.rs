@@ -48,7 +48,7 @@ fn the_master_playlist_parses_back_with_every_attribute() {
     assert_eq!(
         top.bandwidth,
         2_800_000 + 131_000,
-        "video peak plus the default audio's peak"
+        "video peak plus the audio peak"
     );
     assert_eq!(top.average_bandwidth, Some(1_900_000 + 129_000));
     assert_eq!(top.codecs.as_deref(), Some("avc1.64001f,mp4a.40.2"));
@@ -173,4 +173,32 @@ fn repeated_labels_are_made_unique_within_the_group() {
     }
     let master = parse_master(&master_playlist(&package));
     assert_eq!(master.alternatives[1].name, "Русский (audio_eng)");
+}
+
+#[test]
+fn bandwidth_covers_the_most_demanding_audio_rendition() {
+    let mut package = lesson_package();
+    // A mono default track at 64 kb/s beside a stereo alternative at 131 kb/s.
+    package.audio[0].peak_bitrate = 66_000;
+    package.audio[0].average_bitrate = 64_000;
+    let master = parse_master(&master_playlist(&package));
+    assert_eq!(master.variants[0].bandwidth, 2_800_000 + 131_000);
+    assert_eq!(
+        master.variants[0].average_bandwidth,
+        Some(1_900_000 + 129_000)
+    );
+}
+
+#[test]
+fn a_silent_video_has_no_audio_group() {
+    let mut package = lesson_package();
+    package.audio.clear();
+    let master = parse_master(&master_playlist(&package));
+    assert!(master.alternatives.is_empty());
+    let variant = &master.variants[0];
+    assert_eq!(
+        (variant.bandwidth, variant.audio.as_deref()),
+        (2_800_000, None)
+    );
+    assert_eq!(variant.codecs.as_deref(), Some("avc1.64001f"));
 }

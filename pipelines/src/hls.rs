@@ -56,8 +56,7 @@ fn default_audio(package: &Package) -> Option<&PackagedRendition> {
 /// The master playlist. With video, there is one EXT-X-STREAM-INF per video rendition (in the
 /// package's order) whose BANDWIDTH and AVERAGE-BANDWIDTH add the highest audio figures (the
 /// default audio's, when all share a bitrate), and the audio renditions form one EXT-X-MEDIA
-/// group. Audio-only packages list each audio
-/// rendition as its own variant instead.
+/// group. Audio-only packages list each audio rendition as its own variant instead.
 pub fn master_playlist(package: &Package) -> String {
     let mut master = MasterPlaylist {
         version: Some(PROTOCOL_VERSION),

@@ -81,16 +81,20 @@ pub fn mpd(package: &Package) -> String {
         video_set(&mut xml, set_id, &package.video);
         set_id += 1;
     }
-    let has_default = package
+    // The same audio HLS marks DEFAULT=YES: the first marked default, else the first.
+    let main_audio = package
         .audio
         .iter()
-        .any(|audio| matches!(audio.kind, RenditionKind::Audio { default: true, .. }));
-    for (position, audio) in package.audio.iter().enumerate() {
-        let is_main = match audio.kind {
-            RenditionKind::Audio { default, .. } => default || (!has_default && position == 0),
-            RenditionKind::Video { .. } => false,
-        };
-        audio_set(&mut xml, set_id, audio, is_main);
+        .find(|audio| matches!(audio.kind, RenditionKind::Audio { default: true, .. }))
+        .or(package.audio.first())
+        .map(|audio| audio.name.as_str());
+    for audio in &package.audio {
+        audio_set(
+            &mut xml,
+            set_id,
+            audio,
+            main_audio == Some(audio.name.as_str()),
+        );
         set_id += 1;
     }
     xml.close("Period");

@@ -273,3 +273,23 @@ fn ladders_are_ordered_highest_first_with_unique_names_and_whole_segment_gops() 
         }
     }
 }
+
+#[test]
+fn the_fast_preset_makes_fewer_quicker_rungs() {
+    let fast = Preset::builtin("fast").expect("built in");
+    let planned = plan(&movie(video(3840, 2160, FPS_30)), &fast).expect("plannable");
+    let summary: Vec<(String, String)> = planned
+        .video
+        .iter()
+        .map(|rung| (rung.name.clone(), rung.encoder_preset.clone()))
+        .collect();
+    let expected = [
+        ("1080p", "superfast"),
+        ("720p", "superfast"),
+        ("360p", "superfast"),
+    ];
+    assert_eq!(
+        summary,
+        expected.map(|(name, preset)| (name.to_owned(), preset.to_owned()))
+    );
+}

@@ -10,13 +10,14 @@
 //!   own size. A source between two rungs also gets a top rung at its own size when it has
 //!   more than `top_rung_min_extra_lines` (15%) more lines than the highest rung it reached:
 //!   1000 lines earns a "1000p" above 720p, while 1100 lines above 1080p, or 361 above 360,
-//!   would spend a whole encode on a difference nobody sees.
+//!   would spend a whole encode on a difference nobody sees. A source above the preset's
+//!   highest rung stops at that rung: the preset's ceiling is a deliberate cost limit.
 //! - **Settings of a rung.** CRF, profile and VBV caps come from the preset rung of the same
-//!   lines; a rung at the source's own size borrows them from the next preset rung up (or the
-//!   smallest, below the ladder). The caps are scaled by the rung's pixel count against a 16:9
-//!   picture of the preset rung's lines (clamped to ¼…2×), so a 4:3 or cropped picture gets
-//!   proportionally fewer bits and an ultra-wide one more; and by 1.5 above 30 fps, Apple's
-//!   allowance for 60 fps rungs. Caps are rounded to whole kilobits.
+//!   lines; a rung at the source's own size borrows them from the next preset rung up. The
+//!   caps are scaled by the rung's pixel count against a 16:9 picture of the preset rung's
+//!   lines (clamped to ¼…2×), so a 4:3 or cropped picture gets proportionally fewer bits and
+//!   an ultra-wide one more; and by 1.5 above 30 fps, Apple's allowance for 60 fps rungs.
+//!   Caps are rounded to whole kilobits.
 //! - **Frame rate.** The source's own; the preset default (30) when variable or unknown;
 //!   divided by the smallest whole number that brings it under the preset maximum (120 → 60).
 //!   Rungs of at most 480 lines halve rates above 30. The keyframe interval is the nearest
@@ -93,20 +94,15 @@ fn ladder_lines(source_lines: u32, preset: &Preset) -> Vec<(u32, &RungPreset)> {
         .filter(|rung| rung.lines <= source_lines)
         .map(|rung| (rung.lines, rung))
         .collect();
-    let highest = ladder.last().map(|(lines, _)| *lines);
-    let own_size_earned = match highest {
-        None => true,
-        Some(highest) => {
+    // Only a source below the preset's highest rung is "between rungs"; one above it stops at
+    // the highest rung, since a preset's ceiling (1080p for `fast`) is a deliberate cost limit.
+    let next_rung_up = rungs.iter().find(|rung| rung.lines > source_lines);
+    if let Some(settings) = next_rung_up {
+        let own_size_earned = ladder.last().is_none_or(|(highest, _)| {
             f64::from(source_lines)
-                > f64::from(highest) * (1.0 + preset.video.top_rung_min_extra_lines)
-        }
-    };
-    if own_size_earned {
-        let settings = rungs
-            .iter()
-            .find(|rung| rung.lines > source_lines)
-            .or(rungs.first());
-        if let Some(settings) = settings {
+                > f64::from(*highest) * (1.0 + preset.video.top_rung_min_extra_lines)
+        });
+        if own_size_earned {
             ladder.push((source_lines, settings));
         }
     }

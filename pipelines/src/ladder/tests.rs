@@ -293,3 +293,11 @@ fn the_fast_preset_makes_fewer_quicker_rungs() {
         expected.map(|(name, preset)| (name.to_owned(), preset.to_owned()))
     );
 }
+
+#[test]
+fn a_source_above_the_highest_rung_stops_at_it() {
+    let course = plan_course(&movie(video(7680, 4320, FPS_30)));
+    assert_eq!(course.video[0].name, "2160p");
+    let course = plan_course(&movie(video(4096, 2304, FPS_30)));
+    assert_eq!(course.video[0].name, "2160p");
+}

@@ -4,8 +4,31 @@
 //! decides what to make ([`plan::Plan`]) and, once the engine has made it, writes the manifests
 //! that describe it ([`package::Package`]). It performs no IO of any kind: no files, no network,
 //! no clocks, no FFmpeg. That keeps every decision table-testable.
+//!
+//! A worker uses it in this order:
+//! 1. [`limits::check`] refuses sources that are too long, too large or empty;
+//! 2. [`ladder::plan`] turns the source and a [`preset::Preset`] into a [`plan::Plan`];
+//! 3. the engine encodes, writing files under the names in [`naming`] and taking thumbnails
+//!    and storyboard tiles where [`storyboard`] says;
+//! 4. from the resulting [`package::Package`], [`hls`], [`dash`] and [`storyboard::webvtt`]
+//!    write the manifests.
 
+// The contract with the engine and the API.
 pub mod package;
 pub mod plan;
 pub mod refusal;
 pub mod source;
+
+// Decisions.
+pub mod ladder;
+pub mod limits;
+pub mod preset;
+
+// Output.
+pub mod dash;
+pub mod hls;
+pub mod naming;
+pub mod storyboard;
+
+#[cfg(test)]
+mod fixtures;

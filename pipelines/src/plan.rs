@@ -121,8 +121,27 @@ pub struct ImagePlan {
     pub thumbnail_interval_seconds: u32,
     pub thumbnail_width: u32,
     pub thumbnail_height: u32,
-    /// Storyboard sprite sheets for trick-play: tiles of `thumbnail_width`×`thumbnail_height`,
+    /// Storyboard sprite sheets for trick-play: tiles of [`ImagePlan::storyboard_tile_size`],
     /// `storyboard_columns`×`storyboard_rows` per sheet, one tile per thumbnail interval.
     pub storyboard_columns: u32,
     pub storyboard_rows: u32,
+    /// Storyboard tile size, smaller than a thumbnail (160 px wide against 320 by default) so
+    /// a sheet of 10×10 tiles stays a small download. Added after the first contract: plans
+    /// without these fields read as 0, which [`ImagePlan::storyboard_tile_size`] turns into
+    /// the thumbnail size the first contract described.
+    #[serde(default)]
+    pub storyboard_tile_width: u32,
+    #[serde(default)]
+    pub storyboard_tile_height: u32,
+}
+
+impl ImagePlan {
+    /// Width and height of one storyboard tile.
+    pub fn storyboard_tile_size(&self) -> (u32, u32) {
+        if self.storyboard_tile_width == 0 || self.storyboard_tile_height == 0 {
+            (self.thumbnail_width, self.thumbnail_height)
+        } else {
+            (self.storyboard_tile_width, self.storyboard_tile_height)
+        }
+    }
 }

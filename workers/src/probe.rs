@@ -118,7 +118,7 @@ pub fn probe(path: &Path) -> Result<SourceInfo, ProbeError> {
         ));
     }
 
-    let duration_seconds = declared_duration(&input).or_else(|| measure_duration(&mut input));
+    let duration_seconds = container_duration(&input).or_else(|| measure_duration(&mut input));
     if let Some(first) = video.first_mut() {
         first.variable_frame_rate = frame_durations_vary(&mut input, first.index);
     }
@@ -339,7 +339,8 @@ pub(crate) fn normalise_rotation(degrees: f64) -> u16 {
     quarter_turns * 90
 }
 
-fn declared_duration(input: &ffmpeg::format::context::Input) -> Option<f64> {
+/// The duration the container (or, failing that, a stream) declares, in seconds.
+pub(crate) fn container_duration(input: &ffmpeg::format::context::Input) -> Option<f64> {
     let container = input.duration();
     if container > 0 {
         #[allow(clippy::cast_precision_loss)]

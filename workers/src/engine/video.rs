@@ -31,6 +31,8 @@ pub struct VideoLadder {
     filtered: frame::Video,
     encoded: Packet,
     last_pts: Option<i64>,
+    /// Where the last decoded frame ends (its pts plus its duration), for the graph's EOF.
+    last_end: i64,
     /// Presentation time reached by the first rung's output, in seconds.
     pub out_time_seconds: f64,
 }
@@ -107,6 +109,7 @@ impl VideoLadder {
             filtered: frame::Video::empty(),
             encoded: Packet::empty(),
             last_pts: None,
+            last_end: 0,
             out_time_seconds: 0.0,
         })
     }
@@ -130,7 +133,9 @@ impl VideoLadder {
         self.receive_frames(outputs, images.as_deref_mut())?;
         if let Some(graph) = self.graph.as_mut() {
             if let Some(mut source) = graph.get("in") {
-                source.source().flush().map_err(ffmpeg_error("flushing the video filter graph"))?;
+                // Closing at the end of the last frame (not at its start) lets `fps` emit the
+                // last frame instead of treating it as zero-length.
+                source.source().close(self.last_end).map_err(ffmpeg_error("flushing the video filter graph"))?;
             }
             self.drain_graph(outputs, images)?;
         }
@@ -150,6 +155,9 @@ impl VideoLadder {
                 (None, Some(last)) => last + 1,
                 (None, None) => 0,
             };
+            let gap = self.last_pts.map_or(1, |last| (pts - last).max(1));
+            let duration = self.decoded.packet().duration;
+            self.last_end = pts + if duration > 0 { duration } else { gap };
             self.last_pts = Some(pts);
             self.decoded.set_pts(Some(pts));
             if self.graph.is_none() {

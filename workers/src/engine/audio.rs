@@ -1,8 +1,10 @@
 //! One audio rendition: decode its source stream, resample to 48 kHz stereo float planar
 //! (downmixing as needed, optionally loudness-normalised), encode AAC-LC.
 
+use ffmpeg::{
+    ChannelLayout, Packet, Rational, Rescale, codec, decoder, encoder, filter, format, frame,
+};
 use ffmpeg_next as ffmpeg;
-use ffmpeg::{ChannelLayout, Packet, Rational, Rescale, codec, decoder, encoder, filter, format, frame};
 use pipelines::plan::AudioRendition;
 
 use super::filters;
@@ -29,11 +31,16 @@ pub struct AudioTrack {
 }
 
 impl AudioTrack {
-    pub fn new(input: &format::context::Input, rendition: &AudioRendition, rendition_index: usize, origin_seconds: f64) -> Result<Self, EngineError> {
+    pub fn new(
+        input: &format::context::Input,
+        rendition: &AudioRendition,
+        rendition_index: usize,
+        origin_seconds: f64,
+    ) -> Result<Self, EngineError> {
         let stream_index = rendition.source_index;
-        let stream = input
-            .stream(stream_index)
-            .ok_or_else(|| EngineError::InvalidPlan(format!("the source has no stream {stream_index}")))?;
+        let stream = input.stream(stream_index).ok_or_else(|| {
+            EngineError::InvalidPlan(format!("the source has no stream {stream_index}"))
+        })?;
         let context = format!("opening the decoder of audio stream {stream_index}");
         let mut decoder = codec::context::Context::from_parameters(stream.parameters())
             .map_err(ffmpeg_error(&context))?
@@ -46,9 +53,16 @@ impl AudioTrack {
         let origin = (origin_seconds / f64::from(input_time_base)).round() as i64;
 
         let context = format!("opening the AAC encoder for {}", rendition.name);
-        let codec = encoder::find_by_name("aac").ok_or_else(|| EngineError::Ffmpeg { context: context.clone(), source: ffmpeg::Error::EncoderNotFound })?;
-        let mut audio = codec::context::Context::new_with_codec(codec).encoder().audio().map_err(ffmpeg_error(&context))?;
-        let sample_rate = i32::try_from(rendition.sample_rate).map_err(|_| EngineError::InvalidPlan("sample rate".to_owned()))?;
+        let codec = encoder::find_by_name("aac").ok_or_else(|| EngineError::Ffmpeg {
+            context: context.clone(),
+            source: ffmpeg::Error::EncoderNotFound,
+        })?;
+        let mut audio = codec::context::Context::new_with_codec(codec)
+            .encoder()
+            .audio()
+            .map_err(ffmpeg_error(&context))?;
+        let sample_rate = i32::try_from(rendition.sample_rate)
+            .map_err(|_| EngineError::InvalidPlan("sample rate".to_owned()))?;
         let time_base = Rational::new(1, sample_rate);
         audio.set_rate(sample_rate);
         audio.set_channel_layout(ChannelLayout::STEREO);
@@ -81,7 +95,11 @@ impl AudioTrack {
         StreamSetup::of(&self.encoder)
     }
 
-    pub fn send_packet(&mut self, packet: &Packet, outputs: &mut Outputs) -> Result<(), EngineError> {
+    pub fn send_packet(
+        &mut self,
+        packet: &Packet,
+        outputs: &mut Outputs,
+    ) -> Result<(), EngineError> {
         if let Err(error) = self.decoder.send_packet(packet) {
             tracing::warn!(%error, stream = self.stream_index, "audio packet rejected by the decoder");
             return Ok(());
@@ -93,10 +111,15 @@ impl AudioTrack {
         let _ = self.decoder.send_eof();
         self.receive_frames(outputs)?;
         if let Some(mut source) = self.graph.as_mut().and_then(|graph| graph.get("in")) {
-            source.source().flush().map_err(ffmpeg_error("flushing the audio filter graph"))?;
+            source
+                .source()
+                .flush()
+                .map_err(ffmpeg_error("flushing the audio filter graph"))?;
         }
         self.drain_graph(outputs)?;
-        self.encoder.send_eof().map_err(ffmpeg_error("flushing the AAC encoder"))?;
+        self.encoder
+            .send_eof()
+            .map_err(ffmpeg_error("flushing the AAC encoder"))?;
         self.receive_packets(outputs)
     }
 
@@ -108,7 +131,10 @@ impl AudioTrack {
                 self.graph = Some(self.build_graph()?);
             }
             if let Some(mut source) = self.graph.as_mut().and_then(|graph| graph.get("in")) {
-                source.source().add(&self.decoded).map_err(ffmpeg_error("feeding the audio filter graph"))?;
+                source
+                    .source()
+                    .add(&self.decoded)
+                    .map_err(ffmpeg_error("feeding the audio filter graph"))?;
             }
             self.drain_graph(outputs)?;
         }
@@ -120,7 +146,11 @@ impl AudioTrack {
         let frame = &self.decoded;
         let layout = frame.channel_layout();
         // A layout with unspecified order (raw PCM) is read as the default for its count.
-        let mask = if layout.is_empty() || layout.bits() == 0 { ChannelLayout::default(i32::from(frame.channels())).bits() } else { layout.bits() };
+        let mask = if layout.is_empty() || layout.bits() == 0 {
+            ChannelLayout::default(i32::from(frame.channels())).bits()
+        } else {
+            layout.bits()
+        };
         let args = format!(
             "time_base={}/{}:sample_rate={}:sample_fmt={}:channel_layout=0x{mask:x}",
             self.input_time_base.numerator(),
@@ -129,9 +159,15 @@ impl AudioTrack {
             frame.format().name(),
         );
         let mut graph = filter::Graph::new();
-        let abuffer = filter::find("abuffer").ok_or(ffmpeg::Error::FilterNotFound).map_err(ffmpeg_error(context))?;
-        let sink = filter::find("abuffersink").ok_or(ffmpeg::Error::FilterNotFound).map_err(ffmpeg_error(context))?;
-        graph.add(&abuffer, "in", &args).map_err(ffmpeg_error(format!("{context} ({args})")))?;
+        let abuffer = filter::find("abuffer")
+            .ok_or(ffmpeg::Error::FilterNotFound)
+            .map_err(ffmpeg_error(context))?;
+        let sink = filter::find("abuffersink")
+            .ok_or(ffmpeg::Error::FilterNotFound)
+            .map_err(ffmpeg_error(context))?;
+        graph
+            .add(&abuffer, "in", &args)
+            .map_err(ffmpeg_error(format!("{context} ({args})")))?;
         graph.add(&sink, "out", "").map_err(ffmpeg_error(context))?;
         graph
             .output("in", 0)
@@ -147,17 +183,23 @@ impl AudioTrack {
     }
 
     fn drain_graph(&mut self, outputs: &mut Outputs) -> Result<(), EngineError> {
-        let Some(mut sink) = self.graph.as_mut().and_then(|graph| graph.get("out")) else { return Ok(()) };
+        let Some(mut sink) = self.graph.as_mut().and_then(|graph| graph.get("out")) else {
+            return Ok(());
+        };
         let sink_time_base = sink.sink().time_base();
         while sink.sink().frame(&mut self.filtered).is_ok() {
-            let pts = self.filtered.pts().map_or(self.next_pts, |pts| pts.rescale(sink_time_base, self.time_base));
+            let pts = self.filtered.pts().map_or(self.next_pts, |pts| {
+                pts.rescale(sink_time_base, self.time_base)
+            });
             let pts = pts.max(self.next_pts);
             self.filtered.set_pts(Some(pts));
             self.next_pts = pts + i64::try_from(self.filtered.samples()).unwrap_or(0);
             #[allow(clippy::cast_precision_loss)]
             let seconds = self.next_pts as f64 * f64::from(self.time_base);
             self.out_time_seconds = seconds;
-            self.encoder.send_frame(&self.filtered).map_err(ffmpeg_error("encoding AAC"))?;
+            self.encoder
+                .send_frame(&self.filtered)
+                .map_err(ffmpeg_error("encoding AAC"))?;
             while self.encoder.receive_packet(&mut self.encoded).is_ok() {
                 outputs.write_audio(self.rendition_index, &mut self.encoded, self.time_base)?;
             }

@@ -21,7 +21,14 @@ pub fn source_chain(plan: &Plan) -> String {
     let mut chain: Vec<String> = Vec::new();
     if filters.deinterlace {
         // One output frame per frame (not per field): the planned rate decides the output.
-        chain.push(if has_filter("bwdif") { "bwdif=mode=send_frame:deint=all" } else { "yadif=mode=send_frame" }.to_owned());
+        chain.push(
+            if has_filter("bwdif") {
+                "bwdif=mode=send_frame:deint=all"
+            } else {
+                "yadif=mode=send_frame"
+            }
+            .to_owned(),
+        );
     }
     match filters.rotate_degrees % 360 {
         90 => chain.push("transpose=clock".to_owned()),
@@ -39,7 +46,9 @@ pub fn source_chain(plan: &Plan) -> String {
         } else {
             // Without zimg the best libavfilter can do is a matrix/primaries conversion; the
             // picture will look flat, but it plays.
-            tracing::warn!("zscale or tonemap missing: HDR is converted with `colorspace`, not tone-mapped");
+            tracing::warn!(
+                "zscale or tonemap missing: HDR is converted with `colorspace`, not tone-mapped"
+            );
             chain.push("colorspace=all=bt709:iall=bt2020:fast=1".to_owned());
         }
     }

@@ -32,16 +32,24 @@ use video::VideoLadder;
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("{context}: {source}")]
-    Ffmpeg { context: String, source: ffmpeg::Error },
+    Ffmpeg {
+        context: String,
+        source: ffmpeg::Error,
+    },
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     #[error("invalid plan: {0}")]
     InvalidPlan(String),
     #[error("unexpected output: {0}")]
     Output(String),
 }
 
-pub(crate) fn ffmpeg_error(context: impl Into<String>) -> impl FnOnce(ffmpeg::Error) -> EngineError {
+pub(crate) fn ffmpeg_error(
+    context: impl Into<String>,
+) -> impl FnOnce(ffmpeg::Error) -> EngineError {
     let context = context.into();
     move |source| EngineError::Ffmpeg { context, source }
 }
@@ -65,8 +73,10 @@ pub fn transcode(
 ) -> Result<Package, EngineError> {
     crate::init();
     validate(plan)?;
-    std::fs::create_dir_all(out_dir)
-        .map_err(|source| EngineError::Io { context: format!("creating {}", out_dir.display()), source })?;
+    std::fs::create_dir_all(out_dir).map_err(|source| EngineError::Io {
+        context: format!("creating {}", out_dir.display()),
+        source,
+    })?;
     let mut source = ffmpeg::format::input(input)
         .map_err(ffmpeg_error(format!("opening {}", input.display())))?;
     let duration = crate::probe::container_duration(&source);
@@ -84,7 +94,14 @@ pub fn transcode(
     // The poster is chosen among frames of the first fifth (at least the first second).
     let poster_window = duration.map_or(10.0, |duration| (duration * 0.2).max(1.0));
     let mut video = match plan.source_video_index {
-        Some(index) => Some(VideoLadder::new(&source, plan, index, origin_seconds, poster_window, with_images)?),
+        Some(index) => Some(VideoLadder::new(
+            &source,
+            plan,
+            index,
+            origin_seconds,
+            poster_window,
+            with_images,
+        )?),
         None => None,
     };
     let mut audio = plan
@@ -94,7 +111,11 @@ pub fn transcode(
         .map(|(index, rendition)| AudioTrack::new(&source, rendition, index, origin_seconds))
         .collect::<Result<Vec<_>, _>>()?;
     let mut outputs = Outputs::create(out_dir, plan, video.as_ref(), &audio)?;
-    let mut images = if with_images { Some(ImageWriter::new(out_dir, &plan.images)?) } else { None };
+    let mut images = if with_images {
+        Some(ImageWriter::new(out_dir, &plan.images)?)
+    } else {
+        None
+    };
 
     let started = Instant::now();
     let mut reported_at = -1.0f64;
@@ -135,15 +156,24 @@ pub fn transcode(
     };
     report(current_time(video.as_ref(), &audio), progress);
     let package = outputs.finish(plan, poster_written)?;
-    let json = serde_json::to_vec_pretty(&package).map_err(|error| EngineError::Output(format!("serialising package.json: {error}")))?;
+    let json = serde_json::to_vec_pretty(&package)
+        .map_err(|error| EngineError::Output(format!("serialising package.json: {error}")))?;
     let path = out_dir.join("package.json");
-    std::fs::write(&path, json).map_err(|source| EngineError::Io { context: format!("writing {}", path.display()), source })?;
+    std::fs::write(&path, json).map_err(|source| EngineError::Io {
+        context: format!("writing {}", path.display()),
+        source,
+    })?;
     Ok(package)
 }
 
 fn current_time(video: Option<&VideoLadder>, audio: &[AudioTrack]) -> f64 {
     video.map_or_else(
-        || audio.iter().map(|track| track.out_time_seconds).fold(0.0, f64::max),
+        || {
+            audio
+                .iter()
+                .map(|track| track.out_time_seconds)
+                .fold(0.0, f64::max)
+        },
         |video| video.out_time_seconds,
     )
 }
@@ -160,28 +190,53 @@ fn validate(plan: &Plan) -> Result<(), EngineError> {
     if plan.video.is_empty() && plan.audio.is_empty() {
         return invalid("nothing to make".to_owned());
     }
-    let names = plan.video.iter().map(|rung| rung.name.as_str()).chain(plan.audio.iter().map(|rendition| rendition.name.as_str()));
+    let names = plan
+        .video
+        .iter()
+        .map(|rung| rung.name.as_str())
+        .chain(plan.audio.iter().map(|rendition| rendition.name.as_str()));
     for name in names {
-        let safe = !name.is_empty() && name != images::IMAGES_DIR && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let safe = !name.is_empty()
+            && name != images::IMAGES_DIR
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !safe {
             return invalid(format!("rendition name `{name}` is not a safe folder name"));
         }
     }
     for rung in &plan.video {
         if rung.width == 0 || rung.height == 0 || rung.width % 2 == 1 || rung.height % 2 == 1 {
-            return invalid(format!("rung {} has size {}x{}; sizes must be even", rung.name, rung.width, rung.height));
+            return invalid(format!(
+                "rung {} has size {}x{}; sizes must be even",
+                rung.name, rung.width, rung.height
+            ));
         }
-        if rung.frame_rate.num == 0 || rung.frame_rate.den == 0 || rung.keyframe_interval_frames == 0 {
-            return invalid(format!("rung {} has no frame rate or keyframe interval", rung.name));
+        if rung.frame_rate.num == 0
+            || rung.frame_rate.den == 0
+            || rung.keyframe_interval_frames == 0
+        {
+            return invalid(format!(
+                "rung {} has no frame rate or keyframe interval",
+                rung.name
+            ));
         }
     }
-    if let Some(download) = &plan.download_rung {
-        if !plan.video.iter().any(|rung| &rung.name == download) {
-            return invalid(format!("download rung {download} is not in the ladder"));
-        }
+    if let Some(download) = &plan.download_rung
+        && !plan.video.iter().any(|rung| &rung.name == download)
+    {
+        return invalid(format!("download rung {download} is not in the ladder"));
     }
     let images = &plan.images;
-    if plan.source_video_index.is_some() && [images.poster_width, images.poster_height, images.thumbnail_width, images.thumbnail_height].contains(&0) {
+    if plan.source_video_index.is_some()
+        && [
+            images.poster_width,
+            images.poster_height,
+            images.thumbnail_width,
+            images.thumbnail_height,
+        ]
+        .contains(&0)
+    {
         return invalid("image sizes must not be zero".to_owned());
     }
     Ok(())

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use ffmpeg_next as ffmpeg;
 use ffmpeg::{Dictionary, Packet, Rational, codec, format};
+use ffmpeg_next as ffmpeg;
 
 use super::EngineError;
 
@@ -40,13 +40,22 @@ pub struct StreamSetup {
 
 impl StreamSetup {
     pub fn of<E: AsRef<codec::Context>>(encoder: &E) -> Self {
-        Self { parameters: codec::Parameters::from(encoder), time_base: encoder.as_ref().time_base() }
+        Self {
+            parameters: codec::Parameters::from(encoder),
+            time_base: encoder.as_ref().time_base(),
+        }
     }
 }
 
-fn add_stream(context: &mut format::context::Output, setup: &StreamSetup, what: &str) -> Result<(), EngineError> {
+fn add_stream(
+    context: &mut format::context::Output,
+    setup: &StreamSetup,
+    what: &str,
+) -> Result<(), EngineError> {
     let codec = ffmpeg::encoder::find(setup.parameters.id());
-    let mut stream = context.add_stream(codec).map_err(ffmpeg_error(format!("adding the {what} stream")))?;
+    let mut stream = context
+        .add_stream(codec)
+        .map_err(ffmpeg_error(format!("adding the {what} stream")))?;
     stream.set_parameters(setup.parameters.clone());
     stream.set_time_base(setup.time_base);
     Ok(())
@@ -54,8 +63,10 @@ fn add_stream(context: &mut format::context::Output, setup: &StreamSetup, what: 
 
 impl FragmentedOutput {
     pub fn create(dir: &Path, encoder: &StreamSetup, cut: &Cut) -> Result<Self, EngineError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|source| EngineError::Io { context: format!("creating {}", dir.display()), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| EngineError::Io {
+            context: format!("creating {}", dir.display()),
+            source,
+        })?;
         let path = dir.join(FRAGMENTED_FILE);
         let mut context = format::output_as(&path, "mp4")
             .map_err(ffmpeg_error(format!("creating {}", path.display())))?;
@@ -65,31 +76,53 @@ impl FragmentedOutput {
         // segment; `default_base_moof` makes every fragment self-contained, as CMAF wants.
         match cut {
             Cut::AtKeyframes => {
-                options.set("movflags", "+frag_keyframe+empty_moov+default_base_moof+skip_trailer");
+                options.set(
+                    "movflags",
+                    "+frag_keyframe+empty_moov+default_base_moof+skip_trailer",
+                );
                 // 90 kHz divides every common frame duration exactly (24, 25, 30, 50, 60, NTSC).
                 options.set("video_track_timescale", "90000");
             }
             Cut::EverySeconds(seconds) => {
                 options.set("movflags", "+empty_moov+default_base_moof+skip_trailer");
-                options.set("frag_duration", &(u64::from(*seconds) * 1_000_000).to_string());
+                options.set(
+                    "frag_duration",
+                    &(u64::from(*seconds) * 1_000_000).to_string(),
+                );
             }
         }
         {
             let _unused = context
                 .write_header_with(options)
-                .map_err(ffmpeg_error(format!("writing the header of {}", path.display())))?;
+                .map_err(ffmpeg_error(format!(
+                    "writing the header of {}",
+                    path.display()
+                )))?;
         }
-        let time_base = context.stream(0).map_or(encoder.time_base, |stream| stream.time_base());
-        Ok(Self { dir: dir.to_path_buf(), context, time_base })
+        let time_base = context
+            .stream(0)
+            .map_or(encoder.time_base, |stream| stream.time_base());
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            context,
+            time_base,
+        })
     }
 
     /// Writes one encoded packet whose timestamps are in `encoder_time_base`.
-    pub fn write(&mut self, packet: &mut Packet, encoder_time_base: Rational) -> Result<(), EngineError> {
+    pub fn write(
+        &mut self,
+        packet: &mut Packet,
+        encoder_time_base: Rational,
+    ) -> Result<(), EngineError> {
         packet.set_stream(0);
         packet.rescale_ts(encoder_time_base, self.time_base);
         packet
             .write_interleaved(&mut self.context)
-            .map_err(ffmpeg_error(format!("writing a packet to {}", self.dir.display())))
+            .map_err(ffmpeg_error(format!(
+                "writing a packet to {}",
+                self.dir.display()
+            )))
     }
 
     pub fn finish(mut self) -> Result<PathBuf, EngineError> {
@@ -109,7 +142,11 @@ pub struct DownloadOutput {
 }
 
 impl DownloadOutput {
-    pub fn create(path: &Path, video: &StreamSetup, audio: Option<&StreamSetup>) -> Result<Self, EngineError> {
+    pub fn create(
+        path: &Path,
+        video: &StreamSetup,
+        audio: Option<&StreamSetup>,
+    ) -> Result<Self, EngineError> {
         let mut context = format::output_as(&path, "mp4")
             .map_err(ffmpeg_error(format!("creating {}", path.display())))?;
         add_stream(&mut context, video, "download video")?;
@@ -121,16 +158,31 @@ impl DownloadOutput {
         {
             let _unused = context
                 .write_header_with(options)
-                .map_err(ffmpeg_error(format!("writing the header of {}", path.display())))?;
+                .map_err(ffmpeg_error(format!(
+                    "writing the header of {}",
+                    path.display()
+                )))?;
         }
-        let video_time_base = context.stream(0).map_or(video.time_base, |stream| stream.time_base());
+        let video_time_base = context
+            .stream(0)
+            .map_or(video.time_base, |stream| stream.time_base());
         let audio_time_base = context.stream(1).map(|stream| stream.time_base());
-        Ok(Self { context, video_time_base, audio_time_base, path: path.to_path_buf() })
+        Ok(Self {
+            context,
+            video_time_base,
+            audio_time_base,
+            path: path.to_path_buf(),
+        })
     }
 
     /// Writes a copy of a packet already written to a rendition (the rendition's muxer consumes
     /// its own copy). `is_video` picks the stream.
-    pub fn write_copy(&mut self, packet: &Packet, encoder_time_base: Rational, is_video: bool) -> Result<(), EngineError> {
+    pub fn write_copy(
+        &mut self,
+        packet: &Packet,
+        encoder_time_base: Rational,
+        is_video: bool,
+    ) -> Result<(), EngineError> {
         let (stream, time_base) = if is_video {
             (0, self.video_time_base)
         } else {
@@ -143,10 +195,15 @@ impl DownloadOutput {
         copy.set_stream(stream);
         copy.rescale_ts(encoder_time_base, time_base);
         copy.write_interleaved(&mut self.context)
-            .map_err(ffmpeg_error(format!("writing a packet to {}", self.path.display())))
+            .map_err(ffmpeg_error(format!(
+                "writing a packet to {}",
+                self.path.display()
+            )))
     }
 
     pub fn finish(mut self) -> Result<(), EngineError> {
-        self.context.write_trailer().map_err(ffmpeg_error(format!("finishing {}", self.path.display())))
+        self.context
+            .write_trailer()
+            .map_err(ffmpeg_error(format!("finishing {}", self.path.display())))
     }
 }

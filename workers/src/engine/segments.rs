@@ -52,7 +52,10 @@ fn top_level_boxes(file: &mut File, file_size: u64) -> std::io::Result<Vec<([u8;
             other => u64::from(other),
         };
         if size < 8 || offset + size > file_size {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "box overruns the file"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "box overruns the file",
+            ));
         }
         found.push((kind, offset, size));
         offset += size;
@@ -72,7 +75,10 @@ fn copy_range(file: &mut File, offset: u64, size: u64, destination: &Path) -> st
     let mut writer = BufWriter::new(File::create(destination)?);
     let copied = std::io::copy(&mut (&mut *file).take(size), &mut writer)?;
     if copied != size {
-        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "short copy"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "short copy",
+        ));
     }
     writer.flush()
 }
@@ -89,7 +95,8 @@ pub fn split(fragmented: &Path, name: &str) -> Result<SplitRendition, EngineErro
     let init_end = first_moof.map_or(file_size, |index| top[index].1);
     let init = read_range(&mut file, 0, init_end).map_err(io_error(context.clone()))?;
     std::fs::write(dir.join("init.mp4"), &init).map_err(io_error(context.clone()))?;
-    let track = InitInfo::parse(&init).map_err(|message| output_error(format!("{context}: {message}")))?;
+    let track =
+        InitInfo::parse(&init).map_err(|message| output_error(format!("{context}: {message}")))?;
 
     let mut segments = Vec::new();
     let mut all_sync = true;
@@ -109,13 +116,21 @@ pub fn split(fragmented: &Path, name: &str) -> Result<SplitRendition, EngineErro
             }
             next += 1;
         }
-        let moof = read_range(&mut file, moof_offset, moof_size).map_err(io_error(context.clone()))?;
-        let fragment = FragmentInfo::parse(&moof, &track)
-            .map_err(|message| output_error(format!("{context}: fragment at {moof_offset}: {message}")))?;
+        let moof =
+            read_range(&mut file, moof_offset, moof_size).map_err(io_error(context.clone()))?;
+        let fragment = FragmentInfo::parse(&moof, &track).map_err(|message| {
+            output_error(format!("{context}: fragment at {moof_offset}: {message}"))
+        })?;
         all_sync &= fragment.first_sample_is_sync;
         let number = START_NUMBER + segments.len() as u64;
         let file_name = segment_file_name(number);
-        copy_range(&mut file, moof_offset, end - moof_offset, &dir.join(&file_name)).map_err(io_error(context.clone()))?;
+        copy_range(
+            &mut file,
+            moof_offset,
+            end - moof_offset,
+            &dir.join(&file_name),
+        )
+        .map_err(io_error(context.clone()))?;
         segments.push(SegmentInfo {
             uri: format!("{name}/{file_name}"),
             start_ticks: fragment.base_decode_time,
@@ -126,7 +141,12 @@ pub fn split(fragmented: &Path, name: &str) -> Result<SplitRendition, EngineErro
     }
     drop(file);
     std::fs::remove_file(fragmented).map_err(io_error(context))?;
-    Ok(SplitRendition { timescale: track.timescale, codecs: track.codecs, segments, all_segments_start_with_sync: all_sync })
+    Ok(SplitRendition {
+        timescale: track.timescale,
+        codecs: track.codecs,
+        segments,
+        all_segments_start_with_sync: all_sync,
+    })
 }
 
 /// What the init segment says about its single track.
@@ -140,13 +160,22 @@ pub struct InitInfo {
 
 impl InitInfo {
     pub fn parse(init: &[u8]) -> Result<Self, String> {
-        let mdhd = path(init, &[b"moov", b"trak", b"mdia", b"mdhd"]).ok_or("no moov/trak/mdia/mdhd")?;
-        let timescale = if mdhd.first() == Some(&1) { read_u32(mdhd, 20) } else { read_u32(mdhd, 12) };
+        let mdhd =
+            path(init, &[b"moov", b"trak", b"mdia", b"mdhd"]).ok_or("no moov/trak/mdia/mdhd")?;
+        let timescale = if mdhd.first() == Some(&1) {
+            read_u32(mdhd, 20)
+        } else {
+            read_u32(mdhd, 12)
+        };
         if timescale == 0 {
             return Err("zero timescale".to_owned());
         }
         let trex = path(init, &[b"moov", b"mvex", b"trex"]);
-        let stsd = path(init, &[b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"]).ok_or("no stsd")?;
+        let stsd = path(
+            init,
+            &[b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"],
+        )
+        .ok_or("no stsd")?;
         Ok(Self {
             timescale,
             default_sample_duration: trex.map_or(0, |trex| read_u32(trex, 12)),
@@ -164,16 +193,27 @@ fn codecs_from_stsd(stsd: &[u8]) -> Result<String, String> {
     let body = &stsd[8..][entry.body.clone()];
     match &entry.kind {
         b"avc1" | b"avc3" => {
-            let avcc = child(body.get(78..).ok_or("short avc1 entry")?, b"avcC").ok_or("no avcC")?;
+            let avcc =
+                child(body.get(78..).ok_or("short avc1 entry")?, b"avcC").ok_or("no avcC")?;
             let bytes = avcc.get(1..4).ok_or("short avcC")?;
-            Ok(format!("{}.{:02x}{:02x}{:02x}", String::from_utf8_lossy(&entry.kind), bytes[0], bytes[1], bytes[2]))
+            Ok(format!(
+                "{}.{:02x}{:02x}{:02x}",
+                String::from_utf8_lossy(&entry.kind),
+                bytes[0],
+                bytes[1],
+                bytes[2]
+            ))
         }
         b"mp4a" => {
-            let esds = child(body.get(28..).ok_or("short mp4a entry")?, b"esds").ok_or("no esds")?;
+            let esds =
+                child(body.get(28..).ok_or("short mp4a entry")?, b"esds").ok_or("no esds")?;
             let object_type = audio_object_type(esds.get(4..).ok_or("short esds")?).unwrap_or(2);
             Ok(format!("mp4a.40.{object_type}"))
         }
-        other => Err(format!("unexpected sample entry {}", String::from_utf8_lossy(other))),
+        other => Err(format!(
+            "unexpected sample entry {}",
+            String::from_utf8_lossy(other)
+        )),
     }
 }
 
@@ -196,9 +236,15 @@ fn audio_object_type(mut data: &[u8]) -> Option<u8> {
             0x03 => {
                 let flags = *body.get(2)?;
                 let mut skip = 3;
-                if flags & 0x80 != 0 { skip += 2; }
-                if flags & 0x40 != 0 { skip += 1 + usize::from(*body.get(skip)?); }
-                if flags & 0x20 != 0 { skip += 2; }
+                if flags & 0x80 != 0 {
+                    skip += 2;
+                }
+                if flags & 0x40 != 0 {
+                    skip += 1 + usize::from(*body.get(skip)?);
+                }
+                if flags & 0x20 != 0 {
+                    skip += 2;
+                }
                 data = body.get(skip..)?;
             }
             0x04 => data = body.get(13..)?,
@@ -223,16 +269,31 @@ impl FragmentInfo {
         let traf = child(moof, b"traf").ok_or("no traf")?;
         let tfhd = child(traf, b"tfhd").ok_or("no tfhd")?;
         let tfdt = child(traf, b"tfdt").ok_or("no tfdt")?;
-        let base_decode_time = if tfdt.first() == Some(&1) { read_u64(tfdt, 4) } else { u64::from(read_u32(tfdt, 4)) };
+        let base_decode_time = if tfdt.first() == Some(&1) {
+            read_u64(tfdt, 4)
+        } else {
+            u64::from(read_u32(tfdt, 4))
+        };
         let tfhd_flags = read_u32(tfhd, 0) & 0x00ff_ffff;
         let mut at = 8; // version/flags and track_ID
-        if tfhd_flags & 0x1 != 0 { at += 8; }
-        if tfhd_flags & 0x2 != 0 { at += 4; }
+        if tfhd_flags & 0x1 != 0 {
+            at += 8;
+        }
+        if tfhd_flags & 0x2 != 0 {
+            at += 4;
+        }
         let mut default_duration = track.default_sample_duration;
         let mut default_flags = track.default_sample_flags;
-        if tfhd_flags & 0x8 != 0 { default_duration = read_u32(tfhd, at); at += 4; }
-        if tfhd_flags & 0x10 != 0 { at += 4; }
-        if tfhd_flags & 0x20 != 0 { default_flags = read_u32(tfhd, at); }
+        if tfhd_flags & 0x8 != 0 {
+            default_duration = read_u32(tfhd, at);
+            at += 4;
+        }
+        if tfhd_flags & 0x10 != 0 {
+            at += 4;
+        }
+        if tfhd_flags & 0x20 != 0 {
+            default_flags = read_u32(tfhd, at);
+        }
 
         let mut duration_ticks = 0u64;
         let mut sample_count = 0u64;
@@ -242,22 +303,42 @@ impl FragmentInfo {
             let flags = read_u32(trun, 0) & 0x00ff_ffff;
             let count = read_u32(trun, 4);
             let mut at = 8;
-            if flags & 0x1 != 0 { at += 4; }
+            if flags & 0x1 != 0 {
+                at += 4;
+            }
             let first_sample_flags = (flags & 0x4 != 0).then(|| read_u32(trun, at));
-            if flags & 0x4 != 0 { at += 4; }
-            let per_sample = [0x100, 0x200, 0x400, 0x800].iter().filter(|bit| flags & **bit != 0).count() * 4;
+            if flags & 0x4 != 0 {
+                at += 4;
+            }
+            let per_sample = [0x100, 0x200, 0x400, 0x800]
+                .iter()
+                .filter(|bit| flags & **bit != 0)
+                .count()
+                * 4;
             for sample in 0..count as usize {
                 let entry = at + sample * per_sample;
                 if entry + per_sample > trun.len() {
                     return Err("trun shorter than its sample count".to_owned());
                 }
-                let duration = if flags & 0x100 != 0 { read_u32(trun, entry) } else { default_duration };
+                let duration = if flags & 0x100 != 0 {
+                    read_u32(trun, entry)
+                } else {
+                    default_duration
+                };
                 duration_ticks += u64::from(duration);
                 if first_flags.is_none() {
                     let mut offset = entry;
-                    if flags & 0x100 != 0 { offset += 4; }
-                    if flags & 0x200 != 0 { offset += 4; }
-                    let sample_flags = if flags & 0x400 != 0 { read_u32(trun, offset) } else { default_flags };
+                    if flags & 0x100 != 0 {
+                        offset += 4;
+                    }
+                    if flags & 0x200 != 0 {
+                        offset += 4;
+                    }
+                    let sample_flags = if flags & 0x400 != 0 {
+                        read_u32(trun, offset)
+                    } else {
+                        default_flags
+                    };
                     first_flags = Some(first_sample_flags.unwrap_or(sample_flags));
                 }
             }
@@ -265,6 +346,11 @@ impl FragmentInfo {
         }
         // Bit 16 of the sample flags is `sample_is_non_sync_sample`.
         let first_sample_is_sync = first_flags.is_some_and(|flags| flags & 0x0001_0000 == 0);
-        Ok(Self { base_decode_time, duration_ticks, sample_count, first_sample_is_sync })
+        Ok(Self {
+            base_decode_time,
+            duration_ticks,
+            sample_count,
+            first_sample_is_sync,
+        })
     }
 }

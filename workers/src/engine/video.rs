@@ -1,8 +1,10 @@
 //! The video ladder: one decoder, one filter graph (per-source filters once, then a branch per
 //! rung), one libx264 encoder per rung, all in this process.
 
+use ffmpeg::{
+    Dictionary, Packet, Rational, Rescale, codec, decoder, encoder, filter, format, frame, picture,
+};
 use ffmpeg_next as ffmpeg;
-use ffmpeg::{Dictionary, Packet, Rational, Rescale, codec, decoder, encoder, filter, format, frame, picture};
 use pipelines::plan::{Plan, VideoRung};
 
 use super::filters::{self, POSTER_SINK, THUMBNAIL_SINK};
@@ -45,7 +47,10 @@ fn open_rung_encoder(rung: &VideoRung) -> Result<RungEncoder, EngineError> {
     })?;
     let frame_rate = Rational::new(to_i32(rung.frame_rate.num)?, to_i32(rung.frame_rate.den)?);
     let time_base = frame_rate.invert();
-    let mut video = codec::context::Context::new_with_codec(codec).encoder().video().map_err(ffmpeg_error(&context))?;
+    let mut video = codec::context::Context::new_with_codec(codec)
+        .encoder()
+        .video()
+        .map_err(ffmpeg_error(&context))?;
     video.set_width(rung.width);
     video.set_height(rung.height);
     video.set_format(format::Pixel::YUV420P);
@@ -74,28 +79,55 @@ fn open_rung_encoder(rung: &VideoRung) -> Result<RungEncoder, EngineError> {
             rung.buffer_size.div_ceil(1000)
         ),
     );
-    let encoder = video.open_as_with(codec, options).map_err(ffmpeg_error(&context))?;
-    Ok(RungEncoder { encoder, time_base, keyframe_interval: i64::from(keyint), frame_duration: 1 })
+    let encoder = video
+        .open_as_with(codec, options)
+        .map_err(ffmpeg_error(&context))?;
+    Ok(RungEncoder {
+        encoder,
+        time_base,
+        keyframe_interval: i64::from(keyint),
+        frame_duration: 1,
+    })
 }
 
 fn to_i32(value: u32) -> Result<i32, EngineError> {
-    i32::try_from(value).map_err(|_| EngineError::InvalidPlan(format!("{value} does not fit a rational")))
+    i32::try_from(value)
+        .map_err(|_| EngineError::InvalidPlan(format!("{value} does not fit a rational")))
 }
 
 impl VideoLadder {
-    pub fn new(input: &format::context::Input, plan: &Plan, stream_index: usize, origin_seconds: f64, poster_window_seconds: f64, with_images: bool) -> Result<Self, EngineError> {
-        let stream = input
-            .stream(stream_index)
-            .ok_or_else(|| EngineError::InvalidPlan(format!("the source has no stream {stream_index}")))?;
+    pub fn new(
+        input: &format::context::Input,
+        plan: &Plan,
+        stream_index: usize,
+        origin_seconds: f64,
+        poster_window_seconds: f64,
+        with_images: bool,
+    ) -> Result<Self, EngineError> {
+        let stream = input.stream(stream_index).ok_or_else(|| {
+            EngineError::InvalidPlan(format!("the source has no stream {stream_index}"))
+        })?;
         let context = format!("opening the decoder of video stream {stream_index}");
-        let mut decoder_context = codec::context::Context::from_parameters(stream.parameters()).map_err(ffmpeg_error(&context))?;
-        decoder_context.set_threading(codec::threading::Config { kind: codec::threading::Type::Frame, count: 0, ..Default::default() });
-        let mut decoder = decoder_context.decoder().video().map_err(ffmpeg_error(&context))?;
+        let mut decoder_context = codec::context::Context::from_parameters(stream.parameters())
+            .map_err(ffmpeg_error(&context))?;
+        decoder_context.set_threading(codec::threading::Config {
+            kind: codec::threading::Type::Frame,
+            count: 0,
+            ..Default::default()
+        });
+        let mut decoder = decoder_context
+            .decoder()
+            .video()
+            .map_err(ffmpeg_error(&context))?;
         decoder.set_packet_time_base(stream.time_base());
         let input_time_base = stream.time_base();
         #[allow(clippy::cast_possible_truncation)]
         let origin = (origin_seconds / f64::from(input_time_base)).round() as i64;
-        let encoders = plan.video.iter().map(open_rung_encoder).collect::<Result<Vec<_>, _>>()?;
+        let encoders = plan
+            .video
+            .iter()
+            .map(open_rung_encoder)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             stream_index,
             decoder,
@@ -115,10 +147,17 @@ impl VideoLadder {
     }
 
     pub fn stream_setup(&self, rung: usize) -> Option<StreamSetup> {
-        self.encoders.get(rung).map(|rung| StreamSetup::of(&rung.encoder))
+        self.encoders
+            .get(rung)
+            .map(|rung| StreamSetup::of(&rung.encoder))
     }
 
-    pub fn send_packet(&mut self, packet: &Packet, outputs: &mut Outputs, images: Option<&mut ImageWriter>) -> Result<(), EngineError> {
+    pub fn send_packet(
+        &mut self,
+        packet: &Packet,
+        outputs: &mut Outputs,
+        images: Option<&mut ImageWriter>,
+    ) -> Result<(), EngineError> {
         if let Err(error) = self.decoder.send_packet(packet) {
             // A damaged packet costs a frame or two, not the whole job.
             tracing::warn!(%error, "video packet rejected by the decoder");
@@ -127,7 +166,11 @@ impl VideoLadder {
         self.receive_frames(outputs, images)
     }
 
-    pub fn finish(&mut self, outputs: &mut Outputs, mut images: Option<&mut ImageWriter>) -> Result<(), EngineError> {
+    pub fn finish(
+        &mut self,
+        outputs: &mut Outputs,
+        mut images: Option<&mut ImageWriter>,
+    ) -> Result<(), EngineError> {
         // The decoder may refuse EOF when it already failed; what it holds is then lost anyway.
         let _ = self.decoder.send_eof();
         self.receive_frames(outputs, images.as_deref_mut())?;
@@ -135,18 +178,28 @@ impl VideoLadder {
             if let Some(mut source) = graph.get("in") {
                 // Closing at the end of the last frame (not at its start) lets `fps` emit the
                 // last frame instead of treating it as zero-length.
-                source.source().close(self.last_end).map_err(ffmpeg_error("flushing the video filter graph"))?;
+                source
+                    .source()
+                    .close(self.last_end)
+                    .map_err(ffmpeg_error("flushing the video filter graph"))?;
             }
             self.drain_graph(outputs, images)?;
         }
         for index in 0..self.encoders.len() {
-            self.encoders[index].encoder.send_eof().map_err(ffmpeg_error("flushing libx264"))?;
+            self.encoders[index]
+                .encoder
+                .send_eof()
+                .map_err(ffmpeg_error("flushing libx264"))?;
             self.receive_packets(index, outputs)?;
         }
         Ok(())
     }
 
-    fn receive_frames(&mut self, outputs: &mut Outputs, mut images: Option<&mut ImageWriter>) -> Result<(), EngineError> {
+    fn receive_frames(
+        &mut self,
+        outputs: &mut Outputs,
+        mut images: Option<&mut ImageWriter>,
+    ) -> Result<(), EngineError> {
         while self.decoder.receive_frame(&mut self.decoded).is_ok() {
             let pts = match (self.decoded.timestamp(), self.last_pts) {
                 (Some(pts), Some(last)) if pts - self.origin <= last => last + 1,
@@ -164,7 +217,10 @@ impl VideoLadder {
                 self.graph = Some(self.build_graph()?);
             }
             if let Some(mut source) = self.graph.as_mut().and_then(|graph| graph.get("in")) {
-                source.source().add(&self.decoded).map_err(ffmpeg_error("feeding the video filter graph"))?;
+                source
+                    .source()
+                    .add(&self.decoded)
+                    .map_err(ffmpeg_error("feeding the video filter graph"))?;
             }
             self.drain_graph(outputs, images.as_deref_mut())?;
         }
@@ -179,7 +235,11 @@ impl VideoLadder {
         let mut graph = filter::Graph::new();
         let pixel_format = frame.format().descriptor().map_or("yuv420p", |d| d.name());
         let aspect = frame.aspect_ratio();
-        let aspect = if aspect.numerator() > 0 && aspect.denominator() > 0 { aspect } else { Rational::new(1, 1) };
+        let aspect = if aspect.numerator() > 0 && aspect.denominator() > 0 {
+            aspect
+        } else {
+            Rational::new(1, 1)
+        };
         let args = format!(
             "video_size={}x{}:pix_fmt={pixel_format}:time_base={}/{}:pixel_aspect={}/{}",
             frame.width(),
@@ -189,9 +249,15 @@ impl VideoLadder {
             aspect.numerator(),
             aspect.denominator()
         );
-        let buffer = filter::find("buffer").ok_or(ffmpeg::Error::FilterNotFound).map_err(ffmpeg_error(context))?;
-        let sink = filter::find("buffersink").ok_or(ffmpeg::Error::FilterNotFound).map_err(ffmpeg_error(context))?;
-        graph.add(&buffer, "in", &args).map_err(ffmpeg_error(context))?;
+        let buffer = filter::find("buffer")
+            .ok_or(ffmpeg::Error::FilterNotFound)
+            .map_err(ffmpeg_error(context))?;
+        let sink = filter::find("buffersink")
+            .ok_or(ffmpeg::Error::FilterNotFound)
+            .map_err(ffmpeg_error(context))?;
+        graph
+            .add(&buffer, "in", &args)
+            .map_err(ffmpeg_error(context))?;
         let mut sinks: Vec<String> = (0..self.encoders.len()).map(filters::rung_sink).collect();
         if self.with_images {
             sinks.push(THUMBNAIL_SINK.to_owned());
@@ -204,15 +270,25 @@ impl VideoLadder {
         for name in &sinks {
             parser = parser.input(name, 0).map_err(ffmpeg_error(context))?;
         }
-        parser.parse(&self.spec).map_err(ffmpeg_error(format!("{context} `{}`", self.spec)))?;
+        parser
+            .parse(&self.spec)
+            .map_err(ffmpeg_error(format!("{context} `{}`", self.spec)))?;
         graph.validate().map_err(ffmpeg_error(context))?;
         Ok(graph)
     }
 
-    fn drain_graph(&mut self, outputs: &mut Outputs, mut images: Option<&mut ImageWriter>) -> Result<(), EngineError> {
-        let Some(graph) = self.graph.as_mut() else { return Ok(()) };
+    fn drain_graph(
+        &mut self,
+        outputs: &mut Outputs,
+        images: Option<&mut ImageWriter>,
+    ) -> Result<(), EngineError> {
+        let Some(graph) = self.graph.as_mut() else {
+            return Ok(());
+        };
         for index in 0..self.encoders.len() {
-            let Some(mut sink) = graph.get(&filters::rung_sink(index)) else { continue };
+            let Some(mut sink) = graph.get(&filters::rung_sink(index)) else {
+                continue;
+            };
             let sink_time_base = sink.sink().time_base();
             while sink.sink().frame(&mut self.filtered).is_ok() {
                 let rung = &mut self.encoders[index];
@@ -221,9 +297,15 @@ impl VideoLadder {
                 self.filtered.set_pts(Some(pts));
                 // Forcing the picture type backs up the fixed GOP: a keyframe at every
                 // segment boundary even if the encoder were configured otherwise.
-                let kind = if pts % rung.keyframe_interval == 0 { picture::Type::I } else { picture::Type::None };
+                let kind = if pts % rung.keyframe_interval == 0 {
+                    picture::Type::I
+                } else {
+                    picture::Type::None
+                };
                 self.filtered.set_kind(kind);
-                rung.encoder.send_frame(&self.filtered).map_err(ffmpeg_error("encoding with libx264"))?;
+                rung.encoder
+                    .send_frame(&self.filtered)
+                    .map_err(ffmpeg_error("encoding with libx264"))?;
                 if index == 0 {
                     #[allow(clippy::cast_precision_loss)]
                     let seconds = (pts + 1) as f64 * f64::from(rung.time_base);
@@ -232,13 +314,16 @@ impl VideoLadder {
                 Self::receive_packets_of(rung, index, &mut self.encoded, outputs)?;
             }
         }
-        if let Some(images) = images.as_deref_mut() {
+        if let Some(images) = images {
             for (name, is_thumbnail) in [(THUMBNAIL_SINK, true), (POSTER_SINK, false)] {
-                let Some(mut sink) = graph.get(name) else { continue };
+                let Some(mut sink) = graph.get(name) else {
+                    continue;
+                };
                 let sink_time_base = sink.sink().time_base();
                 while sink.sink().frame(&mut self.filtered).is_ok() {
                     #[allow(clippy::cast_precision_loss)]
-                    let seconds = self.filtered.pts().unwrap_or(0) as f64 * f64::from(sink_time_base);
+                    let seconds =
+                        self.filtered.pts().unwrap_or(0) as f64 * f64::from(sink_time_base);
                     if is_thumbnail {
                         images.thumbnail(&mut self.filtered)?;
                     } else {
@@ -254,7 +339,12 @@ impl VideoLadder {
         Self::receive_packets_of(&mut self.encoders[index], index, &mut self.encoded, outputs)
     }
 
-    fn receive_packets_of(rung: &mut RungEncoder, index: usize, packet: &mut Packet, outputs: &mut Outputs) -> Result<(), EngineError> {
+    fn receive_packets_of(
+        rung: &mut RungEncoder,
+        index: usize,
+        packet: &mut Packet,
+        outputs: &mut Outputs,
+    ) -> Result<(), EngineError> {
         while rung.encoder.receive_packet(packet).is_ok() {
             // libx264 on FFmpeg 5.1 leaves the duration at zero; the muxer would then make the
             // last sample of every fragment zero-length.

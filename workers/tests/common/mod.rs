@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+pub mod check;
 pub mod plans;
 
 pub fn tempdir() -> tempfile::TempDir {

@@ -83,3 +83,28 @@ pub fn pixel_bit_depth(format: ffmpeg::format::Pixel) -> Option<u8> {
     let depth = unsafe { (*descriptor.as_ptr()).comp[0].depth };
     u8::try_from(depth).ok().filter(|depth| *depth > 0)
 }
+
+/// How far before presentation time zero an opened encoder's first packet is timed, in
+/// seconds: B-frame reordering makes x264's first dts negative (`has_b_frames` frames), and
+/// AAC's priming samples (`initial_padding`) make its first pts negative.
+pub fn encoder_lead_seconds(context: &ffmpeg::codec::Context) -> f64 {
+    // SAFETY: `context` wraps a live, opened AVCodecContext; we read plain fields.
+    let (reorder_frames, padding_samples, sample_rate, frame_rate) = unsafe {
+        let raw = &*context.as_ptr();
+        (
+            raw.has_b_frames,
+            raw.initial_padding,
+            raw.sample_rate,
+            raw.framerate,
+        )
+    };
+    let mut lead: f64 = 0.0;
+    if reorder_frames > 0 && frame_rate.num > 0 && frame_rate.den > 0 {
+        lead = lead
+            .max(f64::from(reorder_frames) * f64::from(frame_rate.den) / f64::from(frame_rate.num));
+    }
+    if padding_samples > 0 && sample_rate > 0 {
+        lead = lead.max(f64::from(padding_samples) / f64::from(sample_rate));
+    }
+    lead
+}

@@ -452,3 +452,53 @@ fn a_plan_with_an_unsafe_rendition_name_is_rejected_before_any_work() {
         "{error}"
     );
 }
+
+/// First presentation time of the only stream of a rendition, in seconds.
+fn first_pts_seconds(out: &Path, rendition: &pipelines::package::PackagedRendition) -> f64 {
+    let whole = join(out, rendition, &rendition.segments, "first_pts.mp4");
+    let json = common::ffprobe_json(
+        &whole,
+        &[
+            "-show_entries",
+            "packet=pts_time",
+            "-read_intervals",
+            "%+#20",
+        ],
+    );
+    json["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|packet| packet["pts_time"].as_str().unwrap().parse::<f64>().unwrap())
+        .fold(f64::MAX, f64::min)
+}
+
+#[test]
+fn b_frame_delay_is_matched_by_audio_so_renditions_stay_in_sync() {
+    let dir = tempdir();
+    let input = basic_mp4(dir.path(), "in.mp4", 2, "320x240", 30);
+    let mut plan = two_rungs(30, 1);
+    plan.video = vec![rung("240p", 320, 240, 30, 1), rung("120p", 160, 120, 30, 1)];
+    plan.video[0].encoder_preset = "veryfast".to_owned();
+    plan.video[1].profile = pipelines::plan::H264Profile::Baseline;
+    plan.download_rung = None;
+    let out = dir.path().join("out");
+    let (package, _) = run(&input, &plan, &out);
+    let video_start = first_pts_seconds(&out, &package.video[0]);
+    assert!(
+        video_start > 0.05,
+        "the veryfast rung should have B-frames: {video_start}"
+    );
+    let other_start = first_pts_seconds(&out, &package.video[1]);
+    assert!(
+        (other_start - video_start).abs() < 0.001,
+        "{other_start} vs {video_start}"
+    );
+    // The audio's first packet is AAC priming (1024 samples); its first real sample must be
+    // presented with the first frame.
+    let audio_start = first_pts_seconds(&out, &package.audio[0]) + 1024.0 / 48000.0;
+    assert!(
+        (audio_start - video_start).abs() < 0.002,
+        "audio {audio_start} vs video {video_start}"
+    );
+}

@@ -16,6 +16,8 @@ pub struct FragmentedOutput {
     pub dir: PathBuf,
     context: format::context::Output,
     time_base: Rational,
+    /// Ticks added to every timestamp; see [`FragmentedOutput::create`].
+    offset: i64,
 }
 
 /// How the muxer should decide where fragments (and so segments) begin.
@@ -36,6 +38,9 @@ fn ffmpeg_error(context: impl Into<String>) -> impl FnOnce(ffmpeg::Error) -> Eng
 pub struct StreamSetup {
     pub parameters: codec::Parameters,
     pub time_base: Rational,
+    /// How far before time zero this encoder's first packet lies (B-frame delay, AAC
+    /// priming); the package's common presentation offset is the largest of these.
+    pub lead_seconds: f64,
 }
 
 impl StreamSetup {
@@ -43,6 +48,7 @@ impl StreamSetup {
         Self {
             parameters: codec::Parameters::from(encoder),
             time_base: encoder.as_ref().time_base(),
+            lead_seconds: crate::ffi::encoder_lead_seconds(encoder.as_ref()),
         }
     }
 }
@@ -62,7 +68,15 @@ fn add_stream(
 }
 
 impl FragmentedOutput {
-    pub fn create(dir: &Path, encoder: &StreamSetup, cut: &Cut) -> Result<Self, EngineError> {
+    /// `offset_seconds` is added to every timestamp so that no rendition has a negative decode
+    /// time: fragmented MP4 has no edit list, so the muxer would otherwise shift each file to
+    /// zero on its own and the renditions would drift apart by their different delays.
+    pub fn create(
+        dir: &Path,
+        encoder: &StreamSetup,
+        cut: &Cut,
+        offset_seconds: f64,
+    ) -> Result<Self, EngineError> {
         std::fs::create_dir_all(dir).map_err(|source| EngineError::Io {
             context: format!("creating {}", dir.display()),
             source,
@@ -72,19 +86,29 @@ impl FragmentedOutput {
             .map_err(ffmpeg_error(format!("creating {}", path.display())))?;
         add_stream(&mut context, encoder, "rendition")?;
         let mut options = Dictionary::new();
+        // Without an edit list the MP4 muxer would otherwise shift every track to start at
+        // zero, undoing the shifts that keep rungs and audio presenting their first frame
+        // and first sound at the same instant.
+        options.set("avoid_negative_ts", "make_non_negative");
+        // With `frag_discont` and no edit list, each fragment's tfdt is exactly the decode
+        // time we give it; with an edit list the muxer would re-base it on the first pts.
+        options.set("use_editlist", "0");
         // `skip_trailer` leaves out the `mfra` index, which would otherwise trail the last
         // segment; `default_base_moof` makes every fragment self-contained, as CMAF wants.
         match cut {
             Cut::AtKeyframes => {
                 options.set(
                     "movflags",
-                    "+frag_keyframe+empty_moov+default_base_moof+skip_trailer",
+                    "+frag_keyframe+empty_moov+default_base_moof+frag_discont+skip_trailer",
                 );
                 // 90 kHz divides every common frame duration exactly (24, 25, 30, 50, 60, NTSC).
                 options.set("video_track_timescale", "90000");
             }
             Cut::EverySeconds(seconds) => {
-                options.set("movflags", "+empty_moov+default_base_moof+skip_trailer");
+                options.set(
+                    "movflags",
+                    "+empty_moov+default_base_moof+frag_discont+skip_trailer",
+                );
                 options.set(
                     "frag_duration",
                     &(u64::from(*seconds) * 1_000_000).to_string(),
@@ -102,10 +126,13 @@ impl FragmentedOutput {
         let time_base = context
             .stream(0)
             .map_or(encoder.time_base, |stream| stream.time_base());
+        #[allow(clippy::cast_possible_truncation)]
+        let offset = (offset_seconds / f64::from(time_base)).round() as i64;
         Ok(Self {
             dir: dir.to_path_buf(),
             context,
             time_base,
+            offset,
         })
     }
 
@@ -117,6 +144,8 @@ impl FragmentedOutput {
     ) -> Result<(), EngineError> {
         packet.set_stream(0);
         packet.rescale_ts(encoder_time_base, self.time_base);
+        packet.set_pts(packet.pts().map(|pts| pts + self.offset));
+        packet.set_dts(packet.dts().map(|dts| dts + self.offset));
         packet
             .write_interleaved(&mut self.context)
             .map_err(ffmpeg_error(format!(

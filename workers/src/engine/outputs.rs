@@ -34,26 +34,40 @@ impl Outputs {
         ladder: Option<&VideoLadder>,
         audio: &[AudioTrack],
     ) -> Result<Self, EngineError> {
-        let mut video_outputs = Vec::with_capacity(plan.video.len());
+        let mut video_setups = Vec::with_capacity(plan.video.len());
         for (index, rung) in plan.video.iter().enumerate() {
-            let encoder = ladder
+            let setup = ladder
                 .and_then(|ladder| ladder.stream_setup(index))
                 .ok_or_else(|| {
                     EngineError::InvalidPlan(format!("no encoder for rung {}", rung.name))
                 })?;
+            video_setups.push(setup);
+        }
+        let audio_setups: Vec<_> = audio.iter().map(AudioTrack::stream_setup).collect();
+        // Every rendition presents time zero at the same instant: the largest lead of any
+        // encoder (x264's B-frame delay, AAC priming), so no decode time is negative.
+        let offset_seconds = video_setups
+            .iter()
+            .chain(&audio_setups)
+            .map(|setup| setup.lead_seconds)
+            .fold(0.0, f64::max);
+        let mut video_outputs = Vec::with_capacity(plan.video.len());
+        for (setup, rung) in video_setups.iter().zip(&plan.video) {
             video_outputs.push(FragmentedOutput::create(
                 &out_dir.join(&rung.name),
-                &encoder,
+                setup,
                 &Cut::AtKeyframes,
+                offset_seconds,
             )?);
         }
         let mut audio_outputs = Vec::with_capacity(audio.len());
-        for (track, rendition) in audio.iter().zip(&plan.audio) {
+        for (setup, rendition) in audio_setups.iter().zip(&plan.audio) {
             let cut = Cut::EverySeconds(plan.segment_duration_seconds);
             audio_outputs.push(FragmentedOutput::create(
                 &out_dir.join(&rendition.name),
-                &track.stream_setup(),
+                setup,
                 &cut,
+                offset_seconds,
             )?);
         }
         let download_rung = plan

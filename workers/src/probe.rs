@@ -358,7 +358,7 @@ pub(crate) fn container_duration(input: &ffmpeg::format::context::Input) -> Opti
 
 /// Measures the duration of a file whose header declares none (browser MediaRecorder WebM) by
 /// reading packet headers to the end; nothing is decoded.
-fn measure_duration(input: &mut ffmpeg::format::context::Input) -> Option<f64> {
+pub(crate) fn measure_duration(input: &mut ffmpeg::format::context::Input) -> Option<f64> {
     let time_bases: Vec<f64> = input
         .streams()
         .map(|stream| f64::from(stream.time_base()))

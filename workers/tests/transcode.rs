@@ -502,3 +502,50 @@ fn b_frame_delay_is_matched_by_audio_so_renditions_stay_in_sync() {
         "audio {audio_start} vs video {video_start}"
     );
 }
+
+#[test]
+fn hdr_pq_source_is_tone_mapped_to_sdr() {
+    let dir = tempdir();
+    let input = ffmpeg(
+        dir.path(),
+        "hdr.mkv",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=24:duration=2,format=yuv420p10le",
+            "-c:v",
+            "libx265",
+            "-preset",
+            "ultrafast",
+            "-x265-params",
+            "log-level=error:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc",
+            "-color_primaries",
+            "bt2020",
+            "-color_trc",
+            "smpte2084",
+            "-colorspace",
+            "bt2020nc",
+        ],
+    );
+    let source = workers::probe(&input).unwrap();
+    assert!(
+        source.video[0].is_hdr(),
+        "{:?}",
+        source.video[0].color_transfer
+    );
+    let mut plan = two_rungs(24, 1);
+    plan.audio.clear();
+    plan.video_filters.tone_map_to_sdr = true;
+    let out = dir.path().join("out");
+    let (package, _) = run(&input, &plan, &out);
+    let first = join(
+        &out,
+        &package.video[0],
+        &package.video[0].segments[..1],
+        "sdr.mp4",
+    );
+    let json = common::ffprobe_json(&first, &["-show_entries", "stream=color_transfer,pix_fmt"]);
+    assert_eq!(json["streams"][0]["pix_fmt"], "yuv420p");
+    assert_eq!(json["streams"][0]["color_transfer"], "bt709");
+}

@@ -47,11 +47,15 @@ pub enum EngineError {
     Output(String),
 }
 
-pub(crate) fn ffmpeg_error(
-    context: impl Into<String>,
+pub(crate) fn ffmpeg_error<C: Into<String>>(
+    context: C,
 ) -> impl FnOnce(ffmpeg::Error) -> EngineError {
-    let context = context.into();
-    move |source| EngineError::Ffmpeg { context, source }
+    // The context is turned into a String only when an error really happens, so the hot
+    // paths that pass a literal allocate nothing on success.
+    move |source| EngineError::Ffmpeg {
+        context: context.into(),
+        source,
+    }
 }
 
 /// How far an encode has come.
@@ -79,7 +83,13 @@ pub fn transcode(
     })?;
     let mut source = ffmpeg::format::input(input)
         .map_err(ffmpeg_error(format!("opening {}", input.display())))?;
-    let duration = crate::probe::container_duration(&source);
+    // Browser recordings declare no duration; measuring it reads packet headers only, and
+    // the progress fraction and poster window need it.
+    let duration = crate::probe::container_duration(&source).or_else(|| {
+        ffmpeg::format::input(input)
+            .ok()
+            .and_then(|mut scan| crate::probe::measure_duration(&mut scan))
+    });
     // Output time zero is the earliest stream start, so audio and video keep their offset.
     #[allow(clippy::cast_precision_loss)]
     let origin_seconds = source

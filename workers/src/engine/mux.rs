@@ -28,9 +28,13 @@ pub enum Cut {
     EverySeconds(u32),
 }
 
-fn ffmpeg_error(context: impl Into<String>) -> impl FnOnce(ffmpeg::Error) -> EngineError {
-    let context = context.into();
-    move |source| EngineError::Ffmpeg { context, source }
+fn ffmpeg_error<C: Into<String>>(context: C) -> impl FnOnce(ffmpeg::Error) -> EngineError {
+    // The context is turned into a String only when an error really happens, so the hot
+    // paths that pass a literal allocate nothing on success.
+    move |source| EngineError::Ffmpeg {
+        context: context.into(),
+        source,
+    }
 }
 
 /// What a muxer needs to know about an opened encoder's stream.
@@ -148,10 +152,10 @@ impl FragmentedOutput {
         packet.set_dts(packet.dts().map(|dts| dts + self.offset));
         packet
             .write_interleaved(&mut self.context)
-            .map_err(ffmpeg_error(format!(
-                "writing a packet to {}",
-                self.dir.display()
-            )))
+            .map_err(|source| EngineError::Ffmpeg {
+                context: format!("writing a packet to {}", self.dir.display()),
+                source,
+            })
     }
 
     pub fn finish(mut self) -> Result<PathBuf, EngineError> {
@@ -224,10 +228,10 @@ impl DownloadOutput {
         copy.set_stream(stream);
         copy.rescale_ts(encoder_time_base, time_base);
         copy.write_interleaved(&mut self.context)
-            .map_err(ffmpeg_error(format!(
-                "writing a packet to {}",
-                self.path.display()
-            )))
+            .map_err(|source| EngineError::Ffmpeg {
+                context: format!("writing a packet to {}", self.path.display()),
+                source,
+            })
     }
 
     pub fn finish(mut self) -> Result<(), EngineError> {

@@ -2,7 +2,7 @@
 //! chosen rung and the default audio. At the end, the renditions are split into segments and
 //! described as a [`Package`].
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ffmpeg::{Packet, Rational};
 use ffmpeg_next as ffmpeg;
@@ -19,7 +19,6 @@ use super::video::VideoLadder;
 pub const DOWNLOAD_FILE: &str = "download.mp4";
 
 pub struct Outputs {
-    out_dir: PathBuf,
     video: Vec<FragmentedOutput>,
     audio: Vec<FragmentedOutput>,
     download: Option<DownloadOutput>,
@@ -96,7 +95,6 @@ impl Outputs {
             _ => None,
         };
         Ok(Self {
-            out_dir: out_dir.to_path_buf(),
             video: video_outputs,
             audio: audio_outputs,
             download,
@@ -175,7 +173,6 @@ impl Outputs {
             .map(rendition_seconds)
             .fold(0.0, f64::max);
         let has_video = !video.is_empty();
-        let _ = &self.out_dir;
         Ok(Package {
             duration_seconds,
             segment_duration_seconds: plan.segment_duration_seconds,

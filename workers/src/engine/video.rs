@@ -29,6 +29,8 @@ pub struct VideoLadder {
     spec: String,
     with_images: bool,
     encoders: Vec<RungEncoder>,
+    /// Sink names, made once so the per-frame loop does not format them again.
+    sink_names: Vec<String>,
     decoded: frame::Video,
     filtered: frame::Video,
     encoded: Packet,
@@ -136,6 +138,7 @@ impl VideoLadder {
             graph: None,
             spec: filters::video_graph(plan, with_images, poster_window_seconds),
             with_images,
+            sink_names: (0..plan.video.len()).map(filters::rung_sink).collect(),
             encoders,
             decoded: frame::Video::empty(),
             filtered: frame::Video::empty(),
@@ -286,7 +289,7 @@ impl VideoLadder {
             return Ok(());
         };
         for index in 0..self.encoders.len() {
-            let Some(mut sink) = graph.get(&filters::rung_sink(index)) else {
+            let Some(mut sink) = graph.get(&self.sink_names[index]) else {
                 continue;
             };
             let sink_time_base = sink.sink().time_base();

@@ -1,0 +1,110 @@
+//! The few FFmpeg fields ffmpeg-next 9 does not wrap: codec-parameter fields (field order,
+//! profile, channel layout description) and pixel-format bit depth. Every unsafe block of the
+//! crate lives here so it can be reviewed in one place.
+#![allow(unsafe_code)]
+
+use std::ffi::CStr;
+
+use ffmpeg::ffi;
+use ffmpeg_next as ffmpeg;
+
+/// Codec-parameter fields that ffmpeg-next does not expose, copied into plain Rust values.
+#[derive(Debug, Clone)]
+pub struct RawParameters {
+    pub field_order: pipelines::source::FieldOrder,
+    pub profile_name: Option<String>,
+    pub channels: u16,
+    pub channel_layout: Option<String>,
+    pub sample_rate: u32,
+    pub bits_per_raw_sample: u8,
+}
+
+pub fn raw_parameters(parameters: &ffmpeg::codec::Parameters) -> RawParameters {
+    use pipelines::source::FieldOrder;
+    // SAFETY: `parameters` owns or borrows a live AVCodecParameters for the duration of this
+    // call; we only read plain fields and pass pointers into it to FFmpeg's read-only helpers.
+    unsafe {
+        let raw = &*parameters.as_ptr();
+        let field_order = match raw.field_order {
+            ffi::AVFieldOrder::AV_FIELD_PROGRESSIVE => FieldOrder::Progressive,
+            ffi::AVFieldOrder::AV_FIELD_TT | ffi::AVFieldOrder::AV_FIELD_TB => {
+                FieldOrder::TopFieldFirst
+            }
+            ffi::AVFieldOrder::AV_FIELD_BB | ffi::AVFieldOrder::AV_FIELD_BT => {
+                FieldOrder::BottomFieldFirst
+            }
+            _ => FieldOrder::Unknown,
+        };
+        let profile_name = if raw.profile < 0 {
+            None
+        } else {
+            let name = ffi::avcodec_profile_name(raw.codec_id, raw.profile);
+            if name.is_null() {
+                None
+            } else {
+                Some(CStr::from_ptr(name).to_string_lossy().into_owned())
+            }
+        };
+        let channels = u16::try_from(raw.ch_layout.nb_channels.max(0)).unwrap_or(0);
+        let channel_layout = if channels == 0 {
+            None
+        } else {
+            let mut buffer = [0 as libc_char; 128];
+            let written =
+                ffi::av_channel_layout_describe(&raw.ch_layout, buffer.as_mut_ptr(), buffer.len());
+            if written > 0 {
+                Some(
+                    CStr::from_ptr(buffer.as_ptr())
+                        .to_string_lossy()
+                        .into_owned(),
+                )
+            } else {
+                None
+            }
+        };
+        RawParameters {
+            field_order,
+            profile_name,
+            channels,
+            channel_layout,
+            sample_rate: u32::try_from(raw.sample_rate.max(0)).unwrap_or(0),
+            bits_per_raw_sample: u8::try_from(raw.bits_per_raw_sample.clamp(0, 255)).unwrap_or(0),
+        }
+    }
+}
+
+#[allow(non_camel_case_types)]
+type libc_char = std::ffi::c_char;
+
+/// Bits per component of the first (luma) plane of a pixel format, e.g. 10 for `yuv420p10le`.
+pub fn pixel_bit_depth(format: ffmpeg::format::Pixel) -> Option<u8> {
+    let descriptor = format.descriptor()?;
+    // SAFETY: `descriptor` wraps a pointer to FFmpeg's static, immutable descriptor table.
+    let depth = unsafe { (*descriptor.as_ptr()).comp[0].depth };
+    u8::try_from(depth).ok().filter(|depth| *depth > 0)
+}
+
+/// How far before presentation time zero an opened encoder's first packet is timed, in
+/// seconds: B-frame reordering makes x264's first dts negative (`has_b_frames` frames), and
+/// AAC's priming samples (`initial_padding`) make its first pts negative.
+pub fn encoder_lead_seconds(context: &ffmpeg::codec::Context) -> f64 {
+    // SAFETY: `context` wraps a live, opened AVCodecContext; we read plain fields.
+    let (reorder_frames, padding_samples, sample_rate, frame_rate) = unsafe {
+        let raw = &*context.as_ptr();
+        (
+            raw.has_b_frames,
+            raw.initial_padding,
+            raw.sample_rate,
+            raw.framerate,
+        )
+    };
+    let mut lead: f64 = 0.0;
+    if reorder_frames > 0 && frame_rate.num > 0 && frame_rate.den > 0 {
+        lead = lead
+            .max(f64::from(reorder_frames) * f64::from(frame_rate.den) / f64::from(frame_rate.num));
+    }
+    if padding_samples > 0 && sample_rate > 0 {
+        lead = lead.max(f64::from(padding_samples) / f64::from(sample_rate));
+    }
+    lead
+}

@@ -4,7 +4,16 @@
 // forced one at a time, is fetched and shown. Exits 0 only when everything passed.
 //
 //   node tests/players/play.mjs --player hls|dash|shaka --url URL [--timeout 60] [--json]
-//                               [--verbose] [--chromium /usr/bin/chromium]
+//                               [--full] [--expect-renditions N] [--verbose]
+//                               [--chromium /usr/bin/chromium]
+//
+// --full plays every rendition to the end instead of for one second, so that every segment of
+// every rendition is fetched and decoded (slower: real time, once per rendition). --timeout
+// bounds the whole run.
+//
+// --expect-renditions N fails unless the player lists exactly N video renditions. Players drop
+// renditions the browser cannot decode (HEVC, 4:4:4, ...) without an error, so a test that
+// knows how many rungs the engine wrote should say so.
 //
 // The player runs in a page served by this script from 127.0.0.1 (port 0), so it has a real
 // http origin like a learner's browser; the manifest may live on another origin, in which case
@@ -48,12 +57,12 @@ const EXIT = { passed: 0, failed: 1, usage: 2, harness: 3 };
 
 function usage(message) {
   if (message) console.error(`play.mjs: ${message}`);
-  console.error('usage: node play.mjs --player hls|dash|shaka --url URL [--timeout SECONDS] [--json] [--verbose] [--chromium PATH]');
+  console.error('usage: node play.mjs --player hls|dash|shaka --url URL [--timeout SECONDS] [--json] [--full] [--expect-renditions N] [--verbose] [--chromium PATH]');
   process.exit(EXIT.usage);
 }
 
 function parseArgs(argv) {
-  const options = { timeout: 60, json: false, verbose: false, chromium: '/usr/bin/chromium' };
+  const options = { timeout: 60, json: false, full: false, verbose: false, chromium: '/usr/bin/chromium' };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
     const value = () => {
@@ -65,6 +74,8 @@ function parseArgs(argv) {
     else if (arg === '--timeout') options.timeout = Number(value());
     else if (arg === '--chromium') options.chromium = value();
     else if (arg === '--json') options.json = true;
+    else if (arg === '--full') options.full = true;
+    else if (arg === '--expect-renditions') options.expectRenditions = Number(value());
     else if (arg === '--verbose') options.verbose = true;
     else if (arg === '-h' || arg === '--help') usage();
     else usage(`unknown argument ${arg}`);
@@ -77,6 +88,9 @@ function parseArgs(argv) {
     usage(`--url ${options.url} is not an absolute URL`);
   }
   if (!Number.isFinite(options.timeout) || options.timeout <= 0) usage('--timeout must be a positive number of seconds');
+  if (options.expectRenditions !== undefined && !(Number.isInteger(options.expectRenditions) && options.expectRenditions > 0)) {
+    usage('--expect-renditions must be a positive integer');
+  }
   return options;
 }
 
@@ -99,6 +113,8 @@ async function startPageServer(player) {
     '/player.js': { type: 'text/javascript; charset=utf-8', body: await readFile(PLAYER_BUNDLES[player]) },
     '/adapters.js': { type: 'text/javascript; charset=utf-8', body: await readFile(path.join(here, 'page/adapters.js')) },
     '/harness.js': { type: 'text/javascript; charset=utf-8', body: await readFile(path.join(here, 'page/harness.js')) },
+    // Chromium asks for one; an empty answer keeps a 404 out of the console.
+    '/favicon.ico': { type: 'image/x-icon', body: '' },
   };
   const server = createServer((request, response) => {
     const route = routes[new URL(request.url, 'http://local').pathname];
@@ -133,6 +149,9 @@ function printHuman(report) {
   for (const error of report.errors) line(`  player ${error.fatal ? 'FATAL error' : 'error'}: ${error.message}`);
   for (const failure of report.http_errors ?? []) line(`  http: ${failure}`);
   for (const error of report.page_errors ?? []) line(`  page error: ${error}`);
+  if (!report.passed) {
+    for (const error of (report.console_errors ?? []).slice(0, 5)) line(`  console: ${error}`);
+  }
   line(`${report.passed ? 'PASS' : 'FAIL'} in ${report.elapsed_seconds}s`);
 }
 
@@ -169,7 +188,11 @@ async function main() {
 
     const httpErrors = [];
     const pageErrors = [];
+    // Chromium's own console errors are where a CORS refusal is explained (the player only
+    // sees a status 0), so they go into the report.
+    const consoleErrors = [];
     page.on('console', (message) => {
+      if (message.type() === 'error' && consoleErrors.length < 20) consoleErrors.push(message.text());
       if (options.verbose) console.error(`[page ${message.type()}] ${message.text()}`);
     });
     page.on('pageerror', (error) => {
@@ -197,7 +220,8 @@ async function main() {
       player: options.player,
       url: options.url,
       advanceSeconds: 2,
-      renditionAdvanceSeconds: 1,
+      // Infinity means "to the end" (advanceTarget stops just before the duration).
+      renditionAdvanceSeconds: options.full ? Infinity : 1,
       loadTimeoutMs: Math.min(30_000, timeoutMs),
       playTimeoutMs: Math.min(30_000, timeoutMs),
       renditionTimeoutMs: Math.min(20_000, timeoutMs),
@@ -212,7 +236,14 @@ async function main() {
 
     report.http_errors = httpErrors;
     report.page_errors = pageErrors;
+    report.console_errors = consoleErrors;
     report.elapsed_seconds = Number(((Date.now() - started) / 1000).toFixed(2));
+    const found = report.renditions.length;
+    if (report.passed && options.expectRenditions !== undefined && found !== options.expectRenditions) {
+      report.passed = false;
+      report.failure = `the player lists ${found} video rendition(s), expected ${options.expectRenditions}` +
+        ' (players silently drop renditions the browser cannot decode)';
+    }
     if (report.passed && httpErrors.length > 0) {
       report.passed = false;
       report.failure = `HTTP errors while playing: ${httpErrors.join('; ')}`;

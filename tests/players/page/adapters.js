@@ -77,12 +77,11 @@ window.lecternAdapters = {
   },
 
   dash: () => {
-    let player;
+    const player = dashjs.MediaPlayer().create();
     const events = dashjs.MediaPlayer.events;
     return {
-      version: () => player?.getVersion() ?? 'unknown',
+      version: () => player.getVersion(),
       async load(video, url, hooks) {
-        player = dashjs.MediaPlayer().create();
         player.updateSettings({ debug: { logLevel: dashjs.Debug.LOG_LEVEL_WARNING } });
         player.on(events.ERROR, (event) => {
           const error = event.error ?? {};
@@ -123,7 +122,7 @@ window.lecternAdapters = {
         player.setRepresentationForTypeById('video', key, true);
       },
       destroy() {
-        player?.reset();
+        player.reset();
       },
     };
   },
@@ -153,7 +152,13 @@ window.lecternAdapters = {
           if (context.type !== undefined && context.type !== AdvancedRequestType.MEDIA_SEGMENT) return;
           hooks.onSegment(String(context.stream.id));
         });
-        await player.load(url);
+        try {
+          await player.load(url);
+        } catch (error) {
+          // A shaka.util.Error's message is only "Shaka Error 1001"; the data says what failed.
+          const data = error.data?.length ? `: ${JSON.stringify(error.data).slice(0, 300)}` : '';
+          throw new Error(`Shaka could not load the manifest: error ${error.code}${data}`);
+        }
       },
       // One track per video stream. Variants are video x audio combinations; with several
       // audio tracks, keep the combinations with the audio that is playing.

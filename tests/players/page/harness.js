@@ -111,8 +111,10 @@ window.lecternHarness = (() => {
 
       const from = video.currentTime;
       const target = advanceTarget(video, from, options.renditionAdvanceSeconds);
+      // Playing to the end (--full) takes the rest of the clip in real time, on top of the wait.
+      const playMs = Number.isFinite(target - from) ? (target - from) * 1000 : 0;
       await waitFor(`playback of rendition ${rendition.key} to advance from ${from.toFixed(2)} to ${target.toFixed(2)} s`,
-        options.renditionTimeoutMs, () => reached(video, target));
+        options.renditionTimeoutMs + playMs, () => reached(video, target));
       result.advanced_seconds = Number((video.currentTime - from).toFixed(3));
       result.verified_by.push('playback_advanced');
       result.played = true;

@@ -11,7 +11,8 @@
 
 window.lecternHarness = (() => {
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-  const log = (message) => console.log(`[harness] ${message}`);
+  const pageLoadedAt = performance.now();
+  const log = (message) => console.log(`[harness ${((performance.now() - pageLoadedAt) / 1000).toFixed(2)}s] ${message}`);
 
   const state = {
     errors: [],
@@ -89,14 +90,21 @@ window.lecternHarness = (() => {
     const segmentsOfRendition = () =>
       state.segments.filter((segment) => segment.key === rendition.key && segment.at >= forcedAt).length;
     try {
-      adapter.force(rendition.key);
-      // Start again from the beginning: short clips will have ended, and it makes the player
-      // fetch this rendition's segments from the start.
+      // Start again from the beginning (short clips will have ended), then switch.
       video.currentTime = 0;
+      adapter.force(rendition.key);
       await play(video);
 
       await waitFor(`a media segment of rendition ${rendition.key}`, options.renditionTimeoutMs, () => segmentsOfRendition() > 0);
       result.verified_by.push('segment_loaded');
+
+      // Chromium keeps decoding the group of pictures it has started even after the player
+      // removed it from the buffer, so the forced rendition would only show from the next
+      // keyframe on (never, for a clip of one segment). Seeking once its segment is appended
+      // restarts the decoder on what is buffered now. (Shaka does the same on clearBuffer.)
+      await sleep(300);
+      video.currentTime = 0;
+      await play(video);
 
       if (rendition.width && rendition.height) {
         await waitFor(
@@ -109,6 +117,7 @@ window.lecternHarness = (() => {
       result.seen_width = video.videoWidth;
       result.seen_height = video.videoHeight;
 
+      log(`rendition ${rendition.key}: segment loaded and ${video.videoWidth}x${video.videoHeight} shown at ${video.currentTime.toFixed(2)} s`);
       const from = video.currentTime;
       const target = advanceTarget(video, from, options.renditionAdvanceSeconds);
       // Playing to the end (--full) takes the rest of the clip in real time, on top of the wait.

@@ -139,10 +139,11 @@ function printHuman(report) {
     line(`playback: advanced ${report.playback.started_at}s -> ${report.playback.current_time}s` +
       ` of ${report.playback.duration ?? '?'}s${report.playback.ended ? ' (ended)' : ''}`);
   }
+  if (report.renditions_listed !== null) line(`renditions: ${report.renditions_listed} video rendition(s) listed by the player`);
   for (const rendition of report.renditions) {
     const size = `${rendition.width ?? '?'}x${rendition.height ?? '?'}`;
     const status = rendition.played
-      ? `played (${rendition.segments_loaded} segment(s), saw ${rendition.seen_width}x${rendition.seen_height}, +${rendition.advanced_seconds}s)`
+      ? `played (${rendition.segments_loaded} segment(s), ${rendition.segments_loaded_after_switch} after the switch, saw ${rendition.seen_width}x${rendition.seen_height}, +${rendition.advanced_seconds}s)`
       : `FAILED: ${rendition.error}`;
     line(`  rendition ${rendition.key}: ${size} @ ${rendition.bandwidth ?? '?'} bit/s: ${status}`);
   }
@@ -238,20 +239,17 @@ async function main() {
     report.page_errors = pageErrors;
     report.console_errors = consoleErrors;
     report.elapsed_seconds = Number(((Date.now() - started) / 1000).toFixed(2));
-    const found = report.renditions.length;
-    if (report.passed && options.expectRenditions !== undefined && found !== options.expectRenditions) {
-      report.passed = false;
-      report.failure = `the player lists ${found} video rendition(s), expected ${options.expectRenditions}` +
-        ' (players silently drop renditions the browser cannot decode)';
+    // Problems seen from outside the page also fail the run, and are all named in the message.
+    const problems = report.failure ? [report.failure] : [];
+    const listed = report.renditions_listed;
+    if (options.expectRenditions !== undefined && listed !== null && listed !== options.expectRenditions) {
+      problems.push(`the player lists ${listed} video rendition(s), expected ${options.expectRenditions}` +
+        ' (players silently drop renditions the browser cannot decode)');
     }
-    if (report.passed && httpErrors.length > 0) {
-      report.passed = false;
-      report.failure = `HTTP errors while playing: ${httpErrors.join('; ')}`;
-    }
-    if (report.passed && pageErrors.length > 0) {
-      report.passed = false;
-      report.failure = `uncaught errors in the page: ${pageErrors.join('; ')}`;
-    }
+    if (httpErrors.length > 0) problems.push(`HTTP errors: ${httpErrors.slice(0, 5).join('; ')}`);
+    if (pageErrors.length > 0) problems.push(`uncaught errors in the page: ${pageErrors.slice(0, 5).join('; ')}`);
+    report.passed = problems.length === 0;
+    report.failure = problems.length > 0 ? problems.join(' | ') : null;
 
     if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     else printHuman(report);

@@ -86,8 +86,12 @@ window.lecternHarness = (() => {
       verified_by: [],
       error: null,
     };
+    // Segments loaded before the switch count too: when the forced rendition is the one
+    // already playing (or the only one), everything may be buffered and nothing new is
+    // fetched. The picture size and the advance below are checked after the switch.
     const forcedAt = performance.now();
-    const segmentsOfRendition = () =>
+    const segmentsOfRendition = () => state.segments.filter((segment) => segment.key === rendition.key).length;
+    const segmentsSinceForced = () =>
       state.segments.filter((segment) => segment.key === rendition.key && segment.at >= forcedAt).length;
     try {
       // Start again from the beginning (short clips will have ended), then switch.
@@ -132,6 +136,7 @@ window.lecternHarness = (() => {
       result.video = videoState(video);
     }
     result.segments_loaded = segmentsOfRendition();
+    result.segments_loaded_after_switch = segmentsSinceForced();
     return result;
   }
 
@@ -143,6 +148,8 @@ window.lecternHarness = (() => {
       url: options.url,
       passed: false,
       playback: null,
+      // How many video renditions the player lists (it leaves out those it cannot play).
+      renditions_listed: null,
       renditions: [],
       errors: state.errors,
       failure: null,
@@ -178,6 +185,7 @@ window.lecternHarness = (() => {
 
       // 2. Every video rendition, one at a time.
       const renditions = adapter.videoRenditions();
+      report.renditions_listed = renditions.length;
       if (renditions.length === 0) throw new Error('the player found no video rendition');
       log(`renditions: ${renditions.map((r) => `${r.key}=${r.width}x${r.height}@${r.bandwidth}`).join(' ')}`);
       for (const rendition of renditions) {

@@ -203,7 +203,8 @@ gen_moov_at_end() {
 }
 
 # HDR10 from a camera or a grading suite: HEVC Main 10, BT.2020 primaries, PQ transfer, with
-# mastering display and light level metadata in the bitstream and the container. The pixels
+# mastering display and light level SEI in the bitstream (the container tags only carry the
+# colour properties: FFmpeg 5.1 does not lift the SEI into Matroska). The pixels
 # are an SDR test pattern tagged as PQ; only the signalling matters to the probe and planner.
 gen_hdr_pq() {
     "${ffmpeg_quiet[@]}" -f lavfi -i testsrc2=size=1280x720:rate=30:duration=2 $(tone 440 2) \
@@ -356,6 +357,7 @@ check "$f/prores.mov" "codec" "$(probe_value "$f/prores.mov" stream=codec_name v
 check "$f/vfr.mp4" "distinct frame intervals" "$(distinct_frame_intervals "$f/vfr.mp4")" "3"
 check "$f/moov_at_end.mp4" "top-level boxes" "$(box_order "$f/moov_at_end.mp4")" "ftyp free mdat moov"
 check "$f/hdr_pq.mkv" "transfer, primaries, matrix" "$(probe_value "$f/hdr_pq.mkv" stream=color_transfer,color_primaries,color_space v:0 | paste -sd ' ')" "bt2020nc smpte2084 bt2020"
+check "$f/hdr_pq.mkv" "mastering display SEI on the first frame" "$(ffprobe -v error -select_streams v:0 -read_intervals '%+#1' -show_entries frame_side_data=side_data_type -of default=nw=1:nk=1 "$f/hdr_pq.mkv" | grep -c 'Mastering display metadata')" "1"
 check "$f/empty.mp4" "size" "$(stat -c %s "$f/empty.mp4")" "0"
 check "$f/random.bin" "ffprobe refuses it" "$(ffprobe -v quiet "$f/random.bin" && echo opened || echo refused)" "refused"
 check "$f/notes.txt" "ffprobe refuses it" "$(ffprobe -v quiet "$f/notes.txt" && echo opened || echo refused)" "refused"

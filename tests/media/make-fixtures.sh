@@ -348,6 +348,8 @@ check "$f/hevc_10bit.mkv" "codec and pixel format" "$(probe_value "$f/hevc_10bit
 # MediaRecorder-like WebM: no duration in the format nor on any stream.
 check "$f/mediarecorder.webm" "format duration" "$(probe_value "$f/mediarecorder.webm" format=duration)" "N/A"
 check "$f/mediarecorder.webm" "stream durations" "$(probe_value "$f/mediarecorder.webm" stream=duration | sort -u | paste -sd ' ')" "N/A"
+# ... and, like MediaRecorder's, no Cues (seek index) element: its ID is 1C 53 BB 6B.
+check "$f/mediarecorder.webm" "Cues element present" "$(LC_ALL=C grep -qa $'\x1c\x53\xbb\x6b' "$f/mediarecorder.webm" && echo yes || echo no)" "no"
 check "$f/interlaced_1080i.ts" "field order" "$(probe_value "$f/interlaced_1080i.ts" stream=field_order v:0 | head -n1)" "tt"
 check "$f/odd_444.mp4" "size, pixel format and profile" "$(probe_value "$f/odd_444.mp4" stream=width,height,pix_fmt,profile v:0 | paste -sd ' ')" "High 4:4:4 Predictive 641 361 yuv444p"
 check "$f/two_languages.mkv" "audio languages" "$(probe_value "$f/two_languages.mkv" stream_tags=language a | paste -sd ' ')" "eng rus"

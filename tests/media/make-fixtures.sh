@@ -363,7 +363,7 @@ check "$f/hdr_pq.mkv" "mastering display SEI on the first frame" "$(ffprobe -v e
 check "$f/empty.mp4" "size" "$(stat -c %s "$f/empty.mp4")" "0"
 check "$f/random.bin" "ffprobe refuses it" "$(ffprobe -v quiet "$f/random.bin" && echo opened || echo refused)" "refused"
 check "$f/notes.txt" "ffprobe refuses it" "$(ffprobe -v quiet "$f/notes.txt" && echo opened || echo refused)" "refused"
-check "$f/still.png" "a single PNG picture" "$(probe_value "$f/still.png" stream=codec_name,nb_read_frames v:0 2>/dev/null | head -n1)" "png"
+check "$f/still.png" "codec" "$(probe_value "$f/still.png" stream=codec_name v:0)" "png"
 check "$f/half.mp4" "moov before the data" "$(box_order "$f/half.mp4" | cut -d' ' -f1-3)" "ftyp moov free"
 check "$f/moov_cut.mp4" "top-level boxes" "$(box_order "$f/moov_cut.mp4")" "ftyp free mdat"
 

@@ -257,6 +257,11 @@ async function main() {
     exitCode = report.passed ? EXIT.passed : EXIT.failed;
   } catch (error) {
     console.error(`play.mjs: ${options.player} could not run: ${error.message}`);
+    if (options.json) {
+      // Callers that parse stdout get a report in every case.
+      const report = { player: options.player, url: options.url, passed: false, harness_error: true, failure: error.message };
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    }
     exitCode = EXIT.harness;
   } finally {
     await context?.close().catch(() => {});

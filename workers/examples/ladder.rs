@@ -66,6 +66,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             thumbnail_height: 90,
             storyboard_columns: 10,
             storyboard_rows: 10,
+            storyboard_tile_width: 0,
+            storyboard_tile_height: 0,
         },
         download_rung: Some("720p".to_owned()),
     };

@@ -9,7 +9,7 @@ mod listing;
 mod multipart;
 mod paths;
 mod presign;
-mod routes;
+pub mod routes;
 
 pub use crate::storage::content_type::content_type_for;
 pub use routes::routes;

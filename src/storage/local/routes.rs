@@ -13,6 +13,7 @@ use axum::routing::{get, put};
 use futures::TryStreamExt;
 
 use super::LocalStore;
+use crate::http::error::ApiError;
 use super::presign::{Grant, SignatureError, SignedQuery};
 use crate::storage::{
     BodyStream, ByteRange, MultipartId, ObjectKey, ObjectStore, PutOptions, StorageError,
@@ -29,6 +30,14 @@ pub fn routes(store: Arc<LocalStore>) -> Router {
         .with_state(store)
 }
 
+/// Downloads an object through a presigned GET URL (local storage backend only).
+#[utoipa::path(get, path = "/storage/objects/{key}", tag = "storage",
+    params(("key" = String, Path, description = "Object key"),
+           ("expires" = u64, Query, description = "Unix expiry time"),
+           ("signature" = String, Query, description = "HMAC-SHA256 signature")),
+    responses((status = OK, description = "The object"), (status = PARTIAL_CONTENT, description = "A byte range"),
+              (status = FORBIDDEN, description = "Invalid or expired signature", body = crate::http::error::ErrorBody),
+              (status = RANGE_NOT_SATISFIABLE, description = "Range outside the object", body = crate::http::error::ErrorBody)))]
 async fn get_object(
     State(store): State<Arc<LocalStore>>,
     Path(key): Path<String>,
@@ -54,7 +63,7 @@ async fn get_object(
             Err(StorageError::RangeNotSatisfiable) => {
                 let size = store.head(&key).await?.map_or(0, |meta| meta.size);
                 let mut response =
-                    HttpError::from(StorageError::RangeNotSatisfiable).into_response();
+                    ApiError::from(StorageError::RangeNotSatisfiable).into_response();
                 response.headers_mut().insert(
                     header::CONTENT_RANGE,
                     header_value(&format!("bytes */{size}")),
@@ -89,12 +98,20 @@ async fn get_object(
         }
         response
             .body(Body::from_stream(body.stream))
-            .map_err(|error| HttpError::internal(&error))
+            .map_err(|error| ApiError::internal(&error))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// Uploads an object through a presigned PUT URL (local storage backend only). The
+/// `Content-Type` must be the one the URL was signed for.
+#[utoipa::path(put, path = "/storage/objects/{key}", tag = "storage",
+    params(("key" = String, Path, description = "Object key"),
+           ("expires" = u64, Query, description = "Unix expiry time"),
+           ("signature" = String, Query, description = "HMAC-SHA256 signature")),
+    responses((status = OK, description = "Stored; the ETag header identifies the content"),
+              (status = FORBIDDEN, description = "Invalid or expired signature", body = crate::http::error::ErrorBody)))]
 async fn put_object(
     State(store): State<Arc<LocalStore>>,
     Path(key): Path<String>,
@@ -122,12 +139,21 @@ async fn put_object(
             cache_control: None,
         };
         let meta = store.put(&key, body_stream(body), options).await?;
-        Ok::<_, HttpError>(etag_response(&meta.etag))
+        Ok::<_, ApiError>(etag_response(&meta.etag))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// Uploads one part of a multipart upload through a presigned URL (local storage backend only).
+#[utoipa::path(put, path = "/storage/uploads/{upload_id}/{part_number}", tag = "storage",
+    params(("upload_id" = String, Path, description = "Multipart upload id"),
+           ("part_number" = u32, Path, description = "1-based part number"),
+           ("key" = String, Query, description = "Object key of the upload"),
+           ("expires" = u64, Query, description = "Unix expiry time"),
+           ("signature" = String, Query, description = "HMAC-SHA256 signature")),
+    responses((status = OK, description = "Stored; the ETag header identifies the part"),
+              (status = FORBIDDEN, description = "Invalid or expired signature", body = crate::http::error::ErrorBody)))]
 async fn put_part(
     State(store): State<Arc<LocalStore>>,
     Path((upload_id, part_number)): Path<(String, u32)>,
@@ -154,7 +180,7 @@ async fn put_part(
                 body_stream(body),
             )
             .await?;
-        Ok::<_, HttpError>(etag_response(&part.etag))
+        Ok::<_, ApiError>(etag_response(&part.etag))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
@@ -175,78 +201,14 @@ fn header_value(value: &str) -> HeaderValue {
     HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// The `{"error": {"code", "message"}}` body the rest of the API uses.
-struct HttpError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl HttpError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-
-    fn invalid_signature() -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "invalid_signature",
-            "the presigned URL signature is missing or does not match",
-        )
-    }
-
-    fn internal(error: &dyn std::error::Error) -> Self {
-        tracing::error!(error = %error_chain(error), "local storage route failed");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "storage_unavailable",
-            "storage is unavailable",
-        )
-    }
-}
-
-impl From<StorageError> for HttpError {
-    fn from(error: StorageError) -> Self {
-        let status = match &error {
-            StorageError::NotFound | StorageError::UploadNotFound => StatusCode::NOT_FOUND,
-            StorageError::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
-            StorageError::InvalidKey { .. } | StorageError::InvalidMultipart(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            StorageError::Io { .. } | StorageError::Backend { .. } => {
-                return Self::internal(&error);
-            }
-        };
-        Self::new(status, error.error_code(), error.to_string())
-    }
-}
-
-impl IntoResponse for HttpError {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
-        (self.status, axum::Json(body)).into_response()
-    }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-impl From<SignatureError> for HttpError {
+impl From<SignatureError> for ApiError {
     fn from(error: SignatureError) -> Self {
         match error {
-            SignatureError::Invalid => Self::invalid_signature(),
+            SignatureError::Invalid => Self::new(
+                StatusCode::FORBIDDEN,
+                "invalid_signature",
+                "the presigned URL signature is missing or does not match",
+            ),
             SignatureError::Expired => Self::new(
                 StatusCode::FORBIDDEN,
                 "expired_signature",
@@ -255,3 +217,9 @@ impl From<SignatureError> for HttpError {
         }
     }
 }
+
+/// The OpenAPI description of these routes. They are not part of the JSON API (clients get
+/// their URLs from other responses, signed), but they exist, so they are documented.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(get_object, put_object, put_part))]
+pub struct LocalStorageApi;

@@ -51,6 +51,9 @@ pub fn images() -> ImagePlan {
         thumbnail_height: 90,
         storyboard_columns: 2,
         storyboard_rows: 2,
+        // Zero: tiles the size of thumbnails.
+        storyboard_tile_width: 0,
+        storyboard_tile_height: 0,
     }
 }
 

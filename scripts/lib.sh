@@ -1,0 +1,93 @@
+# Shared provisioning for run.sh and test.sh: installs what is missing, starts what is stopped,
+# and exports DATABASE_URL. Sourced, not executed.
+
+LECTERN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export LECTERN_ROOT
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+APT_UPDATED=0
+# ensure_packages PKG...: installs the Debian packages that are not installed yet.
+ensure_packages() {
+    local missing=()
+    for package in "$@"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    command -v apt-get >/dev/null || die "missing packages ${missing[*]} and no apt-get to install them"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    say "installing ${missing[*]}"
+    if [ "$APT_UPDATED" -eq 0 ]; then
+        $sudo apt-get update -qq || die "apt-get update failed"
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+        || die "apt-get install ${missing[*]} failed"
+}
+
+# The system libraries ffmpeg-next links against, and what bindgen needs to read their headers.
+ensure_build_packages() {
+    ensure_packages pkg-config clang libclang-dev libavcodec-dev libavformat-dev libavutil-dev \
+        libswscale-dev libswresample-dev libavfilter-dev libavdevice-dev ffmpeg curl ca-certificates
+}
+
+ensure_rust() {
+    if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
+        export PATH="$HOME/.cargo/bin:$PATH"
+    fi
+    command -v cargo >/dev/null || die "Rust is not installed: install it with rustup (https://rustup.rs), version 1.95 or newer"
+    local version
+    version="$(rustc --version | awk '{print $2}')"
+    [ "$(printf '%s\n1.95.0\n' "$version" | sort -V | head -n1)" = "1.95.0" ] \
+        || die "Rust $version is too old; Lectern needs 1.95 or newer (rustup update)"
+}
+
+# ensure_postgres: exports DATABASE_URL. A URL already set is used as it is; otherwise a local
+# PostgreSQL is installed and started when needed and a `lectern` database URL is exported.
+ensure_postgres() {
+    if [ -n "${DATABASE_URL:-}" ]; then
+        return 0
+    fi
+    if ! command -v pg_isready >/dev/null; then
+        ensure_packages postgresql
+    fi
+    if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+        ensure_packages postgresql
+        local version
+        version="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n1)"
+        [ -n "$version" ] || die "PostgreSQL is installed but has no cluster under /etc/postgresql"
+        say "starting PostgreSQL $version"
+        pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null \
+            || pg_ctlcluster "$version" main start \
+            || die "cannot start PostgreSQL $version (pg_ctlcluster $version main start)"
+        for _ in $(seq 1 60); do
+            pg_isready -q -h 127.0.0.1 -p 5432 && break
+            sleep 0.5
+        done
+        pg_isready -q -h 127.0.0.1 -p 5432 || die "PostgreSQL did not come up on 127.0.0.1:5432"
+    fi
+    # Trust authentication for `postgres` over TCP (as on CI machines): use it directly.
+    if PGCONNECT_TIMEOUT=5 psql -w -q "postgres://postgres@127.0.0.1:5432/postgres" -c 'select 1' >/dev/null 2>&1; then
+        export DATABASE_URL="postgres://postgres@127.0.0.1:5432/lectern"
+        return 0
+    fi
+    # A stock Debian install asks for passwords over TCP: create a `lectern` role that may
+    # create databases (the tests make one per test), through the local socket as `postgres`.
+    command -v runuser >/dev/null || die "cannot reach PostgreSQL as postgres; set DATABASE_URL"
+    say "creating the PostgreSQL role 'lectern'"
+    runuser -u postgres -- psql -q -v ON_ERROR_STOP=1 <<'SQL' || die "cannot create the lectern role; set DATABASE_URL"
+do $$
+begin
+    if not exists (select from pg_roles where rolname = 'lectern') then
+        create role lectern login createdb password 'lectern';
+    end if;
+end
+$$;
+SQL
+    export DATABASE_URL="postgres://lectern:lectern@127.0.0.1:5432/lectern"
+}
+
+# Builds offline against the committed query data in .sqlx/, so no database is needed to compile.
+export SQLX_OFFLINE=true

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every test: lints, unit and integration tests against a real PostgreSQL and a real
+# S3-compatible server (SeaweedFS), installing and starting whatever is missing.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$LECTERN_ROOT"
+
+ensure_build_packages
+ensure_rust
+ensure_postgres
+# #[sqlx::test] creates a fresh database per test through this URL's server; point it at the
+# server's maintenance database rather than at the application's.
+export DATABASE_URL="${DATABASE_URL%/*}/postgres"
+
+say "starting SeaweedFS (S3 on 127.0.0.1:${LECTERN_SEAWEED_PORT:-8333})"
+bash scripts/seaweedfs.sh start
+trap 'bash scripts/seaweedfs.sh stop >/dev/null 2>&1 || true' EXIT
+
+say "checking formatting-independent lints (clippy, warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+say "running the Rust tests"
+log="$(mktemp)"
+set +e
+cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+# Sum every harness's result line, so a run that executed nothing cannot pass silently.
+read -r passed failed ignored < <(awk '/^test result:/ {
+    for (i = 1; i <= NF; i++) {
+        if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) g += $i
+    }
+} END { print p + 0, f + 0, g + 0 }' "$log")
+rm -f "$log"
+echo
+echo "${passed} passed, ${failed} failed, ${ignored} skipped"
+if [ "$status" -ne 0 ]; then
+    die "tests failed"
+fi
+if [ "$passed" -eq 0 ]; then
+    die "no test ran"
+fi

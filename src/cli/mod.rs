@@ -1,0 +1,139 @@
+//! The `lectern` command line: resolves settings, then runs the chosen subcommand.
+
+mod media;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+
+use crate::app::{Application, ServeSettings};
+use crate::config::{Cli, Command, ConfigError, KeysCommand};
+use crate::jobs::{WorkerPool, WorkerSettings};
+
+/// Exit code for unusable configuration (like clap's own usage errors).
+const EXIT_CONFIG: u8 = 2;
+/// Exit code for a media file Lectern refuses (`empty_file`, `not_a_media_file`, …).
+const EXIT_REFUSED: u8 = 3;
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    // The engine child is synchronous and must not start a runtime of its own threads.
+    if matches!(cli.command, Command::Engine) {
+        return crate::engine::child::run();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            if let Some(config) = error.downcast_ref::<ConfigError>() {
+                eprintln!("error: invalid configuration: {config}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+            if let Some(media::Refused(refusal)) = error.downcast_ref::<media::Refused>() {
+                eprintln!("error: {}: {}", refusal.code, refusal.message);
+                return ExitCode::from(EXIT_REFUSED);
+            }
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => Box::pin(serve(*args)).await,
+        Command::Probe(args) => media::probe(args).await,
+        Command::Transcode(args) => media::transcode(*args).await,
+        Command::Engine => unreachable_engine(),
+        Command::Worker(args) => worker(*args).await,
+        Command::Migrate(args) => {
+            crate::telemetry::init(args.common.log_format, &args.common.log_filter);
+            let database = args.database.resolve()?;
+            let pool = crate::db::connect(&database).await?;
+            crate::db::migrate(&pool).await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::Generate(args) } => {
+            crate::telemetry::init(args.common.log_format, &args.common.log_filter);
+            let paths = args.keys.resolve(&args.common);
+            let (keys, generated) = crate::keys::load_or_generate(&paths)?;
+            for path in &generated.0 {
+                eprintln!("generated {path}");
+            }
+            if generated.0.is_empty() {
+                eprintln!("all keys already exist; nothing generated");
+            }
+            let public = crate::keys::cdn_public_key_pem(&keys.cdn).map_err(anyhow::Error::msg)?;
+            eprintln!("CDN key-pair id: {}", keys.cdn.key_pair_id);
+            eprintln!("CDN public key (upload it to CloudFront as a public key in a key group):");
+            let mut stdout = std::io::stdout().lock();
+            std::io::Write::write_all(&mut stdout, public.as_bytes()).context("cannot write to standard output")?;
+            Ok(())
+        }
+    }
+}
+
+/// `__engine` is dispatched before the runtime starts; reaching here would be a bug in `run`.
+fn unreachable_engine() -> anyhow::Result<()> {
+    anyhow::bail!("the engine subcommand is handled before the runtime starts")
+}
+
+async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
+    crate::telemetry::init(args.common.log_format, &args.common.log_filter);
+    let http = args.http.resolve()?;
+    let database = args.database.resolve()?;
+    let (keys, generated) = crate::keys::load_or_generate(&args.keys.resolve(&args.common))?;
+    for path in &generated.0 {
+        tracing::info!(path, "generated a signing key");
+    }
+    let storage = args.storage.resolve(&args.common, &http.public_url, keys.storage_secret.clone())?;
+    let settings = ServeSettings {
+        http,
+        database,
+        storage,
+        keys,
+        workers: WorkerSettings {
+            concurrency: args.workers,
+            shutdown_timeout: args.common.shutdown_timeout,
+            ..WorkerSettings::default()
+        },
+        migrate_on_start: args.migrate_on_start,
+        shutdown_timeout: args.common.shutdown_timeout,
+    };
+    let application = Application::build(settings).await?;
+    application.run_until_stopped(crate::app::shutdown_signal()).await.context("the server failed")?;
+    Ok(())
+}
+
+async fn worker(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
+    crate::telemetry::init(args.common.log_format, &args.common.log_filter);
+    if args.workers == 0 {
+        return Err(ConfigError::new("LECTERN_WORKERS", "a worker process needs at least 1 worker").into());
+    }
+    let database = args.database.resolve()?;
+    let (keys, _) = crate::keys::load_or_generate(&args.keys.resolve(&args.common))?;
+    // Workers never serve presigned URLs, but the local backend is built from the same settings.
+    let public_url = url::Url::parse("http://127.0.0.1:8080").context("constant URL")?;
+    let storage_settings = args.storage.resolve(&args.common, &public_url, keys.storage_secret.clone())?;
+    let pool = crate::db::connect(&database).await?;
+    let storage = crate::storage::connect(&storage_settings).await.context("cannot open object storage")?;
+    let workers = WorkerPool::start(
+        pool,
+        storage.store,
+        std::sync::Arc::new(crate::metrics::Metrics::new()),
+        crate::jobs::handlers(),
+        WorkerSettings { concurrency: args.workers, shutdown_timeout: args.common.shutdown_timeout, ..WorkerSettings::default() },
+    );
+    crate::app::shutdown_signal().await;
+    tracing::info!("shutdown requested; finishing running jobs");
+    workers.shutdown().await;
+    Ok(())
+}

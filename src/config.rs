@@ -1,0 +1,667 @@
+//! Typed configuration from flags and environment variables.
+//!
+//! This is the only module that reads the process environment. Every setting is a clap argument
+//! with an `env` name, so `lectern serve --help` documents each one with its variable and
+//! default. Secrets may also be given as a path in `<VARIABLE>_FILE` (Docker/Kubernetes
+//! secrets). The raw arguments are then resolved into settings structs that the rest of the
+//! program consumes; resolution fails with a [`ConfigError`] that names the offending variable,
+//! and `main` turns that into exit code 2.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
+use url::Url;
+
+use crate::storage::{LocalSettings, S3Settings, StorageSettings};
+
+#[derive(Debug, Parser)]
+#[command(name = "lectern", version, about = "Media ingest and streaming delivery for course video")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API and, unless `--workers 0`, background workers in the same process.
+    Serve(Box<ServeArgs>),
+    /// Run background workers only (to scale processing out across machines).
+    Worker(Box<WorkerArgs>),
+    /// Apply database migrations and exit.
+    Migrate(MigrateArgs),
+    /// Manage signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Print what Lectern sees in a media file, as JSON (refusals exit with code 3).
+    Probe(ProbeArgs),
+    /// Turn a local media file into an HLS/DASH package in a directory (no database needed).
+    Transcode(Box<TranscodeArgs>),
+    /// Internal: runs one engine request in a sandboxed child process.
+    #[command(name = "__engine", hide = true)]
+    Engine,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The media file to inspect.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub limits: MediaLimitArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TranscodeArgs {
+    /// The media file to transcode.
+    pub input: PathBuf,
+    /// Directory to write the package into (created; must be empty if it exists).
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// A built-in preset (`course`, `fast`) or the path of a preset TOML file.
+    #[arg(long, env = "LECTERN_PRESET", default_value = "course")]
+    pub preset: String,
+    /// Do not draw the progress line.
+    #[arg(long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub limits: MediaLimitArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// What Lectern accepts, checked from the probe before any heavy work.
+#[derive(Debug, Args)]
+pub struct MediaLimitArgs {
+    /// Longest accepted media duration.
+    #[arg(long, env = "LECTERN_MAX_DURATION", default_value = "6h", value_parser = parse_duration)]
+    pub max_duration: Duration,
+    /// Largest accepted picture, as an area: WIDTHxHEIGHT (portrait and ultra-wide pictures of
+    /// the same area pass).
+    #[arg(long, env = "LECTERN_MAX_RESOLUTION", default_value = "4096x2304", value_parser = parse_resolution)]
+    pub max_resolution: (u32, u32),
+    /// Highest accepted frame rate.
+    #[arg(long, env = "LECTERN_MAX_FRAME_RATE", default_value_t = 120.0)]
+    pub max_frame_rate: f64,
+    /// Largest accepted file.
+    #[arg(long, env = "LECTERN_MAX_FILE_SIZE", default_value = "50GiB", value_parser = parse_bytes)]
+    pub max_file_size: u64,
+}
+
+/// Limits of the sandboxed engine process.
+#[derive(Debug, Args)]
+pub struct EngineArgs {
+    /// Memory (address space) the engine process may use.
+    #[arg(long, env = "LECTERN_ENGINE_MEMORY_LIMIT", default_value = "8GiB", value_parser = parse_bytes)]
+    pub engine_memory_limit: u64,
+    /// The engine is killed after this many times the media's duration…
+    #[arg(long, env = "LECTERN_ENGINE_DEADLINE_FACTOR", default_value_t = 10.0)]
+    pub engine_deadline_factor: f64,
+    /// …but is always allowed at least this long.
+    #[arg(long, env = "LECTERN_ENGINE_MIN_DEADLINE", default_value = "5m", value_parser = parse_duration)]
+    pub engine_min_deadline: Duration,
+}
+
+impl MediaLimitArgs {
+    pub fn resolve(&self) -> Result<pipelines::limits::Limits, ConfigError> {
+        if !(self.max_frame_rate.is_finite() && self.max_frame_rate > 0.0) {
+            return Err(ConfigError::new("LECTERN_MAX_FRAME_RATE", "must be a positive number"));
+        }
+        if self.max_duration.is_zero() {
+            return Err(ConfigError::new("LECTERN_MAX_DURATION", "must be longer than zero"));
+        }
+        Ok(pipelines::limits::Limits {
+            max_duration_seconds: self.max_duration.as_secs_f64(),
+            max_pixels: u64::from(self.max_resolution.0) * u64::from(self.max_resolution.1),
+            max_frame_rate: self.max_frame_rate,
+            max_file_bytes: self.max_file_size,
+        })
+    }
+}
+
+impl EngineArgs {
+    pub fn resolve(&self) -> Result<crate::engine::EngineLimits, ConfigError> {
+        if !(self.engine_deadline_factor.is_finite() && self.engine_deadline_factor > 0.0) {
+            return Err(ConfigError::new("LECTERN_ENGINE_DEADLINE_FACTOR", "must be a positive number"));
+        }
+        if self.engine_memory_limit < 256 * 1024 * 1024 {
+            return Err(ConfigError::new("LECTERN_ENGINE_MEMORY_LIMIT", "must be at least 256MiB"));
+        }
+        Ok(crate::engine::EngineLimits {
+            memory_bytes: self.engine_memory_limit,
+            deadline_factor: self.engine_deadline_factor,
+            min_deadline: self.engine_min_deadline,
+            ..crate::engine::EngineLimits::default()
+        })
+    }
+}
+
+/// `WIDTHxHEIGHT`, e.g. `4096x2304`.
+pub fn parse_resolution(raw: &str) -> Result<(u32, u32), String> {
+    let (width, height) = raw
+        .trim()
+        .split_once(['x', 'X', '×'])
+        .ok_or_else(|| format!("{raw:?} is not a resolution like 4096x2304"))?;
+    let parse = |v: &str| v.trim().parse::<u32>().ok().filter(|n| *n > 0);
+    match (parse(width), parse(height)) {
+        (Some(w), Some(h)) => Ok((w, h)),
+        _ => Err(format!("{raw:?} is not a resolution like 4096x2304")),
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate any missing signing keys under the data directory (existing keys are kept).
+    Generate(KeysArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub http: HttpArgs,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    #[command(flatten)]
+    pub keys: KeyFileArgs,
+    /// Background workers to run inside the API process; 0 runs the API alone.
+    #[arg(long, env = "LECTERN_WORKERS", default_value_t = 1)]
+    pub workers: usize,
+    /// Apply pending database migrations before serving.
+    #[arg(long, env = "LECTERN_MIGRATE_ON_START", default_value_t = true, action = clap::ArgAction::Set)]
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    #[command(flatten)]
+    pub keys: KeyFileArgs,
+    /// Jobs to run at once in this process.
+    #[arg(long, env = "LECTERN_WORKERS", default_value_t = 1)]
+    pub workers: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub keys: KeyFileArgs,
+}
+
+/// Settings every subcommand shares.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Directory for embedded-mode state: local objects, generated keys.
+    #[arg(long, env = "LECTERN_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Log format: `pretty` for people, `json` for log collectors.
+    #[arg(long, env = "LECTERN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+    /// Log filter in `RUST_LOG` syntax, e.g. `info,lectern=debug`.
+    #[arg(long, env = "RUST_LOG", default_value = "info,lectern=info,tower_http=info,sqlx=warn")]
+    pub log_filter: String,
+    /// How long to let running requests and jobs finish after SIGTERM/SIGINT.
+    #[arg(long, env = "LECTERN_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct HttpArgs {
+    /// Address the HTTP API binds to.
+    #[arg(long, env = "LECTERN_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The URL clients reach this service at (used in links and presigned URLs).
+    /// Defaults to `http://` followed by the listen address.
+    #[arg(long, env = "LECTERN_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Origins allowed to call the API from browsers, comma-separated; `*` allows any.
+    /// Empty (the default) sends no CORS headers.
+    #[arg(long, env = "LECTERN_CORS_ORIGINS", value_delimiter = ',', default_value = "")]
+    pub cors_origins: Vec<String>,
+    /// Longest time a request may take before it is answered with 408.
+    #[arg(long, env = "LECTERN_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// Largest JSON request body accepted (uploads have their own limit).
+    #[arg(long, env = "LECTERN_MAX_JSON_BODY", default_value = "1MiB", value_parser = parse_bytes)]
+    pub max_json_body: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL connection URL (or a file holding it in `DATABASE_URL_FILE`).
+    /// Default: `postgres://postgres@127.0.0.1:5432/lectern`.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Most connections the pool opens.
+    #[arg(long, env = "LECTERN_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+    /// How long to keep retrying an unreachable database at start-up before giving up.
+    #[arg(long, env = "LECTERN_DB_CONNECT_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub db_connect_timeout: Duration,
+    /// Create the database when it does not exist yet.
+    #[arg(long, env = "LECTERN_DB_CREATE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub db_create: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StorageKind {
+    Local,
+    S3,
+}
+
+#[derive(Debug, Args)]
+pub struct StorageArgs {
+    /// Object storage backend: `local` (a directory) or `s3` (AWS S3 or any S3-compatible store).
+    #[arg(long, env = "LECTERN_STORAGE", value_enum, default_value_t = StorageKind::Local)]
+    pub storage: StorageKind,
+    /// Directory of the local backend. Default: `<LECTERN_DATA_DIR>/objects`.
+    #[arg(long, env = "LECTERN_STORAGE_DIR")]
+    pub storage_dir: Option<PathBuf>,
+    /// S3 bucket (required with `LECTERN_STORAGE=s3`).
+    #[arg(long, env = "LECTERN_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+    /// Endpoint of an S3-compatible store, e.g. `http://127.0.0.1:8333`; unset for AWS.
+    #[arg(long, env = "LECTERN_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region.
+    #[arg(long, env = "LECTERN_S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+    /// Path-style addressing; defaults to on when an endpoint is set, off for AWS.
+    #[arg(long, env = "LECTERN_S3_FORCE_PATH_STYLE", action = clap::ArgAction::Set)]
+    pub s3_force_path_style: Option<bool>,
+    /// Create the bucket at start-up when missing.
+    #[arg(long, env = "LECTERN_S3_CREATE_BUCKET", default_value_t = false, action = clap::ArgAction::Set)]
+    pub s3_create_bucket: bool,
+    /// Part size of multipart uploads to S3 (at least 5MiB); smaller objects go in one request.
+    #[arg(long, env = "LECTERN_S3_PART_SIZE", default_value = "8MiB", value_parser = parse_bytes)]
+    pub s3_part_size: u64,
+    /// Access key for S3; unset uses the AWS default credential chain.
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
+    pub aws_access_key_id: Option<String>,
+    /// Secret key for S3 (or a file holding it in `AWS_SECRET_ACCESS_KEY_FILE`).
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub aws_secret_access_key: Option<String>,
+    /// Redis URL, for state shared between API replicas (rate limits). Optional.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+}
+
+/// Where signing keys live. Keys at the default paths are generated on first start; a path set
+/// explicitly must exist and parse.
+#[derive(Debug, Args)]
+pub struct KeyFileArgs {
+    /// RSA-2048 private key (PEM, PKCS#1 or PKCS#8) that signs CloudFront-style playback URLs.
+    /// Default: `<LECTERN_DATA_DIR>/keys/cdn-signing-key.pem`, generated when missing.
+    #[arg(long, env = "LECTERN_CDN_KEY_FILE")]
+    pub cdn_key_file: Option<PathBuf>,
+    /// Key-pair id published with the CDN key (CloudFront assigns one when you upload the public
+    /// key). Default: derived from the public key.
+    #[arg(long, env = "LECTERN_CDN_KEY_PAIR_ID")]
+    pub cdn_key_pair_id: Option<String>,
+    /// Ed25519 private key (PEM, PKCS#8) that signs access tokens.
+    /// Default: `<LECTERN_DATA_DIR>/keys/token-signing-key.pem`, generated when missing.
+    #[arg(long, env = "LECTERN_TOKEN_KEY_FILE")]
+    pub token_key_file: Option<PathBuf>,
+    /// Secret (file) for HMAC-signed URLs of the local storage backend.
+    /// Default: `<LECTERN_DATA_DIR>/keys/storage-url-secret`, generated when missing.
+    #[arg(long, env = "LECTERN_STORAGE_SECRET_FILE")]
+    pub storage_secret_file: Option<PathBuf>,
+}
+
+/// A setting that cannot be used, with the variable that holds it.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {message}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(setting: &'static str, message: impl Into<String>) -> Self {
+        Self { setting, message: message.into() }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub connect_timeout: Duration,
+    pub create_if_missing: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub listen: SocketAddr,
+    pub public_url: Url,
+    /// Empty: no CORS. `["*"]`: any origin.
+    pub cors_origins: Vec<String>,
+    pub request_timeout: Duration,
+    pub max_json_body: usize,
+}
+
+/// Paths of the signing keys, and whether each may be generated when missing.
+#[derive(Debug, Clone)]
+pub struct KeyPaths {
+    pub cdn_key: KeyPath,
+    pub cdn_key_pair_id: Option<String>,
+    pub token_key: KeyPath,
+    pub storage_secret: KeyPath,
+}
+
+#[derive(Debug, Clone)]
+pub struct KeyPath {
+    pub path: PathBuf,
+    /// The variable that can point elsewhere, for error messages.
+    pub setting: &'static str,
+    /// True for the default location, where a missing key is generated.
+    pub generate_if_missing: bool,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/lectern";
+
+impl DatabaseArgs {
+    pub fn resolve(&self) -> Result<DatabaseSettings, ConfigError> {
+        let url = match secret_value("DATABASE_URL", self.database_url.as_deref())? {
+            Some(url) => url,
+            None => DEFAULT_DATABASE_URL.to_owned(),
+        };
+        let parsed = Url::parse(&url)
+            .map_err(|e| ConfigError::new("DATABASE_URL", format!("not a valid URL ({e})")))?;
+        if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+            return Err(ConfigError::new("DATABASE_URL", "must start with postgres:// or postgresql://"));
+        }
+        if self.db_max_connections == 0 {
+            return Err(ConfigError::new("LECTERN_DB_MAX_CONNECTIONS", "must be at least 1"));
+        }
+        Ok(DatabaseSettings {
+            url: SecretString::from(url),
+            max_connections: self.db_max_connections,
+            connect_timeout: self.db_connect_timeout,
+            create_if_missing: self.db_create,
+        })
+    }
+}
+
+impl HttpArgs {
+    pub fn resolve(&self) -> Result<HttpSettings, ConfigError> {
+        let public_url = match &self.public_url {
+            Some(raw) => parse_base_url("LECTERN_PUBLIC_URL", raw)?,
+            None => {
+                // 0.0.0.0 is where we listen, not where anyone can reach us; say localhost.
+                let host = if self.listen.ip().is_unspecified() {
+                    "127.0.0.1".to_owned()
+                } else {
+                    self.listen.ip().to_string()
+                };
+                let host = if self.listen.is_ipv6() && host != "127.0.0.1" { format!("[{host}]") } else { host };
+                parse_base_url("LECTERN_LISTEN", &format!("http://{host}:{}", self.listen.port()))?
+            }
+        };
+        let cors_origins: Vec<String> =
+            self.cors_origins.iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect();
+        for origin in &cors_origins {
+            if origin != "*" {
+                let parsed = Url::parse(origin).map_err(|e| {
+                    ConfigError::new("LECTERN_CORS_ORIGINS", format!("{origin:?} is not an origin URL ({e})"))
+                })?;
+                if parsed.path() != "/" || parsed.query().is_some() {
+                    return Err(ConfigError::new(
+                        "LECTERN_CORS_ORIGINS",
+                        format!("{origin:?} must be scheme://host[:port] with no path"),
+                    ));
+                }
+            }
+        }
+        let max_json_body = usize::try_from(self.max_json_body)
+            .map_err(|_| ConfigError::new("LECTERN_MAX_JSON_BODY", "too large for this machine"))?;
+        Ok(HttpSettings {
+            listen: self.listen,
+            public_url,
+            cors_origins,
+            request_timeout: self.request_timeout,
+            max_json_body,
+        })
+    }
+}
+
+impl StorageArgs {
+    pub fn resolve(
+        &self,
+        common: &CommonArgs,
+        public_url: &Url,
+        presign_secret: SecretString,
+    ) -> Result<StorageSettings, ConfigError> {
+        match self.storage {
+            StorageKind::Local => Ok(StorageSettings::Local(LocalSettings {
+                root: self.storage_dir.clone().unwrap_or_else(|| common.data_dir.join("objects")),
+                public_url: public_url.clone(),
+                presign_secret,
+            })),
+            StorageKind::S3 => {
+                let bucket = self
+                    .s3_bucket
+                    .clone()
+                    .filter(|b| !b.trim().is_empty())
+                    .ok_or_else(|| ConfigError::new("LECTERN_S3_BUCKET", "must be set when LECTERN_STORAGE=s3"))?;
+                let endpoint =
+                    self.s3_endpoint.as_deref().map(|e| parse_base_url("LECTERN_S3_ENDPOINT", e)).transpose()?;
+                let secret = secret_value("AWS_SECRET_ACCESS_KEY", self.aws_secret_access_key.as_deref())?;
+                if self.aws_access_key_id.is_some() != secret.is_some() {
+                    return Err(ConfigError::new(
+                        "AWS_SECRET_ACCESS_KEY",
+                        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together",
+                    ));
+                }
+                const MIN_PART: u64 = 5 * 1024 * 1024;
+                if self.s3_part_size < MIN_PART {
+                    return Err(ConfigError::new("LECTERN_S3_PART_SIZE", "must be at least 5MiB (an S3 rule)"));
+                }
+                let multipart_part_size = usize::try_from(self.s3_part_size)
+                    .map_err(|_| ConfigError::new("LECTERN_S3_PART_SIZE", "too large for this machine"))?;
+                Ok(StorageSettings::S3(S3Settings {
+                    bucket,
+                    force_path_style: self.s3_force_path_style.unwrap_or(endpoint.is_some()),
+                    endpoint,
+                    region: self.s3_region.clone(),
+                    access_key_id: self.aws_access_key_id.clone(),
+                    secret_access_key: secret.map(SecretString::from),
+                    create_bucket: self.s3_create_bucket,
+                    multipart_part_size,
+                }))
+            }
+        }
+    }
+}
+
+impl KeyFileArgs {
+    pub fn resolve(&self, common: &CommonArgs) -> KeyPaths {
+        let keys_dir = common.data_dir.join("keys");
+        let key_path = |explicit: &Option<PathBuf>, default_name: &str, setting| match explicit {
+            Some(path) => KeyPath { path: path.clone(), setting, generate_if_missing: false },
+            None => KeyPath { path: keys_dir.join(default_name), setting, generate_if_missing: true },
+        };
+        KeyPaths {
+            cdn_key: key_path(&self.cdn_key_file, "cdn-signing-key.pem", "LECTERN_CDN_KEY_FILE"),
+            cdn_key_pair_id: self.cdn_key_pair_id.clone().filter(|id| !id.trim().is_empty()),
+            token_key: key_path(&self.token_key_file, "token-signing-key.pem", "LECTERN_TOKEN_KEY_FILE"),
+            storage_secret: key_path(&self.storage_secret_file, "storage-url-secret", "LECTERN_STORAGE_SECRET_FILE"),
+        }
+    }
+}
+
+/// The value of a secret setting: the variable itself, else the contents of the file named by
+/// `<VARIABLE>_FILE` (trailing newline removed), else `None`.
+fn secret_value(setting: &'static str, direct: Option<&str>) -> Result<Option<String>, ConfigError> {
+    if let Some(value) = direct.filter(|v| !v.is_empty()) {
+        return Ok(Some(value.to_owned()));
+    }
+    let Some(path) = std::env::var_os(format!("{setting}_FILE")) else {
+        return Ok(None);
+    };
+    let path = Path::new(&path);
+    let contents = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::new(setting, format!("cannot read {setting}_FILE {} ({e})", path.display()))
+    })?;
+    Ok(Some(contents.trim_end_matches(['\n', '\r']).to_owned()))
+}
+
+/// A base URL for links: http(s), a host, no query or fragment; trailing slash removed.
+fn parse_base_url(setting: &'static str, raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw).map_err(|e| ConfigError::new(setting, format!("{raw:?} is not a valid URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ConfigError::new(setting, format!("{raw:?} must be an http:// or https:// URL with a host")));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::new(setting, format!("{raw:?} must not have a query or fragment")));
+    }
+    let trimmed = raw.trim_end_matches('/');
+    Url::parse(trimmed).map_err(|e| ConfigError::new(setting, format!("{raw:?} is not a valid URL ({e})")))
+}
+
+/// Durations like `30s`, `5m`, `1h`, `250ms`, or a bare number of seconds.
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let value: f64 = number.parse().map_err(|_| format!("{raw:?} is not a duration like 30s, 5m or 1h"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        other => return Err(format!("unknown duration unit {other:?} (use ms, s, m or h)")),
+    };
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(format!("{raw:?} is not a valid duration"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Sizes like `8MiB`, `5GB`, `1024`, `512KiB` (decimal and binary units).
+pub fn parse_bytes(raw: &str) -> Result<u64, String> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let value: f64 = number.parse().map_err(|_| format!("{raw:?} is not a size like 8MiB or 2GB"))?;
+    let multiplier: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        "k" | "kib" => 1024.0,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        other => return Err(format!("unknown size unit {other:?} (use B, KiB, MiB, GiB, KB, MB, GB)")),
+    };
+    let bytes = value * multiplier;
+    if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
+        return Err(format!("{raw:?} is not a valid size"));
+    }
+    Ok(bytes.round() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_the_usual_units() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn sizes_accept_decimal_and_binary_units() {
+        assert_eq!(parse_bytes("8MiB"), Ok(8 * 1024 * 1024));
+        assert_eq!(parse_bytes("2GB"), Ok(2_000_000_000));
+        assert_eq!(parse_bytes("1024"), Ok(1024));
+        assert!(parse_bytes("lots").is_err());
+    }
+
+    #[test]
+    fn s3_without_a_bucket_names_the_missing_setting() {
+        let cli = Cli::try_parse_from(["lectern", "serve", "--storage", "s3"]).expect("flags parse");
+        let Command::Serve(args) = cli.command else { panic!("serve expected") };
+        let public_url = Url::parse("http://127.0.0.1:8080").expect("valid");
+        let error = args
+            .storage
+            .resolve(&args.common, &public_url, SecretString::from("x"))
+            .expect_err("bucket is required");
+        assert_eq!(error.setting, "LECTERN_S3_BUCKET");
+    }
+
+    #[test]
+    fn an_unparsable_public_url_is_refused_with_its_name() {
+        let cli = Cli::try_parse_from(["lectern", "serve", "--public-url", "not a url"]).expect("flags parse");
+        let Command::Serve(args) = cli.command else { panic!("serve expected") };
+        assert_eq!(args.http.resolve().expect_err("invalid").setting, "LECTERN_PUBLIC_URL");
+    }
+
+    #[test]
+    fn the_public_url_defaults_to_the_listen_address() {
+        let cli = Cli::try_parse_from(["lectern", "serve", "--listen", "0.0.0.0:9000"]).expect("flags parse");
+        let Command::Serve(args) = cli.command else { panic!("serve expected") };
+        assert_eq!(args.http.resolve().expect("valid").public_url.as_str(), "http://127.0.0.1:9000/");
+    }
+
+    #[test]
+    fn a_non_postgres_database_url_is_refused() {
+        let cli = Cli::try_parse_from(["lectern", "migrate", "--database-url", "mysql://x/y"]).expect("flags parse");
+        let Command::Migrate(args) = cli.command else { panic!("migrate expected") };
+        assert_eq!(args.database.resolve().expect_err("invalid").setting, "DATABASE_URL");
+    }
+
+    #[test]
+    fn resolutions_are_width_by_height() {
+        assert_eq!(parse_resolution("4096x2304"), Ok((4096, 2304)));
+        assert_eq!(parse_resolution("1920X1080"), Ok((1920, 1080)));
+        assert!(parse_resolution("4k").is_err());
+        assert!(parse_resolution("0x100").is_err());
+    }
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

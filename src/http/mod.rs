@@ -1,0 +1,137 @@
+//! The HTTP edge: the router, its layers, the error type and extractors. Only this module (and
+//! the handlers it mounts) knows about JSON and status codes.
+
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod ops;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath};
+use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode};
+use axum::{Extension, Router};
+use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::app::AppState;
+use error::ApiError;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Every documented route of the API. Routes are registered through `OpenApiRouter`, so a route
+/// cannot exist without appearing in `/openapi.json`.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(base_document()).merge(ops::router())
+}
+
+fn base_document() -> OpenApi {
+    use utoipa::openapi::{InfoBuilder, OpenApiBuilder, Tag};
+    let mut operations = Tag::new("operations");
+    operations.description = Some("Health, readiness, metrics and this document".to_owned());
+    let mut storage = Tag::new("storage");
+    storage.description =
+        Some("Presigned-URL endpoints of the local storage backend; their URLs come signed from other responses".to_owned());
+    let mut document = OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("Lectern")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some("Media ingest and streaming delivery for course video"))
+                .build(),
+        )
+        .tags(Some(vec![operations, storage]))
+        .build();
+    document.merge(<crate::storage::local::routes::LocalStorageApi as utoipa::OpenApi>::openapi());
+    document
+}
+
+/// The OpenAPI document alone (for tests and `lectern openapi`).
+pub fn openapi_document() -> OpenApi {
+    api().into_openapi()
+}
+
+/// The whole application router with its layers. `extra` carries routes that live outside the
+/// JSON API (the local storage backend's presigned-URL endpoints), which stream large bodies and
+/// so get neither the JSON body limit nor the request timeout.
+pub fn router(state: &AppState, extra: Router) -> Router {
+    let (api_router, document) = api().split_for_parts();
+    let document_json = serde_json::to_string(&document).unwrap_or_else(|error| {
+        tracing::error!(%error, "cannot serialise the OpenAPI document");
+        "{}".to_owned()
+    });
+    let api_router = api_router
+        .layer(Extension(Arc::new(ops::OpenApiJson(document_json))))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::request_timeout))
+        .layer(DefaultBodyLimit::max(state.http.max_json_body));
+
+    let cors = cors_layer(&state.http.cors_origins);
+    Router::new()
+        .merge(api_router)
+        .with_state(state.clone())
+        .merge(extra)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::record_metrics))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                    let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+                    let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok());
+                    tracing::info_span!("http", method = %request.method(), route, uri = %request.uri(), request_id)
+                }))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .option_layer(cors)
+                .layer(CompressionLayer::new().compress_when(compressible)),
+        )
+}
+
+/// Compress what is text (JSON, manifests, metrics); never media, which is already compressed.
+fn compressible(
+    _status: StatusCode,
+    _version: axum::http::Version,
+    headers: &axum::http::HeaderMap,
+    _extensions: &axum::http::Extensions,
+) -> bool {
+    let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let small = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|length| length < 256);
+    !small
+        && (content_type.starts_with("application/json")
+            || content_type.starts_with("text/")
+            || content_type.starts_with("application/vnd.apple.mpegurl")
+            || content_type.starts_with("application/dash+xml"))
+}
+
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers(Any)
+        .expose_headers(Any)
+        .max_age(std::time::Duration::from_secs(3600));
+    if origins.iter().any(|o| o == "*") {
+        return Some(layer.allow_origin(Any));
+    }
+    let values: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    Some(layer.allow_origin(AllowOrigin::list(values)))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not accept that method")
+}

@@ -1,0 +1,84 @@
+//! The durable job queue and the workers that drain it.
+//!
+//! Jobs live in the `job` table. [`queue`] holds the SQL (enqueue, claim with
+//! `FOR UPDATE SKIP LOCKED`, heartbeat, finish); [`worker`] runs claimed jobs through registered
+//! [`JobHandler`]s, woken by `LISTEN/NOTIFY` with a polling fallback, and drains on shutdown.
+//! Handlers classify their failures: [`JobError::Abort`] (the input is bad; retrying cannot
+//! help) fails the job at once, [`JobError::Retry`] (infrastructure hiccup) schedules another
+//! attempt with exponential backoff and jitter until `max_attempts`.
+
+pub mod queue;
+pub mod storage_jobs;
+pub mod worker;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use queue::{EnqueueOptions, JobRow};
+pub use worker::{WorkerPool, WorkerSettings};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct JobId(pub Uuid);
+
+impl std::fmt::Display for JobId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// How a job attempt failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The work itself is impossible (bad input); the job fails now with this code.
+    #[error("{code}: {message}")]
+    Abort { code: String, message: String },
+    /// Something outside the work failed (storage, database, a killed process); try again.
+    #[error("{0}")]
+    Retry(String),
+}
+
+impl JobError {
+    pub fn abort(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Abort { code: code.into(), message: message.into() }
+    }
+
+    pub fn retry(error: impl std::fmt::Display) -> Self {
+        Self::Retry(error.to_string())
+    }
+}
+
+/// What a handler gets besides its payload.
+#[derive(Clone)]
+pub struct JobContext {
+    pub job_id: JobId,
+    pub attempt: i32,
+    pub pool: sqlx::PgPool,
+    pub storage: Arc<dyn crate::storage::ObjectStore>,
+}
+
+impl JobContext {
+    /// Records progress (0–1) for `GET /v1/jobs` and ETA estimates; best effort.
+    pub async fn report_progress(&self, fraction: f32) {
+        if let Err(error) = queue::set_progress(&self.pool, self.job_id, fraction).await {
+            tracing::warn!(%error, "cannot record job progress");
+        }
+    }
+}
+
+/// Runs one kind of job.
+#[async_trait]
+pub trait JobHandler: Send + Sync + 'static {
+    /// The `job.kind` this handler runs, e.g. `storage.delete_prefix`.
+    fn kind(&self) -> &'static str;
+
+    async fn run(&self, context: JobContext, payload: serde_json::Value) -> Result<(), JobError>;
+}
+
+/// Every handler this build knows, so `serve` and `worker` run the same set.
+pub fn handlers() -> Vec<Arc<dyn JobHandler>> {
+    vec![Arc::new(storage_jobs::DeletePrefix)]
+}

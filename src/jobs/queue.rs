@@ -1,0 +1,291 @@
+//! The SQL of the job queue. Every state change is one guarded statement, so two workers can
+//! never both believe they hold a job, and a worker that lost its lease cannot overwrite the
+//! outcome of the one that took over.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::JobId;
+
+#[derive(Debug, Clone, Default)]
+pub struct EnqueueOptions {
+    pub priority: i16,
+    pub max_attempts: Option<i32>,
+    /// Makes enqueueing idempotent while a job with the same key is queued or running.
+    pub unique_key: Option<String>,
+    /// Do not run before this time.
+    pub run_after: Option<OffsetDateTime>,
+}
+
+/// A job as a worker or an API caller sees it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct JobRow {
+    pub job_id: Uuid,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub state: String,
+    pub priority: i16,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub last_error: Option<String>,
+    pub progress: Option<f32>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub run_after: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// Adds a job; with a `unique_key` that is already queued or running, returns that job instead.
+pub async fn enqueue(
+    pool: &PgPool,
+    kind: &str,
+    payload: &serde_json::Value,
+    options: EnqueueOptions,
+) -> Result<JobId, sqlx::Error> {
+    let inserted = sqlx::query_scalar!(
+        r#"
+        insert into job (kind, payload, priority, max_attempts, unique_key, run_after)
+        values ($1, $2, $3, coalesce($4, 5), $5, coalesce($6, now()))
+        on conflict (unique_key) where unique_key is not null and state in ('queued', 'running')
+        do nothing
+        returning job_id
+        "#,
+        kind,
+        payload,
+        options.priority,
+        options.max_attempts,
+        options.unique_key.as_deref(),
+        options.run_after,
+    )
+    .fetch_optional(pool)
+    .await?;
+    if let Some(job_id) = inserted {
+        return Ok(JobId(job_id));
+    }
+    // The conflict means an equal job is pending; hand back its id.
+    let existing = sqlx::query_scalar!(
+        r#"select job_id from job where unique_key = $1 and state in ('queued', 'running')"#,
+        options.unique_key.as_deref(),
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(JobId(existing))
+}
+
+/// Claims the most urgent due job of the given kinds, or one whose lease expired, and leases it
+/// to `worker_id`. `SKIP LOCKED` lets many workers claim concurrently without waiting on each
+/// other or taking the same row.
+pub async fn claim(
+    pool: &PgPool,
+    worker_id: &str,
+    kinds: &[String],
+    lease: Duration,
+) -> Result<Option<JobRow>, sqlx::Error> {
+    let lease_seconds = lease.as_secs_f64();
+    sqlx::query_as!(
+        JobRow,
+        r#"
+        update job
+        set state = 'running',
+            attempts = attempts + 1,
+            locked_by = $1,
+            lease_until = now() + make_interval(secs => $3),
+            progress = null
+        where job_id = (
+            select job_id from job
+            where kind = any($2)
+              and ((state = 'queued' and run_after <= now())
+                   or (state = 'running' and lease_until < now()))
+            order by priority desc, run_after, created_at
+            for update skip locked
+            limit 1
+        )
+        returning job_id, kind, payload, state, priority, attempts, max_attempts, last_error,
+                  progress, run_after, created_at
+        "#,
+        worker_id,
+        kinds,
+        lease_seconds,
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// Extends the lease of a job this worker holds. Returns false when the lease was lost (the job
+/// was reclaimed or cancelled), in which case the worker must stop working on it.
+pub async fn heartbeat(pool: &PgPool, job_id: JobId, worker_id: &str, lease: Duration) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query!(
+        r#"
+        update job set lease_until = now() + make_interval(secs => $3)
+        where job_id = $1 and locked_by = $2 and state = 'running'
+        "#,
+        job_id.0,
+        worker_id,
+        lease.as_secs_f64(),
+    )
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub async fn succeed(pool: &PgPool, job_id: JobId, worker_id: &str) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query!(
+        r#"
+        update job
+        set state = 'succeeded', lease_until = null, locked_by = null, finished_at = now(),
+            progress = 1, last_error = null
+        where job_id = $1 and locked_by = $2 and state = 'running'
+        "#,
+        job_id.0,
+        worker_id,
+    )
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Fails the job for good (bad input, or attempts exhausted).
+pub async fn fail(pool: &PgPool, job_id: JobId, worker_id: &str, error: &str) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query!(
+        r#"
+        update job
+        set state = 'failed', lease_until = null, locked_by = null, finished_at = now(),
+            last_error = $3
+        where job_id = $1 and locked_by = $2 and state = 'running'
+        "#,
+        job_id.0,
+        worker_id,
+        error,
+    )
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Returns the job to the queue to run again after `delay`, or fails it when this was its last
+/// allowed attempt.
+pub async fn retry_later(
+    pool: &PgPool,
+    job_id: JobId,
+    worker_id: &str,
+    error: &str,
+    delay: Duration,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query!(
+        r#"
+        update job
+        set state = case when attempts >= max_attempts then 'failed' else 'queued' end,
+            finished_at = case when attempts >= max_attempts then now() end,
+            run_after = now() + make_interval(secs => $4),
+            lease_until = null, locked_by = null, last_error = $3
+        where job_id = $1 and locked_by = $2 and state = 'running'
+        "#,
+        job_id.0,
+        worker_id,
+        error,
+        delay.as_secs_f64(),
+    )
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Gives a job back untouched (graceful shutdown): the attempt does not count.
+pub async fn release(pool: &PgPool, job_id: JobId, worker_id: &str) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query!(
+        r#"
+        update job
+        set state = 'queued', attempts = greatest(attempts - 1, 0), lease_until = null,
+            locked_by = null, run_after = now()
+        where job_id = $1 and locked_by = $2 and state = 'running'
+        "#,
+        job_id.0,
+        worker_id,
+    )
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Fails jobs whose lease expired on their final attempt: their worker died every time, so
+/// claiming them again would only kill another worker. Returns how many were failed.
+pub async fn fail_exhausted_expired(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query!(
+        r#"
+        update job
+        set state = 'failed', finished_at = now(), lease_until = null, locked_by = null,
+            last_error = coalesce(last_error || '; ', '') || 'worker lost on the final attempt'
+        where state = 'running' and lease_until < now() and attempts >= max_attempts
+        "#
+    )
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+pub async fn set_progress(pool: &PgPool, job_id: JobId, fraction: f32) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update job set progress = $2 where job_id = $1 and state = 'running'",
+        job_id.0,
+        fraction.clamp(0.0, 1.0),
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(pool: &PgPool, job_id: JobId) -> Result<Option<JobRow>, sqlx::Error> {
+    sqlx::query_as!(
+        JobRow,
+        r#"
+        select job_id, kind, payload, state, priority, attempts, max_attempts, last_error,
+               progress, run_after, created_at
+        from job where job_id = $1
+        "#,
+        job_id.0,
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// Queued jobs per kind and the age of the oldest, for `/metrics`.
+pub async fn depth_by_kind(pool: &PgPool) -> Result<Vec<(String, i64, f64)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"
+        select kind, count(*) as "depth!",
+               extract(epoch from (now() - min(run_after)))::float8 as "oldest_age_seconds!"
+        from job where state = 'queued' and run_after <= now()
+        group by kind
+        "#
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|row| (row.kind, row.depth, row.oldest_age_seconds.max(0.0))).collect())
+}
+
+/// Exponential backoff with ±20% jitter: 5 s, 10 s, 20 s, … capped at one hour. Jitter keeps a
+/// burst of jobs that failed together (a storage outage) from retrying in lockstep.
+pub fn backoff(attempt: i32, jitter_unit: f64) -> Duration {
+    let exponent = u32::try_from(attempt.saturating_sub(1).clamp(0, 20)).unwrap_or(0);
+    let base = (5.0 * 2f64.powi(exponent as i32)).min(3600.0);
+    let jitter = 0.8 + 0.4 * jitter_unit.clamp(0.0, 1.0);
+    Duration::from_secs_f64(base * jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1, 0.5), Duration::from_secs(5));
+        assert_eq!(backoff(2, 0.5), Duration::from_secs(10));
+        assert_eq!(backoff(3, 0.5), Duration::from_secs(20));
+        assert_eq!(backoff(30, 0.5), Duration::from_secs(3600));
+        assert!(backoff(1, 0.0) >= Duration::from_secs(4) && backoff(1, 1.0) <= Duration::from_secs(6));
+    }
+}

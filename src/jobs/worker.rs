@@ -1,0 +1,287 @@
+//! The worker loop: claim a job, run its handler under a lease kept alive by a heartbeat, record
+//! the outcome. Idle workers sleep until `LISTEN/NOTIFY` says a job arrived or the poll interval
+//! passes. On shutdown they stop claiming, give running jobs until the deadline to finish, and
+//! hand the rest back to the queue for another worker.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::{queue, JobContext, JobError, JobHandler, JobId};
+use crate::metrics::{JobLabels, Metrics};
+use crate::storage::ObjectStore;
+
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerSettings {
+    /// Jobs run at once by this process.
+    pub concurrency: usize,
+    /// How long a claim holds before another worker may take the job over; the heartbeat renews
+    /// it every third of this.
+    pub lease: Duration,
+    /// Idle workers look for due jobs at least this often (notifications can be missed, and
+    /// retries become due without any notification).
+    pub poll_interval: Duration,
+    /// After shutdown is requested, how long running jobs may take before they are released.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 1,
+            lease: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(5),
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The running workers of one process.
+pub struct WorkerPool {
+    tasks: JoinSet<()>,
+    stop: CancellationToken,
+    abandon: CancellationToken,
+    shutdown_timeout: Duration,
+}
+
+struct Shared {
+    pool: PgPool,
+    storage: Arc<dyn ObjectStore>,
+    metrics: Arc<Metrics>,
+    handlers: HashMap<&'static str, Arc<dyn JobHandler>>,
+    kinds: Vec<String>,
+    settings: WorkerSettings,
+    wake: Notify,
+    /// Cancelled when shutdown is requested; workers stop claiming.
+    stop: CancellationToken,
+    /// Cancelled when the shutdown deadline passes; running jobs are released.
+    abandon: CancellationToken,
+}
+
+impl WorkerPool {
+    pub fn start(
+        pool: PgPool,
+        storage: Arc<dyn ObjectStore>,
+        metrics: Arc<Metrics>,
+        handlers: Vec<Arc<dyn JobHandler>>,
+        settings: WorkerSettings,
+    ) -> Self {
+        let handlers: HashMap<_, _> = handlers.into_iter().map(|h| (h.kind(), h)).collect();
+        let mut kinds: Vec<String> = handlers.keys().map(|k| (*k).to_owned()).collect();
+        kinds.sort();
+        let stop = CancellationToken::new();
+        let abandon = CancellationToken::new();
+        let shared = Arc::new(Shared {
+            pool,
+            storage,
+            metrics,
+            handlers,
+            kinds,
+            settings,
+            wake: Notify::new(),
+            stop: stop.clone(),
+            abandon: abandon.clone(),
+        });
+        let mut tasks = JoinSet::new();
+        tasks.spawn(listen_for_jobs(shared.clone()));
+        tasks.spawn(reap_exhausted(shared.clone()));
+        let process = format!("{}-{}", hostname(), std::process::id());
+        for index in 0..settings.concurrency {
+            let worker_id = format!("{process}-{index}-{}", uuid::Uuid::new_v4().simple());
+            tasks.spawn(work(shared.clone(), worker_id));
+        }
+        tracing::info!(concurrency = settings.concurrency, "workers started");
+        Self { tasks, stop, abandon, shutdown_timeout: settings.shutdown_timeout }
+    }
+
+    /// Requests a graceful stop: no new claims; running jobs get the shutdown timeout.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// Stops the workers and waits until every job has finished, or, past the shutdown
+    /// timeout, has been released back to the queue.
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        let drained = tokio::time::timeout(self.shutdown_timeout, join_all(&mut self.tasks)).await;
+        if drained.is_err() {
+            tracing::warn!("jobs still running at the shutdown deadline; releasing them");
+            self.abandon.cancel();
+            join_all(&mut self.tasks).await;
+        }
+        tracing::info!("workers stopped");
+    }
+}
+
+async fn join_all(tasks: &mut JoinSet<()>) {
+    while let Some(result) = tasks.join_next().await {
+        if let Err(error) = result {
+            tracing::error!(%error, "worker task ended abnormally");
+        }
+    }
+}
+
+async fn work(shared: Arc<Shared>, worker_id: String) {
+    while !shared.stop.is_cancelled() {
+        match queue::claim(&shared.pool, &worker_id, &shared.kinds, shared.settings.lease).await {
+            Ok(Some(job)) => run_one(&shared, &worker_id, job).await,
+            Ok(None) => {
+                tokio::select! {
+                    () = shared.wake.notified() => {}
+                    () = tokio::time::sleep(shared.settings.poll_interval) => {}
+                    () = shared.stop.cancelled() => {}
+                }
+            }
+            Err(error) => {
+                // The database is down or restarting; back off instead of spinning.
+                tracing::warn!(%error, "cannot claim jobs");
+                tokio::select! {
+                    () = tokio::time::sleep(shared.settings.poll_interval) => {}
+                    () = shared.stop.cancelled() => {}
+                }
+            }
+        }
+    }
+}
+
+#[tracing::instrument(name = "job", skip_all, fields(job_id = %job.job_id, kind = %job.kind, attempt = job.attempts))]
+async fn run_one(shared: &Shared, worker_id: &str, job: queue::JobRow) {
+    let job_id = JobId(job.job_id);
+    let started = Instant::now();
+    let Some(handler) = shared.handlers.get(job.kind.as_str()).cloned() else {
+        // Claims are filtered by kind, so this only happens if the registry changed under us.
+        let _ = queue::release(&shared.pool, job_id, worker_id).await;
+        return;
+    };
+    let context = JobContext {
+        job_id,
+        attempt: job.attempts,
+        pool: shared.pool.clone(),
+        storage: shared.storage.clone(),
+    };
+    // The handler runs in its own task: a panic inside it is caught as a JoinError and becomes
+    // a retry, never the death of the worker.
+    let mut task = tokio::spawn(async move { handler.run(context, job.payload).await });
+    let mut heartbeat = tokio::time::interval(shared.settings.lease / 3);
+    heartbeat.tick().await;
+    let outcome = loop {
+        tokio::select! {
+            joined = &mut task => break Some(joined),
+            _ = heartbeat.tick() => {
+                match queue::heartbeat(&shared.pool, job_id, worker_id, shared.settings.lease).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!("lease lost; abandoning the attempt");
+                        task.abort();
+                        record(shared, &job.kind, "lost", started);
+                        return;
+                    }
+                    // A failed heartbeat is not yet a lost lease; the next one may succeed.
+                    Err(error) => tracing::warn!(%error, "heartbeat failed"),
+                }
+            }
+            () = shared.abandon.cancelled() => break None,
+        }
+    };
+    let result = match outcome {
+        None => {
+            task.abort();
+            tracing::warn!("shutdown deadline passed; releasing the job");
+            log_if_err(queue::release(&shared.pool, job_id, worker_id).await);
+            record(shared, &job.kind, "released", started);
+            return;
+        }
+        Some(Ok(result)) => result,
+        Some(Err(join_error)) => Err(JobError::Retry(format!("handler panicked: {join_error}"))),
+    };
+    match result {
+        Ok(()) => {
+            log_if_err(queue::succeed(&shared.pool, job_id, worker_id).await);
+            record(shared, &job.kind, "succeeded", started);
+        }
+        Err(JobError::Abort { code, message }) => {
+            tracing::info!(%code, %message, "job failed: bad input");
+            log_if_err(queue::fail(&shared.pool, job_id, worker_id, &format!("{code}: {message}")).await);
+            record(shared, &job.kind, "failed", started);
+        }
+        Err(JobError::Retry(message)) => {
+            let delay = queue::backoff(job.attempts, rand::random::<f64>());
+            let final_attempt = job.attempts >= job.max_attempts;
+            tracing::warn!(%message, retry_in = ?delay, final_attempt, "job attempt failed");
+            log_if_err(queue::retry_later(&shared.pool, job_id, worker_id, &message, delay).await);
+            record(shared, &job.kind, if final_attempt { "failed" } else { "retried" }, started);
+        }
+    }
+}
+
+fn record(shared: &Shared, kind: &str, outcome: &'static str, started: Instant) {
+    let labels = JobLabels { kind: kind.to_owned(), outcome };
+    shared.metrics.jobs_finished.get_or_create(&labels).inc();
+    shared.metrics.job_duration.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+}
+
+fn log_if_err(result: Result<bool, sqlx::Error>) {
+    match result {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!("the job was taken over or cancelled before its outcome was recorded"),
+        Err(error) => tracing::error!(%error, "cannot record the job outcome; its lease will expire and it will run again"),
+    }
+}
+
+/// Turns `NOTIFY lectern_job_enqueued` into wake-ups. Reconnects forever: while it is down the
+/// workers still poll.
+async fn listen_for_jobs(shared: Arc<Shared>) {
+    loop {
+        let listening = async {
+            let mut listener = PgListener::connect_with(&shared.pool).await?;
+            listener.listen("lectern_job_enqueued").await?;
+            loop {
+                let notification = listener.recv().await?;
+                if shared.handlers.contains_key(notification.payload()) {
+                    shared.wake.notify_waiters();
+                }
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), sqlx::Error>(())
+        };
+        tokio::select! {
+            result = listening => {
+                if let Err(error) = result {
+                    tracing::debug!(%error, "job listener disconnected; relying on polling until it reconnects");
+                }
+            }
+            () = shared.stop.cancelled() => return,
+        }
+        tokio::select! {
+            () = tokio::time::sleep(shared.settings.poll_interval) => {}
+            () = shared.stop.cancelled() => return,
+        }
+    }
+}
+
+/// Periodically fails jobs whose worker died on their final attempt.
+async fn reap_exhausted(shared: Arc<Shared>) {
+    loop {
+        match queue::fail_exhausted_expired(&shared.pool).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(jobs = n, "failed jobs whose worker was lost on the final attempt"),
+            Err(error) => tracing::debug!(%error, "cannot reap expired jobs"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(shared.settings.lease) => {}
+            () = shared.stop.cancelled() => return,
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "worker".to_owned())
+}

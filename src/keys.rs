@@ -1,0 +1,253 @@
+//! Signing keys: loaded from PEM files, and generated on first start in embedded mode.
+//!
+//! Three secrets exist: an RSA-2048 key that signs CloudFront-style playback URLs, an Ed25519 key
+//! that signs access tokens, and an HMAC secret for the local storage backend's presigned URLs.
+//! Keys at their default paths (under the data directory) are generated when missing, with file
+//! mode 0600; a path set explicitly must exist and parse, so a typo never silently mints a new
+//! key that no CDN knows.
+
+use std::io::Write;
+use std::path::Path;
+
+use base64::Engine;
+use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use rsa::traits::PublicKeyParts;
+use rsa::PrivateKey as RsaPrivateKey;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+use crate::config::{ConfigError, KeyPath, KeyPaths};
+
+/// The RSA key that signs playback URLs, with the id CDNs know its public half by.
+#[derive(Clone)]
+pub struct CdnSigningKey {
+    pub key_pair_id: String,
+    pub private_key: RsaPrivateKey,
+}
+
+impl std::fmt::Debug for CdnSigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CdnSigningKey").field("key_pair_id", &self.key_pair_id).finish_non_exhaustive()
+    }
+}
+
+/// The Ed25519 key that signs access tokens, as PKCS#8 DER.
+#[derive(Clone)]
+pub struct TokenSigningKey {
+    pub key_id: String,
+    pub pkcs8_der: Vec<u8>,
+}
+
+impl std::fmt::Debug for TokenSigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSigningKey").field("key_id", &self.key_id).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Keys {
+    pub cdn: CdnSigningKey,
+    pub token: TokenSigningKey,
+    pub storage_secret: SecretString,
+}
+
+/// Which keys were created by this call, for the log and `lectern keys generate`.
+#[derive(Debug, Default)]
+pub struct Generated(pub Vec<String>);
+
+/// Loads every key, generating the missing ones that live at their default paths.
+pub fn load_or_generate(paths: &KeyPaths) -> Result<(Keys, Generated), ConfigError> {
+    let mut generated = Generated::default();
+    let cdn_pem = read_or_create(&paths.cdn_key, &mut generated, generate_rsa_pem)?;
+    let private_key = parse_rsa(&cdn_pem).map_err(|message| ConfigError::new(paths.cdn_key.setting, message))?;
+    let key_pair_id = match &paths.cdn_key_pair_id {
+        Some(id) => id.clone(),
+        None => derived_key_pair_id(&private_key)
+            .map_err(|message| ConfigError::new(paths.cdn_key.setting, message))?,
+    };
+
+    let token_pem = read_or_create(&paths.token_key, &mut generated, generate_ed25519_pem)?;
+    let pkcs8_der = pem_body(&token_pem, "PRIVATE KEY")
+        .map_err(|message| ConfigError::new(paths.token_key.setting, message))?;
+    aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(&pkcs8_der).map_err(|e| {
+        ConfigError::new(paths.token_key.setting, format!("not an Ed25519 PKCS#8 private key ({e})"))
+    })?;
+    let token_key_id = format!("ed25519-{}", &hex::encode(Sha256::digest(&pkcs8_der))[..16]);
+
+    let secret = read_or_create(&paths.storage_secret, &mut generated, generate_secret)?;
+    let secret = secret.trim().to_owned();
+    if secret.len() < 32 {
+        return Err(ConfigError::new(paths.storage_secret.setting, "secret must be at least 32 characters"));
+    }
+
+    let keys = Keys {
+        cdn: CdnSigningKey { key_pair_id, private_key },
+        token: TokenSigningKey { key_id: token_key_id, pkcs8_der },
+        storage_secret: SecretString::from(secret),
+    };
+    Ok((keys, generated))
+}
+
+fn read_or_create(
+    key: &KeyPath,
+    generated: &mut Generated,
+    generate: fn() -> Result<String, String>,
+) -> Result<String, ConfigError> {
+    match std::fs::read_to_string(&key.path) {
+        Ok(contents) => Ok(contents),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && key.generate_if_missing => {
+            let contents = generate().map_err(|message| ConfigError::new(key.setting, message))?;
+            write_private(&key.path, &contents).map_err(|e| {
+                ConfigError::new(key.setting, format!("cannot write {} ({e})", key.path.display()))
+            })?;
+            generated.0.push(key.path.display().to_string());
+            Ok(contents)
+        }
+        Err(e) => Err(ConfigError::new(key.setting, format!("cannot read {} ({e})", key.path.display()))),
+    }
+}
+
+/// Writes a secret file readable by its owner only, atomically: a crash never leaves half a key.
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    let temp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    ));
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&temp)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&temp, path)
+}
+
+fn generate_rsa_pem() -> Result<String, String> {
+    let mut rng = getrandom::SysRng;
+    let key = RsaPrivateKey::new(&mut rng, 2048).map_err(|e| format!("cannot generate an RSA key ({e})"))?;
+    let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| format!("cannot encode the RSA key ({e})"))?;
+    Ok(pem.to_string())
+}
+
+fn generate_ed25519_pem() -> Result<String, String> {
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let document = aws_lc_rs::signature::Ed25519KeyPair::generate_pkcs8(&rng)
+        .map_err(|e| format!("cannot generate an Ed25519 key ({e})"))?;
+    Ok(pem_encode("PRIVATE KEY", document.as_ref()))
+}
+
+fn generate_secret() -> Result<String, String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| format!("no system randomness ({e})"))?;
+    Ok(format!("{}\n", hex::encode(bytes)))
+}
+
+/// Accepts both PKCS#8 (`BEGIN PRIVATE KEY`, what OpenSSL 3 `genrsa` writes) and PKCS#1
+/// (`BEGIN RSA PRIVATE KEY`, what CloudFront's documentation and older tools write).
+fn parse_rsa(pem: &str) -> Result<RsaPrivateKey, String> {
+    let key = if pem.contains("BEGIN RSA PRIVATE KEY") {
+        RsaPrivateKey::from_pkcs1_pem(pem).map_err(|e| format!("not a valid PKCS#1 RSA private key ({e})"))?
+    } else {
+        RsaPrivateKey::from_pkcs8_pem(pem).map_err(|e| format!("not a valid PKCS#8 RSA private key ({e})"))?
+    };
+    if key.size() < 256 {
+        return Err("RSA key must be at least 2048 bits".to_owned());
+    }
+    Ok(key)
+}
+
+/// A stable id for a generated key, shaped like CloudFront's (`K` + 13 upper-case characters).
+fn derived_key_pair_id(key: &RsaPrivateKey) -> Result<String, String> {
+    let public_der = key
+        .to_public_key()
+        .to_public_key_der()
+        .map_err(|e| format!("cannot encode the public key ({e})"))?;
+    let digest = hex::encode_upper(Sha256::digest(public_der.as_bytes()));
+    Ok(format!("K{}", &digest[..13]))
+}
+
+/// The public half of the CDN key as PEM, for uploading to CloudFront.
+pub fn cdn_public_key_pem(key: &CdnSigningKey) -> Result<String, String> {
+    key.private_key
+        .to_public_key()
+        .to_public_key_pem(LineEnding::LF)
+        .map_err(|e| format!("cannot encode the public key ({e})"))
+}
+
+fn pem_encode(label: &str, der: &[u8]) -> String {
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = format!("-----BEGIN {label}-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem.push_str(&format!("-----END {label}-----\n"));
+    pem
+}
+
+fn pem_body(pem: &str, label: &str) -> Result<Vec<u8>, String> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = pem.find(&begin).ok_or_else(|| format!("no {begin} line"))? + begin.len();
+    let stop = pem[start..].find(&end).ok_or_else(|| format!("no {end} line"))? + start;
+    let body: String = pem[start..stop].chars().filter(|c| !c.is_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(body).map_err(|e| format!("bad base64 in PEM ({e})"))
+}
+
+/// Exposes the storage secret's bytes for HMAC keys.
+pub fn secret_bytes(secret: &SecretString) -> &[u8] {
+    secret.expose_secret().as_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn default_paths(dir: &Path) -> KeyPaths {
+        let key = |name: &str, setting| KeyPath { path: dir.join(name), setting, generate_if_missing: true };
+        KeyPaths {
+            cdn_key: key("cdn.pem", "LECTERN_CDN_KEY_FILE"),
+            cdn_key_pair_id: None,
+            token_key: key("token.pem", "LECTERN_TOKEN_KEY_FILE"),
+            storage_secret: key("secret", "LECTERN_STORAGE_SECRET_FILE"),
+        }
+    }
+
+    #[test]
+    fn missing_default_keys_are_generated_private_and_then_reused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let paths = default_paths(&dir.path().join("keys"));
+        let (first, generated) = load_or_generate(&paths).expect("generated");
+        assert_eq!(generated.0.len(), 3);
+        for path in [&paths.cdn_key.path, &paths.token_key.path, &paths.storage_secret.path] {
+            let mode = std::fs::metadata(path).expect("exists").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", path.display());
+        }
+        let (second, generated) = load_or_generate(&paths).expect("loaded");
+        assert!(generated.0.is_empty());
+        assert_eq!(first.cdn.key_pair_id, second.cdn.key_pair_id);
+        assert_eq!(first.token.pkcs8_der, second.token.pkcs8_der);
+        assert!(first.cdn.key_pair_id.starts_with('K') && first.cdn.key_pair_id.len() == 14);
+    }
+
+    #[test]
+    fn an_explicit_key_path_that_does_not_exist_is_an_error_naming_the_setting() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut paths = default_paths(dir.path());
+        paths.cdn_key.generate_if_missing = false;
+        let error = load_or_generate(&paths).expect_err("must not generate");
+        assert_eq!(error.setting, "LECTERN_CDN_KEY_FILE");
+    }
+
+    #[test]
+    fn a_garbage_key_file_is_an_error_naming_the_setting() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let paths = default_paths(dir.path());
+        std::fs::write(&paths.token_key.path, "not a key").expect("write");
+        let error = load_or_generate(&paths).expect_err("garbage");
+        assert_eq!(error.setting, "LECTERN_TOKEN_KEY_FILE");
+    }
+}

@@ -321,9 +321,10 @@ fn rotation_degrees(stream: &ffmpeg::format::stream::Stream) -> u16 {
         if scale_x == 0.0 || scale_y == 0.0 {
             return None;
         }
-        // FFmpeg's function returns the counter-clockwise angle; clockwise is its negation.
-        let counter_clockwise = (b / scale_y).atan2(a / scale_x).to_degrees();
-        Some(-counter_clockwise)
+        // `av_display_rotation_get` returns the counter-clockwise angle, computed as
+        // -atan2(b, a); the clockwise turn a player must apply is therefore atan2(b, a). An
+        // upright iPhone recording (ffprobe: "rotation of -90.00 degrees") gives 90 here.
+        Some((b / scale_y).atan2(a / scale_x).to_degrees())
     });
     let degrees =
         from_matrix.or_else(|| tag(stream, "rotate").and_then(|value| value.parse::<f64>().ok()));

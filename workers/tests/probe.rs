@@ -45,14 +45,17 @@ fn probing_a_plain_mp4_reports_its_streams() {
 }
 
 #[test]
-fn a_phone_video_tagged_rotate_90_reports_90_degrees_clockwise() {
+fn a_phone_video_held_upright_reports_90_degrees_clockwise() {
+    // FFmpeg 5.1's muxer stores `rotate=N` as an N° counter-clockwise display matrix, so 270
+    // writes what an upright phone writes: ffprobe's "rotation of -90.00 degrees", a picture
+    // the player must turn 90° clockwise.
     let dir = tempdir();
     let plain = basic_mp4(dir.path(), "plain.mp4", 1, "320x240", 30);
     let plain = plain.to_str().unwrap();
     let rotated = ffmpeg(
         dir.path(),
         "rotated.mp4",
-        &["-i", plain, "-c", "copy", "-metadata:s:v:0", "rotate=90"],
+        &["-i", plain, "-c", "copy", "-metadata:s:v:0", "rotate=270"],
     );
     let info = probe(&rotated).unwrap();
     assert_eq!(info.video[0].rotation_degrees, 90);

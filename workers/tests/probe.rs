@@ -475,3 +475,45 @@ fn a_tiny_file_declaring_a_huge_picture_probes_quickly() {
     );
     assert_eq!(info.video[0].width, 8192);
 }
+
+#[test]
+fn an_mkv_cut_short_is_refused_as_truncated_but_a_live_webm_is_not() {
+    let dir = tempdir();
+    let mkv = ffmpeg(
+        dir.path(),
+        "whole.mkv",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ],
+    );
+    let bytes = std::fs::read(&mkv).unwrap();
+    let cut = dir.path().join("cut.mkv");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    assert_eq!(refusal(&cut), RefusalCode::TruncatedFile);
+    let live = ffmpeg_piped(
+        dir.path(),
+        "live.webm",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=1",
+            "-c:v",
+            "libvpx",
+            "-deadline",
+            "realtime",
+            "-b:v",
+            "200k",
+            "-f",
+            "webm",
+        ],
+    );
+    assert!(probe(&live).is_ok());
+}

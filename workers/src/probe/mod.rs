@@ -13,8 +13,9 @@ use ffmpeg_next as ffmpeg;
 use pipelines::refusal::{Refusal, RefusalCode};
 use pipelines::source::{AudioStreamInfo, Rational, SourceInfo, VideoStreamInfo};
 
-use crate::engine::mp4box::{self, TopLevel};
 use crate::ffi;
+
+mod truncation;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
@@ -66,7 +67,7 @@ pub fn probe(path: &Path) -> Result<SourceInfo, ProbeError> {
             "the file is empty",
         ));
     }
-    check_mp4_structure(&mut file, size_bytes).map_err(io_error)??;
+    truncation::check(&mut file, size_bytes).map_err(io_error)??;
     drop(file);
 
     let mut input = open_input(path)?;
@@ -132,32 +133,6 @@ pub fn probe(path: &Path) -> Result<SourceInfo, ProbeError> {
         bit_rate,
         video,
         audio,
-    })
-}
-
-/// Refuses MP4/MOV files whose box structure shows they were cut short: a box running past the
-/// end of the file, or no `moov` index at all. This costs a handful of 16-byte reads.
-fn check_mp4_structure(
-    file: &mut File,
-    size_bytes: u64,
-) -> std::io::Result<Result<(), ProbeError>> {
-    Ok(match mp4box::walk_top_level(file, size_bytes)? {
-        TopLevel::NotIsoBmff | TopLevel::Complete { has_moov: true } => Ok(()),
-        TopLevel::Complete { has_moov: false } => Err(ProbeError::refused(
-            RefusalCode::TruncatedFile,
-            "the MP4 index (`moov` box) is missing; the upload was probably cut short",
-        )),
-        TopLevel::Overrun {
-            kind,
-            offset,
-            claimed,
-            file_size,
-        } => Err(ProbeError::refused(
-            RefusalCode::TruncatedFile,
-            format!(
-                "the `{kind}` box at byte {offset} needs {claimed} bytes but the file ends at {file_size}"
-            ),
-        )),
     })
 }
 

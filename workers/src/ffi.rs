@@ -108,3 +108,23 @@ pub fn encoder_lead_seconds(context: &ffmpeg::codec::Context) -> f64 {
     }
     lead
 }
+
+/// Makes `destination` a second reference to `source`'s data (no copy), replacing whatever it
+/// held. ffmpeg-next's `clone_from` also makes the data writable, which copies every packet.
+pub fn share_packet(
+    destination: &mut ffmpeg::Packet,
+    source: &ffmpeg::Packet,
+) -> Result<(), ffmpeg::Error> {
+    use ffmpeg::packet::{Mut, Ref};
+    // SAFETY: both wrap live AVPackets owned by their Rust values; av_packet_unref and
+    // av_packet_ref only touch those packets and their reference-counted buffers.
+    let result = unsafe {
+        ffi::av_packet_unref(destination.as_mut_ptr());
+        ffi::av_packet_ref(destination.as_mut_ptr(), source.as_ptr())
+    };
+    if result < 0 {
+        Err(ffmpeg::Error::from(result))
+    } else {
+        Ok(())
+    }
+}

@@ -549,3 +549,27 @@ fn hdr_pq_source_is_tone_mapped_to_sdr() {
     assert_eq!(json["streams"][0]["pix_fmt"], "yuv420p");
     assert_eq!(json["streams"][0]["color_transfer"], "bt709");
 }
+
+#[test]
+fn a_source_with_corrupted_media_data_does_not_panic() {
+    let dir = tempdir();
+    let input = basic_mp4(dir.path(), "in.mp4", 2, "320x240", 25);
+    let mut bytes = std::fs::read(&input).unwrap();
+    // Scribble over a stretch in the middle of mdat; the box structure stays intact.
+    let middle = bytes.len() / 3;
+    for (offset, byte) in bytes[middle..middle + 20_000].iter_mut().enumerate() {
+        *byte = (offset.wrapping_mul(7919) >> 3) as u8;
+    }
+    let corrupted = dir.path().join("corrupted.mp4");
+    std::fs::write(&corrupted, bytes).unwrap();
+    let mut plan = two_rungs(25, 1);
+    plan.video = vec![rung("240p", 320, 240, 25, 1)];
+    plan.download_rung = None;
+    if workers::probe(&corrupted).is_ok() {
+        // Either a package or an error with context is fine; a panic is not.
+        match transcode(&corrupted, &plan, &dir.path().join("out"), &mut |_| {}) {
+            Ok(package) => assert!(!package.video.is_empty()),
+            Err(error) => assert!(!error.to_string().is_empty()),
+        }
+    }
+}

@@ -172,6 +172,8 @@ pub struct DownloadOutput {
     video_time_base: Rational,
     audio_time_base: Option<Rational>,
     path: PathBuf,
+    /// Reused for every packet: a second reference to the rendition's packet data.
+    copy: Packet,
 }
 
 impl DownloadOutput {
@@ -205,6 +207,7 @@ impl DownloadOutput {
             video_time_base,
             audio_time_base,
             path: path.to_path_buf(),
+            copy: Packet::empty(),
         })
     }
 
@@ -224,7 +227,11 @@ impl DownloadOutput {
                 None => return Ok(()),
             }
         };
-        let mut copy = packet.clone();
+        crate::ffi::share_packet(&mut self.copy, packet).map_err(|source| EngineError::Ffmpeg {
+            context: "sharing a packet with the download".to_owned(),
+            source,
+        })?;
+        let copy = &mut self.copy;
         copy.set_stream(stream);
         copy.rescale_ts(encoder_time_base, time_base);
         copy.write_interleaved(&mut self.context)

@@ -517,3 +517,31 @@ fn an_mkv_cut_short_is_refused_as_truncated_but_a_live_webm_is_not() {
     );
     assert!(probe(&live).is_ok());
 }
+
+#[test]
+fn a_browser_style_webm_with_jittery_frame_times_is_flagged_variable_frame_rate() {
+    let dir = tempdir();
+    let path = ffmpeg_piped(
+        dir.path(),
+        "jitter.webm",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30:duration=3,settb=1/1000,setpts=N*40+mod(N\\,2)*15",
+            "-c:v",
+            "libvpx",
+            "-deadline",
+            "realtime",
+            "-b:v",
+            "200k",
+            "-fps_mode",
+            "vfr",
+            "-f",
+            "webm",
+        ],
+    );
+    let info = probe(&path).unwrap();
+    assert!(info.video[0].variable_frame_rate);
+    assert!(info.duration_seconds.unwrap() > 3.0);
+}

@@ -119,9 +119,15 @@ pub fn probe(path: &Path) -> Result<SourceInfo, ProbeError> {
         ));
     }
 
-    let duration_seconds = container_duration(&input).or_else(|| measure_duration(&mut input));
+    let declared = container_duration(&input);
+    let scan = scan_packets(
+        &mut input,
+        video.first().map(|first| first.index),
+        declared.is_none(),
+    );
+    let duration_seconds = declared.or(scan.duration);
     if let Some(first) = video.first_mut() {
-        first.variable_frame_rate = frame_durations_vary(&mut input, first.index);
+        first.variable_frame_rate = frame_durations_vary(scan.video_timestamps);
     }
     let bit_rate = u64::try_from(input.bit_rate())
         .ok()
@@ -334,13 +340,47 @@ pub(crate) fn container_duration(input: &ffmpeg::format::context::Input) -> Opti
 /// Measures the duration of a file whose header declares none (browser MediaRecorder WebM) by
 /// reading packet headers to the end; nothing is decoded.
 pub(crate) fn measure_duration(input: &mut ffmpeg::format::context::Input) -> Option<f64> {
+    scan_packets(input, None, true).duration
+}
+
+struct Scan {
+    video_timestamps: Vec<i64>,
+    duration: Option<f64>,
+}
+
+/// One forward pass over packet headers from where the demuxer stands (the start, right after
+/// opening; no seek, which files without an index may not support): the first presentation
+/// timestamps of `video_index`, and the span of all timestamps when `to_the_end`.
+fn scan_packets(
+    input: &mut ffmpeg::format::context::Input,
+    video_index: Option<usize>,
+    to_the_end: bool,
+) -> Scan {
     let time_bases: Vec<f64> = input
         .streams()
         .map(|stream| f64::from(stream.time_base()))
         .collect();
+    let mut video_timestamps = Vec::with_capacity(VFR_SAMPLE_PACKETS);
     let mut first: Option<f64> = None;
     let mut last: Option<f64> = None;
-    for (stream, packet) in input.packets() {
+    for (n_read, (stream, packet)) in input.packets().enumerate() {
+        // Without the whole-file scan, stop after a bounded read even if the video stream is
+        // sparse (a slideshow with long audio).
+        if !to_the_end && n_read >= VFR_SAMPLE_PACKETS * 20 {
+            break;
+        }
+        if Some(stream.index()) == video_index && video_timestamps.len() < VFR_SAMPLE_PACKETS {
+            if let Some(pts) = packet.pts() {
+                video_timestamps.push(pts);
+            }
+        } else if !to_the_end
+            && (video_index.is_none() || video_timestamps.len() >= VFR_SAMPLE_PACKETS)
+        {
+            break;
+        }
+        if !to_the_end {
+            continue;
+        }
         let Some(pts) = packet.pts().or(packet.dts()) else {
             continue;
         };
@@ -352,28 +392,19 @@ pub(crate) fn measure_duration(input: &mut ffmpeg::format::context::Input) -> Op
         first = Some(first.map_or(start, |value: f64| value.min(start)));
         last = Some(last.map_or(end, |value: f64| value.max(end)));
     }
-    let duration = last? - first?;
-    (duration > 0.0).then_some(duration)
+    let duration = first
+        .zip(last)
+        .map(|(first, last)| last - first)
+        .filter(|duration| *duration > 0.0);
+    Scan {
+        video_timestamps,
+        duration,
+    }
 }
 
 /// True when the gaps between the first presentation timestamps differ from their median by
 /// more than rounding would explain, in more than a tenth of the gaps.
-fn frame_durations_vary(input: &mut ffmpeg::format::context::Input, video_index: usize) -> bool {
-    if input.seek(0, ..).is_err() {
-        return false;
-    }
-    let mut timestamps = Vec::with_capacity(VFR_SAMPLE_PACKETS);
-    for (stream, packet) in input.packets() {
-        if stream.index() != video_index {
-            continue;
-        }
-        if let Some(pts) = packet.pts() {
-            timestamps.push(pts);
-        }
-        if timestamps.len() >= VFR_SAMPLE_PACKETS {
-            break;
-        }
-    }
+fn frame_durations_vary(mut timestamps: Vec<i64>) -> bool {
     timestamps.sort_unstable();
     let mut gaps: Vec<i64> = timestamps
         .windows(2)

@@ -29,22 +29,47 @@ use images::ImageWriter;
 pub(crate) use outputs::Outputs;
 use video::VideoLadder;
 
+/// Why a transcode failed. Every variant carries what was being done, so a log line is
+/// enough to tell which stream, rung or file was involved.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
+    /// FFmpeg refused something (opening, decoding, filtering, encoding or muxing).
     #[error("{context}: {source}")]
     Ffmpeg {
         context: String,
         source: ffmpeg::Error,
     },
+    /// Reading the source or writing the package failed.
     #[error("{context}: {source}")]
     Io {
         context: String,
         source: std::io::Error,
     },
+    /// The plan asks for something the engine cannot do (a bug in the planner, not the file).
     #[error("invalid plan: {0}")]
     InvalidPlan(String),
+    /// What was written does not have the expected structure (no segments, a segment that
+    /// does not start with a keyframe…).
     #[error("unexpected output: {0}")]
     Output(String),
+}
+
+impl EngineError {
+    /// A stable snake_case code for logs, metrics and the job's `last_error`.
+    pub fn error_code(&self) -> &'static str {
+        match self {
+            Self::Ffmpeg { .. } => "ffmpeg_failed",
+            Self::Io { .. } => "io_failed",
+            Self::InvalidPlan(_) => "invalid_plan",
+            Self::Output(_) => "unexpected_output",
+        }
+    }
+
+    /// Whether another attempt may succeed: only IO (disk full, storage hiccup) is worth a
+    /// retry; FFmpeg failing on the same bytes with the same plan will fail again.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Io { .. })
+    }
 }
 
 pub(crate) fn ffmpeg_error<C: Into<String>>(

@@ -573,3 +573,37 @@ fn a_source_with_corrupted_media_data_does_not_panic() {
         }
     }
 }
+
+#[test]
+fn a_raw_h264_stream_without_container_timestamps_is_transcoded() {
+    let dir = tempdir();
+    let input = ffmpeg(
+        dir.path(),
+        "raw.h264",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-f",
+            "h264",
+        ],
+    );
+    let mut plan = two_rungs(25, 1);
+    plan.video = vec![rung("240p", 320, 240, 25, 1)];
+    plan.audio.clear();
+    plan.download_rung = None;
+    let out = dir.path().join("out");
+    let (package, _) = run(&input, &plan, &out);
+    let seconds: u64 = package.video[0]
+        .segments
+        .iter()
+        .map(|segment| segment.duration_ticks)
+        .sum::<u64>()
+        / 90;
+    assert!((1900..=2100).contains(&seconds), "{seconds} ms");
+}

@@ -37,6 +37,9 @@ pub struct VideoLadder {
     last_pts: Option<i64>,
     /// Where the last decoded frame ends (its pts plus its duration), for the graph's EOF.
     last_end: i64,
+    /// Expected distance between frames in input ticks, for frames that carry no timestamp:
+    /// the last observed gap, first estimated from the stream's average frame rate.
+    frame_gap: i64,
     /// Presentation time reached by the first rung's output, in seconds.
     pub out_time_seconds: f64,
 }
@@ -125,6 +128,15 @@ impl VideoLadder {
         let input_time_base = stream.time_base();
         #[allow(clippy::cast_possible_truncation)]
         let origin = (origin_seconds / f64::from(input_time_base)).round() as i64;
+        let average_rate = stream.avg_frame_rate();
+        let frame_gap = if average_rate.numerator() > 0 && average_rate.denominator() > 0 {
+            #[allow(clippy::cast_possible_truncation)]
+            let ticks =
+                (1.0 / (f64::from(average_rate) * f64::from(input_time_base))).round() as i64;
+            ticks.max(1)
+        } else {
+            1
+        };
         let encoders = plan
             .video
             .iter()
@@ -145,6 +157,7 @@ impl VideoLadder {
             encoded: Packet::empty(),
             last_pts: None,
             last_end: 0,
+            frame_gap,
             out_time_seconds: 0.0,
         })
     }
@@ -205,15 +218,26 @@ impl VideoLadder {
     ) -> Result<(), EngineError> {
         while self.decoder.receive_frame(&mut self.decoded).is_ok() {
             let pts = match (self.decoded.timestamp(), self.last_pts) {
+                // Timestamps must increase; a repeated or backward one is nudged forward and
+                // the fps filter then drops or keeps the frame as the rate requires.
                 (Some(pts), Some(last)) if pts - self.origin <= last => last + 1,
                 (Some(pts), _) => pts - self.origin,
-                // No timestamp at all: assume one tick after the previous frame.
-                (None, Some(last)) => last + 1,
+                // No timestamp at all: assume one frame after the previous one.
+                (None, Some(last)) => last + self.frame_gap,
                 (None, None) => 0,
             };
-            let gap = self.last_pts.map_or(1, |last| (pts - last).max(1));
+            if let Some(last) = self.last_pts
+                && pts - last > 1
+            {
+                self.frame_gap = pts - last;
+            }
             let duration = self.decoded.packet().duration;
-            self.last_end = pts + if duration > 0 { duration } else { gap };
+            self.last_end = pts
+                + if duration > 0 {
+                    duration
+                } else {
+                    self.frame_gap
+                };
             self.last_pts = Some(pts);
             self.decoded.set_pts(Some(pts));
             if self.graph.is_none() {

@@ -607,3 +607,39 @@ fn a_raw_h264_stream_without_container_timestamps_is_transcoded() {
         / 90;
     assert!((1900..=2100).contains(&seconds), "{seconds} ms");
 }
+
+#[test]
+fn film_rate_rungs_get_a_timescale_with_whole_frame_durations() {
+    let dir = tempdir();
+    let input = ffmpeg(
+        dir.path(),
+        "film.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=24000/1001:duration=3",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ],
+    );
+    let mut plan = two_rungs(24, 1);
+    let mut film = rung("240p", 320, 240, 24, 1);
+    film.frame_rate = pipelines::source::Rational::new(24000, 1001);
+    film.keyframe_interval_frames = 24;
+    plan.video = vec![film];
+    plan.audio.clear();
+    plan.download_rung = None;
+    let out = dir.path().join("out");
+    let (package, _) = run(&input, &plan, &out);
+    let rendition = &package.video[0];
+    assert_eq!(rendition.timescale, 24000);
+    let n = rendition.segments.len();
+    assert!(
+        rendition.segments[..n - 1]
+            .iter()
+            .all(|segment| segment.duration_ticks == 24 * 1001)
+    );
+}

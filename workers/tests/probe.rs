@@ -545,3 +545,31 @@ fn a_browser_style_webm_with_jittery_frame_times_is_flagged_variable_frame_rate(
     assert!(info.video[0].variable_frame_rate);
     assert!(info.duration_seconds.unwrap() > 3.0);
 }
+
+#[test]
+fn a_stream_whose_codec_has_no_decoder_is_refused_as_unsupported_codec() {
+    let dir = tempdir();
+    let path = ffmpeg(
+        dir.path(),
+        "mpeg4.mkv",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=1",
+            "-c:v",
+            "mpeg4",
+        ],
+    );
+    // Renaming the track's CodecID (same length) leaves a well-formed file whose codec no
+    // FFmpeg decoder knows.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes
+        .windows(8)
+        .position(|window| window == b"V_MPEG4/")
+        .unwrap();
+    bytes[at..at + 8].copy_from_slice(b"V_ZZZZZ/");
+    let unknown = dir.path().join("unknown.mkv");
+    std::fs::write(&unknown, bytes).unwrap();
+    assert_eq!(refusal(&unknown), RefusalCode::UnsupportedCodec);
+}

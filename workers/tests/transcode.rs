@@ -643,3 +643,63 @@ fn film_rate_rungs_get_a_timescale_with_whole_frame_durations() {
             .all(|segment| segment.duration_ticks == 24 * 1001)
     );
 }
+
+/// Average luma (0–255) of a picture file, measured by FFmpeg's `signalstats`.
+fn average_luma(path: &Path) -> f64 {
+    let filter = format!("movie={},signalstats", path.display());
+    let output = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-f", "lavfi", "-i", &filter])
+        .args([
+            "-show_entries",
+            "frame_tags=lavfi.signalstats.YAVG",
+            "-of",
+            "csv=p=0",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn the_poster_skips_a_black_opening_and_storyboards_tile_thumbnails() {
+    let dir = tempdir();
+    let input = ffmpeg(
+        dir.path(),
+        "fade.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=6,fade=in:st=0:d=0.8",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ],
+    );
+    let mut plan = two_rungs(25, 2);
+    plan.video = vec![rung("240p", 320, 240, 25, 2)];
+    plan.audio.clear();
+    plan.download_rung = None;
+    let out = dir.path().join("out");
+    run(&input, &plan, &out);
+    let first_thumbnail = average_luma(&out.join("images/thumb_00001.jpg"));
+    let poster = average_luma(&out.join("images/poster.jpg"));
+    assert!(
+        first_thumbnail < 20.0,
+        "the first frame should be black: {first_thumbnail}"
+    );
+    assert!(poster > 60.0, "the poster should not be black: {poster}");
+    // Six thumbnails at 2×2 per sheet: two sheets of 320×180.
+    assert!(out.join("images/thumb_00006.jpg").exists());
+    assert!(!out.join("images/thumb_00007.jpg").exists());
+    assert!(out.join("images/storyboard_002.jpg").exists());
+    assert!(!out.join("images/storyboard_003.jpg").exists());
+    assert_eq!(
+        video_size(&out.join("images/storyboard_001.jpg")),
+        (320, 180)
+    );
+}

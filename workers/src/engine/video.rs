@@ -257,51 +257,12 @@ impl VideoLadder {
     /// Builds the graph from the first decoded frame, whose size and format are the truth
     /// (container headers of browser recordings are sometimes vague).
     fn build_graph(&self) -> Result<filter::Graph, EngineError> {
-        let frame = &self.decoded;
-        let context = "building the video filter graph";
-        let mut graph = filter::Graph::new();
-        let pixel_format = frame.format().descriptor().map_or("yuv420p", |d| d.name());
-        let aspect = frame.aspect_ratio();
-        let aspect = if aspect.numerator() > 0 && aspect.denominator() > 0 {
-            aspect
-        } else {
-            Rational::new(1, 1)
-        };
-        let args = format!(
-            "video_size={}x{}:pix_fmt={pixel_format}:time_base={}/{}:pixel_aspect={}/{}",
-            frame.width(),
-            frame.height(),
-            self.input_time_base.numerator(),
-            self.input_time_base.denominator(),
-            aspect.numerator(),
-            aspect.denominator()
-        );
-        let buffer = filter::find("buffer")
-            .ok_or(ffmpeg::Error::FilterNotFound)
-            .map_err(ffmpeg_error(context))?;
-        let sink = filter::find("buffersink")
-            .ok_or(ffmpeg::Error::FilterNotFound)
-            .map_err(ffmpeg_error(context))?;
-        graph
-            .add(&buffer, "in", &args)
-            .map_err(ffmpeg_error(context))?;
-        let mut sinks: Vec<String> = (0..self.encoders.len()).map(filters::rung_sink).collect();
+        let mut sinks = self.sink_names.clone();
         if self.with_images {
             sinks.push(THUMBNAIL_SINK.to_owned());
             sinks.push(POSTER_SINK.to_owned());
         }
-        for name in &sinks {
-            graph.add(&sink, name, "").map_err(ffmpeg_error(context))?;
-        }
-        let mut parser = graph.output("in", 0).map_err(ffmpeg_error(context))?;
-        for name in &sinks {
-            parser = parser.input(name, 0).map_err(ffmpeg_error(context))?;
-        }
-        parser
-            .parse(&self.spec)
-            .map_err(ffmpeg_error(format!("{context} `{}`", self.spec)))?;
-        graph.validate().map_err(ffmpeg_error(context))?;
-        Ok(graph)
+        filters::build_video_graph(&self.decoded, self.input_time_base, &sinks, &self.spec)
     }
 
     fn drain_graph(

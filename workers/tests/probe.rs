@@ -573,3 +573,14 @@ fn a_stream_whose_codec_has_no_decoder_is_refused_as_unsupported_codec() {
     std::fs::write(&unknown, bytes).unwrap();
     assert_eq!(refusal(&unknown), RefusalCode::UnsupportedCodec);
 }
+
+#[test]
+fn junk_after_a_complete_mp4_is_tolerated() {
+    let dir = tempdir();
+    let path = basic_mp4(dir.path(), "whole.mp4", 1, "320x240", 25);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(&[0, 0, 0x10, 0, b'f', b'r', b'e', b'e', 1, 2, 3]);
+    let padded = dir.path().join("padded.mp4");
+    std::fs::write(&padded, bytes).unwrap();
+    assert!(probe(&padded).is_ok());
+}

@@ -2,7 +2,7 @@
 //! rung), one libx264 encoder per rung, all in this process.
 
 use ffmpeg::{
-    Dictionary, Packet, Rational, Rescale, codec, decoder, encoder, filter, format, frame, picture,
+    Dictionary, Packet, Rational, Rescale, codec, decoder, encoder, format, frame, picture,
 };
 use ffmpeg_next as ffmpeg;
 use pipelines::plan::{Plan, VideoRung};
@@ -11,6 +11,7 @@ use super::filters::{self, POSTER_SINK, THUMBNAIL_SINK};
 use super::images::ImageWriter;
 use super::mux::StreamSetup;
 use super::{EngineError, Outputs, ffmpeg_error};
+use crate::ffi::FilterPipes;
 
 struct RungEncoder {
     encoder: encoder::Video,
@@ -25,7 +26,7 @@ pub struct VideoLadder {
     input_time_base: Rational,
     /// Source timestamp that maps to output time zero (the container's start time).
     origin: i64,
-    graph: Option<filter::Graph>,
+    graph: Option<FilterPipes>,
     spec: String,
     with_images: bool,
     encoders: Vec<RungEncoder>,
@@ -191,14 +192,11 @@ impl VideoLadder {
         let _ = self.decoder.send_eof();
         self.receive_frames(outputs, images.as_deref_mut())?;
         if let Some(graph) = self.graph.as_mut() {
-            if let Some(mut source) = graph.get("in") {
-                // Closing at the end of the last frame (not at its start) lets `fps` emit the
-                // last frame instead of treating it as zero-length.
-                source
-                    .source()
-                    .close(self.last_end)
-                    .map_err(ffmpeg_error("flushing the video filter graph"))?;
-            }
+            // Closing at the end of the last frame (not at its start) lets `fps` emit the
+            // last frame instead of treating it as zero-length.
+            graph
+                .close(self.last_end)
+                .map_err(ffmpeg_error("flushing the video filter graph"))?;
             self.drain_graph(outputs, images)?;
         }
         for index in 0..self.encoders.len() {
@@ -243,10 +241,9 @@ impl VideoLadder {
             if self.graph.is_none() {
                 self.graph = Some(self.build_graph()?);
             }
-            if let Some(mut source) = self.graph.as_mut().and_then(|graph| graph.get("in")) {
-                source
-                    .source()
-                    .add(&self.decoded)
+            if let Some(graph) = self.graph.as_mut() {
+                graph
+                    .push(&mut self.decoded)
                     .map_err(ffmpeg_error("feeding the video filter graph"))?;
             }
             self.drain_graph(outputs, images.as_deref_mut())?;
@@ -256,13 +253,17 @@ impl VideoLadder {
 
     /// Builds the graph from the first decoded frame, whose size and format are the truth
     /// (container headers of browser recordings are sometimes vague).
-    fn build_graph(&self) -> Result<filter::Graph, EngineError> {
+    /// Sinks are numbered rungs first, then the thumbnail and poster sinks.
+    fn build_graph(&self) -> Result<FilterPipes, EngineError> {
         let mut sinks = self.sink_names.clone();
         if self.with_images {
             sinks.push(THUMBNAIL_SINK.to_owned());
             sinks.push(POSTER_SINK.to_owned());
         }
-        filters::build_video_graph(&self.decoded, self.input_time_base, &sinks, &self.spec)
+        let graph =
+            filters::build_video_graph(&self.decoded, self.input_time_base, &sinks, &self.spec)?;
+        FilterPipes::new(graph, "in", &sinks)
+            .map_err(ffmpeg_error("looking up the video graph's sinks"))
     }
 
     fn drain_graph(
@@ -273,12 +274,10 @@ impl VideoLadder {
         let Some(graph) = self.graph.as_mut() else {
             return Ok(());
         };
-        for index in 0..self.encoders.len() {
-            let Some(mut sink) = graph.get(&self.sink_names[index]) else {
-                continue;
-            };
-            let sink_time_base = sink.sink().time_base();
-            while sink.sink().frame(&mut self.filtered).is_ok() {
+        let n_rungs = self.encoders.len();
+        for index in 0..n_rungs {
+            let sink_time_base = graph.time_base(index);
+            while graph.pull(index, &mut self.filtered).is_ok() {
                 let rung = &mut self.encoders[index];
                 let pts = self.filtered.pts().unwrap_or(0).max(0);
                 let pts = pts.rescale(sink_time_base, rung.time_base);
@@ -303,12 +302,9 @@ impl VideoLadder {
             }
         }
         if let Some(images) = images {
-            for (name, is_thumbnail) in [(THUMBNAIL_SINK, true), (POSTER_SINK, false)] {
-                let Some(mut sink) = graph.get(name) else {
-                    continue;
-                };
-                let sink_time_base = sink.sink().time_base();
-                while sink.sink().frame(&mut self.filtered).is_ok() {
+            for (sink, is_thumbnail) in [(n_rungs, true), (n_rungs + 1, false)] {
+                let sink_time_base = graph.time_base(sink);
+                while graph.pull(sink, &mut self.filtered).is_ok() {
                     #[allow(clippy::cast_precision_loss)]
                     let seconds =
                         self.filtered.pts().unwrap_or(0) as f64 * f64::from(sink_time_base);

@@ -1,6 +1,7 @@
-//! The few FFmpeg fields ffmpeg-next 9 does not wrap: codec-parameter fields (field order,
-//! profile, channel layout description) and pixel-format bit depth. Every unsafe block of the
-//! crate lives here so it can be reviewed in one place.
+//! What ffmpeg-next 9 does not wrap, or wraps at a cost: codec-parameter fields (field order,
+//! profile, channel layout), pixel-format bit depth, encoder delays, sharing a packet by
+//! reference, and filter sources/sinks held by pointer instead of looked up by name per frame.
+//! Every unsafe block of the crate lives here so it can be reviewed in one place.
 #![allow(unsafe_code)]
 
 use std::ffi::CStr;

@@ -35,6 +35,12 @@ fn a_plain_moov_at_end_mp4_becomes_aligned_cmaf_with_images_and_download() {
         package.duration_seconds
     );
     assert!(reports.len() >= 3, "{reports:?}");
+    // At least one report per second of output.
+    let mut previous = 0.0;
+    for report in &reports {
+        assert!(report.out_time_seconds - previous <= 1.1, "{reports:?}");
+        previous = report.out_time_seconds;
+    }
     let last = reports.last().unwrap();
     assert!((last.fraction - 1.0).abs() < 0.05, "{last:?}");
     eprintln!("encode speed: {:.2}x realtime", last.speed_x_realtime);

@@ -584,3 +584,56 @@ fn junk_after_a_complete_mp4_is_tolerated() {
     std::fs::write(&padded, bytes).unwrap();
     assert!(probe(&padded).is_ok());
 }
+
+#[test]
+fn damaged_headers_and_cuts_never_panic_the_probe() {
+    let dir = tempdir();
+    let sources = [
+        basic_mp4(dir.path(), "a.mp4", 1, "160x120", 25),
+        ffmpeg(
+            dir.path(),
+            "b.mkv",
+            &[
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=160x120:rate=25:duration=1",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=duration=1",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-c:a",
+                "libopus",
+            ],
+        ),
+    ];
+    let mut state = 0x2545_f491_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for source in &sources {
+        let original = std::fs::read(source).unwrap();
+        for round in 0..30 {
+            let mut bytes = original.clone();
+            // Flip a few bytes in the first 4 KiB (where the headers live), sometimes cut.
+            for _ in 0..4 {
+                let at = (next() as usize) % bytes.len().min(4096);
+                bytes[at] ^= (next() & 0xff) as u8 | 1;
+            }
+            if round % 3 == 0 {
+                bytes.truncate((next() as usize) % bytes.len() + 1);
+            }
+            let path = dir.path().join(format!("damaged_{round}"));
+            std::fs::write(&path, &bytes).unwrap();
+            // Any answer is fine; returning at all is the point.
+            let _ = probe(&path);
+        }
+    }
+}

@@ -83,6 +83,10 @@ pub(crate) fn ffmpeg_error<C: Into<String>>(
     }
 }
 
+/// How many unreadable packets in a row the demuxer may skip before the source is declared
+/// unreadable.
+const MAX_CONSECUTIVE_CORRUPT: u32 = 1000;
+
 /// How far an encode has come.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Progress {
@@ -162,8 +166,35 @@ pub fn transcode(
             out_time_seconds: out_time,
         });
     };
-    for (stream, packet) in source.packets() {
-        let index = stream.index();
+    // Reading by hand (not `packets()`) so that an I/O error mid-file fails the job instead of
+    // ending it early as if the file were shorter.
+    let mut consecutive_corrupt = 0u32;
+    loop {
+        let mut packet = ffmpeg::Packet::empty();
+        match packet.read(&mut source) {
+            Ok(()) => consecutive_corrupt = 0,
+            Err(ffmpeg::Error::Eof) => break,
+            // A demuxer resyncs past a corrupt packet; only an endless run of them is fatal.
+            Err(ffmpeg::Error::InvalidData) if consecutive_corrupt < MAX_CONSECUTIVE_CORRUPT => {
+                consecutive_corrupt += 1;
+                continue;
+            }
+            // An operating-system error is the infrastructure's (retryable); anything else
+            // is FFmpeg giving up on the bytes.
+            Err(ffmpeg::Error::Other { errno }) => {
+                return Err(EngineError::Io {
+                    context: format!("reading {}", input.display()),
+                    source: std::io::Error::from_raw_os_error(errno),
+                });
+            }
+            Err(error) => {
+                return Err(EngineError::Ffmpeg {
+                    context: format!("reading {}", input.display()),
+                    source: error,
+                });
+            }
+        }
+        let index = packet.stream();
         if let Some(video) = video.as_mut().filter(|video| video.stream_index == index) {
             video.send_packet(&packet, &mut outputs, images.as_mut())?;
         }

@@ -305,7 +305,7 @@ fn every_accepted_fixture_transcodes_into_a_package_ffprobe_reads() {
         }
         if has_video {
             assert!(out.join("images/poster.jpg").is_file(), "{name}: poster");
-            assert!(out.join("images/storyboard.vtt").is_file(), "{name}: storyboard");
+            assert_storyboard_matches_its_sheets(&out.join("images"), name);
             // The picture is upright and the pixels square: width:height follows the display.
             let expect = &fixture["expect"];
             let (display_w, display_h) = (
@@ -381,4 +381,34 @@ fn a_phone_video_held_upright_plays_upright_not_upside_down() {
     std::fs::write(&first, joined).expect("write");
     let (left, right) = left_right_brightness(&first);
     assert!(right > left + 60, "video: left {left}, right {right}");
+}
+
+fn image_size(path: &Path) -> (u64, u64) {
+    let output = Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=width,height", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut parts = text.trim().split(',').map(|n| n.parse::<u64>().expect("a number"));
+    (parts.next().expect("width"), parts.next().expect("height"))
+}
+
+/// Every cue of the storyboard VTT points inside an existing sprite sheet, and the tiles tile
+/// the sheet exactly (the VTT and the sheets were planned and drawn with the same tile size).
+fn assert_storyboard_matches_its_sheets(images: &Path, name: &str) {
+    let vtt = std::fs::read_to_string(images.join("storyboard.vtt")).expect("storyboard.vtt");
+    assert!(vtt.starts_with("WEBVTT"), "{name}");
+    let mut cues = 0;
+    for line in vtt.lines().filter(|l| l.contains("#xywh=")) {
+        let (sheet, fragment) = line.split_once("#xywh=").expect("fragment");
+        let numbers: Vec<u64> = fragment.split(',').map(|n| n.trim().parse().expect("a number")).collect();
+        let (x, y, w, h) = (numbers[0], numbers[1], numbers[2], numbers[3]);
+        let (sheet_w, sheet_h) = image_size(&images.join(sheet));
+        assert!(x + w <= sheet_w && y + h <= sheet_h, "{name}: {line} outside a {sheet_w}x{sheet_h} sheet");
+        // The test preset lays tiles out 2 by 2, and sheets are always drawn full size.
+        assert_eq!((sheet_w, sheet_h), (2 * w, 2 * h), "{name}: {w}x{h} tiles on a {sheet_w}x{sheet_h} sheet");
+        cues += 1;
+    }
+    assert!(cues > 0, "{name}: the storyboard has no cues");
 }

@@ -1,6 +1,7 @@
-//! The few FFmpeg fields ffmpeg-next 9 does not wrap: codec-parameter fields (field order,
-//! profile, channel layout description) and pixel-format bit depth. Every unsafe block of the
-//! crate lives here so it can be reviewed in one place.
+//! What ffmpeg-next 9 does not wrap, or wraps at a cost: codec-parameter fields (field order,
+//! profile, channel layout), pixel-format bit depth, encoder delays, sharing a packet by
+//! reference, and filter sources/sinks held by pointer instead of looked up by name per frame.
+//! Every unsafe block of the crate lives here so it can be reviewed in one place.
 #![allow(unsafe_code)]
 
 use std::ffi::CStr;
@@ -107,4 +108,131 @@ pub fn encoder_lead_seconds(context: &ffmpeg::codec::Context) -> f64 {
         lead = lead.max(f64::from(padding_samples) / f64::from(sample_rate));
     }
     lead
+}
+
+/// Makes `destination` a second reference to `source`'s data (no copy), replacing whatever it
+/// held. ffmpeg-next's `clone_from` also makes the data writable, which copies every packet.
+pub fn share_packet(
+    destination: &mut ffmpeg::Packet,
+    source: &ffmpeg::Packet,
+) -> Result<(), ffmpeg::Error> {
+    use ffmpeg::packet::{Mut, Ref};
+    // SAFETY: both wrap live AVPackets owned by their Rust values; av_packet_unref and
+    // av_packet_ref only touch those packets and their reference-counted buffers.
+    let result = unsafe {
+        ffi::av_packet_unref(destination.as_mut_ptr());
+        ffi::av_packet_ref(destination.as_mut_ptr(), source.as_ptr())
+    };
+    if result < 0 {
+        Err(ffmpeg::Error::from(result))
+    } else {
+        Ok(())
+    }
+}
+
+/// A configured filter graph with its source and sinks looked up once. ffmpeg-next can only
+/// reach a filter through `Graph::get(name)`, which allocates a C string per call; in the
+/// per-frame loop that is several allocations a frame. The raw filter pointers here belong to
+/// `graph`, which this struct owns, so they live exactly as long as the struct.
+pub struct FilterPipes {
+    /// Never read: owned so that the filter pointers below stay valid.
+    #[allow(dead_code)]
+    graph: ffmpeg::filter::Graph,
+    source: *mut ffi::AVFilterContext,
+    sinks: Vec<*mut ffi::AVFilterContext>,
+}
+
+impl FilterPipes {
+    /// Looks up the source named `source` and the sinks named in `sinks` (in that order; sink
+    /// `i` below means `sinks[i]`).
+    pub fn new(
+        mut graph: ffmpeg::filter::Graph,
+        source: &str,
+        sinks: &[String],
+    ) -> Result<Self, ffmpeg::Error> {
+        let mut lookup = |name: &str| -> Result<*mut ffi::AVFilterContext, ffmpeg::Error> {
+            let mut context = graph.get(name).ok_or(ffmpeg::Error::FilterNotFound)?;
+            // SAFETY: this only reads the pointer of a filter context owned by `graph`; it
+            // stays valid until `graph` is freed, which happens when this struct is dropped.
+            Ok(unsafe { context.as_mut_ptr() })
+        };
+        let source = lookup(source)?;
+        let sinks = sinks
+            .iter()
+            .map(|name| lookup(name))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            graph,
+            source,
+            sinks,
+        })
+    }
+
+    /// Feeds a frame; its data references move into the graph and the frame is left blank.
+    pub fn push(&mut self, frame: &mut ffmpeg::Frame) -> Result<(), ffmpeg::Error> {
+        // SAFETY: `self.source` is a live buffer/abuffer context of `self.graph`; `frame` is a
+        // live AVFrame we hold mutably, which av_buffersrc_add_frame may reset.
+        let result = unsafe { ffi::av_buffersrc_add_frame(self.source, frame.as_mut_ptr()) };
+        if result < 0 {
+            Err(ffmpeg::Error::from(result))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Signals the end of input where the last frame ended.
+    pub fn flush(&mut self) -> Result<(), ffmpeg::Error> {
+        // SAFETY: `self.source` is a live buffer source context of `self.graph`; a null frame
+        // is FFmpeg's documented end-of-stream marker.
+        let result = unsafe { ffi::av_buffersrc_add_frame(self.source, std::ptr::null_mut()) };
+        if result < 0 {
+            Err(ffmpeg::Error::from(result))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Signals the end of input at `pts` (in the source's time base).
+    pub fn close(&mut self, pts: i64) -> Result<(), ffmpeg::Error> {
+        // SAFETY: `self.source` is a live buffer source context of `self.graph`.
+        let result = unsafe { ffi::av_buffersrc_close(self.source, pts, 0) };
+        if result < 0 {
+            Err(ffmpeg::Error::from(result))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Takes the next frame out of sink `index`; `Err` when it has none for now (EAGAIN) or
+    /// ever again (EOF).
+    pub fn pull(&mut self, index: usize, frame: &mut ffmpeg::Frame) -> Result<(), ffmpeg::Error> {
+        let sink = *self.sinks.get(index).ok_or(ffmpeg::Error::FilterNotFound)?;
+        // SAFETY: `sink` is a live buffersink context of `self.graph`; `frame` is a live
+        // AVFrame we hold mutably, emptied before FFmpeg writes into it.
+        let result = unsafe {
+            ffi::av_frame_unref(frame.as_mut_ptr());
+            ffi::av_buffersink_get_frame(sink, frame.as_mut_ptr())
+        };
+        if result < 0 {
+            Err(ffmpeg::Error::from(result))
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn time_base(&self, index: usize) -> ffmpeg::Rational {
+        match self.sinks.get(index) {
+            // SAFETY: a live, configured buffersink context of `self.graph`.
+            Some(sink) => unsafe { ffi::av_buffersink_get_time_base(*sink) }.into(),
+            None => ffmpeg::Rational::new(0, 1),
+        }
+    }
+
+    /// Makes an audio sink return frames of exactly `samples` samples (the encoder's size).
+    pub fn set_frame_size(&mut self, index: usize, samples: u32) {
+        if let Some(sink) = self.sinks.get(index) {
+            // SAFETY: a live, configured abuffersink context of `self.graph`.
+            unsafe { ffi::av_buffersink_set_frame_size(*sink, samples) };
+        }
+    }
 }

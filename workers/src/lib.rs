@@ -1,5 +1,18 @@
 //! Lectern's media engine. It reads a local file and writes a package to a directory; it knows
 //! nothing of HTTP, SQL or object storage.
+//!
+//! - [`probe()`] says what a file holds ([`pipelines::source::SourceInfo`]) or why it is
+//!   refused ([`pipelines::refusal::Refusal`] with a stable code). It reads headers and packet
+//!   headers only; limits on duration and size are the caller's business.
+//! - [`transcode()`] executes a [`pipelines::plan::Plan`]: one decode, every rung and audio
+//!   rendition encoded in this process, CMAF segments (`{name}/init.mp4`,
+//!   `{name}/seg_00001.m4s`…) shared by HLS and DASH, `images/` (poster, thumbnails,
+//!   storyboard sheets) and `download.mp4`; it returns the [`pipelines::package::Package`] and
+//!   writes it as `package.json`. The storyboard VTT and the manifests are written by the
+//!   caller from the package with the `pipelines` functions.
+//!
+//! Nothing here exits the process or installs signal handlers; run it in a child process
+//! with limits when the input is untrusted.
 
 pub mod engine;
 mod ffi;

@@ -478,3 +478,165 @@ fn a_tiny_file_declaring_a_huge_picture_probes_quickly() {
     );
     assert_eq!(info.video[0].width, 8192);
 }
+
+#[test]
+fn an_mkv_cut_short_is_refused_as_truncated_but_a_live_webm_is_not() {
+    let dir = tempdir();
+    let mkv = ffmpeg(
+        dir.path(),
+        "whole.mkv",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ],
+    );
+    let bytes = std::fs::read(&mkv).unwrap();
+    let cut = dir.path().join("cut.mkv");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    assert_eq!(refusal(&cut), RefusalCode::TruncatedFile);
+    let live = ffmpeg_piped(
+        dir.path(),
+        "live.webm",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=1",
+            "-c:v",
+            "libvpx",
+            "-deadline",
+            "realtime",
+            "-b:v",
+            "200k",
+            "-f",
+            "webm",
+        ],
+    );
+    assert!(probe(&live).is_ok());
+}
+
+#[test]
+fn a_browser_style_webm_with_jittery_frame_times_is_flagged_variable_frame_rate() {
+    let dir = tempdir();
+    let path = ffmpeg_piped(
+        dir.path(),
+        "jitter.webm",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30:duration=3,settb=1/1000,setpts=N*40+mod(N\\,2)*15",
+            "-c:v",
+            "libvpx",
+            "-deadline",
+            "realtime",
+            "-b:v",
+            "200k",
+            "-fps_mode",
+            "vfr",
+            "-f",
+            "webm",
+        ],
+    );
+    let info = probe(&path).unwrap();
+    assert!(info.video[0].variable_frame_rate);
+    assert!(info.duration_seconds.unwrap() > 3.0);
+}
+
+#[test]
+fn a_stream_whose_codec_has_no_decoder_is_refused_as_unsupported_codec() {
+    let dir = tempdir();
+    let path = ffmpeg(
+        dir.path(),
+        "mpeg4.mkv",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=1",
+            "-c:v",
+            "mpeg4",
+        ],
+    );
+    // Renaming the track's CodecID (same length) leaves a well-formed file whose codec no
+    // FFmpeg decoder knows.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes
+        .windows(8)
+        .position(|window| window == b"V_MPEG4/")
+        .unwrap();
+    bytes[at..at + 8].copy_from_slice(b"V_ZZZZZ/");
+    let unknown = dir.path().join("unknown.mkv");
+    std::fs::write(&unknown, bytes).unwrap();
+    assert_eq!(refusal(&unknown), RefusalCode::UnsupportedCodec);
+}
+
+#[test]
+fn junk_after_a_complete_mp4_is_tolerated() {
+    let dir = tempdir();
+    let path = basic_mp4(dir.path(), "whole.mp4", 1, "320x240", 25);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(&[0, 0, 0x10, 0, b'f', b'r', b'e', b'e', 1, 2, 3]);
+    let padded = dir.path().join("padded.mp4");
+    std::fs::write(&padded, bytes).unwrap();
+    assert!(probe(&padded).is_ok());
+}
+
+#[test]
+fn damaged_headers_and_cuts_never_panic_the_probe() {
+    let dir = tempdir();
+    let sources = [
+        basic_mp4(dir.path(), "a.mp4", 1, "160x120", 25),
+        ffmpeg(
+            dir.path(),
+            "b.mkv",
+            &[
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=160x120:rate=25:duration=1",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=duration=1",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-c:a",
+                "libopus",
+            ],
+        ),
+    ];
+    let mut state = 0x2545_f491_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for source in &sources {
+        let original = std::fs::read(source).unwrap();
+        for round in 0..30 {
+            let mut bytes = original.clone();
+            // Flip a few bytes in the first 4 KiB (where the headers live), sometimes cut.
+            for _ in 0..4 {
+                let at = (next() as usize) % bytes.len().min(4096);
+                bytes[at] ^= (next() & 0xff) as u8 | 1;
+            }
+            if round % 3 == 0 {
+                bytes.truncate((next() as usize) % bytes.len() + 1);
+            }
+            let path = dir.path().join(format!("damaged_{round}"));
+            std::fs::write(&path, &bytes).unwrap();
+            // Any answer is fine; returning at all is the point.
+            let _ = probe(&path);
+        }
+    }
+}

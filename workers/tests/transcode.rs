@@ -35,6 +35,12 @@ fn a_plain_moov_at_end_mp4_becomes_aligned_cmaf_with_images_and_download() {
         package.duration_seconds
     );
     assert!(reports.len() >= 3, "{reports:?}");
+    // At least one report per second of output.
+    let mut previous = 0.0;
+    for report in &reports {
+        assert!(report.out_time_seconds - previous <= 1.1, "{reports:?}");
+        previous = report.out_time_seconds;
+    }
     let last = reports.last().unwrap();
     assert!((last.fraction - 1.0).abs() < 0.05, "{last:?}");
     eprintln!("encode speed: {:.2}x realtime", last.speed_x_realtime);
@@ -548,4 +554,158 @@ fn hdr_pq_source_is_tone_mapped_to_sdr() {
     let json = common::ffprobe_json(&first, &["-show_entries", "stream=color_transfer,pix_fmt"]);
     assert_eq!(json["streams"][0]["pix_fmt"], "yuv420p");
     assert_eq!(json["streams"][0]["color_transfer"], "bt709");
+}
+
+#[test]
+fn a_source_with_corrupted_media_data_does_not_panic() {
+    let dir = tempdir();
+    let input = basic_mp4(dir.path(), "in.mp4", 2, "320x240", 25);
+    let mut bytes = std::fs::read(&input).unwrap();
+    // Scribble over a stretch in the middle of mdat; the box structure stays intact.
+    let middle = bytes.len() / 3;
+    for (offset, byte) in bytes[middle..middle + 20_000].iter_mut().enumerate() {
+        *byte = (offset.wrapping_mul(7919) >> 3) as u8;
+    }
+    let corrupted = dir.path().join("corrupted.mp4");
+    std::fs::write(&corrupted, bytes).unwrap();
+    let mut plan = two_rungs(25, 1);
+    plan.video = vec![rung("240p", 320, 240, 25, 1)];
+    plan.download_rung = None;
+    if workers::probe(&corrupted).is_ok() {
+        // Either a package or an error with context is fine; a panic is not.
+        match transcode(&corrupted, &plan, &dir.path().join("out"), &mut |_| {}) {
+            Ok(package) => assert!(!package.video.is_empty()),
+            Err(error) => assert!(!error.to_string().is_empty()),
+        }
+    }
+}
+
+#[test]
+fn a_raw_h264_stream_without_container_timestamps_is_transcoded() {
+    let dir = tempdir();
+    let input = ffmpeg(
+        dir.path(),
+        "raw.h264",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-f",
+            "h264",
+        ],
+    );
+    let mut plan = two_rungs(25, 1);
+    plan.video = vec![rung("240p", 320, 240, 25, 1)];
+    plan.audio.clear();
+    plan.download_rung = None;
+    let out = dir.path().join("out");
+    let (package, _) = run(&input, &plan, &out);
+    let seconds: u64 = package.video[0]
+        .segments
+        .iter()
+        .map(|segment| segment.duration_ticks)
+        .sum::<u64>()
+        / 90;
+    assert!((1900..=2100).contains(&seconds), "{seconds} ms");
+}
+
+#[test]
+fn film_rate_rungs_get_a_timescale_with_whole_frame_durations() {
+    let dir = tempdir();
+    let input = ffmpeg(
+        dir.path(),
+        "film.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=24000/1001:duration=3",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ],
+    );
+    let mut plan = two_rungs(24, 1);
+    let mut film = rung("240p", 320, 240, 24, 1);
+    film.frame_rate = pipelines::source::Rational::new(24000, 1001);
+    film.keyframe_interval_frames = 24;
+    plan.video = vec![film];
+    plan.audio.clear();
+    plan.download_rung = None;
+    let out = dir.path().join("out");
+    let (package, _) = run(&input, &plan, &out);
+    let rendition = &package.video[0];
+    assert_eq!(rendition.timescale, 24000);
+    let n = rendition.segments.len();
+    assert!(
+        rendition.segments[..n - 1]
+            .iter()
+            .all(|segment| segment.duration_ticks == 24 * 1001)
+    );
+}
+
+/// Average luma (0–255) of a picture file, measured by FFmpeg's `signalstats`.
+fn average_luma(path: &Path) -> f64 {
+    let filter = format!("movie={},signalstats", path.display());
+    let output = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-f", "lavfi", "-i", &filter])
+        .args([
+            "-show_entries",
+            "frame_tags=lavfi.signalstats.YAVG",
+            "-of",
+            "csv=p=0",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn the_poster_skips_a_black_opening_and_storyboards_tile_thumbnails() {
+    let dir = tempdir();
+    let input = ffmpeg(
+        dir.path(),
+        "fade.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=6,fade=in:st=0:d=0.8",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ],
+    );
+    let mut plan = two_rungs(25, 2);
+    plan.video = vec![rung("240p", 320, 240, 25, 2)];
+    plan.audio.clear();
+    plan.download_rung = None;
+    let out = dir.path().join("out");
+    run(&input, &plan, &out);
+    let first_thumbnail = average_luma(&out.join("images/thumb_00001.jpg"));
+    let poster = average_luma(&out.join("images/poster.jpg"));
+    assert!(
+        first_thumbnail < 20.0,
+        "the first frame should be black: {first_thumbnail}"
+    );
+    assert!(poster > 60.0, "the poster should not be black: {poster}");
+    // Six thumbnails at 2×2 per sheet: two sheets of 320×180.
+    assert!(out.join("images/thumb_00006.jpg").exists());
+    assert!(!out.join("images/thumb_00007.jpg").exists());
+    assert!(out.join("images/storyboard_002.jpg").exists());
+    assert!(!out.join("images/storyboard_003.jpg").exists());
+    assert_eq!(
+        video_size(&out.join("images/storyboard_001.jpg")),
+        (320, 180)
+    );
 }

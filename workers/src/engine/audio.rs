@@ -10,6 +10,7 @@ use pipelines::plan::AudioRendition;
 use super::filters;
 use super::mux::StreamSetup;
 use super::{EngineError, Outputs, ffmpeg_error};
+use crate::ffi::FilterPipes;
 
 pub struct AudioTrack {
     /// Index of this rendition in the plan (and among the audio outputs).
@@ -18,7 +19,7 @@ pub struct AudioTrack {
     decoder: decoder::Audio,
     input_time_base: Rational,
     origin: i64,
-    graph: Option<filter::Graph>,
+    graph: Option<FilterPipes>,
     spec: String,
     encoder: encoder::Audio,
     time_base: Rational,
@@ -110,9 +111,8 @@ impl AudioTrack {
     pub fn finish(&mut self, outputs: &mut Outputs) -> Result<(), EngineError> {
         let _ = self.decoder.send_eof();
         self.receive_frames(outputs)?;
-        if let Some(mut source) = self.graph.as_mut().and_then(|graph| graph.get("in")) {
-            source
-                .source()
+        if let Some(graph) = self.graph.as_mut() {
+            graph
                 .flush()
                 .map_err(ffmpeg_error("flushing the audio filter graph"))?;
         }
@@ -130,10 +130,9 @@ impl AudioTrack {
             if self.graph.is_none() {
                 self.graph = Some(self.build_graph()?);
             }
-            if let Some(mut source) = self.graph.as_mut().and_then(|graph| graph.get("in")) {
-                source
-                    .source()
-                    .add(&self.decoded)
+            if let Some(graph) = self.graph.as_mut() {
+                graph
+                    .push(&mut self.decoded)
                     .map_err(ffmpeg_error("feeding the audio filter graph"))?;
             }
             self.drain_graph(outputs)?;
@@ -141,7 +140,7 @@ impl AudioTrack {
         Ok(())
     }
 
-    fn build_graph(&self) -> Result<filter::Graph, EngineError> {
+    fn build_graph(&self) -> Result<FilterPipes, EngineError> {
         let context = "building the audio filter graph";
         let frame = &self.decoded;
         let layout = frame.channel_layout();
@@ -175,19 +174,19 @@ impl AudioTrack {
             .and_then(|parser| parser.parse(&format!("[in]{}[out]", self.spec)))
             .map_err(ffmpeg_error(format!("{context} `{}`", self.spec)))?;
         graph.validate().map_err(ffmpeg_error(context))?;
-        if let Some(mut out) = graph.get("out") {
-            // The AAC encoder takes exactly `frame_size` samples per frame.
-            out.sink().set_frame_size(self.frame_size);
-        }
-        Ok(graph)
+        let mut pipes =
+            FilterPipes::new(graph, "in", &["out".to_owned()]).map_err(ffmpeg_error(context))?;
+        // The AAC encoder takes exactly `frame_size` samples per frame.
+        pipes.set_frame_size(0, self.frame_size);
+        Ok(pipes)
     }
 
     fn drain_graph(&mut self, outputs: &mut Outputs) -> Result<(), EngineError> {
-        let Some(mut sink) = self.graph.as_mut().and_then(|graph| graph.get("out")) else {
+        let Some(graph) = self.graph.as_mut() else {
             return Ok(());
         };
-        let sink_time_base = sink.sink().time_base();
-        while sink.sink().frame(&mut self.filtered).is_ok() {
+        let sink_time_base = graph.time_base(0);
+        while graph.pull(0, &mut self.filtered).is_ok() {
             let pts = self.filtered.pts().map_or(self.next_pts, |pts| {
                 pts.rescale(sink_time_base, self.time_base)
             });

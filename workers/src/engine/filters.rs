@@ -1,7 +1,11 @@
 //! Filter-graph descriptions: the per-source chain applied once (deinterlace, rotate,
 //! tone-map, pixel format) and the per-rung branches (frame rate, scale).
 
+use ffmpeg::{Rational, filter, frame};
+use ffmpeg_next as ffmpeg;
 use pipelines::plan::{ImagePlan, Plan};
+
+use super::{EngineError, ffmpeg_error};
 
 /// Sink names of the video graph.
 pub fn rung_sink(index: usize) -> String {
@@ -113,4 +117,53 @@ pub fn audio_chain(rendition: &pipelines::plan::AudioRendition) -> String {
         rendition.sample_rate, rendition.sample_rate
     ));
     chain
+}
+
+/// Builds a video graph: a `buffer` source named `in` described by `frame`, one `buffersink`
+/// per name in `sinks`, joined by `spec` (which labels them `[in]` and `[name]`).
+pub fn build_video_graph(
+    frame: &frame::Video,
+    input_time_base: Rational,
+    sinks: &[String],
+    spec: &str,
+) -> Result<filter::Graph, EngineError> {
+    let context = "building the video filter graph";
+    let mut graph = filter::Graph::new();
+    let pixel_format = frame.format().descriptor().map_or("yuv420p", |d| d.name());
+    let aspect = frame.aspect_ratio();
+    let aspect = if aspect.numerator() > 0 && aspect.denominator() > 0 {
+        aspect
+    } else {
+        Rational::new(1, 1)
+    };
+    let args = format!(
+        "video_size={}x{}:pix_fmt={pixel_format}:time_base={}/{}:pixel_aspect={}/{}",
+        frame.width(),
+        frame.height(),
+        input_time_base.numerator(),
+        input_time_base.denominator(),
+        aspect.numerator(),
+        aspect.denominator()
+    );
+    let buffer = filter::find("buffer")
+        .ok_or(ffmpeg::Error::FilterNotFound)
+        .map_err(ffmpeg_error(context))?;
+    let sink = filter::find("buffersink")
+        .ok_or(ffmpeg::Error::FilterNotFound)
+        .map_err(ffmpeg_error(context))?;
+    graph
+        .add(&buffer, "in", &args)
+        .map_err(ffmpeg_error(format!("{context} ({args})")))?;
+    for name in sinks {
+        graph.add(&sink, name, "").map_err(ffmpeg_error(context))?;
+    }
+    let mut parser = graph.output("in", 0).map_err(ffmpeg_error(context))?;
+    for name in sinks {
+        parser = parser.input(name, 0).map_err(ffmpeg_error(context))?;
+    }
+    parser
+        .parse(spec)
+        .map_err(ffmpeg_error(format!("{context} `{spec}`")))?;
+    graph.validate().map_err(ffmpeg_error(context))?;
+    Ok(graph)
 }

@@ -70,6 +70,9 @@ pub struct ImageWriter {
     sheets: JpegEncoder,
     posters: JpegEncoder,
     sheet: frame::Video,
+    /// Storyboard tiles are usually smaller than thumbnails: a scaler and a tile-sized frame,
+    /// made on the first thumbnail (when the picture format is known) and reused after.
+    tile_scaler: Option<(ffmpeg::software::scaling::Context, frame::Video)>,
     n_thumbnails: u32,
     best_poster: Option<(f64, frame::Video)>,
     pub poster_written: bool,
@@ -82,8 +85,9 @@ impl ImageWriter {
             context: format!("creating {}", dir.display()),
             source,
         })?;
-        let sheet_width = plan.thumbnail_width * plan.storyboard_columns.max(1);
-        let sheet_height = plan.thumbnail_height * plan.storyboard_rows.max(1);
+        let (tile_width, tile_height) = plan.storyboard_tile_size();
+        let sheet_width = tile_width * plan.storyboard_columns.max(1);
+        let sheet_height = tile_height * plan.storyboard_rows.max(1);
         let mut sheet = frame::Video::new(format::Pixel::YUVJ420P, sheet_width, sheet_height);
         clear_to_black(&mut sheet);
         Ok(Self {
@@ -93,6 +97,7 @@ impl ImageWriter {
             dir,
             plan: plan.clone(),
             sheet,
+            tile_scaler: None,
             n_thumbnails: 0,
             best_poster: None,
             poster_written: false,
@@ -110,9 +115,29 @@ impl ImageWriter {
         self.thumbnails.write(picture, &path)?;
         let tile = self.n_thumbnails % self.tiles_per_sheet();
         let columns = self.plan.storyboard_columns.max(1);
-        let x = (tile % columns) * self.plan.thumbnail_width;
-        let y = (tile / columns) * self.plan.thumbnail_height;
-        blit(picture, &mut self.sheet, x, y);
+        let (tile_width, tile_height) = self.plan.storyboard_tile_size();
+        let (x, y) = ((tile % columns) * tile_width, (tile / columns) * tile_height);
+        if (tile_width, tile_height) == (picture.width(), picture.height()) {
+            blit(picture, &mut self.sheet, x, y);
+        } else {
+            if self.tile_scaler.is_none() {
+                let scaler = ffmpeg::software::scaling::Context::get(
+                    picture.format(),
+                    picture.width(),
+                    picture.height(),
+                    picture.format(),
+                    tile_width,
+                    tile_height,
+                    ffmpeg::software::scaling::Flags::AREA,
+                )
+                .map_err(ffmpeg_error("creating the storyboard tile scaler"))?;
+                self.tile_scaler = Some((scaler, frame::Video::new(picture.format(), tile_width, tile_height)));
+            }
+            if let Some((scaler, tile_frame)) = self.tile_scaler.as_mut() {
+                scaler.run(picture, tile_frame).map_err(ffmpeg_error("scaling a storyboard tile"))?;
+                blit(tile_frame, &mut self.sheet, x, y);
+            }
+        }
         self.n_thumbnails += 1;
         if self.n_thumbnails.is_multiple_of(self.tiles_per_sheet()) {
             self.write_sheet()?;

@@ -29,22 +29,47 @@ use images::ImageWriter;
 pub(crate) use outputs::Outputs;
 use video::VideoLadder;
 
+/// Why a transcode failed. Every variant carries what was being done, so a log line is
+/// enough to tell which stream, rung or file was involved.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
+    /// FFmpeg refused something (opening, decoding, filtering, encoding or muxing).
     #[error("{context}: {source}")]
     Ffmpeg {
         context: String,
         source: ffmpeg::Error,
     },
+    /// Reading the source or writing the package failed.
     #[error("{context}: {source}")]
     Io {
         context: String,
         source: std::io::Error,
     },
+    /// The plan asks for something the engine cannot do (a bug in the planner, not the file).
     #[error("invalid plan: {0}")]
     InvalidPlan(String),
+    /// What was written does not have the expected structure (no segments, a segment that
+    /// does not start with a keyframe…).
     #[error("unexpected output: {0}")]
     Output(String),
+}
+
+impl EngineError {
+    /// A stable snake_case code for logs, metrics and the job's `last_error`.
+    pub fn error_code(&self) -> &'static str {
+        match self {
+            Self::Ffmpeg { .. } => "ffmpeg_failed",
+            Self::Io { .. } => "io_failed",
+            Self::InvalidPlan(_) => "invalid_plan",
+            Self::Output(_) => "unexpected_output",
+        }
+    }
+
+    /// Whether another attempt may succeed: only IO (disk full, storage hiccup) is worth a
+    /// retry; FFmpeg failing on the same bytes with the same plan will fail again.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Io { .. })
+    }
 }
 
 pub(crate) fn ffmpeg_error<C: Into<String>>(
@@ -57,6 +82,10 @@ pub(crate) fn ffmpeg_error<C: Into<String>>(
         source,
     }
 }
+
+/// How many unreadable packets in a row the demuxer may skip before the source is declared
+/// unreadable.
+const MAX_CONSECUTIVE_CORRUPT: u32 = 1000;
 
 /// How far an encode has come.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -137,8 +166,35 @@ pub fn transcode(
             out_time_seconds: out_time,
         });
     };
-    for (stream, packet) in source.packets() {
-        let index = stream.index();
+    // Reading by hand (not `packets()`) so that an I/O error mid-file fails the job instead of
+    // ending it early as if the file were shorter.
+    let mut consecutive_corrupt = 0u32;
+    loop {
+        let mut packet = ffmpeg::Packet::empty();
+        match packet.read(&mut source) {
+            Ok(()) => consecutive_corrupt = 0,
+            Err(ffmpeg::Error::Eof) => break,
+            // A demuxer resyncs past a corrupt packet; only an endless run of them is fatal.
+            Err(ffmpeg::Error::InvalidData) if consecutive_corrupt < MAX_CONSECUTIVE_CORRUPT => {
+                consecutive_corrupt += 1;
+                continue;
+            }
+            // An operating-system error is the infrastructure's (retryable); anything else
+            // is FFmpeg giving up on the bytes.
+            Err(ffmpeg::Error::Other { errno }) => {
+                return Err(EngineError::Io {
+                    context: format!("reading {}", input.display()),
+                    source: std::io::Error::from_raw_os_error(errno),
+                });
+            }
+            Err(error) => {
+                return Err(EngineError::Ffmpeg {
+                    context: format!("reading {}", input.display()),
+                    source: error,
+                });
+            }
+        }
+        let index = packet.stream();
         if let Some(video) = video.as_mut().filter(|video| video.stream_index == index) {
             video.send_packet(&packet, &mut outputs, images.as_mut())?;
         }

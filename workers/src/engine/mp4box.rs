@@ -105,7 +105,7 @@ pub fn walk_top_level(file: &mut File, file_size: u64) -> std::io::Result<TopLev
         b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"styp", b"pnot",
     ];
     let mut offset = 0u64;
-    let mut has_moov = false;
+    let (mut has_moov, mut has_mdat) = (false, false);
     let mut first = true;
     while offset < file_size {
         let mut header = [0u8; 16];
@@ -117,38 +117,28 @@ pub fn walk_top_level(file: &mut File, file_size: u64) -> std::io::Result<TopLev
             return Ok(TopLevel::NotIsoBmff);
         }
         first = false;
-        if available < 8 {
-            return Ok(TopLevel::Overrun {
-                kind: "?".to_owned(),
-                offset,
-                claimed: 8,
-                file_size,
-            });
-        }
-        let size32 = u64::from(read_u32(&header, 0));
-        let size = match size32 {
+        let size = match u64::from(read_u32(&header, 0)) {
+            _ if available < 8 => 0,
             0 => file_size - offset,
             1 if available >= 16 => read_u64(&header, 8),
             other => other,
         };
-        let kind_name = String::from_utf8_lossy(&kind).into_owned();
-        if size < 8 {
+        if size < 8 || offset.saturating_add(size) > file_size {
+            // Junk after a complete index and media data (some tools pad or append a
+            // partial `free` box) does not lose anything; anything else means a cut.
+            let essential = [b"moov", b"mdat", b"moof"].contains(&&kind);
+            if has_moov && has_mdat && !essential {
+                break;
+            }
             return Ok(TopLevel::Overrun {
-                kind: kind_name,
-                offset,
-                claimed: size,
-                file_size,
-            });
-        }
-        if offset.saturating_add(size) > file_size {
-            return Ok(TopLevel::Overrun {
-                kind: kind_name,
+                kind: String::from_utf8_lossy(&kind).into_owned(),
                 offset,
                 claimed: size,
                 file_size,
             });
         }
         has_moov |= &kind == b"moov";
+        has_mdat |= &kind == b"mdat";
         offset += size;
     }
     Ok(TopLevel::Complete { has_moov })

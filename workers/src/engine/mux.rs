@@ -37,6 +37,21 @@ fn ffmpeg_error<C: Into<String>>(context: C) -> impl FnOnce(ffmpeg::Error) -> En
     }
 }
 
+/// A track timescale in which every frame lasts a whole number of ticks: 90 kHz when it
+/// divides the frame duration (24, 25, 30, 50, 60 and 29.97 fps all do), otherwise a multiple
+/// of the frame rate's numerator (24000 for 23.976 fps).
+pub fn video_timescale(frame_duration: Rational) -> u32 {
+    let (num, den) = (
+        i64::from(frame_duration.numerator()),
+        i64::from(frame_duration.denominator()),
+    );
+    if num <= 0 || den <= 0 || (90_000 * num) % den == 0 {
+        return 90_000;
+    }
+    let multiple = (10_000 + den - 1) / den;
+    u32::try_from(den * multiple).unwrap_or(90_000)
+}
+
 /// What a muxer needs to know about an opened encoder's stream.
 #[derive(Clone)]
 pub struct StreamSetup {
@@ -105,8 +120,10 @@ impl FragmentedOutput {
                     "movflags",
                     "+frag_keyframe+empty_moov+default_base_moof+frag_discont+skip_trailer",
                 );
-                // 90 kHz divides every common frame duration exactly (24, 25, 30, 50, 60, NTSC).
-                options.set("video_track_timescale", "90000");
+                options.set(
+                    "video_track_timescale",
+                    &video_timescale(encoder.time_base).to_string(),
+                );
             }
             Cut::EverySeconds(seconds) => {
                 options.set(
@@ -172,6 +189,8 @@ pub struct DownloadOutput {
     video_time_base: Rational,
     audio_time_base: Option<Rational>,
     path: PathBuf,
+    /// Reused for every packet: a second reference to the rendition's packet data.
+    copy: Packet,
 }
 
 impl DownloadOutput {
@@ -205,6 +224,7 @@ impl DownloadOutput {
             video_time_base,
             audio_time_base,
             path: path.to_path_buf(),
+            copy: Packet::empty(),
         })
     }
 
@@ -224,7 +244,11 @@ impl DownloadOutput {
                 None => return Ok(()),
             }
         };
-        let mut copy = packet.clone();
+        crate::ffi::share_packet(&mut self.copy, packet).map_err(|source| EngineError::Ffmpeg {
+            context: "sharing a packet with the download".to_owned(),
+            source,
+        })?;
+        let copy = &mut self.copy;
         copy.set_stream(stream);
         copy.rescale_ts(encoder_time_base, time_base);
         copy.write_interleaved(&mut self.context)
@@ -238,5 +262,21 @@ impl DownloadOutput {
         self.context
             .write_trailer()
             .map_err(ffmpeg_error(format!("finishing {}", self.path.display())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::video_timescale;
+    use ffmpeg_next::Rational;
+
+    #[test]
+    fn video_timescales_give_whole_frame_durations() {
+        assert_eq!(video_timescale(Rational::new(1, 30)), 90_000);
+        assert_eq!(video_timescale(Rational::new(1001, 30000)), 90_000);
+        assert_eq!(video_timescale(Rational::new(1, 25)), 90_000);
+        assert_eq!(video_timescale(Rational::new(1001, 24000)), 24_000);
+        assert_eq!(video_timescale(Rational::new(1, 7)), 10_003);
+        assert_eq!(video_timescale(Rational::new(1, 17)), 10_013);
     }
 }

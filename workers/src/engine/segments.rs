@@ -224,7 +224,7 @@ fn audio_object_type(mut data: &[u8]) -> Option<u8> {
         let tag = *data.first()?;
         let mut length = 0usize;
         let mut header = 1;
-        for byte in data.get(1..5)? {
+        for byte in data.iter().skip(1).take(4) {
             header += 1;
             length = (length << 7) | usize::from(byte & 0x7f);
             if byte & 0x80 == 0 {
@@ -352,5 +352,84 @@ impl FragmentInfo {
             sample_count,
             first_sample_is_sync,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FragmentInfo, InitInfo, audio_object_type};
+
+    fn mp4_box(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut bytes = u32::try_from(body.len() + 8)
+            .map_or_else(|_| vec![], |size| size.to_be_bytes().to_vec());
+        bytes.extend_from_slice(kind);
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
+    fn track() -> InitInfo {
+        InitInfo {
+            timescale: 48000,
+            default_sample_duration: 1024,
+            default_sample_flags: 0,
+            codecs: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_fragment_with_default_durations_sums_them_and_reads_the_64_bit_tfdt() {
+        // tfhd: flags 0x08 (default duration 1024) + 0x20 (default flags: non-sync).
+        let mut tfhd = vec![0, 0, 0, 0x28, 0, 0, 0, 1];
+        tfhd.extend_from_slice(&1024u32.to_be_bytes());
+        tfhd.extend_from_slice(&0x0001_0000u32.to_be_bytes());
+        let mut tfdt = vec![1, 0, 0, 0];
+        tfdt.extend_from_slice(&5_000_000_000u64.to_be_bytes());
+        // trun: flags 0x004 (first sample flags: sync) + 0x200 (sizes), 3 samples.
+        let mut trun = vec![0, 0, 0x02, 0x04];
+        trun.extend_from_slice(&3u32.to_be_bytes());
+        trun.extend_from_slice(&0u32.to_be_bytes());
+        for size in [10u32, 20, 30] {
+            trun.extend_from_slice(&size.to_be_bytes());
+        }
+        let traf = [
+            mp4_box(b"tfhd", &tfhd),
+            mp4_box(b"tfdt", &tfdt),
+            mp4_box(b"trun", &trun),
+        ]
+        .concat();
+        let moof = mp4_box(b"moof", &mp4_box(b"traf", &traf));
+        let fragment =
+            FragmentInfo::parse(&moof, &track()).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(fragment.base_decode_time, 5_000_000_000);
+        assert_eq!(fragment.duration_ticks, 3 * 1024);
+        assert_eq!(fragment.sample_count, 3);
+        assert!(fragment.first_sample_is_sync);
+    }
+
+    #[test]
+    fn a_trun_shorter_than_its_sample_count_is_an_error() {
+        let tfhd = vec![0, 0, 0, 0, 0, 0, 0, 1];
+        let tfdt = vec![0, 0, 0, 0, 0, 0, 0, 0];
+        let mut trun = vec![0, 0, 0x01, 0x00];
+        trun.extend_from_slice(&1000u32.to_be_bytes());
+        let traf = [
+            mp4_box(b"tfhd", &tfhd),
+            mp4_box(b"tfdt", &tfdt),
+            mp4_box(b"trun", &trun),
+        ]
+        .concat();
+        let moof = mp4_box(b"moof", &mp4_box(b"traf", &traf));
+        assert!(FragmentInfo::parse(&moof, &track()).is_err());
+    }
+
+    #[test]
+    fn the_aac_object_type_is_read_through_the_esds_descriptors() {
+        // ES_Descriptor(ES_ID, flags 0) → DecoderConfig(0x40 …) → DecoderSpecificInfo(0x12 0x10).
+        let specific = [0x05, 0x02, 0x12, 0x10];
+        let mut config = vec![0x04, 13 + 4, 0x40, 0x15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        config.extend_from_slice(&specific);
+        let mut es = vec![0x03, u8::try_from(3 + config.len()).unwrap_or(0), 0, 1, 0];
+        es.extend_from_slice(&config);
+        assert_eq!(audio_object_type(&es), Some(2));
     }
 }

@@ -2,7 +2,7 @@
 //! rung), one libx264 encoder per rung, all in this process.
 
 use ffmpeg::{
-    Dictionary, Packet, Rational, Rescale, codec, decoder, encoder, filter, format, frame, picture,
+    Dictionary, Packet, Rational, Rescale, codec, decoder, encoder, format, frame, picture,
 };
 use ffmpeg_next as ffmpeg;
 use pipelines::plan::{Plan, VideoRung};
@@ -11,6 +11,7 @@ use super::filters::{self, POSTER_SINK, THUMBNAIL_SINK};
 use super::images::ImageWriter;
 use super::mux::StreamSetup;
 use super::{EngineError, Outputs, ffmpeg_error};
+use crate::ffi::FilterPipes;
 
 struct RungEncoder {
     encoder: encoder::Video,
@@ -25,7 +26,7 @@ pub struct VideoLadder {
     input_time_base: Rational,
     /// Source timestamp that maps to output time zero (the container's start time).
     origin: i64,
-    graph: Option<filter::Graph>,
+    graph: Option<FilterPipes>,
     spec: String,
     with_images: bool,
     encoders: Vec<RungEncoder>,
@@ -37,6 +38,9 @@ pub struct VideoLadder {
     last_pts: Option<i64>,
     /// Where the last decoded frame ends (its pts plus its duration), for the graph's EOF.
     last_end: i64,
+    /// Expected distance between frames in input ticks, for frames that carry no timestamp:
+    /// the last observed gap, first estimated from the stream's average frame rate.
+    frame_gap: i64,
     /// Presentation time reached by the first rung's output, in seconds.
     pub out_time_seconds: f64,
 }
@@ -125,6 +129,15 @@ impl VideoLadder {
         let input_time_base = stream.time_base();
         #[allow(clippy::cast_possible_truncation)]
         let origin = (origin_seconds / f64::from(input_time_base)).round() as i64;
+        let average_rate = stream.avg_frame_rate();
+        let frame_gap = if average_rate.numerator() > 0 && average_rate.denominator() > 0 {
+            #[allow(clippy::cast_possible_truncation)]
+            let ticks =
+                (1.0 / (f64::from(average_rate) * f64::from(input_time_base))).round() as i64;
+            ticks.max(1)
+        } else {
+            1
+        };
         let encoders = plan
             .video
             .iter()
@@ -145,6 +158,7 @@ impl VideoLadder {
             encoded: Packet::empty(),
             last_pts: None,
             last_end: 0,
+            frame_gap,
             out_time_seconds: 0.0,
         })
     }
@@ -178,14 +192,11 @@ impl VideoLadder {
         let _ = self.decoder.send_eof();
         self.receive_frames(outputs, images.as_deref_mut())?;
         if let Some(graph) = self.graph.as_mut() {
-            if let Some(mut source) = graph.get("in") {
-                // Closing at the end of the last frame (not at its start) lets `fps` emit the
-                // last frame instead of treating it as zero-length.
-                source
-                    .source()
-                    .close(self.last_end)
-                    .map_err(ffmpeg_error("flushing the video filter graph"))?;
-            }
+            // Closing at the end of the last frame (not at its start) lets `fps` emit the
+            // last frame instead of treating it as zero-length.
+            graph
+                .close(self.last_end)
+                .map_err(ffmpeg_error("flushing the video filter graph"))?;
             self.drain_graph(outputs, images)?;
         }
         for index in 0..self.encoders.len() {
@@ -205,24 +216,34 @@ impl VideoLadder {
     ) -> Result<(), EngineError> {
         while self.decoder.receive_frame(&mut self.decoded).is_ok() {
             let pts = match (self.decoded.timestamp(), self.last_pts) {
+                // Timestamps must increase; a repeated or backward one is nudged forward and
+                // the fps filter then drops or keeps the frame as the rate requires.
                 (Some(pts), Some(last)) if pts - self.origin <= last => last + 1,
                 (Some(pts), _) => pts - self.origin,
-                // No timestamp at all: assume one tick after the previous frame.
-                (None, Some(last)) => last + 1,
+                // No timestamp at all: assume one frame after the previous one.
+                (None, Some(last)) => last + self.frame_gap,
                 (None, None) => 0,
             };
-            let gap = self.last_pts.map_or(1, |last| (pts - last).max(1));
+            if let Some(last) = self.last_pts
+                && pts - last > 1
+            {
+                self.frame_gap = pts - last;
+            }
             let duration = self.decoded.packet().duration;
-            self.last_end = pts + if duration > 0 { duration } else { gap };
+            self.last_end = pts
+                + if duration > 0 {
+                    duration
+                } else {
+                    self.frame_gap
+                };
             self.last_pts = Some(pts);
             self.decoded.set_pts(Some(pts));
             if self.graph.is_none() {
                 self.graph = Some(self.build_graph()?);
             }
-            if let Some(mut source) = self.graph.as_mut().and_then(|graph| graph.get("in")) {
-                source
-                    .source()
-                    .add(&self.decoded)
+            if let Some(graph) = self.graph.as_mut() {
+                graph
+                    .push(&mut self.decoded)
                     .map_err(ffmpeg_error("feeding the video filter graph"))?;
             }
             self.drain_graph(outputs, images.as_deref_mut())?;
@@ -232,52 +253,17 @@ impl VideoLadder {
 
     /// Builds the graph from the first decoded frame, whose size and format are the truth
     /// (container headers of browser recordings are sometimes vague).
-    fn build_graph(&self) -> Result<filter::Graph, EngineError> {
-        let frame = &self.decoded;
-        let context = "building the video filter graph";
-        let mut graph = filter::Graph::new();
-        let pixel_format = frame.format().descriptor().map_or("yuv420p", |d| d.name());
-        let aspect = frame.aspect_ratio();
-        let aspect = if aspect.numerator() > 0 && aspect.denominator() > 0 {
-            aspect
-        } else {
-            Rational::new(1, 1)
-        };
-        let args = format!(
-            "video_size={}x{}:pix_fmt={pixel_format}:time_base={}/{}:pixel_aspect={}/{}",
-            frame.width(),
-            frame.height(),
-            self.input_time_base.numerator(),
-            self.input_time_base.denominator(),
-            aspect.numerator(),
-            aspect.denominator()
-        );
-        let buffer = filter::find("buffer")
-            .ok_or(ffmpeg::Error::FilterNotFound)
-            .map_err(ffmpeg_error(context))?;
-        let sink = filter::find("buffersink")
-            .ok_or(ffmpeg::Error::FilterNotFound)
-            .map_err(ffmpeg_error(context))?;
-        graph
-            .add(&buffer, "in", &args)
-            .map_err(ffmpeg_error(context))?;
-        let mut sinks: Vec<String> = (0..self.encoders.len()).map(filters::rung_sink).collect();
+    /// Sinks are numbered rungs first, then the thumbnail and poster sinks.
+    fn build_graph(&self) -> Result<FilterPipes, EngineError> {
+        let mut sinks = self.sink_names.clone();
         if self.with_images {
             sinks.push(THUMBNAIL_SINK.to_owned());
             sinks.push(POSTER_SINK.to_owned());
         }
-        for name in &sinks {
-            graph.add(&sink, name, "").map_err(ffmpeg_error(context))?;
-        }
-        let mut parser = graph.output("in", 0).map_err(ffmpeg_error(context))?;
-        for name in &sinks {
-            parser = parser.input(name, 0).map_err(ffmpeg_error(context))?;
-        }
-        parser
-            .parse(&self.spec)
-            .map_err(ffmpeg_error(format!("{context} `{}`", self.spec)))?;
-        graph.validate().map_err(ffmpeg_error(context))?;
-        Ok(graph)
+        let graph =
+            filters::build_video_graph(&self.decoded, self.input_time_base, &sinks, &self.spec)?;
+        FilterPipes::new(graph, "in", &sinks)
+            .map_err(ffmpeg_error("looking up the video graph's sinks"))
     }
 
     fn drain_graph(
@@ -288,12 +274,10 @@ impl VideoLadder {
         let Some(graph) = self.graph.as_mut() else {
             return Ok(());
         };
-        for index in 0..self.encoders.len() {
-            let Some(mut sink) = graph.get(&self.sink_names[index]) else {
-                continue;
-            };
-            let sink_time_base = sink.sink().time_base();
-            while sink.sink().frame(&mut self.filtered).is_ok() {
+        let n_rungs = self.encoders.len();
+        for index in 0..n_rungs {
+            let sink_time_base = graph.time_base(index);
+            while graph.pull(index, &mut self.filtered).is_ok() {
                 let rung = &mut self.encoders[index];
                 let pts = self.filtered.pts().unwrap_or(0).max(0);
                 let pts = pts.rescale(sink_time_base, rung.time_base);
@@ -318,12 +302,9 @@ impl VideoLadder {
             }
         }
         if let Some(images) = images {
-            for (name, is_thumbnail) in [(THUMBNAIL_SINK, true), (POSTER_SINK, false)] {
-                let Some(mut sink) = graph.get(name) else {
-                    continue;
-                };
-                let sink_time_base = sink.sink().time_base();
-                while sink.sink().frame(&mut self.filtered).is_ok() {
+            for (sink, is_thumbnail) in [(n_rungs, true), (n_rungs + 1, false)] {
+                let sink_time_base = graph.time_base(sink);
+                while graph.pull(sink, &mut self.filtered).is_ok() {
                     #[allow(clippy::cast_precision_loss)]
                     let seconds =
                         self.filtered.pts().unwrap_or(0) as f64 * f64::from(sink_time_base);

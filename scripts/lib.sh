@@ -33,6 +33,12 @@ ensure_build_packages() {
         libswscale-dev libswresample-dev libavfilter-dev libavdevice-dev ffmpeg curl ca-certificates
 }
 
+# Node.js and npm drive the browser players in the playback tests.
+ensure_node() {
+    command -v node >/dev/null && command -v npm >/dev/null && return 0
+    ensure_packages nodejs npm
+}
+
 ensure_rust() {
     if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
         export PATH="$HOME/.cargo/bin:$PATH"

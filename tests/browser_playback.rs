@@ -1,0 +1,99 @@
+//! The engine's output plays in real browser players: a package made by `lectern transcode` is
+//! served over HTTP and played in Debian's Chromium with hls.js, dash.js and Shaka Player,
+//! each forced onto every rendition in turn (`tests/players/play.mjs`).
+//!
+//! Needs Chromium and the pinned npm packages: `scripts/install-players.sh` (which
+//! `scripts/test.sh` runs) installs both.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn players_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/players")
+}
+
+fn require_players() {
+    assert!(
+        Path::new("/usr/bin/chromium").exists() && players_dir().join("node_modules/playwright-core").exists(),
+        "Chromium or the player packages are missing: run scripts/install-players.sh"
+    );
+}
+
+/// Starts `serve.mjs` on a free port and returns its base URL.
+fn serve(dir: &Path) -> (Server, String) {
+    let mut child = Command::new("node")
+        .arg(players_dir().join("serve.mjs"))
+        .arg(dir)
+        .args(["--port", "0", "--quiet"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node runs serve.mjs");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut reader = BufReader::new(stdout);
+    let mut first = String::new();
+    reader.read_line(&mut first).expect("serve.mjs announces its URL");
+    // Keep reading: a closed pipe would kill the server at its next write.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let url = first.trim().rsplit(" at ").next().expect("serving DIR at URL").trim_end_matches('/').to_owned();
+    (Server(child), url)
+}
+
+fn play(player: &str, url: &str, renditions: usize) {
+    let output = Command::new("node")
+        .arg(players_dir().join("play.mjs"))
+        .args(["--player", player, "--url", url, "--timeout", "120", "--json"])
+        .args(["--expect-renditions", &renditions.to_string()])
+        .output()
+        .expect("node runs play.mjs");
+    assert!(
+        output.status.success(),
+        "{player} could not play {url}:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_transcoded_lecture_plays_in_hls_js_dash_js_and_shaka_with_every_rendition() {
+    require_players();
+    let work = tempfile::tempdir().expect("temp dir");
+    let source = work.path().join("lecture.mp4");
+    // Nine seconds of 720p: three 4-second segments, four rungs (720p to 240p) with the
+    // default course preset.
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30:duration=9"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=9"])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"])
+        .arg(&source)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success());
+
+    let out = work.path().join("package");
+    let output = Command::new(env!("CARGO_BIN_EXE_lectern"))
+        .args(["transcode", source.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8"), "--quiet"])
+        .output()
+        .expect("lectern runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let package: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("package.json")).expect("package.json")).expect("JSON");
+    let renditions = package["video"].as_array().expect("video renditions").len();
+    assert_eq!(renditions, 4, "720p, 480p, 360p and 240p");
+
+    let (_server, base) = serve(&out);
+    play("hls", &format!("{base}/master.m3u8"), renditions);
+    play("dash", &format!("{base}/manifest.mpd"), renditions);
+    play("shaka", &format!("{base}/manifest.mpd"), renditions);
+    play("shaka", &format!("{base}/master.m3u8"), renditions);
+}

@@ -71,6 +71,10 @@ pub struct TranscodeArgs {
     /// Do not draw the progress line.
     #[arg(long)]
     pub quiet: bool,
+    /// Probe and plan only: print the plan (ladder, encoder settings, images) as JSON and write
+    /// nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub common: CommonArgs,
     #[command(flatten)]

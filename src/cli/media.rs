@@ -68,6 +68,14 @@ pub async fn transcode(args: TranscodeArgs) -> anyhow::Result<()> {
     let preset = load_preset(&args.preset)?;
     let runner = EngineRunner::current_exe(args.engine.resolve()?).context("cannot find the lectern binary")?;
     check_file(&args.input, limits.max_file_bytes)?;
+    if args.dry_run {
+        let source = runner.probe(&args.input).await.map_err(refusal_or_error)?;
+        pipelines::limits::check(&source, &limits).map_err(Refused)?;
+        let plan = pipelines::ladder::plan(&source, &preset).map_err(Refused)?;
+        let json = serde_json::to_string_pretty(&plan).context("cannot encode the plan")?;
+        writeln!(std::io::stdout().lock(), "{json}").context("cannot write to standard output")?;
+        return Ok(());
+    }
     if args.out.exists() {
         let mut entries = std::fs::read_dir(&args.out).with_context(|| format!("cannot read {}", args.out.display()))?;
         if entries.next().is_some() {

@@ -37,6 +37,11 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Manage accounts.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// Print what Lectern sees in a media file, as JSON (refusals exit with code 3).
     Probe(ProbeArgs),
     /// Turn a local media file into an HLS/DASH package in a directory (no database needed).
@@ -168,6 +173,26 @@ pub enum KeysCommand {
     Generate(KeysArgs),
 }
 
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create an administrator account, or grant `admin` to an existing account. The password is
+    /// read from standard input (one line), so it never appears in the process list or history.
+    CreateAdmin(Box<CreateAdminArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateAdminArgs {
+    /// The administrator's email address.
+    #[arg(long)]
+    pub email: String,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub passwords: PasswordArgs,
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
@@ -180,6 +205,8 @@ pub struct ServeArgs {
     pub storage: StorageArgs,
     #[command(flatten)]
     pub keys: KeyFileArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
     /// Background workers to run inside the API process; 0 runs the API alone.
     #[arg(long, env = "LECTERN_WORKERS", default_value_t = 1)]
     pub workers: usize,
@@ -339,10 +366,197 @@ pub struct KeyFileArgs {
     /// Default: `<LECTERN_DATA_DIR>/keys/token-signing-key.pem`, generated when missing.
     #[arg(long, env = "LECTERN_TOKEN_KEY_FILE")]
     pub token_key_file: Option<PathBuf>,
+    /// Earlier token keys (PEM: Ed25519 public keys, or PKCS#8 private keys of which only the
+    /// public half is used), comma-separated. They verify tokens signed before a key rotation and
+    /// are published in the JWKS; they never sign.
+    #[arg(long, env = "LECTERN_TOKEN_PREVIOUS_KEY_FILES", value_delimiter = ',')]
+    pub token_previous_key_files: Vec<PathBuf>,
     /// Secret (file) for HMAC-signed URLs of the local storage backend.
     /// Default: `<LECTERN_DATA_DIR>/keys/storage-url-secret`, generated when missing.
     #[arg(long, env = "LECTERN_STORAGE_SECRET_FILE")]
     pub storage_secret_file: Option<PathBuf>,
+}
+
+/// How passwords are hashed and which passwords are accepted.
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    /// Memory cost of argon2id in KiB (OWASP's minimum recommendation is 19456).
+    #[arg(long, env = "LECTERN_ARGON2_MEMORY_KIB", default_value_t = 19456)]
+    pub argon2_memory_kib: u32,
+    /// Time cost of argon2id (passes over memory).
+    #[arg(long, env = "LECTERN_ARGON2_ITERATIONS", default_value_t = 2)]
+    pub argon2_iterations: u32,
+    /// Lanes of argon2id.
+    #[arg(long, env = "LECTERN_ARGON2_PARALLELISM", default_value_t = 1)]
+    pub argon2_parallelism: u32,
+    /// Shortest accepted password, in characters.
+    #[arg(long, env = "LECTERN_PASSWORD_MIN_LENGTH", default_value_t = 10)]
+    pub password_min_length: usize,
+}
+
+/// Identity: tokens, sessions and abuse limits.
+#[derive(Debug, Args)]
+pub struct AuthArgs {
+    #[command(flatten)]
+    pub passwords: PasswordArgs,
+    /// Lifetime of access tokens (JWTs).
+    #[arg(long, env = "LECTERN_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
+    pub access_token_ttl: Duration,
+    /// A session not refreshed for this long ends.
+    #[arg(long, env = "LECTERN_SESSION_IDLE_TIMEOUT", default_value = "30d", value_parser = parse_duration)]
+    pub session_idle_timeout: Duration,
+    /// A session ends this long after sign-in, however active it is.
+    #[arg(long, env = "LECTERN_SESSION_MAX_AGE", default_value = "90d", value_parser = parse_duration)]
+    pub session_max_age: Duration,
+    /// Registrations allowed per client address and per email, e.g. `5/min`.
+    #[arg(long, env = "LECTERN_RATE_LIMIT_REGISTER", default_value = "5/min", value_parser = parse_rate)]
+    pub rate_limit_register: RateLimit,
+    /// Sign-in attempts allowed per client address and per email.
+    #[arg(long, env = "LECTERN_RATE_LIMIT_LOGIN", default_value = "10/min", value_parser = parse_rate)]
+    pub rate_limit_login: RateLimit,
+    /// Token refreshes allowed per client address and per refresh token.
+    #[arg(long, env = "LECTERN_RATE_LIMIT_REFRESH", default_value = "30/min", value_parser = parse_rate)]
+    pub rate_limit_refresh: RateLimit,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` is believed, comma-separated. From
+    /// any other peer the socket address is the client address.
+    #[arg(long, env = "LECTERN_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+}
+
+/// `max` requests per `period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub max: u32,
+    pub period: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Settings {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordSettings {
+    pub argon2: Argon2Settings,
+    pub min_length: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct RateLimitSettings {
+    pub register: RateLimit,
+    pub login: RateLimit,
+    pub refresh: RateLimit,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub passwords: PasswordSettings,
+    pub access_token_ttl: Duration,
+    pub session_idle_timeout: Duration,
+    pub session_max_age: Duration,
+    pub rate_limits: RateLimitSettings,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Shared rate-limit counters; in-process buckets when unset.
+    pub redis_url: Option<SecretString>,
+}
+
+impl Default for AuthSettings {
+    /// The documented defaults, for tests and embedding.
+    fn default() -> Self {
+        let per_minute = |max| RateLimit { max, period: Duration::from_secs(60) };
+        Self {
+            passwords: PasswordSettings {
+                argon2: Argon2Settings { memory_kib: 19456, iterations: 2, parallelism: 1 },
+                min_length: 10,
+            },
+            access_token_ttl: Duration::from_secs(15 * 60),
+            session_idle_timeout: Duration::from_secs(30 * 86400),
+            session_max_age: Duration::from_secs(90 * 86400),
+            rate_limits: RateLimitSettings { register: per_minute(5), login: per_minute(10), refresh: per_minute(30) },
+            trusted_proxies: Vec::new(),
+            redis_url: None,
+        }
+    }
+}
+
+/// Longest accepted password: long enough for any passphrase, short enough that hashing it is
+/// not a denial of service.
+pub const PASSWORD_MAX_LENGTH: usize = 1024;
+
+impl PasswordArgs {
+    pub fn resolve(&self) -> Result<PasswordSettings, ConfigError> {
+        // Argon2's own floor is 8 KiB per lane; below a few MiB the hash stops being memory-hard.
+        if self.argon2_memory_kib < 8 * self.argon2_parallelism.max(1) {
+            return Err(ConfigError::new("LECTERN_ARGON2_MEMORY_KIB", "must be at least 8 KiB per lane"));
+        }
+        if self.argon2_iterations == 0 {
+            return Err(ConfigError::new("LECTERN_ARGON2_ITERATIONS", "must be at least 1"));
+        }
+        if self.argon2_parallelism == 0 {
+            return Err(ConfigError::new("LECTERN_ARGON2_PARALLELISM", "must be at least 1"));
+        }
+        if self.password_min_length == 0 || self.password_min_length > PASSWORD_MAX_LENGTH {
+            return Err(ConfigError::new(
+                "LECTERN_PASSWORD_MIN_LENGTH",
+                format!("must be between 1 and {PASSWORD_MAX_LENGTH}"),
+            ));
+        }
+        Ok(PasswordSettings {
+            argon2: Argon2Settings {
+                memory_kib: self.argon2_memory_kib,
+                iterations: self.argon2_iterations,
+                parallelism: self.argon2_parallelism,
+            },
+            min_length: self.password_min_length,
+        })
+    }
+}
+
+impl AuthArgs {
+    pub fn resolve(&self, redis_url: Option<&str>) -> Result<AuthSettings, ConfigError> {
+        if self.access_token_ttl < Duration::from_secs(10) {
+            return Err(ConfigError::new("LECTERN_ACCESS_TOKEN_TTL", "must be at least 10s"));
+        }
+        if self.session_idle_timeout.is_zero() {
+            return Err(ConfigError::new("LECTERN_SESSION_IDLE_TIMEOUT", "must be longer than zero"));
+        }
+        if self.session_max_age < self.access_token_ttl {
+            return Err(ConfigError::new("LECTERN_SESSION_MAX_AGE", "must be at least LECTERN_ACCESS_TOKEN_TTL"));
+        }
+        let mut trusted_proxies = Vec::new();
+        for raw in self.trusted_proxies.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+            let address: std::net::IpAddr = raw.parse().map_err(|_| {
+                ConfigError::new("LECTERN_TRUSTED_PROXIES", format!("{raw:?} is not an IP address"))
+            })?;
+            trusted_proxies.push(address);
+        }
+        let redis_url = match secret_value("REDIS_URL", redis_url)? {
+            Some(url) => {
+                let parsed = Url::parse(&url)
+                    .map_err(|e| ConfigError::new("REDIS_URL", format!("not a valid URL ({e})")))?;
+                if !matches!(parsed.scheme(), "redis" | "rediss") {
+                    return Err(ConfigError::new("REDIS_URL", "must start with redis:// or rediss://"));
+                }
+                Some(SecretString::from(url))
+            }
+            None => None,
+        };
+        Ok(AuthSettings {
+            passwords: self.passwords.resolve()?,
+            access_token_ttl: self.access_token_ttl,
+            session_idle_timeout: self.session_idle_timeout,
+            session_max_age: self.session_max_age,
+            rate_limits: RateLimitSettings {
+                register: self.rate_limit_register,
+                login: self.rate_limit_login,
+                refresh: self.rate_limit_refresh,
+            },
+            trusted_proxies,
+            redis_url,
+        })
+    }
 }
 
 /// A setting that cannot be used, with the variable that holds it.
@@ -383,6 +597,8 @@ pub struct KeyPaths {
     pub cdn_key: KeyPath,
     pub cdn_key_pair_id: Option<String>,
     pub token_key: KeyPath,
+    /// Verification-only token keys from before a rotation; each must exist.
+    pub token_previous_keys: Vec<PathBuf>,
     pub storage_secret: KeyPath,
 }
 
@@ -522,6 +738,12 @@ impl KeyFileArgs {
             cdn_key: key_path(&self.cdn_key_file, "cdn-signing-key.pem", "LECTERN_CDN_KEY_FILE"),
             cdn_key_pair_id: self.cdn_key_pair_id.clone().filter(|id| !id.trim().is_empty()),
             token_key: key_path(&self.token_key_file, "token-signing-key.pem", "LECTERN_TOKEN_KEY_FILE"),
+            token_previous_keys: self
+                .token_previous_key_files
+                .iter()
+                .filter(|path| !path.as_os_str().is_empty())
+                .cloned()
+                .collect(),
             storage_secret: key_path(&self.storage_secret_file, "storage-url-secret", "LECTERN_STORAGE_SECRET_FILE"),
         }
     }
@@ -567,12 +789,31 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
         "ms" => value / 1000.0,
         "m" | "min" => value * 60.0,
         "h" => value * 3600.0,
-        other => return Err(format!("unknown duration unit {other:?} (use ms, s, m or h)")),
+        "d" => value * 86400.0,
+        other => return Err(format!("unknown duration unit {other:?} (use ms, s, m, h or d)")),
     };
     if !seconds.is_finite() || seconds < 0.0 {
         return Err(format!("{raw:?} is not a valid duration"));
     }
     Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Rates like `10/min`, `5/s`, `100/h`, `1000/d`, or `20/5m` (any duration after the slash).
+pub fn parse_rate(raw: &str) -> Result<RateLimit, String> {
+    let invalid = || format!("{raw:?} is not a rate like 10/min");
+    let (count, period) = raw.trim().split_once('/').ok_or_else(invalid)?;
+    let max: u32 = count.trim().parse().map_err(|_| invalid())?;
+    let period = match period.trim() {
+        "s" | "sec" | "second" => Duration::from_secs(1),
+        "m" | "min" | "minute" => Duration::from_secs(60),
+        "h" | "hour" => Duration::from_secs(3600),
+        "d" | "day" => Duration::from_secs(86400),
+        other => parse_duration(other)?,
+    };
+    if max == 0 || period.is_zero() {
+        return Err(format!("{raw:?} must allow at least one request in a non-empty period"));
+    }
+    Ok(RateLimit { max, period })
 }
 
 /// Sizes like `8MiB`, `5GB`, `1024`, `512KiB` (decimal and binary units).
@@ -661,6 +902,30 @@ mod tests {
         assert_eq!(parse_resolution("1920X1080"), Ok((1920, 1080)));
         assert!(parse_resolution("4k").is_err());
         assert!(parse_resolution("0x100").is_err());
+    }
+
+    #[test]
+    fn rates_accept_units_and_durations() {
+        let minute = Duration::from_secs(60);
+        assert_eq!(parse_rate("10/min"), Ok(RateLimit { max: 10, period: minute }));
+        assert_eq!(parse_rate("5/s"), Ok(RateLimit { max: 5, period: Duration::from_secs(1) }));
+        assert_eq!(parse_rate("20/5m"), Ok(RateLimit { max: 20, period: 5 * minute }));
+        assert!(parse_rate("0/min").is_err());
+        assert!(parse_rate("ten/min").is_err());
+        assert!(parse_rate("10").is_err());
+    }
+
+    #[test]
+    fn the_auth_defaults_match_the_documented_ones() {
+        let cli = Cli::try_parse_from(["lectern", "serve"]).expect("flags parse");
+        let Command::Serve(args) = cli.command else { panic!("serve expected") };
+        let settings = args.auth.resolve(None).expect("valid");
+        let defaults = AuthSettings::default();
+        assert_eq!(settings.passwords, defaults.passwords);
+        assert_eq!(settings.access_token_ttl, defaults.access_token_ttl);
+        assert_eq!(settings.session_idle_timeout, defaults.session_idle_timeout);
+        assert_eq!(settings.session_max_age, defaults.session_max_age);
+        assert_eq!(settings.rate_limits.login, defaults.rate_limits.login);
     }
 
     #[test]

@@ -32,11 +32,20 @@ impl std::fmt::Debug for CdnSigningKey {
     }
 }
 
-/// The Ed25519 key that signs access tokens, as PKCS#8 DER.
+/// The Ed25519 key that signs access tokens, as PKCS#8 DER, with its raw public half.
 #[derive(Clone)]
 pub struct TokenSigningKey {
     pub key_id: String,
     pub pkcs8_der: Vec<u8>,
+    pub public_key: Vec<u8>,
+}
+
+/// An Ed25519 public key that verifies tokens signed before a rotation. It never signs.
+#[derive(Debug, Clone)]
+pub struct TokenVerifyingKey {
+    pub key_id: String,
+    /// The raw 32-byte public key.
+    pub public_key: Vec<u8>,
 }
 
 impl std::fmt::Debug for TokenSigningKey {
@@ -49,6 +58,8 @@ impl std::fmt::Debug for TokenSigningKey {
 pub struct Keys {
     pub cdn: CdnSigningKey,
     pub token: TokenSigningKey,
+    /// Verification-only keys from `LECTERN_TOKEN_PREVIOUS_KEY_FILES`.
+    pub token_previous: Vec<TokenVerifyingKey>,
     pub storage_secret: SecretString,
 }
 
@@ -70,10 +81,21 @@ pub fn load_or_generate(paths: &KeyPaths) -> Result<(Keys, Generated), ConfigErr
     let token_pem = read_or_create(&paths.token_key, &mut generated, generate_ed25519_pem)?;
     let pkcs8_der = pem_body(&token_pem, "PRIVATE KEY")
         .map_err(|message| ConfigError::new(paths.token_key.setting, message))?;
-    aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(&pkcs8_der).map_err(|e| {
-        ConfigError::new(paths.token_key.setting, format!("not an Ed25519 PKCS#8 private key ({e})"))
-    })?;
-    let token_key_id = format!("ed25519-{}", &hex::encode(Sha256::digest(&pkcs8_der))[..16]);
+    let token_public_key = ed25519_public_key(&pkcs8_der)
+        .map_err(|message| ConfigError::new(paths.token_key.setting, message))?;
+    let token_key_id = derive_token_key_id(&token_public_key);
+    let mut token_previous = Vec::new();
+    for path in &paths.token_previous_keys {
+        const SETTING: &str = "LECTERN_TOKEN_PREVIOUS_KEY_FILES";
+        let pem = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(SETTING, format!("cannot read {} ({e})", path.display())))?;
+        let public_key = parse_ed25519_public(&pem)
+            .map_err(|message| ConfigError::new(SETTING, format!("{}: {message}", path.display())))?;
+        // The current key is already published; listing it twice would only confuse clients.
+        if public_key != token_public_key {
+            token_previous.push(TokenVerifyingKey { key_id: derive_token_key_id(&public_key), public_key });
+        }
+    }
 
     let secret = read_or_create(&paths.storage_secret, &mut generated, generate_secret)?;
     let secret = secret.trim().to_owned();
@@ -83,10 +105,49 @@ pub fn load_or_generate(paths: &KeyPaths) -> Result<(Keys, Generated), ConfigErr
 
     let keys = Keys {
         cdn: CdnSigningKey { key_pair_id, private_key },
-        token: TokenSigningKey { key_id: token_key_id, pkcs8_der },
+        token: TokenSigningKey { key_id: token_key_id, pkcs8_der, public_key: token_public_key },
+        token_previous,
         storage_secret: SecretString::from(secret),
     };
     Ok((keys, generated))
+}
+
+/// The key id published in the JWKS and in token headers: derived from the public key alone, so a
+/// previous key given as a public key keeps the id it had while it was signing.
+fn derive_token_key_id(public_key: &[u8]) -> String {
+    format!("ed25519-{}", &hex::encode(Sha256::digest(public_key))[..16])
+}
+
+fn ed25519_public_key(pkcs8_der: &[u8]) -> Result<Vec<u8>, String> {
+    use aws_lc_rs::signature::KeyPair;
+    let pair = aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(pkcs8_der)
+        .map_err(|e| format!("not an Ed25519 PKCS#8 private key ({e})"))?;
+    Ok(pair.public_key().as_ref().to_vec())
+}
+
+/// The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the algorithm identifier
+/// 1.3.101.112 and a 33-byte bit string; the 32 key bytes follow.
+const ED25519_SPKI_PREFIX: [u8; 12] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+
+/// Accepts `BEGIN PUBLIC KEY` (what `openssl pkey -pubout` writes) or a PKCS#8 private key, of
+/// which only the public half is kept.
+fn parse_ed25519_public(pem: &str) -> Result<Vec<u8>, String> {
+    if pem.contains("BEGIN PUBLIC KEY") {
+        let der = pem_body(pem, "PUBLIC KEY")?;
+        match der.strip_prefix(ED25519_SPKI_PREFIX.as_slice()) {
+            Some(key) if key.len() == 32 => Ok(key.to_vec()),
+            _ => Err("not an Ed25519 public key".to_owned()),
+        }
+    } else {
+        ed25519_public_key(&pem_body(pem, "PRIVATE KEY")?)
+    }
+}
+
+/// The public half of an Ed25519 key as SPKI PEM (for rotation: keep it as a previous key).
+pub fn ed25519_public_key_pem(public_key: &[u8]) -> String {
+    let mut der = ED25519_SPKI_PREFIX.to_vec();
+    der.extend_from_slice(public_key);
+    pem_encode("PUBLIC KEY", &der)
 }
 
 fn read_or_create(
@@ -212,6 +273,7 @@ mod tests {
             cdn_key: key("cdn.pem", "LECTERN_CDN_KEY_FILE"),
             cdn_key_pair_id: None,
             token_key: key("token.pem", "LECTERN_TOKEN_KEY_FILE"),
+            token_previous_keys: Vec::new(),
             storage_secret: key("secret", "LECTERN_STORAGE_SECRET_FILE"),
         }
     }
@@ -240,6 +302,25 @@ mod tests {
         paths.cdn_key.generate_if_missing = false;
         let error = load_or_generate(&paths).expect_err("must not generate");
         assert_eq!(error.setting, "LECTERN_CDN_KEY_FILE");
+    }
+
+    #[test]
+    fn a_previous_token_key_keeps_its_key_id_whether_given_as_public_or_private_pem() {
+        let old_dir = tempfile::tempdir().expect("temp dir");
+        let (old, _) = load_or_generate(&default_paths(old_dir.path())).expect("generated");
+        let public_pem = old_dir.path().join("old-public.pem");
+        std::fs::write(&public_pem, ed25519_public_key_pem(&old.token.public_key)).expect("write");
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut paths = default_paths(dir.path());
+        paths.token_previous_keys = vec![public_pem, old_dir.path().join("token.pem")];
+        let (keys, _) = load_or_generate(&paths).expect("loaded");
+        assert_eq!(keys.token_previous.len(), 2);
+        for previous in &keys.token_previous {
+            assert_eq!(previous.key_id, old.token.key_id);
+            assert_eq!(previous.public_key, old.token.public_key);
+        }
+        assert_ne!(keys.token.key_id, old.token.key_id);
     }
 
     #[test]

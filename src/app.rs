@@ -11,7 +11,8 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{DatabaseSettings, HttpSettings};
+use crate::auth::Auth;
+use crate::config::{AuthSettings, DatabaseSettings, HttpSettings};
 use crate::jobs::{WorkerPool, WorkerSettings};
 use crate::keys::Keys;
 use crate::metrics::Metrics;
@@ -25,6 +26,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub http: Arc<HttpSettings>,
     pub keys: Arc<Keys>,
+    pub auth: Arc<Auth>,
 }
 
 /// Resolved settings of `lectern serve`.
@@ -34,6 +36,7 @@ pub struct ServeSettings {
     pub database: DatabaseSettings,
     pub storage: StorageSettings,
     pub keys: Keys,
+    pub auth: AuthSettings,
     pub workers: WorkerSettings,
     pub migrate_on_start: bool,
     pub shutdown_timeout: Duration,
@@ -45,6 +48,8 @@ pub enum StartupError {
     Database(#[from] crate::db::DbError),
     #[error("cannot open object storage")]
     Storage(#[from] crate::storage::StorageError),
+    #[error("cannot set up identity")]
+    Auth(#[from] crate::auth::AuthError),
     #[error("cannot listen on {address}")]
     Bind {
         address: SocketAddr,
@@ -76,12 +81,14 @@ impl Application {
     /// `#[sqlx::test]`, already migrated).
     pub async fn build_with_pool(settings: ServeSettings, pool: PgPool) -> Result<Self, StartupError> {
         let storage = crate::storage::connect(&settings.storage).await?;
+        let auth = Auth::new(settings.auth, &settings.keys, &settings.http.public_url).await?;
         let state = AppState {
             pool,
             storage: storage.store,
             metrics: Arc::new(Metrics::new()),
             http: Arc::new(settings.http.clone()),
             keys: Arc::new(settings.keys),
+            auth: Arc::new(auth),
         };
         let address = settings.http.listen;
         let listener = TcpListener::bind(address).await.map_err(|source| StartupError::Bind { address, source })?;
@@ -127,7 +134,9 @@ impl Application {
         }
 
         tracing::info!(address = %self.listener.local_addr()?, "listening");
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(stop.clone().cancelled_owned());
+        // Connection info gives handlers the peer address (rate limits, the device list).
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(self.listener, service).with_graceful_shutdown(stop.clone().cancelled_owned());
         let deadline = async {
             stop.cancelled().await;
             tokio::time::sleep(self.shutdown_timeout).await;

@@ -1,6 +1,7 @@
 //! The `lectern` command line: resolves settings, then runs the chosen subcommand.
 
 mod media;
+mod users;
 
 use std::process::ExitCode;
 
@@ -8,7 +9,7 @@ use anyhow::Context;
 use clap::Parser;
 
 use crate::app::{Application, ServeSettings};
-use crate::config::{Cli, Command, ConfigError, KeysCommand};
+use crate::config::{Cli, Command, ConfigError, KeysCommand, UsersCommand};
 use crate::jobs::{WorkerPool, WorkerSettings};
 
 /// Exit code for unusable configuration (like clap's own usage errors).
@@ -61,6 +62,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             tracing::info!("migrations applied");
             Ok(())
         }
+        Command::Users { command: UsersCommand::CreateAdmin(args) } => users::create_admin(&args).await,
         Command::Keys { command: KeysCommand::Generate(args) } => {
             crate::telemetry::init(args.common.log_format, &args.common.log_filter);
             let paths = args.keys.resolve(&args.common);
@@ -95,11 +97,13 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
         tracing::info!(path, "generated a signing key");
     }
     let storage = args.storage.resolve(&args.common, &http.public_url, keys.storage_secret.clone())?;
+    let auth = args.auth.resolve(args.storage.redis_url.as_deref())?;
     let settings = ServeSettings {
         http,
         database,
         storage,
         keys,
+        auth,
         workers: WorkerSettings {
             concurrency: args.workers,
             shutdown_timeout: args.common.shutdown_timeout,
@@ -108,7 +112,8 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
         migrate_on_start: args.migrate_on_start,
         shutdown_timeout: args.common.shutdown_timeout,
     };
-    let application = Application::build(settings).await?;
+    // Boxed: the settings and the start-up steps make a future larger than the stack should hold.
+    let application = Box::pin(Application::build(settings)).await?;
     application.run_until_stopped(crate::app::shutdown_signal()).await.context("the server failed")?;
     Ok(())
 }

@@ -14,6 +14,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds to put in `Retry-After` (429, 503).
     pub retry_after: Option<u64>,
+    /// The `WWW-Authenticate` challenge of a 401 (RFC 6750).
+    pub www_authenticate: Option<String>,
 }
 
 /// The error body every endpoint uses.
@@ -33,7 +35,7 @@ pub struct ErrorDetail {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after: None }
+        Self { status, code, message: message.into(), retry_after: None, www_authenticate: None }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -63,6 +65,9 @@ impl IntoResponse for ApiError {
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        if let Some(challenge) = self.www_authenticate.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            response.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, challenge);
+        }
         response
     }
 }
@@ -91,6 +96,44 @@ impl From<crate::storage::StorageError> for ApiError {
                 tracing::error!(error = %crate::error_chain(&error), "storage unavailable");
                 Self::unavailable("storage_unavailable", "object storage is unavailable; try again shortly")
             }
+        }
+    }
+}
+
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(error: crate::auth::AuthError) -> Self {
+        use crate::auth::AuthError as E;
+        let code = error.error_code();
+        // Database trouble is answered like any other handler's (503 when unreachable, else 500).
+        let error = match error {
+            E::Database(database) => return Self::from(database),
+            other => other,
+        };
+        match &error {
+            E::InvalidEmail(_) | E::WeakPassword(_) | E::InvalidRoles(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, error.to_string())
+            }
+            E::EmailTaken => Self::new(StatusCode::CONFLICT, code, error.to_string()),
+            E::InvalidCredentials => Self::new(StatusCode::UNAUTHORIZED, code, error.to_string()),
+            E::MissingToken => Self {
+                www_authenticate: Some(r#"Bearer realm="lectern""#.to_owned()),
+                ..Self::new(StatusCode::UNAUTHORIZED, code, error.to_string())
+            },
+            // RFC 6750 §3.1: a rejected token is `invalid_token` in the challenge too.
+            E::InvalidToken | E::TokenExpired => Self {
+                www_authenticate: Some(format!(
+                    r#"Bearer realm="lectern", error="invalid_token", error_description="{}""#,
+                    if matches!(error, E::TokenExpired) { "the token has expired" } else { "the token is not valid" }
+                )),
+                ..Self::new(StatusCode::UNAUTHORIZED, code, error.to_string())
+            },
+            E::Forbidden => Self::new(StatusCode::FORBIDDEN, code, error.to_string()),
+            E::NotFound(_) => Self::new(StatusCode::NOT_FOUND, code, error.to_string()),
+            E::RateLimited { retry_after } => Self {
+                retry_after: Some(*retry_after),
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, error.to_string())
+            },
+            E::Database(_) | E::Hashing(_) | E::Signing(_) | E::Redis(_) => Self::internal(&error),
         }
     }
 }

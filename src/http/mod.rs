@@ -27,13 +27,16 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Every documented route of the API. Routes are registered through `OpenApiRouter`, so a route
 /// cannot exist without appearing in `/openapi.json`.
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(base_document()).merge(ops::router())
+    OpenApiRouter::with_openapi(base_document()).merge(ops::router()).merge(crate::auth::router())
 }
 
 fn base_document() -> OpenApi {
-    use utoipa::openapi::{InfoBuilder, OpenApiBuilder, Tag};
+    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+    use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApiBuilder, Tag};
     let mut operations = Tag::new("operations");
     operations.description = Some("Health, readiness, metrics and this document".to_owned());
+    let mut identity = Tag::new("identity");
+    identity.description = Some("Accounts, sign-in, tokens, sessions and roles".to_owned());
     let mut storage = Tag::new("storage");
     storage.description =
         Some("Presigned-URL endpoints of the local storage backend; their URLs come signed from other responses".to_owned());
@@ -45,7 +48,22 @@ fn base_document() -> OpenApi {
                 .description(Some("Media ingest and streaming delivery for course video"))
                 .build(),
         )
-        .tags(Some(vec![operations, storage]))
+        .tags(Some(vec![operations, identity, storage]))
+        // Protected operations name this scheme with `security(("bearer" = []))`.
+        .components(Some(
+            ComponentsBuilder::new()
+                .security_scheme(
+                    "bearer",
+                    SecurityScheme::Http(
+                        HttpBuilder::new()
+                            .scheme(HttpAuthScheme::Bearer)
+                            .bearer_format("JWT")
+                            .description(Some("An access token from /v1/auth/login, /register or /refresh"))
+                            .build(),
+                    ),
+                )
+                .build(),
+        ))
         .build();
     document.merge(<crate::storage::local::routes::LocalStorageApi as utoipa::OpenApi>::openapi());
     document

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use lectern::app::{Application, ServeSettings};
-use lectern::config::{DatabaseSettings, HttpSettings, KeyPath, KeyPaths};
+use lectern::config::{Argon2Settings, AuthSettings, DatabaseSettings, HttpSettings, KeyPath, KeyPaths, RateLimit};
 use lectern::jobs::WorkerSettings;
 use lectern::storage::{LocalSettings, StorageSettings};
 use secrecy::SecretString;
@@ -36,6 +36,22 @@ impl Drop for TestApp {
 pub struct TestOptions {
     pub cors_origins: Vec<String>,
     pub workers: usize,
+    /// Identity settings; `None` uses [`test_auth_settings`].
+    pub auth: Option<AuthSettings>,
+    /// Verification-only token keys (`LECTERN_TOKEN_PREVIOUS_KEY_FILES`).
+    pub token_previous_keys: Vec<std::path::PathBuf>,
+}
+
+/// The defaults with cheap password hashing (tests hash hundreds of passwords) and limits high
+/// enough that only the rate-limit tests meet them.
+pub fn test_auth_settings() -> AuthSettings {
+    let mut settings = AuthSettings::default();
+    settings.passwords.argon2 = Argon2Settings { memory_kib: 256, iterations: 1, parallelism: 1 };
+    let generous = RateLimit { max: 1000, period: Duration::from_secs(60) };
+    settings.rate_limits.register = generous;
+    settings.rate_limits.login = generous;
+    settings.rate_limits.refresh = generous;
+    settings
 }
 
 pub fn key_paths(dir: &std::path::Path) -> KeyPaths {
@@ -44,6 +60,7 @@ pub fn key_paths(dir: &std::path::Path) -> KeyPaths {
         cdn_key: key("cdn.pem", "LECTERN_CDN_KEY_FILE"),
         cdn_key_pair_id: None,
         token_key: key("token.pem", "LECTERN_TOKEN_KEY_FILE"),
+        token_previous_keys: Vec::new(),
         storage_secret: key("storage-secret", "LECTERN_STORAGE_SECRET_FILE"),
     }
 }
@@ -54,7 +71,9 @@ pub async fn spawn_app(pool: PgPool) -> TestApp {
 
 pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
-    let (keys, _) = lectern::keys::load_or_generate(&key_paths(&data_dir.path().join("keys"))).expect("keys");
+    let mut paths = key_paths(&data_dir.path().join("keys"));
+    paths.token_previous_keys = options.token_previous_keys;
+    let (keys, _) = lectern::keys::load_or_generate(&paths).expect("keys");
     // Bind first so the public URL (used in presigned links) carries the real port.
     let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
     let listen = probe.local_addr().expect("address");
@@ -80,6 +99,7 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
             presign_secret: keys.storage_secret.clone(),
         }),
         keys,
+        auth: options.auth.unwrap_or_else(test_auth_settings),
         workers: WorkerSettings {
             concurrency: options.workers,
             poll_interval: Duration::from_millis(200),
@@ -94,4 +114,54 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
     let stopped = stop.clone();
     tokio::spawn(async move { application.run_until_stopped(stopped.cancelled_owned()).await });
     TestApp { address, client: reqwest::Client::new(), pool, data_dir, stop }
+}
+
+/// A password every policy accepts.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+impl TestApp {
+    /// The app's keys, read back from its data directory (they were generated there).
+    pub fn keys(&self) -> lectern::keys::Keys {
+        lectern::keys::load_or_generate(&key_paths(&self.data_dir.path().join("keys"))).expect("keys").0
+    }
+
+    pub async fn post_json(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.client.post(self.url(path)).json(&body).send().await.expect("request")
+    }
+
+    /// Registers an account and returns the whole 201 body (`account` and `tokens`).
+    pub async fn register(&self, email: &str) -> serde_json::Value {
+        let response = self.post_json("/v1/auth/register", serde_json::json!({"email": email, "password": PASSWORD})).await;
+        assert_eq!(response.status(), 201, "registering {email}");
+        response.json().await.expect("json")
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_json("/v1/auth/login", serde_json::json!({"email": email, "password": password})).await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
+        self.post_json("/v1/auth/refresh", serde_json::json!({"refresh_token": refresh_token})).await
+    }
+
+    /// `GET path` with a bearer token.
+    pub async fn get_with(&self, path: &str, access_token: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).bearer_auth(access_token).send().await.expect("request")
+    }
+
+    /// Makes an account an administrator directly in the database.
+    pub async fn make_admin(&self, account_id: &str) {
+        let account_id: uuid::Uuid = account_id.parse().expect("uuid");
+        sqlx::query("update account set roles = '{learner,admin}' where account_id = $1")
+            .bind(account_id)
+            .execute(&self.pool)
+            .await
+            .expect("update");
+    }
+}
+
+/// The error code of a JSON error response.
+pub async fn error_code(response: reqwest::Response) -> String {
+    let body: serde_json::Value = response.json().await.expect("json error body");
+    body["error"]["code"].as_str().expect("code").to_owned()
 }

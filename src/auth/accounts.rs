@@ -1,0 +1,221 @@
+//! The `account` table: creation, look-up for sign-in, the lockout counter and roles.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{AuthError, Email};
+
+/// What an account may do. Every account is at least a learner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Learner,
+    Instructor,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Learner => "learner",
+            Self::Instructor => "instructor",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// Roles as stored; the table's CHECK keeps out anything unknown, so skipping is only a
+    /// guard against a future role this binary does not know yet.
+    pub fn from_stored(stored: &[String]) -> Vec<Self> {
+        let mut roles: Vec<Self> = stored
+            .iter()
+            .filter_map(|role| match role.as_str() {
+                "learner" => Some(Self::Learner),
+                "instructor" => Some(Self::Instructor),
+                "admin" => Some(Self::Admin),
+                _ => None,
+            })
+            .collect();
+        roles.sort_unstable();
+        roles.dedup();
+        roles
+    }
+
+    pub fn to_stored(roles: &[Self]) -> Vec<String> {
+        let mut roles = roles.to_vec();
+        roles.sort_unstable();
+        roles.dedup();
+        roles.into_iter().map(|role| role.as_str().to_owned()).collect()
+    }
+}
+
+/// An account as its owner and administrators see it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Account {
+    pub account_id: Uuid,
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    pub email_verified: bool,
+    pub roles: Vec<Role>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// What sign-in needs to know about an account.
+pub struct Credentials {
+    pub account_id: Uuid,
+    pub password_hash: Option<String>,
+    pub roles: Vec<Role>,
+    pub locked: bool,
+}
+
+/// Lockout: after this many consecutive failures the account is locked…
+pub const LOCKOUT_THRESHOLD: i32 = 5;
+/// …first for this long, doubling with every further failure…
+pub const LOCKOUT_BASE: Duration = Duration::from_secs(60);
+/// …up to this long.
+pub const LOCKOUT_MAX: Duration = Duration::from_secs(15 * 60);
+
+/// Creates an account with the default role; `email_taken` when the email is in use.
+pub async fn create(pool: &PgPool, email: &Email, password_hash: &str) -> Result<Account, AuthError> {
+    let row = sqlx::query!(
+        r#"
+        insert into account (email, password_hash)
+        values ($1, $2)
+        returning account_id, email, email_verified, roles, created_at
+        "#,
+        email.as_str(),
+        password_hash,
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(|error| match &error {
+        sqlx::Error::Database(db) if db.constraint() == Some("account_email_key") => AuthError::EmailTaken,
+        _ => AuthError::Database(error),
+    })?;
+    Ok(Account {
+        account_id: row.account_id,
+        email: row.email,
+        email_verified: row.email_verified,
+        roles: Role::from_stored(&row.roles),
+        created_at: row.created_at,
+    })
+}
+
+pub async fn find(pool: &PgPool, account_id: Uuid) -> Result<Option<Account>, AuthError> {
+    let row = sqlx::query!(
+        r#"select account_id, email, email_verified, roles, created_at from account where account_id = $1"#,
+        account_id,
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|row| Account {
+        account_id: row.account_id,
+        email: row.email,
+        email_verified: row.email_verified,
+        roles: Role::from_stored(&row.roles),
+        created_at: row.created_at,
+    }))
+}
+
+pub async fn credentials(pool: &PgPool, email: &Email) -> Result<Option<Credentials>, AuthError> {
+    let row = sqlx::query!(
+        r#"
+        select account_id, password_hash, roles,
+               coalesce(locked_until > now(), false) as "locked!"
+        from account where email = $1
+        "#,
+        email.as_str(),
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|row| Credentials {
+        account_id: row.account_id,
+        password_hash: row.password_hash,
+        roles: Role::from_stored(&row.roles),
+        locked: row.locked,
+    }))
+}
+
+/// Counts a wrong password and, from the threshold on, locks the account for
+/// `LOCKOUT_BASE · 2^(failures − threshold)`, capped at `LOCKOUT_MAX`. One statement, so
+/// concurrent failures all count.
+pub async fn record_failed_login(pool: &PgPool, account_id: Uuid) -> Result<(), AuthError> {
+    sqlx::query!(
+        r#"
+        update account
+        set failed_logins = failed_logins + 1,
+            locked_until = case
+                when failed_logins + 1 >= $2::int4
+                then now() + make_interval(
+                    secs => least($3::float8 * power(2, failed_logins + 1 - $2::int4), $4::float8))
+                else locked_until
+            end
+        where account_id = $1
+        "#,
+        account_id,
+        LOCKOUT_THRESHOLD,
+        LOCKOUT_BASE.as_secs_f64(),
+        LOCKOUT_MAX.as_secs_f64(),
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn record_successful_login(pool: &PgPool, account_id: Uuid) -> Result<(), AuthError> {
+    sqlx::query!(
+        r#"
+        update account set failed_logins = 0, locked_until = null
+        where account_id = $1 and (failed_logins <> 0 or locked_until is not null)
+        "#,
+        account_id,
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Replaces an account's roles; `None` when there is no such account.
+pub async fn set_roles(pool: &PgPool, account_id: Uuid, roles: &[Role]) -> Result<Option<Account>, AuthError> {
+    let row = sqlx::query!(
+        r#"
+        update account set roles = $2 where account_id = $1
+        returning account_id, email, email_verified, roles, created_at
+        "#,
+        account_id,
+        &Role::to_stored(roles),
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|row| Account {
+        account_id: row.account_id,
+        email: row.email,
+        email_verified: row.email_verified,
+        roles: Role::from_stored(&row.roles),
+        created_at: row.created_at,
+    }))
+}
+
+/// Creates an administrator, or adds `admin` to the roles of the account that has this email
+/// (its password is then left alone). Returns the account id and whether it was created.
+pub async fn create_or_grant_admin(pool: &PgPool, email: &Email, password_hash: &str) -> Result<(Uuid, bool), AuthError> {
+    let row = sqlx::query!(
+        r#"
+        insert into account (email, password_hash, roles)
+        values ($1, $2, '{learner,admin}')
+        on conflict (email) do update
+            set roles = array(select distinct unnest(account.roles || '{admin}'::text[]) order by 1)
+        returning account_id, (xmax = 0) as "created!"
+        "#,
+        email.as_str(),
+        password_hash,
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok((row.account_id, row.created))
+}

@@ -95,5 +95,22 @@ SQL
     export DATABASE_URL="postgres://lectern:lectern@127.0.0.1:5432/lectern"
 }
 
+# ensure_redis: a Redis on 127.0.0.1:6379 for the tests of the shared rate limiter. One already
+# answering is used as it is; otherwise Debian's redis-server is installed and started.
+ensure_redis() {
+    if command -v redis-cli >/dev/null && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+        return 0
+    fi
+    ensure_packages redis-server
+    say "starting Redis on 127.0.0.1:6379"
+    redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save '' --appendonly no >/dev/null \
+        || die "cannot start redis-server"
+    for _ in $(seq 1 40); do
+        redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && return 0
+        sleep 0.25
+    done
+    die "Redis did not come up on 127.0.0.1:6379"
+}
+
 # Builds offline against the committed query data in .sqlx/, so no database is needed to compile.
 export SQLX_OFFLINE=true

@@ -8,6 +8,7 @@ cd "$LECTERN_ROOT"
 ensure_build_packages
 ensure_rust
 ensure_postgres
+ensure_redis
 ensure_node
 say "installing the browser players (Debian chromium, pinned npm packages)"
 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 bash scripts/install-players.sh

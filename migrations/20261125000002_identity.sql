@@ -17,7 +17,10 @@ create table account
         check (cardinality(roles) > 0 and roles <@ array ['learner', 'instructor', 'admin']::text[]),
     -- Failed sign-ins since the last success, and the exponential lock they caused. The lock
     -- expires by itself, so an attacker can slow a victim down but never lock them out for good.
+    -- Failures are forgotten a day after the last one, so an old burst does not turn a typo
+    -- months later into a long lock.
     failed_logins  integer     not null default 0 check (failed_logins >= 0),
+    last_failed_login_at timestamptz,
     locked_until   timestamptz,
     created_at     timestamptz not null default now(),
     updated_at     timestamptz not null default now()

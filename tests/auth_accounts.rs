@@ -177,3 +177,25 @@ async fn each_failure_past_the_threshold_doubles_the_lock_up_to_fifteen_minutes(
     }
     assert!((895.0..=900.0).contains(&lock_seconds().await));
 }
+
+#[sqlx::test]
+async fn failures_from_more_than_a_day_ago_are_forgotten(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    app.register("old.typos@example.com").await;
+    sqlx::query(
+        "update account set failed_logins = 9, last_failed_login_at = now() - interval '25 hours' where email = $1",
+    )
+    .bind("old.typos@example.com")
+    .execute(&pool)
+    .await
+    .expect("update");
+    app.login("old.typos@example.com", "one more typo").await;
+    let (failed, locked): (i32, bool) =
+        sqlx::query_as("select failed_logins, locked_until is not null from account where email = $1")
+            .bind("old.typos@example.com")
+            .fetch_one(&pool)
+            .await
+            .expect("row");
+    assert_eq!((failed, locked), (1, false));
+    assert_eq!(app.login("old.typos@example.com", PASSWORD).await.status(), 200);
+}

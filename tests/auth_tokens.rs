@@ -158,3 +158,18 @@ async fn after_a_key_rotation_tokens_signed_with_the_previous_key_still_verify(p
     let impostor = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&old.token.pkcs8_der)).expect("signed");
     assert_refused(&app, &impostor, "invalid_token", "old key under the new kid").await;
 }
+
+#[sqlx::test]
+async fn the_openapi_document_declares_the_bearer_scheme_on_protected_routes(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let document: Value = app.client.get(app.url("/openapi.json")).send().await.expect("request").json().await.expect("json");
+    assert_eq!(document["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    assert_eq!(document["components"]["securitySchemes"]["bearer"]["bearerFormat"], "JWT");
+    for (path, method) in [("/v1/me", "get"), ("/v1/auth/sessions", "get"), ("/v1/auth/logout", "post"), ("/v1/users/{account_id}/roles", "put")] {
+        assert_eq!(document["paths"][path][method]["security"], json!([{"bearer": []}]), "{method} {path}");
+    }
+    for (path, method) in [("/v1/auth/login", "post"), ("/v1/auth/register", "post"), ("/.well-known/jwks.json", "get")] {
+        assert!(document["paths"][path][method].is_object(), "{method} {path} missing");
+        assert!(document["paths"][path][method].get("security").is_none(), "{method} {path} needs no token");
+    }
+}

@@ -79,6 +79,8 @@ pub const LOCKOUT_THRESHOLD: i32 = 5;
 pub const LOCKOUT_BASE: Duration = Duration::from_secs(60);
 /// …up to this long.
 pub const LOCKOUT_MAX: Duration = Duration::from_secs(15 * 60);
+/// A day after the last failure, the count starts again from zero.
+pub const LOCKOUT_FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// Creates an account with the default role; `email_taken` when the email is in use.
 pub async fn create(pool: &PgPool, email: &Email, password_hash: &str) -> Result<Account, AuthError> {
@@ -142,17 +144,29 @@ pub async fn credentials(pool: &PgPool, email: &Email) -> Result<Option<Credenti
 }
 
 /// Counts a wrong password and, from the threshold on, locks the account for
-/// `LOCKOUT_BASE · 2^(failures − threshold)`, capped at `LOCKOUT_MAX`. One statement, so
-/// concurrent failures all count.
+/// `LOCKOUT_BASE · 2^(failures − threshold)`, capped at `LOCKOUT_MAX`. Failures older than
+/// `LOCKOUT_FORGET_AFTER` are forgotten first. One statement (the count is written out twice
+/// because `SET` sees the old row), so concurrent failures all count.
 pub async fn record_failed_login(pool: &PgPool, account_id: Uuid) -> Result<(), AuthError> {
     sqlx::query!(
         r#"
         update account
-        set failed_logins = failed_logins + 1,
+        set failed_logins = case
+                when last_failed_login_at > now() - make_interval(secs => $5::float8) then failed_logins + 1
+                else 1
+            end,
+            last_failed_login_at = now(),
             locked_until = case
-                when failed_logins + 1 >= $2::int4
-                then now() + make_interval(
-                    secs => least($3::float8 * power(2, failed_logins + 1 - $2::int4), $4::float8))
+                when (case
+                        when last_failed_login_at > now() - make_interval(secs => $5::float8) then failed_logins + 1
+                        else 1
+                    end) >= $2::int4
+                then now() + make_interval(secs => least(
+                    $3::float8 * power(2, (case
+                        when last_failed_login_at > now() - make_interval(secs => $5::float8) then failed_logins + 1
+                        else 1
+                    end) - $2::int4),
+                    $4::float8))
                 else locked_until
             end
         where account_id = $1
@@ -161,6 +175,7 @@ pub async fn record_failed_login(pool: &PgPool, account_id: Uuid) -> Result<(), 
         LOCKOUT_THRESHOLD,
         LOCKOUT_BASE.as_secs_f64(),
         LOCKOUT_MAX.as_secs_f64(),
+        LOCKOUT_FORGET_AFTER.as_secs_f64(),
     )
     .execute(pool)
     .await?;
@@ -170,7 +185,7 @@ pub async fn record_failed_login(pool: &PgPool, account_id: Uuid) -> Result<(), 
 pub async fn record_successful_login(pool: &PgPool, account_id: Uuid) -> Result<(), AuthError> {
     sqlx::query!(
         r#"
-        update account set failed_logins = 0, locked_until = null
+        update account set failed_logins = 0, last_failed_login_at = null, locked_until = null
         where account_id = $1 and (failed_logins <> 0 or locked_until is not null)
         "#,
         account_id,

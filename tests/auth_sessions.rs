@@ -142,3 +142,66 @@ async fn another_accounts_session_cannot_be_deleted_and_looks_missing(pool: PgPo
     assert_eq!(error_code(response).await, "not_found");
     assert_eq!(app.get_with("/v1/me", &text(&victim["tokens"], "access_token")).await.status(), 200);
 }
+
+#[sqlx::test]
+async fn a_malformed_session_id_is_a_json_404(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let body = app.register("typo.in.url@example.com").await;
+    let response = app
+        .client
+        .delete(app.url("/v1/auth/sessions/not-a-uuid"))
+        .bearer_auth(text(&body["tokens"], "access_token"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 404);
+    assert_eq!(error_code(response).await, "not_found");
+}
+
+#[sqlx::test]
+async fn an_idle_or_too_old_session_can_no_longer_refresh_or_authenticate(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let idle = app.register("idle@example.com").await;
+    let old = app.register("old@example.com").await;
+    sqlx::query("update auth_session set idle_expires_at = now() - interval '1 second' where session_id = $1")
+        .bind(text(&idle["tokens"], "session_id").parse::<uuid::Uuid>().expect("uuid"))
+        .execute(&pool)
+        .await
+        .expect("update");
+    // The absolute limit wins even over a fresh idle deadline.
+    sqlx::query(
+        "update auth_session set idle_expires_at = now() - interval '2 seconds', \
+         absolute_expires_at = now() - interval '1 second' where session_id = $1",
+    )
+    .bind(text(&old["tokens"], "session_id").parse::<uuid::Uuid>().expect("uuid"))
+    .execute(&pool)
+    .await
+    .expect("update");
+    for body in [&idle, &old] {
+        assert_eq!(app.refresh(&text(&body["tokens"], "refresh_token")).await.status(), 401);
+        assert_eq!(app.get_with("/v1/me", &text(&body["tokens"], "access_token")).await.status(), 401);
+    }
+}
+
+#[sqlx::test]
+async fn a_refresh_pushes_the_idle_deadline_forward_but_never_past_the_absolute_one(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let body = app.register("active@example.com").await;
+    let session_id: uuid::Uuid = text(&body["tokens"], "session_id").parse().expect("uuid");
+    sqlx::query(
+        "update auth_session set idle_expires_at = now() + interval '1 hour', \
+         absolute_expires_at = now() + interval '2 hours' where session_id = $1",
+    )
+    .bind(session_id)
+    .execute(&pool)
+    .await
+    .expect("update");
+    assert_eq!(app.refresh(&text(&body["tokens"], "refresh_token")).await.status(), 200);
+    let (idle, absolute): (time::OffsetDateTime, time::OffsetDateTime) =
+        sqlx::query_as("select idle_expires_at, absolute_expires_at from auth_session where session_id = $1")
+            .bind(session_id)
+            .fetch_one(&pool)
+            .await
+            .expect("row");
+    assert_eq!(idle, absolute);
+}

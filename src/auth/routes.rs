@@ -80,6 +80,12 @@ pub struct RolesRequest {
     pub roles: Vec<Role>,
 }
 
+/// Ids in paths are taken as text and parsed here, so a malformed one is answered like a missing
+/// one, in the API's error format (axum's own `Path<Uuid>` rejection is plain text).
+fn path_id(raw: &str, what: &'static str) -> Result<Uuid, AuthError> {
+    Uuid::parse_str(raw).map_err(|_| AuthError::NotFound(what))
+}
+
 fn lifetimes(state: &AppState) -> Lifetimes {
     let settings = &state.auth.settings;
     Lifetimes { idle: settings.session_idle_timeout, absolute: settings.session_max_age }
@@ -235,8 +241,9 @@ async fn list_sessions(State(state): State<AppState>, caller: Authenticated) -> 
 async fn delete_session(
     State(state): State<AppState>,
     caller: Authenticated,
-    Path(session_id): Path<Uuid>,
+    Path(session_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    let session_id = path_id(&session_id, "no such active session")?;
     if sessions::revoke(&state.pool, session_id, caller.account_id, RevokedReason::SignedOut).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -258,10 +265,11 @@ async fn delete_session(
 async fn set_roles(
     State(state): State<AppState>,
     caller: Authenticated,
-    Path(account_id): Path<Uuid>,
+    Path(account_id): Path<String>,
     Json(request): Json<RolesRequest>,
 ) -> Result<axum::Json<Account>, ApiError> {
     caller.require(Role::Admin)?;
+    let account_id = path_id(&account_id, "no such account")?;
     let mut roles = request.roles;
     // Every account is at least a learner; an empty list would otherwise lock it out of everything.
     if !roles.contains(&Role::Learner) {

@@ -84,3 +84,56 @@ async fn the_redis_limiter_allows_max_per_window_and_says_when_to_retry() {
         other => panic!("expected rate_limited, got {other:?}"),
     }
 }
+
+#[sqlx::test]
+async fn refreshes_are_limited_too(pool: PgPool) {
+    let app = spawn_app_with(pool, TestOptions { auth: Some(strict(2)), ..TestOptions::default() }).await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(app.refresh("bm90LWEtcmVhbC10b2tlbg").await.status().as_u16());
+    }
+    assert_eq!(statuses, vec![401, 401, 429]);
+}
+
+#[sqlx::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client(pool: PgPool) {
+    let mut settings = strict(2);
+    settings.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+    let app = spawn_app_with(pool, TestOptions { auth: Some(settings), ..TestOptions::default() }).await;
+    let login_from = |address: &'static str| {
+        app.client
+            .post(app.url("/v1/auth/login"))
+            .header("x-forwarded-for", format!("203.0.113.50, {address}"))
+            .json(&json!({"email": format!("{address}@example.com"), "password": PASSWORD}))
+            .send()
+    };
+    // Two clients behind the same proxy each get their own allowance.
+    for _ in 0..2 {
+        assert_eq!(login_from("198.51.100.1").await.expect("request").status(), 401);
+        assert_eq!(login_from("198.51.100.2").await.expect("request").status(), 401);
+    }
+    assert_eq!(login_from("198.51.100.1").await.expect("request").status(), 429);
+
+    // The device list shows the forwarded address.
+    let body = app.register("proxied@example.com").await;
+    let access = body["tokens"]["access_token"].as_str().expect("token");
+    let tokens: serde_json::Value = app
+        .client
+        .post(app.url("/v1/auth/login"))
+        .header("x-forwarded-for", "198.51.100.9")
+        .json(&json!({"email": "proxied@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    let list: serde_json::Value = app.get_with("/v1/auth/sessions", access).await.json().await.expect("json");
+    let proxied = list["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .find(|s| s["session_id"] == tokens["session_id"])
+        .expect("the proxied session");
+    assert_eq!(proxied["ip"], "198.51.100.9");
+}

@@ -165,7 +165,10 @@ async fn the_openapi_document_declares_the_bearer_scheme_on_protected_routes(poo
     let document: Value = app.client.get(app.url("/openapi.json")).send().await.expect("request").json().await.expect("json");
     assert_eq!(document["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     assert_eq!(document["components"]["securitySchemes"]["bearer"]["bearerFormat"], "JWT");
-    for (path, method) in [("/v1/me", "get"), ("/v1/auth/sessions", "get"), ("/v1/auth/logout", "post"), ("/v1/users/{account_id}/roles", "put")] {
+    // `/v1/me` also answers applications, so it names the API-key scheme as an alternative.
+    assert_eq!(document["paths"]["/v1/me"]["get"]["security"], json!([{"bearer": []}, {"api_key": []}]));
+    assert_eq!(document["components"]["securitySchemes"]["api_key"]["scheme"], "bearer");
+    for (path, method) in [("/v1/api-keys", "get"), ("/v1/api-keys", "post"), ("/v1/auth/sessions", "get"), ("/v1/auth/logout", "post"), ("/v1/users/{account_id}/roles", "put")] {
         assert_eq!(document["paths"][path][method]["security"], json!([{"bearer": []}]), "{method} {path}");
     }
     for (path, method) in [("/v1/auth/login", "post"), ("/v1/auth/register", "post"), ("/.well-known/jwks.json", "get")] {

@@ -1,4 +1,5 @@
-//! Request extractors: who is calling (`Authenticated`) and from where (`ClientInfo`).
+//! Request extractors: who is calling (`Authenticated` for a signed-in person, `Principal` for a
+//! person or an application's API key) and from where (`ClientInfo`).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -7,6 +8,7 @@ use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
 use uuid::Uuid;
 
+use super::api_keys::{self, KeyPrincipal, Scope};
 use super::{sessions, AuthError, Role};
 use crate::app::AppState;
 use crate::http::error::ApiError;
@@ -32,12 +34,67 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or(AuthError::MissingToken)?;
-        let token = bearer_token(header.as_bytes()).ok_or(AuthError::InvalidToken)?;
+        let token = presented_bearer(parts)?;
+        Ok(Self::from_access_token(state, token).await?)
+    }
+}
+
+impl Authenticated {
+    async fn from_access_token(state: &AppState, token: &str) -> Result<Self, AuthError> {
         let claims = state.auth.tokens.verify(token)?;
         let roles = sessions::active_roles(&state.pool, claims.sid, claims.sub).await?.ok_or(AuthError::InvalidToken)?;
         Ok(Self { account_id: claims.sub, roles, session_id: claims.sid })
     }
+}
+
+/// Whoever is calling an endpoint that applications may call too: a signed-in person (an access
+/// token) or an application (an API key, `Bearer lk_…`). Endpoints about the person's own
+/// sessions keep using [`Authenticated`], so an API key cannot sign devices out.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    User(Authenticated),
+    ApiKey(KeyPrincipal),
+}
+
+impl Principal {
+    /// The account the request acts as: the person, or the key's owner.
+    pub fn account_id(&self) -> uuid::Uuid {
+        match self {
+            Self::User(user) => user.account_id,
+            Self::ApiKey(key) => key.owner,
+        }
+    }
+
+    /// Whether the caller may do what `scope` names: a key must carry it
+    /// (`insufficient_scope`); a person's roles must allow it (`forbidden`), so one endpoint
+    /// serves both with one check.
+    pub fn require_scope(&self, scope: Scope) -> Result<(), AuthError> {
+        match self {
+            Self::User(user) if scope.allowed_for(&user.roles) => Ok(()),
+            Self::User(_) => Err(AuthError::Forbidden),
+            Self::ApiKey(key) => key.require_scope(scope),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = presented_bearer(parts)?;
+        if token.starts_with(api_keys::SECRET_PREFIX) {
+            Ok(Self::ApiKey(api_keys::authenticate(&state.pool, token).await?))
+        } else {
+            Ok(Self::User(Authenticated::from_access_token(state, token).await?))
+        }
+    }
+}
+
+/// The bearer token of the request: `missing_token` without an `Authorization` header,
+/// `invalid_token` for another scheme.
+fn presented_bearer(parts: &Parts) -> Result<&str, AuthError> {
+    let header = parts.headers.get(AUTHORIZATION).ok_or(AuthError::MissingToken)?;
+    bearer_token(header.as_bytes()).ok_or(AuthError::InvalidToken)
 }
 
 /// The token of an `Authorization: Bearer <token>` header (the scheme is case-insensitive).

@@ -8,8 +8,10 @@
 //! logout takes effect at once rather than when the token expires.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod email;
 pub mod extract;
+mod key_routes;
 pub mod passwords;
 pub mod rate_limit;
 mod routes;
@@ -20,8 +22,9 @@ use url::Url;
 
 pub use accounts::Role;
 pub use email::Email;
-pub use extract::{Authenticated, ClientInfo};
+pub use extract::{Authenticated, ClientInfo, Principal};
 pub use routes::router;
+pub use key_routes::router as api_key_router;
 
 use crate::config::AuthSettings;
 use crate::keys::Keys;
@@ -46,6 +49,17 @@ pub enum AuthError {
     TokenExpired,
     #[error("your roles do not allow this")]
     Forbidden,
+    /// Like `Forbidden`, with the reason (a scope the caller's roles do not allow).
+    #[error("{0}")]
+    ForbiddenBecause(String),
+    #[error("the API key is not valid (unknown or revoked)")]
+    InvalidApiKey,
+    #[error("this API key lacks the scope {0}")]
+    InsufficientScope(&'static str),
+    #[error("{0}")]
+    InvalidScope(String),
+    #[error("{0}")]
+    InvalidName(String),
     #[error("{0}")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -73,7 +87,11 @@ impl AuthError {
             Self::MissingToken => "missing_token",
             Self::InvalidToken => "invalid_token",
             Self::TokenExpired => "token_expired",
-            Self::Forbidden => "forbidden",
+            Self::Forbidden | Self::ForbiddenBecause(_) => "forbidden",
+            Self::InvalidApiKey => "invalid_api_key",
+            Self::InsufficientScope(_) => "insufficient_scope",
+            Self::InvalidScope(_) => "invalid_scope",
+            Self::InvalidName(_) => "invalid_name",
             Self::NotFound(_) => "not_found",
             Self::InvalidRoles(_) => "invalid_roles",
             Self::RateLimited { .. } => "rate_limited",

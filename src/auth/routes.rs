@@ -12,7 +12,8 @@ use uuid::Uuid;
 
 use super::accounts::{self, Account};
 use super::sessions::{self, Issued, Lifetimes, RevokedReason, SessionView};
-use super::{AuthError, Authenticated, ClientInfo, Email, Role};
+use super::api_keys::Scope;
+use super::{AuthError, Authenticated, ClientInfo, Email, Principal, Role};
 use crate::app::AppState;
 use crate::config::RateLimit;
 use crate::http::error::{ApiError, ErrorBody};
@@ -208,15 +209,40 @@ async fn logout(State(state): State<AppState>, caller: Authenticated) -> Result<
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The signed-in account.
-#[utoipa::path(get, path = "/v1/me", tag = "identity", security(("bearer" = [])),
+/// The caller's account, plus which key is calling when the caller is an application.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Me {
+    #[serde(flatten)]
+    pub account: Account,
+    /// Present only when the request came with an API key.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub api_key: Option<CallingKey>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CallingKey {
+    pub api_key_id: Uuid,
+    /// The key's scopes that its owner's current roles still allow.
+    pub scopes: Vec<Scope>,
+}
+
+/// The signed-in account, or the owner of the calling API key.
+#[utoipa::path(get, path = "/v1/me", tag = "identity", security(("bearer" = []), ("api_key" = [])),
     responses(
-        (status = OK, description = "The caller's account", body = Account),
-        (status = UNAUTHORIZED, description = "`missing_token`, `invalid_token` or `token_expired`", body = ErrorBody),
+        (status = OK, description = "The caller's account", body = Me),
+        (status = UNAUTHORIZED, description = "`missing_token`, `invalid_token`, `token_expired` or `invalid_api_key`", body = ErrorBody),
     ))]
-async fn me(State(state): State<AppState>, caller: Authenticated) -> Result<axum::Json<Account>, ApiError> {
-    let account = accounts::find(&state.pool, caller.account_id).await?.ok_or(AuthError::InvalidToken)?;
-    Ok(axum::Json(account))
+async fn me(State(state): State<AppState>, caller: Principal) -> Result<axum::Json<Me>, ApiError> {
+    let gone = match caller {
+        Principal::User(_) => AuthError::InvalidToken,
+        Principal::ApiKey(_) => AuthError::InvalidApiKey,
+    };
+    let account = accounts::find(&state.pool, caller.account_id()).await?.ok_or(gone)?;
+    let api_key = match caller {
+        Principal::User(_) => None,
+        Principal::ApiKey(key) => Some(CallingKey { api_key_id: key.api_key_id, scopes: key.scopes }),
+    };
+    Ok(axum::Json(Me { account, api_key }))
 }
 
 /// The caller's signed-in devices; `current` marks the one making this request.

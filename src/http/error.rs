@@ -110,7 +110,7 @@ impl From<crate::auth::AuthError> for ApiError {
             other => other,
         };
         match &error {
-            E::InvalidEmail(_) | E::WeakPassword(_) | E::InvalidRoles(_) => {
+            E::InvalidEmail(_) | E::WeakPassword(_) | E::InvalidRoles(_) | E::InvalidScope(_) | E::InvalidName(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, error.to_string())
             }
             E::EmailTaken => Self::new(StatusCode::CONFLICT, code, error.to_string()),
@@ -127,7 +127,16 @@ impl From<crate::auth::AuthError> for ApiError {
                 )),
                 ..Self::new(StatusCode::UNAUTHORIZED, code, error.to_string())
             },
-            E::Forbidden => Self::new(StatusCode::FORBIDDEN, code, error.to_string()),
+            E::InvalidApiKey => Self {
+                www_authenticate: Some(r#"Bearer realm="lectern", error="invalid_token", error_description="the API key is not valid""#.to_owned()),
+                ..Self::new(StatusCode::UNAUTHORIZED, code, error.to_string())
+            },
+            // RFC 6750 §3.1 names this case `insufficient_scope` in the challenge as well.
+            E::InsufficientScope(scope) => Self {
+                www_authenticate: Some(format!(r#"Bearer realm="lectern", error="insufficient_scope", scope="{scope}""#)),
+                ..Self::new(StatusCode::FORBIDDEN, code, error.to_string())
+            },
+            E::Forbidden | E::ForbiddenBecause(_) => Self::new(StatusCode::FORBIDDEN, code, error.to_string()),
             E::NotFound(_) => Self::new(StatusCode::NOT_FOUND, code, error.to_string()),
             E::RateLimited { retry_after } => Self {
                 retry_after: Some(*retry_after),

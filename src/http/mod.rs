@@ -27,7 +27,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Every documented route of the API. Routes are registered through `OpenApiRouter`, so a route
 /// cannot exist without appearing in `/openapi.json`.
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(base_document()).merge(ops::router()).merge(crate::auth::router())
+    OpenApiRouter::with_openapi(base_document()).merge(ops::router()).merge(crate::auth::router()).merge(crate::auth::api_key_router())
 }
 
 fn base_document() -> OpenApi {
@@ -59,6 +59,21 @@ fn base_document() -> OpenApi {
                             .scheme(HttpAuthScheme::Bearer)
                             .bearer_format("JWT")
                             .description(Some("An access token from /v1/auth/login, /register or /refresh"))
+                            .build(),
+                    ),
+                )
+                // Same header, different credential: endpoints that applications may call name
+                // both schemes, so clients see which ones accept a key.
+                .security_scheme(
+                    "api_key",
+                    SecurityScheme::Http(
+                        HttpBuilder::new()
+                            .scheme(HttpAuthScheme::Bearer)
+                            .bearer_format("lk_…")
+                            .description(Some(
+                                "An API key from POST /v1/api-keys, sent as `Authorization: Bearer lk_…`; \
+                                 it acts as its owner, limited to its scopes",
+                            ))
                             .build(),
                     ),
                 )

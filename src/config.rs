@@ -597,7 +597,8 @@ pub struct AuthSettings {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Shared rate-limit counters; in-process buckets when unset.
     pub redis_url: Option<SecretString>,
-    pub oauth: OAuthSettings,
+    /// Boxed: it is large, and these settings travel by value through start-up futures.
+    pub oauth: Box<OAuthSettings>,
 }
 
 impl Default for AuthSettings {
@@ -620,7 +621,7 @@ impl Default for AuthSettings {
             },
             trusted_proxies: Vec::new(),
             redis_url: None,
-            oauth: OAuthSettings::default(),
+            oauth: Box::default(),
         }
     }
 }
@@ -700,7 +701,7 @@ impl AuthArgs {
             },
             trusted_proxies,
             redis_url,
-            oauth: self.oauth.resolve()?,
+            oauth: Box::new(self.oauth.resolve()?),
         })
     }
 }

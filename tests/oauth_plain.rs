@@ -149,13 +149,14 @@ async fn yandex_sign_in_sends_the_pkce_verifier_and_maps_the_user_with_an_unveri
     assert_eq!(me["email"], "ivan@yandex.ru");
     assert_eq!(me["email_verified"], false, "Yandex reports no verified flag");
 
-    let seen = setup.yandex.lock().expect("lock");
-    let form = &seen.token_forms[0];
-    assert_eq!(param(form, "grant_type"), "authorization_code");
-    assert_eq!(param(form, "code"), "4/0code");
-    assert_eq!(pkce_challenge(param(form, "code_verifier")), param(&query, "code_challenge"));
-    assert_eq!(seen.userinfo_authorization, vec!["OAuth y0_AgAAAA-test".to_owned()]);
-    drop(seen);
+    {
+        let seen = setup.yandex.lock().expect("lock");
+        let form = &seen.token_forms[0];
+        assert_eq!(param(form, "grant_type"), "authorization_code");
+        assert_eq!(param(form, "code"), "4/0code");
+        assert_eq!(pkce_challenge(param(form, "code_verifier")), param(&query, "code_challenge"));
+        assert_eq!(seen.userinfo_authorization, vec!["OAuth y0_AgAAAA-test".to_owned()]);
+    }
     let subject: String = sqlx::query_scalar("select subject from account_identity where provider = 'yandex'")
         .fetch_one(&app.pool)
         .await
@@ -198,19 +199,20 @@ async fn vk_sign_in_sends_the_verifier_and_device_id_and_maps_the_user(pool: PgP
     assert_eq!(me["email"], "ivan@vk.example");
     assert_eq!(me["email_verified"], false);
 
-    let seen = setup.vk.lock().expect("lock");
-    let form = &seen.token_forms[0];
-    assert_eq!(param(form, "grant_type"), "authorization_code");
-    assert_eq!(param(form, "code"), "vk-code");
-    assert_eq!(param(form, "device_id"), "device-42");
-    assert_eq!(param(form, "client_id"), "51234567");
-    assert_eq!(param(form, "state"), state);
-    assert_eq!(param(form, "redirect_uri"), app.url("/v1/auth/oauth/vk/callback"));
-    assert_eq!(pkce_challenge(param(form, "code_verifier")), param(&query, "code_challenge"));
-    let info = &seen.userinfo_forms[0];
-    assert_eq!(param(info, "access_token"), "vk2.a.access");
-    assert_eq!(param(info, "client_id"), "51234567");
-    drop(seen);
+    {
+        let seen = setup.vk.lock().expect("lock");
+        let form = &seen.token_forms[0];
+        assert_eq!(param(form, "grant_type"), "authorization_code");
+        assert_eq!(param(form, "code"), "vk-code");
+        assert_eq!(param(form, "device_id"), "device-42");
+        assert_eq!(param(form, "client_id"), "51234567");
+        assert_eq!(param(form, "state"), state);
+        assert_eq!(param(form, "redirect_uri"), app.url("/v1/auth/oauth/vk/callback"));
+        assert_eq!(pkce_challenge(param(form, "code_verifier")), param(&query, "code_challenge"));
+        let info = &seen.userinfo_forms[0];
+        assert_eq!(param(info, "access_token"), "vk2.a.access");
+        assert_eq!(param(info, "client_id"), "51234567");
+    }
     let subject: String =
         sqlx::query_scalar("select subject from account_identity where provider = 'vk'").fetch_one(&app.pool).await.expect("identity");
     assert_eq!(subject, "1234567890");
@@ -247,4 +249,27 @@ async fn the_callback_is_rate_limited_per_client_address(pool: PgPool) {
     assert_eq!(limited.status(), 429);
     assert!(limited.headers().get("retry-after").is_some());
     assert_eq!(error_code(limited).await, "rate_limited");
+}
+
+#[sqlx::test]
+async fn the_sign_in_routes_are_documented_with_their_security(pool: PgPool) {
+    let setup = setup(pool, None).await;
+    let app = &setup.app;
+    let document: Value = app.client.get(app.url("/openapi.json")).send().await.expect("request").json().await.expect("json");
+    let paths = &document["paths"];
+    for (path, method) in [
+        ("/v1/auth/oauth/providers", "get"),
+        ("/v1/auth/oauth/{provider}/start", "get"),
+        ("/v1/auth/oauth/{provider}/callback", "get"),
+        ("/v1/auth/oauth/{provider}/callback", "post"),
+        ("/v1/auth/oauth/token", "post"),
+    ] {
+        assert!(paths[path][method].is_object(), "{method} {path} is not documented");
+    }
+    for (path, method) in [("/v1/me/identities", "get"), ("/v1/me/identities/{id}", "post"), ("/v1/me/identities/{id}", "delete")] {
+        assert_eq!(paths[path][method]["security"], json!([{"bearer": []}]), "{method} {path}");
+    }
+    let providers: Value = app.client.get(app.url("/v1/auth/oauth/providers")).send().await.expect("list").json().await.expect("json");
+    let ids: Vec<&str> = providers["providers"].as_array().expect("array").iter().map(|p| p["id"].as_str().expect("id")).collect();
+    assert_eq!(ids, ["yandex", "vk"]);
 }

@@ -68,10 +68,10 @@ impl ClientSecret {
         // A poisoned lock only means another request panicked while holding it; the cache is
         // still a valid value or empty.
         let mut cached = self.cached.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((secret, minted)) = cached.as_ref() {
-            if minted.elapsed() < SECRET_REUSE {
-                return Ok(secret.clone());
-            }
+        if let Some((secret, minted)) = cached.as_ref()
+            && minted.elapsed() < SECRET_REUSE
+        {
+            return Ok(secret.clone());
         }
         let secret = SecretString::from(self.mint(time::OffsetDateTime::now_utc().unix_timestamp())?);
         *cached = Some((secret.clone(), Instant::now()));
@@ -153,7 +153,7 @@ mod tests {
         let signature = b64.decode(parts[2]).expect("b64");
         let public = UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, pair.public_key().as_ref());
         public.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature).expect("verifies with the public key");
-        let mut tampered = signature.clone();
+        let mut tampered = signature;
         tampered[10] ^= 1;
         assert!(public.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &tampered).is_err());
     }

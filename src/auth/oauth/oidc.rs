@@ -233,14 +233,14 @@ impl OidcProvider {
         }
         let alg_name = format!("{alg:?}");
         let advertised = &discovery.id_token_signing_alg_values_supported;
-        if !advertised.is_empty() && !advertised.iter().any(|a| *a == alg_name) {
+        if !advertised.is_empty() && !advertised.contains(&alg_name) {
             return Err(invalid("signed with an algorithm the provider does not advertise"));
         }
         let jwk = self.key_for(&discovery.jwks_uri, header.kid.as_deref(), alg).await?;
-        if let Some(key_alg) = jwk.common.key_algorithm {
-            if format!("{key_alg:?}") != alg_name {
-                return Err(invalid("the key is published for another algorithm"));
-            }
+        if let Some(key_alg) = jwk.common.key_algorithm
+            && format!("{key_alg:?}") != alg_name
+        {
+            return Err(invalid("the key is published for another algorithm"));
         }
         let key = DecodingKey::from_jwk(&jwk).map_err(|_| invalid("the provider's key is unusable"))?;
         let mut validation = Validation::new(alg);
@@ -255,10 +255,9 @@ impl OidcProvider {
         if claims.iat > now + i64::try_from(LEEWAY_SECONDS).unwrap_or(0) {
             return Err(invalid("issued in the future"));
         }
-        if let Some(expected) = nonce {
-            if claims.nonce.as_deref() != Some(expected) {
-                return Err(invalid("the nonce does not match this sign-in"));
-            }
+        // Every OpenID flow stores a nonce; a missing one is refused like a wrong one.
+        if nonce.is_none() || claims.nonce.as_deref() != nonce {
+            return Err(invalid("the nonce does not match this sign-in"));
         }
         Ok(claims)
     }

@@ -433,7 +433,8 @@ pub struct OAuthArgs {
     /// comma-separated. Default: the origin of LECTERN_PUBLIC_URL.
     #[arg(long, env = "LECTERN_OAUTH_REDIRECT_ORIGINS", value_delimiter = ',')]
     pub oauth_redirect_origins: Vec<String>,
-    /// Provider callbacks allowed per client address.
+    /// External sign-ins started, and provider callbacks received, per client address (each
+    /// counted separately).
     #[arg(long, env = "LECTERN_RATE_LIMIT_OAUTH_CALLBACK", default_value = "30/min", value_parser = parse_rate)]
     pub rate_limit_oauth_callback: RateLimit,
 
@@ -1177,6 +1178,35 @@ mod tests {
         assert_eq!(settings.session_idle_timeout, defaults.session_idle_timeout);
         assert_eq!(settings.session_max_age, defaults.session_max_age);
         assert_eq!(settings.rate_limits.login, defaults.rate_limits.login);
+    }
+
+    #[test]
+    fn oauth_providers_are_enabled_by_their_client_id_and_apple_needs_its_key_settings() {
+        let cli = Cli::try_parse_from(["lectern", "serve"]).expect("flags parse");
+        let Command::Serve(args) = cli.command else { panic!("serve expected") };
+        let none = args.auth.oauth.resolve().expect("valid");
+        assert!(none.google.is_none() && none.apple.is_none() && none.yandex.is_none() && none.vk.is_none());
+        assert!(!none.yandex_trust_email);
+
+        let cli = Cli::try_parse_from([
+            "lectern", "serve", "--oauth-vk-client-id", "5123", "--oauth-google-client-id", "g",
+            "--oauth-redirect-origins", "https://app.example,http://127.0.0.1:3000",
+        ])
+        .expect("flags parse");
+        let Command::Serve(args) = cli.command else { panic!("serve expected") };
+        let some = args.auth.oauth.resolve().expect("valid");
+        assert_eq!(some.vk.expect("vk").token_url.as_str(), "https://id.vk.com/oauth2/auth");
+        assert_eq!(some.google.expect("google").issuer.as_str(), "https://accounts.google.com/");
+        assert_eq!(some.redirect_origins.len(), 2);
+
+        let cli = Cli::try_parse_from(["lectern", "serve", "--oauth-apple-client-id", "com.example"]).expect("flags parse");
+        let Command::Serve(args) = cli.command else { panic!("serve expected") };
+        let error = args.auth.oauth.resolve().expect_err("apple needs a key");
+        assert_eq!(error.setting, "LECTERN_OAUTH_APPLE_PRIVATE_KEY");
+
+        let cli = Cli::try_parse_from(["lectern", "serve", "--oauth-redirect-origins", "https://app.example/path"]).expect("flags parse");
+        let Command::Serve(args) = cli.command else { panic!("serve expected") };
+        assert_eq!(args.auth.oauth.resolve().expect_err("no paths").setting, "LECTERN_OAUTH_REDIRECT_ORIGINS");
     }
 
     #[test]

@@ -304,8 +304,8 @@ mod tests {
     #[test]
     fn the_pkce_challenge_matches_rfc_7636_appendix_b() {
         assert_eq!(
-            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_Wq1kg6QBpTkQ"),
-            "E9Melhoa2OwvFl0JM4pb6pZx6r-WKbD89nMjl3LLG2M"
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
 

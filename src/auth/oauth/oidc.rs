@@ -363,7 +363,103 @@ pub fn parse_algorithm(name: &str) -> Option<Algorithm> {
 
 #[cfg(test)]
 mod tests {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+    use jsonwebtoken::{EncodingKey, Header};
+
     use super::*;
+
+    const ISSUER: &str = "https://id.example";
+
+    /// A provider whose discovery document and key set are already cached (no network), with
+    /// one P-256 key, and an encoder for tokens signed by it.
+    fn provider_with_key() -> (OidcProvider, Discovery, EncodingKey) {
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new()).expect("key");
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).expect("pair");
+        let point = pair.public_key().as_ref();
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let jwk: Jwk = serde_json::from_value(serde_json::json!({
+            "kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256", "use": "sig",
+            "x": b64.encode(&point[1..33]), "y": b64.encode(&point[33..65]),
+        }))
+        .expect("jwk");
+        let settings = OidcClientSettings {
+            issuer: Url::parse(ISSUER).expect("url"),
+            client_id: "lectern".to_owned(),
+            client_secret: None,
+            display_name: "Test".to_owned(),
+        };
+        let provider = OidcProvider::new(ProviderId::Oidc, &settings, ClientAuth::Secret(None), reqwest::Client::new());
+        let discovery = Discovery {
+            issuer: ISSUER.to_owned(),
+            authorization_endpoint: Url::parse("https://id.example/auth").expect("url"),
+            token_endpoint: Url::parse("https://id.example/token").expect("url"),
+            // Nothing listens there: a refetch would fail, so the tests prove none happens.
+            jwks_uri: Url::parse("http://127.0.0.1:9/jwks").expect("url"),
+            id_token_signing_alg_values_supported: vec!["ES256".to_owned(), "RS256".to_owned()],
+            token_endpoint_auth_methods_supported: None,
+        };
+        *provider.jwks.try_write().expect("unlocked") = Some(Cached { value: vec![jwk], fetched: Instant::now() });
+        (provider, discovery, EncodingKey::from_ec_der(pkcs8.as_ref()))
+    }
+
+    fn claims(nonce: &str) -> serde_json::Value {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        serde_json::json!({
+            "iss": ISSUER, "aud": "lectern", "sub": "user-1", "iat": now, "exp": now + 300,
+            "nonce": nonce, "email": "u@example.com", "email_verified": true,
+        })
+    }
+
+    fn es256(key: &EncodingKey, kid: &str, claims: &serde_json::Value) -> String {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(&header, claims, key).expect("signed")
+    }
+
+    #[tokio::test]
+    async fn a_well_formed_id_token_is_accepted_and_every_deviation_refused() {
+        let (provider, discovery, key) = provider_with_key();
+        let verify = |token: String| {
+            let provider = &provider;
+            let discovery = &discovery;
+            async move { provider.verify_id_token(&token, discovery, Some("n-1")).await }
+        };
+        let accepted = verify(es256(&key, "k1", &claims("n-1"))).await.expect("valid");
+        assert_eq!(accepted.sub, "user-1");
+
+        let refused = |result: Result<IdClaims, OAuthError>| matches!(result, Err(OAuthError::InvalidIdToken(_)));
+        assert!(refused(verify(es256(&key, "k1", &claims("another nonce"))).await), "nonce");
+        let mut other_audience = claims("n-1");
+        other_audience["aud"] = "someone-else".into();
+        assert!(refused(verify(es256(&key, "k1", &other_audience)).await), "audience");
+        let mut other_issuer = claims("n-1");
+        other_issuer["iss"] = "https://evil.example".into();
+        assert!(refused(verify(es256(&key, "k1", &other_issuer)).await), "issuer");
+        let mut expired = claims("n-1");
+        expired["exp"] = (time::OffsetDateTime::now_utc().unix_timestamp() - 3600).into();
+        assert!(refused(verify(es256(&key, "k1", &expired)).await), "expiry");
+        // An unknown kid would refetch the set, but not twice within JWKS_REFETCH_MIN.
+        assert!(refused(verify(es256(&key, "unknown", &claims("n-1"))).await), "unknown key");
+
+        // `alg: none`, and HS256 keyed with anything, are never accepted.
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let unsigned = format!(
+            "{}.{}.",
+            b64.encode(br#"{"alg":"none","kid":"k1"}"#),
+            b64.encode(claims("n-1").to_string())
+        );
+        assert!(refused(verify(unsigned).await), "alg none");
+        let mut hs_header = Header::new(Algorithm::HS256);
+        hs_header.kid = Some("k1".to_owned());
+        let hs = jsonwebtoken::encode(&hs_header, &claims("n-1"), &EncodingKey::from_secret(b"public")).expect("signed");
+        assert!(refused(verify(hs).await), "HS256");
+
+        // A signature from another key under the same kid.
+        let stranger = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new()).expect("key");
+        let forged = es256(&EncodingKey::from_ec_der(stranger.as_ref()), "k1", &claims("n-1"));
+        assert!(refused(verify(forged).await), "foreign signature");
+    }
 
     #[test]
     fn email_verified_may_be_a_boolean_or_the_string_true() {

@@ -136,13 +136,18 @@ async fn begin(
         (status = FOUND, description = "Redirect to the provider (Location)"),
         (status = BAD_REQUEST, description = "`invalid_return_to`", body = ErrorBody),
         (status = NOT_FOUND, description = "`unknown_provider`", body = ErrorBody),
+        (status = TOO_MANY_REQUESTS, description = "`rate_limited`", body = ErrorBody),
         (status = BAD_GATEWAY, description = "`oauth_provider_unavailable`", body = ErrorBody),
     ))]
 async fn start(
     State(state): State<AppState>,
+    client: ClientInfo,
     Path(provider): Path<String>,
     Query(query): Query<StartQuery>,
 ) -> Result<Response, ApiError> {
+    // Every start stores a row until it expires, so starts are limited like callbacks.
+    let limits = state.auth.settings.rate_limits.oauth_callback;
+    limit(&state, "oauth_start:ip", &client.ip.to_string(), limits).await?;
     let url = begin(&state, &provider, query.return_to.as_deref(), None).await?;
     Ok(found(url.as_str()))
 }

@@ -13,7 +13,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::{error_code, spawn_app_with, test_auth_settings, TestApp, TestOptions};
-use lectern::config::OidcClientSettings;
+use lectern::config::{AuthSettings, OidcClientSettings};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -83,19 +83,35 @@ struct Setup {
     _provider: OidcProvider,
 }
 
-async fn setup_with(pool: PgPool, tamper: Option<&str>) -> Setup {
-    let port = free_port();
-    let mut auth = test_auth_settings();
-    auth.oauth.oidc = Some(OidcClientSettings {
+fn client_settings(port: u16, display_name: &str) -> OidcClientSettings {
+    OidcClientSettings {
         issuer: Url::parse(&format!("http://127.0.0.1:{port}")).expect("url"),
         client_id: CLIENT_ID.to_owned(),
         client_secret: Some(SecretString::from(CLIENT_SECRET)),
-        display_name: "Test provider".to_owned(),
-    });
+        display_name: display_name.to_owned(),
+    }
+}
+
+/// Lectern with `configure` applied to its identity settings (given the provider's port), and
+/// the provider accepting the callbacks of `providers`.
+async fn setup_custom(
+    pool: PgPool,
+    tamper: Option<&str>,
+    providers: &[&str],
+    configure: impl FnOnce(&mut AuthSettings, u16),
+) -> Setup {
+    let port = free_port();
+    let mut auth = test_auth_settings();
+    configure(&mut auth, port);
     // Discovery is read lazily, so Lectern can start before the provider that needs its port.
     let app = spawn_app_with(pool, TestOptions { auth: Some(auth), ..TestOptions::default() }).await;
-    let provider = start_provider(port, &app.url("/v1/auth/oauth/oidc/callback"), tamper).await;
+    let callbacks: Vec<String> = providers.iter().map(|p| app.url(&format!("/v1/auth/oauth/{p}/callback"))).collect();
+    let provider = start_provider(port, &callbacks.join(","), tamper).await;
     Setup { app, _provider: provider }
+}
+
+async fn setup_with(pool: PgPool, tamper: Option<&str>) -> Setup {
+    setup_custom(pool, tamper, &["oidc"], |auth, port| auth.oauth.oidc = Some(client_settings(port, "Test provider"))).await
 }
 
 async fn setup(pool: PgPool) -> Setup {
@@ -136,7 +152,11 @@ async fn authorize(app: &TestApp, authorize_url: &str, login_hint: &str) -> Url 
 
 /// `GET /start` and the provider's authorization URL it redirects to.
 async fn start(app: &TestApp, query: &str) -> String {
-    let response = browser().get(app.url(&format!("/v1/auth/oauth/oidc/start{query}"))).send().await.expect("start");
+    start_at(app, "oidc", query).await
+}
+
+async fn start_at(app: &TestApp, provider: &str, query: &str) -> String {
+    let response = browser().get(app.url(&format!("/v1/auth/oauth/{provider}/start{query}"))).send().await.expect("start");
     assert_eq!(response.status(), 302);
     response.headers()["location"].to_str().expect("location").to_owned()
 }
@@ -393,6 +413,44 @@ async fn an_account_with_a_password_may_unlink_its_only_identity(pool: PgPool) {
     let id = listed["identities"][0]["identity_id"].as_str().expect("id");
     let response = app.client.delete(app.url(&format!("/v1/me/identities/{id}"))).bearer_auth(access).send().await.expect("delete");
     assert_eq!(response.status(), 204);
+}
+
+#[sqlx::test]
+async fn google_can_be_pointed_at_another_issuer_and_its_identities_are_its_own(pool: PgPool) {
+    let setup = setup_custom(pool, None, &["google", "oidc"], |auth, port| {
+        auth.oauth.google = Some(client_settings(port, "Google"));
+        auth.oauth.oidc = Some(client_settings(port, "Test provider"));
+    })
+    .await;
+    let app = &setup.app;
+    let providers: Value = app.client.get(app.url("/v1/auth/oauth/providers")).send().await.expect("list").json().await.expect("json");
+    let names: Vec<&str> = providers["providers"].as_array().expect("array").iter().map(|p| p["name"].as_str().expect("name")).collect();
+    assert_eq!(names, ["Google", "Test provider"]);
+
+    let authorize_url = start_at(app, "google", "").await;
+    let callback = authorize(app, &authorize_url, "g-1~g@example.com~true").await;
+    assert!(callback.path().ends_with("/v1/auth/oauth/google/callback"));
+    let response = browser().get(callback).send().await.expect("callback");
+    assert_eq!(response.status(), 200);
+    // The same subject at another provider is another identity (of the same, verified, email).
+    let tokens = signed_in_tokens(app, "g-1~g@example.com~true").await;
+    let listed: Value = app.get_with("/v1/me/identities", tokens["access_token"].as_str().expect("access")).await.json().await.expect("json");
+    let mut providers: Vec<&str> =
+        listed["identities"].as_array().expect("array").iter().map(|i| i["provider"].as_str().expect("provider")).collect();
+    providers.sort_unstable();
+    assert_eq!(providers, ["google", "oidc"]);
+}
+
+#[sqlx::test]
+async fn an_expired_state_is_refused(pool: PgPool) {
+    let setup = setup(pool).await;
+    let app = &setup.app;
+    let authorize_url = start(app, "").await;
+    let callback = authorize(app, &authorize_url, "late-1~late@example.com~true").await;
+    sqlx::query("update oauth_flow set expires_at = now() - interval '1 second'").execute(&app.pool).await.expect("update");
+    let response = browser().get(callback).send().await.expect("callback");
+    assert_eq!(response.status(), 400);
+    assert_eq!(error_code(response).await, "invalid_oauth_state");
 }
 
 fn urlencode(value: &str) -> String {

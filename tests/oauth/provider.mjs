@@ -6,7 +6,7 @@
 //   PORT            port on 127.0.0.1 to listen on
 //   CLIENT_ID       the one registered client, with
 //   CLIENT_SECRET   its secret (client_secret_basic), and
-//   REDIRECT_URI    its only redirect URI (Lectern's callback)
+//   REDIRECT_URI    its redirect URIs (Lectern's callbacks), comma-separated
 //   TAMPER          "id_token_signature": flip a character in the signature of every ID token
 //                   the token endpoint returns (the token is then forged, as far as Lectern knows)
 //
@@ -36,7 +36,7 @@ const provider = new Provider(issuer, {
     {
       client_id: process.env.CLIENT_ID,
       client_secret: process.env.CLIENT_SECRET,
-      redirect_uris: [process.env.REDIRECT_URI],
+      redirect_uris: process.env.REDIRECT_URI.split(','),
       grant_types: ['authorization_code'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',

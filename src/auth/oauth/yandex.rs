@@ -2,9 +2,10 @@
 //!
 //! Documented at <https://yandex.ru/dev/id/doc/en/user-information> (user information:
 //! `GET https://login.yandex.ru/info?format=json` with `Authorization: OAuth <token>`, fields
-//! `id`, `login`, `default_email`, `emails`) and <https://yandex.com/dev/id/doc/en/concepts/ya-oauth-intro>
-//! (authorization code flow; the token endpoint `https://oauth.yandex.ru/token` takes
-//! `code_verifier`).
+//! `id`, `login`, `default_email`, `emails`) and <https://yandex.ru/dev/id/doc/en/codes/code-url>
+//! (the authorization request to `https://oauth.yandex.ru/authorize` with `response_type=code`,
+//! `client_id`, `redirect_uri`, `state` and the PKCE `code_challenge`/`code_challenge_method`;
+//! the code is exchanged by a POST to `https://oauth.yandex.ru/token` with `code_verifier`).
 //!
 //! Yandex reports no "verified" flag for emails. Its addresses are mailboxes that Yandex itself
 //! confirmed, but a flag we do not receive is not one we claim: `default_email` counts as

@@ -421,6 +421,100 @@ pub struct AuthArgs {
     /// any other peer the socket address is the client address.
     #[arg(long, env = "LECTERN_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
+    #[command(flatten)]
+    pub oauth: OAuthArgs,
+}
+
+/// Sign-in through external providers. A provider is enabled when its client id is set; every
+/// endpoint can be pointed elsewhere (a stand-in in tests, a regional mirror).
+#[derive(Debug, Args)]
+pub struct OAuthArgs {
+    /// Origins (scheme://host[:port]) an app may name in `return_to` when it starts a sign-in,
+    /// comma-separated. Default: the origin of LECTERN_PUBLIC_URL.
+    #[arg(long, env = "LECTERN_OAUTH_REDIRECT_ORIGINS", value_delimiter = ',')]
+    pub oauth_redirect_origins: Vec<String>,
+    /// External sign-ins started, and provider callbacks received, per client address (each
+    /// counted separately).
+    #[arg(long, env = "LECTERN_RATE_LIMIT_OAUTH_CALLBACK", default_value = "30/min", value_parser = parse_rate)]
+    pub rate_limit_oauth_callback: RateLimit,
+
+    /// Google: OAuth client id (enables "Sign in with Google").
+    #[arg(long, env = "LECTERN_OAUTH_GOOGLE_CLIENT_ID")]
+    pub oauth_google_client_id: Option<String>,
+    /// Google: client secret (or a file in `LECTERN_OAUTH_GOOGLE_CLIENT_SECRET_FILE`).
+    #[arg(long, env = "LECTERN_OAUTH_GOOGLE_CLIENT_SECRET", hide_env_values = true)]
+    pub oauth_google_client_secret: Option<String>,
+    /// Google: OpenID issuer whose discovery document is read.
+    #[arg(long, env = "LECTERN_OAUTH_GOOGLE_ISSUER", default_value = "https://accounts.google.com")]
+    pub oauth_google_issuer: String,
+
+    /// Apple: the Services ID (enables "Sign in with Apple").
+    #[arg(long, env = "LECTERN_OAUTH_APPLE_CLIENT_ID")]
+    pub oauth_apple_client_id: Option<String>,
+    /// Apple: the developer team id (the client secret's `iss`).
+    #[arg(long, env = "LECTERN_OAUTH_APPLE_TEAM_ID")]
+    pub oauth_apple_team_id: Option<String>,
+    /// Apple: the id of the Sign in with Apple key (the client secret's `kid`).
+    #[arg(long, env = "LECTERN_OAUTH_APPLE_KEY_ID")]
+    pub oauth_apple_key_id: Option<String>,
+    /// Apple: the key's PKCS#8 PEM (the downloaded `.p8`), or a file in
+    /// `LECTERN_OAUTH_APPLE_PRIVATE_KEY_FILE`.
+    #[arg(long, env = "LECTERN_OAUTH_APPLE_PRIVATE_KEY", hide_env_values = true)]
+    pub oauth_apple_private_key: Option<String>,
+    /// Apple: OpenID issuer whose discovery document is read.
+    #[arg(long, env = "LECTERN_OAUTH_APPLE_ISSUER", default_value = "https://appleid.apple.com")]
+    pub oauth_apple_issuer: String,
+
+    /// Yandex: application (client) id (enables "Sign in with Yandex").
+    #[arg(long, env = "LECTERN_OAUTH_YANDEX_CLIENT_ID")]
+    pub oauth_yandex_client_id: Option<String>,
+    /// Yandex: client secret (or `LECTERN_OAUTH_YANDEX_CLIENT_SECRET_FILE`).
+    #[arg(long, env = "LECTERN_OAUTH_YANDEX_CLIENT_SECRET", hide_env_values = true)]
+    pub oauth_yandex_client_secret: Option<String>,
+    /// Yandex: authorization endpoint.
+    #[arg(long, env = "LECTERN_OAUTH_YANDEX_AUTHORIZE_URL", default_value = "https://oauth.yandex.ru/authorize")]
+    pub oauth_yandex_authorize_url: String,
+    /// Yandex: token endpoint.
+    #[arg(long, env = "LECTERN_OAUTH_YANDEX_TOKEN_URL", default_value = "https://oauth.yandex.ru/token")]
+    pub oauth_yandex_token_url: String,
+    /// Yandex: user-information endpoint.
+    #[arg(long, env = "LECTERN_OAUTH_YANDEX_USERINFO_URL", default_value = "https://login.yandex.ru/info?format=json")]
+    pub oauth_yandex_userinfo_url: String,
+    /// Yandex reports no "verified" flag. Set true to treat `default_email` as verified (Yandex
+    /// mailboxes are confirmed by Yandex), which lets a Yandex sign-in join an existing account
+    /// with that email. Default false: such a link must be made from a signed-in session.
+    #[arg(long, env = "LECTERN_OAUTH_YANDEX_TRUST_EMAIL", default_value_t = false, action = clap::ArgAction::Set)]
+    pub oauth_yandex_trust_email: bool,
+
+    /// VK ID: application id (enables "Sign in with VK ID").
+    #[arg(long, env = "LECTERN_OAUTH_VK_CLIENT_ID")]
+    pub oauth_vk_client_id: Option<String>,
+    /// VK ID: the application's protected key, if any (VK ID's code exchange relies on PKCE and
+    /// does not need it).
+    #[arg(long, env = "LECTERN_OAUTH_VK_CLIENT_SECRET", hide_env_values = true)]
+    pub oauth_vk_client_secret: Option<String>,
+    /// VK ID: authorization endpoint.
+    #[arg(long, env = "LECTERN_OAUTH_VK_AUTHORIZE_URL", default_value = "https://id.vk.com/authorize")]
+    pub oauth_vk_authorize_url: String,
+    /// VK ID: token endpoint.
+    #[arg(long, env = "LECTERN_OAUTH_VK_TOKEN_URL", default_value = "https://id.vk.com/oauth2/auth")]
+    pub oauth_vk_token_url: String,
+    /// VK ID: user-information endpoint.
+    #[arg(long, env = "LECTERN_OAUTH_VK_USERINFO_URL", default_value = "https://id.vk.com/oauth2/user_info")]
+    pub oauth_vk_userinfo_url: String,
+
+    /// Any OpenID Connect provider (Keycloak, Authentik, GitLab, …): its issuer URL.
+    #[arg(long, env = "LECTERN_OAUTH_OIDC_ISSUER")]
+    pub oauth_oidc_issuer: Option<String>,
+    /// Generic OpenID provider: client id (enables it, together with the issuer).
+    #[arg(long, env = "LECTERN_OAUTH_OIDC_CLIENT_ID")]
+    pub oauth_oidc_client_id: Option<String>,
+    /// Generic OpenID provider: client secret (or `LECTERN_OAUTH_OIDC_CLIENT_SECRET_FILE`).
+    #[arg(long, env = "LECTERN_OAUTH_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oauth_oidc_client_secret: Option<String>,
+    /// Generic OpenID provider: the name on the sign-in button.
+    #[arg(long, env = "LECTERN_OAUTH_OIDC_NAME", default_value = "Single sign-on")]
+    pub oauth_oidc_name: String,
 }
 
 /// `max` requests per `period`.
@@ -448,6 +542,50 @@ pub struct RateLimitSettings {
     pub register: RateLimit,
     pub login: RateLimit,
     pub refresh: RateLimit,
+    pub oauth_callback: RateLimit,
+}
+
+/// An OpenID Connect client: everything else comes from the issuer's discovery document.
+#[derive(Debug, Clone)]
+pub struct OidcClientSettings {
+    pub issuer: Url,
+    pub client_id: String,
+    pub client_secret: Option<SecretString>,
+    pub display_name: String,
+}
+
+/// Sign in with Apple: an OpenID client whose secret is a JWT signed with the team's key.
+#[derive(Debug, Clone)]
+pub struct AppleSettings {
+    pub issuer: Url,
+    pub client_id: String,
+    pub team_id: String,
+    pub key_id: String,
+    /// PKCS#8 PEM of the P-256 key.
+    pub private_key_pem: SecretString,
+}
+
+/// A plain OAuth 2.0 provider (no ID token): its endpoints and credentials.
+#[derive(Debug, Clone)]
+pub struct PlainOAuthSettings {
+    pub client_id: String,
+    pub client_secret: Option<SecretString>,
+    pub authorize_url: Url,
+    pub token_url: Url,
+    pub userinfo_url: Url,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OAuthSettings {
+    /// Allowed `return_to` origins; empty means the public URL's origin.
+    pub redirect_origins: Vec<url::Origin>,
+    pub google: Option<OidcClientSettings>,
+    pub apple: Option<AppleSettings>,
+    pub yandex: Option<PlainOAuthSettings>,
+    /// Whether Yandex's `default_email` counts as verified.
+    pub yandex_trust_email: bool,
+    pub vk: Option<PlainOAuthSettings>,
+    pub oidc: Option<OidcClientSettings>,
 }
 
 #[derive(Debug, Clone)]
@@ -460,6 +598,8 @@ pub struct AuthSettings {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Shared rate-limit counters; in-process buckets when unset.
     pub redis_url: Option<SecretString>,
+    /// Boxed: it is large, and these settings travel by value through start-up futures.
+    pub oauth: Box<OAuthSettings>,
 }
 
 impl Default for AuthSettings {
@@ -474,9 +614,15 @@ impl Default for AuthSettings {
             access_token_ttl: Duration::from_secs(15 * 60),
             session_idle_timeout: Duration::from_secs(30 * 86400),
             session_max_age: Duration::from_secs(90 * 86400),
-            rate_limits: RateLimitSettings { register: per_minute(5), login: per_minute(10), refresh: per_minute(30) },
+            rate_limits: RateLimitSettings {
+                register: per_minute(5),
+                login: per_minute(10),
+                refresh: per_minute(30),
+                oauth_callback: per_minute(30),
+            },
             trusted_proxies: Vec::new(),
             redis_url: None,
+            oauth: Box::default(),
         }
     }
 }
@@ -552,9 +698,115 @@ impl AuthArgs {
                 register: self.rate_limit_register,
                 login: self.rate_limit_login,
                 refresh: self.rate_limit_refresh,
+                oauth_callback: self.oauth.rate_limit_oauth_callback,
             },
             trusted_proxies,
             redis_url,
+            oauth: Box::new(self.oauth.resolve()?),
+        })
+    }
+}
+
+/// A set, non-empty value.
+fn present(value: Option<&String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn provider_url(setting: &'static str, raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw.trim()).map_err(|e| ConfigError::new(setting, format!("{raw:?} is not a valid URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ConfigError::new(setting, format!("{raw:?} must be an http:// or https:// URL with a host")));
+    }
+    Ok(url)
+}
+
+impl OAuthArgs {
+    pub fn resolve(&self) -> Result<OAuthSettings, ConfigError> {
+        let mut redirect_origins = Vec::new();
+        for raw in self.oauth_redirect_origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()) {
+            let url = provider_url("LECTERN_OAUTH_REDIRECT_ORIGINS", raw)?;
+            if url.path() != "/" || url.query().is_some() {
+                return Err(ConfigError::new(
+                    "LECTERN_OAUTH_REDIRECT_ORIGINS",
+                    format!("{raw:?} must be scheme://host[:port] with no path"),
+                ));
+            }
+            redirect_origins.push(url.origin());
+        }
+        let google = match present(self.oauth_google_client_id.as_ref()) {
+            Some(client_id) => Some(OidcClientSettings {
+                issuer: provider_url("LECTERN_OAUTH_GOOGLE_ISSUER", &self.oauth_google_issuer)?,
+                client_id,
+                client_secret: secret_value("LECTERN_OAUTH_GOOGLE_CLIENT_SECRET", self.oauth_google_client_secret.as_deref())?
+                    .map(SecretString::from),
+                display_name: "Google".to_owned(),
+            }),
+            None => None,
+        };
+        let apple = match present(self.oauth_apple_client_id.as_ref()) {
+            Some(client_id) => {
+                let required = |setting: &'static str, value: Option<&String>| {
+                    present(value).ok_or_else(|| ConfigError::new(setting, "must be set when LECTERN_OAUTH_APPLE_CLIENT_ID is"))
+                };
+                let private_key_pem =
+                    secret_value("LECTERN_OAUTH_APPLE_PRIVATE_KEY", self.oauth_apple_private_key.as_deref())?.ok_or_else(|| {
+                        ConfigError::new("LECTERN_OAUTH_APPLE_PRIVATE_KEY", "must be set when LECTERN_OAUTH_APPLE_CLIENT_ID is")
+                    })?;
+                Some(AppleSettings {
+                    issuer: provider_url("LECTERN_OAUTH_APPLE_ISSUER", &self.oauth_apple_issuer)?,
+                    client_id,
+                    team_id: required("LECTERN_OAUTH_APPLE_TEAM_ID", self.oauth_apple_team_id.as_ref())?,
+                    key_id: required("LECTERN_OAUTH_APPLE_KEY_ID", self.oauth_apple_key_id.as_ref())?,
+                    private_key_pem: SecretString::from(private_key_pem),
+                })
+            }
+            None => None,
+        };
+        let yandex = match present(self.oauth_yandex_client_id.as_ref()) {
+            Some(client_id) => Some(PlainOAuthSettings {
+                client_id,
+                client_secret: secret_value("LECTERN_OAUTH_YANDEX_CLIENT_SECRET", self.oauth_yandex_client_secret.as_deref())?
+                    .map(SecretString::from),
+                authorize_url: provider_url("LECTERN_OAUTH_YANDEX_AUTHORIZE_URL", &self.oauth_yandex_authorize_url)?,
+                token_url: provider_url("LECTERN_OAUTH_YANDEX_TOKEN_URL", &self.oauth_yandex_token_url)?,
+                userinfo_url: provider_url("LECTERN_OAUTH_YANDEX_USERINFO_URL", &self.oauth_yandex_userinfo_url)?,
+            }),
+            None => None,
+        };
+        let vk = match present(self.oauth_vk_client_id.as_ref()) {
+            Some(client_id) => Some(PlainOAuthSettings {
+                client_id,
+                client_secret: secret_value("LECTERN_OAUTH_VK_CLIENT_SECRET", self.oauth_vk_client_secret.as_deref())?
+                    .map(SecretString::from),
+                authorize_url: provider_url("LECTERN_OAUTH_VK_AUTHORIZE_URL", &self.oauth_vk_authorize_url)?,
+                token_url: provider_url("LECTERN_OAUTH_VK_TOKEN_URL", &self.oauth_vk_token_url)?,
+                userinfo_url: provider_url("LECTERN_OAUTH_VK_USERINFO_URL", &self.oauth_vk_userinfo_url)?,
+            }),
+            None => None,
+        };
+        let oidc = match present(self.oauth_oidc_client_id.as_ref()) {
+            Some(client_id) => {
+                let issuer = present(self.oauth_oidc_issuer.as_ref()).ok_or_else(|| {
+                    ConfigError::new("LECTERN_OAUTH_OIDC_ISSUER", "must be set when LECTERN_OAUTH_OIDC_CLIENT_ID is")
+                })?;
+                Some(OidcClientSettings {
+                    issuer: provider_url("LECTERN_OAUTH_OIDC_ISSUER", &issuer)?,
+                    client_id,
+                    client_secret: secret_value("LECTERN_OAUTH_OIDC_CLIENT_SECRET", self.oauth_oidc_client_secret.as_deref())?
+                        .map(SecretString::from),
+                    display_name: self.oauth_oidc_name.trim().to_owned(),
+                })
+            }
+            None => None,
+        };
+        Ok(OAuthSettings {
+            redirect_origins,
+            google,
+            apple,
+            yandex,
+            yandex_trust_email: self.oauth_yandex_trust_email,
+            vk,
+            oidc,
         })
     }
 }
@@ -926,6 +1178,35 @@ mod tests {
         assert_eq!(settings.session_idle_timeout, defaults.session_idle_timeout);
         assert_eq!(settings.session_max_age, defaults.session_max_age);
         assert_eq!(settings.rate_limits.login, defaults.rate_limits.login);
+    }
+
+    #[test]
+    fn oauth_providers_are_enabled_by_their_client_id_and_apple_needs_its_key_settings() {
+        let cli = Cli::try_parse_from(["lectern", "serve"]).expect("flags parse");
+        let Command::Serve(args) = cli.command else { panic!("serve expected") };
+        let none = args.auth.oauth.resolve().expect("valid");
+        assert!(none.google.is_none() && none.apple.is_none() && none.yandex.is_none() && none.vk.is_none());
+        assert!(!none.yandex_trust_email);
+
+        let cli = Cli::try_parse_from([
+            "lectern", "serve", "--oauth-vk-client-id", "5123", "--oauth-google-client-id", "g",
+            "--oauth-redirect-origins", "https://app.example,http://127.0.0.1:3000",
+        ])
+        .expect("flags parse");
+        let Command::Serve(args) = cli.command else { panic!("serve expected") };
+        let some = args.auth.oauth.resolve().expect("valid");
+        assert_eq!(some.vk.expect("vk").token_url.as_str(), "https://id.vk.com/oauth2/auth");
+        assert_eq!(some.google.expect("google").issuer.as_str(), "https://accounts.google.com/");
+        assert_eq!(some.redirect_origins.len(), 2);
+
+        let cli = Cli::try_parse_from(["lectern", "serve", "--oauth-apple-client-id", "com.example"]).expect("flags parse");
+        let Command::Serve(args) = cli.command else { panic!("serve expected") };
+        let error = args.auth.oauth.resolve().expect_err("apple needs a key");
+        assert_eq!(error.setting, "LECTERN_OAUTH_APPLE_PRIVATE_KEY");
+
+        let cli = Cli::try_parse_from(["lectern", "serve", "--oauth-redirect-origins", "https://app.example/path"]).expect("flags parse");
+        let Command::Serve(args) = cli.command else { panic!("serve expected") };
+        assert_eq!(args.auth.oauth.resolve().expect_err("no paths").setting, "LECTERN_OAUTH_REDIRECT_ORIGINS");
     }
 
     #[test]

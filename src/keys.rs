@@ -248,7 +248,7 @@ fn pem_encode(label: &str, der: &[u8]) -> String {
     pem
 }
 
-fn pem_body(pem: &str, label: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn pem_body(pem: &str, label: &str) -> Result<Vec<u8>, String> {
     let begin = format!("-----BEGIN {label}-----");
     let end = format!("-----END {label}-----");
     let start = pem.find(&begin).ok_or_else(|| format!("no {begin} line"))? + begin.len();

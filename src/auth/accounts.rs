@@ -234,3 +234,62 @@ pub async fn create_or_grant_admin(pool: &PgPool, email: &Email, password_hash: 
     .await?;
     Ok((row.account_id, row.created))
 }
+
+/// Creates an account for a person who signed in through an external provider: role `learner`,
+/// no password, the email as verified as the provider says. `email_taken` when the email is in
+/// use (the caller decides whether linking is allowed instead).
+pub async fn create_without_password<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    email: &Email,
+    email_verified: bool,
+) -> Result<Account, AuthError> {
+    let row = sqlx::query!(
+        r#"
+        insert into account (email, password_hash, email_verified)
+        values ($1, null, $2)
+        returning account_id, email, email_verified, roles, created_at
+        "#,
+        email.as_str(),
+        email_verified,
+    )
+    .fetch_one(executor)
+    .await
+    .map_err(|error| match &error {
+        sqlx::Error::Database(db) if db.constraint() == Some("account_email_key") => AuthError::EmailTaken,
+        _ => AuthError::Database(error),
+    })?;
+    Ok(Account {
+        account_id: row.account_id,
+        email: row.email,
+        email_verified: row.email_verified,
+        roles: Role::from_stored(&row.roles),
+        created_at: row.created_at,
+    })
+}
+
+/// The id of the account with this email, if any.
+pub async fn find_id_by_email<'e>(executor: impl sqlx::PgExecutor<'e>, email: &Email) -> Result<Option<Uuid>, AuthError> {
+    Ok(sqlx::query_scalar!(r#"select account_id from account where email = $1"#, email.as_str())
+        .fetch_optional(executor)
+        .await?)
+}
+
+/// Records that a provider verified the account's email (it was the proof used to link).
+pub async fn mark_email_verified<'e>(executor: impl sqlx::PgExecutor<'e>, account_id: Uuid) -> Result<(), AuthError> {
+    sqlx::query!(r#"update account set email_verified = true where account_id = $1 and not email_verified"#, account_id)
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
+/// Whether the account can sign in with a password; locks the account row until the end of the
+/// transaction, so that two concurrent unlinks cannot both remove "the other" way in.
+/// `None` when there is no such account.
+pub async fn lock_and_has_password(conn: &mut sqlx::PgConnection, account_id: Uuid) -> Result<Option<bool>, AuthError> {
+    Ok(sqlx::query_scalar!(
+        r#"select (password_hash is not null) as "has_password!" from account where account_id = $1 for update"#,
+        account_id,
+    )
+    .fetch_optional(conn)
+    .await?)
+}

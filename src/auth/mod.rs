@@ -12,6 +12,7 @@ pub mod api_keys;
 pub mod email;
 pub mod extract;
 mod key_routes;
+pub mod oauth;
 pub mod passwords;
 pub mod rate_limit;
 mod routes;
@@ -25,6 +26,7 @@ pub use email::Email;
 pub use extract::{Authenticated, ClientInfo, Principal};
 pub use routes::router;
 pub use key_routes::router as api_key_router;
+pub use oauth::router as oauth_router;
 
 use crate::config::AuthSettings;
 use crate::keys::Keys;
@@ -111,6 +113,7 @@ pub struct Auth {
     pub passwords: passwords::Passwords,
     pub tokens: tokens::TokenKeys,
     pub limiter: rate_limit::RateLimiter,
+    pub oauth: oauth::OAuth,
 }
 
 impl Auth {
@@ -120,7 +123,8 @@ impl Auth {
         let passwords = passwords::Passwords::new(settings.passwords).await?;
         let tokens = tokens::TokenKeys::new(keys, issuer(public_url), settings.access_token_ttl);
         let limiter = rate_limit::RateLimiter::connect(settings.redis_url.as_ref()).await?;
-        Ok(Self { settings, passwords, tokens, limiter })
+        let oauth = oauth::OAuth::new(&settings.oauth, public_url)?;
+        Ok(Self { settings, passwords, tokens, limiter, oauth })
     }
 }
 

@@ -92,7 +92,7 @@ fn lifetimes(state: &AppState) -> Lifetimes {
     Lifetimes { idle: settings.session_idle_timeout, absolute: settings.session_max_age }
 }
 
-async fn limit(state: &AppState, scope: &str, subject: &str, limit: RateLimit) -> Result<(), AuthError> {
+pub(super) async fn limit(state: &AppState, scope: &str, subject: &str, limit: RateLimit) -> Result<(), AuthError> {
     state.auth.limiter.check(&format!("{scope}:{subject}"), limit).await
 }
 
@@ -106,6 +106,19 @@ fn token_pair(state: &AppState, issued: Issued) -> Result<TokenPair, AuthError> 
         refresh_expires_at: issued.refresh_expires_at,
         session_id: issued.session_id,
     })
+}
+
+/// Starts a session for an account that has just proved who it is and answers its token pair.
+/// Every way of signing in (password, registration, an external provider's callback, a login
+/// code) ends here, so sessions and tokens are issued in exactly one way.
+pub(super) async fn issue_session(
+    state: &AppState,
+    account_id: Uuid,
+    roles: Vec<Role>,
+    client: &ClientInfo,
+) -> Result<TokenPair, AuthError> {
+    let issued = sessions::start(&state.pool, account_id, roles, client, lifetimes(state)).await?;
+    token_pair(state, issued)
 }
 
 /// Create an account (role `learner`) and sign it in.
@@ -129,8 +142,7 @@ async fn register(
     let hash = state.auth.passwords.hash(request.password).await?;
     let account = accounts::create(&state.pool, &email, &hash).await?;
     tracing::info!(account_id = %account.account_id, event = "account_registered", "account registered");
-    let issued = sessions::start(&state.pool, account.account_id, account.roles.clone(), &client, lifetimes(&state)).await?;
-    let tokens = token_pair(&state, issued)?;
+    let tokens = issue_session(&state, account.account_id, account.roles.clone(), &client).await?;
     Ok((StatusCode::CREATED, axum::Json(Registered { account, tokens })))
 }
 
@@ -172,8 +184,7 @@ async fn login(
         return Err(AuthError::InvalidCredentials.into());
     }
     accounts::record_successful_login(&state.pool, account.account_id).await?;
-    let issued = sessions::start(&state.pool, account.account_id, account.roles, &client, lifetimes(&state)).await?;
-    Ok(axum::Json(token_pair(&state, issued)?))
+    Ok(axum::Json(issue_session(&state, account.account_id, account.roles, &client).await?))
 }
 
 /// Trade a refresh token for a new access token and a new refresh token. The presented token is

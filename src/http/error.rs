@@ -146,3 +146,29 @@ impl From<crate::auth::AuthError> for ApiError {
         }
     }
 }
+
+impl From<crate::auth::oauth::OAuthError> for ApiError {
+    fn from(error: crate::auth::oauth::OAuthError) -> Self {
+        use crate::auth::oauth::OAuthError as E;
+        let code = error.error_code();
+        match error {
+            E::Auth(auth) => Self::from(auth),
+            E::UnknownProvider => Self::new(StatusCode::NOT_FOUND, code, error.to_string()),
+            E::InvalidState
+            | E::Denied
+            | E::InvalidReturnTo(_)
+            | E::InvalidLoginCode
+            | E::InvalidIdToken(_)
+            | E::ProviderRefused(_) => Self::bad_request(code, error.to_string()),
+            E::EmailRequired => Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, error.to_string()),
+            E::EmailUnverified | E::IdentityInUse | E::LastSignInMethod => {
+                Self::new(StatusCode::CONFLICT, code, error.to_string())
+            }
+            E::ProviderUnavailable(_) => {
+                tracing::error!(error = %crate::error_chain(&error), "sign-in provider unavailable");
+                Self::new(StatusCode::BAD_GATEWAY, code, "the sign-in provider is unavailable; try again shortly")
+            }
+            E::Setup(_) => Self::internal(&error),
+        }
+    }
+}

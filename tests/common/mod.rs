@@ -51,6 +51,7 @@ pub fn test_auth_settings() -> AuthSettings {
     settings.rate_limits.register = generous;
     settings.rate_limits.login = generous;
     settings.rate_limits.refresh = generous;
+    settings.rate_limits.oauth_callback = generous;
     settings
 }
 

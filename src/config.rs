@@ -436,7 +436,11 @@ impl CdnArgs {
         }
         if let Some(distribution_id) = self.cloudfront_distribution_id.as_deref().map(str::trim).filter(|id| !id.is_empty()) {
             let endpoint =
-                self.cloudfront_endpoint.as_deref().map(|e| parse_base_url("LECTERN_CLOUDFRONT_ENDPOINT", e)).transpose()?;
+                self.cloudfront_endpoint
+                    .as_deref()
+                    .filter(|e| !e.trim().is_empty())
+                    .map(|e| parse_base_url("LECTERN_CLOUDFRONT_ENDPOINT", e))
+                    .transpose()?;
             settings.cloudfront = Some(crate::cdn::CloudFrontSettings {
                 distribution_id: distribution_id.to_owned(),
                 endpoint,
@@ -996,6 +1000,40 @@ mod tests {
         assert_eq!(settings.session_idle_timeout, defaults.session_idle_timeout);
         assert_eq!(settings.session_max_age, defaults.session_max_age);
         assert_eq!(settings.rate_limits.login, defaults.rate_limits.login);
+    }
+
+    #[test]
+    fn the_cdn_defaults_to_the_local_origin_and_takes_a_cloudfront_url() {
+        let serve = |flags: &[&str]| {
+            let mut argv = vec!["lectern", "serve", "--listen", "127.0.0.1:9000"];
+            argv.extend_from_slice(flags);
+            let cli = Cli::try_parse_from(argv).expect("flags parse");
+            let Command::Serve(args) = cli.command else { panic!("serve expected") };
+            args
+        };
+        let args = serve(&[]);
+        let settings = args.cdn.resolve(&args.http.resolve().expect("valid"), None).expect("valid");
+        assert_eq!(settings.base_url, "http://127.0.0.1:9000/cdn");
+        assert_eq!(settings.hash_algorithm, crate::cdn::HashAlgorithm::Sha1);
+        assert_eq!(settings.signature_ttl, Duration::from_secs(6 * 3600));
+        assert!(settings.cloudfront.is_none());
+
+        let args = serve(&[
+            "--cdn-base-url",
+            "https://d111111abcdef8.cloudfront.net/",
+            "--cdn-hash-algorithm",
+            "sha256",
+            "--cloudfront-distribution-id",
+            "E2QWRUHEXAMPLE",
+        ]);
+        let settings = args.cdn.resolve(&args.http.resolve().expect("valid"), None).expect("valid");
+        assert_eq!(settings.base_url, "https://d111111abcdef8.cloudfront.net");
+        assert_eq!(settings.hash_algorithm, crate::cdn::HashAlgorithm::Sha256);
+        assert_eq!(settings.cloudfront.map(|c| c.distribution_id).as_deref(), Some("E2QWRUHEXAMPLE"));
+
+        let args = serve(&["--cdn-trusted-keys-file", "/nonexistent/trusted-keys"]);
+        let error = args.cdn.resolve(&args.http.resolve().expect("valid"), None).expect_err("missing file");
+        assert_eq!(error.setting, "LECTERN_CDN_TRUSTED_KEYS_FILE");
     }
 
     #[test]

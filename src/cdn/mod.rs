@@ -29,7 +29,7 @@ pub mod verify;
 use std::time::Duration;
 
 pub use cookies::{CookieAttributes, SignedCookies};
-pub use invalidation::CloudFrontSettings;
+pub use invalidation::{CloudFrontSettings, Invalidation, InvalidationError, Invalidator};
 pub use policy::{Policy, SourceIp};
 pub use signer::{SignedPolicy, Signer};
 pub use verify::{SignedRequest, TrustedKey, Verifier};
@@ -148,6 +148,8 @@ pub struct Cdn {
     pub settings: CdnSettings,
     pub signer: Signer,
     pub verifier: Verifier,
+    /// Set when a CloudFront distribution is configured (see [`Cdn::connect`]).
+    pub invalidator: Option<Invalidator>,
 }
 
 impl Cdn {
@@ -157,7 +159,17 @@ impl Cdn {
         let signer = Signer::new(&keys.cdn.key_pair_id, keys.cdn.private_key.clone(), settings.hash_algorithm);
         let own = TrustedKey::new(&keys.cdn.key_pair_id, keys.cdn.private_key.to_public_key());
         let verifier = Verifier::new(std::iter::once(own).chain(settings.trusted_keys.iter().cloned()));
-        Self { settings, signer, verifier }
+        Self { settings, signer, verifier, invalidator: None }
+    }
+
+    /// Like [`Cdn::new`], plus the CloudFront client when a distribution is configured (no
+    /// request is made at start-up).
+    pub async fn connect(settings: CdnSettings, keys: &Keys) -> Self {
+        let invalidator = match &settings.cloudfront {
+            Some(cloudfront) => Some(Invalidator::connect(cloudfront).await),
+            None => None,
+        };
+        Self { invalidator, ..Self::new(settings, keys) }
     }
 
     /// The URL of an object key under the CDN base URL. Keys are validated `ObjectKey`s, whose

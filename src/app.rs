@@ -84,7 +84,7 @@ impl Application {
     pub async fn build_with_pool(settings: ServeSettings, pool: PgPool) -> Result<Self, StartupError> {
         let storage = crate::storage::connect(&settings.storage).await?;
         let auth = Auth::new(settings.auth, &settings.keys, &settings.http.public_url).await?;
-        let cdn = crate::cdn::Cdn::connect(settings.cdn, &settings.keys).await;
+        let cdn = crate::cdn::Cdn::connect(settings.cdn, &settings.keys.cdn).await;
         let state = AppState {
             pool,
             storage: storage.store,

@@ -232,6 +232,9 @@ async fn every_refusal_is_a_403_that_does_not_reveal_whether_the_object_exists(p
     let own_address = wildcard(now + 600).from_ip(SourceIp::parse("127.0.0.1").expect("address"));
     let signed = origin.signer.sign_policy(&own_address).expect("signs");
     assert_eq!(origin.get(&signed.sign_url(&origin.url(SEGMENT))).await.status(), 200);
+    // Dot segments smuggled past URL normalisation (as %2F) never leave the signed folder.
+    let sneaky = signed.sign_url(&origin.url("assets/0192f1/v1/x%2F..%2F..%2Fv2%2Fsecret.m4s"));
+    assert_eq!(origin.get(&sneaky).await.status(), 404);
     // Only a valid signature learns that an object is missing.
     let response = origin.get(&signed.sign_url(&origin.url(missing))).await;
     assert_eq!(response.status(), 404);

@@ -34,7 +34,7 @@ pub use policy::{Policy, SourceIp};
 pub use signer::{SignedPolicy, Signer};
 pub use verify::{SignedRequest, TrustedKey, Verifier};
 
-use crate::keys::Keys;
+use crate::keys::CdnSigningKey;
 
 /// Why a signature was refused or could not be made. Every refusal has a stable code; the local
 /// origin answers all of them with 403 (see `crate::http::error`).
@@ -155,21 +155,26 @@ pub struct Cdn {
 impl Cdn {
     /// The signer uses the own CDN key; the verifier trusts its public half plus the configured
     /// extra keys.
-    pub fn new(settings: CdnSettings, keys: &Keys) -> Self {
-        let signer = Signer::new(&keys.cdn.key_pair_id, keys.cdn.private_key.clone(), settings.hash_algorithm);
-        let own = TrustedKey::new(&keys.cdn.key_pair_id, keys.cdn.private_key.to_public_key());
+    pub fn new(settings: CdnSettings, key: &CdnSigningKey) -> Self {
+        let signer = Signer::new(&key.key_pair_id, key.private_key.clone(), settings.hash_algorithm);
+        let own = TrustedKey::new(&key.key_pair_id, key.private_key.to_public_key());
         let verifier = Verifier::new(std::iter::once(own).chain(settings.trusted_keys.iter().cloned()));
         Self { settings, signer, verifier, invalidator: None }
     }
 
     /// Like [`Cdn::new`], plus the CloudFront client when a distribution is configured (no
     /// request is made at start-up).
-    pub async fn connect(settings: CdnSettings, keys: &Keys) -> Self {
+    pub async fn connect(settings: CdnSettings, key: &CdnSigningKey) -> Self {
         let invalidator = match &settings.cloudfront {
             Some(cloudfront) => Some(Invalidator::connect(cloudfront).await),
             None => None,
         };
-        Self { invalidator, ..Self::new(settings, keys) }
+        Self { invalidator, ..Self::new(settings, key) }
+    }
+
+    /// When a signature made at `now` (Unix seconds) for playback expires.
+    pub fn expires_at(&self, now: i64) -> i64 {
+        now.saturating_add(i64::try_from(self.settings.signature_ttl.as_secs()).unwrap_or(i64::MAX))
     }
 
     /// The URL of an object key under the CDN base URL. Keys are validated `ObjectKey`s, whose
@@ -192,5 +197,41 @@ impl Cdn {
         let mut policy = Policy::custom(resource, expires);
         policy.ip_address = ip;
         policy
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cdn() -> Cdn {
+        let pem = include_str!("../../tests/cdn/test-key-pkcs1.pem");
+        let key = CdnSigningKey {
+            key_pair_id: "K2JCJMDEHXQW5F".to_owned(),
+            private_key: crate::keys::parse_rsa(pem).expect("the fixture parses"),
+        };
+        let public_url = url::Url::parse("https://lectern.example").expect("valid");
+        Cdn::new(CdnSettings::local(&public_url), &key)
+    }
+
+    #[test]
+    fn one_session_policy_signs_every_object_of_its_asset_version_and_nothing_else() {
+        let cdn = cdn();
+        let asset_id = uuid::Uuid::nil();
+        let now = 1_800_000_000;
+        let expires = cdn.expires_at(now);
+        assert_eq!(expires, now + 6 * 3600);
+        let policy = cdn.asset_version_policy(&asset_id, 3, expires, None);
+        let signed = cdn.signer.sign_policy(&policy).expect("signs");
+        let client: std::net::IpAddr = "203.0.113.5".parse().expect("ip");
+        for key in ["master.m3u8", "720p/seg 00001.m4s", "poster.jpg"] {
+            let key = crate::storage::ObjectKey::parse(format!("assets/{asset_id}/v3/{key}")).expect("valid key");
+            let url = signed.sign_url(&cdn.url_for(&key));
+            assert!(url.starts_with("https://lectern.example/cdn/assets/"), "{url}");
+            assert_eq!(cdn.verifier.verify(&SignedRequest::from_url(&url), client, now), Ok(()), "{url}");
+        }
+        let other_version = crate::storage::ObjectKey::parse(format!("assets/{asset_id}/v2/master.m3u8")).expect("key");
+        let url = signed.sign_url(&cdn.url_for(&other_version));
+        assert_eq!(cdn.verifier.verify(&SignedRequest::from_url(&url), client, now), Err(CdnError::ResourceNotAllowed));
     }
 }

@@ -17,8 +17,21 @@ fail() {
     exit 1
 }
 
-python=$(command -v python3 || true)
-[[ -n $python ]] || fail "python3 is required (Debian: apt-get install python3 python3-venv)"
+# Debian splits venv (and ensurepip) out of python3; install both when they are missing.
+if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    apt_get=(apt-get)
+    if [[ $(id -u) -ne 0 ]]; then
+        command -v sudo >/dev/null || fail "python3 with venv is missing and installing it needs root (or sudo)"
+        apt_get=(sudo apt-get)
+    fi
+    echo "install-cdn-tools: installing python3 and python3-venv with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! "${apt_get[@]}" install -y -qq python3 python3-venv >/dev/null; then
+        "${apt_get[@]}" update -qq || fail "apt-get update failed"
+        "${apt_get[@]}" install -y -qq python3 python3-venv >/dev/null || fail "apt-get install python3-venv failed"
+    fi
+fi
+python=$(command -v python3)
 
 # Reinstall only when the pins changed since the last install or the interpreter is gone.
 if [[ -x $venv/bin/python && -f $stamp ]] && cmp -s "$requirements" "$stamp" \

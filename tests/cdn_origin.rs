@@ -365,3 +365,15 @@ async fn the_client_address_behind_a_trusted_proxy_is_the_forwarded_one(pool: Pg
     assert_eq!(error_code(response).await, "ip_not_allowed");
     origin.finish().await;
 }
+
+#[sqlx::test(migrator = "lectern::db::MIGRATOR")]
+async fn the_origin_is_documented_in_the_openapi_document(pool: PgPool) {
+    let app = common::spawn_app(pool).await;
+    let document: serde_json::Value =
+        app.client.get(app.url("/openapi.json")).send().await.expect("request").json().await.expect("json");
+    let origin = &document["paths"]["/cdn/{key}"];
+    assert!(origin["get"].is_object() && origin["head"].is_object(), "{origin}");
+    let schemes = &document["components"]["securitySchemes"];
+    assert_eq!(schemes["cloudfront_signature"]["in"], "query");
+    assert_eq!(schemes["cloudfront_cookies"]["in"], "cookie");
+}

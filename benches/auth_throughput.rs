@@ -204,9 +204,10 @@ async fn start(database_url: &str, data_dir: &std::path::Path) -> (String, Cance
         },
         storage: StorageSettings::Local(LocalSettings {
             root: data_dir.join("objects"),
-            public_url,
+            public_url: public_url.clone(),
             presign_secret: keys.storage_secret.clone(),
         }),
+        cdn: lectern::cdn::CdnSettings::local(&public_url),
         keys,
         auth,
         workers: WorkerSettings { concurrency: 0, ..WorkerSettings::default() },

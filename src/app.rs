@@ -27,6 +27,7 @@ pub struct AppState {
     pub http: Arc<HttpSettings>,
     pub keys: Arc<Keys>,
     pub auth: Arc<Auth>,
+    pub cdn: Arc<crate::cdn::Cdn>,
 }
 
 /// Resolved settings of `lectern serve`.
@@ -37,6 +38,7 @@ pub struct ServeSettings {
     pub storage: StorageSettings,
     pub keys: Keys,
     pub auth: AuthSettings,
+    pub cdn: crate::cdn::CdnSettings,
     pub workers: WorkerSettings,
     pub migrate_on_start: bool,
     pub shutdown_timeout: Duration,
@@ -82,6 +84,7 @@ impl Application {
     pub async fn build_with_pool(settings: ServeSettings, pool: PgPool) -> Result<Self, StartupError> {
         let storage = crate::storage::connect(&settings.storage).await?;
         let auth = Auth::new(settings.auth, &settings.keys, &settings.http.public_url).await?;
+        let cdn = crate::cdn::Cdn::connect(settings.cdn, &settings.keys.cdn).await;
         let state = AppState {
             pool,
             storage: storage.store,
@@ -89,6 +92,7 @@ impl Application {
             http: Arc::new(settings.http.clone()),
             keys: Arc::new(settings.keys),
             auth: Arc::new(auth),
+            cdn: Arc::new(cdn),
         };
         let address = settings.http.listen;
         let listener = TcpListener::bind(address).await.map_err(|source| StartupError::Bind { address, source })?;

@@ -207,6 +207,8 @@ pub struct ServeArgs {
     pub keys: KeyFileArgs,
     #[command(flatten)]
     pub auth: AuthArgs,
+    #[command(flatten)]
+    pub cdn: CdnArgs,
     /// Background workers to run inside the API process; 0 runs the API alone.
     #[arg(long, env = "LECTERN_WORKERS", default_value_t = 1)]
     pub workers: usize,
@@ -375,6 +377,78 @@ pub struct KeyFileArgs {
     /// Default: `<LECTERN_DATA_DIR>/keys/storage-url-secret`, generated when missing.
     #[arg(long, env = "LECTERN_STORAGE_SECRET_FILE")]
     pub storage_secret_file: Option<PathBuf>,
+}
+
+/// Delivery: where signed URLs point, how they are signed, which keys the signed origin trusts,
+/// and the CloudFront distribution to invalidate.
+#[derive(Debug, Args)]
+pub struct CdnArgs {
+    /// Base URL of signed playback URLs: a CloudFront distribution (`https://d111.cloudfront.net`)
+    /// or another CDN in front of the object store. Default: this service's own signed origin,
+    /// `<LECTERN_PUBLIC_URL>/cdn`.
+    #[arg(long, env = "LECTERN_CDN_BASE_URL")]
+    pub cdn_base_url: Option<String>,
+    /// Hash under the RSA signature: `sha1` (CloudFront's default) or `sha256` (URLs then carry
+    /// `Hash-Algorithm=SHA256`).
+    #[arg(long, env = "LECTERN_CDN_HASH_ALGORITHM", value_enum, default_value_t = crate::cdn::HashAlgorithm::Sha1)]
+    pub cdn_hash_algorithm: crate::cdn::HashAlgorithm,
+    /// How long playback signatures stay valid.
+    #[arg(long, env = "LECTERN_CDN_SIGNATURE_TTL", default_value = "6h", value_parser = parse_duration)]
+    pub cdn_signature_ttl: Duration,
+    /// Extra public keys the signed origin trusts while keys are rotated: a file of
+    /// `KEY_PAIR_ID=PATH` lines, each PATH a PEM public key (relative to the file). The own key
+    /// is always trusted.
+    #[arg(long, env = "LECTERN_CDN_TRUSTED_KEYS_FILE")]
+    pub cdn_trusted_keys_file: Option<PathBuf>,
+    /// How long browsers and caches keep manifests from the signed origin (segments, init
+    /// segments and images are immutable and kept for a year).
+    #[arg(long, env = "LECTERN_CDN_MANIFEST_MAX_AGE", default_value = "10s", value_parser = parse_duration)]
+    pub cdn_manifest_max_age: Duration,
+    /// CloudFront distribution whose cache is invalidated when objects change. Unset: no
+    /// invalidations.
+    #[arg(long, env = "LECTERN_CLOUDFRONT_DISTRIBUTION_ID")]
+    pub cloudfront_distribution_id: Option<String>,
+    /// Another endpoint for the CloudFront API (a proxy or a test stand-in); unset for AWS.
+    #[arg(long, env = "LECTERN_CLOUDFRONT_ENDPOINT")]
+    pub cloudfront_endpoint: Option<String>,
+}
+
+impl CdnArgs {
+    /// Resolves the settings; `aws_keys` are the static AWS credentials, if any, that the
+    /// CloudFront client shares with S3 (otherwise the AWS default chain applies).
+    pub fn resolve(
+        &self,
+        http: &HttpSettings,
+        aws_keys: Option<(String, SecretString)>,
+    ) -> Result<crate::cdn::CdnSettings, ConfigError> {
+        let mut settings = crate::cdn::CdnSettings::local(&http.public_url);
+        if let Some(raw) = self.cdn_base_url.as_deref().filter(|raw| !raw.trim().is_empty()) {
+            settings.base_url = parse_base_url("LECTERN_CDN_BASE_URL", raw)?.as_str().trim_end_matches('/').to_owned();
+        }
+        if self.cdn_signature_ttl < Duration::from_secs(10) {
+            return Err(ConfigError::new("LECTERN_CDN_SIGNATURE_TTL", "must be at least 10s"));
+        }
+        settings.hash_algorithm = self.cdn_hash_algorithm;
+        settings.signature_ttl = self.cdn_signature_ttl;
+        settings.manifest_max_age = self.cdn_manifest_max_age;
+        if let Some(path) = self.cdn_trusted_keys_file.as_deref().filter(|p| !p.as_os_str().is_empty()) {
+            settings.trusted_keys = crate::keys::load_cdn_trusted_keys(path)?;
+        }
+        if let Some(distribution_id) = self.cloudfront_distribution_id.as_deref().map(str::trim).filter(|id| !id.is_empty()) {
+            let endpoint =
+                self.cloudfront_endpoint
+                    .as_deref()
+                    .filter(|e| !e.trim().is_empty())
+                    .map(|e| parse_base_url("LECTERN_CLOUDFRONT_ENDPOINT", e))
+                    .transpose()?;
+            settings.cloudfront = Some(crate::cdn::CloudFrontSettings {
+                distribution_id: distribution_id.to_owned(),
+                endpoint,
+                credentials: aws_keys,
+            });
+        }
+        Ok(settings)
+    }
 }
 
 /// How passwords are hashed and which passwords are accepted.
@@ -1207,6 +1281,40 @@ mod tests {
         let cli = Cli::try_parse_from(["lectern", "serve", "--oauth-redirect-origins", "https://app.example/path"]).expect("flags parse");
         let Command::Serve(args) = cli.command else { panic!("serve expected") };
         assert_eq!(args.auth.oauth.resolve().expect_err("no paths").setting, "LECTERN_OAUTH_REDIRECT_ORIGINS");
+    }
+
+    #[test]
+    fn the_cdn_defaults_to_the_local_origin_and_takes_a_cloudfront_url() {
+        let serve = |flags: &[&str]| {
+            let mut argv = vec!["lectern", "serve", "--listen", "127.0.0.1:9000"];
+            argv.extend_from_slice(flags);
+            let cli = Cli::try_parse_from(argv).expect("flags parse");
+            let Command::Serve(args) = cli.command else { panic!("serve expected") };
+            args
+        };
+        let args = serve(&[]);
+        let settings = args.cdn.resolve(&args.http.resolve().expect("valid"), None).expect("valid");
+        assert_eq!(settings.base_url, "http://127.0.0.1:9000/cdn");
+        assert_eq!(settings.hash_algorithm, crate::cdn::HashAlgorithm::Sha1);
+        assert_eq!(settings.signature_ttl, Duration::from_secs(6 * 3600));
+        assert!(settings.cloudfront.is_none());
+
+        let args = serve(&[
+            "--cdn-base-url",
+            "https://d111111abcdef8.cloudfront.net/",
+            "--cdn-hash-algorithm",
+            "sha256",
+            "--cloudfront-distribution-id",
+            "E2QWRUHEXAMPLE",
+        ]);
+        let settings = args.cdn.resolve(&args.http.resolve().expect("valid"), None).expect("valid");
+        assert_eq!(settings.base_url, "https://d111111abcdef8.cloudfront.net");
+        assert_eq!(settings.hash_algorithm, crate::cdn::HashAlgorithm::Sha256);
+        assert_eq!(settings.cloudfront.map(|c| c.distribution_id).as_deref(), Some("E2QWRUHEXAMPLE"));
+
+        let args = serve(&["--cdn-trusted-keys-file", "/nonexistent/trusted-keys"]);
+        let error = args.cdn.resolve(&args.http.resolve().expect("valid"), None).expect_err("missing file");
+        assert_eq!(error.setting, "LECTERN_CDN_TRUSTED_KEYS_FILE");
     }
 
     #[test]

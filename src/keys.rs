@@ -207,11 +207,60 @@ fn generate_secret() -> Result<String, String> {
 
 /// Accepts both PKCS#8 (`BEGIN PRIVATE KEY`, what OpenSSL 3 `genrsa` writes) and PKCS#1
 /// (`BEGIN RSA PRIVATE KEY`, what CloudFront's documentation and older tools write).
-fn parse_rsa(pem: &str) -> Result<RsaPrivateKey, String> {
+pub fn parse_rsa(pem: &str) -> Result<RsaPrivateKey, String> {
     let key = if pem.contains("BEGIN RSA PRIVATE KEY") {
         RsaPrivateKey::from_pkcs1_pem(pem).map_err(|e| format!("not a valid PKCS#1 RSA private key ({e})"))?
     } else {
         RsaPrivateKey::from_pkcs8_pem(pem).map_err(|e| format!("not a valid PKCS#8 RSA private key ({e})"))?
+    };
+    if key.size() < 256 {
+        return Err("RSA key must be at least 2048 bits".to_owned());
+    }
+    Ok(key)
+}
+
+const TRUSTED_KEYS_SETTING: &str = "LECTERN_CDN_TRUSTED_KEYS_FILE";
+
+/// Reads the extra public keys the signed origin trusts during a key rotation: one
+/// `KEY_PAIR_ID=PATH` a line (blank lines and `#` comments ignored), each PATH a PEM public key
+/// (`BEGIN PUBLIC KEY` or `BEGIN RSA PUBLIC KEY`) or a private key of which only the public half
+/// is kept, relative paths being relative to the file.
+pub fn load_cdn_trusted_keys(path: &Path) -> Result<Vec<crate::cdn::TrustedKey>, ConfigError> {
+    let error = |message: String| ConfigError::new(TRUSTED_KEYS_SETTING, format!("{}: {message}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| error(format!("cannot read ({e})")))?;
+    let directory = path.parent().unwrap_or(Path::new("."));
+    let mut keys = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line_error = |message: String| error(format!("line {}: {message}", number + 1));
+        let (id, pem_path) = line
+            .split_once('=')
+            .map(|(id, pem_path)| (id.trim(), pem_path.trim()))
+            .filter(|(id, pem_path)| !id.is_empty() && !pem_path.is_empty())
+            .ok_or_else(|| line_error("expected KEY_PAIR_ID=PATH".to_owned()))?;
+        let pem_path = directory.join(pem_path);
+        let pem = std::fs::read_to_string(&pem_path)
+            .map_err(|e| line_error(format!("cannot read {} ({e})", pem_path.display())))?;
+        let public_key = parse_rsa_public(&pem).map_err(|message| line_error(format!("{}: {message}", pem_path.display())))?;
+        keys.push(crate::cdn::TrustedKey::new(id, public_key));
+    }
+    Ok(keys)
+}
+
+/// An RSA public key from PEM: SubjectPublicKeyInfo, PKCS#1, or a private key (PKCS#1 or
+/// PKCS#8) of which the public half is kept.
+pub fn parse_rsa_public(pem: &str) -> Result<rsa::PublicKey, String> {
+    use rsa::pkcs1::DecodeRsaPublicKey;
+    use rsa::pkcs8::DecodePublicKey;
+    let key = if pem.contains("BEGIN PUBLIC KEY") {
+        rsa::PublicKey::from_public_key_pem(pem).map_err(|e| format!("not an RSA public key ({e})"))?
+    } else if pem.contains("BEGIN RSA PUBLIC KEY") {
+        rsa::PublicKey::from_pkcs1_pem(pem).map_err(|e| format!("not a PKCS#1 RSA public key ({e})"))?
+    } else {
+        parse_rsa(pem)?.to_public_key()
     };
     if key.size() < 256 {
         return Err("RSA key must be at least 2048 bits".to_owned());

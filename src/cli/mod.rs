@@ -98,12 +98,18 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
     }
     let storage = args.storage.resolve(&args.common, &http.public_url, keys.storage_secret.clone())?;
     let auth = args.auth.resolve(args.storage.redis_url.as_deref())?;
+    let aws_keys = match (&storage, &args.storage.aws_access_key_id) {
+        (crate::storage::StorageSettings::S3(s3), Some(id)) => s3.secret_access_key.clone().map(|secret| (id.clone(), secret)),
+        _ => None,
+    };
+    let cdn = args.cdn.resolve(&http, aws_keys)?;
     let settings = ServeSettings {
         http,
         database,
         storage,
         keys,
         auth,
+        cdn,
         workers: WorkerSettings {
             concurrency: args.workers,
             shutdown_timeout: args.common.shutdown_timeout,

@@ -100,6 +100,18 @@ impl From<crate::storage::StorageError> for ApiError {
     }
 }
 
+/// Every refusal of a signature is a 403 with the refusal's own code; only a failure to sign is
+/// ours.
+impl From<crate::cdn::CdnError> for ApiError {
+    fn from(error: crate::cdn::CdnError) -> Self {
+        if error.is_client_error() {
+            Self::new(StatusCode::FORBIDDEN, error.error_code(), error.to_string())
+        } else {
+            Self::internal(&error)
+        }
+    }
+}
+
 impl From<crate::auth::AuthError> for ApiError {
     fn from(error: crate::auth::AuthError) -> Self {
         use crate::auth::AuthError as E;

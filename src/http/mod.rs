@@ -31,7 +31,7 @@ pub fn api() -> OpenApiRouter<AppState> {
 }
 
 fn base_document() -> OpenApi {
-    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+    use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
     use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApiBuilder, Tag};
     let mut operations = Tag::new("operations");
     operations.description = Some("Health, readiness, metrics and this document".to_owned());
@@ -40,6 +40,11 @@ fn base_document() -> OpenApi {
     let mut storage = Tag::new("storage");
     storage.description =
         Some("Presigned-URL endpoints of the local storage backend; their URLs come signed from other responses".to_owned());
+    let mut delivery = Tag::new("delivery");
+    delivery.description = Some(
+        "The local signed origin: objects behind CloudFront-style signed URLs or cookies, which come from playback responses"
+            .to_owned(),
+    );
     let mut document = OpenApiBuilder::new()
         .info(
             InfoBuilder::new()
@@ -48,7 +53,7 @@ fn base_document() -> OpenApi {
                 .description(Some("Media ingest and streaming delivery for course video"))
                 .build(),
         )
-        .tags(Some(vec![operations, identity, storage]))
+        .tags(Some(vec![operations, identity, storage, delivery]))
         // Protected operations name this scheme with `security(("bearer" = []))`.
         .components(Some(
             ComponentsBuilder::new()
@@ -77,10 +82,27 @@ fn base_document() -> OpenApi {
                             .build(),
                     ),
                 )
+                // The origin's credentials: a CloudFront-style signature in the query string
+                // (with Expires or Policy and Key-Pair-Id beside it), or the same as cookies.
+                .security_scheme(
+                    "cloudfront_signature",
+                    SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+                        "Signature",
+                        "A CloudFront-style signature; Expires or Policy, and Key-Pair-Id travel beside it",
+                    ))),
+                )
+                .security_scheme(
+                    "cloudfront_cookies",
+                    SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                        "CloudFront-Signature",
+                        "The same signature as cookies: CloudFront-Policy or CloudFront-Expires, CloudFront-Signature, CloudFront-Key-Pair-Id",
+                    ))),
+                )
                 .build(),
         ))
         .build();
     document.merge(<crate::storage::local::routes::LocalStorageApi as utoipa::OpenApi>::openapi());
+    document.merge(<crate::cdn::origin::CdnOriginApi as utoipa::OpenApi>::openapi());
     document
 }
 
@@ -91,7 +113,8 @@ pub fn openapi_document() -> OpenApi {
 
 /// The whole application router with its layers. `extra` carries routes that live outside the
 /// JSON API (the local storage backend's presigned-URL endpoints), which stream large bodies and
-/// so get neither the JSON body limit nor the request timeout.
+/// so get neither the JSON body limit nor the request timeout; the signed origin (`/cdn/…`) is
+/// mounted the same way.
 pub fn router(state: &AppState, extra: Router) -> Router {
     let (api_router, document) = api().split_for_parts();
     let document_json = serde_json::to_string(&document).unwrap_or_else(|error| {
@@ -108,6 +131,7 @@ pub fn router(state: &AppState, extra: Router) -> Router {
         .merge(api_router)
         .with_state(state.clone())
         .merge(extra)
+        .merge(crate::cdn::origin::routes(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::record_metrics))

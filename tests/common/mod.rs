@@ -18,6 +18,8 @@ pub struct TestApp {
     pub pool: PgPool,
     pub data_dir: tempfile::TempDir,
     pub stop: CancellationToken,
+    /// The storage the app serves from (tests put objects through their own connection).
+    pub storage: StorageSettings,
 }
 
 impl TestApp {
@@ -40,6 +42,11 @@ pub struct TestOptions {
     pub auth: Option<AuthSettings>,
     /// Verification-only token keys (`LECTERN_TOKEN_PREVIOUS_KEY_FILES`).
     pub token_previous_keys: Vec<std::path::PathBuf>,
+    /// S3 storage instead of a local directory.
+    pub s3: Option<lectern::storage::S3Settings>,
+    /// Public keys the signed origin trusts besides the app's own.
+    pub cdn_trusted_keys: Vec<lectern::cdn::TrustedKey>,
+    pub cdn_hash_algorithm: lectern::cdn::HashAlgorithm,
 }
 
 /// The defaults with cheap password hashing (tests hash hundreds of passwords) and limits high
@@ -80,6 +87,17 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
     let listen = probe.local_addr().expect("address");
     drop(probe);
     let public_url = url::Url::parse(&format!("http://{listen}")).expect("valid URL");
+    let storage = match options.s3 {
+        Some(s3) => StorageSettings::S3(s3),
+        None => StorageSettings::Local(LocalSettings {
+            root: data_dir.path().join("objects"),
+            public_url: public_url.clone(),
+            presign_secret: keys.storage_secret.clone(),
+        }),
+    };
+    let mut cdn = lectern::cdn::CdnSettings::local(&public_url);
+    cdn.trusted_keys = options.cdn_trusted_keys;
+    cdn.hash_algorithm = options.cdn_hash_algorithm;
     let settings = ServeSettings {
         http: HttpSettings {
             listen,
@@ -94,13 +112,10 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
             connect_timeout: Duration::from_secs(1),
             create_if_missing: false,
         },
-        storage: StorageSettings::Local(LocalSettings {
-            root: data_dir.path().join("objects"),
-            public_url,
-            presign_secret: keys.storage_secret.clone(),
-        }),
+        storage: storage.clone(),
         keys,
         auth: options.auth.unwrap_or_else(test_auth_settings),
+        cdn,
         workers: WorkerSettings {
             concurrency: options.workers,
             poll_interval: Duration::from_millis(200),
@@ -109,12 +124,13 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
         migrate_on_start: false,
         shutdown_timeout: Duration::from_secs(5),
     };
-    let application = Application::build_with_pool(settings, pool.clone()).await.expect("application builds");
+    // Boxed: the settings and the start-up steps make a future larger than a test stack should hold.
+    let application = Box::pin(Application::build_with_pool(settings, pool.clone())).await.expect("application builds");
     let address = format!("http://{}", application.local_addr().expect("bound"));
     let stop = CancellationToken::new();
     let stopped = stop.clone();
     tokio::spawn(async move { application.run_until_stopped(stopped.cancelled_owned()).await });
-    TestApp { address, client: reqwest::Client::new(), pool, data_dir, stop }
+    TestApp { address, client: reqwest::Client::new(), pool, data_dir, stop, storage }
 }
 
 /// A password every policy accepts.

@@ -15,9 +15,8 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use lectern::config::MediaConvertSettings;
 use lectern::storage::{LocalSettings, LocalStore, ObjectKey, PutOptions, put_bytes};
-use lectern::transcode::mediaconvert::{
-    FoundKind, MediaConvertError, MediaConvertTranscoder, S3Location, TranscodeJob,
-};
+use lectern::transcode::RenditionKind;
+use lectern::transcode::mediaconvert::{MediaConvertError, MediaConvertTranscoder, S3Location, TranscodeJob};
 use pipelines::preset::Preset;
 use pipelines::source::{AudioStreamInfo, FieldOrder, Rational, SourceInfo, VideoStreamInfo};
 use secrecy::SecretString;
@@ -296,14 +295,14 @@ async fn a_finished_job_sent_the_plan_and_returns_the_renditions_it_wrote() {
     assert_eq!(outputs.thumbnails.len(), 2);
     let names: Vec<&str> = outputs.renditions.iter().map(|rendition| rendition.name.as_str()).collect();
     assert_eq!(names, ["1080p", "720p", "audio_eng"]);
-    let FoundKind::Video { bandwidth, average_bandwidth, codecs, width, height, .. } = &outputs.renditions[0].kind else {
+    let RenditionKind::Video { bandwidth, average_bandwidth, codecs, width, height, .. } = &outputs.renditions[0].kind else {
         panic!("1080p is video");
     };
     assert_eq!((*bandwidth, *average_bandwidth), (6_290_000, Some(2_470_000)));
     assert_eq!(codecs.as_deref(), Some("avc1.640028,mp4a.40.2"));
     assert_eq!((*width, *height), (Some(1920), Some(1080)));
     assert_eq!(outputs.renditions[1].playlist.as_str(), format!("assets/{ASSET_ID}/v1/master_720p.m3u8"));
-    assert!(matches!(&outputs.renditions[2].kind, FoundKind::Audio { language: Some(language), default: true, .. } if language == "en"));
+    assert!(matches!(&outputs.renditions[2].kind, RenditionKind::Audio { language: Some(language), default: true, .. } if language == "en"));
 }
 
 #[tokio::test]

@@ -24,10 +24,10 @@ use uuid::Uuid;
 
 pub use errors::{JobErrorClass, MediaConvertError, classify_job_error};
 pub use job::job_settings;
-pub use outputs::{FoundKind, FoundRendition, MediaConvertOutputs};
 
 use crate::config::MediaConvertSettings;
 use crate::storage::{KeyPrefix, ObjectStore};
+use crate::transcode::TranscodeOutput;
 
 /// Consecutive failed status polls (each already retried by the SDK) tolerated before giving
 /// up. The job keeps running in AWS meanwhile, so a short outage should not cost a new job.
@@ -205,7 +205,7 @@ impl MediaConvertTranscoder {
         store: &dyn ObjectStore,
         on_progress: &mut (dyn FnMut(f64) + Send),
         cancellation: &CancellationToken,
-    ) -> Result<MediaConvertOutputs, MediaConvertError> {
+    ) -> Result<TranscodeOutput, MediaConvertError> {
         let prefix = job.destination.key_prefix()?;
         let job_id = self.submit(job).await?;
         let mut failed_polls = 0;
@@ -242,5 +242,31 @@ impl MediaConvertTranscoder {
                 JobStatus::Canceled => return Err(MediaConvertError::Canceled { job_id: job_id.0 }),
             }
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::transcode::Transcoder for MediaConvertTranscoder {
+    fn backend(&self) -> &'static str {
+        "mediaconvert"
+    }
+
+    /// The request's keys are read and written in the configured bucket (the storage bucket).
+    async fn transcode(
+        &self,
+        request: &crate::transcode::TranscodeRequest<'_>,
+        store: &dyn ObjectStore,
+        on_progress: &mut (dyn FnMut(f64) + Send),
+        cancellation: &CancellationToken,
+    ) -> Result<TranscodeOutput, crate::transcode::TranscodeError> {
+        let job = TranscodeJob {
+            asset_id: request.asset_id,
+            version: request.version,
+            source: request.source,
+            plan: request.plan,
+            input: S3Location::new(&self.settings.bucket, request.input.as_str()),
+            destination: S3Location::new(&self.settings.bucket, request.destination.as_str()),
+        };
+        Ok(self.run_to_completion(&job, store, on_progress, cancellation).await?)
     }
 }

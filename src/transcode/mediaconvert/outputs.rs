@@ -8,51 +8,13 @@ use m3u8_rs::AlternativeMediaType;
 use super::MediaConvertError;
 use super::job::{MANIFEST_BASE_NAME, THUMBNAIL_BASE_NAME};
 use crate::storage::{KeyPrefix, ObjectKey, ObjectStore};
+use crate::transcode::{Rendition, RenditionKind, TranscodeOutput};
 
 /// A master playlist larger than this is not one MediaConvert wrote for a course video.
 const MAX_MASTER_PLAYLIST_BYTES: usize = 1024 * 1024;
 
-/// Everything a finished job left under its destination prefix.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MediaConvertOutputs {
-    /// The HLS multivariant playlist (`master.m3u8`).
-    pub master_playlist: ObjectKey,
-    /// The DASH manifest (`master.mpd`), when written.
-    pub dash_manifest: Option<ObjectKey>,
-    /// Video renditions, highest bandwidth first, then audio renditions in playlist order.
-    pub renditions: Vec<FoundRendition>,
-    /// Frame captures in time order.
-    pub thumbnails: Vec<ObjectKey>,
-    /// Every object under the prefix, for size accounting and clean-up.
-    pub total_bytes: u64,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct FoundRendition {
-    /// The plan's rung or audio name (`720p`, `audio_eng`), taken from the playlist's file name.
-    pub name: String,
-    /// The rendition's media playlist.
-    pub playlist: ObjectKey,
-    pub kind: FoundKind,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum FoundKind {
-    Video {
-        /// HLS `BANDWIDTH` (peak) and `AVERAGE-BANDWIDTH`, bits per second.
-        bandwidth: u64,
-        average_bandwidth: Option<u64>,
-        /// RFC 6381 codecs of the variant (video and its audio), e.g. `avc1.640028,mp4a.40.2`.
-        codecs: Option<String>,
-        width: Option<u64>,
-        height: Option<u64>,
-        frame_rate: Option<f64>,
-    },
-    Audio { language: Option<String>, label: String, default: bool },
-}
-
 /// Lists `prefix` and reads its master playlist.
-pub async fn read_outputs(store: &dyn ObjectStore, prefix: &KeyPrefix) -> Result<MediaConvertOutputs, MediaConvertError> {
+pub async fn read_outputs(store: &dyn ObjectStore, prefix: &KeyPrefix) -> Result<TranscodeOutput, MediaConvertError> {
     let objects = store.list(prefix).await?;
     let master_name = format!("{}{MANIFEST_BASE_NAME}.m3u8", prefix.as_str());
     let dash_name = format!("{}{MANIFEST_BASE_NAME}.mpd", prefix.as_str());
@@ -80,7 +42,7 @@ pub async fn read_outputs(store: &dyn ObjectStore, prefix: &KeyPrefix) -> Result
             });
         }
     }
-    Ok(MediaConvertOutputs { master_playlist, dash_manifest, renditions, thumbnails, total_bytes })
+    Ok(TranscodeOutput { master_playlist, dash_manifest, renditions, thumbnails, total_bytes })
 }
 
 async fn read_small(store: &dyn ObjectStore, key: &ObjectKey) -> Result<Vec<u8>, MediaConvertError> {
@@ -97,7 +59,7 @@ async fn read_small(store: &dyn ObjectStore, key: &ObjectKey) -> Result<Vec<u8>,
 
 /// The renditions of a master playlist, with URIs resolved against `prefix` (MediaConvert
 /// writes them relative to the master, which sits directly under the prefix).
-fn parse_master(text: &[u8], prefix: &KeyPrefix, master: &ObjectKey) -> Result<Vec<FoundRendition>, MediaConvertError> {
+fn parse_master(text: &[u8], prefix: &KeyPrefix, master: &ObjectKey) -> Result<Vec<Rendition>, MediaConvertError> {
     let invalid = |reason: String| MediaConvertError::Manifest { key: master.to_string(), reason };
     let playlist = m3u8_rs::parse_master_playlist_res(text).map_err(|e| invalid(format!("not an HLS master playlist ({e})")))?;
     let resolve = |uri: &str| {
@@ -106,13 +68,13 @@ fn parse_master(text: &[u8], prefix: &KeyPrefix, master: &ObjectKey) -> Result<V
         }
         ObjectKey::parse(format!("{}{uri}", prefix.as_str())).map_err(|e| invalid(format!("rendition URI {uri:?}: {e}")))
     };
-    let mut video: Vec<FoundRendition> = Vec::new();
+    let mut video: Vec<Rendition> = Vec::new();
     for variant in playlist.variants.iter().filter(|variant| !variant.is_i_frame) {
         let playlist = resolve(&variant.uri)?;
-        video.push(FoundRendition {
+        video.push(Rendition {
             name: rendition_name(&variant.uri),
             playlist,
-            kind: FoundKind::Video {
+            kind: RenditionKind::Video {
                 bandwidth: variant.bandwidth,
                 average_bandwidth: variant.average_bandwidth,
                 codecs: variant.codecs.clone(),
@@ -123,8 +85,8 @@ fn parse_master(text: &[u8], prefix: &KeyPrefix, master: &ObjectKey) -> Result<V
         });
     }
     video.sort_by_key(|rendition| match rendition.kind {
-        FoundKind::Video { bandwidth, .. } => std::cmp::Reverse(bandwidth),
-        FoundKind::Audio { .. } => std::cmp::Reverse(0),
+        RenditionKind::Video { bandwidth, .. } => std::cmp::Reverse(bandwidth),
+        RenditionKind::Audio { .. } => std::cmp::Reverse(0),
     });
     let mut renditions = video;
     for media in playlist.alternatives.iter().filter(|media| media.media_type == AlternativeMediaType::Audio) {
@@ -132,10 +94,10 @@ fn parse_master(text: &[u8], prefix: &KeyPrefix, master: &ObjectKey) -> Result<V
         if renditions.iter().any(|known| known.playlist.as_str().ends_with(uri.as_str())) {
             continue;
         }
-        renditions.push(FoundRendition {
+        renditions.push(Rendition {
             name: rendition_name(uri),
             playlist: resolve(uri)?,
-            kind: FoundKind::Audio { language: media.language.clone(), label: media.name.clone(), default: media.default },
+            kind: RenditionKind::Audio { language: media.language.clone(), label: media.name.clone(), default: media.default },
         });
     }
     if renditions.is_empty() {

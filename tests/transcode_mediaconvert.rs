@@ -14,8 +14,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use lectern::config::MediaConvertSettings;
-use lectern::storage::{LocalSettings, LocalStore, ObjectKey, PutOptions, put_bytes};
-use lectern::transcode::RenditionKind;
+use lectern::storage::{KeyPrefix, LocalSettings, LocalStore, ObjectKey, PutOptions, put_bytes};
+use lectern::transcode::{RenditionKind, TranscodeError, TranscodeRequest, Transcoder};
 use lectern::transcode::mediaconvert::{MediaConvertError, MediaConvertTranscoder, S3Location, TranscodeJob};
 use pipelines::preset::Preset;
 use pipelines::source::{AudioStreamInfo, FieldOrder, Rational, SourceInfo, VideoStreamInfo};
@@ -389,4 +389,34 @@ async fn status_of_an_unknown_job_is_not_found() {
         .await
         .expect_err("unknown");
     assert!(matches!(error, MediaConvertError::JobNotFound { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn behind_the_transcoder_trait_storage_keys_become_locations_in_the_configured_bucket() {
+    let (state, transcoder) = stand_in(vec![Answer::Error(1030, "Unsupported codec")], 0).await;
+    let fixture = Fixture::new().await;
+    let transcoder: Box<dyn Transcoder> = Box::new(transcoder);
+    assert_eq!(transcoder.backend(), "mediaconvert");
+    let request = TranscodeRequest {
+        asset_id: ASSET_ID,
+        version: 2,
+        source: &fixture.source,
+        plan: &fixture.plan,
+        input: ObjectKey::parse("uploads/lecture.mp4").expect("valid"),
+        destination: KeyPrefix::parse(format!("assets/{ASSET_ID}/v2/")).expect("valid"),
+    };
+    let error = transcoder
+        .transcode(&request, &fixture.store, &mut |_| {}, &CancellationToken::new())
+        .await
+        .expect_err("unsupported codec");
+    assert!(matches!(error, TranscodeError::MediaConvert(MediaConvertError::JobFailed { code: 1030, .. })), "{error:?}");
+    assert_eq!(error.error_code(), "unsupported_codec");
+    assert!(error.is_client_error());
+    let body = state.lock().expect("not poisoned").created[0].clone();
+    assert_eq!(body["settings"]["inputs"][0]["fileInput"], "s3://media/uploads/lecture.mp4");
+    assert_eq!(
+        body["settings"]["outputGroups"][0]["outputGroupSettings"]["cmafGroupSettings"]["destination"],
+        format!("s3://media/assets/{ASSET_ID}/v2/master")
+    );
+    assert_eq!(body["userMetadata"]["version"], "2");
 }

@@ -56,14 +56,16 @@ impl Transcoder for LocalTranscoder {
         tokio::fs::create_dir(&out_dir).await.map_err(|e| TranscodeError::io("create the package directory", e))?;
 
         tokio::select! {
-            result = download(store, &request.input, &input) => result?,
+            biased;
             () = cancellation.cancelled() => return Err(TranscodeError::Cancelled),
+            result = download(store, &request.input, &input) => result?,
         }
         let mut relay = |progress: Progress| on_progress(progress.fraction);
         // Dropping the engine future kills the child, so cancelling here stops the encode.
         let package = tokio::select! {
-            result = self.runner.transcode(&input, request.plan, &out_dir, request.source.duration_seconds, &mut relay) => result?,
+            biased;
             () = cancellation.cancelled() => return Err(TranscodeError::Cancelled),
+            result = self.runner.transcode(&input, request.plan, &out_dir, request.source.duration_seconds, &mut relay) => result?,
         };
         let uploaded = upload_dir(store, &out_dir, &request.destination).await?;
         output_of(&package, &request.destination, &uploaded)

@@ -14,14 +14,16 @@
 //! - thumbnails, when the plan asks for images, are a frame-capture output group taking one
 //!   JPEG every `thumbnail_interval_seconds`.
 //!
+//! Per-source filters follow the plan: deinterlacing, and HDR to SDR BT.709 tone mapping.
 //! Left to the local engine for now: the poster (a chosen non-black frame), storyboard sprite
-//! sheets, the progressive download MP4 and HDR tone mapping.
+//! sheets and the progressive download MP4.
 
 use aws_sdk_mediaconvert::types::{
     AacCodecProfile, AacCodingMode, AacRateControlMode, AacSettings, AudioCodec,
     AudioCodecSettings, AudioDefaultSelection, AudioDescription, AudioLanguageCodeControl,
     AudioNormalizationAlgorithm, AudioNormalizationAlgorithmControl, AudioNormalizationSettings,
-    AudioSelector, AudioSelectorType, CmafGroupSettings, CmafManifestDurationFormat,
+    AudioSelector, AudioSelectorType, CmafGroupSettings, ColorCorrector, ColorSpaceConversion,
+    HdrToSdrToneMapper, CmafManifestDurationFormat,
     CmafSegmentControl, CmafWriteDashManifest, CmafWriteHlsManifest, CmfcAudioTrackType,
     CmfcSettings, ContainerSettings, ContainerType, Deinterlacer, DeinterlacerMode,
     FileGroupSettings, FrameCaptureSettings, H264CodecLevel, H264CodecProfile,
@@ -31,7 +33,7 @@ use aws_sdk_mediaconvert::types::{
     ScalingBehavior, VideoCodec, VideoCodecSettings, VideoDescription, VideoPreprocessor,
     VideoSelector,
 };
-use pipelines::plan::{AudioRendition, H264Profile, ImagePlan, Plan, VideoRung};
+use pipelines::plan::{AudioRendition, H264Profile, ImagePlan, Plan, VideoFilters, VideoRung};
 use pipelines::source::SourceInfo;
 
 use super::{MediaConvertError, S3Location};
@@ -81,9 +83,11 @@ pub fn job_settings(
     let mut cmaf_outputs: Vec<Output> = plan
         .video
         .iter()
-        .map(|rung| video_output(rung, plan.video_filters.deinterlace))
+        .map(|rung| video_output(rung, &plan.video_filters))
         .collect();
-    cmaf_outputs.extend(plan.audio.iter().enumerate().map(|(position, audio)| audio_output(position, audio)));
+    let audio_only = plan.video.is_empty();
+    cmaf_outputs
+        .extend(plan.audio.iter().enumerate().map(|(position, audio)| audio_output(position, audio, audio_only)));
     let segment_seconds = i32::try_from(plan.segment_duration_seconds).unwrap_or(i32::MAX);
     let cmaf = CmafGroupSettings::builder()
         .destination(format!("{destination}{MANIFEST_BASE_NAME}"))
@@ -131,7 +135,7 @@ fn audio_selector(source: &SourceInfo, audio: &AudioRendition) -> AudioSelector 
         .build()
 }
 
-fn video_output(rung: &VideoRung, deinterlace: bool) -> Output {
+fn video_output(rung: &VideoRung, filters: &VideoFilters) -> Output {
     let h264 = H264Settings::builder()
         .rate_control_mode(H264RateControlMode::Qvbr)
         .qvbr_settings(H264QvbrSettings::builder().qvbr_quality_level(qvbr_quality_level(rung.crf)).build())
@@ -156,12 +160,22 @@ fn video_output(rung: &VideoRung, deinterlace: bool) -> Output {
         .height(to_i32(rung.height))
         .scaling_behavior(ScalingBehavior::Default)
         .codec_settings(VideoCodecSettings::builder().codec(VideoCodec::H264).h264_settings(h264).build());
-    if deinterlace {
-        video = video.video_preprocessors(
-            VideoPreprocessor::builder()
-                .deinterlacer(Deinterlacer::builder().mode(DeinterlacerMode::Deinterlace).build())
-                .build(),
-        );
+    if filters.deinterlace || filters.tone_map_to_sdr {
+        let mut preprocessors = VideoPreprocessor::builder();
+        if filters.deinterlace {
+            preprocessors =
+                preprocessors.deinterlacer(Deinterlacer::builder().mode(DeinterlacerMode::Deinterlace).build());
+        }
+        if filters.tone_map_to_sdr {
+            // Like the engine: HDR (PQ/HLG) becomes SDR BT.709, keeping detail in highlights.
+            preprocessors = preprocessors.color_corrector(
+                ColorCorrector::builder()
+                    .color_space_conversion(ColorSpaceConversion::Force709)
+                    .hdr_to_sdr_tone_mapper(HdrToSdrToneMapper::PreserveDetails)
+                    .build(),
+            );
+        }
+        video = video.video_preprocessors(preprocessors.build());
     }
     Output::builder()
         .name_modifier(format!("_{}", rung.name))
@@ -170,7 +184,9 @@ fn video_output(rung: &VideoRung, deinterlace: bool) -> Output {
         .build()
 }
 
-fn audio_output(position: usize, audio: &AudioRendition) -> Output {
+/// An audio-only plan gets its audio as HLS variants (players need at least one variant);
+/// otherwise audio renditions are alternatives that every video variant refers to.
+fn audio_output(position: usize, audio: &AudioRendition, audio_only: bool) -> Output {
     let aac = AacSettings::builder()
         .codec_profile(AacCodecProfile::Lc)
         .rate_control_mode(AacRateControlMode::Cbr)
@@ -197,7 +213,9 @@ fn audio_output(position: usize, audio: &AudioRendition) -> Output {
                 .build(),
         );
     }
-    let track_type = if audio.default {
+    let track_type = if audio_only {
+        CmfcAudioTrackType::AudioOnlyVariantStream
+    } else if audio.default {
         CmfcAudioTrackType::AlternateAudioAutoSelectDefault
     } else {
         CmfcAudioTrackType::AlternateAudioAutoSelect

@@ -157,3 +157,38 @@ fn qvbr_levels_follow_the_crf() {
     assert_eq!(qvbr_quality_level(0.0), 10);
     assert_eq!(qvbr_quality_level(51.0), 1);
 }
+
+#[test]
+fn an_audio_only_source_gets_audio_variants_and_no_thumbnails() {
+    let mut source = source_1080p30();
+    source.video.clear();
+    source.audio[0].index = 0;
+    let plan = pipelines::ladder::plan(&source, &Preset::default_course()).expect("plannable");
+    let input = S3Location::parse("s3://media/uploads/talk.mp3").expect("valid");
+    let destination = S3Location::parse("s3://media/assets/a2/v1/").expect("valid");
+    let settings = job_settings(&plan, &source, &input, &destination).expect("settings");
+    assert_eq!(settings.output_groups().len(), 1, "no frame captures without a picture");
+    let outputs = settings.output_groups()[0].outputs();
+    assert_eq!(outputs.len(), 1);
+    let cmfc = outputs[0].container_settings().and_then(|c| c.cmfc_settings()).expect("CMFC");
+    assert_eq!(cmfc.audio_track_type(), Some(&aws_sdk_mediaconvert::types::CmfcAudioTrackType::AudioOnlyVariantStream));
+}
+
+#[test]
+fn hdr_and_interlaced_sources_get_the_same_fixes_as_in_the_engine() {
+    let mut source = source_1080p30();
+    source.video[0].field_order = FieldOrder::TopFieldFirst;
+    source.video[0].color_transfer = Some("smpte2084".to_owned());
+    source.video[0].color_primaries = Some("bt2020".to_owned());
+    source.video[0].bit_depth = 10;
+    let plan = pipelines::ladder::plan(&source, &Preset::default_course()).expect("plannable");
+    assert!(plan.video_filters.deinterlace && plan.video_filters.tone_map_to_sdr);
+    let input = S3Location::parse("s3://media/in.mov").expect("valid");
+    let destination = S3Location::parse("s3://media/out/").expect("valid");
+    let settings = job_settings(&plan, &source, &input, &destination).expect("settings");
+    let video = settings.output_groups()[0].outputs()[0].video_description().expect("video");
+    let preprocessors = video.video_preprocessors().expect("preprocessors");
+    assert!(preprocessors.deinterlacer().is_some());
+    let colour = preprocessors.color_corrector().expect("tone mapping");
+    assert_eq!(colour.color_space_conversion(), Some(&aws_sdk_mediaconvert::types::ColorSpaceConversion::Force709));
+}

@@ -69,8 +69,18 @@ fn parse_master(text: &[u8], prefix: &KeyPrefix, master: &ObjectKey) -> Result<V
         ObjectKey::parse(format!("{}{uri}", prefix.as_str())).map_err(|e| invalid(format!("rendition URI {uri:?}: {e}")))
     };
     let mut video: Vec<Rendition> = Vec::new();
+    let mut audio_variants: Vec<Rendition> = Vec::new();
     for variant in playlist.variants.iter().filter(|variant| !variant.is_i_frame) {
         let playlist = resolve(&variant.uri)?;
+        // An audio-only package lists its audio as variants: no picture, no resolution.
+        if variant.resolution.is_none() {
+            audio_variants.push(Rendition {
+                name: rendition_name(&variant.uri),
+                playlist,
+                kind: RenditionKind::Audio { language: None, label: rendition_name(&variant.uri), default: audio_variants.is_empty() },
+            });
+            continue;
+        }
         video.push(Rendition {
             name: rendition_name(&variant.uri),
             playlist,
@@ -86,9 +96,11 @@ fn parse_master(text: &[u8], prefix: &KeyPrefix, master: &ObjectKey) -> Result<V
     }
     video.sort_by_key(|rendition| match rendition.kind {
         RenditionKind::Video { bandwidth, .. } => std::cmp::Reverse(bandwidth),
+        // Only variants are in this list; audio alternatives are added below.
         RenditionKind::Audio { .. } => std::cmp::Reverse(0),
     });
     let mut renditions = video;
+    renditions.extend(audio_variants);
     for media in playlist.alternatives.iter().filter(|media| media.media_type == AlternativeMediaType::Audio) {
         let Some(uri) = &media.uri else { continue };
         if renditions.iter().any(|known| known.playlist.as_str().ends_with(uri.as_str())) {
@@ -131,5 +143,21 @@ mod tests {
         let master = ObjectKey::parse("assets/a/v1/master.m3u8").expect("valid");
         let text = b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1000\nhttps://elsewhere.example/x.m3u8\n";
         assert!(matches!(parse_master(text, &prefix, &master), Err(MediaConvertError::Manifest { .. })));
+    }
+}
+
+#[cfg(test)]
+mod audio_only_tests {
+    use super::*;
+
+    #[test]
+    fn an_audio_only_master_lists_its_variants_as_audio() {
+        let prefix = KeyPrefix::parse("assets/a/v1/").expect("valid");
+        let master = ObjectKey::parse("assets/a/v1/master.m3u8").expect("valid");
+        let text = b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=140000,CODECS=\"mp4a.40.2\"\nmaster_audio.m3u8\n";
+        let renditions = parse_master(text, &prefix, &master).expect("parses");
+        assert_eq!(renditions.len(), 1);
+        assert_eq!(renditions[0].name, "audio");
+        assert!(matches!(renditions[0].kind, RenditionKind::Audio { default: true, .. }));
     }
 }

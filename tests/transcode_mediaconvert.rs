@@ -16,7 +16,7 @@ use bytes::Bytes;
 use lectern::config::MediaConvertSettings;
 use lectern::storage::{KeyPrefix, LocalSettings, LocalStore, ObjectKey, PutOptions, put_bytes};
 use lectern::transcode::{RenditionKind, TranscodeError, TranscodeRequest, Transcoder};
-use lectern::transcode::mediaconvert::{MediaConvertError, MediaConvertTranscoder, S3Location, TranscodeJob};
+use lectern::transcode::mediaconvert::{MediaConvertError, MediaConvertJob, MediaConvertTranscoder, S3Location};
 use pipelines::preset::Preset;
 use pipelines::source::{AudioStreamInfo, FieldOrder, Rational, SourceInfo, VideoStreamInfo};
 use secrecy::SecretString;
@@ -44,6 +44,8 @@ struct StandIn {
     created: Vec<Value>,
     /// CreateJob requests still to refuse with 429 `TooManyRequestsException`.
     throttle_creates: usize,
+    /// Refuse every CreateJob with 400 `BadRequestException`, as for invalid settings.
+    reject_creates: bool,
     answers: VecDeque<Answer>,
     polls: usize,
     cancelled: Vec<String>,
@@ -70,6 +72,14 @@ fn job_json(status: &str, extra: Value) -> Value {
 async fn create_job(State(state): State<Shared>, Json(body): Json<Value>) -> Response {
     let mut state = state.lock().expect("not poisoned");
     state.created.push(body);
+    if state.reject_creates {
+        return (
+            StatusCode::BAD_REQUEST,
+            [("x-amzn-ErrorType", "BadRequestException")],
+            Json(json!({ "message": "/outputGroups/0/outputs/0: maxBitrate is out of range" })),
+        )
+            .into_response();
+    }
     if state.throttle_creates > 0 {
         state.throttle_creates -= 1;
         return (
@@ -196,8 +206,8 @@ impl Fixture {
         Self { source, plan, store, _root: root }
     }
 
-    fn job(&self) -> TranscodeJob<'_> {
-        TranscodeJob {
+    fn job(&self) -> MediaConvertJob<'_> {
+        MediaConvertJob {
             asset_id: ASSET_ID,
             version: 1,
             source: &self.source,
@@ -419,4 +429,16 @@ async fn behind_the_transcoder_trait_storage_keys_become_locations_in_the_config
         format!("s3://media/assets/{ASSET_ID}/v2/master")
     );
     assert_eq!(body["userMetadata"]["version"], "2");
+}
+
+#[tokio::test]
+async fn a_refused_create_job_is_neither_retried_nor_blamed_on_the_source() {
+    let (state, transcoder) = stand_in(vec![], 0).await;
+    state.lock().expect("not poisoned").reject_creates = true;
+    let fixture = Fixture::new().await;
+    let error = transcoder.submit(&fixture.job()).await.expect_err("refused");
+    assert!(matches!(error, MediaConvertError::Api { op: "CreateJob", retryable: false, .. }), "{error:?}");
+    assert_eq!(error.error_code(), "transcoder_rejected_request");
+    assert!(!error.is_client_error() && !error.is_retryable());
+    assert_eq!(state.lock().expect("not poisoned").created.len(), 1, "a 400 is not retried");
 }

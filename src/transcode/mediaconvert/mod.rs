@@ -91,7 +91,7 @@ pub enum JobStatus {
 
 /// What to transcode and where to put it.
 #[derive(Debug, Clone)]
-pub struct TranscodeJob<'a> {
+pub struct MediaConvertJob<'a> {
     pub asset_id: Uuid,
     pub version: u32,
     pub source: &'a SourceInfo,
@@ -133,7 +133,7 @@ impl MediaConvertTranscoder {
     /// Submits the job (CreateJob). The client request token is derived from the asset and
     /// version, so a CreateJob repeated within MediaConvert's one-minute idempotency window
     /// returns the first job instead of paying for a second one.
-    pub async fn submit(&self, job: &TranscodeJob<'_>) -> Result<JobId, MediaConvertError> {
+    pub async fn submit(&self, job: &MediaConvertJob<'_>) -> Result<JobId, MediaConvertError> {
         let settings = job_settings(job.plan, job.source, &job.input, &job.destination)?;
         let output = self
             .client
@@ -201,7 +201,7 @@ impl MediaConvertTranscoder {
     /// is cancelled too, so nobody pays for output that will never be used.
     pub async fn run_to_completion(
         &self,
-        job: &TranscodeJob<'_>,
+        job: &MediaConvertJob<'_>,
         store: &dyn ObjectStore,
         on_progress: &mut (dyn FnMut(f64) + Send),
         cancellation: &CancellationToken,
@@ -259,7 +259,7 @@ impl crate::transcode::Transcoder for MediaConvertTranscoder {
         on_progress: &mut (dyn FnMut(f64) + Send),
         cancellation: &CancellationToken,
     ) -> Result<TranscodeOutput, crate::transcode::TranscodeError> {
-        let job = TranscodeJob {
+        let job = MediaConvertJob {
             asset_id: request.asset_id,
             version: request.version,
             source: request.source,

@@ -1,7 +1,8 @@
 //! The MediaConvert backend against a local stand-in for the MediaConvert API: an axum server
 //! on 127.0.0.1 that speaks the REST-JSON protocol of `POST/GET/DELETE /2017-08-29/jobs`,
 //! records what the SDK really sent, and answers with a scripted sequence of job states.
-//! The package a finished job "wrote" is put into a local storage backend beforehand.
+//! The package a finished job "wrote" is put into storage beforehand: the local backend, and
+//! once the shared SeaweedFS on 127.0.0.1:8333 (as the S3 conformance tests use it).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -14,7 +15,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use lectern::config::MediaConvertSettings;
-use lectern::storage::{KeyPrefix, LocalSettings, LocalStore, ObjectKey, PutOptions, put_bytes};
+use lectern::storage::{
+    KeyPrefix, LocalSettings, LocalStore, ObjectKey, ObjectStore, PutOptions, S3Settings, S3Store, put_bytes,
+};
 use lectern::transcode::{RenditionKind, TranscodeError, TranscodeRequest, Transcoder};
 use lectern::transcode::mediaconvert::{MediaConvertError, MediaConvertJob, MediaConvertTranscoder, S3Location};
 use pipelines::preset::Preset;
@@ -187,14 +190,13 @@ fn source_1080p30() -> SourceInfo {
 struct Fixture {
     source: SourceInfo,
     plan: pipelines::plan::Plan,
-    store: LocalStore,
-    _root: tempfile::TempDir,
+    store: Arc<dyn ObjectStore>,
+    _root: Option<tempfile::TempDir>,
 }
 
 impl Fixture {
+    /// With the local storage backend in a temporary directory.
     async fn new() -> Self {
-        let source = source_1080p30();
-        let plan = pipelines::ladder::plan(&source, &Preset::default_course()).expect("plannable");
         let root = tempfile::tempdir().expect("temp dir");
         let store = LocalStore::open(&LocalSettings {
             root: root.path().join("objects"),
@@ -203,6 +205,32 @@ impl Fixture {
         })
         .await
         .expect("local store");
+        Self::with_store(Arc::new(store), Some(root))
+    }
+
+    /// With a fresh bucket on the shared SeaweedFS (127.0.0.1:8333, `scripts/seaweedfs.sh`).
+    async fn seaweedfs() -> (Self, Arc<S3Store>) {
+        let settings = S3Settings {
+            bucket: format!("lectern-mc-{}", &Uuid::new_v4().simple().to_string()[..20]),
+            endpoint: Some(url::Url::parse("http://127.0.0.1:8333").expect("valid")),
+            region: "us-east-1".to_owned(),
+            access_key_id: Some("lectern-test".to_owned()),
+            secret_access_key: Some(SecretString::from("lectern-test-secret")),
+            force_path_style: true,
+            create_bucket: true,
+            multipart_part_size: 5 * 1024 * 1024,
+        };
+        let store = Arc::new(
+            S3Store::connect(&settings)
+                .await
+                .expect("SeaweedFS answers at 127.0.0.1:8333 (scripts/seaweedfs.sh start)"),
+        );
+        (Self::with_store(store.clone(), None), store)
+    }
+
+    fn with_store(store: Arc<dyn ObjectStore>, root: Option<tempfile::TempDir>) -> Self {
+        let source = source_1080p30();
+        let plan = pipelines::ladder::plan(&source, &Preset::default_course()).expect("plannable");
         Self { source, plan, store, _root: root }
     }
 
@@ -219,7 +247,7 @@ impl Fixture {
 
     async fn put(&self, name: &str, content: &'static str) {
         let key = ObjectKey::parse(format!("assets/{ASSET_ID}/v1/{name}")).expect("valid key");
-        put_bytes(&self.store, &key, Bytes::from_static(content.as_bytes()), PutOptions::default())
+        put_bytes(&*self.store, &key, Bytes::from_static(content.as_bytes()), PutOptions::default())
             .await
             .expect("put");
     }
@@ -258,7 +286,7 @@ async fn a_finished_job_sent_the_plan_and_returns_the_renditions_it_wrote() {
     fixture.write_package().await;
     let mut progress = Vec::new();
     let outputs = transcoder
-        .run_to_completion(&fixture.job(), &fixture.store, &mut |fraction| progress.push(fraction), &CancellationToken::new())
+        .run_to_completion(&fixture.job(), &*fixture.store, &mut |fraction| progress.push(fraction), &CancellationToken::new())
         .await
         .expect("the job completes");
 
@@ -332,7 +360,7 @@ async fn a_job_failing_on_its_input_is_a_bad_input_refusal() {
     let (_state, transcoder) = stand_in(vec![Answer::Progressing(5), Answer::Error(1010, message)], 0).await;
     let fixture = Fixture::new().await;
     let error = transcoder
-        .run_to_completion(&fixture.job(), &fixture.store, &mut |_| {}, &CancellationToken::new())
+        .run_to_completion(&fixture.job(), &*fixture.store, &mut |_| {}, &CancellationToken::new())
         .await
         .expect_err("the job fails");
     assert!(matches!(&error, MediaConvertError::JobFailed { code: 1010, message: m, .. } if m == message), "{error:?}");
@@ -346,7 +374,7 @@ async fn a_job_failing_inside_mediaconvert_is_retryable() {
     let (_state, transcoder) = stand_in(vec![Answer::Error(1999, "Unknown error")], 0).await;
     let fixture = Fixture::new().await;
     let error = transcoder
-        .run_to_completion(&fixture.job(), &fixture.store, &mut |_| {}, &CancellationToken::new())
+        .run_to_completion(&fixture.job(), &*fixture.store, &mut |_| {}, &CancellationToken::new())
         .await
         .expect_err("the job fails");
     assert!(error.is_retryable() && !error.is_client_error(), "{error:?}");
@@ -358,7 +386,7 @@ async fn a_job_canceled_in_mediaconvert_ends_as_canceled() {
     let (state, transcoder) = stand_in(vec![Answer::Progressing(20), Answer::Canceled], 0).await;
     let fixture = Fixture::new().await;
     let error = transcoder
-        .run_to_completion(&fixture.job(), &fixture.store, &mut |_| {}, &CancellationToken::new())
+        .run_to_completion(&fixture.job(), &*fixture.store, &mut |_| {}, &CancellationToken::new())
         .await
         .expect_err("the job was canceled");
     assert!(matches!(error, MediaConvertError::Canceled { .. }), "{error:?}");
@@ -376,7 +404,7 @@ async fn stopping_the_caller_cancels_the_mediaconvert_job() {
     let error = transcoder
         .run_to_completion(
             &fixture.job(),
-            &fixture.store,
+            &*fixture.store,
             &mut |_| {
                 reported += 1;
                 if reported == 2 {
@@ -416,7 +444,7 @@ async fn behind_the_transcoder_trait_storage_keys_become_locations_in_the_config
         destination: KeyPrefix::parse(format!("assets/{ASSET_ID}/v2/")).expect("valid"),
     };
     let error = transcoder
-        .transcode(&request, &fixture.store, &mut |_| {}, &CancellationToken::new())
+        .transcode(&request, &*fixture.store, &mut |_| {}, &CancellationToken::new())
         .await
         .expect_err("unsupported codec");
     assert!(matches!(error, TranscodeError::MediaConvert(MediaConvertError::JobFailed { code: 1030, .. })), "{error:?}");
@@ -441,4 +469,23 @@ async fn a_refused_create_job_is_neither_retried_nor_blamed_on_the_source() {
     assert_eq!(error.error_code(), "transcoder_rejected_request");
     assert!(!error.is_client_error() && !error.is_retryable());
     assert_eq!(state.lock().expect("not poisoned").created.len(), 1, "a 400 is not retried");
+}
+
+#[tokio::test]
+async fn a_finished_job_is_read_back_from_s3_as_well() {
+    let (state, transcoder) = stand_in(vec![Answer::Complete], 0).await;
+    let (fixture, s3) = Fixture::seaweedfs().await;
+    fixture.write_package().await;
+    let result = transcoder
+        .run_to_completion(&fixture.job(), &*fixture.store, &mut |_| {}, &CancellationToken::new())
+        .await;
+    let removed = fixture.store.delete_prefix(&KeyPrefix::parse("").expect("valid")).await;
+    let _ = s3.client().delete_bucket().bucket(s3.bucket()).send().await;
+    let output = result.expect("the job completes");
+    removed.expect("clean-up");
+    assert_eq!(state.lock().expect("not poisoned").created.len(), 1);
+    let names: Vec<&str> = output.renditions.iter().map(|rendition| rendition.name.as_str()).collect();
+    assert_eq!(names, ["1080p", "720p", "audio_eng"]);
+    assert_eq!(output.thumbnails.len(), 2);
+    assert!(output.dash_manifest.is_some());
 }

@@ -130,9 +130,11 @@ impl MediaConvertTranscoder {
         &self.client
     }
 
-    /// Submits the job (CreateJob). The client request token is derived from the asset and
-    /// version, so a CreateJob repeated within MediaConvert's one-minute idempotency window
-    /// returns the first job instead of paying for a second one.
+    /// Submits the job (CreateJob). The SDK gives each call a fresh client request token and
+    /// keeps it across its own retries, so a throttled or timed-out CreateJob that did reach
+    /// MediaConvert is not paid for twice. The token is deliberately not derived from the asset:
+    /// MediaConvert would answer a repeat within a minute with the first job, and a job attempt
+    /// retried soon after a fast `ERROR` would then get the failed job back.
     pub async fn submit(&self, job: &MediaConvertJob<'_>) -> Result<JobId, MediaConvertError> {
         let settings = job_settings(job.plan, job.source, &job.input, &job.destination)?;
         let output = self
@@ -141,7 +143,6 @@ impl MediaConvertTranscoder {
             .role(&self.settings.role_arn)
             .set_queue(self.settings.queue_arn.clone())
             .settings(settings)
-            .client_request_token(format!("lectern-{}-v{}", job.asset_id, job.version))
             .user_metadata("asset_id", job.asset_id.to_string())
             .user_metadata("version", job.version.to_string())
             .send()

@@ -885,6 +885,189 @@ impl OAuthArgs {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Transcoding backend (`LECTERN_TRANSCODER`). One block on purpose: `serve` and `worker` will
+// flatten `TranscoderArgs` when the asset pipeline's transcode job arrives; until then the
+// settings are resolved here and handed to `transcode::mediaconvert` by whoever needs them.
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TranscoderKind {
+    /// The built-in engine (ffmpeg in a sandboxed child process).
+    Local,
+    /// AWS Elemental MediaConvert, reading from and writing to the S3 bucket.
+    #[value(name = "mediaconvert")]
+    MediaConvert,
+}
+
+#[derive(Debug, Args)]
+pub struct TranscoderArgs {
+    /// Where transcoding runs: `local` (the built-in engine) or `mediaconvert` (AWS Elemental
+    /// MediaConvert; needs `LECTERN_STORAGE=s3`).
+    #[arg(long, env = "LECTERN_TRANSCODER", value_enum, default_value_t = TranscoderKind::Local)]
+    pub transcoder: TranscoderKind,
+    /// MediaConvert endpoint. Default: the regional endpoint AWS resolves for the region.
+    #[arg(long, env = "LECTERN_MEDIACONVERT_ENDPOINT")]
+    pub mediaconvert_endpoint: Option<String>,
+    /// MediaConvert region. Default: the S3 region (`LECTERN_S3_REGION`).
+    #[arg(long, env = "LECTERN_MEDIACONVERT_REGION")]
+    pub mediaconvert_region: Option<String>,
+    /// ARN of the IAM role MediaConvert assumes to read sources and write packages in the
+    /// bucket (required with `LECTERN_TRANSCODER=mediaconvert`).
+    #[arg(long, env = "LECTERN_MEDIACONVERT_ROLE_ARN")]
+    pub mediaconvert_role_arn: Option<String>,
+    /// Queue (ARN or name) jobs are submitted to. Default: the account's `Default` queue.
+    #[arg(long, env = "LECTERN_MEDIACONVERT_QUEUE")]
+    pub mediaconvert_queue: Option<String>,
+    /// How often a running MediaConvert job is polled for progress.
+    #[arg(long, env = "LECTERN_MEDIACONVERT_POLL_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub mediaconvert_poll_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub enum TranscoderSettings {
+    Local,
+    MediaConvert(Box<MediaConvertSettings>),
+}
+
+#[derive(Debug, Clone)]
+pub struct MediaConvertSettings {
+    /// `None` for AWS's regional endpoint; set for tests and private endpoints.
+    pub endpoint: Option<Url>,
+    pub region: String,
+    /// The role jobs run as (`iam:PassRole` for it is needed by Lectern's own credentials).
+    pub role_arn: String,
+    /// `None` submits to the `Default` queue.
+    pub queue_arn: Option<String>,
+    pub poll_interval: Duration,
+    /// The storage bucket: sources are read from it and packages written to it.
+    pub bucket: String,
+    /// Static credentials (the S3 backend's `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`); when
+    /// absent the AWS default provider chain is used.
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<SecretString>,
+}
+
+impl TranscoderArgs {
+    /// MediaConvert shares the storage settings' bucket, region and credentials: it can only
+    /// read what is in S3, and one set of AWS keys serves both clients.
+    pub fn resolve(&self, storage: &StorageArgs) -> Result<TranscoderSettings, ConfigError> {
+        if self.transcoder == TranscoderKind::Local {
+            return Ok(TranscoderSettings::Local);
+        }
+        if storage.storage != StorageKind::S3 {
+            return Err(ConfigError::new(
+                "LECTERN_TRANSCODER",
+                "mediaconvert reads sources from S3 and writes packages there; it needs LECTERN_STORAGE=s3",
+            ));
+        }
+        let bucket = storage
+            .s3_bucket
+            .clone()
+            .filter(|bucket| !bucket.trim().is_empty())
+            .ok_or_else(|| ConfigError::new("LECTERN_S3_BUCKET", "must be set when LECTERN_STORAGE=s3"))?;
+        let role_arn = self
+            .mediaconvert_role_arn
+            .as_deref()
+            .map(str::trim)
+            .filter(|arn| !arn.is_empty())
+            .ok_or_else(|| ConfigError::new("LECTERN_MEDIACONVERT_ROLE_ARN", "must be set when LECTERN_TRANSCODER=mediaconvert"))?;
+        if !role_arn.starts_with("arn:") || !role_arn.contains(":role/") {
+            return Err(ConfigError::new(
+                "LECTERN_MEDIACONVERT_ROLE_ARN",
+                format!("{role_arn:?} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"),
+            ));
+        }
+        if self.mediaconvert_poll_interval < Duration::from_secs(1) {
+            return Err(ConfigError::new("LECTERN_MEDIACONVERT_POLL_INTERVAL", "must be at least 1s"));
+        }
+        let endpoint = self
+            .mediaconvert_endpoint
+            .as_deref()
+            .map(|raw| parse_base_url("LECTERN_MEDIACONVERT_ENDPOINT", raw))
+            .transpose()?;
+        let secret = secret_value("AWS_SECRET_ACCESS_KEY", storage.aws_secret_access_key.as_deref())?;
+        if storage.aws_access_key_id.is_some() != secret.is_some() {
+            return Err(ConfigError::new(
+                "AWS_SECRET_ACCESS_KEY",
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together",
+            ));
+        }
+        Ok(TranscoderSettings::MediaConvert(Box::new(MediaConvertSettings {
+            endpoint,
+            region: self.mediaconvert_region.clone().unwrap_or_else(|| storage.s3_region.clone()),
+            role_arn: role_arn.to_owned(),
+            queue_arn: self.mediaconvert_queue.clone().filter(|queue| !queue.trim().is_empty()),
+            poll_interval: self.mediaconvert_poll_interval,
+            bucket,
+            access_key_id: storage.aws_access_key_id.clone(),
+            secret_access_key: secret.map(SecretString::from),
+        })))
+    }
+}
+
+#[cfg(test)]
+mod transcoder_settings_tests {
+    use super::*;
+
+    /// `serve` and `worker` do not flatten the transcoder flags yet; this stands in for them.
+    #[derive(Debug, Parser)]
+    struct Flags {
+        #[command(flatten)]
+        storage: StorageArgs,
+        #[command(flatten)]
+        transcoder: TranscoderArgs,
+    }
+
+    fn resolve(flags: &[&str]) -> Result<TranscoderSettings, ConfigError> {
+        let flags = Flags::try_parse_from(std::iter::once("lectern").chain(flags.iter().copied())).expect("flags parse");
+        flags.transcoder.resolve(&flags.storage)
+    }
+
+    #[test]
+    fn the_local_engine_is_the_default() {
+        assert!(matches!(resolve(&[]), Ok(TranscoderSettings::Local)));
+    }
+
+    #[test]
+    fn mediaconvert_needs_s3_storage_and_a_role() {
+        let error = resolve(&["--transcoder", "mediaconvert"]).expect_err("local storage");
+        assert_eq!(error.setting, "LECTERN_TRANSCODER");
+        let error = resolve(&["--transcoder", "mediaconvert", "--storage", "s3", "--s3-bucket", "media"])
+            .expect_err("no role");
+        assert_eq!(error.setting, "LECTERN_MEDIACONVERT_ROLE_ARN");
+        let error = resolve(&[
+            "--transcoder", "mediaconvert", "--storage", "s3", "--s3-bucket", "media",
+            "--mediaconvert-role-arn", "MediaConvertRole",
+        ])
+        .expect_err("not an ARN");
+        assert_eq!(error.setting, "LECTERN_MEDIACONVERT_ROLE_ARN");
+    }
+
+    #[test]
+    fn mediaconvert_takes_the_bucket_and_region_from_storage() {
+        let settings = resolve(&[
+            "--transcoder", "mediaconvert", "--storage", "s3", "--s3-bucket", "media", "--s3-region", "eu-west-1",
+            "--mediaconvert-role-arn", "arn:aws:iam::111122223333:role/MediaConvert",
+            "--mediaconvert-queue", "arn:aws:mediaconvert:eu-west-1:111122223333:queues/Lectern",
+            "--mediaconvert-endpoint", "http://127.0.0.1:9000/",
+        ])
+        .expect("valid");
+        let TranscoderSettings::MediaConvert(settings) = settings else { panic!("mediaconvert expected") };
+        assert_eq!(settings.region, "eu-west-1");
+        assert_eq!(settings.bucket, "media");
+        assert_eq!(settings.endpoint.map(String::from).as_deref(), Some("http://127.0.0.1:9000/"));
+        assert_eq!(settings.queue_arn.as_deref(), Some("arn:aws:mediaconvert:eu-west-1:111122223333:queues/Lectern"));
+        assert_eq!(settings.poll_interval, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_transcoder_flags_do_not_clash_with_the_storage_flags() {
+        use clap::CommandFactory;
+        Flags::command().debug_assert();
+    }
+}
+
 /// A setting that cannot be used, with the variable that holds it.
 #[derive(Debug, thiserror::Error)]
 #[error("{setting}: {message}")]

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod metrics;
 pub mod storage;
 pub mod telemetry;
+pub mod transcode;
 
 /// An error and all its causes on one line (`a: b: c`), for logs and messages.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {

@@ -1,0 +1,144 @@
+//! The local backend: the built-in engine on this machine. The source is copied from storage
+//! into a per-job scratch directory, the engine child (`lectern __engine`, sandboxed) writes
+//! the package next to it, and the package is uploaded under the destination prefix. The
+//! scratch directory is removed when the transcode ends, however it ends.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use pipelines::package::{Package, PackagedRendition, RenditionKind as PackagedKind};
+use pipelines::naming;
+use tokio::io::AsyncWriteExt;
+use tokio_util::io::ReaderStream;
+use tokio_util::sync::CancellationToken;
+
+use super::{Rendition, RenditionKind, TranscodeError, TranscodeOutput, TranscodeRequest, Transcoder};
+use crate::engine::{EngineRunner, Progress};
+use crate::storage::{BodyStream, KeyPrefix, ObjectKey, ObjectMeta, ObjectStore, PutOptions, StorageError};
+
+/// Runs plans with the local engine.
+#[derive(Debug, Clone)]
+pub struct LocalTranscoder {
+    runner: EngineRunner,
+    /// Parent of the per-job scratch directories (the source copy and the package).
+    work_dir: PathBuf,
+}
+
+impl LocalTranscoder {
+    pub fn new(runner: EngineRunner, work_dir: PathBuf) -> Self {
+        Self { runner, work_dir }
+    }
+}
+
+#[async_trait]
+impl Transcoder for LocalTranscoder {
+    fn backend(&self) -> &'static str {
+        "local"
+    }
+
+    async fn transcode(
+        &self,
+        request: &TranscodeRequest<'_>,
+        store: &dyn ObjectStore,
+        on_progress: &mut (dyn FnMut(f64) + Send),
+        cancellation: &CancellationToken,
+    ) -> Result<TranscodeOutput, TranscodeError> {
+        tokio::fs::create_dir_all(&self.work_dir)
+            .await
+            .map_err(|e| TranscodeError::io("create the work directory", e))?;
+        let scratch = tempfile::Builder::new()
+            .prefix("transcode-")
+            .tempdir_in(&self.work_dir)
+            .map_err(|e| TranscodeError::io("create a scratch directory", e))?;
+        let input = scratch.path().join("source");
+        let out_dir = scratch.path().join("package");
+        tokio::fs::create_dir(&out_dir).await.map_err(|e| TranscodeError::io("create the package directory", e))?;
+
+        tokio::select! {
+            biased;
+            () = cancellation.cancelled() => return Err(TranscodeError::Cancelled),
+            result = download(store, &request.input, &input) => result?,
+        }
+        let mut relay = |progress: Progress| on_progress(progress.fraction);
+        // Dropping the engine future kills the child, so cancelling here stops the encode.
+        let package = tokio::select! {
+            biased;
+            () = cancellation.cancelled() => return Err(TranscodeError::Cancelled),
+            result = self.runner.transcode(&input, request.plan, &out_dir, request.source.duration_seconds, &mut relay) => result?,
+        };
+        let uploaded = upload_dir(store, &out_dir, &request.destination).await?;
+        output_of(&package, &request.destination, &uploaded)
+    }
+}
+
+async fn download(store: &dyn ObjectStore, key: &ObjectKey, path: &Path) -> Result<(), TranscodeError> {
+    let mut body = store.get(key, None).await?;
+    let mut file = tokio::fs::File::create(path).await.map_err(|e| TranscodeError::io("create the source copy", e))?;
+    while let Some(chunk) = body.stream.next().await {
+        file.write_all(&chunk?).await.map_err(|e| TranscodeError::io("write the source copy", e))?;
+    }
+    file.flush().await.map_err(|e| TranscodeError::io("write the source copy", e))
+}
+
+/// Uploads every file below `dir` to `prefix` + its relative path; returns what was stored.
+async fn upload_dir(store: &dyn ObjectStore, dir: &Path, prefix: &KeyPrefix) -> Result<Vec<ObjectMeta>, TranscodeError> {
+    let read_error = |e| TranscodeError::io("read the package directory", e);
+    let mut pending = vec![dir.to_path_buf()];
+    let mut uploaded = Vec::new();
+    while let Some(current) = pending.pop() {
+        let mut entries = tokio::fs::read_dir(&current).await.map_err(read_error)?;
+        while let Some(entry) = entries.next_entry().await.map_err(read_error)? {
+            let path = entry.path();
+            if entry.file_type().await.map_err(read_error)?.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let relative = path
+                .strip_prefix(dir)
+                .ok()
+                .and_then(Path::to_str)
+                .ok_or_else(|| TranscodeError::io("name a package file", std::io::Error::other("not UTF-8")))?
+                .replace(std::path::MAIN_SEPARATOR, "/");
+            let key = ObjectKey::parse(format!("{}{relative}", prefix.as_str()))?;
+            let file = tokio::fs::File::open(&path).await.map_err(read_error)?;
+            let body: BodyStream = Box::pin(ReaderStream::new(file));
+            uploaded.push(store.put(&key, body, PutOptions::default()).await?);
+        }
+    }
+    uploaded.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
+    Ok(uploaded)
+}
+
+fn output_of(package: &Package, prefix: &KeyPrefix, uploaded: &[ObjectMeta]) -> Result<TranscodeOutput, TranscodeError> {
+    let key = |relative: &str| -> Result<ObjectKey, StorageError> { ObjectKey::parse(format!("{}{relative}", prefix.as_str())) };
+    let dash = key(naming::DASH_MANIFEST)?;
+    let thumbnail_start = format!("{}{}/thumb_", prefix.as_str(), naming::IMAGES_DIR);
+    let rendition = |packaged: &PackagedRendition| -> Result<Rendition, StorageError> {
+        let kind = match &packaged.kind {
+            PackagedKind::Video { width, height, frame_rate } => RenditionKind::Video {
+                bandwidth: packaged.peak_bitrate,
+                average_bandwidth: Some(packaged.average_bitrate),
+                codecs: Some(packaged.codecs.clone()),
+                width: Some(u64::from(*width)),
+                height: Some(u64::from(*height)),
+                frame_rate: Some(frame_rate.as_f64()),
+            },
+            PackagedKind::Audio { language, label, default, .. } => {
+                RenditionKind::Audio { language: language.clone(), label: label.clone(), default: *default }
+            }
+        };
+        Ok(Rendition { name: packaged.name.clone(), playlist: key(&naming::media_playlist_path(&packaged.name))?, kind })
+    };
+    Ok(TranscodeOutput {
+        master_playlist: key(naming::MASTER_PLAYLIST)?,
+        dash_manifest: uploaded.iter().any(|object| object.key == dash).then_some(dash),
+        renditions: package.video.iter().chain(&package.audio).map(rendition).collect::<Result<_, _>>()?,
+        thumbnails: uploaded
+            .iter()
+            .filter(|object| object.key.as_str().starts_with(&thumbnail_start))
+            .map(|object| object.key.clone())
+            .collect(),
+        total_bytes: uploaded.iter().map(|object| object.size).sum(),
+    })
+}

@@ -1,0 +1,58 @@
+//! Transcoding backends: turning a probed source in object storage and its `pipelines` plan
+//! into an HLS/DASH package under a storage prefix.
+//!
+//! Two implementations sit behind [`Transcoder`], chosen by `LECTERN_TRANSCODER`:
+//! [`local::LocalTranscoder`] (the built-in engine, ffmpeg in a sandboxed child process, on
+//! this machine) and [`mediaconvert::MediaConvertTranscoder`] (AWS Elemental MediaConvert,
+//! reading and writing the S3 bucket itself). Both execute the same plan — ladder, segment
+//! length, rate control, audio, thumbnails — and report a [`TranscodeOutput`] of the same
+//! shape, so the choice changes where the work runs and what it costs, not what viewers get
+//! or how renditions are registered. The asset pipeline's `media.transcode` job will hold an
+//! `Arc<dyn Transcoder>`; until it exists, nothing in the server calls this module.
+
+mod error;
+pub mod local;
+pub mod mediaconvert;
+mod output;
+
+use async_trait::async_trait;
+use pipelines::plan::Plan;
+use pipelines::source::SourceInfo;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub use error::TranscodeError;
+pub use output::{Rendition, RenditionKind, TranscodeOutput};
+
+use crate::storage::{KeyPrefix, ObjectKey, ObjectStore};
+
+/// What to transcode and where to put the package.
+#[derive(Debug, Clone)]
+pub struct TranscodeRequest<'a> {
+    pub asset_id: Uuid,
+    pub version: u32,
+    /// The probe the plan was made from.
+    pub source: &'a SourceInfo,
+    pub plan: &'a Plan,
+    /// The uploaded source in storage.
+    pub input: ObjectKey,
+    /// Where the package goes, e.g. `assets/{asset_id}/v1/` (ends with `/`).
+    pub destination: KeyPrefix,
+}
+
+#[async_trait]
+pub trait Transcoder: Send + Sync + 'static {
+    /// `local` or `mediaconvert`, for logs and metrics.
+    fn backend(&self) -> &'static str;
+
+    /// Makes the package, reporting progress (0–1) as it goes. On `cancellation` the work
+    /// stops (a MediaConvert job is cancelled, an engine child killed) and `Cancelled` or a
+    /// cancelled-job error is returned.
+    async fn transcode(
+        &self,
+        request: &TranscodeRequest<'_>,
+        store: &dyn ObjectStore,
+        on_progress: &mut (dyn FnMut(f64) + Send),
+        cancellation: &CancellationToken,
+    ) -> Result<TranscodeOutput, TranscodeError>;
+}

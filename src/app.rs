@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Auth;
-use crate::config::{AuthSettings, DatabaseSettings, HttpSettings};
+use crate::config::{AuthSettings, DatabaseSettings, HttpSettings, IngestSettings};
 use crate::jobs::{WorkerPool, WorkerSettings};
 use crate::keys::Keys;
 use crate::metrics::Metrics;
@@ -27,6 +27,7 @@ pub struct AppState {
     pub http: Arc<HttpSettings>,
     pub keys: Arc<Keys>,
     pub auth: Arc<Auth>,
+    pub ingest: Arc<IngestSettings>,
 }
 
 /// Resolved settings of `lectern serve`.
@@ -37,6 +38,7 @@ pub struct ServeSettings {
     pub storage: StorageSettings,
     pub keys: Keys,
     pub auth: AuthSettings,
+    pub ingest: IngestSettings,
     pub workers: WorkerSettings,
     pub migrate_on_start: bool,
     pub shutdown_timeout: Duration,
@@ -89,6 +91,7 @@ impl Application {
             http: Arc::new(settings.http.clone()),
             keys: Arc::new(settings.keys),
             auth: Arc::new(auth),
+            ingest: Arc::new(settings.ingest),
         };
         let address = settings.http.listen;
         let listener = TcpListener::bind(address).await.map_err(|source| StartupError::Bind { address, source })?;
@@ -114,7 +117,7 @@ impl Application {
                 self.state.pool.clone(),
                 self.state.storage.clone(),
                 self.state.metrics.clone(),
-                crate::jobs::handlers(),
+                crate::jobs::handlers(&self.state.ingest),
                 self.workers,
             )
         });

@@ -11,7 +11,9 @@ pub mod engine;
 pub mod http;
 pub mod jobs;
 pub mod keys;
+pub mod media;
 pub mod metrics;
+pub mod net;
 pub mod storage;
 pub mod telemetry;
 

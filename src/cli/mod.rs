@@ -98,12 +98,14 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
     }
     let storage = args.storage.resolve(&args.common, &http.public_url, keys.storage_secret.clone())?;
     let auth = args.auth.resolve(args.storage.redis_url.as_deref())?;
+    let ingest = args.ingest.resolve()?;
     let settings = ServeSettings {
         http,
         database,
         storage,
         keys,
         auth,
+        ingest,
         workers: WorkerSettings {
             concurrency: args.workers,
             shutdown_timeout: args.common.shutdown_timeout,
@@ -124,6 +126,7 @@ async fn worker(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
         return Err(ConfigError::new("LECTERN_WORKERS", "a worker process needs at least 1 worker").into());
     }
     let database = args.database.resolve()?;
+    let ingest = std::sync::Arc::new(args.ingest.resolve()?);
     let (keys, _) = crate::keys::load_or_generate(&args.keys.resolve(&args.common))?;
     // Workers never serve presigned URLs, but the local backend is built from the same settings.
     let public_url = url::Url::parse("http://127.0.0.1:8080").context("constant URL")?;
@@ -134,7 +137,7 @@ async fn worker(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
         pool,
         storage.store,
         std::sync::Arc::new(crate::metrics::Metrics::new()),
-        crate::jobs::handlers(),
+        crate::jobs::handlers(&ingest),
         WorkerSettings { concurrency: args.workers, shutdown_timeout: args.common.shutdown_timeout, ..WorkerSettings::default() },
     );
     crate::app::shutdown_signal().await;

@@ -146,3 +146,27 @@ impl From<crate::auth::AuthError> for ApiError {
         }
     }
 }
+
+impl From<crate::media::IngestError> for ApiError {
+    fn from(error: crate::media::IngestError) -> Self {
+        use crate::media::IngestError as E;
+        let code = error.error_code();
+        let status = match &error {
+            E::Storage(_) | E::Database(_) => {
+                return match error {
+                    E::Storage(storage) => Self::from(storage),
+                    E::Database(database) => Self::from(database),
+                    _ => Self::internal(&error),
+                };
+            }
+            E::NotFound | E::UploadNotFound => StatusCode::NOT_FOUND,
+            E::UploadExpired => StatusCode::GONE,
+            E::UploadFinished | E::UploadInProgress | E::AssetNotWaitingUpload(_) => StatusCode::CONFLICT,
+            E::UploadLocked => StatusCode::LOCKED,
+            E::InvalidPart(_) => StatusCode::BAD_REQUEST,
+            E::InvalidRequest(_) | E::UrlNotAllowed(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            E::FileTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        };
+        Self::new(status, code, error.to_string())
+    }
+}

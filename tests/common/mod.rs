@@ -2,10 +2,14 @@
 //! in a temporary directory, and the per-test database `#[sqlx::test]` provides.
 #![allow(dead_code)]
 
+pub mod media;
+
 use std::time::Duration;
 
 use lectern::app::{Application, ServeSettings};
-use lectern::config::{Argon2Settings, AuthSettings, DatabaseSettings, HttpSettings, KeyPath, KeyPaths, RateLimit};
+use lectern::config::{
+    Argon2Settings, AuthSettings, DatabaseSettings, HttpSettings, IngestSettings, KeyPath, KeyPaths, RateLimit,
+};
 use lectern::jobs::WorkerSettings;
 use lectern::storage::{LocalSettings, StorageSettings};
 use secrecy::SecretString;
@@ -40,6 +44,17 @@ pub struct TestOptions {
     pub auth: Option<AuthSettings>,
     /// Verification-only token keys (`LECTERN_TOKEN_PREVIOUS_KEY_FILES`).
     pub token_previous_keys: Vec<std::path::PathBuf>,
+    /// Ingest settings; `None` uses [`test_ingest_settings`].
+    pub ingest: Option<IngestSettings>,
+}
+
+/// The documented defaults, with engine children run by the built `lectern` binary (the test
+/// executable itself cannot be one).
+pub fn test_ingest_settings() -> IngestSettings {
+    IngestSettings {
+        engine_program: Some(std::path::PathBuf::from(env!("CARGO_BIN_EXE_lectern"))),
+        ..IngestSettings::default()
+    }
 }
 
 /// The defaults with cheap password hashing (tests hash hundreds of passwords) and limits high
@@ -100,6 +115,7 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
         }),
         keys,
         auth: options.auth.unwrap_or_else(test_auth_settings),
+        ingest: options.ingest.unwrap_or_else(test_ingest_settings),
         workers: WorkerSettings {
             concurrency: options.workers,
             poll_interval: Duration::from_millis(200),

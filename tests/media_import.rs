@@ -1,0 +1,171 @@
+//! URL import: the SSRF-guarded fetcher against a local file server, and the `media.import` job
+//! end to end (create with `input.url` → download → `uploaded` → probe).
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Path;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use futures::StreamExt;
+use lectern::net::{AddressPolicy, FetchError, FetchSettings, GuardedFetcher};
+
+/// A file server on 127.0.0.1: `/file/{n}` serves n bytes, `/loop` redirects to itself,
+/// `/hop/{n}` redirects n times then serves, `/to/{target}` redirects to a fixed refused
+/// address, `/endless` streams without a length until cut off, and anything else is 404.
+async fn file_server() -> SocketAddr {
+    async fn file(Path(size): Path<usize>) -> Response {
+        let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        ([(header::CONTENT_TYPE, "video/mp4")], body).into_response()
+    }
+    async fn hop(Path(left): Path<u32>) -> Response {
+        if left == 0 {
+            return (StatusCode::OK, "arrived").into_response();
+        }
+        Redirect::temporary(&format!("/hop/{}", left - 1)).into_response()
+    }
+    async fn endless() -> Response {
+        let chunks = futures::stream::repeat_with(|| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![7u8; 64 * 1024])));
+        Response::new(Body::from_stream(chunks))
+    }
+    let router = Router::new()
+        .route("/file/{size}", get(file))
+        .route("/fixture/{name}", get(fixture))
+        .route("/loop", get(|| async { Redirect::temporary("/loop") }))
+        .route("/hop/{left}", get(hop))
+        .route("/metadata", get(|| async { Redirect::temporary("http://169.254.169.254/latest/meta-data/") }))
+        .route("/endless", get(endless));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+    let address = listener.local_addr().expect("bound");
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("file server runs") });
+    address
+}
+
+/// Serves a fixture of `tests/media/make-fixtures.sh` by name.
+async fn fixture(Path(name): Path<String>) -> Response {
+    let dir = common::media::fixture_dir();
+    match tokio::fs::read(dir.join(&name)).await {
+        Ok(bytes) => bytes.into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn loopback_allowed() -> FetchSettings {
+    FetchSettings {
+        policy: AddressPolicy::parse(&["127.0.0.1"]).expect("valid"),
+        max_bytes: 1024 * 1024,
+        connect_timeout: Duration::from_secs(5),
+        read_timeout: Duration::from_secs(5),
+        total_timeout: Duration::from_secs(20),
+        ..FetchSettings::default()
+    }
+}
+
+async fn fetch_all(fetcher: &GuardedFetcher, url: &str) -> Result<Vec<u8>, FetchError> {
+    let url = url::Url::parse(url).expect("valid URL");
+    let mut body = fetcher.get(&url).await?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.stream.next().await {
+        bytes.extend_from_slice(&chunk?);
+    }
+    Ok(bytes)
+}
+
+#[tokio::test]
+async fn an_allowed_server_is_fetched_whole() {
+    let server = file_server().await;
+    let fetcher = GuardedFetcher::new(loopback_allowed());
+    let bytes = fetch_all(&fetcher, &format!("http://{server}/file/100000")).await.expect("fetched");
+    assert_eq!(bytes.len(), 100_000);
+    assert_eq!(bytes[300], (300 % 251) as u8);
+}
+
+#[tokio::test]
+async fn loopback_is_refused_without_the_allow_list_by_address_and_by_name() {
+    let server = file_server().await;
+    let fetcher = GuardedFetcher::new(FetchSettings { policy: AddressPolicy::default(), ..loopback_allowed() });
+    let by_address = fetch_all(&fetcher, &format!("http://{server}/file/10")).await.expect_err("refused");
+    assert_eq!(by_address.error_code(), "url_not_allowed", "{by_address}");
+    // `localhost` resolves to loopback: refused after our own lookup, before any connection.
+    let by_name = fetch_all(&fetcher, &format!("http://localhost:{}/file/10", server.port())).await.expect_err("refused");
+    assert_eq!(by_name.error_code(), "url_not_allowed", "{by_name}");
+    assert!(by_name.is_client_error());
+}
+
+#[tokio::test]
+async fn a_redirect_to_the_metadata_address_is_refused() {
+    let server = file_server().await;
+    let fetcher = GuardedFetcher::new(loopback_allowed());
+    let error = fetch_all(&fetcher, &format!("http://{server}/metadata")).await.expect_err("refused");
+    assert_eq!(error.error_code(), "url_not_allowed", "{error}");
+}
+
+#[tokio::test]
+async fn redirects_are_followed_up_to_the_limit_and_a_loop_is_refused() {
+    let server = file_server().await;
+    let fetcher = GuardedFetcher::new(FetchSettings { max_redirects: 3, ..loopback_allowed() });
+    let arrived = fetch_all(&fetcher, &format!("http://{server}/hop/3")).await.expect("three hops are allowed");
+    assert_eq!(arrived, b"arrived");
+    let too_many = fetch_all(&fetcher, &format!("http://{server}/hop/4")).await.expect_err("four hops are not");
+    assert!(matches!(too_many, FetchError::TooManyRedirects(3)), "{too_many}");
+    let looping = fetch_all(&fetcher, &format!("http://{server}/loop")).await.expect_err("a loop ends");
+    assert_eq!(looping.error_code(), "url_not_allowed");
+}
+
+#[tokio::test]
+async fn a_body_over_the_cap_is_refused_declared_or_not() {
+    let server = file_server().await;
+    let fetcher = GuardedFetcher::new(FetchSettings { max_bytes: 1000, ..loopback_allowed() });
+    let declared = fetch_all(&fetcher, &format!("http://{server}/file/1001")).await.expect_err("too large");
+    assert!(matches!(declared, FetchError::TooLarge { limit: 1000 }), "{declared}");
+    let streamed = fetch_all(&fetcher, &format!("http://{server}/endless")).await.expect_err("cut off");
+    assert_eq!(streamed.error_code(), "file_too_large");
+    assert!(fetch_all(&fetcher, &format!("http://{server}/file/1000")).await.is_ok(), "exactly the cap is fine");
+}
+
+#[tokio::test]
+async fn a_missing_file_is_a_permanent_download_failure() {
+    let server = file_server().await;
+    let fetcher = GuardedFetcher::new(loopback_allowed());
+    let error = fetch_all(&fetcher, &format!("http://{server}/nothing-here")).await.expect_err("404");
+    assert!(matches!(error, FetchError::Status { status: 404 }), "{error}");
+    assert_eq!(error.error_code(), "download_failed");
+    assert!(error.is_client_error(), "a 404 is not retried");
+}
+
+#[tokio::test]
+async fn only_http_and_https_are_fetched() {
+    let fetcher = GuardedFetcher::new(loopback_allowed());
+    for url in ["file:///etc/passwd", "ftp://example.com/x.mp4", "data:text/plain,hello"] {
+        let error = fetch_all(&fetcher, url).await.expect_err("refused scheme");
+        assert_eq!(error.error_code(), "url_not_allowed", "{url}");
+    }
+}
+
+#[tokio::test]
+async fn a_silent_server_times_out() {
+    // Accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("port");
+    let address = listener.local_addr().expect("bound");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let fetcher = GuardedFetcher::new(FetchSettings {
+        read_timeout: Duration::from_millis(300),
+        total_timeout: Duration::from_secs(2),
+        ..loopback_allowed()
+    });
+    let started = std::time::Instant::now();
+    let error = fetch_all(&fetcher, &format!("http://{address}/file/10")).await.expect_err("timed out");
+    assert_eq!(error.error_code(), "download_failed", "{error}");
+    assert!(!error.is_client_error(), "a timeout is retried");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod http;
 pub mod jobs;
 pub mod keys;
+pub mod media;
 pub mod metrics;
 pub mod storage;
 pub mod telemetry;

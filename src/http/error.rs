@@ -146,3 +146,36 @@ impl From<crate::auth::AuthError> for ApiError {
         }
     }
 }
+
+impl From<crate::media::MediaError> for ApiError {
+    fn from(error: crate::media::MediaError) -> Self {
+        use crate::media::MediaError as E;
+        let code = error.error_code();
+        let error = match error {
+            E::Database(database) => return Self::from(database),
+            E::Storage(storage) => return Self::from(storage),
+            E::Auth(auth) => return Self::from(auth),
+            other => other,
+        };
+        let status = match &error {
+            E::NotFound(_) | E::UploadNotFound => StatusCode::NOT_FOUND,
+            E::InvalidTitle(_) | E::InvalidField(_) | E::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            E::IdempotencyKeyReused | E::WrongState { .. } | E::UploadInProgress | E::OffsetMismatch { .. } => {
+                StatusCode::CONFLICT
+            }
+            E::InvalidCursor | E::InvalidQuery(_) | E::InvalidUploadHeader(_) | E::LengthExceeded => {
+                StatusCode::BAD_REQUEST
+            }
+            E::UnsupportedChecksum(_) | E::BodyRead(_) => StatusCode::BAD_REQUEST,
+            E::TusVersion => StatusCode::PRECONDITION_FAILED,
+            E::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            E::UploadExpired => StatusCode::GONE,
+            E::UploadLocked => StatusCode::LOCKED,
+            E::FileTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            // tus 1.0 checksum extension: 460 Checksum Mismatch.
+            E::ChecksumMismatch => StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
+            E::Database(_) | E::Storage(_) | E::Auth(_) | E::Corrupt(_) => return Self::internal(&error),
+        };
+        Self::new(status, code, error.to_string())
+    }
+}

@@ -27,7 +27,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Every documented route of the API. Routes are registered through `OpenApiRouter`, so a route
 /// cannot exist without appearing in `/openapi.json`.
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(base_document()).merge(ops::router()).merge(crate::auth::router()).merge(crate::auth::api_key_router())
+    OpenApiRouter::with_openapi(base_document()).merge(ops::router()).merge(crate::auth::router()).merge(crate::auth::api_key_router()).merge(crate::media::multipart::router())
 }
 
 fn base_document() -> OpenApi {

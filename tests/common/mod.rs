@@ -22,6 +22,8 @@ pub struct TestApp {
     pub pool: PgPool,
     pub data_dir: tempfile::TempDir,
     pub stop: CancellationToken,
+    /// The app's own object store, for tests that put or inspect objects directly.
+    pub storage: std::sync::Arc<dyn lectern::storage::ObjectStore>,
 }
 
 impl TestApp {
@@ -46,6 +48,8 @@ pub struct TestOptions {
     pub token_previous_keys: Vec<std::path::PathBuf>,
     /// Ingest settings; `None` uses [`test_ingest_settings`].
     pub ingest: Option<IngestSettings>,
+    /// Object storage; `None` is a local store in the app's temporary directory.
+    pub storage: Option<StorageSettings>,
 }
 
 /// The documented defaults, with engine children run by the built `lectern` binary (the test
@@ -108,10 +112,12 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
             connect_timeout: Duration::from_secs(1),
             create_if_missing: false,
         },
-        storage: StorageSettings::Local(LocalSettings {
-            root: data_dir.path().join("objects"),
-            public_url,
-            presign_secret: keys.storage_secret.clone(),
+        storage: options.storage.unwrap_or_else(|| {
+            StorageSettings::Local(LocalSettings {
+                root: data_dir.path().join("objects"),
+                public_url,
+                presign_secret: keys.storage_secret.clone(),
+            })
         }),
         keys,
         auth: options.auth.unwrap_or_else(test_auth_settings),
@@ -126,10 +132,11 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
     };
     let application = Application::build_with_pool(settings, pool.clone()).await.expect("application builds");
     let address = format!("http://{}", application.local_addr().expect("bound"));
+    let storage = application.state().storage.clone();
     let stop = CancellationToken::new();
     let stopped = stop.clone();
     tokio::spawn(async move { application.run_until_stopped(stopped.cancelled_owned()).await });
-    TestApp { address, client: reqwest::Client::new(), pool, data_dir, stop }
+    TestApp { address, client: reqwest::Client::new(), pool, data_dir, stop, storage }
 }
 
 /// A password every policy accepts.

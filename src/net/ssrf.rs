@@ -139,7 +139,7 @@ impl AddressPolicy {
     /// Whether the allow-list names this host.
     pub fn host_is_allowed(&self, host: &str) -> bool {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
-        self.allowed_hosts.iter().any(|allowed| *allowed == host)
+        self.allowed_hosts.contains(&host)
     }
 
     /// Accepts `address` when it is public, inside an allowed block, or `host` is allowed.

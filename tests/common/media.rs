@@ -78,7 +78,7 @@ pub async fn new_asset(app: &super::TestApp, token: &str) -> uuid::Uuid {
 }
 
 /// The asset row as the jobs leave it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AssetState {
     pub status: String,
     pub error_code: Option<String>,
@@ -89,21 +89,13 @@ pub struct AssetState {
 }
 
 pub async fn asset_state(pool: &sqlx::PgPool, asset_id: uuid::Uuid) -> AssetState {
-    let row: (String, Option<String>, Option<String>, Option<Value>, Option<String>, Option<i64>) = sqlx::query_as(
+    sqlx::query_as(
         "select status, error_code, error_message, source, source_sha256, source_size from asset where asset_id = $1",
     )
     .bind(asset_id)
     .fetch_one(pool)
     .await
-    .expect("asset row");
-    AssetState {
-        status: row.0,
-        error_code: row.1,
-        error_message: row.2,
-        source: row.3,
-        source_sha256: row.4,
-        source_size: row.5,
-    }
+    .expect("asset row")
 }
 
 /// Waits until the asset leaves the states in `passing` (the jobs run in the app's workers).

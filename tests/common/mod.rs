@@ -130,7 +130,8 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
         migrate_on_start: false,
         shutdown_timeout: Duration::from_secs(5),
     };
-    let application = Application::build_with_pool(settings, pool.clone()).await.expect("application builds");
+    // Boxed: the settings make the building future larger than a test's stack should carry.
+    let application = Box::pin(Application::build_with_pool(settings, pool.clone())).await.expect("application builds");
     let address = format!("http://{}", application.local_addr().expect("bound"));
     let storage = application.state().storage.clone();
     let stop = CancellationToken::new();

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Auth;
-use crate::config::{AuthSettings, DatabaseSettings, HttpSettings};
+use crate::config::{AuthSettings, DatabaseSettings, HttpSettings, UploadSettings};
 use crate::jobs::{WorkerPool, WorkerSettings};
 use crate::keys::Keys;
 use crate::metrics::Metrics;
@@ -27,6 +27,7 @@ pub struct AppState {
     pub http: Arc<HttpSettings>,
     pub keys: Arc<Keys>,
     pub auth: Arc<Auth>,
+    pub uploads: Arc<UploadSettings>,
 }
 
 /// Resolved settings of `lectern serve`.
@@ -37,6 +38,7 @@ pub struct ServeSettings {
     pub storage: StorageSettings,
     pub keys: Keys,
     pub auth: AuthSettings,
+    pub uploads: UploadSettings,
     pub workers: WorkerSettings,
     pub migrate_on_start: bool,
     pub shutdown_timeout: Duration,
@@ -89,6 +91,7 @@ impl Application {
             http: Arc::new(settings.http.clone()),
             keys: Arc::new(settings.keys),
             auth: Arc::new(auth),
+            uploads: Arc::new(settings.uploads),
         };
         let address = settings.http.listen;
         let listener = TcpListener::bind(address).await.map_err(|source| StartupError::Bind { address, source })?;

@@ -98,12 +98,14 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
     }
     let storage = args.storage.resolve(&args.common, &http.public_url, keys.storage_secret.clone())?;
     let auth = args.auth.resolve(args.storage.redis_url.as_deref())?;
+    let uploads = args.uploads.resolve()?;
     let settings = ServeSettings {
         http,
         database,
         storage,
         keys,
         auth,
+        uploads,
         workers: WorkerSettings {
             concurrency: args.workers,
             shutdown_timeout: args.common.shutdown_timeout,

@@ -1,18 +1,29 @@
 //! Media: assets (an instructor's video and its lifecycle) and the ways bytes arrive.
 //!
 //! An asset is created empty (`waiting_upload`), receives its original through a resumable tus
-//! upload (tus) — or, later, a direct-to-S3 multipart upload or a URL import — and then moves
+//! upload ([`tus`]) — or, later, a direct-to-S3 multipart upload or a URL import — and then moves
 //! `uploaded → probing → processing → ready`, or to `errored` with a stable code. [`assets`]
 //! owns all SQL of `asset` and `asset_event`; every status change is one guarded update written
-//! in the same transaction as its event. The `/v1/assets` API and tus follow.
+//! in the same transaction as its event. [`routes`] is the `/v1/assets` API.
 
 pub mod assets;
+pub mod routes;
+pub mod tus;
 pub mod uploads;
+
+use utoipa_axum::router::OpenApiRouter;
 
 pub use assets::{AssetId, AssetStatus, SourceObject, upload_completed};
 
+use crate::app::AppState;
 use crate::auth::AuthError;
 use crate::storage::StorageError;
+
+/// The documented media routes that live inside the JSON API (tus lives outside it, see
+/// [`tus::routes`]).
+pub fn router() -> OpenApiRouter<AppState> {
+    routes::router()
+}
 
 /// Storage key of an asset's original, where a completed upload lands.
 pub fn source_key(asset_id: AssetId) -> crate::storage::ObjectKey {

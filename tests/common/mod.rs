@@ -18,6 +18,10 @@ pub struct TestApp {
     pub pool: PgPool,
     pub data_dir: tempfile::TempDir,
     pub stop: CancellationToken,
+    /// The app's object store, to look at what it stored.
+    pub storage: std::sync::Arc<dyn lectern::storage::ObjectStore>,
+    /// The bucket, when the app runs on S3.
+    pub s3_bucket: Option<String>,
 }
 
 impl TestApp {
@@ -40,6 +44,12 @@ pub struct TestOptions {
     pub auth: Option<AuthSettings>,
     /// Verification-only token keys (`LECTERN_TOKEN_PREVIOUS_KEY_FILES`).
     pub token_previous_keys: Vec<std::path::PathBuf>,
+    /// Upload limits; `None` uses the defaults.
+    pub uploads: Option<lectern::config::UploadSettings>,
+    /// Object storage; `None` is a local store in the app's temporary directory.
+    pub storage: Option<StorageSettings>,
+    /// The public URL (e.g. a proxy in front of the app); `None` is the app's own address.
+    pub public_url: Option<url::Url>,
 }
 
 /// The defaults with cheap password hashing (tests hash hundreds of passwords) and limits high
@@ -78,7 +88,11 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
     let listen = probe.local_addr().expect("address");
     drop(probe);
-    let public_url = url::Url::parse(&format!("http://{listen}")).expect("valid URL");
+    let public_url = options.public_url.unwrap_or_else(|| url::Url::parse(&format!("http://{listen}")).expect("valid URL"));
+    let s3_bucket = match &options.storage {
+        Some(StorageSettings::S3(s3)) => Some(s3.bucket.clone()),
+        _ => None,
+    };
     let settings = ServeSettings {
         http: HttpSettings {
             listen,
@@ -93,13 +107,16 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
             connect_timeout: Duration::from_secs(1),
             create_if_missing: false,
         },
-        storage: StorageSettings::Local(LocalSettings {
-            root: data_dir.path().join("objects"),
-            public_url,
-            presign_secret: keys.storage_secret.clone(),
+        storage: options.storage.unwrap_or_else(|| {
+            StorageSettings::Local(LocalSettings {
+                root: data_dir.path().join("objects"),
+                public_url,
+                presign_secret: keys.storage_secret.clone(),
+            })
         }),
         keys,
         auth: options.auth.unwrap_or_else(test_auth_settings),
+        uploads: options.uploads.unwrap_or_default(),
         workers: WorkerSettings {
             concurrency: options.workers,
             poll_interval: Duration::from_millis(200),
@@ -110,10 +127,11 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
     };
     let application = Application::build_with_pool(settings, pool.clone()).await.expect("application builds");
     let address = format!("http://{}", application.local_addr().expect("bound"));
+    let storage = application.state().storage.clone();
     let stop = CancellationToken::new();
     let stopped = stop.clone();
     tokio::spawn(async move { application.run_until_stopped(stopped.cancelled_owned()).await });
-    TestApp { address, client: reqwest::Client::new(), pool, data_dir, stop }
+    TestApp { address, client: reqwest::Client::new(), pool, data_dir, stop, storage, s3_bucket }
 }
 
 /// A password every policy accepts.

@@ -529,9 +529,14 @@ async fn delete_asset(
     // Open storage multipart uploads hold parts outside any prefix; abort them now that the
     // deletion is committed. A failure only leaves parts for the store's own expiry rules.
     let source_key = super::source_key(asset_id);
-    for storage_upload_id in removed_uploads.into_iter().filter_map(|(_, id)| id) {
-        if let Err(error) = state.storage.abort_multipart(&source_key, &MultipartId(storage_upload_id)).await {
-            tracing::warn!(error = %crate::error_chain(&error), "cannot abort a deleted asset's multipart upload");
+    for (upload_id, storage_upload_id) in removed_uploads {
+        let result = match (storage_upload_id, state.storage.append_store()) {
+            (Some(id), _) => state.storage.abort_multipart(&source_key, &MultipartId(id)).await,
+            (None, Some(appender)) => appender.discard_append(&upload_id.to_string()).await,
+            (None, None) => Ok(()),
+        };
+        if let Err(error) = result {
+            tracing::warn!(error = %crate::error_chain(&error), "cannot remove a deleted asset's upload in progress");
         }
     }
     tracing::info!(event = "asset_deleted", "asset deleted");

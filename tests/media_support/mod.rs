@@ -176,9 +176,10 @@ pub async fn objects_under(store: &dyn ObjectStore, prefix: &str) -> Vec<String>
 pub async fn assert_no_open_multipart(app: &TestApp, backend: Backend) {
     match backend {
         Backend::Local => {
-            let root = app.data_dir.path().join("objects").join(".multipart");
-            let entries: Vec<_> = std::fs::read_dir(&root).map(|dir| dir.collect()).unwrap_or_default();
-            assert!(entries.is_empty(), "open multipart uploads left: {entries:?}");
+            for bookkeeping in [".multipart", ".appends"] {
+                let entries = local_entries(app, bookkeeping);
+                assert!(entries.is_empty(), "uploads left in {bookkeeping}: {entries:?}");
+            }
         }
         Backend::S3 => {
             let store = s3_store_of(app).await;
@@ -196,4 +197,12 @@ async fn s3_store_of(app: &TestApp) -> S3Store {
     settings.bucket = bucket;
     settings.create_bucket = false;
     S3Store::connect(&settings).await.expect("S3 store")
+}
+
+/// Names in one of the local store's bookkeeping directories (`.appends`, `.multipart`).
+pub fn local_entries(app: &TestApp, bookkeeping: &str) -> Vec<String> {
+    let directory = app.data_dir.path().join("objects").join(bookkeeping);
+    std::fs::read_dir(&directory)
+        .map(|dir| dir.filter_map(Result::ok).map(|entry| entry.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
 }

@@ -184,10 +184,12 @@ async fn visible_upload(state: &AppState, principal: &Principal, raw_id: &str) -
 /// Removes an upload's stored bytes and its row: the storage multipart upload is aborted and the
 /// tail deleted. Used by termination, by a file over the limit, and for an expired upload that
 /// stands in the way of a new one.
-async fn discard(state: &AppState, upload: &UploadRow) -> Result<(), MediaError> {
+pub(crate) async fn discard(state: &AppState, upload: &UploadRow) -> Result<(), MediaError> {
     if let Some(storage_upload_id) = &upload.storage_upload_id {
         let key = source_key(AssetId(upload.asset_id));
         state.storage.abort_multipart(&key, &MultipartId(storage_upload_id.clone())).await?;
+    } else if let Some(appender) = state.storage.append_store() {
+        appender.discard_append(&upload.upload_id.to_string()).await?;
     }
     state.storage.delete(&tail_key(upload.upload_id)).await?;
     let mut connection = state.pool.acquire().await?;
@@ -364,21 +366,27 @@ async fn create_upload_inner(state: &AppState, request: Request) -> Result<Respo
         .get("filetype")
         .filter(|t| t.len() <= 255 && t.contains('/') && t.chars().all(|c| c.is_ascii_graphic()))
         .cloned();
-    let multipart = state.storage.create_multipart(&key, PutOptions { content_type, ..PutOptions::default() }).await?;
+    // Stores that grow a file in place need no multipart upload (see `writer`).
+    let multipart = match state.storage.append_store() {
+        Some(_) => None,
+        None => Some(state.storage.create_multipart(&key, PutOptions { content_type, ..PutOptions::default() }).await?),
+    };
     let metadata_json = serde_json::to_value(&metadata).map_err(|e| ApiError::internal(&e))?;
     let expires_at = OffsetDateTime::now_utc() + state.uploads.expiry;
     let new = NewUpload {
         asset_id,
         protocol: "tus",
         length,
-        storage_upload_id: &multipart.0,
+        storage_upload_id: multipart.as_ref().map(|id| id.0.as_str()),
         metadata: &metadata_json,
         expires_at,
     };
     let upload_id = match uploads::create(&state.pool, &new).await {
         Ok(upload_id) => upload_id,
         Err(error) => {
-            if let Err(abort) = state.storage.abort_multipart(&key, &multipart).await {
+            if let Some(multipart) = &multipart
+                && let Err(abort) = state.storage.abort_multipart(&key, multipart).await
+            {
                 tracing::warn!(error = %crate::error_chain(&abort), "cannot abort an unused multipart upload");
             }
             return Err(error.into());

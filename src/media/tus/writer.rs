@@ -16,6 +16,12 @@
 //!
 //! With `Upload-Checksum`, nothing is recorded before the whole request body verified; parts
 //! already sent to the store are simply overwritten by the next attempt (same part numbers).
+//!
+//! Backends that can grow a file in place (the local filesystem, [`AppendStore`]) take a faster
+//! path with the same rules: bytes are appended to one file, made durable (`fdatasync`) before
+//! each record, and the file is published as the source object at the end — every byte is
+//! written once instead of twice. Bytes past the recorded offset are truncated by the next
+//! request, which is how an unverified or unrecorded attempt is dropped.
 
 use std::time::{Duration, Instant};
 
@@ -30,7 +36,11 @@ use crate::app::AppState;
 use crate::media::assets::{self, AssetId, SourceObject};
 use crate::media::uploads::{self, Progress, StoredPart, UploadRow};
 use crate::media::{MediaError, source_key};
-use crate::storage::{ByteRange, CompletedPart, MultipartId, ObjectKey, PutOptions, put_bytes};
+use crate::storage::{AppendStore, ByteRange, CompletedPart, MultipartId, ObjectKey, PutOptions, put_bytes};
+
+/// On the in-place path, how many bytes may be written between two durable records. A client
+/// that disconnects still gets everything it sent recorded; this only bounds what a crash loses.
+const IN_PLACE_RECORD_INTERVAL: u64 = 64 * 1024 * 1024;
 
 /// The key of an upload's tail object.
 pub fn tail_key(upload_id: Uuid) -> ObjectKey {
@@ -311,9 +321,14 @@ where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
+    let storage_upload_id = match (&upload.storage_upload_id, state.storage.append_store()) {
+        (Some(storage_upload_id), _) => storage_upload_id.clone(),
+        (None, Some(appender)) => {
+            return write_in_place(state, appender, lease, upload, length, checksum, body).await;
+        }
+        (None, None) => return Err(MediaError::Corrupt("upload without a storage id".to_owned())),
+    };
     let part_size = state.uploads.part_size;
-    let storage_upload_id =
-        upload.storage_upload_id.clone().ok_or_else(|| MediaError::Corrupt("upload without a storage id".to_owned()))?;
     let parts = upload.parts()?;
     let parts_bytes: u64 = parts.iter().map(|part| part.size).sum();
     let tail_size = upload.tail_size();
@@ -361,14 +376,7 @@ where
                 break;
             }
         };
-        let end = patch.position() + chunk.len() as u64;
-        match length {
-            Some(length) if end > length => return Err(MediaError::LengthExceeded),
-            None if end > state.uploads.max_size => {
-                return Err(MediaError::FileTooLarge { limit: state.uploads.max_size });
-            }
-            _ => {}
-        }
+        check_room(state, length, patch.position() + chunk.len() as u64)?;
         if let Some(checksum) = &mut checksum {
             checksum.update(&chunk);
         }
@@ -399,6 +407,118 @@ where
         return Ok(Written::Completed(patch.complete(lease).await?));
     }
     Ok(Written::Partial(patch.commit().await?))
+}
+
+/// Refuses a chunk that would take the upload past its length, or past the size limit while the
+/// length is deferred.
+fn check_room(state: &AppState, length: Option<u64>, end: u64) -> Result<(), MediaError> {
+    match length {
+        Some(length) if end > length => Err(MediaError::LengthExceeded),
+        None if end > state.uploads.max_size => Err(MediaError::FileTooLarge { limit: state.uploads.max_size }),
+        _ => Ok(()),
+    }
+}
+
+/// The in-place path (see the module documentation).
+async fn write_in_place<S, E>(
+    state: &AppState,
+    appender: &dyn AppendStore,
+    lease: &mut Lease,
+    upload: &UploadRow,
+    length: Option<u64>,
+    checksum: Option<ExpectedChecksum>,
+    mut body: S,
+) -> Result<Written, MediaError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let name = upload.upload_id.to_string();
+    let mut file = appender.open_append(&name, upload.offset()).await?;
+    let mut hasher = match &upload.hash_state {
+        Some(bytes) => load_hash(bytes)?,
+        None => Sha256::new(),
+    };
+    let token = lease.token();
+    let record = |offset: u64, hasher: &Sha256| {
+        let hash_state = save_hash(hasher);
+        async move {
+            let progress = Progress { offset, length, parts: &[], tail_size: 0, hash_state: &hash_state };
+            let mut connection = state.pool.acquire().await?;
+            if uploads::record_progress(&mut connection, upload.upload_id, token, &progress).await? {
+                Ok(())
+            } else {
+                Err(MediaError::UploadLocked)
+            }
+        }
+    };
+    let mut position = upload.offset();
+    let mut unrecorded = 0u64;
+    let verify = checksum.is_some();
+    let mut checksum = checksum.map(ChecksumState::new);
+    let mut body_error = None;
+    while let Some(chunk) = body.next().await {
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(error) => {
+                body_error = Some(error.to_string());
+                break;
+            }
+        };
+        check_room(state, length, position + chunk.len() as u64)?;
+        if let Some(checksum) = &mut checksum {
+            checksum.update(&chunk);
+        }
+        hasher.update(&chunk);
+        file.write(&chunk).await?;
+        position += chunk.len() as u64;
+        unrecorded += chunk.len() as u64;
+        if !verify && unrecorded >= IN_PLACE_RECORD_INTERVAL {
+            file.sync().await?;
+            record(position, &hasher).await?;
+            unrecorded = 0;
+        }
+        lease.renew_if_due().await?;
+    }
+    if let Some(message) = body_error {
+        if !verify {
+            file.sync().await?;
+            record(position, &hasher).await?;
+        }
+        return Err(MediaError::BodyRead(message));
+    }
+    if let Some(checksum) = checksum
+        && !checksum.matches()
+    {
+        return Err(MediaError::ChecksumMismatch);
+    }
+    let size = file.sync().await?;
+    if size != position {
+        return Err(MediaError::Corrupt(format!("the upload file holds {size} bytes, expected {position}")));
+    }
+    if length != Some(position) {
+        record(position, &hasher).await?;
+        return Ok(Written::Partial(position));
+    }
+    drop(file);
+    let key = source_key(AssetId(upload.asset_id));
+    let meta = appender.publish_append(&name, &key).await?;
+    if meta.size != position {
+        return Err(MediaError::Corrupt(format!("published object has {} bytes, expected {position}", meta.size)));
+    }
+    let hash_state = save_hash(&hasher);
+    let sha256: [u8; 32] = hasher.finalize().into();
+    let progress = Progress { offset: position, length: Some(position), parts: &[], tail_size: 0, hash_state: &hash_state };
+    let mut tx = state.pool.begin().await?;
+    if !uploads::mark_completed(&mut tx, upload.upload_id, token, &progress).await? {
+        return Err(MediaError::UploadLocked);
+    }
+    assets::upload_completed(&mut tx, AssetId(upload.asset_id), &SourceObject { key, size: position, sha256 }).await?;
+    tx.commit().await?;
+    lease.forget();
+    tracing::info!(upload_id = %upload.upload_id, asset_id = %upload.asset_id, size = position,
+        sha256 = %hex::encode(sha256), event = "upload_completed", "upload completed");
+    Ok(Written::Completed(position))
 }
 
 #[cfg(test)]

@@ -209,6 +209,8 @@ pub struct ServeArgs {
     pub auth: AuthArgs,
     #[command(flatten)]
     pub ingest: IngestArgs,
+    #[command(flatten)]
+    pub uploads: UploadArgs,
     /// Background workers to run inside the API process; 0 runs the API alone.
     #[arg(long, env = "LECTERN_WORKERS", default_value_t = 1)]
     pub workers: usize,
@@ -425,6 +427,68 @@ pub struct AuthArgs {
     /// any other peer the socket address is the client address.
     #[arg(long, env = "LECTERN_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
+}
+
+/// Resumable (tus) uploads: how large, how long, and how they are cut into storage parts.
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// Largest file an upload may carry; larger ones are refused with `413 file_too_large`.
+    #[arg(long, env = "LECTERN_MAX_UPLOAD_SIZE", default_value = "20GiB", value_parser = parse_bytes)]
+    pub max_upload_size: u64,
+    /// How long after its creation an unfinished upload can still be resumed.
+    #[arg(long, env = "LECTERN_UPLOAD_EXPIRY", default_value = "24h", value_parser = parse_duration)]
+    pub upload_expiry: Duration,
+    /// Size of the storage parts an upload is cut into (at least 5MiB, the S3 minimum). A
+    /// request buffers at most one part in memory.
+    #[arg(long, env = "LECTERN_UPLOAD_PART_SIZE", default_value = "8MiB", value_parser = parse_bytes)]
+    pub upload_part_size: u64,
+}
+
+/// Resolved [`UploadArgs`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadSettings {
+    pub max_size: u64,
+    pub expiry: Duration,
+    pub part_size: usize,
+    /// How long a PATCH holds an upload without renewing its lease; it renews every third of
+    /// this while bytes flow, and releases when it ends.
+    pub lease: Duration,
+}
+
+impl Default for UploadSettings {
+    fn default() -> Self {
+        Self {
+            max_size: 20 * 1024 * 1024 * 1024,
+            expiry: Duration::from_secs(24 * 3600),
+            part_size: 8 * 1024 * 1024,
+            lease: Duration::from_secs(60),
+        }
+    }
+}
+
+/// S3 refuses parts smaller than this (except the last).
+pub const MIN_UPLOAD_PART_SIZE: u64 = 5 * 1024 * 1024;
+
+impl UploadArgs {
+    pub fn resolve(&self) -> Result<UploadSettings, ConfigError> {
+        if self.max_upload_size == 0 {
+            return Err(ConfigError::new("LECTERN_MAX_UPLOAD_SIZE", "must be more than 0"));
+        }
+        if self.upload_expiry < Duration::from_secs(60) {
+            return Err(ConfigError::new("LECTERN_UPLOAD_EXPIRY", "must be at least 1m"));
+        }
+        if self.upload_part_size < MIN_UPLOAD_PART_SIZE {
+            return Err(ConfigError::new("LECTERN_UPLOAD_PART_SIZE", "must be at least 5MiB (an S3 rule)"));
+        }
+        let part_size = usize::try_from(self.upload_part_size)
+            .map_err(|_| ConfigError::new("LECTERN_UPLOAD_PART_SIZE", "too large for this machine"))?;
+        Ok(UploadSettings {
+            max_size: self.max_upload_size,
+            expiry: self.upload_expiry,
+            part_size,
+            ..UploadSettings::default()
+        })
+    }
 }
 
 /// `max` requests per `period`.
@@ -1085,6 +1149,16 @@ mod tests {
         let cli = Cli::try_parse_from(["lectern", "serve", "--import-allow-hosts", "10.0.0.0/40"]).expect("flags parse");
         let Command::Serve(args) = cli.command else { panic!("serve expected") };
         assert_eq!(args.ingest.resolve().expect_err("invalid").setting, "LECTERN_IMPORT_ALLOW_HOSTS");
+    }
+
+    #[test]
+    fn the_upload_defaults_match_the_documented_ones() {
+        let cli = Cli::try_parse_from(["lectern", "serve"]).expect("flags parse");
+        let Command::Serve(args) = cli.command else { panic!("serve expected") };
+        assert_eq!(args.uploads.resolve().expect("valid"), UploadSettings::default());
+        let cli = Cli::try_parse_from(["lectern", "serve", "--upload-part-size", "1MiB"]).expect("flags parse");
+        let Command::Serve(args) = cli.command else { panic!("serve expected") };
+        assert_eq!(args.uploads.resolve().expect_err("too small").setting, "LECTERN_UPLOAD_PART_SIZE");
     }
 
     #[test]

@@ -25,25 +25,37 @@ async fn app(pool: PgPool, storage: Option<StorageSettings>, workers: usize, swe
     spawn_app_with(pool, TestOptions { storage, workers, ingest: Some(ingest), ..TestOptions::default() }).await
 }
 
-/// What an interrupted tus upload leaves: a storage multipart upload with one part stored, the
-/// tail object, and the row. Made directly, as the tus writer would.
+/// What an interrupted tus upload leaves, made directly as the tus writer would: on S3 a storage
+/// multipart upload with one part stored; on a store that grows uploads in place (local) a
+/// half-written append file; and in both cases the tail object and the row.
 async fn tus_like_upload(app: &TestApp, asset_id: uuid::Uuid) -> uuid::Uuid {
     let key = source_key(AssetId(asset_id));
-    let multipart = app.storage.create_multipart(&key, PutOptions::default()).await.expect("multipart");
-    app.storage
-        .upload_part(&key, &multipart, 1, Bytes::from(generated_bytes(1, 5 * MIB)))
-        .await
-        .expect("part stored");
+    let multipart = match app.storage.append_store() {
+        Some(_) => None,
+        None => Some(app.storage.create_multipart(&key, PutOptions::default()).await.expect("multipart")),
+    };
     let metadata = json!({});
     let new = NewUpload {
         asset_id: AssetId(asset_id),
         protocol: "tus",
         length: Some(20 * MIB as u64),
-        storage_upload_id: &multipart.0,
+        storage_upload_id: multipart.as_ref().map(|id| id.0.as_str()),
         metadata: &metadata,
         expires_at: time::OffsetDateTime::now_utc() + Duration::from_secs(3600),
     };
     let upload_id = uploads::create(&app.pool, &new).await.expect("row");
+    let part = generated_bytes(1, 5 * MIB);
+    match (&multipart, app.storage.append_store()) {
+        (Some(multipart), _) => {
+            app.storage.upload_part(&key, multipart, 1, Bytes::from(part)).await.expect("part stored");
+        }
+        (None, Some(appender)) => {
+            let mut file = appender.open_append(&upload_id.to_string(), 0).await.expect("append file");
+            file.write(&part).await.expect("appended");
+            file.sync().await.expect("synced");
+        }
+        (None, None) => unreachable!("a store without appends gets a multipart upload"),
+    }
     let tail = lectern::storage::ObjectKey::parse(format!("uploads/{upload_id}/tail")).expect("key");
     put_bytes(&*app.storage, &tail, Bytes::from(vec![3u8; 1000]), PutOptions::default()).await.expect("tail");
     upload_id
@@ -131,6 +143,12 @@ async fn sweeping_leaves_nothing_in_storage(app: TestApp, storage: Option<&Stora
         .expect("request");
     assert_eq!(abort.status(), 204);
     assert_no_multipart_uploads(&app, storage).await;
+    if storage.is_none() {
+        let appends: Vec<_> = std::fs::read_dir(app.data_dir.path().join("objects/.appends"))
+            .map(|entries| entries.collect())
+            .unwrap_or_default();
+        assert!(appends.is_empty(), "append files left: {appends:?}");
+    }
     // The swept assets take a new upload.
     let again = app
         .client

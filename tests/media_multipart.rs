@@ -6,6 +6,7 @@ mod common;
 
 use common::media::{asset_state, generated_bytes, instructor, new_asset, seaweed_settings, sha256_hex};
 use common::{error_code, spawn_app_with, test_ingest_settings, TestApp, TestOptions};
+use lectern::config::UploadSettings;
 use lectern::storage::{KeyPrefix, StorageSettings};
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -16,10 +17,8 @@ const MIB: usize = 1024 * 1024;
 async fn app(pool: PgPool, storage: Option<StorageSettings>, max_size: Option<u64>) -> TestApp {
     let mut ingest = test_ingest_settings();
     ingest.multipart_part_size = 5 * MIB as u64;
-    if let Some(max_size) = max_size {
-        ingest.limits.max_file_bytes = max_size;
-    }
-    spawn_app_with(pool, TestOptions { storage, ingest: Some(ingest), ..TestOptions::default() }).await
+    let uploads = max_size.map(|max_size| UploadSettings { max_size, ..UploadSettings::default() });
+    spawn_app_with(pool, TestOptions { storage, ingest: Some(ingest), uploads, ..TestOptions::default() }).await
 }
 
 async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {

@@ -99,6 +99,7 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
     let storage = args.storage.resolve(&args.common, &http.public_url, keys.storage_secret.clone())?;
     let auth = args.auth.resolve(args.storage.redis_url.as_deref())?;
     let ingest = args.ingest.resolve()?;
+    let uploads = args.uploads.resolve()?;
     let settings = ServeSettings {
         http,
         database,
@@ -106,6 +107,7 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
         keys,
         auth,
         ingest,
+        uploads,
         workers: WorkerSettings {
             concurrency: args.workers,
             shutdown_timeout: args.common.shutdown_timeout,

@@ -6,7 +6,8 @@
 //! `LECTERN_UPLOAD_SWEEP_INTERVAL` (one at a time across the fleet: the kind is its unique key),
 //! finds open uploads past their expiry and for each:
 //! 1. aborts the storage multipart upload (S3 `AbortMultipartUpload`; aborting an unknown
-//!    upload succeeds, so a crash between steps is harmless);
+//!    upload succeeds, so a crash between steps is harmless), or, for a tus upload the local
+//!    backend grows in place, discards its append file;
 //! 2. deletes everything under `uploads/{upload_id}/` (the tus tail, anything staged);
 //! 3. removes the row with a guarded delete (still unfinished, still expired) and records
 //!    `asset.upload_expired` (upload id, protocol, expiry) in the asset's outbox, in one
@@ -106,10 +107,13 @@ pub async fn sweep(pool: &sqlx::PgPool, storage: &dyn ObjectStore) -> Result<Swe
 }
 
 async fn clean_storage(storage: &dyn ObjectStore, upload: &uploads::ExpiredUpload) -> Result<(), StorageError> {
-    // tus and direct multipart uploads both assemble into the asset's source key.
+    // tus and direct multipart uploads both assemble into the asset's source key; a tus upload
+    // on a store that grows files in place (local) has no multipart upload but an append file.
     if let Some(storage_upload_id) = &upload.storage_upload_id {
         let key = source_key(AssetId(upload.asset_id));
         storage.abort_multipart(&key, &MultipartId(storage_upload_id.clone())).await?;
+    } else if let Some(appender) = storage.append_store() {
+        appender.discard_append(&upload.upload_id.to_string()).await?;
     }
     storage.delete_prefix(&upload_prefix(upload.upload_id)?).await?;
     Ok(())

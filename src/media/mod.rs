@@ -1,10 +1,15 @@
 //! Media: assets (an instructor's video and its lifecycle) and the ways bytes arrive.
 //!
 //! An asset is created empty (`waiting_upload`), receives its original through a resumable tus
-//! upload (tus) — or, later, a direct-to-S3 multipart upload or a URL import — and then moves
+//! upload ([`tus`]) — or, later, a direct-to-S3 multipart upload or a URL import — and then moves
 //! `uploaded → probing → processing → ready`, or to `errored` with a stable code. [`assets`]
 //! owns all SQL of `asset` and `asset_event`; every status change is one guarded update written
-//! in the same transaction as its event. The `/v1/assets` API and tus follow.
+//! in the same transaction as its event. [`routes`] is the `/v1/assets` API.
+//!
+//! The other ways in and what follows them: [`multipart`] (direct-to-storage multipart uploads
+//! with presigned part URLs), [`import`] (URL import through the SSRF guard of `crate::net`),
+//! [`probe_job`] (`media.probe`: the sandboxed probe and the limits), and [`housekeeping`] (the
+//! sweep of expired uploads).
 
 pub mod assets;
 pub mod housekeeping;
@@ -12,13 +17,18 @@ pub mod import;
 mod ingest_error;
 pub mod multipart;
 pub mod probe_job;
+pub mod routes;
+pub mod tus;
 pub mod uploads;
 
 use std::sync::Arc;
 
+use utoipa_axum::router::OpenApiRouter;
+
 pub use assets::{AssetId, AssetStatus, SourceObject, upload_completed};
 pub use ingest_error::IngestError;
 
+use crate::app::AppState;
 use crate::auth::AuthError;
 use crate::storage::StorageError;
 
@@ -29,6 +39,12 @@ pub fn job_handlers(ingest: &Arc<crate::config::IngestSettings>) -> Vec<Arc<dyn 
         Arc::new(import::ImportJob::new(Arc::clone(ingest))),
         Arc::new(housekeeping::ExpireUploads::new(ingest.sweep_interval)),
     ]
+}
+
+/// The documented media routes that live inside the JSON API (tus lives outside it, see
+/// [`tus::routes`]).
+pub fn router() -> OpenApiRouter<AppState> {
+    routes::router().merge(multipart::router())
 }
 
 /// Storage key of an asset's original, where a completed upload lands.

@@ -165,7 +165,7 @@ async fn start_multipart(
         return Err(IngestError::AssetNotWaitingUpload(asset.status().as_str()).into());
     }
     let asset_id = asset.id();
-    let limit = state.ingest.limits.max_file_bytes;
+    let limit = state.uploads.max_size;
     if let Some(size) = request.size
         && size > limit
     {
@@ -191,7 +191,7 @@ async fn start_multipart(
         asset_id,
         protocol: "multipart",
         length: request.size,
-        storage_upload_id: &storage_upload.0,
+        storage_upload_id: Some(&storage_upload.0),
         metadata: &metadata,
         expires_at,
     };
@@ -312,7 +312,7 @@ async fn finish(
         stored.push(StoredPart { part_number: part.part_number, etag: part.etag.clone(), size: info.size });
     }
     let meta = state.storage.complete_multipart(&key, &storage_upload, parts).await.map_err(multipart_failure)?;
-    let limit = state.ingest.limits.max_file_bytes;
+    let limit = state.uploads.max_size;
     if meta.size > limit {
         state.storage.delete(&key).await?;
         let mut connection = state.pool.acquire().await?;
@@ -424,17 +424,10 @@ fn part_count(upload: &UploadRow) -> Option<u64> {
     Some(upload.length()?.div_ceil(part_size).max(1))
 }
 
-/// Aborts an unfinished upload's storage multipart upload, deletes anything it kept under
-/// `uploads/{upload_id}/`, and removes its row (tus and multipart alike).
-pub(crate) async fn discard(state: &AppState, upload: &UploadRow) -> Result<(), IngestError> {
-    if let Some(storage_upload_id) = &upload.storage_upload_id {
-        let key = source_key(AssetId(upload.asset_id));
-        state.storage.abort_multipart(&key, &MultipartId(storage_upload_id.clone())).await?;
-    }
-    state.storage.delete_prefix(&super::housekeeping::upload_prefix(upload.upload_id)?).await?;
-    let mut connection = state.pool.acquire().await?;
-    uploads::delete(&mut connection, upload.upload_id).await?;
-    Ok(())
+/// Aborts an unfinished upload's storage multipart upload, deletes its leftovers and removes
+/// its row: the same cleanup as tus termination, shared.
+async fn discard(state: &AppState, upload: &UploadRow) -> Result<(), IngestError> {
+    Ok(super::tus::discard(state, upload).await?)
 }
 
 /// The configured part size, raised (to whole MiB) when the file would need more than 10,000

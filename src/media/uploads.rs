@@ -68,7 +68,8 @@ pub struct NewUpload<'a> {
     pub asset_id: AssetId,
     pub protocol: &'a str,
     pub length: Option<u64>,
-    pub storage_upload_id: &'a str,
+    /// The storage multipart upload; `None` where the store grows the upload in place.
+    pub storage_upload_id: Option<&'a str>,
     pub metadata: &'a serde_json::Value,
     pub expires_at: OffsetDateTime,
 }

@@ -22,8 +22,10 @@ pub struct TestApp {
     pub pool: PgPool,
     pub data_dir: tempfile::TempDir,
     pub stop: CancellationToken,
-    /// The app's own object store, for tests that put or inspect objects directly.
+    /// The app's object store, to look at what it stored.
     pub storage: std::sync::Arc<dyn lectern::storage::ObjectStore>,
+    /// The bucket, when the app runs on S3.
+    pub s3_bucket: Option<String>,
 }
 
 impl TestApp {
@@ -48,8 +50,12 @@ pub struct TestOptions {
     pub token_previous_keys: Vec<std::path::PathBuf>,
     /// Ingest settings; `None` uses [`test_ingest_settings`].
     pub ingest: Option<IngestSettings>,
+    /// Upload limits; `None` uses the defaults.
+    pub uploads: Option<lectern::config::UploadSettings>,
     /// Object storage; `None` is a local store in the app's temporary directory.
     pub storage: Option<StorageSettings>,
+    /// The public URL (e.g. a proxy in front of the app); `None` is the app's own address.
+    pub public_url: Option<url::Url>,
 }
 
 /// The documented defaults, with engine children run by the built `lectern` binary (the test
@@ -97,7 +103,11 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
     let listen = probe.local_addr().expect("address");
     drop(probe);
-    let public_url = url::Url::parse(&format!("http://{listen}")).expect("valid URL");
+    let public_url = options.public_url.unwrap_or_else(|| url::Url::parse(&format!("http://{listen}")).expect("valid URL"));
+    let s3_bucket = match &options.storage {
+        Some(StorageSettings::S3(s3)) => Some(s3.bucket.clone()),
+        _ => None,
+    };
     let settings = ServeSettings {
         http: HttpSettings {
             listen,
@@ -122,6 +132,7 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
         keys,
         auth: options.auth.unwrap_or_else(test_auth_settings),
         ingest: options.ingest.unwrap_or_else(test_ingest_settings),
+        uploads: options.uploads.unwrap_or_default(),
         workers: WorkerSettings {
             concurrency: options.workers,
             poll_interval: Duration::from_millis(200),
@@ -137,7 +148,7 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
     let stop = CancellationToken::new();
     let stopped = stop.clone();
     tokio::spawn(async move { application.run_until_stopped(stopped.cancelled_owned()).await });
-    TestApp { address, client: reqwest::Client::new(), pool, data_dir, stop, storage }
+    TestApp { address, client: reqwest::Client::new(), pool, data_dir, stop, storage, s3_bucket }
 }
 
 /// A password every policy accepts.

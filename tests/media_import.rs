@@ -13,7 +13,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use futures::StreamExt;
+use common::media::{asset_state, create_asset, event_types, fixtures, instructor, sha256_hex, wait_until_not, AssetState};
+use common::{error_code, spawn_app_with, test_ingest_settings, TestApp, TestOptions};
 use lectern::net::{AddressPolicy, FetchError, FetchSettings, GuardedFetcher};
+use serde_json::{json, Value};
+use sqlx::PgPool;
 
 /// A file server on 127.0.0.1: `/file/{n}` serves n bytes, `/loop` redirects to itself,
 /// `/hop/{n}` redirects n times then serves, `/to/{target}` redirects to a fixed refused
@@ -168,4 +172,129 @@ async fn a_silent_server_times_out() {
     assert_eq!(error.error_code(), "download_failed", "{error}");
     assert!(!error.is_client_error(), "a timeout is retried");
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The import job, end to end.
+
+/// An app with one worker whose imports may reach 127.0.0.1 when `allow_loopback`.
+async fn import_app(pool: PgPool, allow_loopback: bool, storage: Option<lectern::storage::StorageSettings>, max_bytes: u64) -> TestApp {
+    let mut ingest = test_ingest_settings();
+    let allowed: &[&str] = if allow_loopback { &["127.0.0.1"] } else { &[] };
+    ingest.fetch = FetchSettings { policy: AddressPolicy::parse(allowed).expect("valid"), max_bytes, ..loopback_allowed() };
+    spawn_app_with(pool, TestOptions { workers: 1, storage, ingest: Some(ingest), ..TestOptions::default() }).await
+}
+
+/// Creates an asset importing `url`; returns its id.
+async fn import(app: &TestApp, token: &str, url: &str) -> uuid::Uuid {
+    let response = create_asset(app, token, json!({"title": "Imported lecture", "input": {"url": url}})).await;
+    assert_eq!(response.status(), 201, "creating an import of {url}");
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["status"], "waiting_upload");
+    body["id"].as_str().expect("id").parse().expect("uuid")
+}
+
+async fn imported(app: &TestApp, token: &str, url: &str) -> (uuid::Uuid, AssetState) {
+    let asset_id = import(app, token, url).await;
+    let state = wait_until_not(&app.pool, asset_id, &["waiting_upload", "uploaded", "probing"]).await;
+    (asset_id, state)
+}
+
+async fn an_imported_video_is_stored_hashed_and_probed(app: TestApp) {
+    let server = file_server().await;
+    let token = instructor(&app, "teacher@example.com").await;
+    let (asset_id, state) = imported(&app, &token, &format!("http://{server}/fixture/landscape_1080p30.mp4")).await;
+    assert_eq!(state.status, "processing", "{:?} {:?}", state.error_code, state.error_message);
+    let original = std::fs::read(fixtures().0.join("landscape_1080p30.mp4")).expect("fixture");
+    assert_eq!(state.source_sha256.as_deref(), Some(sha256_hex(&original).as_str()));
+    assert_eq!(state.source_size, Some(original.len() as i64));
+    let source = state.source.expect("probed");
+    assert_eq!(source["video"][0]["width"], 1920);
+    let stored = lectern::storage::get_bytes(&*app.storage, &lectern::media::source_key(lectern::media::AssetId(asset_id)))
+        .await
+        .expect("stored");
+    assert!(stored == original.as_slice(), "the stored original is the served file");
+    let events = event_types(&app.pool, asset_id).await;
+    assert_eq!(events, ["asset.created", "asset.uploaded", "asset.probing", "asset.probed"]);
+}
+
+#[sqlx::test(migrator = "lectern::db::MIGRATOR")]
+async fn an_imported_video_is_stored_hashed_and_probed_on_local_storage(pool: PgPool) {
+    an_imported_video_is_stored_hashed_and_probed(import_app(pool, true, None, 1 << 30).await).await;
+}
+
+#[sqlx::test(migrator = "lectern::db::MIGRATOR")]
+async fn an_imported_video_is_stored_hashed_and_probed_on_s3(pool: PgPool) {
+    let storage = common::media::seaweed_settings().await;
+    an_imported_video_is_stored_hashed_and_probed(import_app(pool, true, Some(storage), 1 << 30).await).await;
+}
+
+#[sqlx::test(migrator = "lectern::db::MIGRATOR")]
+async fn imports_that_cannot_work_error_the_asset_with_their_code(pool: PgPool) {
+    let app = import_app(pool, true, None, 4096).await;
+    let server = file_server().await;
+    let token = instructor(&app, "teacher@example.com").await;
+    let cases = [
+        ("/nothing-here", "download_failed"),
+        ("/file/5000", "file_too_large"),
+        ("/endless", "file_too_large"),
+        ("/loop", "url_not_allowed"),
+        ("/metadata", "url_not_allowed"),
+    ];
+    for (path, code) in cases {
+        let (asset_id, state) = imported(&app, &token, &format!("http://{server}{path}")).await;
+        assert_eq!(state.status, "errored", "{path}");
+        assert_eq!(state.error_code.as_deref(), Some(code), "{path}: {:?}", state.error_message);
+        let left = app
+            .storage
+            .list(&lectern::storage::KeyPrefix::parse(format!("assets/{asset_id}/")).expect("prefix"))
+            .await
+            .expect("list");
+        assert!(left.is_empty(), "{path}: nothing is kept: {left:?}");
+    }
+    // None of these was retried: the jobs all succeeded at once.
+    let retried: i64 = sqlx::query_scalar("select count(*) from job where kind = 'media.import' and attempts > 1")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(retried, 0);
+}
+
+#[sqlx::test(migrator = "lectern::db::MIGRATOR")]
+async fn private_addresses_are_refused_without_the_allow_list(pool: PgPool) {
+    let app = import_app(pool, false, None, 1 << 20).await;
+    let server = file_server().await;
+    let token = instructor(&app, "teacher@example.com").await;
+    // Literals are refused at creation, with nothing created.
+    for url in [
+        format!("http://{server}/file/10"),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        "http://[::1]/a.mp4".to_owned(),
+        "http://10.0.0.7/a.mp4".to_owned(),
+        "file:///etc/passwd".to_owned(),
+    ] {
+        let response = create_asset(&app, &token, json!({"title": "x", "input": {"url": url}})).await;
+        assert_eq!(response.status(), 422, "{url}");
+        assert_eq!(error_code(response).await, "url_not_allowed", "{url}");
+    }
+    let created: i64 = sqlx::query_scalar("select count(*) from asset").fetch_one(&app.pool).await.expect("count");
+    assert_eq!(created, 0);
+    // A name is resolved at fetch time: `localhost` is loopback, so the asset errors.
+    let (_, state) = imported(&app, &token, &format!("http://localhost:{}/file/10", server.port())).await;
+    assert_eq!(state.status, "errored");
+    assert_eq!(state.error_code.as_deref(), Some("url_not_allowed"), "{:?}", state.error_message);
+}
+
+#[sqlx::test(migrator = "lectern::db::MIGRATOR")]
+async fn the_import_job_is_enqueued_with_the_asset(pool: PgPool) {
+    // No workers: the job waits, created in the same transaction as the asset.
+    let app = spawn_app_with(pool, TestOptions::default()).await;
+    let token = instructor(&app, "teacher@example.com").await;
+    let asset_id = import(&app, &token, "https://example.com/lecture.mp4").await;
+    let jobs: Vec<String> = sqlx::query_scalar("select unique_key from job where kind = 'media.import'")
+        .fetch_all(&app.pool)
+        .await
+        .expect("jobs");
+    assert_eq!(jobs, [format!("media.import:{asset_id}")]);
+    assert_eq!(asset_state(&app.pool, asset_id).await.status, "waiting_upload");
 }

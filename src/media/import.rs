@@ -168,7 +168,12 @@ impl ImportJob {
             }
         }));
         let key = super::source_key(id);
-        let options = PutOptions { content_type: fetched.content_type.clone(), cache_control: None };
+        // The remote server's media type is kept only when it looks like one (it becomes a
+        // storage header).
+        let content_type = fetched.content_type.clone().filter(|t| {
+            t.len() <= 255 && t.contains('/') && t.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+        });
+        let options = PutOptions { content_type, cache_control: None };
         let stored = context.storage.put(&key, body, options).await;
         let mut tally = std::mem::take(&mut *tally.lock().unwrap_or_else(PoisonError::into_inner));
         if let Some(failure) = tally.failure.take() {

@@ -508,3 +508,27 @@ async fn cors_lets_browser_clients_read_the_tus_headers(pool: PgPool) {
         assert!(exposed.contains(name), "{name} missing from {exposed}");
     }
 }
+
+#[sqlx::test]
+async fn an_empty_file_completes_with_one_empty_patch(pool: PgPool) {
+    let upload = asset_for_upload(pool, Backend::Local).await;
+    let url = tus_upload_url(&upload.app, &upload.token, &upload.asset_id, 0).await;
+    let response = tus_patch(&upload.app, &upload.token, &url, 0, Vec::new()).await;
+    assert_eq!(response.status(), 204);
+    assert_eq!(header(&response, "upload-offset"), Some("0"));
+    assert_uploaded(&upload, &[]).await;
+}
+
+#[sqlx::test]
+async fn the_openapi_document_lists_the_asset_and_tus_routes(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let document: Value = app.client.get(app.url("/openapi.json")).send().await.expect("request").json().await.expect("json");
+    let paths = document["paths"].as_object().expect("paths");
+    for path in ["/v1/assets", "/v1/assets/{asset_id}", "/v1/uploads/tus", "/v1/uploads/tus/{upload_id}"] {
+        assert!(paths.contains_key(path), "{path} is not documented");
+    }
+    for method in ["head", "patch", "delete"] {
+        assert!(paths["/v1/uploads/tus/{upload_id}"].get(method).is_some(), "{method} is not documented");
+    }
+    assert!(document["tags"].as_array().expect("tags").iter().any(|tag| tag["name"] == "assets"));
+}

@@ -506,8 +506,8 @@ mod tests {
         let sixteen = 16 * 1024 * 1024;
         assert_eq!(part_size_for(sixteen, None).expect("fits"), sixteen);
         assert_eq!(part_size_for(sixteen, Some(1_000_000)).expect("fits"), sixteen);
-        // 500 GiB needs parts of at least 52.43 MiB: rounded up to 53 MiB.
-        assert_eq!(part_size_for(sixteen, Some(500 * 1024 * 1024 * 1024)).expect("fits"), 53 * 1024 * 1024);
+        // 500 GiB in 10,000 parts needs parts of at least 51.2 MiB: rounded up to 52 MiB.
+        assert_eq!(part_size_for(sixteen, Some(500 * 1024 * 1024 * 1024)).expect("fits"), 52 * 1024 * 1024);
         assert!(part_size_for(sixteen, Some(60 * 1024 * 1024 * 1024 * 1024)).is_err());
     }
 

@@ -166,6 +166,7 @@ async fn expired_uploads_leave_nothing_in_s3(pool: PgPool) {
     let storage = seaweed_settings().await;
     let app = app(pool, Some(storage.clone()), 0, Duration::from_secs(300)).await;
     sweeping_leaves_nothing_in_storage(app, Some(&storage)).await;
+    common::media::remove_bucket(&storage).await;
 }
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]

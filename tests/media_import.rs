@@ -226,7 +226,8 @@ async fn an_imported_video_is_stored_hashed_and_probed_on_local_storage(pool: Pg
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
 async fn an_imported_video_is_stored_hashed_and_probed_on_s3(pool: PgPool) {
     let storage = common::media::seaweed_settings().await;
-    an_imported_video_is_stored_hashed_and_probed(import_app(pool, true, Some(storage), 1 << 30).await).await;
+    an_imported_video_is_stored_hashed_and_probed(import_app(pool, true, Some(storage.clone()), 1 << 30).await).await;
+    common::media::remove_bucket(&storage).await;
 }
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]

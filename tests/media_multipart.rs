@@ -113,7 +113,9 @@ async fn uploads_a_file_in_three_parts(app: TestApp) {
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
 async fn a_file_uploaded_in_parts_on_s3_becomes_the_original(pool: PgPool) {
-    uploads_a_file_in_three_parts(app(pool, Some(seaweed_settings().await), None).await).await;
+    let storage = seaweed_settings().await;
+    uploads_a_file_in_three_parts(app(pool, Some(storage.clone()), None).await).await;
+    common::media::remove_bucket(&storage).await;
 }
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
@@ -153,7 +155,9 @@ async fn wrong_etags_and_part_numbers_are_invalid_parts(app: TestApp) {
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
 async fn wrong_etags_and_part_numbers_are_refused_on_s3(pool: PgPool) {
-    wrong_etags_and_part_numbers_are_invalid_parts(app(pool, Some(seaweed_settings().await), None).await).await;
+    let storage = seaweed_settings().await;
+    wrong_etags_and_part_numbers_are_invalid_parts(app(pool, Some(storage.clone()), None).await).await;
+    common::media::remove_bucket(&storage).await;
 }
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
@@ -211,7 +215,9 @@ async fn too_large_files_are_refused(app: TestApp) {
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
 async fn too_large_files_are_refused_on_s3(pool: PgPool) {
-    too_large_files_are_refused(app(pool, Some(seaweed_settings().await), Some(8 * MIB as u64)).await).await;
+    let storage = seaweed_settings().await;
+    too_large_files_are_refused(app(pool, Some(storage.clone()), Some(8 * MIB as u64)).await).await;
+    common::media::remove_bucket(&storage).await;
 }
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
@@ -236,6 +242,7 @@ async fn an_aborted_upload_frees_its_parts_and_the_asset_takes_a_new_one(pool: P
     assert_eq!(error_code(response).await, "upload_not_found");
     assert_eq!(asset_state(&app.pool, asset_id).await.status, "waiting_upload");
     assert_eq!(start(&app, &token, asset_id, json!({})).await.status(), 201);
+    common::media::remove_bucket(&storage).await;
 }
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
@@ -267,4 +274,27 @@ async fn an_asset_that_is_not_waiting_takes_no_upload(pool: PgPool) {
     let response = start(&app, &token, asset_id, json!({})).await;
     assert_eq!(response.status(), 409);
     assert_eq!(error_code(response).await, "asset_not_waiting_upload");
+}
+
+#[test]
+fn the_multipart_routes_are_in_the_openapi_document() {
+    let document = serde_json::to_value(lectern::http::openapi_document()).expect("serialises");
+    for path in [
+        "/v1/assets/{asset_id}/multipart",
+        "/v1/assets/{asset_id}/multipart/parts",
+        "/v1/assets/{asset_id}/multipart/complete",
+    ] {
+        assert!(document["paths"][path].is_object(), "{path} is not documented");
+    }
+    assert!(document["paths"]["/v1/assets/{asset_id}/multipart"]["delete"].is_object());
+}
+
+#[sqlx::test(migrator = "lectern::db::MIGRATOR")]
+async fn a_content_type_that_is_not_a_media_type_is_refused(pool: PgPool) {
+    let app = app(pool, None, None).await;
+    let token = instructor(&app, "teacher@example.com").await;
+    let asset_id = new_asset(&app, &token).await;
+    let response = start(&app, &token, asset_id, json!({"content_type": "video/mp4\r\nx-amz-acl: public-read"})).await;
+    assert_eq!(response.status(), 422);
+    assert_eq!(error_code(response).await, "invalid_request");
 }

@@ -110,11 +110,14 @@ async fn every_fixture_probes_to_its_expected_outcome_on_local_storage(pool: PgP
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
 async fn a_representative_subset_probes_the_same_on_s3(pool: PgPool) {
-    let app = app_on(pool, Some(common::media::seaweed_settings().await), 2).await;
+    let storage = common::media::seaweed_settings().await;
+    let app = app_on(pool, Some(storage.clone()), 2).await;
     let names = ["landscape_1080p30", "phone_portrait_rotated", "audio_only_m4a", "mediarecorder", "random", "half", "empty"];
     let finished = probe_fixtures(&app, &names).await;
     assert_eq!(finished.len(), names.len());
     check_outcomes(&finished);
+    drop(app);
+    common::media::remove_bucket(&storage).await;
 }
 
 /// Probes `bytes` in an app whose limits `tighten` changed, and returns the asset's state.

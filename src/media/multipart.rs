@@ -35,7 +35,7 @@ use super::uploads::{self, NewUpload, Progress, StoredPart, UploadRow};
 use super::{IngestError, MediaError, source_key};
 use crate::app::AppState;
 use crate::auth::api_keys::Scope;
-use crate::auth::{Principal, Role};
+use crate::auth::Principal;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::Json;
 use crate::storage::{CompletedPart, MultipartId, ObjectKey, ObjectStore, PutOptions, StorageError};
@@ -148,6 +148,7 @@ pub struct AbortQuery {
         (status = CREATED, description = "The upload and its part size", body = MultipartStarted),
         (status = NOT_FOUND, description = "`not_found`: no such asset of yours", body = ErrorBody),
         (status = CONFLICT, description = "`asset_not_waiting_upload` or `upload_in_progress`", body = ErrorBody),
+        (status = UNPROCESSABLE_ENTITY, description = "`invalid_request`: a content type that is not a media type", body = ErrorBody),
         (status = PAYLOAD_TOO_LARGE, description = "`file_too_large`: the declared size is over the limit", body = ErrorBody),
         (status = UNAUTHORIZED, description = "`missing_token`, `invalid_token`, `invalid_api_key`", body = ErrorBody),
         (status = FORBIDDEN, description = "`forbidden` or `insufficient_scope` (needs `assets:write`)", body = ErrorBody),
@@ -180,7 +181,13 @@ async fn start_multipart(
         discard(&state, &open).await?;
     }
     let key = source_key(asset_id);
-    let content_type = request.content_type.filter(|c| !c.trim().is_empty());
+    let content_type = request.content_type.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
+    // It becomes a storage header: a media type, nothing else.
+    if let Some(content_type) = &content_type
+        && !(content_type.len() <= 255 && content_type.contains('/') && content_type.chars().all(|c| c.is_ascii_graphic() || c == ' '))
+    {
+        return Err(IngestError::InvalidRequest(format!("content_type {content_type:?} is not a media type")).into());
+    }
     let storage_upload = state
         .storage
         .create_multipart(&key, PutOptions { content_type: content_type.clone(), cache_control: None })
@@ -381,13 +388,8 @@ async fn visible_asset(state: &AppState, principal: &Principal, raw_id: &str) ->
     let asset_id = Uuid::parse_str(raw_id).map_err(|_| IngestError::NotFound)?;
     assets::get(&state.pool, AssetId(asset_id))
         .await?
-        .filter(|asset| may_access(principal, asset.owner_id))
+        .filter(|asset| super::routes::may_access(principal, asset.owner_id))
         .ok_or(IngestError::NotFound)
-}
-
-/// The owner, or an administrator signed in as a person (an API key acts only as its owner).
-fn may_access(principal: &Principal, owner_id: Uuid) -> bool {
-    principal.account_id() == owner_id || matches!(principal, Principal::User(user) if user.roles.contains(&Role::Admin))
 }
 
 /// A multipart upload of this asset, in any state.

@@ -182,3 +182,26 @@ fn assert_local_multipart_empty(root: &Path) {
     };
     assert!(entries.is_empty(), ".multipart still holds {entries:?}");
 }
+
+/// Removes a test bucket with everything in it (objects and open multipart uploads), so the
+/// shared SeaweedFS does not run out of volumes: it gives every bucket its own collection. Call
+/// it at the end of a passing S3 test; a failing one keeps its bucket for inspection.
+pub async fn remove_bucket(storage: &lectern::storage::StorageSettings) {
+    let lectern::storage::StorageSettings::S3(settings) = storage else { return };
+    let store = lectern::storage::S3Store::connect(settings).await.expect("S3 store");
+    let client = store.client();
+    if let Ok(listed) = client.list_multipart_uploads().bucket(store.bucket()).send().await {
+        for upload in listed.uploads() {
+            let _ = client
+                .abort_multipart_upload()
+                .bucket(store.bucket())
+                .key(upload.key().unwrap_or_default())
+                .upload_id(upload.upload_id().unwrap_or_default())
+                .send()
+                .await;
+        }
+    }
+    let everything = lectern::storage::KeyPrefix::parse("").expect("the empty prefix is valid");
+    let _ = lectern::storage::ObjectStore::delete_prefix(&store, &everything).await;
+    let _ = client.delete_bucket().bucket(store.bucket()).send().await;
+}

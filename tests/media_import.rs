@@ -43,7 +43,8 @@ async fn file_server() -> SocketAddr {
         .route("/loop", get(|| async { Redirect::temporary("/loop") }))
         .route("/hop/{left}", get(hop))
         .route("/metadata", get(|| async { Redirect::temporary("http://169.254.169.254/latest/meta-data/") }))
-        .route("/endless", get(endless));
+        .route("/endless", get(endless))
+        .route("/unavailable", get(|| async { StatusCode::SERVICE_UNAVAILABLE }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
     let address = listener.local_addr().expect("bound");
     tokio::spawn(async move { axum::serve(listener, router).await.expect("file server runs") });
@@ -298,4 +299,34 @@ async fn the_import_job_is_enqueued_with_the_asset(pool: PgPool) {
         .expect("jobs");
     assert_eq!(jobs, [format!("media.import:{asset_id}")]);
     assert_eq!(asset_state(&app.pool, asset_id).await.status, "waiting_upload");
+}
+
+#[sqlx::test(migrator = "lectern::db::MIGRATOR")]
+async fn a_failing_server_is_retried_and_the_last_attempt_errors_the_asset(pool: PgPool) {
+    let app = import_app(pool, true, None, 1 << 20).await;
+    let server = file_server().await;
+    let token = instructor(&app, "teacher@example.com").await;
+    let asset_id = import(&app, &token, &format!("http://{server}/unavailable")).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let retried: Option<i32> =
+            sqlx::query_scalar("select attempts from job where kind = 'media.import' and state = 'queued' and attempts > 0")
+                .fetch_optional(&app.pool)
+                .await
+                .expect("job");
+        if retried.is_some() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the import was never retried");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(asset_state(&app.pool, asset_id).await.status, "waiting_upload", "a 503 is worth another try");
+    // Make the retry due now, and the last one.
+    sqlx::query("update job set run_after = now(), max_attempts = attempts + 1 where kind = 'media.import'")
+        .execute(&app.pool)
+        .await
+        .expect("update");
+    let state = wait_until_not(&app.pool, asset_id, &["waiting_upload"]).await;
+    assert_eq!(state.status, "errored");
+    assert_eq!(state.error_code.as_deref(), Some("download_failed"), "{:?}", state.error_message);
 }

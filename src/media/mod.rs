@@ -10,6 +10,7 @@ pub mod assets;
 pub mod routes;
 pub mod tus;
 pub mod uploads;
+pub mod views;
 
 use utoipa_axum::router::OpenApiRouter;
 

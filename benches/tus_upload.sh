@@ -55,7 +55,7 @@ curl -sf "$base/readyz" >/dev/null || die "lectern serve did not become ready; s
 
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 token=$(curl -sf "$base/v1/auth/login" -H 'Content-Type: application/json' \
-    -d "{\"email\":\"bench@example.com\",\"password\":\"$password\"}" | json "['tokens']['access_token']")
+    -d "{\"email\":\"bench@example.com\",\"password\":\"$password\"}" | json "['access_token']")
 asset_id=$(curl -sf "$base/v1/assets" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
     -d '{"title":"benchmark"}' | json "['id']")
 size=$((SIZE_MIB * 1024 * 1024))

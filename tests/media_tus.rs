@@ -333,17 +333,21 @@ async fn a_second_patch_is_locked_out_until_the_first_client_disconnects(pool: P
         .send();
     let slow = tokio::spawn(slow);
     sender.send(Ok(random_bytes(1024 * 1024, 8))).await.expect("send");
-    // Wait until the slow request holds the lease.
-    let mut locked = None;
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let response = tus_patch(&upload.app, &upload.token, &url, 0, b"racing".to_vec()).await;
-        if response.status() == 423 {
-            locked = Some(response);
+    // Wait until the slow request holds the lease (on a busy machine it may take a while).
+    let mut leased = false;
+    for _ in 0..200 {
+        leased = sqlx::query_scalar("select locked_by is not null from upload")
+            .fetch_one(&upload.app.pool)
+            .await
+            .expect("upload row");
+        if leased {
             break;
         }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let locked = locked.expect("a concurrent PATCH is answered 423");
+    assert!(leased, "the first PATCH takes the lease");
+    let locked = tus_patch(&upload.app, &upload.token, &url, 0, b"racing".to_vec()).await;
+    assert_eq!(locked.status(), 423);
     assert_eq!(error_code(locked).await, "upload_locked");
     // The first client goes away mid-body: its lease is released and what arrived is kept.
     slow.abort();

@@ -20,6 +20,7 @@ pub mod probe_job;
 pub mod routes;
 pub mod tus;
 pub mod uploads;
+pub mod views;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! Streams a PATCH body into storage with bounded memory, under the upload's lease.
 //!
 //! Bytes are cut into parts of exactly `part_size` and sent with the store's multipart
-//! `upload_part` (one code path for the local and S3 backends). What is left after the last full
+//! `upload_part` (S3, and any store without [`AppendStore`]). What is left after the last full
 //! part — the tail — is written to `uploads/{upload_id}/tail`, so the next PATCH, on any replica,
 //! reads it back and prepends it to its bytes. When the last byte arrives the tail becomes the
 //! final part and the multipart upload is completed into the asset's source key.

@@ -208,6 +208,8 @@ async fn start(database_url: &str, data_dir: &std::path::Path) -> (String, Cance
             presign_secret: keys.storage_secret.clone(),
         }),
         cdn: lectern::cdn::CdnSettings::local(&public_url),
+        ingest: lectern::config::IngestSettings::default(),
+        uploads: lectern::config::UploadSettings::default(),
         keys,
         auth,
         workers: WorkerSettings { concurrency: 0, ..WorkerSettings::default() },

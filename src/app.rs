@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Auth;
-use crate::config::{AuthSettings, DatabaseSettings, HttpSettings};
+use crate::config::{AuthSettings, DatabaseSettings, HttpSettings, IngestSettings, UploadSettings};
 use crate::jobs::{WorkerPool, WorkerSettings};
 use crate::keys::Keys;
 use crate::metrics::Metrics;
@@ -28,6 +28,8 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub auth: Arc<Auth>,
     pub cdn: Arc<crate::cdn::Cdn>,
+    pub ingest: Arc<IngestSettings>,
+    pub uploads: Arc<UploadSettings>,
 }
 
 /// Resolved settings of `lectern serve`.
@@ -39,6 +41,8 @@ pub struct ServeSettings {
     pub keys: Keys,
     pub auth: AuthSettings,
     pub cdn: crate::cdn::CdnSettings,
+    pub ingest: IngestSettings,
+    pub uploads: UploadSettings,
     pub workers: WorkerSettings,
     pub migrate_on_start: bool,
     pub shutdown_timeout: Duration,
@@ -93,6 +97,8 @@ impl Application {
             keys: Arc::new(settings.keys),
             auth: Arc::new(auth),
             cdn: Arc::new(cdn),
+            ingest: Arc::new(settings.ingest),
+            uploads: Arc::new(settings.uploads),
         };
         let address = settings.http.listen;
         let listener = TcpListener::bind(address).await.map_err(|source| StartupError::Bind { address, source })?;
@@ -118,7 +124,7 @@ impl Application {
                 self.state.pool.clone(),
                 self.state.storage.clone(),
                 self.state.metrics.clone(),
-                crate::jobs::handlers(),
+                crate::jobs::handlers(&self.state.ingest),
                 self.workers,
             )
         });

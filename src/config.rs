@@ -209,6 +209,10 @@ pub struct ServeArgs {
     pub auth: AuthArgs,
     #[command(flatten)]
     pub cdn: CdnArgs,
+    #[command(flatten)]
+    pub ingest: IngestArgs,
+    #[command(flatten)]
+    pub uploads: UploadArgs,
     /// Background workers to run inside the API process; 0 runs the API alone.
     #[arg(long, env = "LECTERN_WORKERS", default_value_t = 1)]
     pub workers: usize,
@@ -227,6 +231,8 @@ pub struct WorkerArgs {
     pub storage: StorageArgs,
     #[command(flatten)]
     pub keys: KeyFileArgs,
+    #[command(flatten)]
+    pub ingest: IngestArgs,
     /// Jobs to run at once in this process.
     #[arg(long, env = "LECTERN_WORKERS", default_value_t = 1)]
     pub workers: usize,
@@ -589,6 +595,68 @@ pub struct OAuthArgs {
     /// Generic OpenID provider: the name on the sign-in button.
     #[arg(long, env = "LECTERN_OAUTH_OIDC_NAME", default_value = "Single sign-on")]
     pub oauth_oidc_name: String,
+}
+
+/// Resumable (tus) uploads: how large, how long, and how they are cut into storage parts.
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// Largest file an upload may carry; larger ones are refused with `413 file_too_large`.
+    #[arg(long, env = "LECTERN_MAX_UPLOAD_SIZE", default_value = "20GiB", value_parser = parse_bytes)]
+    pub max_upload_size: u64,
+    /// How long after its creation an unfinished upload can still be resumed.
+    #[arg(long, env = "LECTERN_UPLOAD_EXPIRY", default_value = "24h", value_parser = parse_duration)]
+    pub upload_expiry: Duration,
+    /// Size of the storage parts an upload is cut into (at least 5MiB, the S3 minimum). A
+    /// request buffers at most one part in memory.
+    #[arg(long, env = "LECTERN_UPLOAD_PART_SIZE", default_value = "8MiB", value_parser = parse_bytes)]
+    pub upload_part_size: u64,
+}
+
+/// Resolved [`UploadArgs`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadSettings {
+    pub max_size: u64,
+    pub expiry: Duration,
+    pub part_size: usize,
+    /// How long a PATCH holds an upload without renewing its lease; it renews every third of
+    /// this while bytes flow, and releases when it ends.
+    pub lease: Duration,
+}
+
+impl Default for UploadSettings {
+    fn default() -> Self {
+        Self {
+            max_size: 20 * 1024 * 1024 * 1024,
+            expiry: Duration::from_secs(24 * 3600),
+            part_size: 8 * 1024 * 1024,
+            lease: Duration::from_secs(60),
+        }
+    }
+}
+
+/// S3 refuses parts smaller than this (except the last).
+pub const MIN_UPLOAD_PART_SIZE: u64 = 5 * 1024 * 1024;
+
+impl UploadArgs {
+    pub fn resolve(&self) -> Result<UploadSettings, ConfigError> {
+        if self.max_upload_size == 0 {
+            return Err(ConfigError::new("LECTERN_MAX_UPLOAD_SIZE", "must be more than 0"));
+        }
+        if self.upload_expiry < Duration::from_secs(60) {
+            return Err(ConfigError::new("LECTERN_UPLOAD_EXPIRY", "must be at least 1m"));
+        }
+        if self.upload_part_size < MIN_UPLOAD_PART_SIZE {
+            return Err(ConfigError::new("LECTERN_UPLOAD_PART_SIZE", "must be at least 5MiB (an S3 rule)"));
+        }
+        let part_size = usize::try_from(self.upload_part_size)
+            .map_err(|_| ConfigError::new("LECTERN_UPLOAD_PART_SIZE", "too large for this machine"))?;
+        Ok(UploadSettings {
+            max_size: self.max_upload_size,
+            expiry: self.upload_expiry,
+            part_size,
+            ..UploadSettings::default()
+        })
+    }
 }
 
 /// `max` requests per `period`.
@@ -1350,6 +1418,139 @@ pub fn parse_bytes(raw: &str) -> Result<u64, String> {
     Ok(bytes.round() as u64)
 }
 
+// ---------------------------------------------------------------------------------------------
+// Ingest: URL import, direct multipart uploads, probing, upload housekeeping.
+
+/// URL imports, direct-to-storage multipart uploads, the probe job and the sweep of abandoned
+/// uploads. Shared by `serve` (API and embedded workers) and `worker`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    pub limits: MediaLimitArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Hosts and CIDR blocks URL imports may reach even though they are not public, comma-
+    /// separated (e.g. `media.intranet,10.1.0.0/16,127.0.0.1`). Empty (the default): public
+    /// unicast addresses only.
+    #[arg(long, env = "LECTERN_IMPORT_ALLOW_HOSTS", value_delimiter = ',', default_value = "")]
+    pub import_allow_hosts: Vec<String>,
+    /// Redirects a URL import follows (each target is checked like the first URL).
+    #[arg(long, env = "LECTERN_IMPORT_MAX_REDIRECTS", default_value_t = 5)]
+    pub import_max_redirects: u32,
+    /// How long a URL import may take to connect to a server.
+    #[arg(long, env = "LECTERN_IMPORT_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub import_connect_timeout: Duration,
+    /// Longest silence while a URL import reads the answer.
+    #[arg(long, env = "LECTERN_IMPORT_READ_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub import_read_timeout: Duration,
+    /// Longest time for one whole URL import download.
+    #[arg(long, env = "LECTERN_IMPORT_TIMEOUT", default_value = "1h", value_parser = parse_duration)]
+    pub import_timeout: Duration,
+    /// Part size offered to direct multipart uploads (at least 5MiB; raised for files that would
+    /// need more than 10,000 parts).
+    #[arg(long, env = "LECTERN_MULTIPART_PART_SIZE", default_value = "16MiB", value_parser = parse_bytes)]
+    pub multipart_part_size: u64,
+    /// Lifetime of presigned part URLs.
+    #[arg(long, env = "LECTERN_MULTIPART_URL_TTL", default_value = "1h", value_parser = parse_duration)]
+    pub multipart_url_ttl: Duration,
+    /// A direct multipart upload not completed within this time is aborted by the sweep.
+    #[arg(long, env = "LECTERN_MULTIPART_EXPIRY", default_value = "24h", value_parser = parse_duration)]
+    pub multipart_expiry: Duration,
+    /// How often workers sweep expired uploads (tus and multipart) out of storage.
+    #[arg(long, env = "LECTERN_UPLOAD_SWEEP_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+    pub upload_sweep_interval: Duration,
+    /// Scratch directory for files being probed. Default: the system temporary directory.
+    #[arg(long, env = "LECTERN_WORK_DIR")]
+    pub work_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestSettings {
+    /// What the probe accepts (duration, picture size, frame rate, bytes); `max_file_bytes` also
+    /// caps URL imports and multipart uploads.
+    pub limits: pipelines::limits::Limits,
+    pub engine: crate::engine::EngineLimits,
+    /// The `lectern` binary that runs engine children; `None` re-executes the current one (tests
+    /// point it at the built binary, since their own executable is a test harness).
+    pub engine_program: Option<PathBuf>,
+    pub fetch: crate::net::FetchSettings,
+    pub multipart_part_size: u64,
+    pub multipart_url_ttl: Duration,
+    pub multipart_expiry: Duration,
+    pub sweep_interval: Duration,
+    pub work_dir: Option<PathBuf>,
+}
+
+impl Default for IngestSettings {
+    /// The documented defaults.
+    fn default() -> Self {
+        let limits = pipelines::limits::Limits::default();
+        Self {
+            limits,
+            engine: crate::engine::EngineLimits::default(),
+            engine_program: None,
+            fetch: crate::net::FetchSettings { max_bytes: limits.max_file_bytes, ..crate::net::FetchSettings::default() },
+            multipart_part_size: 16 * 1024 * 1024,
+            multipart_url_ttl: Duration::from_secs(3600),
+            multipart_expiry: Duration::from_secs(24 * 3600),
+            sweep_interval: Duration::from_secs(300),
+            work_dir: None,
+        }
+    }
+}
+
+impl IngestArgs {
+    pub fn resolve(&self) -> Result<IngestSettings, ConfigError> {
+        let limits = self.limits.resolve()?;
+        let policy = crate::net::AddressPolicy::parse(&self.import_allow_hosts)
+            .map_err(|message| ConfigError::new("LECTERN_IMPORT_ALLOW_HOSTS", message))?;
+        if self.import_max_redirects > 20 {
+            return Err(ConfigError::new("LECTERN_IMPORT_MAX_REDIRECTS", "must be at most 20"));
+        }
+        for (setting, value) in [
+            ("LECTERN_IMPORT_CONNECT_TIMEOUT", self.import_connect_timeout),
+            ("LECTERN_IMPORT_READ_TIMEOUT", self.import_read_timeout),
+            ("LECTERN_IMPORT_TIMEOUT", self.import_timeout),
+            ("LECTERN_MULTIPART_URL_TTL", self.multipart_url_ttl),
+            ("LECTERN_MULTIPART_EXPIRY", self.multipart_expiry),
+            ("LECTERN_UPLOAD_SWEEP_INTERVAL", self.upload_sweep_interval),
+        ] {
+            if value < Duration::from_secs(1) {
+                return Err(ConfigError::new(setting, "must be at least 1s"));
+            }
+        }
+        // S3 refuses presigned URLs valid for more than seven days.
+        if self.multipart_url_ttl > Duration::from_secs(7 * 86400) {
+            return Err(ConfigError::new("LECTERN_MULTIPART_URL_TTL", "must be at most 7d (an S3 rule)"));
+        }
+        const MIN_PART: u64 = 5 * 1024 * 1024;
+        const MAX_PART: u64 = 5 * 1024 * 1024 * 1024;
+        if !(MIN_PART..=MAX_PART).contains(&self.multipart_part_size) {
+            return Err(ConfigError::new("LECTERN_MULTIPART_PART_SIZE", "must be between 5MiB and 5GiB (S3 rules)"));
+        }
+        Ok(IngestSettings {
+            limits,
+            engine: self.engine.resolve()?,
+            engine_program: None,
+            fetch: crate::net::FetchSettings {
+                policy,
+                max_redirects: self.import_max_redirects,
+                connect_timeout: self.import_connect_timeout,
+                read_timeout: self.import_read_timeout,
+                total_timeout: self.import_timeout,
+                max_bytes: limits.max_file_bytes,
+            },
+            multipart_part_size: self.multipart_part_size,
+            multipart_url_ttl: self.multipart_url_ttl,
+            multipart_expiry: self.multipart_expiry,
+            sweep_interval: self.upload_sweep_interval,
+            work_dir: self.work_dir.clone(),
+        })
+    }
+}
+// End of the ingest settings.
+// ---------------------------------------------------------------------------------------------
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1498,6 +1699,38 @@ mod tests {
         let args = serve(&["--cdn-trusted-keys-file", "/nonexistent/trusted-keys"]);
         let error = args.cdn.resolve(&args.http.resolve().expect("valid"), None).expect_err("missing file");
         assert_eq!(error.setting, "LECTERN_CDN_TRUSTED_KEYS_FILE");
+    }
+
+    #[test]
+    fn the_ingest_defaults_match_the_documented_ones() {
+        let cli = Cli::try_parse_from(["lectern", "serve"]).expect("flags parse");
+        let Command::Serve(args) = cli.command else { panic!("serve expected") };
+        let settings = args.ingest.resolve().expect("valid");
+        let defaults = IngestSettings::default();
+        assert_eq!(settings.limits, defaults.limits);
+        assert_eq!(settings.fetch.max_redirects, defaults.fetch.max_redirects);
+        assert_eq!(settings.fetch.max_bytes, defaults.fetch.max_bytes);
+        assert_eq!(settings.fetch.total_timeout, defaults.fetch.total_timeout);
+        assert_eq!(settings.multipart_part_size, defaults.multipart_part_size);
+        assert_eq!(settings.multipart_expiry, defaults.multipart_expiry);
+        assert_eq!(settings.sweep_interval, defaults.sweep_interval);
+    }
+
+    #[test]
+    fn an_unparsable_import_allow_list_names_its_setting() {
+        let cli = Cli::try_parse_from(["lectern", "serve", "--import-allow-hosts", "10.0.0.0/40"]).expect("flags parse");
+        let Command::Serve(args) = cli.command else { panic!("serve expected") };
+        assert_eq!(args.ingest.resolve().expect_err("invalid").setting, "LECTERN_IMPORT_ALLOW_HOSTS");
+    }
+
+    #[test]
+    fn the_upload_defaults_match_the_documented_ones() {
+        let cli = Cli::try_parse_from(["lectern", "serve"]).expect("flags parse");
+        let Command::Serve(args) = cli.command else { panic!("serve expected") };
+        assert_eq!(args.uploads.resolve().expect("valid"), UploadSettings::default());
+        let cli = Cli::try_parse_from(["lectern", "serve", "--upload-part-size", "1MiB"]).expect("flags parse");
+        let Command::Serve(args) = cli.command else { panic!("serve expected") };
+        assert_eq!(args.uploads.resolve().expect_err("too small").setting, "LECTERN_UPLOAD_PART_SIZE");
     }
 
     #[test]

@@ -71,12 +71,12 @@ impl Origin {
         };
         let rotated = rotation_key();
         let options = TestOptions {
-            s3,
+            storage: s3.map(StorageSettings::S3),
             cdn_trusted_keys: vec![TrustedKey::new(ROTATION_KEY_PAIR_ID, rotated.to_public_key())],
             ..options
         };
         let app = spawn_app_with(pool, options).await;
-        let store = lectern::storage::connect(&app.storage).await.expect("the test connects to the app's store").store;
+        let store = app.storage.clone();
         let keys = app.keys();
         let signer = Signer::new(&keys.cdn.key_pair_id, keys.cdn.private_key, HashAlgorithm::Sha1);
         Self { app, store, signer, bucket }
@@ -100,7 +100,7 @@ impl Origin {
         let Some(bucket) = self.bucket else { return };
         let everything = KeyPrefix::parse("").expect("the empty prefix is valid");
         let _ = self.store.delete_prefix(&everything).await;
-        if let StorageSettings::S3(settings) = &self.app.storage {
+        if let StorageSettings::S3(settings) = &self.app.storage_settings {
             let store = lectern::storage::S3Store::connect(settings).await.expect("connects");
             let _ = store.client().delete_bucket().bucket(bucket).send().await;
         }

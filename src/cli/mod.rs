@@ -103,6 +103,8 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let cdn = args.cdn.resolve(&http, aws_keys)?;
+    let ingest = args.ingest.resolve()?;
+    let uploads = args.uploads.resolve()?;
     let settings = ServeSettings {
         http,
         database,
@@ -110,6 +112,8 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
         keys,
         auth,
         cdn,
+        ingest,
+        uploads,
         workers: WorkerSettings {
             concurrency: args.workers,
             shutdown_timeout: args.common.shutdown_timeout,
@@ -130,6 +134,7 @@ async fn worker(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
         return Err(ConfigError::new("LECTERN_WORKERS", "a worker process needs at least 1 worker").into());
     }
     let database = args.database.resolve()?;
+    let ingest = std::sync::Arc::new(args.ingest.resolve()?);
     let (keys, _) = crate::keys::load_or_generate(&args.keys.resolve(&args.common))?;
     // Workers never serve presigned URLs, but the local backend is built from the same settings.
     let public_url = url::Url::parse("http://127.0.0.1:8080").context("constant URL")?;
@@ -140,7 +145,7 @@ async fn worker(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
         pool,
         storage.store,
         std::sync::Arc::new(crate::metrics::Metrics::new()),
-        crate::jobs::handlers(),
+        crate::jobs::handlers(&ingest),
         WorkerSettings { concurrency: args.workers, shutdown_timeout: args.common.shutdown_timeout, ..WorkerSettings::default() },
     );
     crate::app::shutdown_signal().await;

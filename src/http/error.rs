@@ -184,3 +184,61 @@ impl From<crate::auth::oauth::OAuthError> for ApiError {
         }
     }
 }
+
+impl From<crate::media::MediaError> for ApiError {
+    fn from(error: crate::media::MediaError) -> Self {
+        use crate::media::MediaError as E;
+        let code = error.error_code();
+        let error = match error {
+            E::Database(database) => return Self::from(database),
+            E::Storage(storage) => return Self::from(storage),
+            E::Auth(auth) => return Self::from(auth),
+            other => other,
+        };
+        let status = match &error {
+            E::NotFound(_) | E::UploadNotFound => StatusCode::NOT_FOUND,
+            E::InvalidTitle(_) | E::InvalidField(_) | E::InvalidInput(_) | E::UrlNotAllowed(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            E::IdempotencyKeyReused | E::WrongState { .. } | E::UploadInProgress | E::OffsetMismatch { .. } => {
+                StatusCode::CONFLICT
+            }
+            E::InvalidCursor | E::InvalidQuery(_) | E::InvalidUploadHeader(_) | E::LengthExceeded => {
+                StatusCode::BAD_REQUEST
+            }
+            E::UnsupportedChecksum(_) | E::BodyRead(_) => StatusCode::BAD_REQUEST,
+            E::TusVersion => StatusCode::PRECONDITION_FAILED,
+            E::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            E::UploadExpired => StatusCode::GONE,
+            E::UploadLocked => StatusCode::LOCKED,
+            E::FileTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            // tus 1.0 checksum extension: 460 Checksum Mismatch.
+            E::ChecksumMismatch => StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
+            E::Database(_) | E::Storage(_) | E::Auth(_) | E::Corrupt(_) => return Self::internal(&error),
+        };
+        Self::new(status, code, error.to_string())
+    }
+}
+
+impl From<crate::media::IngestError> for ApiError {
+    fn from(error: crate::media::IngestError) -> Self {
+        use crate::media::IngestError as E;
+        let code = error.error_code();
+        let status = match &error {
+            E::Storage(_) | E::Database(_) | E::Media(_) => {
+                return match error {
+                    E::Storage(storage) => Self::from(storage),
+                    E::Database(database) => Self::from(database),
+                    E::Media(media) => Self::from(media),
+                    _ => Self::internal(&error),
+                };
+            }
+            E::NotFound => StatusCode::NOT_FOUND,
+            E::UploadFinished | E::AssetNotWaitingUpload(_) => StatusCode::CONFLICT,
+            E::InvalidPart(_) => StatusCode::BAD_REQUEST,
+            E::InvalidRequest(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            E::FileTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        };
+        Self::new(status, code, error.to_string())
+    }
+}

@@ -27,7 +27,12 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Every documented route of the API. Routes are registered through `OpenApiRouter`, so a route
 /// cannot exist without appearing in `/openapi.json`.
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(base_document()).merge(ops::router()).merge(crate::auth::router()).merge(crate::auth::api_key_router()).merge(crate::auth::oauth_router())
+    OpenApiRouter::with_openapi(base_document())
+        .merge(ops::router())
+        .merge(crate::auth::router())
+        .merge(crate::auth::api_key_router())
+        .merge(crate::auth::oauth_router())
+        .merge(crate::media::router())
 }
 
 fn base_document() -> OpenApi {
@@ -37,6 +42,8 @@ fn base_document() -> OpenApi {
     operations.description = Some("Health, readiness, metrics and this document".to_owned());
     let mut identity = Tag::new("identity");
     identity.description = Some("Accounts, sign-in, tokens, sessions and roles".to_owned());
+    let mut assets = Tag::new("assets");
+    assets.description = Some("Assets (an instructor's videos) and resumable tus uploads of their originals".to_owned());
     let mut storage = Tag::new("storage");
     storage.description =
         Some("Presigned-URL endpoints of the local storage backend; their URLs come signed from other responses".to_owned());
@@ -53,7 +60,7 @@ fn base_document() -> OpenApi {
                 .description(Some("Media ingest and streaming delivery for course video"))
                 .build(),
         )
-        .tags(Some(vec![operations, identity, storage, delivery]))
+        .tags(Some(vec![operations, identity, assets, storage, delivery]))
         // Protected operations name this scheme with `security(("bearer" = []))`.
         .components(Some(
             ComponentsBuilder::new()
@@ -103,6 +110,7 @@ fn base_document() -> OpenApi {
         .build();
     document.merge(<crate::storage::local::routes::LocalStorageApi as utoipa::OpenApi>::openapi());
     document.merge(<crate::cdn::origin::CdnOriginApi as utoipa::OpenApi>::openapi());
+    document.merge(<crate::media::tus::TusApi as utoipa::OpenApi>::openapi());
     document
 }
 
@@ -129,6 +137,9 @@ pub fn router(state: &AppState, extra: Router) -> Router {
     let cors = cors_layer(&state.http.cors_origins);
     Router::new()
         .merge(api_router)
+        // tus PATCH bodies are gigabytes streamed to storage: outside the JSON body limit and the
+        // request timeout, like the local storage routes.
+        .merge(crate::media::tus::routes())
         .with_state(state.clone())
         .merge(extra)
         .merge(crate::cdn::origin::routes(state.clone()))
@@ -169,6 +180,28 @@ fn compressible(
             || content_type.starts_with("application/dash+xml"))
 }
 
+/// Response headers scripts in a browser may read.
+const EXPOSED_HEADERS: [&str; 18] = [
+    "location",
+    "upload-offset",
+    "upload-length",
+    "upload-defer-length",
+    "upload-expires",
+    "upload-metadata",
+    "tus-resumable",
+    "tus-version",
+    "tus-extension",
+    "tus-max-size",
+    "tus-checksum-algorithm",
+    "x-request-id",
+    "retry-after",
+    "www-authenticate",
+    "content-range",
+    "content-length",
+    "accept-ranges",
+    "etag",
+];
+
 fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     if origins.is_empty() {
         return None;
@@ -176,7 +209,9 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     let layer = CorsLayer::new()
         .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
         .allow_headers(Any)
-        .expose_headers(Any)
+        // Browsers hide response headers from scripts unless listed; tus clients (tus-js-client)
+        // must read these to resume.
+        .expose_headers(EXPOSED_HEADERS.map(HeaderName::from_static))
         .max_age(std::time::Duration::from_secs(3600));
     if origins.iter().any(|o| o == "*") {
         return Some(layer.allow_origin(Any));

@@ -56,6 +56,9 @@ impl JobError {
 pub struct JobContext {
     pub job_id: JobId,
     pub attempt: i32,
+    /// The attempt after which a retry fails the job for good, so a handler can clean up (e.g.
+    /// mark an asset errored) instead of leaving its subject stuck.
+    pub max_attempts: i32,
     pub pool: sqlx::PgPool,
     pub storage: Arc<dyn crate::storage::ObjectStore>,
 }
@@ -76,9 +79,24 @@ pub trait JobHandler: Send + Sync + 'static {
     fn kind(&self) -> &'static str;
 
     async fn run(&self, context: JobContext, payload: serde_json::Value) -> Result<(), JobError>;
+
+    /// For housekeeping kinds: how often the worker pool should enqueue one (with the kind as its
+    /// unique key, so many workers still make one job at a time). `None`: only on demand.
+    fn every(&self) -> Option<std::time::Duration> {
+        None
+    }
+}
+
+impl JobContext {
+    /// True on the attempt after which a retry would fail the job.
+    pub fn is_final_attempt(&self) -> bool {
+        self.attempt >= self.max_attempts
+    }
 }
 
 /// Every handler this build knows, so `serve` and `worker` run the same set.
-pub fn handlers() -> Vec<Arc<dyn JobHandler>> {
-    vec![Arc::new(storage_jobs::DeletePrefix)]
+pub fn handlers(ingest: &Arc<crate::config::IngestSettings>) -> Vec<Arc<dyn JobHandler>> {
+    let mut handlers: Vec<Arc<dyn JobHandler>> = vec![Arc::new(storage_jobs::DeletePrefix)];
+    handlers.extend(crate::media::job_handlers(ingest));
+    handlers
 }

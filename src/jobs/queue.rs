@@ -46,6 +46,19 @@ pub async fn enqueue(
     payload: &serde_json::Value,
     options: EnqueueOptions,
 ) -> Result<JobId, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    enqueue_in(&mut conn, kind, payload, options).await
+}
+
+/// [`enqueue`] on a connection, usually an open transaction (`&mut *tx`), so a domain change and
+/// the job it calls for commit together: a job enqueued outside the transaction could run before
+/// the change is visible, or outlive a change that rolled back.
+pub async fn enqueue_in(
+    conn: &mut sqlx::PgConnection,
+    kind: &str,
+    payload: &serde_json::Value,
+    options: EnqueueOptions,
+) -> Result<JobId, sqlx::Error> {
     let inserted = sqlx::query_scalar!(
         r#"
         insert into job (kind, payload, priority, max_attempts, unique_key, run_after)
@@ -61,7 +74,7 @@ pub async fn enqueue(
         options.unique_key.as_deref(),
         options.run_after,
     )
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?;
     if let Some(job_id) = inserted {
         return Ok(JobId(job_id));
@@ -71,7 +84,7 @@ pub async fn enqueue(
         r#"select job_id from job where unique_key = $1 and state in ('queued', 'running')"#,
         options.unique_key.as_deref(),
     )
-    .fetch_one(pool)
+    .fetch_one(&mut *conn)
     .await?;
     Ok(JobId(existing))
 }

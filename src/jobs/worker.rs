@@ -91,6 +91,11 @@ impl WorkerPool {
         let mut tasks = JoinSet::new();
         tasks.spawn(listen_for_jobs(shared.clone()));
         tasks.spawn(reap_exhausted(shared.clone()));
+        for handler in shared.handlers.values() {
+            if let Some(every) = handler.every() {
+                tasks.spawn(schedule_periodic(shared.clone(), handler.kind(), every));
+            }
+        }
         let process = format!("{}-{}", hostname(), std::process::id());
         for index in 0..settings.concurrency {
             let worker_id = format!("{process}-{index}-{}", uuid::Uuid::new_v4().simple());
@@ -162,6 +167,7 @@ async fn run_one(shared: &Shared, worker_id: &str, job: queue::JobRow) {
     let context = JobContext {
         job_id,
         attempt: job.attempts,
+        max_attempts: job.max_attempts,
         pool: shared.pool.clone(),
         storage: shared.storage.clone(),
     };
@@ -275,6 +281,21 @@ async fn reap_exhausted(shared: Arc<Shared>) {
         }
         tokio::select! {
             () = tokio::time::sleep(shared.settings.lease) => {}
+            () = shared.stop.cancelled() => return,
+        }
+    }
+}
+
+/// Enqueues a housekeeping job every `every`, the first right away. The kind is the unique key,
+/// so while one is queued or running, other processes' tickers add nothing.
+async fn schedule_periodic(shared: Arc<Shared>, kind: &'static str, every: Duration) {
+    let options = || queue::EnqueueOptions { unique_key: Some(kind.to_owned()), ..queue::EnqueueOptions::default() };
+    loop {
+        if let Err(error) = queue::enqueue(&shared.pool, kind, &serde_json::json!({}), options()).await {
+            tracing::debug!(%error, kind, "cannot schedule a periodic job");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
             () = shared.stop.cancelled() => return,
         }
     }

@@ -122,6 +122,13 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// `local` or `s3`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
 
+    /// Backends that can grow an upload in place (a local file) offer it here, so resumable
+    /// uploads skip the part-by-part copy; the others answer `None` and uploads use
+    /// [`ObjectStore::create_multipart`] and friends.
+    fn append_store(&self) -> Option<&dyn AppendStore> {
+        None
+    }
+
     /// Cheap reachability check for `/readyz` (the root is writable; the bucket answers).
     async fn check(&self) -> Result<(), StorageError>;
 
@@ -199,6 +206,30 @@ pub trait ObjectStore: Send + Sync + 'static {
 
     /// Abandons a multipart upload and frees its parts; aborting an unknown upload succeeds.
     async fn abort_multipart(&self, key: &ObjectKey, upload: &MultipartId) -> Result<(), StorageError>;
+}
+
+/// An upload written in place, named by the caller (a UUID), that becomes an object when done.
+#[async_trait]
+pub trait AppendStore: Send + Sync {
+    /// Opens the upload `name` for writing at `offset`, creating it when `offset` is 0. Bytes past
+    /// `offset` (an attempt the caller never recorded) are dropped first; a file shorter than
+    /// `offset` is an error.
+    async fn open_append(&self, name: &str, offset: u64) -> Result<Box<dyn AppendFile>, StorageError>;
+
+    /// Makes the upload the object `key` (atomically: readers never see a partial object).
+    async fn publish_append(&self, name: &str, key: &ObjectKey) -> Result<ObjectMeta, StorageError>;
+
+    /// Removes the upload; removing an absent one succeeds.
+    async fn discard_append(&self, name: &str) -> Result<(), StorageError>;
+}
+
+/// An upload open for appending.
+#[async_trait]
+pub trait AppendFile: Send {
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), StorageError>;
+
+    /// Makes everything written so far durable; returns the upload's size.
+    async fn sync(&mut self) -> Result<u64, StorageError>;
 }
 
 /// Convenience for small objects: puts `bytes` in one go.

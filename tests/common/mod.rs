@@ -2,10 +2,14 @@
 //! in a temporary directory, and the per-test database `#[sqlx::test]` provides.
 #![allow(dead_code)]
 
+pub mod media;
+
 use std::time::Duration;
 
 use lectern::app::{Application, ServeSettings};
-use lectern::config::{Argon2Settings, AuthSettings, DatabaseSettings, HttpSettings, KeyPath, KeyPaths, RateLimit};
+use lectern::config::{
+    Argon2Settings, AuthSettings, DatabaseSettings, HttpSettings, IngestSettings, KeyPath, KeyPaths, RateLimit,
+};
 use lectern::jobs::WorkerSettings;
 use lectern::storage::{LocalSettings, StorageSettings};
 use secrecy::SecretString;
@@ -18,8 +22,12 @@ pub struct TestApp {
     pub pool: PgPool,
     pub data_dir: tempfile::TempDir,
     pub stop: CancellationToken,
-    /// The storage the app serves from (tests put objects through their own connection).
-    pub storage: StorageSettings,
+    /// The app's object store, to look at what it stored.
+    pub storage: std::sync::Arc<dyn lectern::storage::ObjectStore>,
+    /// The storage settings the app runs with (tests may open their own connection).
+    pub storage_settings: StorageSettings,
+    /// The bucket, when the app runs on S3.
+    pub s3_bucket: Option<String>,
 }
 
 impl TestApp {
@@ -42,11 +50,26 @@ pub struct TestOptions {
     pub auth: Option<AuthSettings>,
     /// Verification-only token keys (`LECTERN_TOKEN_PREVIOUS_KEY_FILES`).
     pub token_previous_keys: Vec<std::path::PathBuf>,
-    /// S3 storage instead of a local directory.
-    pub s3: Option<lectern::storage::S3Settings>,
     /// Public keys the signed origin trusts besides the app's own.
     pub cdn_trusted_keys: Vec<lectern::cdn::TrustedKey>,
     pub cdn_hash_algorithm: lectern::cdn::HashAlgorithm,
+    /// Ingest settings; `None` uses [`test_ingest_settings`].
+    pub ingest: Option<IngestSettings>,
+    /// Upload limits; `None` uses the defaults.
+    pub uploads: Option<lectern::config::UploadSettings>,
+    /// Object storage; `None` is a local store in the app's temporary directory.
+    pub storage: Option<StorageSettings>,
+    /// The public URL (e.g. a proxy in front of the app); `None` is the app's own address.
+    pub public_url: Option<url::Url>,
+}
+
+/// The documented defaults, with engine children run by the built `lectern` binary (the test
+/// executable itself cannot be one).
+pub fn test_ingest_settings() -> IngestSettings {
+    IngestSettings {
+        engine_program: Some(std::path::PathBuf::from(env!("CARGO_BIN_EXE_lectern"))),
+        ..IngestSettings::default()
+    }
 }
 
 /// The defaults with cheap password hashing (tests hash hundreds of passwords) and limits high
@@ -86,15 +109,18 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
     let listen = probe.local_addr().expect("address");
     drop(probe);
-    let public_url = url::Url::parse(&format!("http://{listen}")).expect("valid URL");
-    let storage = match options.s3 {
-        Some(s3) => StorageSettings::S3(s3),
-        None => StorageSettings::Local(LocalSettings {
+    let public_url = options.public_url.unwrap_or_else(|| url::Url::parse(&format!("http://{listen}")).expect("valid URL"));
+    let s3_bucket = match &options.storage {
+        Some(StorageSettings::S3(s3)) => Some(s3.bucket.clone()),
+        _ => None,
+    };
+    let storage_settings = options.storage.unwrap_or_else(|| {
+        StorageSettings::Local(LocalSettings {
             root: data_dir.path().join("objects"),
             public_url: public_url.clone(),
             presign_secret: keys.storage_secret.clone(),
-        }),
-    };
+        })
+    });
     let mut cdn = lectern::cdn::CdnSettings::local(&public_url);
     cdn.trusted_keys = options.cdn_trusted_keys;
     cdn.hash_algorithm = options.cdn_hash_algorithm;
@@ -112,10 +138,12 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
             connect_timeout: Duration::from_secs(1),
             create_if_missing: false,
         },
-        storage: storage.clone(),
+        storage: storage_settings.clone(),
         keys,
         auth: options.auth.unwrap_or_else(test_auth_settings),
         cdn,
+        ingest: options.ingest.unwrap_or_else(test_ingest_settings),
+        uploads: options.uploads.unwrap_or_default(),
         workers: WorkerSettings {
             concurrency: options.workers,
             poll_interval: Duration::from_millis(200),
@@ -127,10 +155,11 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
     // Boxed: the settings and the start-up steps make a future larger than a test stack should hold.
     let application = Box::pin(Application::build_with_pool(settings, pool.clone())).await.expect("application builds");
     let address = format!("http://{}", application.local_addr().expect("bound"));
+    let storage = application.state().storage.clone();
     let stop = CancellationToken::new();
     let stopped = stop.clone();
     tokio::spawn(async move { application.run_until_stopped(stopped.cancelled_owned()).await });
-    TestApp { address, client: reqwest::Client::new(), pool, data_dir, stop, storage }
+    TestApp { address, client: reqwest::Client::new(), pool, data_dir, stop, storage, storage_settings, s3_bucket }
 }
 
 /// A password every policy accepts.

@@ -2,9 +2,11 @@
 //!
 //! Objects live at `{root}/{key}`. Bookkeeping lives in dot directories that no key can name:
 //! `.staging/` holds files being written (published by `rename`, so readers never see a partial
-//! object) and `.multipart/{upload_id}/` holds multipart uploads in progress. Presigned URLs
+//! object), `.multipart/{upload_id}/` holds multipart uploads in progress and `.appends/` uploads
+//! written in place ([`append`]). Presigned URLs
 //! point at [`routes`], which Lectern mounts under `{public_url}/storage/`.
 
+mod append;
 mod listing;
 mod multipart;
 mod paths;
@@ -31,7 +33,7 @@ use url::Url;
 
 use crate::storage::{
     BodyStream, ByteRange, CompletedPart, KeyPrefix, LocalSettings, MultipartId, ObjectBody,
-    ObjectKey, ObjectMeta, ObjectStore, PartInfo, PutOptions, StorageError,
+    AppendStore, ObjectKey, ObjectMeta, ObjectStore, PartInfo, PutOptions, StorageError,
 };
 
 const STAGING_DIR: &str = ".staging";
@@ -57,6 +59,7 @@ impl LocalStore {
             let root = fs::canonicalize(&root)?;
             fs::create_dir_all(root.join(STAGING_DIR))?;
             fs::create_dir_all(root.join(MULTIPART_DIR))?;
+            fs::create_dir_all(root.join(append::APPEND_DIR))?;
             Ok(root)
         })
         .await
@@ -171,6 +174,10 @@ impl Drop for Staged {
 impl ObjectStore for LocalStore {
     fn backend(&self) -> &'static str {
         "local"
+    }
+
+    fn append_store(&self) -> Option<&dyn AppendStore> {
+        Some(self)
     }
 
     async fn check(&self) -> Result<(), StorageError> {

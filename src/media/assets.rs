@@ -1,0 +1,487 @@
+//! All SQL of the `asset` and `asset_event` tables.
+//!
+//! Status changes go only through functions here, each one `update … where status = $expected`
+//! plus its `asset_event` row in the same transaction: a change is either visible with its event
+//! or not at all, and a stale caller (a retried job, a second replica) changes nothing.
+//!
+//! Functions that must be atomic with the caller's own writes take a `&mut PgConnection`: pass
+//! `&mut *tx` to join an open transaction (they then run inside a savepoint), or
+//! `&mut *pool.acquire().await?` to run on their own.
+
+use serde::{Deserialize, Serialize};
+use sqlx::{Connection, PgConnection, PgPool};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::MediaError;
+use crate::jobs::{EnqueueOptions, queue};
+use crate::storage::ObjectKey;
+
+/// The job kind that probes a freshly uploaded original.
+pub const PROBE_JOB_KIND: &str = "media.probe";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AssetId(pub Uuid);
+
+impl std::fmt::Display for AssetId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Where an asset is in its life. See the migration for the allowed values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AssetStatus {
+    /// Created; no original yet (or an upload is in progress).
+    WaitingUpload,
+    /// The original is stored; probing is queued.
+    Uploaded,
+    Probing,
+    Processing,
+    Ready,
+    /// Failed for good; `error_code` says why.
+    Errored,
+}
+
+impl AssetStatus {
+    pub const ALL: [Self; 6] =
+        [Self::WaitingUpload, Self::Uploaded, Self::Probing, Self::Processing, Self::Ready, Self::Errored];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WaitingUpload => "waiting_upload",
+            Self::Uploaded => "uploaded",
+            Self::Probing => "probing",
+            Self::Processing => "processing",
+            Self::Ready => "ready",
+            Self::Errored => "errored",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == raw)
+    }
+}
+
+/// An `asset` row as stored.
+#[derive(Debug, Clone)]
+pub struct AssetRow {
+    pub asset_id: Uuid,
+    pub owner_id: Uuid,
+    pub title: String,
+    pub description: Option<String>,
+    pub passthrough: Option<String>,
+    pub status: String,
+    pub source: Option<serde_json::Value>,
+    pub source_key: Option<String>,
+    pub source_size: Option<i64>,
+    pub source_sha256: Option<String>,
+    pub input_url: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub idempotency_fingerprint: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub deleted_at: Option<OffsetDateTime>,
+}
+
+impl AssetRow {
+    pub fn id(&self) -> AssetId {
+        AssetId(self.asset_id)
+    }
+
+    /// The status; a value this build does not know reads as `errored` rather than failing.
+    pub fn status(&self) -> AssetStatus {
+        AssetStatus::parse(&self.status).unwrap_or(AssetStatus::Errored)
+    }
+}
+
+/// What a creating request asks for, already validated.
+#[derive(Debug, Clone)]
+pub struct NewAsset {
+    pub owner_id: Uuid,
+    pub title: String,
+    pub description: Option<String>,
+    pub passthrough: Option<String>,
+    pub input_url: Option<String>,
+    /// `Idempotency-Key` and the fingerprint of the request body.
+    pub idempotency: Option<(String, String)>,
+}
+
+/// The result of [`create`]: a new asset, or the one an earlier request with the same
+/// `Idempotency-Key` and body created.
+#[derive(Debug)]
+pub enum Created {
+    New(AssetRow),
+    Existing(AssetRow),
+}
+
+/// The original as stored when an upload completes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceObject {
+    pub key: ObjectKey,
+    pub size: u64,
+    pub sha256: [u8; 32],
+}
+
+/// Creates an asset in `waiting_upload` and records `asset.created`, in one transaction. With an
+/// idempotency key already used by this owner, returns that asset when the body matches and
+/// `idempotency_key_reused` when it does not.
+pub async fn create(pool: &PgPool, new: &NewAsset) -> Result<Created, MediaError> {
+    let mut tx = pool.begin().await?;
+    let (key, fingerprint) = new.idempotency.clone().unzip();
+    let inserted = sqlx::query_as!(
+        AssetRow,
+        r#"
+        insert into asset (owner_id, title, description, passthrough, input_url, idempotency_key,
+                           idempotency_fingerprint)
+        values ($1, $2, $3, $4, $5, $6, $7)
+        on conflict (owner_id, idempotency_key) do nothing
+        returning asset_id, owner_id, title, description, passthrough, status, source, source_key,
+                  source_size, source_sha256, input_url, error_code, error_message,
+                  idempotency_fingerprint, created_at, updated_at, deleted_at
+        "#,
+        new.owner_id,
+        new.title,
+        new.description,
+        new.passthrough,
+        new.input_url,
+        key,
+        fingerprint,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(asset) = inserted {
+        let payload = serde_json::json!({"title": asset.title, "passthrough": asset.passthrough});
+        record_event(&mut tx, asset.id(), "asset.created", &payload).await?;
+        on_created_with_input(&mut tx, &asset).await?;
+        tx.commit().await?;
+        return Ok(Created::New(asset));
+    }
+    // The key was used before by this owner: the same request again, or a different one.
+    let existing = sqlx::query_as!(
+        AssetRow,
+        r#"
+        select asset_id, owner_id, title, description, passthrough, status, source, source_key,
+               source_size, source_sha256, input_url, error_code, error_message,
+               idempotency_fingerprint, created_at, updated_at, deleted_at
+        from asset where owner_id = $1 and idempotency_key = $2
+        "#,
+        new.owner_id,
+        key,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    if existing.idempotency_fingerprint != fingerprint || existing.deleted_at.is_some() {
+        return Err(MediaError::IdempotencyKeyReused);
+    }
+    Ok(Created::Existing(existing))
+}
+
+/// Hook for URL import: runs inside the creating transaction when the asset was created with
+/// `input.url`, so the import job is enqueued atomically with the asset.
+async fn on_created_with_input(tx: &mut PgConnection, asset: &AssetRow) -> Result<(), MediaError> {
+    if asset.input_url.is_some() {
+        super::import::enqueue_import(&mut *tx, asset.asset_id).await?;
+    }
+    Ok(())
+}
+
+/// A live (not deleted) asset.
+pub async fn get(pool: &PgPool, asset_id: AssetId) -> Result<Option<AssetRow>, MediaError> {
+    Ok(sqlx::query_as!(
+        AssetRow,
+        r#"
+        select asset_id, owner_id, title, description, passthrough, status, source, source_key,
+               source_size, source_sha256, input_url, error_code, error_message,
+               idempotency_fingerprint, created_at, updated_at, deleted_at
+        from asset where asset_id = $1 and deleted_at is null
+        "#,
+        asset_id.0,
+    )
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// The owner of an asset, deleted or not (DELETE answers 204 again for a tombstone's owner).
+pub async fn owner_including_deleted(pool: &PgPool, asset_id: AssetId) -> Result<Option<(Uuid, bool)>, MediaError> {
+    let row = sqlx::query!(
+        "select owner_id, deleted_at is not null as \"deleted!\" from asset where asset_id = $1",
+        asset_id.0
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|row| (row.owner_id, row.deleted)))
+}
+
+/// Where a listing page starts: strictly older than this asset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListCursor {
+    pub created_at: OffsetDateTime,
+    pub asset_id: Uuid,
+}
+
+/// One owner's live assets, newest first, optionally with one status, after `cursor`.
+pub async fn list(
+    pool: &PgPool,
+    owner_id: Uuid,
+    status: Option<AssetStatus>,
+    cursor: Option<ListCursor>,
+    limit: i64,
+) -> Result<Vec<AssetRow>, MediaError> {
+    Ok(sqlx::query_as!(
+        AssetRow,
+        r#"
+        select asset_id, owner_id, title, description, passthrough, status, source, source_key,
+               source_size, source_sha256, input_url, error_code, error_message,
+               idempotency_fingerprint, created_at, updated_at, deleted_at
+        from asset
+        where owner_id = $1 and deleted_at is null
+          and ($2::text is null or status = $2)
+          and ($3::timestamptz is null or (created_at, asset_id) < ($3, $4::uuid))
+        order by created_at desc, asset_id desc
+        limit $5
+        "#,
+        owner_id,
+        status.map(AssetStatus::as_str),
+        cursor.map(|c| c.created_at),
+        cursor.map(|c| c.asset_id),
+        limit,
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Changes title and/or description (`Some(None)` clears the description); records
+/// `asset.updated`. Returns the row, or `None` when the asset is gone.
+pub async fn update_details(
+    pool: &PgPool,
+    asset_id: AssetId,
+    title: Option<&str>,
+    description: Option<Option<&str>>,
+) -> Result<Option<AssetRow>, MediaError> {
+    let mut tx = pool.begin().await?;
+    let row = sqlx::query_as!(
+        AssetRow,
+        r#"
+        update asset
+        set title = coalesce($2, title),
+            description = case when $3 then $4 else description end
+        where asset_id = $1 and deleted_at is null
+        returning asset_id, owner_id, title, description, passthrough, status, source, source_key,
+                  source_size, source_sha256, input_url, error_code, error_message,
+                  idempotency_fingerprint, created_at, updated_at, deleted_at
+        "#,
+        asset_id.0,
+        title,
+        description.is_some(),
+        description.flatten(),
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(asset) = &row {
+        let payload = serde_json::json!({"title": asset.title});
+        record_event(&mut tx, asset_id, "asset.updated", &payload).await?;
+    }
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Tombstones an asset and records `asset.deleted`. Returns false when it was already deleted.
+pub async fn mark_deleted(conn: &mut PgConnection, asset_id: AssetId) -> Result<bool, MediaError> {
+    let result =
+        sqlx::query!("update asset set deleted_at = now() where asset_id = $1 and deleted_at is null", asset_id.0)
+            .execute(&mut *conn)
+            .await?;
+    if result.rows_affected() == 0 {
+        return Ok(false);
+    }
+    record_event(conn, asset_id, "asset.deleted", &serde_json::json!({})).await?;
+    Ok(true)
+}
+
+/// Moves a live asset from `from` to `to` and records `event` with `payload`. `wrong_state` when
+/// the asset is elsewhere (someone else moved it first), `not_found` when it is gone.
+pub async fn transition(
+    conn: &mut PgConnection,
+    asset_id: AssetId,
+    from: AssetStatus,
+    to: AssetStatus,
+    event: &str,
+    payload: &serde_json::Value,
+) -> Result<(), MediaError> {
+    let mut tx = conn.begin().await?;
+    let result = sqlx::query!(
+        "update asset set status = $3 where asset_id = $1 and status = $2 and deleted_at is null",
+        asset_id.0,
+        from.as_str(),
+        to.as_str(),
+    )
+    .execute(&mut *tx)
+    .await?;
+    if result.rows_affected() == 0 {
+        return Err(state_mismatch(&mut tx, asset_id, from).await);
+    }
+    record_event(&mut tx, asset_id, event, payload).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Why a guarded update matched no row.
+async fn state_mismatch(conn: &mut PgConnection, asset_id: AssetId, expected: AssetStatus) -> MediaError {
+    let actual = sqlx::query_scalar!(
+        "select status from asset where asset_id = $1 and deleted_at is null",
+        asset_id.0
+    )
+    .fetch_optional(&mut *conn)
+    .await;
+    match actual {
+        Ok(Some(actual)) => MediaError::WrongState { expected: expected.as_str(), actual },
+        Ok(None) => MediaError::NotFound("no such asset"),
+        Err(error) => MediaError::Database(error),
+    }
+}
+
+/// The original is stored: `waiting_upload → uploaded` with its key, size and SHA-256, the event
+/// `asset.uploaded`, and a `media.probe` job (unique per asset), all in one transaction. Pass a
+/// connection, or the caller's transaction (`&mut *tx`) to make it atomic with its own writes.
+pub async fn upload_completed(
+    conn: &mut PgConnection,
+    asset_id: AssetId,
+    source: &SourceObject,
+) -> Result<(), MediaError> {
+    let mut tx = conn.begin().await?;
+    let sha256 = hex::encode(source.sha256);
+    let size = i64::try_from(source.size).map_err(|_| MediaError::Corrupt("source size overflows".to_owned()))?;
+    let result = sqlx::query!(
+        r#"
+        update asset
+        set status = 'uploaded', source_key = $2, source_size = $3, source_sha256 = $4
+        where asset_id = $1 and status = 'waiting_upload' and deleted_at is null
+        "#,
+        asset_id.0,
+        source.key.as_str(),
+        size,
+        sha256,
+    )
+    .execute(&mut *tx)
+    .await?;
+    if result.rows_affected() == 0 {
+        return Err(state_mismatch(&mut tx, asset_id, AssetStatus::WaitingUpload).await);
+    }
+    let payload = serde_json::json!({"size": source.size, "sha256": sha256});
+    record_event(&mut tx, asset_id, "asset.uploaded", &payload).await?;
+    let options = EnqueueOptions { unique_key: Some(format!("{PROBE_JOB_KIND}:{asset_id}")), ..EnqueueOptions::default() };
+    queue::enqueue_in(&mut tx, PROBE_JOB_KIND, &serde_json::json!({"asset_id": asset_id}), options).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Moves an asset that is not already `errored` to `errored` with a stable code and a message,
+/// and records `asset.errored`. Returns false when it was already errored or is gone.
+pub async fn fail(conn: &mut PgConnection, asset_id: AssetId, code: &str, message: &str) -> Result<bool, MediaError> {
+    let mut tx = conn.begin().await?;
+    let result = sqlx::query!(
+        r#"
+        update asset set status = 'errored', error_code = $2, error_message = $3
+        where asset_id = $1 and status <> 'errored' and deleted_at is null
+        "#,
+        asset_id.0,
+        code,
+        message,
+    )
+    .execute(&mut *tx)
+    .await?;
+    if result.rows_affected() == 0 {
+        return Ok(false);
+    }
+    record_event(&mut tx, asset_id, "asset.errored", &serde_json::json!({"code": code, "message": message})).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The probe accepted the original: stores what it found (`pipelines`' `SourceInfo` as JSON) in
+/// `source`, moves the asset `probing → processing` and records `asset.probed` with `summary`.
+/// False when the asset is no longer `probing` (deleted or failed meanwhile); nothing changes then.
+pub async fn record_probe(
+    conn: &mut PgConnection,
+    asset_id: AssetId,
+    source: &serde_json::Value,
+    summary: &serde_json::Value,
+) -> Result<bool, MediaError> {
+    let result = sqlx::query!(
+        r#"
+        update asset set status = 'processing', source = $2
+        where asset_id = $1 and status = 'probing' and deleted_at is null
+        "#,
+        asset_id.0,
+        source,
+    )
+    .execute(&mut *conn)
+    .await?;
+    if result.rows_affected() == 0 {
+        return Ok(false);
+    }
+    record_event(conn, asset_id, "asset.probed", summary).await?;
+    Ok(true)
+}
+
+/// Appends an event to the asset's outbox. Call it inside the transaction of the change it
+/// reports.
+pub async fn record_event(
+    conn: &mut PgConnection,
+    asset_id: AssetId,
+    event_type: &str,
+    payload: &serde_json::Value,
+) -> Result<Uuid, MediaError> {
+    let event_id = Uuid::now_v7();
+    sqlx::query!(
+        "insert into asset_event (event_id, asset_id, type, payload) values ($1, $2, $3, $4)",
+        event_id,
+        asset_id.0,
+        event_type,
+        payload,
+    )
+    .execute(conn)
+    .await?;
+    Ok(event_id)
+}
+
+/// One event as stored (tests and, later, webhook delivery read these).
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub payload: serde_json::Value,
+    pub created_at: OffsetDateTime,
+}
+
+/// An asset's events in the order they happened.
+pub async fn events(pool: &PgPool, asset_id: AssetId) -> Result<Vec<EventRow>, MediaError> {
+    Ok(sqlx::query_as!(
+        EventRow,
+        r#"select event_id, type as event_type, payload, created_at from asset_event
+           where asset_id = $1 order by event_id"#,
+        asset_id.0,
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_through_their_names() {
+        for status in AssetStatus::ALL {
+            assert_eq!(AssetStatus::parse(status.as_str()), Some(status));
+            assert_eq!(serde_json::to_value(status).expect("serialises"), status.as_str());
+        }
+        assert_eq!(AssetStatus::parse("deleted"), None);
+    }
+}

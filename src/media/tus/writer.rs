@@ -39,8 +39,11 @@ use crate::media::{MediaError, source_key};
 use crate::storage::{AppendStore, ByteRange, CompletedPart, MultipartId, ObjectKey, PutOptions, put_bytes};
 
 /// On the in-place path, how many bytes may be written between two durable records. A client
-/// that disconnects still gets everything it sent recorded; this only bounds what a crash loses.
-const IN_PLACE_RECORD_INTERVAL: u64 = 64 * 1024 * 1024;
+/// that disconnects still gets everything it sent recorded, and every request ends with a
+/// record; this only bounds what a crash in the middle of one huge request loses (the client
+/// sends it again from the recorded offset). Each record costs an `fdatasync`, which stalls the
+/// stream, hence not smaller.
+const IN_PLACE_RECORD_INTERVAL: u64 = 1024 * 1024 * 1024;
 
 /// The key of an upload's tail object.
 pub fn tail_key(upload_id: Uuid) -> ObjectKey {
@@ -452,55 +455,62 @@ where
             }
         }
     };
-    let mut position = upload.offset();
-    let mut unrecorded = 0u64;
-    let verify = checksum.is_some();
-    let mut checksum = checksum.map(ChecksumState::new);
-    let mut body_error = None;
-    while let Some(chunk) = body.next().await {
-        let chunk = match chunk {
-            Ok(chunk) => chunk,
-            Err(error) => {
-                body_error = Some(error.to_string());
-                break;
+    let streamed = async {
+        let mut position = upload.offset();
+        let mut unrecorded = 0u64;
+        let verify = checksum.is_some();
+        let mut checksum = checksum.map(ChecksumState::new);
+        let mut body_error = None;
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(error) => {
+                    body_error = Some(error.to_string());
+                    break;
+                }
+            };
+            check_room(state, length, position + chunk.len() as u64)?;
+            if let Some(checksum) = &mut checksum {
+                checksum.update(&chunk);
             }
-        };
-        check_room(state, length, position + chunk.len() as u64)?;
-        if let Some(checksum) = &mut checksum {
-            checksum.update(&chunk);
+            hasher.update(&chunk);
+            file.write(&chunk).await?;
+            position += chunk.len() as u64;
+            unrecorded += chunk.len() as u64;
+            if !verify && unrecorded >= IN_PLACE_RECORD_INTERVAL {
+                file.sync().await?;
+                record(position, &hasher).await?;
+                unrecorded = 0;
+            }
+            lease.renew_if_due().await?;
         }
-        hasher.update(&chunk);
-        file.write(&chunk).await?;
-        position += chunk.len() as u64;
-        unrecorded += chunk.len() as u64;
-        if !verify && unrecorded >= IN_PLACE_RECORD_INTERVAL {
-            file.sync().await?;
-            record(position, &hasher).await?;
-            unrecorded = 0;
+        if let Some(message) = body_error {
+            if !verify {
+                file.sync().await?;
+                record(position, &hasher).await?;
+            }
+            return Err(MediaError::BodyRead(message));
         }
-        lease.renew_if_due().await?;
-    }
-    if let Some(message) = body_error {
-        if !verify {
-            file.sync().await?;
-            record(position, &hasher).await?;
+        if let Some(checksum) = checksum
+            && !checksum.matches()
+        {
+            return Err(MediaError::ChecksumMismatch);
         }
-        return Err(MediaError::BodyRead(message));
+        let size = file.sync().await?;
+        if size != position {
+            return Err(MediaError::Corrupt(format!("the upload file holds {size} bytes, expected {position}")));
+        }
+        Ok(position)
     }
-    if let Some(checksum) = checksum
-        && !checksum.matches()
-    {
-        return Err(MediaError::ChecksumMismatch);
-    }
-    let size = file.sync().await?;
-    if size != position {
-        return Err(MediaError::Corrupt(format!("the upload file holds {size} bytes, expected {position}")));
-    }
+    .await;
+    // Whatever happened, no write of this request may land after it returns (and releases the
+    // lease): the next request truncates and writes the same file.
+    file.close().await;
+    let position = streamed?;
     if length != Some(position) {
         record(position, &hasher).await?;
         return Ok(Written::Partial(position));
     }
-    drop(file);
     let key = source_key(AssetId(upload.asset_id));
     let meta = appender.publish_append(&name, &key).await?;
     if meta.size != position {

@@ -16,7 +16,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncSeekExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -61,12 +60,16 @@ impl LocalStore {
 }
 
 enum Command {
-    Write(Bytes),
+    Write(Vec<u8>),
     Sync(oneshot::Sender<std::io::Result<()>>),
 }
 
 struct LocalAppendFile {
-    pending: BytesMut,
+    /// Filled up to `WRITE_BUFFER_BYTES`, then handed to the writer thread.
+    pending: Vec<u8>,
+    /// Buffers the writer thread has finished with, reused so an upload allocates a few buffers
+    /// once instead of one per 4 MiB (which also keeps the allocator from hoarding memory).
+    spare: mpsc::UnboundedReceiver<Vec<u8>>,
     /// `None` once closed.
     queue: Option<mpsc::Sender<Command>>,
     writer: Option<JoinHandle<std::io::Result<()>>>,
@@ -76,12 +79,17 @@ struct LocalAppendFile {
 impl LocalAppendFile {
     fn start(file: std::fs::File, size: u64, lock: tokio::sync::OwnedMutexGuard<()>) -> Self {
         let (queue, mut commands) = mpsc::channel::<Command>(QUEUED_BUFFERS);
+        let (returns, spare) = mpsc::unbounded_channel();
         let writer = tokio::task::spawn_blocking(move || {
             let _lock = lock;
             let mut file = file;
             while let Some(command) = commands.blocking_recv() {
                 match command {
-                    Command::Write(bytes) => file.write_all(&bytes)?,
+                    Command::Write(mut buffer) => {
+                        file.write_all(&buffer)?;
+                        buffer.clear();
+                        let _ = returns.send(buffer);
+                    }
                     Command::Sync(reply) => {
                         let _ = reply.send(file.sync_data());
                     }
@@ -89,7 +97,13 @@ impl LocalAppendFile {
             }
             Ok(())
         });
-        Self { pending: BytesMut::with_capacity(WRITE_BUFFER_BYTES), queue: Some(queue), writer: Some(writer), size }
+        Self {
+            pending: Vec::with_capacity(WRITE_BUFFER_BYTES),
+            spare,
+            queue: Some(queue),
+            writer: Some(writer),
+            size,
+        }
     }
 
     /// Why the writer thread stopped (it only stops early on an error).
@@ -115,25 +129,35 @@ impl LocalAppendFile {
         }
         Ok(())
     }
+
+    async fn flush_pending(&mut self) -> Result<(), StorageError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let next = self.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(WRITE_BUFFER_BYTES));
+        let full = std::mem::replace(&mut self.pending, next);
+        self.send(Command::Write(full)).await
+    }
 }
 
 #[async_trait]
 impl AppendFile for LocalAppendFile {
     async fn write(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
-        self.pending.extend_from_slice(bytes);
         self.size += bytes.len() as u64;
-        if self.pending.len() >= WRITE_BUFFER_BYTES {
-            let full = self.pending.split().freeze();
-            self.send(Command::Write(full)).await?;
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let take = (WRITE_BUFFER_BYTES - self.pending.len()).min(rest.len());
+            self.pending.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.pending.len() >= WRITE_BUFFER_BYTES {
+                self.flush_pending().await?;
+            }
         }
         Ok(())
     }
 
     async fn sync(&mut self) -> Result<u64, StorageError> {
-        if !self.pending.is_empty() {
-            let rest = self.pending.split().freeze();
-            self.send(Command::Write(rest)).await?;
-        }
+        self.flush_pending().await?;
         let (reply, synced) = oneshot::channel();
         self.send(Command::Sync(reply)).await?;
         match synced.await {

@@ -30,6 +30,7 @@ use futures::{Stream, StreamExt};
 use sha2::digest::common::hazmat::{SerializableState, SerializedState};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -422,6 +423,55 @@ fn check_room(state: &AppState, length: Option<u64>, end: u64) -> Result<(), Med
     }
 }
 
+/// Hashes an upload's bytes on a blocking thread, in order, so the request task only receives
+/// and writes: on the in-place path hashing was the largest CPU cost of an upload, and this lets
+/// it run on another core. The queue is short (chunks are shared, not copied).
+struct HashWorker {
+    queue: mpsc::Sender<HashCommand>,
+}
+
+enum HashCommand {
+    Update(Bytes),
+    Snapshot(oneshot::Sender<Sha256>),
+}
+
+/// Chunks waiting to be hashed.
+const HASH_QUEUE: usize = 32;
+
+impl HashWorker {
+    fn start(hasher: Sha256) -> Self {
+        let (queue, mut commands) = mpsc::channel(HASH_QUEUE);
+        // Ends when the sender is dropped.
+        drop(tokio::task::spawn_blocking(move || {
+            let mut hasher = hasher;
+            while let Some(command) = commands.blocking_recv() {
+                match command {
+                    HashCommand::Update(bytes) => hasher.update(&bytes),
+                    HashCommand::Snapshot(reply) => {
+                        let _ = reply.send(hasher.clone());
+                    }
+                }
+            }
+        }));
+        Self { queue }
+    }
+
+    async fn update(&self, bytes: Bytes) -> Result<(), MediaError> {
+        self.queue.send(HashCommand::Update(bytes)).await.map_err(|_| Self::stopped())
+    }
+
+    /// The hash of every byte sent so far.
+    async fn snapshot(&self) -> Result<Sha256, MediaError> {
+        let (reply, state) = oneshot::channel();
+        self.queue.send(HashCommand::Snapshot(reply)).await.map_err(|_| Self::stopped())?;
+        state.await.map_err(|_| Self::stopped())
+    }
+
+    fn stopped() -> MediaError {
+        MediaError::Corrupt("the hashing thread stopped".to_owned())
+    }
+}
+
 /// The in-place path (see the module documentation).
 async fn write_in_place<S, E>(
     state: &AppState,
@@ -438,10 +488,10 @@ where
 {
     let name = upload.upload_id.to_string();
     let mut file = appender.open_append(&name, upload.offset()).await?;
-    let mut hasher = match &upload.hash_state {
+    let hashing = HashWorker::start(match &upload.hash_state {
         Some(bytes) => load_hash(bytes)?,
         None => Sha256::new(),
-    };
+    });
     let token = lease.token();
     let record = |offset: u64, hasher: &Sha256| {
         let hash_state = save_hash(hasher);
@@ -473,13 +523,13 @@ where
             if let Some(checksum) = &mut checksum {
                 checksum.update(&chunk);
             }
-            hasher.update(&chunk);
+            hashing.update(chunk.clone()).await?;
             file.write(&chunk).await?;
             position += chunk.len() as u64;
             unrecorded += chunk.len() as u64;
             if !verify && unrecorded >= IN_PLACE_RECORD_INTERVAL {
                 file.sync().await?;
-                record(position, &hasher).await?;
+                record(position, &hashing.snapshot().await?).await?;
                 unrecorded = 0;
             }
             lease.renew_if_due().await?;
@@ -487,7 +537,7 @@ where
         if let Some(message) = body_error {
             if !verify {
                 file.sync().await?;
-                record(position, &hasher).await?;
+                record(position, &hashing.snapshot().await?).await?;
             }
             return Err(MediaError::BodyRead(message));
         }
@@ -507,6 +557,7 @@ where
     // lease): the next request truncates and writes the same file.
     file.close().await;
     let position = streamed?;
+    let hasher = hashing.snapshot().await?;
     if length != Some(position) {
         record(position, &hasher).await?;
         return Ok(Written::Partial(position));

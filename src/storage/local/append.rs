@@ -6,7 +6,7 @@
 //! the caller recorded, so bytes of an attempt that was never recorded (a checksum mismatch, a
 //! crash before the record) are dropped rather than kept.
 //!
-//! Writing happens on a blocking thread fed through a short queue of 4 MiB buffers, so the disk
+//! Writing happens on a blocking thread fed through a short queue of 2 MiB buffers, so the disk
 //! works while the request task goes on receiving and hashing; the queue bounds the memory of
 //! one upload to a few buffers.
 
@@ -26,7 +26,7 @@ use crate::storage::{AppendFile, AppendStore, ObjectKey, ObjectMeta, StorageErro
 
 pub(super) const APPEND_DIR: &str = ".appends";
 /// Large writes: few syscalls per gigabyte.
-const WRITE_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+const WRITE_BUFFER_BYTES: usize = 2 * 1024 * 1024;
 /// Buffers queued for the writer thread beyond the one it is writing.
 const QUEUED_BUFFERS: usize = 2;
 
@@ -68,7 +68,7 @@ struct LocalAppendFile {
     /// Filled up to `WRITE_BUFFER_BYTES`, then handed to the writer thread.
     pending: Vec<u8>,
     /// Buffers the writer thread has finished with, reused so an upload allocates a few buffers
-    /// once instead of one per 4 MiB (which also keeps the allocator from hoarding memory).
+    /// once instead of one per buffer written (which also keeps the allocator from hoarding memory).
     spare: mpsc::UnboundedReceiver<Vec<u8>>,
     /// `None` once closed.
     queue: Option<mpsc::Sender<Command>>,

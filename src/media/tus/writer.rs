@@ -428,15 +428,20 @@ fn check_room(state: &AppState, length: Option<u64>, end: u64) -> Result<(), Med
 /// it run on another core. The queue is short (chunks are shared, not copied).
 struct HashWorker {
     queue: mpsc::Sender<HashCommand>,
+    /// Chunks gathered into one message: a thread wake-up per network chunk (often a few KiB)
+    /// would cost more than the hashing saves.
+    batch: Vec<Bytes>,
+    batch_bytes: usize,
 }
 
 enum HashCommand {
-    Update(Bytes),
+    Update(Vec<Bytes>),
     Snapshot(oneshot::Sender<Sha256>),
 }
 
-/// Chunks waiting to be hashed.
-const HASH_QUEUE: usize = 32;
+/// Batches waiting to be hashed, and the size of one batch: a few MiB in flight at most.
+const HASH_QUEUE: usize = 4;
+const HASH_BATCH_BYTES: usize = 512 * 1024;
 
 impl HashWorker {
     fn start(hasher: Sha256) -> Self {
@@ -446,22 +451,37 @@ impl HashWorker {
             let mut hasher = hasher;
             while let Some(command) = commands.blocking_recv() {
                 match command {
-                    HashCommand::Update(bytes) => hasher.update(&bytes),
+                    HashCommand::Update(batch) => batch.iter().for_each(|bytes| hasher.update(bytes)),
                     HashCommand::Snapshot(reply) => {
                         let _ = reply.send(hasher.clone());
                     }
                 }
             }
         }));
-        Self { queue }
+        Self { queue, batch: Vec::new(), batch_bytes: 0 }
     }
 
-    async fn update(&self, bytes: Bytes) -> Result<(), MediaError> {
-        self.queue.send(HashCommand::Update(bytes)).await.map_err(|_| Self::stopped())
+    async fn update(&mut self, bytes: Bytes) -> Result<(), MediaError> {
+        self.batch_bytes += bytes.len();
+        self.batch.push(bytes);
+        if self.batch_bytes >= HASH_BATCH_BYTES {
+            self.send_batch().await?;
+        }
+        Ok(())
+    }
+
+    async fn send_batch(&mut self) -> Result<(), MediaError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.batch_bytes = 0;
+        self.queue.send(HashCommand::Update(batch)).await.map_err(|_| Self::stopped())
     }
 
     /// The hash of every byte sent so far.
-    async fn snapshot(&self) -> Result<Sha256, MediaError> {
+    async fn snapshot(&mut self) -> Result<Sha256, MediaError> {
+        self.send_batch().await?;
         let (reply, state) = oneshot::channel();
         self.queue.send(HashCommand::Snapshot(reply)).await.map_err(|_| Self::stopped())?;
         state.await.map_err(|_| Self::stopped())
@@ -488,7 +508,7 @@ where
 {
     let name = upload.upload_id.to_string();
     let mut file = appender.open_append(&name, upload.offset()).await?;
-    let hashing = HashWorker::start(match &upload.hash_state {
+    let mut hashing = HashWorker::start(match &upload.hash_state {
         Some(bytes) => load_hash(bytes)?,
         None => Sha256::new(),
     });

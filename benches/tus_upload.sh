@@ -52,6 +52,8 @@ for _ in $(seq 1 100); do
     sleep 0.2
 done
 curl -sf "$base/readyz" >/dev/null || die "lectern serve did not become ready; see $work/server.log"
+idle_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status")
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
 
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 token=$(curl -sf "$base/v1/auth/login" -H 'Content-Type: application/json' \
@@ -80,6 +82,7 @@ location=$(curl -sf -D - -o /dev/null -X POST "$base/v1/uploads/tus" -H "Authori
     | tr -d '\r' | awk 'tolower($1) == "location:" {print $2}')
 [[ -n $location ]] || die "the upload was not created"
 start=$(date +%s.%N)
+ticks_before=$(cpu_ticks)
 offset=0
 while (( offset < size )); do
     this=$(( size - offset < chunk ? size - offset : chunk ))
@@ -91,6 +94,8 @@ while (( offset < size )); do
     offset=$(( offset + this ))
 done
 end=$(date +%s.%N)
+server_cpu=$(python3 -c "print(f'{($(cpu_ticks) - $ticks_before) / $(getconf CLK_TCK):.1f}')")
+tus_seconds=$(python3 -c "print(f'{$end - $start:.1f}')")
 tus_rate=$(python3 -c "print(f'{$size / ($end - $start) / 1e6:.1f}')")
 peak_kib=$(awk '/^VmHWM:/ {print $2}' "/proc/$server_pid/status")
 
@@ -104,10 +109,11 @@ expected_sha=$(head -c "$size" /dev/zero | sha256sum | cut -d' ' -f1)
 [[ $status == uploaded && $stored_size == "$size" && $stored_sha == "$expected_sha" ]] \
     || die "the upload did not complete correctly: status=$status size=$stored_size sha256=$stored_sha"
 
-python3 - "$dd_before" "$dd_after" "$tus_rate" "$peak_kib" "$SIZE_MIB" "$CHUNK_MIB" <<'PY'
-import sys
+python3 - "$dd_before" "$dd_after" "$tus_rate" "$peak_kib" "$SIZE_MIB" "$CHUNK_MIB" "$idle_kib" "$server_cpu" "$tus_seconds" <<'PY'
+import os, sys
 dd_before, dd_after, tus, peak_kib = (float(v) for v in sys.argv[1:5])
 size_mib, chunk_mib = sys.argv[5], sys.argv[6]
+idle_kib, server_cpu, tus_seconds = float(sys.argv[7]), float(sys.argv[8]), float(sys.argv[9])
 dd = (dd_before + dd_after) / 2
 ratio = tus / dd
 peak_mib = peak_kib / 1024
@@ -116,6 +122,9 @@ print(f"tus upload of {size_mib} MiB in {chunk_mib} MiB PATCHes, local storage, 
 print(f"  dd (fdatasync)      {dd:8.1f} MB/s   (before {dd_before:.1f}, after {dd_after:.1f})")
 print(f"  lectern tus         {tus:8.1f} MB/s")
 print(f"  ratio tus/dd        {ratio:8.2f}       (target >= 0.70)  {'ok' if ratio >= 0.7 else 'BELOW TARGET'}")
-print(f"  server peak RSS     {peak_mib:8.1f} MiB  (target < 100)   {'ok' if peak_mib < 100 else 'ABOVE TARGET'}")
+print(f"  server peak RSS     {peak_mib:8.1f} MiB  (target < 100)   {'ok' if peak_mib < 100 else 'ABOVE TARGET'}"
+      f"   idle before the upload: {idle_kib / 1024:.1f} MiB")
+print(f"  server CPU          {server_cpu:8.1f} s over {tus_seconds:.1f} s of upload;"
+      f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other work skews the ratio)")
 print("  asset: uploaded, size and SHA-256 verified")
 PY

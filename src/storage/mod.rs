@@ -230,6 +230,10 @@ pub trait AppendFile: Send {
 
     /// Makes everything written so far durable; returns the upload's size.
     async fn sync(&mut self) -> Result<u64, StorageError>;
+
+    /// Stops writing: bytes not yet synced may be dropped, and once this returns nothing more
+    /// reaches the file (so the next writer can safely truncate it).
+    async fn close(&mut self);
 }
 
 /// Convenience for small objects: puts `bytes` in one go.

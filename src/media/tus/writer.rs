@@ -30,6 +30,7 @@ use futures::{Stream, StreamExt};
 use sha2::digest::common::hazmat::{SerializableState, SerializedState};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -39,8 +40,11 @@ use crate::media::{MediaError, source_key};
 use crate::storage::{AppendStore, ByteRange, CompletedPart, MultipartId, ObjectKey, PutOptions, put_bytes};
 
 /// On the in-place path, how many bytes may be written between two durable records. A client
-/// that disconnects still gets everything it sent recorded; this only bounds what a crash loses.
-const IN_PLACE_RECORD_INTERVAL: u64 = 64 * 1024 * 1024;
+/// that disconnects still gets everything it sent recorded, and every request ends with a
+/// record; this only bounds what a crash in the middle of one huge request loses (the client
+/// sends it again from the recorded offset). Each record costs an `fdatasync`, which stalls the
+/// stream, hence not smaller.
+const IN_PLACE_RECORD_INTERVAL: u64 = 1024 * 1024 * 1024;
 
 /// The key of an upload's tail object.
 pub fn tail_key(upload_id: Uuid) -> ObjectKey {
@@ -419,6 +423,75 @@ fn check_room(state: &AppState, length: Option<u64>, end: u64) -> Result<(), Med
     }
 }
 
+/// Hashes an upload's bytes on a blocking thread, in order, so the request task only receives
+/// and writes: on the in-place path hashing was the largest CPU cost of an upload, and this lets
+/// it run on another core. The queue is short (chunks are shared, not copied).
+struct HashWorker {
+    queue: mpsc::Sender<HashCommand>,
+    /// Chunks gathered into one message: a thread wake-up per network chunk (often a few KiB)
+    /// would cost more than the hashing saves.
+    batch: Vec<Bytes>,
+    batch_bytes: usize,
+}
+
+enum HashCommand {
+    Update(Vec<Bytes>),
+    Snapshot(oneshot::Sender<Sha256>),
+}
+
+/// Batches waiting to be hashed, and the size of one batch: a few MiB in flight at most.
+const HASH_QUEUE: usize = 4;
+const HASH_BATCH_BYTES: usize = 512 * 1024;
+
+impl HashWorker {
+    fn start(hasher: Sha256) -> Self {
+        let (queue, mut commands) = mpsc::channel(HASH_QUEUE);
+        // Ends when the sender is dropped.
+        drop(tokio::task::spawn_blocking(move || {
+            let mut hasher = hasher;
+            while let Some(command) = commands.blocking_recv() {
+                match command {
+                    HashCommand::Update(batch) => batch.iter().for_each(|bytes| hasher.update(bytes)),
+                    HashCommand::Snapshot(reply) => {
+                        let _ = reply.send(hasher.clone());
+                    }
+                }
+            }
+        }));
+        Self { queue, batch: Vec::new(), batch_bytes: 0 }
+    }
+
+    async fn update(&mut self, bytes: Bytes) -> Result<(), MediaError> {
+        self.batch_bytes += bytes.len();
+        self.batch.push(bytes);
+        if self.batch_bytes >= HASH_BATCH_BYTES {
+            self.send_batch().await?;
+        }
+        Ok(())
+    }
+
+    async fn send_batch(&mut self) -> Result<(), MediaError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.batch_bytes = 0;
+        self.queue.send(HashCommand::Update(batch)).await.map_err(|_| Self::stopped())
+    }
+
+    /// The hash of every byte sent so far.
+    async fn snapshot(&mut self) -> Result<Sha256, MediaError> {
+        self.send_batch().await?;
+        let (reply, state) = oneshot::channel();
+        self.queue.send(HashCommand::Snapshot(reply)).await.map_err(|_| Self::stopped())?;
+        state.await.map_err(|_| Self::stopped())
+    }
+
+    fn stopped() -> MediaError {
+        MediaError::Corrupt("the hashing thread stopped".to_owned())
+    }
+}
+
 /// The in-place path (see the module documentation).
 async fn write_in_place<S, E>(
     state: &AppState,
@@ -435,10 +508,10 @@ where
 {
     let name = upload.upload_id.to_string();
     let mut file = appender.open_append(&name, upload.offset()).await?;
-    let mut hasher = match &upload.hash_state {
+    let mut hashing = HashWorker::start(match &upload.hash_state {
         Some(bytes) => load_hash(bytes)?,
         None => Sha256::new(),
-    };
+    });
     let token = lease.token();
     let record = |offset: u64, hasher: &Sha256| {
         let hash_state = save_hash(hasher);
@@ -452,55 +525,63 @@ where
             }
         }
     };
-    let mut position = upload.offset();
-    let mut unrecorded = 0u64;
-    let verify = checksum.is_some();
-    let mut checksum = checksum.map(ChecksumState::new);
-    let mut body_error = None;
-    while let Some(chunk) = body.next().await {
-        let chunk = match chunk {
-            Ok(chunk) => chunk,
-            Err(error) => {
-                body_error = Some(error.to_string());
-                break;
+    let streamed = async {
+        let mut position = upload.offset();
+        let mut unrecorded = 0u64;
+        let verify = checksum.is_some();
+        let mut checksum = checksum.map(ChecksumState::new);
+        let mut body_error = None;
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(error) => {
+                    body_error = Some(error.to_string());
+                    break;
+                }
+            };
+            check_room(state, length, position + chunk.len() as u64)?;
+            if let Some(checksum) = &mut checksum {
+                checksum.update(&chunk);
             }
-        };
-        check_room(state, length, position + chunk.len() as u64)?;
-        if let Some(checksum) = &mut checksum {
-            checksum.update(&chunk);
+            hashing.update(chunk.clone()).await?;
+            file.write(&chunk).await?;
+            position += chunk.len() as u64;
+            unrecorded += chunk.len() as u64;
+            if !verify && unrecorded >= IN_PLACE_RECORD_INTERVAL {
+                file.sync().await?;
+                record(position, &hashing.snapshot().await?).await?;
+                unrecorded = 0;
+            }
+            lease.renew_if_due().await?;
         }
-        hasher.update(&chunk);
-        file.write(&chunk).await?;
-        position += chunk.len() as u64;
-        unrecorded += chunk.len() as u64;
-        if !verify && unrecorded >= IN_PLACE_RECORD_INTERVAL {
-            file.sync().await?;
-            record(position, &hasher).await?;
-            unrecorded = 0;
+        if let Some(message) = body_error {
+            if !verify {
+                file.sync().await?;
+                record(position, &hashing.snapshot().await?).await?;
+            }
+            return Err(MediaError::BodyRead(message));
         }
-        lease.renew_if_due().await?;
-    }
-    if let Some(message) = body_error {
-        if !verify {
-            file.sync().await?;
-            record(position, &hasher).await?;
+        if let Some(checksum) = checksum
+            && !checksum.matches()
+        {
+            return Err(MediaError::ChecksumMismatch);
         }
-        return Err(MediaError::BodyRead(message));
+        let size = file.sync().await?;
+        if size != position {
+            return Err(MediaError::Corrupt(format!("the upload file holds {size} bytes, expected {position}")));
+        }
+        Ok(position)
     }
-    if let Some(checksum) = checksum
-        && !checksum.matches()
-    {
-        return Err(MediaError::ChecksumMismatch);
-    }
-    let size = file.sync().await?;
-    if size != position {
-        return Err(MediaError::Corrupt(format!("the upload file holds {size} bytes, expected {position}")));
-    }
+    .await;
+    // Whatever happened, no write of this request may land after it returns (and releases the
+    // lease): the next request truncates and writes the same file.
+    file.close().await;
+    let position = streamed?;
+    let hasher = hashing.snapshot().await?;
     if length != Some(position) {
         record(position, &hasher).await?;
         return Ok(Written::Partial(position));
     }
-    drop(file);
     let key = source_key(AssetId(upload.asset_id));
     let meta = appender.publish_append(&name, &key).await?;
     if meta.size != position {

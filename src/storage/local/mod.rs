@@ -48,6 +48,8 @@ pub struct LocalStore {
     root: PathBuf,
     public_url: Url,
     presign_secret: SecretString,
+    /// One writer at a time per in-place upload, held until its writer thread has stopped.
+    append_writers: append::WriterLocks,
 }
 
 impl LocalStore {
@@ -68,6 +70,7 @@ impl LocalStore {
             root,
             public_url: settings.public_url.clone(),
             presign_secret: settings.presign_secret.clone(),
+            append_writers: append::WriterLocks::default(),
         })
     }
 

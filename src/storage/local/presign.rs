@@ -215,6 +215,7 @@ mod tests {
             root: std::path::PathBuf::from("/nonexistent"),
             public_url: url::Url::parse("http://lectern.test/base/").expect("valid URL"),
             presign_secret: SecretString::from("secret"),
+            append_writers: Default::default(),
         }
     }
 

@@ -46,6 +46,8 @@ on_both_backends!(
     termination_removes_every_stored_byte_and_frees_the_asset,
     a_deferred_upload_that_outgrows_the_limit_is_discarded_and_the_asset_errored,
     a_second_patch_is_locked_out_until_the_first_client_disconnects,
+    final_bytes_stored_but_never_recorded_are_recovered_when_the_client_resumes,
+    a_head_after_an_unrecorded_completion_reports_the_upload_complete,
 );
 
 struct Upload {
@@ -121,6 +123,45 @@ async fn patches_across_part_boundaries_store_the_exact_bytes_and_mark_the_asset
     // A retried final PATCH finds nothing left to do.
     let retry = tus_patch(&upload.app, &upload.token, &url, offset, Vec::new()).await;
     assert_eq!(retry.status(), 204);
+    cleanup(&upload.app).await;
+}
+
+/// The process dies after the last request's bytes became the source object but before the
+/// database recorded them. The client's HEAD (or its retried PATCH) must find the upload
+/// complete, with the right SHA-256, instead of an offset it can no longer append to.
+async fn final_bytes_stored_but_never_recorded_are_recovered_when_the_client_resumes(pool: PgPool, backend: Backend) {
+    let upload = asset_for_upload(pool, backend).await;
+    let content = random_bytes(PART + 4321, 9);
+    let url = tus_upload_url(&upload.app, &upload.token, &upload.asset_id, content.len() as u64).await;
+    let first = tus_patch(&upload.app, &upload.token, &url, 0, content[..1000].to_vec()).await;
+    assert_eq!(first.status(), 204);
+    // The final request's storage side, without its closing transaction.
+    let key = lectern::media::source_key(lectern::media::AssetId(upload.asset_id.parse().expect("uuid")));
+    lectern::storage::put_bytes(&*upload.app.storage, &key, bytes::Bytes::from(content.clone()), Default::default())
+        .await
+        .expect("put");
+    // The client retries the final request: it is answered as done without writing again.
+    let retry = tus_patch(&upload.app, &upload.token, &url, 1000, content[1000..].to_vec()).await;
+    assert_eq!(retry.status(), 204, "{:?}", retry.text().await);
+    assert_eq!(offset_of(&upload, &url).await, content.len() as u64);
+    assert_uploaded(&upload, &content).await;
+    // Anything else is still an offset mismatch.
+    let wrong = tus_patch(&upload.app, &upload.token, &url, 1000, content[1000..2000].to_vec()).await;
+    assert_eq!(wrong.status(), 409);
+    assert_eq!(error_code(wrong).await, "offset_mismatch");
+    cleanup(&upload.app).await;
+}
+
+async fn a_head_after_an_unrecorded_completion_reports_the_upload_complete(pool: PgPool, backend: Backend) {
+    let upload = asset_for_upload(pool, backend).await;
+    let content = random_bytes(PART / 2, 10);
+    let url = tus_upload_url(&upload.app, &upload.token, &upload.asset_id, content.len() as u64).await;
+    let key = lectern::media::source_key(lectern::media::AssetId(upload.asset_id.parse().expect("uuid")));
+    lectern::storage::put_bytes(&*upload.app.storage, &key, bytes::Bytes::from(content.clone()), Default::default())
+        .await
+        .expect("put");
+    assert_eq!(offset_of(&upload, &url).await, content.len() as u64);
+    assert_uploaded(&upload, &content).await;
     cleanup(&upload.app).await;
 }
 

@@ -341,7 +341,14 @@ async fn head_upload_inner(state: &AppState, raw_id: &str, request: Request) -> 
     let (mut parts, _) = request.into_parts();
     check_version(&parts.headers)?;
     let principal = writer_principal(state, &mut parts).await?;
-    let upload = visible_upload(state, &principal, raw_id).await?;
+    let mut upload = visible_upload(state, &principal, raw_id).await?;
+    // A client asks where to resume after a failure; if that failure hit between storing the
+    // last bytes and recording them, finish the upload now instead of reporting a stale offset.
+    match writer::recover_published(state, &upload).await {
+        Ok(Some(_)) => upload = visible_upload(state, &principal, raw_id).await?,
+        Ok(None) | Err(MediaError::UploadLocked) => {}
+        Err(error) => return Err(error.into()),
+    }
     let mut response = StatusCode::OK.into_response();
     let headers = response.headers_mut();
     headers.insert("upload-offset", HeaderValue::from(upload.offset()));
@@ -403,6 +410,17 @@ async fn patch_upload_inner(state: &AppState, raw_id: &str, request: Request) ->
         }
         let mut response = StatusCode::NO_CONTENT.into_response();
         response.headers_mut().insert("upload-offset", HeaderValue::from(upload.offset()));
+        return Ok(response);
+    }
+    if let Some(length) = writer::recover_published(state, &upload).await? {
+        // The retry of a final request whose bytes were stored but never recorded: they are
+        // complete now, so this body (the same bytes again) is not needed.
+        let content_length = header_u64(&parts.headers, "content-length")?;
+        if content_length.map(|bytes| claimed.saturating_add(bytes)) != Some(length) {
+            return Err(MediaError::OffsetMismatch { claimed, actual: length }.into());
+        }
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        response.headers_mut().insert("upload-offset", HeaderValue::from(length));
         return Ok(response);
     }
     let written = append(state, &upload, claimed, &parts.headers, body).await?;

@@ -311,6 +311,80 @@ impl Patch<'_> {
     }
 }
 
+/// Finishes an upload whose last request published the source object but never recorded it: the
+/// process died (or the database was unreachable) between storage and the closing transaction.
+/// Without this, the retry of that request would find nothing left to append to, and the bytes
+/// already stored would be lost to the instructor. The object must have exactly the upload's
+/// length; its SHA-256 is computed again by reading it once, because the recorded hash state
+/// stops before the unrecorded bytes. Returns the length when the upload was completed here.
+pub async fn recover_published(state: &AppState, upload: &UploadRow) -> Result<Option<u64>, MediaError> {
+    let Some(length) = upload.length() else { return Ok(None) };
+    if upload.completed_at.is_some() || upload.offset() == length {
+        return Ok(None);
+    }
+    let key = source_key(AssetId(upload.asset_id));
+    match state.storage.head(&key).await? {
+        Some(meta) if meta.size == length => {}
+        _ => return Ok(None),
+    }
+    let (mut lease, upload) = Lease::acquire(state, upload.upload_id).await?;
+    if upload.completed_at.is_some() {
+        lease.release().await;
+        return Ok(None);
+    }
+    let result = async {
+        let mut body = state.storage.get(&key, None).await?;
+        let mut hasher = Sha256::new();
+        let mut read = 0u64;
+        while let Some(chunk) = body.stream.next().await {
+            let chunk = chunk?;
+            read += chunk.len() as u64;
+            hasher.update(&chunk);
+            lease.renew_if_due().await?;
+        }
+        if read != length {
+            return Err(MediaError::Corrupt(format!("the published object has {read} bytes, expected {length}")));
+        }
+        let hash_state = save_hash(&hasher);
+        let sha256: [u8; 32] = hasher.finalize().into();
+        let parts = upload.parts()?;
+        let progress = Progress { offset: length, length: Some(length), parts: &parts, tail_size: 0, hash_state: &hash_state };
+        let mut tx = state.pool.begin().await?;
+        if !uploads::mark_completed(&mut tx, upload.upload_id, lease.token(), &progress).await? {
+            return Err(MediaError::UploadLocked);
+        }
+        assets::upload_completed(&mut tx, AssetId(upload.asset_id), &SourceObject { key: key.clone(), size: length, sha256 }).await?;
+        tx.commit().await?;
+        Ok(sha256)
+    }
+    .await;
+    match result {
+        Ok(sha256) => {
+            lease.forget();
+            if let Err(error) = state.storage.delete(&tail_key(upload.upload_id)).await {
+                tracing::warn!(error = %crate::error_chain(&error), "cannot delete a recovered upload's tail");
+            }
+            // Normally already gone (completed or renamed into place); abort whatever is left.
+            let leftover = match (&upload.storage_upload_id, state.storage.append_store()) {
+                (Some(id), _) => state.storage.abort_multipart(&key, &MultipartId(id.clone())).await,
+                (None, Some(appender)) => appender.discard_append(&upload.upload_id.to_string()).await,
+                (None, None) => Ok(()),
+            };
+            if let Err(error) = leftover {
+                tracing::debug!(error = %crate::error_chain(&error), "nothing left of a recovered upload's storage upload");
+            }
+            tracing::warn!(upload_id = %upload.upload_id, asset_id = %upload.asset_id, size = length,
+                sha256 = %hex::encode(sha256), event = "upload_recovered",
+                "completed an upload whose source was stored but not recorded");
+            Ok(Some(length))
+        }
+        Err(error) => {
+            lease.release().await;
+            Err(error)
+        }
+    }
+}
+
 /// Writes `body` at the upload's current offset. `length` is the upload's length when known
 /// (declared at creation or by this request). Returns how far the upload got.
 pub async fn write<S, E>(

@@ -257,10 +257,8 @@ async fn transcode_child(pool: &PgPool, asset_id: Uuid, work_dir: &Path) -> u32 
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let transcoding = versions(pool, asset_id).await.iter().any(|(_, state)| state == "processing");
-        if transcoding {
-            if let Some(pid) = engine_children(work_dir).first() {
-                return *pid;
-            }
+        if let Some(pid) = engine_children(work_dir).first().filter(|_| transcoding) {
+            return *pid;
         }
         assert!(Instant::now() < deadline, "no transcode child appeared");
         tokio::time::sleep(Duration::from_millis(5)).await;

@@ -54,6 +54,8 @@ pub enum StartupError {
     Database(#[from] crate::db::DbError),
     #[error("cannot open object storage")]
     Storage(#[from] crate::storage::StorageError),
+    #[error("cannot set up the transcoder")]
+    Transcoder(#[source] std::io::Error),
     #[error("cannot set up identity")]
     Auth(#[from] crate::auth::AuthError),
     #[error("cannot listen on {address}")]
@@ -70,6 +72,7 @@ pub struct Application {
     state: AppState,
     workers: WorkerSettings,
     shutdown_timeout: Duration,
+    transcoder: Arc<dyn crate::transcode::Transcoder>,
 }
 
 impl Application {
@@ -80,7 +83,7 @@ impl Application {
         if settings.migrate_on_start {
             crate::db::migrate(&pool).await?;
         }
-        Self::build_with_pool(settings, pool).await
+        Box::pin(Self::build_with_pool(settings, pool)).await
     }
 
     /// Like [`Application::build`] with a pool already made (tests get one per test from
@@ -89,6 +92,7 @@ impl Application {
         let storage = crate::storage::connect(&settings.storage).await?;
         let auth = Auth::new(settings.auth, &settings.keys, &settings.http.public_url).await?;
         let cdn = crate::cdn::Cdn::connect(settings.cdn, &settings.keys.cdn).await;
+        let transcoder = crate::transcode::connect(&settings.ingest).await.map_err(StartupError::Transcoder)?;
         let state = AppState {
             pool,
             storage: storage.store,
@@ -103,7 +107,7 @@ impl Application {
         let address = settings.http.listen;
         let listener = TcpListener::bind(address).await.map_err(|source| StartupError::Bind { address, source })?;
         let router = crate::http::router(&state, storage.routes);
-        Ok(Self { listener, router, state, workers: settings.workers, shutdown_timeout: settings.shutdown_timeout })
+        Ok(Self { listener, router, state, workers: settings.workers, shutdown_timeout: settings.shutdown_timeout, transcoder })
     }
 
     /// The bound address (useful with port 0).
@@ -124,7 +128,7 @@ impl Application {
                 self.state.pool.clone(),
                 self.state.storage.clone(),
                 self.state.metrics.clone(),
-                crate::jobs::handlers(&self.state.ingest),
+                crate::jobs::handlers(&self.state.ingest, &self.transcoder, &self.state.metrics),
                 self.workers,
             )
         });

@@ -212,6 +212,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub ingest: IngestArgs,
     #[command(flatten)]
+    pub transcoder: TranscoderArgs,
+    #[command(flatten)]
     pub uploads: UploadArgs,
     /// Background workers to run inside the API process; 0 runs the API alone.
     #[arg(long, env = "LECTERN_WORKERS", default_value_t = 1)]
@@ -233,6 +235,8 @@ pub struct WorkerArgs {
     pub keys: KeyFileArgs,
     #[command(flatten)]
     pub ingest: IngestArgs,
+    #[command(flatten)]
+    pub transcoder: TranscoderArgs,
     /// Jobs to run at once in this process.
     #[arg(long, env = "LECTERN_WORKERS", default_value_t = 1)]
     pub workers: usize,
@@ -954,9 +958,9 @@ impl OAuthArgs {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Transcoding backend (`LECTERN_TRANSCODER`). One block on purpose: `serve` and `worker` will
-// flatten `TranscoderArgs` when the asset pipeline's transcode job arrives; until then the
-// settings are resolved here and handed to `transcode::mediaconvert` by whoever needs them.
+// Transcoding backend (`LECTERN_TRANSCODER`). One block on purpose: `serve` and `worker`
+// flatten `TranscoderArgs`; the resolved settings travel in `IngestSettings::transcoder` to the
+// `media.transcode` job, which holds the backend built by `transcode::connect`.
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -1459,9 +1463,14 @@ pub struct IngestArgs {
     /// How often workers sweep expired uploads (tus and multipart) out of storage.
     #[arg(long, env = "LECTERN_UPLOAD_SWEEP_INTERVAL", default_value = "5m", value_parser = parse_duration)]
     pub upload_sweep_interval: Duration,
-    /// Scratch directory for files being probed. Default: the system temporary directory.
+    /// Scratch directory for files being probed and transcoded. Default: the system temporary
+    /// directory.
     #[arg(long, env = "LECTERN_WORK_DIR")]
     pub work_dir: Option<PathBuf>,
+    /// How long a superseded version's files stay after a newer version is published, so
+    /// learners still playing it can finish.
+    #[arg(long, env = "LECTERN_SUPERSEDED_GRACE", default_value = "1h", value_parser = parse_duration)]
+    pub superseded_grace: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -1479,6 +1488,11 @@ pub struct IngestSettings {
     pub multipart_expiry: Duration,
     pub sweep_interval: Duration,
     pub work_dir: Option<PathBuf>,
+    /// Where transcodes run (`LECTERN_TRANSCODER`); set from [`TranscoderArgs`] by `serve` and
+    /// `worker`.
+    pub transcoder: TranscoderSettings,
+    /// How long a superseded version's files are kept.
+    pub superseded_grace: Duration,
 }
 
 impl Default for IngestSettings {
@@ -1495,6 +1509,8 @@ impl Default for IngestSettings {
             multipart_expiry: Duration::from_secs(24 * 3600),
             sweep_interval: Duration::from_secs(300),
             work_dir: None,
+            transcoder: TranscoderSettings::Local,
+            superseded_grace: Duration::from_secs(3600),
         }
     }
 }
@@ -1545,6 +1561,8 @@ impl IngestArgs {
             multipart_expiry: self.multipart_expiry,
             sweep_interval: self.upload_sweep_interval,
             work_dir: self.work_dir.clone(),
+            transcoder: TranscoderSettings::Local,
+            superseded_grace: self.superseded_grace,
         })
     }
 }

@@ -30,6 +30,12 @@ pub struct KindLabels {
     pub kind: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BackendLabels {
+    /// `local` or `mediaconvert`.
+    pub backend: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub http_requests: Family<HttpLabels, Counter>,
@@ -38,6 +44,8 @@ pub struct Metrics {
     pub job_duration: Family<JobLabels, Histogram>,
     pub queue_depth: Family<KindLabels, Gauge>,
     pub queue_oldest_age: Family<KindLabels, Gauge<f64, AtomicU64>>,
+    /// Seconds of media encoded per second of wall time, per transcoder backend.
+    pub encode_speed: Family<BackendLabels, Histogram>,
 }
 
 impl Metrics {
@@ -56,6 +64,11 @@ impl Metrics {
 
         registry.register("http_requests", "HTTP requests answered", http_requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request latency", http_duration.clone());
+        // 0.05× to ~100× realtime.
+        let encode_speed = Family::<BackendLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.05, 1.5, 19))
+        });
+        registry.register("encode_speed_ratio", "Transcode speed as a multiple of realtime", encode_speed.clone());
         registry.register("jobs_finished", "Job attempts finished, by outcome", jobs_finished.clone());
         registry.register("job_duration_seconds", "Wall time of job attempts", job_duration.clone());
         registry.register("queue_depth", "Jobs due and waiting to be claimed", queue_depth.clone());
@@ -64,7 +77,7 @@ impl Metrics {
             "How long the oldest due job has waited",
             queue_oldest_age.clone(),
         );
-        Self { registry, http_requests, http_duration, jobs_finished, job_duration, queue_depth, queue_oldest_age }
+        Self { registry, http_requests, http_duration, jobs_finished, job_duration, queue_depth, queue_oldest_age, encode_speed }
     }
 
     /// The Prometheus text exposition of every metric.

@@ -205,7 +205,7 @@ async fn an_imported_video_is_stored_hashed_and_probed(app: TestApp) {
     let server = file_server().await;
     let token = instructor(&app, "teacher@example.com").await;
     let (asset_id, state) = imported(&app, &token, &format!("http://{server}/fixture/landscape_1080p30.mp4")).await;
-    assert_eq!(state.status, "processing", "{:?} {:?}", state.error_code, state.error_message);
+    assert!(["processing", "ready"].contains(&state.status.as_str()), "{} {:?} {:?}", state.status, state.error_code, state.error_message);
     let original = std::fs::read(fixtures().0.join("landscape_1080p30.mp4")).expect("fixture");
     assert_eq!(state.source_sha256.as_deref(), Some(sha256_hex(&original).as_str()));
     assert_eq!(state.source_size, Some(original.len() as i64));

@@ -59,7 +59,8 @@ fn check_outcomes(finished: &[(Value, AssetState, Vec<String>)]) {
         let name = fixture["name"].as_str().expect("name");
         let outcome = fixture["outcome"].as_str().expect("outcome");
         if outcome == "ok" {
-            assert_eq!(state.status, "processing", "{name}: {:?} {:?}", state.error_code, state.error_message);
+            // The transcode that follows may already have finished.
+            assert!(["processing", "ready"].contains(&state.status.as_str()), "{name}: {} {:?} {:?}", state.status, state.error_code, state.error_message);
             let source = state.source.as_ref().unwrap_or_else(|| panic!("{name}: no source"));
             let expect = &fixture["expect"];
             assert_eq!(source["container"], expect["container"], "{name}");
@@ -77,7 +78,7 @@ fn check_outcomes(finished: &[(Value, AssetState, Vec<String>)]) {
                 assert_eq!(video["rotation_degrees"], expect["rotation_degrees"], "{name}");
                 assert_eq!(video["codec"], expect["video_codec"], "{name}");
             }
-            assert_eq!(events, &["asset.created", "asset.uploaded", "asset.probing", "asset.probed"], "{name}");
+            assert_eq!(events[..4.min(events.len())], ["asset.created", "asset.uploaded", "asset.probing", "asset.probed"], "{name}");
         } else {
             assert_eq!(state.status, "errored", "{name} should be refused");
             assert_eq!(state.error_code.as_deref(), Some(outcome), "{name}: {:?}", state.error_message);
@@ -164,7 +165,7 @@ async fn the_owner_sees_the_probed_source_through_the_api(pool: PgPool) {
     let response = app.get_with(&format!("/v1/assets/{asset_id}"), &token).await;
     assert_eq!(response.status(), 200);
     let view: Value = response.json().await.expect("json");
-    assert_eq!(view["status"], "processing");
+    assert!(view["status"] == "processing" || view["status"] == "ready", "{view}");
     assert!(view["source"]["container"].as_str().is_some_and(|c| c.contains("matroska")), "{view}");
     let streams = view["source"]["streams"].as_array().expect("streams");
     let languages: Vec<&str> =

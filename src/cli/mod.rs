@@ -103,7 +103,8 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let cdn = args.cdn.resolve(&http, aws_keys)?;
-    let ingest = args.ingest.resolve()?;
+    let mut ingest = args.ingest.resolve()?;
+    ingest.transcoder = args.transcoder.resolve(&args.storage)?;
     let uploads = args.uploads.resolve()?;
     let settings = ServeSettings {
         http,
@@ -134,18 +135,22 @@ async fn worker(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
         return Err(ConfigError::new("LECTERN_WORKERS", "a worker process needs at least 1 worker").into());
     }
     let database = args.database.resolve()?;
-    let ingest = std::sync::Arc::new(args.ingest.resolve()?);
+    let mut ingest = args.ingest.resolve()?;
+    ingest.transcoder = args.transcoder.resolve(&args.storage)?;
+    let ingest = std::sync::Arc::new(ingest);
     let (keys, _) = crate::keys::load_or_generate(&args.keys.resolve(&args.common))?;
     // Workers never serve presigned URLs, but the local backend is built from the same settings.
     let public_url = url::Url::parse("http://127.0.0.1:8080").context("constant URL")?;
     let storage_settings = args.storage.resolve(&args.common, &public_url, keys.storage_secret.clone())?;
     let pool = crate::db::connect(&database).await?;
     let storage = crate::storage::connect(&storage_settings).await.context("cannot open object storage")?;
+    let transcoder = crate::transcode::connect(&ingest).await.context("cannot set up the transcoder")?;
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
     let workers = WorkerPool::start(
         pool,
         storage.store,
-        std::sync::Arc::new(crate::metrics::Metrics::new()),
-        crate::jobs::handlers(&ingest),
+        metrics.clone(),
+        crate::jobs::handlers(&ingest, &transcoder, &metrics),
         WorkerSettings { concurrency: args.workers, shutdown_timeout: args.common.shutdown_timeout, ..WorkerSettings::default() },
     );
     crate::app::shutdown_signal().await;

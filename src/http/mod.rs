@@ -33,6 +33,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::auth::api_key_router())
         .merge(crate::auth::oauth_router())
         .merge(crate::media::router())
+        .merge(crate::jobs::routes::router())
 }
 
 fn base_document() -> OpenApi {

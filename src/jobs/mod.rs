@@ -8,6 +8,7 @@
 //! attempt with exponential backoff and jitter until `max_attempts`.
 
 pub mod queue;
+pub mod routes;
 pub mod storage_jobs;
 pub mod worker;
 
@@ -61,6 +62,9 @@ pub struct JobContext {
     pub max_attempts: i32,
     pub pool: sqlx::PgPool,
     pub storage: Arc<dyn crate::storage::ObjectStore>,
+    /// Tripped when the worker loses the job (cancelled, lease taken over, shutdown deadline),
+    /// so long-running handlers can stop their child processes promptly.
+    pub cancellation: tokio_util::sync::CancellationToken,
 }
 
 impl JobContext {
@@ -95,8 +99,12 @@ impl JobContext {
 }
 
 /// Every handler this build knows, so `serve` and `worker` run the same set.
-pub fn handlers(ingest: &Arc<crate::config::IngestSettings>) -> Vec<Arc<dyn JobHandler>> {
+pub fn handlers(
+    ingest: &Arc<crate::config::IngestSettings>,
+    transcoder: &Arc<dyn crate::transcode::Transcoder>,
+    metrics: &Arc<crate::metrics::Metrics>,
+) -> Vec<Arc<dyn JobHandler>> {
     let mut handlers: Vec<Arc<dyn JobHandler>> = vec![Arc::new(storage_jobs::DeletePrefix)];
-    handlers.extend(crate::media::job_handlers(ingest));
+    handlers.extend(crate::media::job_handlers(ingest, transcoder, metrics));
     handlers
 }

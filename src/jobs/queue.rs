@@ -19,6 +19,8 @@ pub struct EnqueueOptions {
     pub unique_key: Option<String>,
     /// Do not run before this time.
     pub run_after: Option<OffsetDateTime>,
+    /// Whose work this is (media jobs): claiming shares workers fairly between owners.
+    pub owner_id: Option<Uuid>,
 }
 
 /// A job as a worker or an API caller sees it.
@@ -61,8 +63,8 @@ pub async fn enqueue_in(
 ) -> Result<JobId, sqlx::Error> {
     let inserted = sqlx::query_scalar!(
         r#"
-        insert into job (kind, payload, priority, max_attempts, unique_key, run_after)
-        values ($1, $2, $3, coalesce($4, 5), $5, coalesce($6, now()))
+        insert into job (kind, payload, priority, max_attempts, unique_key, run_after, owner_id)
+        values ($1, $2, $3, coalesce($4, 5), $5, coalesce($6, now()), $7)
         on conflict (unique_key) where unique_key is not null and state in ('queued', 'running')
         do nothing
         returning job_id
@@ -73,6 +75,7 @@ pub async fn enqueue_in(
         options.max_attempts,
         options.unique_key.as_deref(),
         options.run_after,
+        options.owner_id,
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -91,7 +94,8 @@ pub async fn enqueue_in(
 
 /// Claims the most urgent due job of the given kinds, or one whose lease expired, and leases it
 /// to `worker_id`. `SKIP LOCKED` lets many workers claim concurrently without waiting on each
-/// other or taking the same row.
+/// other or taking the same row. Among equally urgent jobs, the one whose owner has the fewest
+/// jobs running goes first (fair share), then the oldest.
 pub async fn claim(
     pool: &PgPool,
     worker_id: &str,
@@ -109,12 +113,16 @@ pub async fn claim(
             lease_until = now() + make_interval(secs => $3),
             progress = null
         where job_id = (
-            select job_id from job
-            where kind = any($2)
-              and ((state = 'queued' and run_after <= now())
-                   or (state = 'running' and lease_until < now()))
-            order by priority desc, run_after, created_at
-            for update skip locked
+            select candidate.job_id from job candidate
+            where candidate.kind = any($2)
+              and ((candidate.state = 'queued' and candidate.run_after <= now())
+                   or (candidate.state = 'running' and candidate.lease_until < now()))
+            order by candidate.priority desc,
+                     (select count(*) from job busy
+                      where busy.state = 'running' and busy.owner_id = candidate.owner_id
+                        and busy.lease_until >= now()),
+                     candidate.created_at
+            for update of candidate skip locked
             limit 1
         )
         returning job_id, kind, payload, state, priority, attempts, max_attempts, last_error,
@@ -262,6 +270,59 @@ pub async fn get(pool: &PgPool, job_id: JobId) -> Result<Option<JobRow>, sqlx::E
         job_id.0,
     )
     .fetch_optional(pool)
+    .await
+}
+
+/// Cancels an asset's queued and running jobs (it was deleted). A running job's worker sees the
+/// cancellation at its next heartbeat (the lease is gone) and stops the work. Returns how many.
+pub async fn cancel_for_asset(conn: &mut sqlx::PgConnection, asset_id: Uuid, reason: &str) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query!(
+        r#"
+        update job
+        set state = 'cancelled', finished_at = now(), lease_until = null, locked_by = null,
+            last_error = $2
+        where payload ? 'asset_id' and payload ->> 'asset_id' = $1::uuid::text
+          and state in ('queued', 'running')
+        "#,
+        asset_id,
+        reason,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// A job as `GET /v1/jobs` shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JobSummary {
+    pub job_id: Uuid,
+    pub kind: String,
+    pub state: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub progress: Option<f32>,
+    pub last_error: Option<String>,
+    pub run_after: OffsetDateTime,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+/// The jobs that work on an asset, newest first.
+pub async fn list_for_asset(pool: &PgPool, asset_id: Uuid) -> Result<Vec<JobSummary>, sqlx::Error> {
+    sqlx::query_as!(
+        JobSummary,
+        r#"
+        select job_id, kind, state, attempts, max_attempts, progress, last_error, run_after,
+               created_at, updated_at, finished_at
+        from job
+        where payload ? 'asset_id' and payload ->> 'asset_id' = $1::uuid::text
+        order by created_at desc, job_id
+        limit 100
+        "#,
+        asset_id,
+    )
+    .fetch_all(pool)
     .await
 }
 

@@ -170,7 +170,9 @@ async fn run_one(shared: &Shared, worker_id: &str, job: queue::JobRow) {
         max_attempts: job.max_attempts,
         pool: shared.pool.clone(),
         storage: shared.storage.clone(),
+        cancellation: CancellationToken::new(),
     };
+    let cancellation = context.cancellation.clone();
     // The handler runs in its own task: a panic inside it is caught as a JoinError and becomes
     // a retry, never the death of the worker.
     let mut task = tokio::spawn(async move { handler.run(context, job.payload).await });
@@ -183,7 +185,8 @@ async fn run_one(shared: &Shared, worker_id: &str, job: queue::JobRow) {
                 match queue::heartbeat(&shared.pool, job_id, worker_id, shared.settings.lease).await {
                     Ok(true) => {}
                     Ok(false) => {
-                        tracing::warn!("lease lost; abandoning the attempt");
+                        tracing::warn!("lease lost or job cancelled; abandoning the attempt");
+                        cancellation.cancel();
                         task.abort();
                         record(shared, &job.kind, "lost", started);
                         return;
@@ -197,6 +200,7 @@ async fn run_one(shared: &Shared, worker_id: &str, job: queue::JobRow) {
     };
     let result = match outcome {
         None => {
+            cancellation.cancel();
             task.abort();
             tracing::warn!("shutdown deadline passed; releasing the job");
             log_if_err(queue::release(&shared.pool, job_id, worker_id).await);

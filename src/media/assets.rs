@@ -86,6 +86,14 @@ pub struct AssetRow {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub deleted_at: Option<OffsetDateTime>,
+    /// The preset the next transcode uses.
+    pub preset: String,
+    /// The published version learners are served.
+    pub current_version: Option<i32>,
+    pub playable: bool,
+    /// The running transcode's progress (0–1) and estimated seconds left.
+    pub progress: Option<f32>,
+    pub eta_seconds: Option<i32>,
 }
 
 impl AssetRow {
@@ -142,7 +150,8 @@ pub async fn create(pool: &PgPool, new: &NewAsset) -> Result<Created, MediaError
         on conflict (owner_id, idempotency_key) do nothing
         returning asset_id, owner_id, title, description, passthrough, status, source, source_key,
                   source_size, source_sha256, input_url, error_code, error_message,
-                  idempotency_fingerprint, created_at, updated_at, deleted_at
+                  idempotency_fingerprint, created_at, updated_at, deleted_at, preset,
+               current_version, playable, progress, eta_seconds
         "#,
         new.owner_id,
         new.title,
@@ -167,7 +176,8 @@ pub async fn create(pool: &PgPool, new: &NewAsset) -> Result<Created, MediaError
         r#"
         select asset_id, owner_id, title, description, passthrough, status, source, source_key,
                source_size, source_sha256, input_url, error_code, error_message,
-               idempotency_fingerprint, created_at, updated_at, deleted_at
+               idempotency_fingerprint, created_at, updated_at, deleted_at, preset,
+               current_version, playable, progress, eta_seconds
         from asset where owner_id = $1 and idempotency_key = $2
         "#,
         new.owner_id,
@@ -198,7 +208,8 @@ pub async fn get(pool: &PgPool, asset_id: AssetId) -> Result<Option<AssetRow>, M
         r#"
         select asset_id, owner_id, title, description, passthrough, status, source, source_key,
                source_size, source_sha256, input_url, error_code, error_message,
-               idempotency_fingerprint, created_at, updated_at, deleted_at
+               idempotency_fingerprint, created_at, updated_at, deleted_at, preset,
+               current_version, playable, progress, eta_seconds
         from asset where asset_id = $1 and deleted_at is null
         "#,
         asset_id.0,
@@ -238,7 +249,8 @@ pub async fn list(
         r#"
         select asset_id, owner_id, title, description, passthrough, status, source, source_key,
                source_size, source_sha256, input_url, error_code, error_message,
-               idempotency_fingerprint, created_at, updated_at, deleted_at
+               idempotency_fingerprint, created_at, updated_at, deleted_at, preset,
+               current_version, playable, progress, eta_seconds
         from asset
         where owner_id = $1 and deleted_at is null
           and ($2::text is null or status = $2)
@@ -274,7 +286,8 @@ pub async fn update_details(
         where asset_id = $1 and deleted_at is null
         returning asset_id, owner_id, title, description, passthrough, status, source, source_key,
                   source_size, source_sha256, input_url, error_code, error_message,
-                  idempotency_fingerprint, created_at, updated_at, deleted_at
+                  idempotency_fingerprint, created_at, updated_at, deleted_at, preset,
+               current_version, playable, progress, eta_seconds
         "#,
         asset_id.0,
         title,
@@ -428,6 +441,109 @@ pub async fn record_probe(
     }
     record_event(conn, asset_id, "asset.probed", summary).await?;
     Ok(true)
+}
+
+/// Records a running transcode's progress and estimated seconds left. False when the asset is
+/// gone or no longer being processed (deleted, failed): the transcode should stop.
+pub async fn set_progress(pool: &PgPool, asset_id: AssetId, progress: f32, eta_seconds: Option<i32>) -> Result<bool, MediaError> {
+    let result = sqlx::query!(
+        r#"
+        update asset set progress = $2, eta_seconds = $3
+        where asset_id = $1 and deleted_at is null and status in ('processing', 'ready')
+        "#,
+        asset_id.0,
+        progress.clamp(0.0, 1.0),
+        eta_seconds,
+    )
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Is the asset still live? A running transcode stops when it is not.
+pub async fn is_live(pool: &PgPool, asset_id: AssetId) -> Result<bool, MediaError> {
+    Ok(sqlx::query_scalar!(
+        r#"select exists(select 1 from asset where asset_id = $1 and deleted_at is null) as "live!""#,
+        asset_id.0
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Points the asset at a freshly published `version`: `processing → ready` (a reprocessed asset
+/// stays `ready`), playable, progress cleared, with `asset.playable` (the first time only) and
+/// `asset.ready`. Call it in the publishing transaction. False when the asset is gone or
+/// errored meanwhile; the caller then rolls back.
+pub async fn publish_version(conn: &mut PgConnection, asset_id: AssetId, version: i32) -> Result<bool, MediaError> {
+    let was_playable = sqlx::query_scalar!(
+        r#"
+        select playable from asset
+        where asset_id = $1 and deleted_at is null and status in ('processing', 'ready')
+        for update
+        "#,
+        asset_id.0,
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(was_playable) = was_playable else { return Ok(false) };
+    sqlx::query!(
+        r#"
+        update asset
+        set status = 'ready', current_version = $2, playable = true, progress = null,
+            eta_seconds = null, error_code = null, error_message = null
+        where asset_id = $1
+        "#,
+        asset_id.0,
+        version,
+    )
+    .execute(&mut *conn)
+    .await?;
+    let payload = serde_json::json!({"version": version});
+    if !was_playable {
+        record_event(conn, asset_id, "asset.playable", &payload).await?;
+    }
+    record_event(conn, asset_id, "asset.ready", &payload).await?;
+    Ok(true)
+}
+
+/// Asks for a new transcode with `preset`: allowed for a `ready` asset (its current version
+/// stays served until the new one is published) and for an `errored` one that was probed (it
+/// goes back to `processing`). Records `asset.reprocessing` and enqueues `media.transcode`
+/// (unique per asset), in one transaction.
+pub async fn request_reprocess(pool: &PgPool, asset_id: AssetId, owner_id: Uuid, preset: &str) -> Result<AssetRow, MediaError> {
+    let mut tx = pool.begin().await?;
+    let row = sqlx::query_as!(
+        AssetRow,
+        r#"
+        update asset
+        set preset = $2,
+            status = case when status = 'errored' then 'processing' else status end,
+            error_code = null, error_message = null
+        where asset_id = $1 and deleted_at is null
+          and (status = 'ready' or (status = 'errored' and source is not null))
+        returning asset_id, owner_id, title, description, passthrough, status, source, source_key,
+                  source_size, source_sha256, input_url, error_code, error_message,
+                  idempotency_fingerprint, created_at, updated_at, deleted_at, preset,
+                  current_version, playable, progress, eta_seconds
+        "#,
+        asset_id.0,
+        preset,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        let actual = state_mismatch(&mut tx, asset_id, AssetStatus::Ready).await;
+        return Err(actual);
+    };
+    record_event(&mut tx, asset_id, "asset.reprocessing", &serde_json::json!({"preset": preset})).await?;
+    let options = EnqueueOptions {
+        unique_key: Some(format!("{}:{asset_id}", super::probe_job::TRANSCODE_KIND)),
+        owner_id: Some(owner_id),
+        ..EnqueueOptions::default()
+    };
+    queue::enqueue_in(&mut tx, super::probe_job::TRANSCODE_KIND, &serde_json::json!({"asset_id": asset_id}), options).await?;
+    tx.commit().await?;
+    Ok(row)
 }
 
 /// Appends an event to the asset's outbox. Call it inside the transaction of the change it

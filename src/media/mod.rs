@@ -8,8 +8,9 @@
 //!
 //! The other ways in and what follows them: [`multipart`] (direct-to-storage multipart uploads
 //! with presigned part URLs), [`import`] (URL import through the SSRF guard of `crate::net`),
-//! [`probe_job`] (`media.probe`: the sandboxed probe and the limits), and [`housekeeping`] (the
-//! sweep of expired uploads).
+//! [`probe_job`] (`media.probe`: the sandboxed probe and the limits), [`transcode_job`]
+//! (`media.transcode`: numbered versions published in one transaction, see [`versions`]), and
+//! [`housekeeping`] (the sweep of expired uploads).
 
 pub mod assets;
 pub mod housekeeping;
@@ -18,8 +19,10 @@ mod ingest_error;
 pub mod multipart;
 pub mod probe_job;
 pub mod routes;
+pub mod transcode_job;
 pub mod tus;
 pub mod uploads;
+pub mod versions;
 pub mod views;
 
 use std::sync::Arc;
@@ -33,10 +36,15 @@ use crate::app::AppState;
 use crate::auth::AuthError;
 use crate::storage::StorageError;
 
-/// The media job handlers: probe, URL import, and the sweep of expired uploads.
-pub fn job_handlers(ingest: &Arc<crate::config::IngestSettings>) -> Vec<Arc<dyn crate::jobs::JobHandler>> {
+/// The media job handlers: probe, transcode, URL import, and the sweep of expired uploads.
+pub fn job_handlers(
+    ingest: &Arc<crate::config::IngestSettings>,
+    transcoder: &Arc<dyn crate::transcode::Transcoder>,
+    metrics: &Arc<crate::metrics::Metrics>,
+) -> Vec<Arc<dyn crate::jobs::JobHandler>> {
     vec![
         Arc::new(probe_job::ProbeJob::new(Arc::clone(ingest))),
+        Arc::new(transcode_job::TranscodeJob::new(Arc::clone(ingest), Arc::clone(transcoder), Arc::clone(metrics))),
         Arc::new(import::ImportJob::new(Arc::clone(ingest))),
         Arc::new(housekeeping::ExpireUploads::new(ingest.sweep_interval)),
     ]

@@ -8,8 +8,6 @@
 //! limits exactly as `lectern probe` does. Then, in one transaction each:
 //! - accepted: the `SourceInfo` JSON goes to `asset.source`, the asset moves to `processing`
 //!   with an `asset.probed` event, and a `media.transcode` job is enqueued (unique per asset).
-//!   The transcode handler is written by a later issue; until it exists assets stay
-//!   `processing`.
 //! - refused (the engine's stable codes: `empty_file`, `not_a_media_file`, `truncated_file`,
 //!   `no_playable_streams`, `unsupported_codec`, `duration_too_long`, `resolution_too_large`,
 //!   `file_too_large`): the asset is `errored` with that code and message and an
@@ -35,7 +33,7 @@ use crate::engine::{EngineRunner, RunError};
 use crate::jobs::{EnqueueOptions, JobContext, JobError, JobHandler, queue};
 use crate::storage::{ObjectKey, ObjectStore, StorageError};
 
-/// The job kind the probe enqueues next; its handler arrives with the processing work.
+/// The job kind the probe enqueues next (see [`super::transcode_job`]).
 pub const TRANSCODE_KIND: &str = "media.transcode";
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -141,7 +139,9 @@ impl ProbeJob {
             }
             Err(other) => return Err(other.into()),
         }
-        let Some(source_key) = assets::get(&context.pool, id).await?.and_then(|asset| asset.source_key) else {
+        let asset = assets::get(&context.pool, id).await?;
+        let owner_id = asset.as_ref().map(|asset| asset.owner_id);
+        let Some(source_key) = asset.and_then(|asset| asset.source_key) else {
             return Err(ProbeFailure::Refused { code: "source_missing", message: "the asset has no stored file".to_owned() });
         };
         let key = ObjectKey::parse(source_key)
@@ -171,6 +171,7 @@ impl ProbeJob {
         if assets::record_probe(&mut transaction, id, &source_json, &summary).await? {
             let options = EnqueueOptions {
                 unique_key: Some(format!("{TRANSCODE_KIND}:{asset_id}")),
+                owner_id,
                 ..EnqueueOptions::default()
             };
             queue::enqueue_in(&mut transaction, TRANSCODE_KIND, &serde_json::json!({"asset_id": asset_id}), options).await?;

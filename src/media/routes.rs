@@ -31,6 +31,15 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_asset, list_assets))
         .routes(routes!(get_asset, update_asset, delete_asset))
+        .routes(routes!(reprocess_asset))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReprocessRequest {
+    /// The preset of the new version (`course` or `fast`).
+    #[schema(example = "course")]
+    pub preset: String,
 }
 
 const TITLE_MAX_CHARS: usize = 200;
@@ -226,7 +235,38 @@ async fn get_asset(
 ) -> Result<axum::Json<AssetView>, ApiError> {
     principal.require_scope(Scope::AssetsRead)?;
     let asset = visible_asset(&state, &principal, &asset_id).await?;
-    Ok(axum::Json(AssetView::from_row(&asset)))
+    Ok(axum::Json(AssetView::load(&state.pool, &asset).await?))
+}
+
+/// Make a new version of a `ready` asset (or retry an `errored` one that was probed) with a
+/// preset. The current version stays served until the new one is published.
+#[utoipa::path(post, path = "/v1/assets/{asset_id}/reprocess", tag = "assets",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("asset_id" = Uuid, Path, description = "The asset's id")),
+    request_body = ReprocessRequest,
+    responses(
+        (status = ACCEPTED, description = "A transcode is queued", body = AssetView),
+        (status = NOT_FOUND, description = "`not_found`", body = ErrorBody),
+        (status = CONFLICT, description = "`invalid_state`: the asset is not ready, or errored before it was probed", body = ErrorBody),
+        (status = UNPROCESSABLE_ENTITY, description = "`invalid_field`: unknown preset, or `invalid_json`", body = ErrorBody),
+        (status = UNAUTHORIZED, description = "`missing_token`, `invalid_token`, `token_expired` or `invalid_api_key`", body = ErrorBody),
+    ))]
+#[tracing::instrument(skip_all, fields(asset_id = %asset_id))]
+async fn reprocess_asset(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(asset_id): Path<String>,
+    Json(request): Json<ReprocessRequest>,
+) -> Result<(StatusCode, axum::Json<AssetView>), ApiError> {
+    principal.require_scope(Scope::AssetsWrite)?;
+    let asset = visible_asset(&state, &principal, &asset_id).await?;
+    if !pipelines::preset::BUILTIN_PRESETS.contains(&request.preset.as_str()) {
+        let known = pipelines::preset::BUILTIN_PRESETS.join(", ");
+        return Err(MediaError::InvalidField(format!("unknown preset {:?}; use one of {known}", request.preset)).into());
+    }
+    let row = assets::request_reprocess(&state.pool, asset.id(), asset.owner_id, &request.preset).await?;
+    tracing::info!(preset = %request.preset, event = "asset_reprocess", "reprocess requested");
+    Ok((StatusCode::ACCEPTED, axum::Json(AssetView::load(&state.pool, &row).await?)))
 }
 
 /// Your assets, newest first, a page at a time.
@@ -349,6 +389,9 @@ async fn delete_asset(
         return Ok(StatusCode::NO_CONTENT);
     }
     let removed_uploads = uploads::delete_for_asset(&mut tx, asset_id).await?;
+    // Its probe, import and transcode stop: queued ones never run, a running transcode sees the
+    // asset gone within a second and kills its engine child.
+    let cancelled = queue::cancel_for_asset(&mut tx, asset_id.0, "cancelled: the asset was deleted").await?;
     let mut prefixes = vec![format!("assets/{asset_id}/")];
     prefixes.extend(removed_uploads.iter().map(|(upload_id, _)| format!("uploads/{upload_id}/")));
     for prefix in prefixes {
@@ -370,7 +413,7 @@ async fn delete_asset(
             tracing::warn!(error = %crate::error_chain(&error), "cannot remove a deleted asset's upload in progress");
         }
     }
-    tracing::info!(event = "asset_deleted", "asset deleted");
+    tracing::info!(event = "asset_deleted", cancelled_jobs = cancelled, "asset deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -19,6 +19,15 @@ pub struct AssetView {
     pub source: Option<SourceView>,
     /// Why the asset is `errored`.
     pub error: Option<AssetErrorView>,
+    /// True once a version can be played.
+    pub playable: bool,
+    /// While a transcode runs: its progress (0–1) and estimated seconds left.
+    pub progress: Option<f32>,
+    pub eta_seconds: Option<i32>,
+    /// The published version learners are served.
+    pub current_version: Option<i32>,
+    /// The renditions of the current version: video highest first, then audio.
+    pub renditions: Vec<RenditionView>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -51,6 +60,38 @@ pub struct StreamView {
     pub frame_rate: Option<f64>,
     pub channels: Option<u16>,
     pub language: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RenditionView {
+    #[schema(example = "720p")]
+    pub name: String,
+    /// `video` or `audio`.
+    pub kind: String,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub frame_rate: Option<f64>,
+    /// Peak bits per second (HLS `BANDWIDTH`).
+    pub bandwidth: i64,
+    #[schema(example = "avc1.64001f")]
+    pub codecs: String,
+    /// Seconds.
+    pub duration: f64,
+}
+
+impl From<&super::versions::RenditionRow> for RenditionView {
+    fn from(row: &super::versions::RenditionRow) -> Self {
+        Self {
+            name: row.name.clone(),
+            kind: row.kind.clone(),
+            width: row.width,
+            height: row.height,
+            frame_rate: row.frame_rate,
+            bandwidth: row.bandwidth,
+            codecs: row.codecs.clone(),
+            duration: row.duration_seconds,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -106,9 +147,25 @@ impl AssetView {
             status: row.status(),
             source,
             error,
+            playable: row.playable,
+            progress: row.progress,
+            eta_seconds: row.eta_seconds,
+            current_version: row.current_version,
+            renditions: Vec::new(),
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
+    }
+}
+
+impl AssetView {
+    /// [`Self::from_row`] with the current version's renditions.
+    pub async fn load(pool: &sqlx::PgPool, row: &AssetRow) -> Result<Self, super::MediaError> {
+        let mut view = Self::from_row(row);
+        if let Some(version) = row.current_version {
+            view.renditions = super::versions::renditions(pool, row.id(), version).await?.iter().map(RenditionView::from).collect();
+        }
+        Ok(view)
     }
 }
 

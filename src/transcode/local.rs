@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Rendition, RenditionKind, TranscodeError, TranscodeOutput, TranscodeRequest, Transcoder};
 use crate::engine::{EngineRunner, Progress};
-use crate::storage::{BodyStream, KeyPrefix, ObjectKey, ObjectMeta, ObjectStore, PutOptions, StorageError};
+use crate::storage::{content_type_for, BodyStream, KeyPrefix, ObjectKey, ObjectMeta, ObjectStore, PutOptions, StorageError};
 
 /// Runs plans with the local engine.
 #[derive(Debug, Clone)]
@@ -81,11 +81,16 @@ async fn download(store: &dyn ObjectStore, key: &ObjectKey, path: &Path) -> Resu
     file.flush().await.map_err(|e| TranscodeError::io("write the source copy", e))
 }
 
-/// Uploads every file below `dir` to `prefix` + its relative path; returns what was stored.
+/// Package files uploaded at once: enough to hide per-request latency on S3, few enough that a
+/// worker does not hold hundreds of open files and connections.
+const UPLOAD_CONCURRENCY: usize = 8;
+
+/// Uploads every file below `dir` to `prefix` + its relative path, streaming each file with the
+/// content type players expect; returns what was stored.
 async fn upload_dir(store: &dyn ObjectStore, dir: &Path, prefix: &KeyPrefix) -> Result<Vec<ObjectMeta>, TranscodeError> {
     let read_error = |e| TranscodeError::io("read the package directory", e);
     let mut pending = vec![dir.to_path_buf()];
-    let mut uploaded = Vec::new();
+    let mut files = Vec::new();
     while let Some(current) = pending.pop() {
         let mut entries = tokio::fs::read_dir(&current).await.map_err(read_error)?;
         while let Some(entry) = entries.next_entry().await.map_err(read_error)? {
@@ -101,11 +106,21 @@ async fn upload_dir(store: &dyn ObjectStore, dir: &Path, prefix: &KeyPrefix) -> 
                 .ok_or_else(|| TranscodeError::io("name a package file", std::io::Error::other("not UTF-8")))?
                 .replace(std::path::MAIN_SEPARATOR, "/");
             let key = ObjectKey::parse(format!("{}{relative}", prefix.as_str()))?;
-            let file = tokio::fs::File::open(&path).await.map_err(read_error)?;
-            let body: BodyStream = Box::pin(ReaderStream::new(file));
-            uploaded.push(store.put(&key, body, PutOptions::default()).await?);
+            files.push((path, key));
         }
     }
+    let mut uploaded: Vec<ObjectMeta> = futures::stream::iter(files)
+        .map(|(path, key)| async move {
+            let file = tokio::fs::File::open(&path).await.map_err(|e| TranscodeError::io("read the package directory", e))?;
+            let body: BodyStream = Box::pin(ReaderStream::new(file));
+            let options = PutOptions { content_type: Some(content_type_for(&key).to_owned()), ..PutOptions::default() };
+            Ok::<_, TranscodeError>(store.put(&key, body, options).await?)
+        })
+        .buffer_unordered(UPLOAD_CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
     uploaded.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
     Ok(uploaded)
 }
@@ -125,7 +140,13 @@ fn output_of(package: &Package, prefix: &KeyPrefix, uploaded: &[ObjectMeta]) -> 
                 frame_rate: Some(frame_rate.as_f64()),
             },
             PackagedKind::Audio { language, label, default, .. } => {
-                RenditionKind::Audio { language: language.clone(), label: label.clone(), default: *default }
+                RenditionKind::Audio {
+                    language: language.clone(),
+                    label: label.clone(),
+                    default: *default,
+                    bandwidth: Some(packaged.peak_bitrate),
+                    codecs: Some(packaged.codecs.clone()),
+                }
             }
         };
         Ok(Rendition { name: packaged.name.clone(), playlist: key(&naming::media_playlist_path(&packaged.name))?, kind })
@@ -140,5 +161,6 @@ fn output_of(package: &Package, prefix: &KeyPrefix, uploaded: &[ObjectMeta]) -> 
             .map(|object| object.key.clone())
             .collect(),
         total_bytes: uploaded.iter().map(|object| object.size).sum(),
+        duration_seconds: Some(package.duration_seconds),
     })
 }

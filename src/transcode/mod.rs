@@ -7,8 +7,8 @@
 //! reading and writing the S3 bucket itself). Both execute the same plan — ladder, segment
 //! length, rate control, audio, thumbnails — and report a [`TranscodeOutput`] of the same
 //! shape, so the choice changes where the work runs and what it costs, not what viewers get
-//! or how renditions are registered. The asset pipeline's `media.transcode` job will hold an
-//! `Arc<dyn Transcoder>`; until it exists, nothing in the server calls this module.
+//! or how renditions are registered. The asset pipeline's `media.transcode` job holds the
+//! `Arc<dyn Transcoder>` that [`connect`] builds from the settings.
 
 mod error;
 pub mod local;
@@ -55,4 +55,22 @@ pub trait Transcoder: Send + Sync + 'static {
         on_progress: &mut (dyn FnMut(f64) + Send),
         cancellation: &CancellationToken,
     ) -> Result<TranscodeOutput, TranscodeError>;
+}
+
+/// The backend `LECTERN_TRANSCODER` chose. The local one runs engine children from the
+/// configured `lectern` binary (or this one) in `LECTERN_WORK_DIR` (or the temporary directory).
+pub async fn connect(ingest: &crate::config::IngestSettings) -> std::io::Result<std::sync::Arc<dyn Transcoder>> {
+    Ok(match &ingest.transcoder {
+        crate::config::TranscoderSettings::Local => {
+            let runner = match &ingest.engine_program {
+                Some(program) => crate::engine::EngineRunner::new(program.clone(), ingest.engine),
+                None => crate::engine::EngineRunner::current_exe(ingest.engine)?,
+            };
+            let work_dir = ingest.work_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("lectern-transcode"));
+            std::sync::Arc::new(local::LocalTranscoder::new(runner, work_dir))
+        }
+        crate::config::TranscoderSettings::MediaConvert(settings) => {
+            std::sync::Arc::new(mediaconvert::MediaConvertTranscoder::connect((**settings).clone()).await)
+        }
+    })
 }

@@ -16,6 +16,8 @@ pub struct TranscodeOutput {
     pub thumbnails: Vec<ObjectKey>,
     /// Every object under the prefix, for size accounting and clean-up.
     pub total_bytes: u64,
+    /// The presentation's duration as packaged, when the backend reports it.
+    pub duration_seconds: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -40,5 +42,13 @@ pub enum RenditionKind {
         height: Option<u64>,
         frame_rate: Option<f64>,
     },
-    Audio { language: Option<String>, label: String, default: bool },
+    Audio {
+        language: Option<String>,
+        label: String,
+        default: bool,
+        /// Peak bits per second and RFC 6381 codecs, when the backend reports them (the engine
+        /// does; a MediaConvert package names its audio only inside the video variants).
+        bandwidth: Option<u64>,
+        codecs: Option<String>,
+    },
 }

@@ -42,7 +42,7 @@ pub async fn read_outputs(store: &dyn ObjectStore, prefix: &KeyPrefix) -> Result
             });
         }
     }
-    Ok(TranscodeOutput { master_playlist, dash_manifest, renditions, thumbnails, total_bytes })
+    Ok(TranscodeOutput { master_playlist, dash_manifest, renditions, thumbnails, total_bytes, duration_seconds: None })
 }
 
 async fn read_small(store: &dyn ObjectStore, key: &ObjectKey) -> Result<Vec<u8>, MediaConvertError> {
@@ -77,7 +77,7 @@ fn parse_master(text: &[u8], prefix: &KeyPrefix, master: &ObjectKey) -> Result<V
             audio_variants.push(Rendition {
                 name: rendition_name(&variant.uri),
                 playlist,
-                kind: RenditionKind::Audio { language: None, label: rendition_name(&variant.uri), default: audio_variants.is_empty() },
+                kind: RenditionKind::Audio { language: None, label: rendition_name(&variant.uri), default: audio_variants.is_empty(), bandwidth: Some(variant.bandwidth), codecs: variant.codecs.clone() },
             });
             continue;
         }
@@ -109,7 +109,7 @@ fn parse_master(text: &[u8], prefix: &KeyPrefix, master: &ObjectKey) -> Result<V
         renditions.push(Rendition {
             name: rendition_name(uri),
             playlist: resolve(uri)?,
-            kind: RenditionKind::Audio { language: media.language.clone(), label: media.name.clone(), default: media.default },
+            kind: RenditionKind::Audio { language: media.language.clone(), label: media.name.clone(), default: media.default, bandwidth: None, codecs: None },
         });
     }
     if renditions.is_empty() {

@@ -1,0 +1,150 @@
+//! All SQL of `asset_version` and `rendition`: numbered attempts at an asset's package.
+//!
+//! Every transcode attempt takes the next version number ([`begin_attempt`]), so a retry never
+//! writes into a failed attempt's files. A version becomes `published` in one transaction that
+//! also supersedes the previous one and records its renditions ([`publish`]); after that it is
+//! never changed again except to `superseded`.
+
+use sqlx::{PgConnection, PgPool};
+
+use super::assets::AssetId;
+use super::MediaError;
+
+/// One rendition of a version, ready to insert or as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenditionRow {
+    pub name: String,
+    /// `video` or `audio`.
+    pub kind: String,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub frame_rate: Option<f64>,
+    pub bandwidth: i64,
+    pub average_bandwidth: Option<i64>,
+    pub codecs: String,
+    pub language: Option<String>,
+    pub duration_seconds: f64,
+    /// Relative to the version's prefix.
+    pub playlist: String,
+}
+
+/// A new attempt: versions left `processing` by an attempt that died are marked `failed`
+/// (their numbers are returned so the caller deletes their files), and the next number is
+/// taken in state `processing`. The asset row is locked meanwhile, so two attempts can never
+/// take the same number.
+pub async fn begin_attempt(pool: &PgPool, asset_id: AssetId, preset: &str) -> Result<(i32, Vec<i32>), MediaError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query!("select asset_id from asset where asset_id = $1 for update", asset_id.0).fetch_optional(&mut *tx).await?;
+    let abandoned = sqlx::query_scalar!(
+        "update asset_version set state = 'failed' where asset_id = $1 and state = 'processing' returning version",
+        asset_id.0
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let version = sqlx::query_scalar!(
+        r#"
+        insert into asset_version (asset_id, version, preset)
+        select $1, coalesce(max(version), 0) + 1, $2 from asset_version where asset_id = $1
+        returning version
+        "#,
+        asset_id.0,
+        preset,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((version, abandoned))
+}
+
+/// Marks an attempt `failed` (only while it is still `processing`).
+pub async fn mark_failed(pool: &PgPool, asset_id: AssetId, version: i32) -> Result<(), MediaError> {
+    sqlx::query!(
+        "update asset_version set state = 'failed' where asset_id = $1 and version = $2 and state = 'processing'",
+        asset_id.0,
+        version,
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Publishes `version` with its manifests and renditions and supersedes the version published
+/// before it, whose number is returned. Call it inside the publishing transaction.
+pub async fn publish(
+    conn: &mut PgConnection,
+    asset_id: AssetId,
+    version: i32,
+    manifests: &serde_json::Value,
+    renditions: &[RenditionRow],
+) -> Result<Option<i32>, MediaError> {
+    let superseded = sqlx::query_scalar!(
+        "update asset_version set state = 'superseded' where asset_id = $1 and state = 'published' returning version",
+        asset_id.0
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let published = sqlx::query!(
+        r#"
+        update asset_version set state = 'published', manifests = $3, published_at = now()
+        where asset_id = $1 and version = $2 and state = 'processing'
+        "#,
+        asset_id.0,
+        version,
+        manifests,
+    )
+    .execute(&mut *conn)
+    .await?;
+    if published.rows_affected() != 1 {
+        return Err(MediaError::WrongState { expected: "processing", actual: format!("version {version} is not processing") });
+    }
+    for rendition in renditions {
+        sqlx::query!(
+            r#"
+            insert into rendition (asset_id, version, name, kind, width, height, frame_rate, bandwidth,
+                                   average_bandwidth, codecs, language, duration_seconds, playlist)
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+            "#,
+            asset_id.0,
+            version,
+            rendition.name,
+            rendition.kind,
+            rendition.width,
+            rendition.height,
+            rendition.frame_rate,
+            rendition.bandwidth,
+            rendition.average_bandwidth,
+            rendition.codecs,
+            rendition.language,
+            rendition.duration_seconds,
+            rendition.playlist,
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(superseded)
+}
+
+/// The renditions of one version, video first (highest bandwidth first), then audio.
+pub async fn renditions(pool: &PgPool, asset_id: AssetId, version: i32) -> Result<Vec<RenditionRow>, MediaError> {
+    Ok(sqlx::query_as!(
+        RenditionRow,
+        r#"
+        select name, kind, width, height, frame_rate, bandwidth, average_bandwidth, codecs, language,
+               duration_seconds, playlist
+        from rendition where asset_id = $1 and version = $2
+        order by kind desc, bandwidth desc, name
+        "#,
+        asset_id.0,
+        version,
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// A version's state, for tests and diagnostics.
+pub async fn states(pool: &PgPool, asset_id: AssetId) -> Result<Vec<(i32, String)>, MediaError> {
+    let rows = sqlx::query!("select version, state from asset_version where asset_id = $1 order by version", asset_id.0)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(|row| (row.version, row.state)).collect())
+}

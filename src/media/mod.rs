@@ -11,6 +11,7 @@
 //! [`probe_job`] (`media.probe`: the sandboxed probe and the limits), and [`housekeeping`] (the
 //! sweep of expired uploads).
 
+pub mod access;
 pub mod assets;
 pub mod housekeeping;
 pub mod import;

@@ -409,3 +409,30 @@ async fn allowed_origins_restrict_session_creation_and_bind_ip_puts_the_client_i
         .expect("request");
     assert_eq!(response.status(), 422);
 }
+
+#[sqlx::test(migrator = "lectern::db::MIGRATOR")]
+async fn the_cookie_variant_sets_cloudfront_cookies_and_leaves_segment_uris_unsigned(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let lesson = lesson(&app).await;
+    let session = session(&app, &lesson, &lesson.owner).await;
+    let master = fetch(&app, &format!("{}?cookies=1", session["hls_url"].as_str().expect("url"))).await;
+    assert_eq!(master.status(), 200);
+    let master = master.text().await.expect("text");
+    let playlist_url = hls_uris(&master).pop().expect("a playlist");
+    assert!(playlist_url.ends_with("?cookies=1"), "{playlist_url}");
+    let response = fetch(&app, &playlist_url).await;
+    let cookies: Vec<String> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().expect("ascii").to_owned())
+        .collect();
+    assert_eq!(cookies.len(), 3, "{cookies:?}");
+    assert!(cookies.iter().all(|c| c.contains(&format!("; Path=/cdn/assets/{}/v1/", lesson.asset_id)) && c.contains("HttpOnly")));
+    let segment = hls_uris(&response.text().await.expect("text")).pop().expect("a segment");
+    assert!(!segment.contains('?'), "{segment}");
+    assert_eq!(fetch(&app, &segment).await.status(), 403, "no cookies, no segment");
+    let cookie_header = cookies.iter().map(|c| c.split(';').next().expect("pair")).collect::<Vec<_>>().join("; ");
+    let response = app.client.get(&segment).header("cookie", cookie_header).send().await.expect("request");
+    assert_eq!(response.status(), 200);
+}

@@ -17,15 +17,20 @@ pub struct Links {
     pub play_base: String,
     /// `{cdn_base}/assets/{asset_id}/v{version}`, no trailing slash.
     pub object_base: String,
-    /// The session's signed query (`Policy=…&Signature=…&Key-Pair-Id=…`).
+    /// The session's signed query (`Policy=…&Signature=…&Key-Pair-Id=…`); empty when the
+    /// signature travels in cookies instead.
     pub query: String,
+    /// Appended to `/play` URLs (`?cookies=1` keeps child playlists in the cookie variant).
+    pub play_suffix: String,
 }
 
 impl Links {
     /// The URL a player should fetch for `path` (relative to the version's prefix).
     fn url_for(&self, path: &str) -> String {
         if path.ends_with(".m3u8") {
-            format!("{}/{path}", self.play_base)
+            format!("{}/{path}{}", self.play_base, self.play_suffix)
+        } else if self.query.is_empty() {
+            format!("{}/{path}", self.object_base)
         } else {
             format!("{}/{path}?{}", self.object_base, self.query)
         }
@@ -150,7 +155,17 @@ mod tests {
             play_base: "https://api.example/play/S".to_owned(),
             object_base: "https://cdn.example/assets/A/v1".to_owned(),
             query: "Policy=P&Signature=X&Key-Pair-Id=K".to_owned(),
+            play_suffix: String::new(),
         }
+    }
+
+    #[test]
+    fn in_the_cookie_variant_segments_are_unsigned_and_playlists_stay_in_it() {
+        let links = Links { query: String::new(), play_suffix: "?cookies=1".to_owned(), ..links() };
+        let master = rewrite_hls("#EXTM3U\n360p/playlist.m3u8\n", "master.m3u8", &links);
+        assert_eq!(master, "#EXTM3U\nhttps://api.example/play/S/360p/playlist.m3u8?cookies=1\n");
+        let media = rewrite_hls("#EXTM3U\nseg_00001.m4s\n", "360p/playlist.m3u8", &links);
+        assert_eq!(media, "#EXTM3U\nhttps://cdn.example/assets/A/v1/360p/seg_00001.m4s\n");
     }
 
     #[test]

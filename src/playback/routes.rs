@@ -4,7 +4,7 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -45,6 +45,15 @@ pub fn play_routes(state: AppState) -> Router {
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(get_manifest))]
 pub struct PlayApi;
+
+/// `?cookies=1`: the signature travels as `CloudFront-*` cookies (for a player on the same site
+/// as the CDN) instead of in every URI.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ManifestQuery {
+    /// `1` for the signed-cookie variant.
+    pub cookies: Option<String>,
+}
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -374,9 +383,10 @@ async fn put_access(
 /// rewritten for the session.
 #[utoipa::path(get, path = "/play/{session_id}/{path}", tag = "playback",
     params(("session_id" = Uuid, Path, description = "The playback session (its id is the credential)"),
-           ("path" = String, Path, description = "master.m3u8, {rendition}/playlist.m3u8, manifest.mpd or images/storyboard.vtt")),
+           ("path" = String, Path, description = "master.m3u8, {rendition}/playlist.m3u8, manifest.mpd or images/storyboard.vtt"),
+           ManifestQuery),
     responses(
-        (status = OK, description = "The manifest; `Cache-Control: private, no-store`"),
+        (status = OK, description = "The manifest; `Cache-Control: private, no-store`; with `cookies=1` also `Set-Cookie: CloudFront-*` scoped to the version's CDN path"),
         (status = FORBIDDEN, description = "`playback_not_allowed` (the grant was revoked) or `origin_not_allowed`", body = ErrorBody),
         (status = NOT_FOUND, description = "`playback_session_not_found` or `not_found` (no such manifest)", body = ErrorBody),
         (status = GONE, description = "`playback_session_revoked` or `playback_session_expired`", body = ErrorBody),
@@ -384,20 +394,35 @@ async fn put_access(
 async fn get_manifest(
     State(state): State<AppState>,
     Path((raw_session, path)): Path<(String, String)>,
+    Query(query): Query<ManifestQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let response = match manifest(&state, &raw_session, &path, &headers).await {
-        Ok((content_type, text)) => (
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-                (header::CACHE_CONTROL, HeaderValue::from_static("private, no-store")),
-            ],
-            text,
-        )
-            .into_response(),
+    let cookies = query.cookies.as_deref() == Some("1");
+    let response = match manifest(&state, &raw_session, &path, &headers, cookies).await {
+        Ok(served) => {
+            let mut response = (
+                [
+                    (header::CONTENT_TYPE, HeaderValue::from_static(served.content_type)),
+                    (header::CACHE_CONTROL, HeaderValue::from_static("private, no-store")),
+                ],
+                served.text,
+            )
+                .into_response();
+            for cookie in served.set_cookies.iter().filter_map(|c| HeaderValue::from_str(c).ok()) {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            response
+        }
         Err(error) => ApiError::from(error).into_response(),
     };
     crate::cdn::origin::with_cors(response, &state, &headers)
+}
+
+/// A rewritten manifest and, in the cookie variant, the `Set-Cookie` values.
+struct ServedManifest {
+    content_type: &'static str,
+    text: String,
+    set_cookies: Vec<String>,
 }
 
 async fn manifest(
@@ -405,7 +430,8 @@ async fn manifest(
     raw_session: &str,
     path: &str,
     headers: &HeaderMap,
-) -> Result<(&'static str, String), PlaybackError> {
+    cookies: bool,
+) -> Result<ServedManifest, PlaybackError> {
     let session_id = parse_id(raw_session, PlaybackError::SessionNotFound)?;
     let session = sessions::get(&state.pool, session_id).await?.ok_or(PlaybackError::SessionNotFound)?;
     if session.revoked_at.is_some() {
@@ -436,17 +462,30 @@ async fn manifest(
     };
     let text = String::from_utf8_lossy(&bytes);
     let signed = session_policy(state, &session)?;
+    let object_base = format!("{}/{}", state.cdn.settings.base_url, version_prefix(&session));
+    let set_cookies = if cookies { cookie_headers(&signed, &object_base) } else { Vec::new() };
     let links = Links {
         play_base: play_base(state, session.session_id),
-        object_base: format!("{}/{}", state.cdn.settings.base_url, version_prefix(&session)),
-        query: signed.query(),
+        object_base,
+        query: if cookies { String::new() } else { signed.query() },
+        play_suffix: if cookies { "?cookies=1".to_owned() } else { String::new() },
     };
     let rewritten = match content_type {
         "application/dash+xml" => manifests::rewrite_dash(&text, &links),
         "application/vnd.apple.mpegurl" => manifests::rewrite_hls(&text, path, &links),
         _ => manifests::rewrite_vtt(&text, path, &links),
     };
-    Ok((content_type, rewritten))
+    Ok(ServedManifest { content_type, text: rewritten, set_cookies })
+}
+
+/// The session's signature as `CloudFront-*` cookies scoped to the version's path on the CDN,
+/// `Secure` when the CDN is served over HTTPS.
+fn cookie_headers(signed: &SignedPolicy, object_base: &str) -> Vec<String> {
+    let Ok(url) = url::Url::parse(object_base) else { return Vec::new() };
+    let attributes = crate::cdn::CookieAttributes::default()
+        .path(format!("{}/", url.path().trim_end_matches('/')))
+        .secure(url.scheme() == "https");
+    signed.cookies().set_cookie_headers(&attributes)
 }
 
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {

@@ -414,6 +414,9 @@ pub struct CdnArgs {
     /// segments and images are immutable and kept for a year).
     #[arg(long, env = "LECTERN_CDN_MANIFEST_MAX_AGE", default_value = "10s", value_parser = parse_duration)]
     pub cdn_manifest_max_age: Duration,
+    /// How long a playback session (and the CDN policy of its manifests) stays valid.
+    #[arg(long, env = "LECTERN_PLAYBACK_SESSION_TTL", default_value = "6h", value_parser = parse_duration)]
+    pub playback_session_ttl: Duration,
     /// CloudFront distribution whose cache is invalidated when objects change. Unset: no
     /// invalidations.
     #[arg(long, env = "LECTERN_CLOUDFRONT_DISTRIBUTION_ID")]
@@ -441,6 +444,10 @@ impl CdnArgs {
         settings.hash_algorithm = self.cdn_hash_algorithm;
         settings.signature_ttl = self.cdn_signature_ttl;
         settings.manifest_max_age = self.cdn_manifest_max_age;
+        if self.playback_session_ttl < Duration::from_secs(60) {
+            return Err(ConfigError::new("LECTERN_PLAYBACK_SESSION_TTL", "must be at least 60s"));
+        }
+        settings.playback_session_ttl = self.playback_session_ttl;
         if let Some(path) = self.cdn_trusted_keys_file.as_deref().filter(|p| !p.as_os_str().is_empty()) {
             settings.trusted_keys = crate::keys::load_cdn_trusted_keys(path)?;
         }

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod media;
 pub mod metrics;
 pub mod net;
+pub mod playback;
 pub mod storage;
 pub mod telemetry;
 pub mod transcode;

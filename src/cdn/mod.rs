@@ -123,6 +123,8 @@ pub struct CdnSettings {
     pub trusted_keys: Vec<TrustedKey>,
     /// `max-age` of manifests served by the local origin (segments are immutable).
     pub manifest_max_age: Duration,
+    /// How long a playback session lasts; its CDN policy expires with it.
+    pub playback_session_ttl: Duration,
     /// CloudFront invalidations; `None` when no distribution is configured.
     pub cloudfront: Option<CloudFrontSettings>,
 }
@@ -137,6 +139,7 @@ impl CdnSettings {
             signature_ttl: Duration::from_secs(6 * 3600),
             trusted_keys: Vec::new(),
             manifest_max_age: Duration::from_secs(10),
+            playback_session_ttl: Duration::from_secs(6 * 3600),
             cloudfront: None,
         }
     }

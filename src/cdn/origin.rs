@@ -212,7 +212,7 @@ fn cache_control(key: &ObjectKey, manifest_max_age: std::time::Duration) -> Stri
 
 /// `Access-Control-Allow-Origin` from the configured origins, or `*` when none are configured:
 /// media is fetched by players embedded anywhere, and the signature is the access control.
-fn with_cors(mut response: Response, state: &AppState, request_headers: &HeaderMap) -> Response {
+pub(crate) fn with_cors(mut response: Response, state: &AppState, request_headers: &HeaderMap) -> Response {
     let origins = &state.http.cors_origins;
     let allow = if origins.is_empty() || origins.iter().any(|o| o == "*") {
         Some(HeaderValue::from_static("*"))

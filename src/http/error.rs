@@ -242,3 +242,26 @@ impl From<crate::media::IngestError> for ApiError {
         Self::new(status, code, error.to_string())
     }
 }
+
+impl From<crate::playback::PlaybackError> for ApiError {
+    fn from(error: crate::playback::PlaybackError) -> Self {
+        use crate::playback::PlaybackError as E;
+        let code = error.error_code();
+        let error = match error {
+            E::Database(database) => return Self::from(database),
+            E::Storage(storage) => return Self::from(storage),
+            E::Auth(auth) => return Self::from(auth),
+            E::Cdn(cdn) => return Self::from(cdn),
+            other => other,
+        };
+        let status = match &error {
+            E::Database(_) | E::Storage(_) | E::Auth(_) | E::Cdn(_) => return Self::internal(&error),
+            E::AssetNotFound | E::AccountNotFound | E::SessionNotFound => StatusCode::NOT_FOUND,
+            E::NotAllowed | E::OriginNotAllowed => StatusCode::FORBIDDEN,
+            E::AssetNotReady => StatusCode::CONFLICT,
+            E::SessionRevoked | E::SessionExpired => StatusCode::GONE,
+            E::InvalidField(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        Self::new(status, code, error.to_string())
+    }
+}

@@ -34,6 +34,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::auth::oauth_router())
         .merge(crate::media::router())
         .merge(crate::jobs::routes::router())
+        .merge(crate::playback::routes::router())
 }
 
 fn base_document() -> OpenApi {
@@ -53,6 +54,10 @@ fn base_document() -> OpenApi {
         "The local signed origin: objects behind CloudFront-style signed URLs or cookies, which come from playback responses"
             .to_owned(),
     );
+    let mut playback = Tag::new("playback");
+    playback.description = Some(
+        "Playback sessions, grants and access settings, and the per-session manifests under /play".to_owned(),
+    );
     let mut document = OpenApiBuilder::new()
         .info(
             InfoBuilder::new()
@@ -61,7 +66,7 @@ fn base_document() -> OpenApi {
                 .description(Some("Media ingest and streaming delivery for course video"))
                 .build(),
         )
-        .tags(Some(vec![operations, identity, assets, storage, delivery]))
+        .tags(Some(vec![operations, identity, assets, playback, storage, delivery]))
         // Protected operations name this scheme with `security(("bearer" = []))`.
         .components(Some(
             ComponentsBuilder::new()
@@ -112,6 +117,7 @@ fn base_document() -> OpenApi {
     document.merge(<crate::storage::local::routes::LocalStorageApi as utoipa::OpenApi>::openapi());
     document.merge(<crate::cdn::origin::CdnOriginApi as utoipa::OpenApi>::openapi());
     document.merge(<crate::media::tus::TusApi as utoipa::OpenApi>::openapi());
+    document.merge(<crate::playback::routes::PlayApi as utoipa::OpenApi>::openapi());
     document
 }
 
@@ -144,6 +150,9 @@ pub fn router(state: &AppState, extra: Router) -> Router {
         .with_state(state.clone())
         .merge(extra)
         .merge(crate::cdn::origin::routes(state.clone()))
+        // Per-session manifests: checked and rewritten per request, like the origin outside the
+        // JSON API's layers.
+        .merge(crate::playback::routes::play_routes(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::record_metrics))

@@ -12,6 +12,7 @@
 //! (`media.transcode`: numbered versions published in one transaction, see [`versions`]), and
 //! [`housekeeping`] (the sweep of expired uploads).
 
+pub mod access;
 pub mod assets;
 pub mod housekeeping;
 pub mod import;

@@ -9,51 +9,26 @@
 //! concurrent HTTP clients (default 8). Every figure is the median of the rounds.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::print_stdout)]
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use lectern::app::{Application, ServeSettings};
-use lectern::config::{Argon2Settings, AuthSettings, DatabaseSettings, HttpSettings, KeyPath, KeyPaths, RateLimit};
-use lectern::jobs::WorkerSettings;
-use lectern::storage::{LocalSettings, StorageSettings};
-use secrecy::SecretString;
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
+use support::{Bench, fresh_database, key_paths, median, start};
 
 const DATABASE: &str = "lectern_bench_auth";
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let middle = values.len() / 2;
-    if values.len().is_multiple_of(2) { (values[middle - 1] + values[middle]) / 2.0 } else { values[middle] }
-}
-
-struct Bench {
-    rounds: u64,
-    seconds: u64,
-    clients: u64,
-}
 
 #[tokio::main]
 async fn main() {
     // `cargo bench` passes `--bench`; this harness takes no arguments of its own.
-    let bench = Bench {
-        rounds: env_number("BENCH_ROUNDS", 5).max(1),
-        seconds: env_number("BENCH_SECONDS", 2).max(1),
-        clients: env_number("BENCH_CLIENTS", 8).max(1),
-    };
-    let server_url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let server = server_url.rsplit_once('/').map_or(server_url.as_str(), |(server, _)| server).to_owned();
-    let admin = sqlx::PgPool::connect(&format!("{server}/postgres")).await.expect("PostgreSQL reachable at DATABASE_URL");
-    sqlx::query(&format!("drop database if exists {DATABASE} with (force)")).execute(&admin).await.expect("drop bench database");
+    let bench = Bench::from_env();
+    let (server, admin) = fresh_database(DATABASE).await;
 
     let data_dir = tempfile::tempdir().expect("temp dir");
-    let (app_url, stop) = Box::pin(start(&format!("{server}/{DATABASE}"), data_dir.path())).await;
+    let (app_url, _storage, stop) = Box::pin(start(&format!("{server}/{DATABASE}"), data_dir.path())).await;
     let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
 
     println!("auth_throughput: {} rounds of {} s, {} concurrent HTTP clients, median of rounds", bench.rounds, bench.seconds, bench.clients);
@@ -161,65 +136,4 @@ async fn http_rounds(bench: &Bench, client: &reqwest::Client, sessions: Arc<Vec<
         rates.push(done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64());
     }
     median(rates)
-}
-
-fn key_paths(dir: &std::path::Path) -> KeyPaths {
-    let key = |name: &str, setting| KeyPath { path: dir.join(name), setting, generate_if_missing: true };
-    KeyPaths {
-        cdn_key: key("cdn.pem", "LECTERN_CDN_KEY_FILE"),
-        cdn_key_pair_id: None,
-        token_key: key("token.pem", "LECTERN_TOKEN_KEY_FILE"),
-        token_previous_keys: Vec::new(),
-        storage_secret: key("storage-secret", "LECTERN_STORAGE_SECRET_FILE"),
-    }
-}
-
-/// A real Lectern with production token settings, cheap password hashing (registration is not
-/// what is measured) and rate limits out of the way.
-async fn start(database_url: &str, data_dir: &std::path::Path) -> (String, CancellationToken) {
-    let (keys, _) = lectern::keys::load_or_generate(&key_paths(&data_dir.join("keys"))).expect("keys");
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-    let listen = listener.local_addr().expect("address");
-    drop(listener);
-    let public_url = url::Url::parse(&format!("http://{listen}")).expect("url");
-    let mut auth = AuthSettings::default();
-    auth.passwords.argon2 = Argon2Settings { memory_kib: 256, iterations: 1, parallelism: 1 };
-    let unlimited = RateLimit { max: u32::MAX / 2, period: Duration::from_secs(60) };
-    auth.rate_limits.register = unlimited;
-    auth.rate_limits.login = unlimited;
-    auth.rate_limits.refresh = unlimited;
-    let settings = ServeSettings {
-        http: HttpSettings {
-            listen,
-            public_url: public_url.clone(),
-            cors_origins: Vec::new(),
-            request_timeout: Duration::from_secs(30),
-            max_json_body: 1024 * 1024,
-        },
-        database: DatabaseSettings {
-            url: SecretString::from(database_url.to_owned()),
-            max_connections: 16,
-            connect_timeout: Duration::from_secs(10),
-            create_if_missing: true,
-        },
-        storage: StorageSettings::Local(LocalSettings {
-            root: data_dir.join("objects"),
-            public_url: public_url.clone(),
-            presign_secret: keys.storage_secret.clone(),
-        }),
-        cdn: lectern::cdn::CdnSettings::local(&public_url),
-        ingest: lectern::config::IngestSettings::default(),
-        uploads: lectern::config::UploadSettings::default(),
-        keys,
-        auth,
-        workers: WorkerSettings { concurrency: 0, ..WorkerSettings::default() },
-        migrate_on_start: true,
-        shutdown_timeout: Duration::from_secs(2),
-    };
-    let application = Box::pin(Application::build(settings)).await.expect("application builds");
-    let address = format!("http://{}", application.local_addr().expect("bound"));
-    let stop = CancellationToken::new();
-    let stopped = stop.clone();
-    tokio::spawn(async move { application.run_until_stopped(stopped.cancelled_owned()).await });
-    (address, stop)
 }

@@ -84,28 +84,7 @@ pub const LOCKOUT_FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// Creates an account with the default role; `email_taken` when the email is in use.
 pub async fn create(pool: &PgPool, email: &Email, password_hash: &str) -> Result<Account, AuthError> {
-    let row = sqlx::query!(
-        r#"
-        insert into account (email, password_hash)
-        values ($1, $2)
-        returning account_id, email, email_verified, roles, created_at
-        "#,
-        email.as_str(),
-        password_hash,
-    )
-    .fetch_one(pool)
-    .await
-    .map_err(|error| match &error {
-        sqlx::Error::Database(db) if db.constraint() == Some("account_email_key") => AuthError::EmailTaken,
-        _ => AuthError::Database(error),
-    })?;
-    Ok(Account {
-        account_id: row.account_id,
-        email: row.email,
-        email_verified: row.email_verified,
-        roles: Role::from_stored(&row.roles),
-        created_at: row.created_at,
-    })
+    insert(pool, email, Some(password_hash), false).await
 }
 
 pub async fn find(pool: &PgPool, account_id: Uuid) -> Result<Option<Account>, AuthError> {
@@ -243,13 +222,24 @@ pub async fn create_without_password<'e>(
     email: &Email,
     email_verified: bool,
 ) -> Result<Account, AuthError> {
+    insert(executor, email, None, email_verified).await
+}
+
+/// The one `insert into account`: the default role, `email_taken` when the email is in use.
+async fn insert<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    email: &Email,
+    password_hash: Option<&str>,
+    email_verified: bool,
+) -> Result<Account, AuthError> {
     let row = sqlx::query!(
         r#"
         insert into account (email, password_hash, email_verified)
-        values ($1, null, $2)
+        values ($1, $2, $3)
         returning account_id, email, email_verified, roles, created_at
         "#,
         email.as_str(),
+        password_hash,
         email_verified,
     )
     .fetch_one(executor)

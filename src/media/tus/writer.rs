@@ -294,13 +294,8 @@ impl Patch<'_> {
         let sha256: [u8; 32] = self.hasher.clone().finalize().into();
         let progress =
             Progress { offset: length, length: Some(length), parts: &self.parts, tail_size: 0, hash_state: &hash_state };
-        let mut tx = self.state.pool.begin().await?;
-        if !uploads::mark_completed(&mut tx, self.upload.upload_id, self.token, &progress).await? {
-            return Err(MediaError::UploadLocked);
-        }
         let source = SourceObject { key: self.key.clone(), size: length, sha256 };
-        assets::upload_completed(&mut tx, AssetId(self.upload.asset_id), &source).await?;
-        tx.commit().await?;
+        record_completion(self.state, self.upload, self.token, &progress, &source).await?;
         lease.forget();
         if let Err(error) = self.state.storage.delete(&tail_key(self.upload.upload_id)).await {
             tracing::warn!(error = %crate::error_chain(&error), "cannot delete a completed upload's tail");
@@ -309,6 +304,24 @@ impl Patch<'_> {
             sha256 = %hex::encode(sha256), event = "upload_completed", "upload completed");
         Ok(length)
     }
+}
+
+/// Closes the upload and hands its source to the asset (`uploaded`, the event, the probe job) in
+/// one transaction, guarded by the lease: a writer that lost its lease records nothing.
+async fn record_completion(
+    state: &AppState,
+    upload: &UploadRow,
+    token: Uuid,
+    progress: &Progress<'_>,
+    source: &SourceObject,
+) -> Result<(), MediaError> {
+    let mut tx = state.pool.begin().await?;
+    if !uploads::mark_completed(&mut tx, upload.upload_id, token, progress).await? {
+        return Err(MediaError::UploadLocked);
+    }
+    assets::upload_completed(&mut tx, AssetId(upload.asset_id), source).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Finishes an upload whose last request published the source object but never recorded it: the
@@ -349,12 +362,8 @@ pub async fn recover_published(state: &AppState, upload: &UploadRow) -> Result<O
         let sha256: [u8; 32] = hasher.finalize().into();
         let parts = upload.parts()?;
         let progress = Progress { offset: length, length: Some(length), parts: &parts, tail_size: 0, hash_state: &hash_state };
-        let mut tx = state.pool.begin().await?;
-        if !uploads::mark_completed(&mut tx, upload.upload_id, lease.token(), &progress).await? {
-            return Err(MediaError::UploadLocked);
-        }
-        assets::upload_completed(&mut tx, AssetId(upload.asset_id), &SourceObject { key: key.clone(), size: length, sha256 }).await?;
-        tx.commit().await?;
+        let source = SourceObject { key: key.clone(), size: length, sha256 };
+        record_completion(state, &upload, lease.token(), &progress, &source).await?;
         Ok(sha256)
     }
     .await;
@@ -664,12 +673,7 @@ where
     let hash_state = save_hash(&hasher);
     let sha256: [u8; 32] = hasher.finalize().into();
     let progress = Progress { offset: position, length: Some(position), parts: &[], tail_size: 0, hash_state: &hash_state };
-    let mut tx = state.pool.begin().await?;
-    if !uploads::mark_completed(&mut tx, upload.upload_id, token, &progress).await? {
-        return Err(MediaError::UploadLocked);
-    }
-    assets::upload_completed(&mut tx, AssetId(upload.asset_id), &SourceObject { key, size: position, sha256 }).await?;
-    tx.commit().await?;
+    record_completion(state, upload, token, &progress, &SourceObject { key, size: position, sha256 }).await?;
     lease.forget();
     tracing::info!(upload_id = %upload.upload_id, asset_id = %upload.asset_id, size = position,
         sha256 = %hex::encode(sha256), event = "upload_completed", "upload completed");

@@ -91,6 +91,28 @@ pub struct AuthorizeRequest<'a> {
     pub redirect_uri: &'a str,
 }
 
+impl AuthorizeRequest<'_> {
+    /// The authorization-code request with PKCE (S256) of the plain OAuth providers (Yandex, VK
+    /// ID): the provider's endpoint with the flow's parameters, plus the provider's `extra` ones.
+    pub fn plain_oauth_url(&self, settings: &crate::config::PlainOAuthSettings, extra: &[(&str, &str)]) -> Url {
+        let mut url = settings.authorize_url.clone();
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("response_type", "code")
+                .append_pair("client_id", &settings.client_id)
+                .append_pair("redirect_uri", self.redirect_uri)
+                .append_pair("state", self.state)
+                .append_pair("code_challenge", self.code_challenge)
+                .append_pair("code_challenge_method", "S256");
+            for (name, value) in extra {
+                query.append_pair(name, value);
+            }
+        }
+        url
+    }
+}
+
 /// What the code exchange needs from the flow.
 pub struct ExchangeRequest<'a> {
     pub callback: &'a CallbackParams,

@@ -74,16 +74,7 @@ impl OAuthProvider for Vk {
     }
 
     async fn authorize_url(&self, request: &AuthorizeRequest<'_>) -> Result<Url, OAuthError> {
-        let mut url = self.settings.authorize_url.clone();
-        url.query_pairs_mut()
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &self.settings.client_id)
-            .append_pair("redirect_uri", request.redirect_uri)
-            .append_pair("state", request.state)
-            .append_pair("code_challenge", request.code_challenge)
-            .append_pair("code_challenge_method", "S256")
-            .append_pair("scope", "email");
-        Ok(url)
+        Ok(request.plain_oauth_url(&self.settings, &[("scope", "email")]))
     }
 
     async fn exchange(&self, request: &ExchangeRequest<'_>) -> Result<ExternalIdentity, OAuthError> {

@@ -123,8 +123,12 @@ fn loopback_settings() -> WebhookSettings {
 }
 
 async fn app_with(pool: PgPool, webhooks: WebhookSettings) -> TestApp {
+    app_with_workers(pool, webhooks, 2).await
+}
+
+async fn app_with_workers(pool: PgPool, webhooks: WebhookSettings, workers: usize) -> TestApp {
     let ingest = IngestSettings { webhooks, ..test_ingest_settings() };
-    spawn_app_with(pool, TestOptions { workers: 2, ingest: Some(ingest), ..TestOptions::default() }).await
+    spawn_app_with(pool, TestOptions { workers, ingest: Some(ingest), ..TestOptions::default() }).await
 }
 
 async fn instructor(app: &TestApp, email: &str) -> String {
@@ -342,6 +346,43 @@ async fn a_receiver_that_fails_twice_gets_the_event_on_the_third_attempt_with_th
     assert!(delivery["delivered_at"].is_string());
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(receiver.received().len(), 3, "nothing is sent after a success");
+    let metrics = app.client.get(app.url("/metrics")).send().await.expect("request").text().await.expect("text");
+    assert!(metrics.contains(r#"lectern_webhook_sends_total{outcome="retried"} 2"#), "{metrics}");
+    assert!(metrics.contains(r#"lectern_webhook_sends_total{outcome="succeeded"} 1"#), "{metrics}");
+}
+
+#[sqlx::test]
+async fn every_send_vets_the_address_again_so_an_endpoint_no_longer_allowed_gets_nothing(pool: PgPool) {
+    // Registered while 127.0.0.1 was on the allow-list, by an API process without workers…
+    let receiver = Receiver::start().await;
+    let registering = app_with_workers(pool.clone(), loopback_settings(), 0).await;
+    let token = instructor(&registering, "teacher@example.com").await;
+    webhook(&registering, &token, json!({"url": receiver.url, "events": ["asset.created"]})).await;
+    create_asset(&registering, &token).await;
+    drop(registering);
+
+    // …and sent by workers whose operator has since emptied the allow-list.
+    let closed = WebhookSettings {
+        fetch: WebhookSettings::fetch_settings(AddressPolicy::default(), Duration::from_secs(5)),
+        ..loopback_settings()
+    };
+    let _workers = app_with_workers(pool.clone(), closed, 2).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let error: String = loop {
+        let error: Option<String> = sqlx::query_scalar("select error from webhook_attempt order by webhook_attempt_id limit 1")
+            .fetch_optional(&pool)
+            .await
+            .expect("attempts");
+        if let Some(error) = error {
+            break error;
+        }
+        assert!(Instant::now() < deadline, "no attempt was recorded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(error.contains("127.0.0.1 is not a public address (loopback)"), "{error}");
+    let status: Option<i32> = sqlx::query_scalar("select status_code from webhook_attempt limit 1").fetch_one(&pool).await.expect("status");
+    assert_eq!(status, None);
+    assert!(receiver.received().is_empty(), "nothing reached the receiver");
 }
 
 #[sqlx::test]

@@ -599,3 +599,16 @@ async fn bad_and_private_urls_are_refused_with_stable_codes(pool: PgPool) {
     assert_eq!(response.status(), 409);
     assert_eq!(error_code(response).await, "too_many_webhooks");
 }
+
+#[test]
+fn the_readme_recipe_is_the_one_the_tests_run() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).expect("README.md");
+    let script = std::fs::read_to_string(format!("{root}/tests/webhooks/verify.py")).expect("verify.py");
+    let section = &readme[readme.find("**Verifying a webhook.**").expect("the README explains verification")..];
+    let start = section.find("```python\n").expect("a Python block") + "```python\n".len();
+    let documented = &section[start..start + section[start..].find("```").expect("the block ends")];
+    let begin = "# --- README snippet begins ---\n";
+    let tested = &script[script.find(begin).expect("marker") + begin.len()..script.find("# --- README snippet ends ---").expect("marker")];
+    assert_eq!(documented.trim(), tested.trim());
+}

@@ -208,7 +208,7 @@ impl DeliverJob {
         let duration_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
         let (status_code, error, response_excerpt) = match result {
             Ok((status, excerpt)) => {
-                let excerpt = (!excerpt.is_empty()).then(|| String::from_utf8_lossy(&excerpt).into_owned());
+                let excerpt = excerpt_text(&excerpt);
                 let error = (!(200..300).contains(&status)).then(|| format!("the receiver answered {status}"));
                 (Some(i32::from(status)), error, excerpt)
             }
@@ -242,9 +242,24 @@ impl DeliverJob {
     }
 }
 
+/// The start of a receiver's answer as storable text: invalid UTF-8 replaced, and NUL removed
+/// (PostgreSQL text cannot hold it, and a row that cannot be written would make the send repeat).
+fn excerpt_text(bytes: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(bytes).replace('\0', "");
+    (!text.is_empty()).then_some(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_are_kept_as_text_postgres_accepts() {
+        assert_eq!(excerpt_text(b"ok"), Some("ok".to_owned()));
+        assert_eq!(excerpt_text(b"a\0b\xff"), Some("ab\u{fffd}".to_owned()));
+        assert_eq!(excerpt_text(b"\0"), None);
+        assert_eq!(excerpt_text(b""), None);
+    }
 
     #[test]
     fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {

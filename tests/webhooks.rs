@@ -220,21 +220,31 @@ async fn every_event_of_a_real_asset_lifecycle_arrives_signed_as_the_readme_says
     let deleted = app.client.delete(app.url(&format!("/v1/assets/{asset_a}"))).bearer_auth(&token).send().await.expect("request");
     assert_eq!(deleted.status(), 204);
 
-    // Asset B becomes playable and ready through the function the transcode job publishes with
-    // (a real transcode would only add minutes).
+    // Asset B becomes playable and ready through the calls the transcode job publishes with
+    // (a new version, then its renditions and the asset in one transaction); a real transcode
+    // would only add minutes.
     let asset_b = create_asset(&app, &token).await;
     let asset_b_id: uuid::Uuid = asset_b.parse().expect("uuid");
+    let id_b = lectern::media::assets::AssetId(asset_b_id);
+    sqlx::query("update asset set status = 'processing' where asset_id = $1").bind(asset_b_id).execute(&app.pool).await.expect("processing");
+    let (version, _) = lectern::media::versions::begin_attempt(&app.pool, id_b, "course").await.expect("a version");
+    let rendition = lectern::media::versions::RenditionRow {
+        name: "720p".to_owned(),
+        kind: "video".to_owned(),
+        width: Some(1280),
+        height: Some(720),
+        frame_rate: Some(30.0),
+        bandwidth: 3_000_000,
+        average_bandwidth: Some(2_500_000),
+        codecs: "avc1.64001f".to_owned(),
+        language: None,
+        duration_seconds: 12.0,
+        playlist: "720p/playlist.m3u8".to_owned(),
+    };
     let mut tx = app.pool.begin().await.expect("transaction");
-    sqlx::query("update asset set status = 'processing' where asset_id = $1").bind(asset_b_id).execute(&mut *tx).await.expect("processing");
-    sqlx::query("insert into asset_version (asset_id, version, preset, state, manifests, published_at) values ($1, 1, 'course', 'published', '{}', now())")
-        .bind(asset_b_id)
-        .execute(&mut *tx)
-        .await
-        .expect("version");
-    let published = lectern::media::assets::publish_version(&mut tx, lectern::media::assets::AssetId(asset_b_id), 1)
-        .await
-        .expect("publish");
-    assert!(published);
+    let manifests = json!({"hls": "master.m3u8"});
+    lectern::media::versions::publish(&mut tx, id_b, version, &manifests, &[rendition]).await.expect("publish the version");
+    assert!(lectern::media::assets::publish_version(&mut tx, id_b, version).await.expect("publish"));
     tx.commit().await.expect("commit");
 
     let received = receiver.wait_for(7).await;
@@ -274,7 +284,8 @@ async fn every_event_of_a_real_asset_lifecycle_arrives_signed_as_the_readme_says
     assert_eq!(at(&asset_a, "asset.deleted")["title"], "Lecture 1 (old)");
     assert_eq!(at(&asset_b, "asset.created")["playable"], false);
     assert_eq!(at(&asset_b, "asset.ready")["status"], "ready");
-    assert_eq!(at(&asset_b, "asset.ready")["current_version"], 1);
+    assert_eq!(at(&asset_b, "asset.ready")["current_version"], version);
+    assert_eq!(at(&asset_b, "asset.ready")["renditions"][0]["name"], "720p");
     assert_eq!(at(&asset_b, "asset.playable")["playable"], true);
 
     // The owner sees every delivery, succeeded on the first attempt, newest first, in pages.

@@ -110,7 +110,9 @@ impl Receiver {
     }
 }
 
-/// Short retry delays, plain http and 127.0.0.1 allowed (for the test receivers).
+/// Short retry delays, plain http and 127.0.0.1 allowed (for the test receivers). The periodic
+/// sweep is pushed out of the tests' reach, so every event must arrive through the jobs its own
+/// transaction enqueued (an event left to the sweep once took a minute to arrive).
 fn loopback_settings() -> WebhookSettings {
     let policy = AddressPolicy::parse(&["127.0.0.1"]).expect("valid allow-list");
     WebhookSettings {
@@ -118,6 +120,7 @@ fn loopback_settings() -> WebhookSettings {
         allow_http: true,
         retry_base_delay: Duration::from_millis(200),
         retry_max_delay: Duration::from_secs(1),
+        sweep_interval: Duration::from_secs(3600),
         ..WebhookSettings::default()
     }
 }

@@ -1,11 +1,14 @@
 //! Fan-out: from the `asset_event` outbox to one `webhook_delivery` per interested endpoint.
 //!
-//! [`prepare`] and [`enqueue`] run inside the transaction that records an event. The
-//! `webhooks.dispatch` job is keyed per owner (`webhooks.dispatch:{owner}`), so a burst of events
-//! makes one queued job, not one per event, and an owner's events never wait on a lock another
-//! owner's transaction holds. The job turns undispatched events into deliveries in batches, one
-//! transaction per batch. The same kind with an empty payload runs periodically for every owner:
-//! it catches events whose dispatch job gave up, and re-enqueues sends whose job was lost.
+//! [`prepare`] and [`enqueue`] run inside the transaction that records an event, which enqueues
+//! one `webhooks.dispatch` job for the owner. The job turns all of the owner's undispatched events
+//! into deliveries in batches, one transaction per batch, so when events come in a burst the
+//! first job does the work and the others find nothing. The jobs are deliberately not coalesced
+//! with a unique key: a key also matches a job that is already *running*, so an event committed
+//! while it runs (after its last look) would get no job and wait for the sweep; and a shared key
+//! makes concurrent transactions of one owner wait on each other's uncommitted job row. The same
+//! kind with an empty payload runs periodically for every owner: it catches events whose
+//! dispatch job gave up, and re-enqueues sends whose job was lost.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,23 +76,12 @@ pub async fn prepare(conn: &mut PgConnection, asset_id: AssetId, event_type: &st
     Ok(Some(FanOut { owner_id: row.owner_id, snapshot }))
 }
 
-/// Enqueues the owner's fan-out; while one is queued or running, this adds nothing. (An event
-/// committed in the moment between a running fan-out's last look and its end waits for the
-/// periodic sweep, at most `sweep_interval`.)
+/// Enqueues a fan-out of the owner's events (see the module documentation for why every event
+/// gets its own job).
 pub async fn enqueue(conn: &mut PgConnection, owner_id: Uuid) -> Result<(), sqlx::Error> {
-    let options = || EnqueueOptions {
-        priority: PRIORITY,
-        unique_key: Some(format!("{KIND}:{owner_id}")),
-        owner_id: Some(owner_id),
-        ..EnqueueOptions::default()
-    };
-    let payload = serde_json::json!({ "owner_id": owner_id });
-    match queue::enqueue_in(&mut *conn, KIND, &payload, options()).await {
-        // The conflicting job finished between the insert and the look-up of its id (no
-        // statement failed, so the transaction is intact): now the insert goes through.
-        Err(sqlx::Error::RowNotFound) => queue::enqueue_in(conn, KIND, &payload, options()).await.map(drop),
-        other => other.map(drop),
-    }
+    let options = EnqueueOptions { priority: PRIORITY, owner_id: Some(owner_id), ..EnqueueOptions::default() };
+    queue::enqueue_in(conn, KIND, &serde_json::json!({ "owner_id": owner_id }), options).await?;
+    Ok(())
 }
 
 #[derive(Debug, Deserialize)]

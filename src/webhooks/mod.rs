@@ -5,7 +5,7 @@
 //! 1. `media::assets::record_event` writes the event into the `asset_event` outbox in the
 //!    transaction of the state change. When an endpoint of the owner wants that type, the same
 //!    transaction stores the asset as the API shows it (the snapshot the receiver gets) and
-//!    enqueues a coalescing `webhooks.dispatch` job ([`dispatch`]).
+//!    enqueues a `webhooks.dispatch` job for the owner ([`dispatch`]).
 //! 2. The dispatch job locks undispatched events (`for update skip locked`), inserts one
 //!    `webhook_delivery` per matching endpoint (unique per endpoint and event, so a second run
 //!    never doubles them), marks the events dispatched and enqueues one `webhooks.deliver` job

@@ -1850,6 +1850,34 @@ mod tests {
     }
 
     #[test]
+    fn the_webhook_defaults_match_the_documented_ones_and_bad_values_name_their_setting() {
+        let webhooks = |flags: &[&str]| {
+            let cli = Cli::try_parse_from([&["lectern", "serve"], flags].concat()).expect("flags parse");
+            let Command::Serve(args) = cli.command else { panic!("serve expected") };
+            args.ingest.webhooks.resolve()
+        };
+        let settings = webhooks(&[]).expect("valid");
+        let defaults = WebhookSettings::default();
+        assert_eq!(settings.fetch.policy, defaults.fetch.policy);
+        assert_eq!(settings.fetch.total_timeout, Duration::from_secs(10));
+        assert_eq!(settings.fetch.max_redirects, 0);
+        assert_eq!(settings.allow_http, defaults.allow_http);
+        assert_eq!(settings.max_endpoints_per_account, defaults.max_endpoints_per_account);
+        assert_eq!(settings.retry_base_delay, defaults.retry_base_delay);
+        assert_eq!(settings.retry_max_delay, defaults.retry_max_delay);
+        assert_eq!(settings.retry_window, Duration::from_secs(24 * 3600));
+        for (flags, setting) in [
+            (&["--webhook-allow-hosts", "10.0.0.0/40"][..], "LECTERN_WEBHOOK_ALLOW_HOSTS"),
+            (&["--webhook-max-endpoints", "0"][..], "LECTERN_WEBHOOK_MAX_ENDPOINTS"),
+            (&["--webhook-timeout", "5m"][..], "LECTERN_WEBHOOK_TIMEOUT"),
+            (&["--webhook-retry-max-delay", "1s"][..], "LECTERN_WEBHOOK_RETRY_MAX_DELAY"),
+            (&["--webhook-retry-window", "60d"][..], "LECTERN_WEBHOOK_RETRY_WINDOW"),
+        ] {
+            assert_eq!(webhooks(flags).expect_err("invalid").setting, setting);
+        }
+    }
+
+    #[test]
     fn an_unparsable_import_allow_list_names_its_setting() {
         let cli = Cli::try_parse_from(["lectern", "serve", "--import-allow-hosts", "10.0.0.0/40"]).expect("flags parse");
         let Command::Serve(args) = cli.command else { panic!("serve expected") };

@@ -417,7 +417,7 @@ async fn a_delivery_failing_past_its_window_is_failed_and_a_manual_retry_sends_i
 
     let failed = delivery_in_state(&app, &token, webhook_id, "failed").await;
     let attempts = failed["attempts"].as_array().expect("attempts");
-    assert!(attempts.len() >= 3, "retried within the window: {attempts:#?}");
+    assert!(attempts.len() >= 2, "retried within the window: {attempts:#?}");
     assert!(attempts.iter().all(|a| a["status_code"] == 503 && a["manual"] == false));
     assert!(failed["next_attempt_at"].is_null());
     let sent = receiver.received().len();
@@ -483,7 +483,11 @@ async fn endpoints_receive_only_the_event_types_they_asked_for(pool: PgPool) {
 
 #[sqlx::test]
 async fn deleting_an_endpoint_stops_its_pending_deliveries(pool: PgPool) {
-    let settings = WebhookSettings { retry_base_delay: Duration::from_secs(1), ..loopback_settings() };
+    let settings = WebhookSettings {
+        retry_base_delay: Duration::from_secs(3),
+        retry_max_delay: Duration::from_secs(3),
+        ..loopback_settings()
+    };
     let app = app_with(pool, settings).await;
     let receiver = Receiver::start().await;
     receiver.answer_from_now_on(500);
@@ -495,8 +499,10 @@ async fn deleting_an_endpoint_stops_its_pending_deliveries(pool: PgPool) {
 
     let deleted = app.client.delete(app.url(&format!("/v1/webhooks/{webhook_id}"))).bearer_auth(&token).send().await.expect("request");
     assert_eq!(deleted.status(), 204);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(receiver.received().len(), 1, "no retry after the endpoint is gone");
+    // Sends made before the deletion count; the next retry (2.4–3.6 s after a send) must not come.
+    let sent_before = receiver.received().len();
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    assert_eq!(receiver.received().len(), sent_before, "no retry after the endpoint is gone");
     let gone = app.get_with(&format!("/v1/webhooks/{webhook_id}"), &token).await;
     assert_eq!(gone.status(), 404);
     assert_eq!(error_code(gone).await, "webhook_not_found");

@@ -1440,6 +1440,8 @@ pub struct IngestArgs {
     pub limits: MediaLimitArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
     /// Hosts and CIDR blocks URL imports may reach even though they are not public, comma-
     /// separated (e.g. `media.intranet,10.1.0.0/16,127.0.0.1`). Empty (the default): public
     /// unicast addresses only.
@@ -1500,6 +1502,9 @@ pub struct IngestSettings {
     pub transcoder: TranscoderSettings,
     /// How long a superseded version's files are kept.
     pub superseded_grace: Duration,
+    /// Webhook endpoints and deliveries (here because both `serve` and `worker` need them, like
+    /// the rest of this struct).
+    pub webhooks: WebhookSettings,
 }
 
 impl Default for IngestSettings {
@@ -1518,6 +1523,7 @@ impl Default for IngestSettings {
             work_dir: None,
             transcoder: TranscoderSettings::Local,
             superseded_grace: Duration::from_secs(3600),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -1570,6 +1576,108 @@ impl IngestArgs {
             work_dir: self.work_dir.clone(),
             transcoder: TranscoderSettings::Local,
             superseded_grace: self.superseded_grace,
+            webhooks: self.webhooks.resolve()?,
+        })
+    }
+}
+
+/// Webhook endpoints and the delivery of events to them.
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    /// Accept `http://` webhook URLs (for development); by default only `https://` is accepted.
+    #[arg(long, env = "LECTERN_WEBHOOK_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_http: bool,
+    /// Hosts and CIDR blocks webhook URLs may reach even though they are not public, comma-
+    /// separated (e.g. `hooks.intranet,127.0.0.1`). Empty (the default): public unicast only.
+    #[arg(long, env = "LECTERN_WEBHOOK_ALLOW_HOSTS", value_delimiter = ',', default_value = "")]
+    pub webhook_allow_hosts: Vec<String>,
+    /// Webhook endpoints one account may have.
+    #[arg(long, env = "LECTERN_WEBHOOK_MAX_ENDPOINTS", default_value_t = 10)]
+    pub webhook_max_endpoints: u32,
+    /// How long one send may take (connecting, sending and reading the answer).
+    #[arg(long, env = "LECTERN_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub webhook_timeout: Duration,
+    /// The wait before the first retry; each further retry waits twice as long (±20 %).
+    #[arg(long, env = "LECTERN_WEBHOOK_RETRY_BASE_DELAY", default_value = "30s", value_parser = parse_duration)]
+    pub webhook_retry_base_delay: Duration,
+    /// The longest wait between two retries.
+    #[arg(long, env = "LECTERN_WEBHOOK_RETRY_MAX_DELAY", default_value = "1h", value_parser = parse_duration)]
+    pub webhook_retry_max_delay: Duration,
+    /// How long after its first attempt a delivery is retried before it is `failed`.
+    #[arg(long, env = "LECTERN_WEBHOOK_RETRY_WINDOW", default_value = "24h", value_parser = parse_duration)]
+    pub webhook_retry_window: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// How sends are made: the SSRF policy, the timeout (`total_timeout`) and the cap on the
+    /// answer read (`max_bytes`). Redirects are never followed.
+    pub fetch: crate::net::FetchSettings,
+    pub allow_http: bool,
+    pub max_endpoints_per_account: u32,
+    pub retry_base_delay: Duration,
+    pub retry_max_delay: Duration,
+    pub retry_window: Duration,
+    /// How often workers fan out events whose dispatch job was lost and re-enqueue overdue sends.
+    pub sweep_interval: Duration,
+}
+
+impl WebhookSettings {
+    /// The fetch settings of sends: no redirects, everything within `timeout`, 64 KiB of answer.
+    pub fn fetch_settings(policy: crate::net::AddressPolicy, timeout: Duration) -> crate::net::FetchSettings {
+        crate::net::FetchSettings {
+            policy,
+            max_redirects: 0,
+            connect_timeout: timeout,
+            read_timeout: timeout,
+            total_timeout: timeout,
+            max_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl Default for WebhookSettings {
+    /// The documented defaults.
+    fn default() -> Self {
+        Self {
+            fetch: Self::fetch_settings(crate::net::AddressPolicy::default(), Duration::from_secs(10)),
+            allow_http: false,
+            max_endpoints_per_account: 10,
+            retry_base_delay: Duration::from_secs(30),
+            retry_max_delay: Duration::from_secs(3600),
+            retry_window: Duration::from_secs(24 * 3600),
+            sweep_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+impl WebhookArgs {
+    pub fn resolve(&self) -> Result<WebhookSettings, ConfigError> {
+        let policy = crate::net::AddressPolicy::parse(&self.webhook_allow_hosts)
+            .map_err(|message| ConfigError::new("LECTERN_WEBHOOK_ALLOW_HOSTS", message))?;
+        if self.webhook_max_endpoints == 0 || self.webhook_max_endpoints > 1000 {
+            return Err(ConfigError::new("LECTERN_WEBHOOK_MAX_ENDPOINTS", "must be between 1 and 1000"));
+        }
+        if !(Duration::from_millis(100)..=Duration::from_secs(60)).contains(&self.webhook_timeout) {
+            return Err(ConfigError::new("LECTERN_WEBHOOK_TIMEOUT", "must be between 100ms and 60s"));
+        }
+        if self.webhook_retry_base_delay < Duration::from_millis(10) {
+            return Err(ConfigError::new("LECTERN_WEBHOOK_RETRY_BASE_DELAY", "must be at least 10ms"));
+        }
+        if self.webhook_retry_max_delay < self.webhook_retry_base_delay {
+            return Err(ConfigError::new("LECTERN_WEBHOOK_RETRY_MAX_DELAY", "must be at least the base delay"));
+        }
+        if self.webhook_retry_window > Duration::from_secs(30 * 86400) {
+            return Err(ConfigError::new("LECTERN_WEBHOOK_RETRY_WINDOW", "must be at most 30d"));
+        }
+        Ok(WebhookSettings {
+            fetch: WebhookSettings::fetch_settings(policy, self.webhook_timeout),
+            allow_http: self.webhook_allow_http,
+            max_endpoints_per_account: self.webhook_max_endpoints,
+            retry_base_delay: self.webhook_retry_base_delay,
+            retry_max_delay: self.webhook_retry_max_delay,
+            retry_window: self.webhook_retry_window,
+            sweep_interval: WebhookSettings::default().sweep_interval,
         })
     }
 }
@@ -1739,6 +1847,34 @@ mod tests {
         assert_eq!(settings.multipart_part_size, defaults.multipart_part_size);
         assert_eq!(settings.multipart_expiry, defaults.multipart_expiry);
         assert_eq!(settings.sweep_interval, defaults.sweep_interval);
+    }
+
+    #[test]
+    fn the_webhook_defaults_match_the_documented_ones_and_bad_values_name_their_setting() {
+        let webhooks = |flags: &[&str]| {
+            let cli = Cli::try_parse_from([&["lectern", "serve"], flags].concat()).expect("flags parse");
+            let Command::Serve(args) = cli.command else { panic!("serve expected") };
+            args.ingest.webhooks.resolve()
+        };
+        let settings = webhooks(&[]).expect("valid");
+        let defaults = WebhookSettings::default();
+        assert_eq!(settings.fetch.policy, defaults.fetch.policy);
+        assert_eq!(settings.fetch.total_timeout, Duration::from_secs(10));
+        assert_eq!(settings.fetch.max_redirects, 0);
+        assert_eq!(settings.allow_http, defaults.allow_http);
+        assert_eq!(settings.max_endpoints_per_account, defaults.max_endpoints_per_account);
+        assert_eq!(settings.retry_base_delay, defaults.retry_base_delay);
+        assert_eq!(settings.retry_max_delay, defaults.retry_max_delay);
+        assert_eq!(settings.retry_window, Duration::from_secs(24 * 3600));
+        for (flags, setting) in [
+            (&["--webhook-allow-hosts", "10.0.0.0/40"][..], "LECTERN_WEBHOOK_ALLOW_HOSTS"),
+            (&["--webhook-max-endpoints", "0"][..], "LECTERN_WEBHOOK_MAX_ENDPOINTS"),
+            (&["--webhook-timeout", "5m"][..], "LECTERN_WEBHOOK_TIMEOUT"),
+            (&["--webhook-retry-max-delay", "1s"][..], "LECTERN_WEBHOOK_RETRY_MAX_DELAY"),
+            (&["--webhook-retry-window", "60d"][..], "LECTERN_WEBHOOK_RETRY_WINDOW"),
+        ] {
+            assert_eq!(webhooks(flags).expect_err("invalid").setting, setting);
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod playback;
 pub mod storage;
 pub mod telemetry;
 pub mod transcode;
+pub mod webhooks;
 
 /// An error and all its causes on one line (`a: b: c`), for logs and messages.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {

@@ -36,6 +36,13 @@ pub struct BackendLabels {
     pub backend: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    /// `succeeded`, `retried` (failed, another send is scheduled), `failed` (the retry window is
+    /// over) or `superseded` (a manual retry or a deletion overtook the send).
+    pub outcome: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub http_requests: Family<HttpLabels, Counter>,
@@ -46,6 +53,9 @@ pub struct Metrics {
     pub queue_oldest_age: Family<KindLabels, Gauge<f64, AtomicU64>>,
     /// Seconds of media encoded per second of wall time, per transcoder backend.
     pub encode_speed: Family<BackendLabels, Histogram>,
+    /// Webhook sends by outcome.
+    pub webhook_deliveries: Family<WebhookLabels, Counter>,
+    pub webhook_send_duration: Family<WebhookLabels, Histogram>,
 }
 
 impl Metrics {
@@ -77,7 +87,24 @@ impl Metrics {
             "How long the oldest due job has waited",
             queue_oldest_age.clone(),
         );
-        Self { registry, http_requests, http_duration, jobs_finished, job_duration, queue_depth, queue_oldest_age, encode_speed }
+        let webhook_deliveries = Family::<WebhookLabels, Counter>::default();
+        registry.register("webhook_sends", "Webhook sends, by outcome", webhook_deliveries.clone());
+        // 5 ms to ~40 s: the send timeout is at most 60 s and 10 s by default.
+        let webhook_send_duration =
+            Family::<WebhookLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.005, 2.0, 14)));
+        registry.register("webhook_send_duration_seconds", "Wall time of webhook sends", webhook_send_duration.clone());
+        Self {
+            registry,
+            http_requests,
+            http_duration,
+            jobs_finished,
+            job_duration,
+            queue_depth,
+            queue_oldest_age,
+            encode_speed,
+            webhook_deliveries,
+            webhook_send_duration,
+        }
     }
 
     /// The Prometheus text exposition of every metric.

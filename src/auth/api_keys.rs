@@ -37,18 +37,24 @@ pub enum Scope {
     /// Create playback sessions, also on behalf of a learner (see [`on_behalf_of`]).
     #[serde(rename = "playback:create")]
     PlaybackCreate,
+    /// See the account's webhook endpoints and their deliveries.
+    #[serde(rename = "webhooks:read")]
+    WebhooksRead,
+    /// Create and delete webhook endpoints and retry deliveries.
     #[serde(rename = "webhooks:write")]
     WebhooksWrite,
 }
 
 impl Scope {
-    pub const ALL: [Self; 4] = [Self::AssetsRead, Self::AssetsWrite, Self::PlaybackCreate, Self::WebhooksWrite];
+    pub const ALL: [Self; 5] =
+        [Self::AssetsRead, Self::AssetsWrite, Self::PlaybackCreate, Self::WebhooksRead, Self::WebhooksWrite];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::AssetsRead => "assets:read",
             Self::AssetsWrite => "assets:write",
             Self::PlaybackCreate => "playback:create",
+            Self::WebhooksRead => "webhooks:read",
             Self::WebhooksWrite => "webhooks:write",
         }
     }
@@ -66,14 +72,13 @@ impl Scope {
     }
 
     /// Whether an account with `roles` may hold a key with this scope. Instructors manage their
-    /// own media and playback; webhooks are platform-wide, so only administrators may change them.
-    /// Learners hold no keys at all.
+    /// own media, playback and webhooks (an endpoint hears only about its owner's assets, so it
+    /// reaches no further than the owner's own asset list). Learners hold no keys at all.
     pub fn allowed_for(self, roles: &[Role]) -> bool {
         match self {
-            Self::AssetsRead | Self::AssetsWrite | Self::PlaybackCreate => {
+            Self::AssetsRead | Self::AssetsWrite | Self::PlaybackCreate | Self::WebhooksRead | Self::WebhooksWrite => {
                 roles.contains(&Role::Instructor) || roles.contains(&Role::Admin)
             }
-            Self::WebhooksWrite => roles.contains(&Role::Admin),
         }
     }
 
@@ -312,8 +317,9 @@ mod tests {
         let admin = [Role::Learner, Role::Admin];
         let scopes = |raw: &[&str]| raw.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         assert!(check_request(&instructor, "site", &scopes(&["assets:read", "playback:create"])).is_ok());
+        assert!(check_request(&instructor, "site", &scopes(&["webhooks:read", "webhooks:write"])).is_ok());
         assert!(matches!(
-            check_request(&instructor, "site", &scopes(&["webhooks:write"])),
+            check_request(&[Role::Learner], "site", &scopes(&["assets:read"])),
             Err(AuthError::ForbiddenBecause(_))
         ));
         assert!(check_request(&admin, "site", &scopes(&["webhooks:write"])).is_ok());

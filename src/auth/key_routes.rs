@@ -23,7 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct CreateKeyRequest {
     #[schema(example = "course site")]
     pub name: String,
-    /// Any of `assets:read`, `assets:write`, `playback:create` and (administrators only)
+    /// Any of `assets:read`, `assets:write`, `playback:create`, `webhooks:read` and
     /// `webhooks:write`.
     #[schema(example = json!(["assets:read", "playback:create"]))]
     pub scopes: Vec<String>,
@@ -51,7 +51,7 @@ pub struct KeyList {
     request_body = CreateKeyRequest,
     responses(
         (status = CREATED, description = "The key and its secret", body = CreatedKey),
-        (status = FORBIDDEN, description = "`forbidden`: learners hold no keys, and only administrators may grant `webhooks:write`", body = ErrorBody),
+        (status = FORBIDDEN, description = "`forbidden`: learners hold no keys", body = ErrorBody),
         (status = UNPROCESSABLE_ENTITY, description = "`invalid_scope` or `invalid_name`", body = ErrorBody),
         (status = UNAUTHORIZED, description = "`missing_token`, `invalid_token` or `token_expired`", body = ErrorBody),
     ))]

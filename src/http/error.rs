@@ -265,3 +265,25 @@ impl From<crate::playback::PlaybackError> for ApiError {
         Self::new(status, code, error.to_string())
     }
 }
+
+impl From<crate::webhooks::WebhookError> for ApiError {
+    fn from(error: crate::webhooks::WebhookError) -> Self {
+        use crate::webhooks::WebhookError as E;
+        let code = error.error_code();
+        let error = match error {
+            E::Database(database) => return Self::from(database),
+            E::Auth(auth) => return Self::from(auth),
+            other => other,
+        };
+        let status = match &error {
+            E::UrlInvalid(_) | E::UrlForbidden(_) | E::UnknownEventType(_) | E::InvalidField(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            E::TooMany(_) => StatusCode::CONFLICT,
+            E::NotFound | E::DeliveryNotFound => StatusCode::NOT_FOUND,
+            E::InvalidCursor => StatusCode::BAD_REQUEST,
+            E::Database(_) | E::Auth(_) | E::Random(_) => return Self::internal(&error),
+        };
+        Self::new(status, code, error.to_string())
+    }
+}

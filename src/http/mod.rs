@@ -35,6 +35,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::media::router())
         .merge(crate::jobs::routes::router())
         .merge(crate::playback::routes::router())
+        .merge(crate::webhooks::router())
 }
 
 fn base_document() -> OpenApi {
@@ -58,6 +59,8 @@ fn base_document() -> OpenApi {
     playback.description = Some(
         "Playback sessions, grants and access settings, and the per-session manifests under /play".to_owned(),
     );
+    let mut webhooks = Tag::new("webhooks");
+    webhooks.description = Some("Endpoints that receive signed asset events, and their deliveries".to_owned());
     let mut document = OpenApiBuilder::new()
         .info(
             InfoBuilder::new()
@@ -66,7 +69,7 @@ fn base_document() -> OpenApi {
                 .description(Some("Media ingest and streaming delivery for course video"))
                 .build(),
         )
-        .tags(Some(vec![operations, identity, assets, playback, storage, delivery]))
+        .tags(Some(vec![operations, identity, assets, playback, webhooks, storage, delivery]))
         // Protected operations name this scheme with `security(("bearer" = []))`.
         .components(Some(
             ComponentsBuilder::new()

@@ -106,5 +106,6 @@ pub fn handlers(
 ) -> Vec<Arc<dyn JobHandler>> {
     let mut handlers: Vec<Arc<dyn JobHandler>> = vec![Arc::new(storage_jobs::DeletePrefix)];
     handlers.extend(crate::media::job_handlers(ingest, transcoder, metrics));
+    handlers.extend(crate::webhooks::job_handlers(ingest, metrics));
     handlers
 }

@@ -547,7 +547,9 @@ pub async fn request_reprocess(pool: &PgPool, asset_id: AssetId, owner_id: Uuid,
 }
 
 /// Appends an event to the asset's outbox. Call it inside the transaction of the change it
-/// reports.
+/// reports. When a webhook endpoint of the owner wants the event, the asset as the API shows it
+/// now is stored with it and the fan-out is enqueued, in this same transaction (see
+/// `crate::webhooks::dispatch`); otherwise the event is recorded as already dispatched.
 pub async fn record_event(
     conn: &mut PgConnection,
     asset_id: AssetId,
@@ -555,19 +557,45 @@ pub async fn record_event(
     payload: &serde_json::Value,
 ) -> Result<Uuid, MediaError> {
     let event_id = Uuid::now_v7();
+    let fan_out = crate::webhooks::dispatch::prepare(&mut *conn, asset_id, event_type).await?;
     sqlx::query!(
-        "insert into asset_event (event_id, asset_id, type, payload) values ($1, $2, $3, $4)",
+        r#"
+        insert into asset_event (event_id, asset_id, type, payload, asset_snapshot, dispatched_at)
+        values ($1, $2, $3, $4, $5, case when $5::jsonb is null then now() end)
+        "#,
         event_id,
         asset_id.0,
         event_type,
         payload,
+        fan_out.as_ref().map(|f| &f.snapshot),
     )
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    if let Some(fan_out) = fan_out {
+        crate::webhooks::dispatch::enqueue(&mut *conn, fan_out.owner_id).await?;
+    }
     Ok(event_id)
 }
 
-/// One event as stored (tests and, later, webhook delivery read these).
+/// The asset row, deleted or not, read on the caller's connection (inside a transaction it sees
+/// the transaction's own changes). For event snapshots.
+pub(crate) async fn row_in(conn: &mut PgConnection, asset_id: AssetId) -> Result<Option<AssetRow>, MediaError> {
+    Ok(sqlx::query_as!(
+        AssetRow,
+        r#"
+        select asset_id, owner_id, title, description, passthrough, status, source, source_key,
+               source_size, source_sha256, input_url, error_code, error_message,
+               idempotency_fingerprint, created_at, updated_at, deleted_at, preset,
+               current_version, playable, progress, eta_seconds
+        from asset where asset_id = $1
+        "#,
+        asset_id.0,
+    )
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// One event as stored (tests read these).
 #[derive(Debug, Clone)]
 pub struct EventRow {
     pub event_id: Uuid,

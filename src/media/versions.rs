@@ -125,7 +125,11 @@ pub async fn publish(
 }
 
 /// The renditions of one version, video first (highest bandwidth first), then audio.
-pub async fn renditions(pool: &PgPool, asset_id: AssetId, version: i32) -> Result<Vec<RenditionRow>, MediaError> {
+pub async fn renditions<'c>(
+    executor: impl sqlx::PgExecutor<'c>,
+    asset_id: AssetId,
+    version: i32,
+) -> Result<Vec<RenditionRow>, MediaError> {
     Ok(sqlx::query_as!(
         RenditionRow,
         r#"
@@ -137,7 +141,7 @@ pub async fn renditions(pool: &PgPool, asset_id: AssetId, version: i32) -> Resul
         asset_id.0,
         version,
     )
-    .fetch_all(pool)
+    .fetch_all(executor)
     .await?)
 }
 

@@ -189,9 +189,38 @@ impl GuardedFetcher {
 
     /// One request to one vetted URL, on a client pinned to the vetted addresses.
     async fn one_hop(&self, url: &Url) -> Result<reqwest::Response, FetchError> {
+        let client = self.pinned_client(url, concat!("lectern/", env!("CARGO_PKG_VERSION"), " (url import)")).await?;
+        client.get(url.clone()).send().await.map_err(|error| self.send_error(error))
+    }
+
+    fn send_error(&self, error: reqwest::Error) -> FetchError {
+        if error.is_timeout() { FetchError::TimedOut(self.settings.connect_timeout) } else { FetchError::Network(error) }
+    }
+
+    /// Resolves and vets `url` as a request would, without sending anything: the addresses a
+    /// connection would be pinned to, or why it would be refused.
+    pub async fn vet(&self, url: &Url) -> Result<Vec<SocketAddr>, FetchError> {
         let policy = &self.settings.policy;
         policy.check_parsed_url(url)?;
         let port = url.port_or_known_default().unwrap_or(80);
+        match url.host() {
+            Some(Host::Domain(host)) => {
+                let addresses = resolve(host, port).await?;
+                for address in &addresses {
+                    policy.check_address(host, address.ip()).map_err(UrlRefusal::from)?;
+                }
+                Ok(addresses)
+            }
+            Some(Host::Ipv4(v4)) => Ok(vec![SocketAddr::from((v4, port))]),
+            Some(Host::Ipv6(v6)) => Ok(vec![SocketAddr::from((v6, port))]),
+            None => Err(UrlRefusal::NoHost.into()),
+        }
+    }
+
+    /// A client that can reach only the vetted addresses of `url`'s host and follows no
+    /// redirects.
+    async fn pinned_client(&self, url: &Url, user_agent: &str) -> Result<reqwest::Client, FetchError> {
+        let addresses = self.vet(url).await?;
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             // Environment proxies would connect somewhere we did not vet.
@@ -199,23 +228,52 @@ impl GuardedFetcher {
             .dns_resolver(Arc::new(NoLookups))
             .connect_timeout(self.settings.connect_timeout)
             .read_timeout(self.settings.read_timeout)
-            .user_agent(concat!("lectern/", env!("CARGO_PKG_VERSION"), " (url import)"));
+            .user_agent(user_agent);
         if let Some(Host::Domain(host)) = url.host() {
-            let addresses = resolve(host, port).await?;
-            for address in &addresses {
-                policy.check_address(host, address.ip()).map_err(UrlRefusal::from)?;
-            }
             builder = builder.resolve_to_addrs(host, &addresses);
         }
-        let client = builder.build().map_err(FetchError::Network)?;
-        client.get(url.clone()).send().await.map_err(|error| {
-            if error.is_timeout() {
-                FetchError::TimedOut(self.settings.connect_timeout)
-            } else {
-                FetchError::Network(error)
-            }
-        })
+        builder.build().map_err(FetchError::Network)
     }
+
+    /// POSTs `body` to `url` (webhook sends) and returns the status and at most `max_bytes` of
+    /// the answer, whatever the status. Redirects are not followed (a 3xx is just an answer),
+    /// and the whole exchange must finish within `total_timeout`.
+    pub async fn post(
+        &self,
+        url: &Url,
+        user_agent: &str,
+        headers: reqwest::header::HeaderMap,
+        body: Bytes,
+    ) -> Result<PostAnswer, FetchError> {
+        let deadline = self.settings.total_timeout;
+        let exchange = async {
+            let client = self.pinned_client(url, user_agent).await?;
+            let response =
+                client.post(url.clone()).headers(headers).body(body).send().await.map_err(|e| self.send_error(e))?;
+            let status = response.status().as_u16();
+            let limit = usize::try_from(self.settings.max_bytes).unwrap_or(usize::MAX);
+            let mut excerpt = Vec::new();
+            let mut stream = response.bytes_stream();
+            // Only the start of the answer matters; the rest is not read.
+            while excerpt.len() < limit {
+                match stream.next().await {
+                    Some(Ok(chunk)) => excerpt.extend_from_slice(&chunk[..chunk.len().min(limit - excerpt.len())]),
+                    // The status already arrived; a body cut short does not change it.
+                    Some(Err(_)) | None => break,
+                }
+            }
+            Ok(PostAnswer { status, excerpt: Bytes::from(excerpt) })
+        };
+        tokio::time::timeout(deadline, exchange).await.map_err(|_| FetchError::TimedOut(deadline))?
+    }
+}
+
+/// What a server answered to [`GuardedFetcher::post`].
+#[derive(Debug, Clone)]
+pub struct PostAnswer {
+    pub status: u16,
+    /// The start of the body, at most `max_bytes`.
+    pub excerpt: Bytes,
 }
 
 async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, FetchError> {

@@ -1,4 +1,4 @@
-//! Outbound HTTP on behalf of users: URL imports today, webhooks later.
+//! Outbound HTTP on behalf of users: URL imports and webhook sends.
 //!
 //! A URL a user hands us is an instruction to make a request from inside our network, which is
 //! exactly what server-side request forgery abuses. So no such request is made with a plain
@@ -11,5 +11,5 @@
 pub mod fetch;
 pub mod ssrf;
 
-pub use fetch::{FetchError, FetchSettings, GuardedFetcher};
+pub use fetch::{FetchError, FetchSettings, GuardedFetcher, PostAnswer};
 pub use ssrf::{AddressPolicy, AddressRefusal, UrlRefusal};

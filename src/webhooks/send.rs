@@ -1,0 +1,282 @@
+//! One send of one delivery: the body, the signature, the POST through the SSRF-guarded fetcher,
+//! and the record of the attempt with the next step.
+//!
+//! The retry schedule is the delivery's own (`next_attempt_at`), not the job queue's backoff:
+//! base·2ⁿ⁻¹ with ±20 % jitter, capped, for a window (24 h by default) from the first attempt.
+//! Each scheduled send is one `webhooks.deliver` job carrying the delivery's `schedule` number;
+//! a job whose number is stale (a manual retry or a newer schedule replaced it) does nothing.
+//! The queue's own retries cover only our failures (the database), never the receiver's.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use hmac::{Hmac, KeyInit, Mac};
+use axum::http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use time::OffsetDateTime;
+use url::Url;
+use uuid::Uuid;
+
+use super::deliveries::{self, AfterAttempt, Attempt, SendRow};
+use crate::config::WebhookSettings;
+use crate::jobs::{queue, EnqueueOptions, JobContext, JobError, JobHandler};
+use crate::metrics::{Metrics, WebhookLabels};
+use crate::net::GuardedFetcher;
+
+pub const KIND: &str = "webhooks.deliver";
+
+/// `User-Agent` of every send.
+pub const USER_AGENT: &str = concat!("Lectern-Webhooks/", env!("CARGO_PKG_VERSION"));
+
+/// How much of a receiver's answer is kept with the attempt.
+const EXCERPT_BYTES: usize = 1024;
+
+/// Enqueues the send scheduled as `schedule`, due at the delivery's `next_attempt_at` (now for the
+/// first send and manual retries; the caller sets `run_after` through the schedule otherwise).
+pub async fn enqueue(
+    conn: &mut sqlx::PgConnection,
+    delivery_id: Uuid,
+    schedule: i32,
+    owner_id: Uuid,
+    manual: bool,
+) -> Result<(), sqlx::Error> {
+    enqueue_at(conn, delivery_id, schedule, owner_id, manual, None).await
+}
+
+async fn enqueue_at(
+    conn: &mut sqlx::PgConnection,
+    delivery_id: Uuid,
+    schedule: i32,
+    owner_id: Uuid,
+    manual: bool,
+    run_after: Option<OffsetDateTime>,
+) -> Result<(), sqlx::Error> {
+    let options = EnqueueOptions {
+        priority: super::dispatch::PRIORITY,
+        unique_key: Some(format!("{KIND}:{delivery_id}:{schedule}")),
+        owner_id: Some(owner_id),
+        run_after,
+        ..EnqueueOptions::default()
+    };
+    let payload = DeliverPayload { delivery_id, schedule, manual };
+    let payload = serde_json::to_value(payload).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    queue::enqueue_in(conn, KIND, &payload, options).await?;
+    Ok(())
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct DeliverPayload {
+    delivery_id: Uuid,
+    schedule: i32,
+    #[serde(default)]
+    manual: bool,
+}
+
+/// The JSON body of a send. Field order is part of the documented example, not of the contract.
+#[derive(Debug, Serialize)]
+struct EventBody<'a> {
+    /// The event id (UUIDv7): the same on every send of this event to every endpoint.
+    id: Uuid,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    data: EventData<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct EventData<'a> {
+    /// The asset as `GET /v1/assets/{id}` showed it when the event happened.
+    asset: &'a serde_json::Value,
+}
+
+/// The body of a delivery: the same bytes on every send.
+pub fn body(row: &SendRow) -> Result<Vec<u8>, serde_json::Error> {
+    let null = serde_json::Value::Null;
+    serde_json::to_vec(&EventBody {
+        id: row.event_id,
+        event_type: &row.event_type,
+        created_at: row.event_created_at,
+        data: EventData { asset: row.asset_snapshot.as_ref().unwrap_or(&null) },
+    })
+}
+
+/// `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. The key is the whole secret
+/// string as shown at creation, `whsec_` included.
+pub fn signature_header(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The wait before send `attempts + 1`: base·2^(attempts−1), at most `max`, times 0.8–1.2.
+pub fn retry_delay(settings: &WebhookSettings, attempts: i32, jitter_unit: f64) -> Duration {
+    let exponent = attempts.saturating_sub(1).clamp(0, 30);
+    let base = settings.retry_base_delay.as_secs_f64() * 2f64.powi(exponent);
+    let capped = base.min(settings.retry_max_delay.as_secs_f64());
+    Duration::from_secs_f64(capped * (0.8 + 0.4 * jitter_unit.clamp(0.0, 1.0)))
+}
+
+pub struct DeliverJob {
+    settings: Arc<WebhookSettings>,
+    metrics: Arc<Metrics>,
+    fetcher: GuardedFetcher,
+}
+
+impl DeliverJob {
+    pub fn new(settings: Arc<WebhookSettings>, metrics: Arc<Metrics>) -> Self {
+        let fetcher = GuardedFetcher::new(settings.fetch.clone());
+        Self { settings, metrics, fetcher }
+    }
+}
+
+#[async_trait]
+impl JobHandler for DeliverJob {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    async fn run(&self, context: JobContext, payload: serde_json::Value) -> Result<(), JobError> {
+        let payload: DeliverPayload =
+            serde_json::from_value(payload).map_err(|e| JobError::abort("invalid_payload", e.to_string()))?;
+        let retry = |error: sqlx::Error| JobError::retry(crate::error_chain(&error));
+        let Some(row) = deliveries::for_send(&context.pool, payload.delivery_id).await.map_err(retry)? else {
+            // The endpoint (and with it the delivery) was deleted.
+            return Ok(());
+        };
+        if row.schedule != payload.schedule || row.state != "pending" {
+            return Ok(());
+        }
+        let attempt = self.send(&row, payload.manual).await;
+        let mut tx = context.pool.begin().await.map_err(retry)?;
+        let settings = &self.settings;
+        let after = deliveries::record_attempt(
+            &mut tx,
+            row.webhook_delivery_id,
+            payload.schedule,
+            &attempt,
+            settings.retry_window,
+            |attempts| retry_delay(settings, attempts, rand::random::<f64>()),
+        )
+        .await
+        .map_err(retry)?;
+        if let AfterAttempt::RetryScheduled { schedule } = after {
+            let delay = sqlx::query_scalar!(
+                "select next_attempt_at from webhook_delivery where webhook_delivery_id = $1",
+                row.webhook_delivery_id
+            )
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(retry)?;
+            enqueue_at(&mut tx, row.webhook_delivery_id, schedule, row.owner_id, false, delay).await.map_err(retry)?;
+        }
+        tx.commit().await.map_err(retry)?;
+        let outcome = match after {
+            AfterAttempt::Succeeded => "succeeded",
+            AfterAttempt::RetryScheduled { .. } => "retried",
+            AfterAttempt::Failed => "failed",
+            AfterAttempt::Superseded => "superseded",
+        };
+        self.metrics.webhook_deliveries.get_or_create(&WebhookLabels { outcome }).inc();
+        self.metrics
+            .webhook_send_duration
+            .get_or_create(&WebhookLabels { outcome })
+            .observe(f64::from(attempt.duration_ms) / 1000.0);
+        tracing::info!(
+            delivery_id = %row.webhook_delivery_id,
+            event_id = %row.event_id,
+            status = ?attempt.status_code,
+            error = ?attempt.error,
+            outcome,
+            "webhook send"
+        );
+        Ok(())
+    }
+}
+
+impl DeliverJob {
+    /// One POST; never fails, the outcome is in the attempt.
+    async fn send(&self, row: &SendRow, manual: bool) -> Attempt {
+        let started_at = OffsetDateTime::now_utc();
+        let started = Instant::now();
+        let result = self.post(row).await;
+        let duration_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
+        let (status_code, error, response_excerpt) = match result {
+            Ok((status, excerpt)) => {
+                let excerpt = excerpt_text(&excerpt);
+                let error = (!(200..300).contains(&status)).then(|| format!("the receiver answered {status}"));
+                (Some(i32::from(status)), error, excerpt)
+            }
+            Err(error) => (None, Some(error), None),
+        };
+        Attempt { started_at, duration_ms, status_code, error, response_excerpt, manual }
+    }
+
+    async fn post(&self, row: &SendRow) -> Result<(u16, Bytes), String> {
+        let url = Url::parse(&row.url).map_err(|e| format!("the stored URL does not parse: {e}"))?;
+        let body = body(row).map_err(|e| format!("cannot serialise the event: {e}"))?;
+        let timestamp = OffsetDateTime::now_utc().unix_timestamp();
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let mut put = |name: &'static str, value: String| {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(HeaderName::from_static(name), value);
+            }
+        };
+        put("lectern-signature", signature_header(&row.secret, timestamp, &body));
+        put("lectern-event-id", row.event_id.to_string());
+        put("lectern-event-type", row.event_type.clone());
+        put("lectern-delivery-id", row.webhook_delivery_id.to_string());
+        let answer = self
+            .fetcher
+            .post(&url, USER_AGENT, headers, Bytes::from(body))
+            .await
+            .map_err(|error| crate::error_chain(&error))?;
+        let excerpt = answer.excerpt.slice(..answer.excerpt.len().min(EXCERPT_BYTES));
+        Ok((answer.status, excerpt))
+    }
+}
+
+/// The start of a receiver's answer as storable text: invalid UTF-8 replaced, and NUL removed
+/// (PostgreSQL text cannot hold it, and a row that cannot be written would make the send repeat).
+fn excerpt_text(bytes: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(bytes).replace('\0', "");
+    (!text.is_empty()).then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_kept_as_text_postgres_accepts() {
+        assert_eq!(excerpt_text(b"ok"), Some("ok".to_owned()));
+        assert_eq!(excerpt_text(b"a\0b\xff"), Some("ab\u{fffd}".to_owned()));
+        assert_eq!(excerpt_text(b"\0"), None);
+        assert_eq!(excerpt_text(b""), None);
+    }
+
+    #[test]
+    fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {
+        // Computed independently: printf '1700000000.{"a":1}' | openssl dgst -sha256 -hmac whsec_test
+        let header = signature_header("whsec_test", 1_700_000_000, br#"{"a":1}"#);
+        assert_eq!(header, "t=1700000000,v1=38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789");
+        assert_ne!(header, signature_header("whsec_other", 1_700_000_000, br#"{"a":1}"#));
+    }
+
+    #[test]
+    fn retries_double_from_the_base_and_are_capped() {
+        let settings = WebhookSettings::default();
+        assert_eq!(retry_delay(&settings, 1, 0.5), Duration::from_secs(30));
+        assert_eq!(retry_delay(&settings, 2, 0.5), Duration::from_secs(60));
+        assert_eq!(retry_delay(&settings, 4, 0.5), Duration::from_secs(240));
+        assert_eq!(retry_delay(&settings, 20, 0.5), Duration::from_secs(3600));
+        assert!(retry_delay(&settings, 1, 0.0) >= Duration::from_secs(24));
+        assert!(retry_delay(&settings, 1, 1.0) <= Duration::from_secs(36));
+    }
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""Checks one webhook the way README.md's "Verifying a webhook" tells receivers to.
+
+Usage: verify.py SECRET SIGNATURE_HEADER < body
+Exits 0 when the signature is valid and fresh, 1 when it is not. The `verify` function is the
+README's snippet, copied verbatim: tests/webhooks.rs runs real deliveries through it, so the
+documentation and the sender cannot drift apart.
+"""
+import sys
+
+# --- README snippet begins ---
+import hashlib
+import hmac
+import time
+
+
+def verify(secret: str, signature_header: str, body: bytes, tolerance_seconds: int = 300) -> bool:
+    """True when `body` (the raw request bytes) was signed by Lectern with `secret` recently."""
+    fields = dict(part.split("=", 1) for part in signature_header.split(",") if "=" in part)
+    try:
+        timestamp = int(fields["t"])
+        received = fields["v1"]
+    except (KeyError, ValueError):
+        return False
+    if abs(time.time() - timestamp) > tolerance_seconds:
+        return False  # too old (or from the future): possibly a replay
+    signed = f"{timestamp}.".encode() + body
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, received)
+# --- README snippet ends ---
+
+
+if __name__ == "__main__":
+    sys.exit(0 if verify(sys.argv[1], sys.argv[2], sys.stdin.buffer.read()) else 1)

@@ -72,6 +72,45 @@ impl Transcoder for LocalTranscoder {
     }
 }
 
+impl LocalTranscoder {
+    /// The fast first package: copies the source's H.264/AAC into CMAF under the request's
+    /// destination without encoding (see `pipelines::preview`). Same scratch directory, engine
+    /// child and upload as a transcode; `request.plan` is the full plan the preview stands in
+    /// for and `remux` what to copy.
+    pub async fn remux(
+        &self,
+        request: &TranscodeRequest<'_>,
+        remux: &pipelines::preview::RemuxPlan,
+        store: &dyn ObjectStore,
+        cancellation: &CancellationToken,
+    ) -> Result<TranscodeOutput, TranscodeError> {
+        tokio::fs::create_dir_all(&self.work_dir)
+            .await
+            .map_err(|e| TranscodeError::io("create the work directory", e))?;
+        let scratch = tempfile::Builder::new()
+            .prefix("remux-")
+            .tempdir_in(&self.work_dir)
+            .map_err(|e| TranscodeError::io("create a scratch directory", e))?;
+        let input = scratch.path().join("source");
+        let out_dir = scratch.path().join("package");
+        tokio::fs::create_dir(&out_dir).await.map_err(|e| TranscodeError::io("create the package directory", e))?;
+        tokio::select! {
+            biased;
+            () = cancellation.cancelled() => return Err(TranscodeError::Cancelled),
+            result = download(store, &request.input, &input) => result?,
+        }
+        // A copy takes seconds: its progress is not worth reporting.
+        let mut ignore_progress = |_: Progress| {};
+        let package = tokio::select! {
+            biased;
+            () = cancellation.cancelled() => return Err(TranscodeError::Cancelled),
+            result = self.runner.remux(&input, remux, &out_dir, request.source.duration_seconds, &mut ignore_progress) => result?,
+        };
+        let uploaded = upload_dir(store, &out_dir, &request.destination).await?;
+        output_of(&package, &request.destination, &uploaded)
+    }
+}
+
 async fn download(store: &dyn ObjectStore, key: &ObjectKey, path: &Path) -> Result<(), TranscodeError> {
     let mut body = store.get(key, None).await?;
     let mut file = tokio::fs::File::create(path).await.map_err(|e| TranscodeError::io("create the source copy", e))?;

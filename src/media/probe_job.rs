@@ -148,7 +148,9 @@ impl ProbeJob {
         let key = ObjectKey::parse(source_key)
             .map_err(|error| ProbeFailure::Infrastructure(format!("stored source key is invalid: {error}")))?;
         let scratch = match &self.settings.work_dir {
-            Some(dir) => tempfile::Builder::new().prefix("probe-").tempdir_in(dir),
+            // Created on first use, as the local transcoder does: a fresh data disk or a
+            // cleaned temporary directory must not fail every probe.
+            Some(dir) => std::fs::create_dir_all(dir).and_then(|()| tempfile::Builder::new().prefix("probe-").tempdir_in(dir)),
             None => tempfile::Builder::new().prefix("lectern-probe-").tempdir(),
         }
         .map_err(|error| ProbeFailure::Infrastructure(format!("cannot create a scratch directory: {error}")))?;

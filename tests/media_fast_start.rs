@@ -294,3 +294,15 @@ async fn previews_and_probes_are_claimed_before_queued_transcodes(pool: PgPool) 
     };
     assert_eq!(probe_priority, lectern::jobs::PRIORITY_QUICK);
 }
+
+#[sqlx::test(migrator = "lectern::db::MIGRATOR")]
+async fn a_work_directory_that_does_not_exist_yet_is_created_by_the_probe_and_the_preview(pool: PgPool) {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let work_dir = scratch.path().join("not").join("yet");
+    let ingest = IngestSettings { work_dir: Some(work_dir.clone()), ..fast_start() };
+    let app = Box::pin(spawn_app_with(pool, TestOptions { workers: 1, ingest: Some(ingest), ..TestOptions::default() })).await;
+    let token = instructor(&app, "teacher@example.com").await;
+    let asset_id = upload(&app, &token, "moov_at_end.mp4").await;
+    wait_for(&app, asset_id, &token, "playable", |asset| asset["playable"] == true).await;
+    assert!(work_dir.is_dir());
+}

@@ -15,7 +15,8 @@
 # every 2 s, AAC 128 kb/s) is made once and cached under target/bench-media/.
 #
 # Needs PostgreSQL (DATABASE_URL's server; a scratch database is created and dropped).
-# Usage: benches/playable.sh            (DURATION=600 by default; SKIP_READY=1 stops at playable)
+# Usage: benches/playable.sh            (DURATION=600 by default; SKIP_READY=1 stops at playable;
+#        LECTERN_BIN=path/to/lectern uses that build instead of building a release one)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 cd "$LECTERN_ROOT"
@@ -23,12 +24,17 @@ DURATION="${DURATION:-600}"
 PORT="${PORT:-18474}"
 SKIP_READY="${SKIP_READY:-0}"
 
-ensure_build_packages
-ensure_rust
 ensure_postgres
-say "building lectern (release)"
-cargo build --release --bin lectern
-lectern="$LECTERN_ROOT/target/release/lectern"
+if [[ -n ${LECTERN_BIN:-} ]]; then
+    lectern="$LECTERN_BIN"
+else
+    ensure_build_packages
+    ensure_rust
+    say "building lectern (release)"
+    cargo build --release --bin lectern
+    lectern="$LECTERN_ROOT/target/release/lectern"
+fi
+say "using $lectern"
 
 media="$LECTERN_ROOT/target/bench-media"
 source_file="$media/playable-${DURATION}s-1080p30.mp4"
@@ -97,14 +103,28 @@ uploaded_at=$(date +%s.%N)
 [[ $status == 204 ]] || { cat "$work/patch.out"; die "PATCH answered $status"; }
 
 say "polling the asset until it is playable and ready"
-python3 - "$base" "$token" "$asset_id" "$uploaded_at" "$SKIP_READY" >"$work/poll.txt" <<'PY'
-import json, sys, time, urllib.request
-base, token, asset_id, uploaded_at, skip_ready = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5] == "1"
+python3 - "$base" "$password" "$asset_id" "$uploaded_at" "$SKIP_READY" >"$work/poll.txt" <<'PY'
+import json, sys, time, urllib.error, urllib.request
+base, password, asset_id, uploaded_at, skip_ready = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5] == "1"
+
+def login():
+    body = json.dumps({"email": "bench@example.com", "password": password}).encode()
+    request = urllib.request.Request(f"{base}/v1/auth/login", data=body, headers={"Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(request))["access_token"]
+
+token = login()
 playable = ready = None
 last_progress = -1.0
 while True:
     request = urllib.request.Request(f"{base}/v1/assets/{asset_id}", headers={"Authorization": f"Bearer {token}"})
-    asset = json.load(urllib.request.urlopen(request))
+    try:
+        asset = json.load(urllib.request.urlopen(request))
+    except urllib.error.HTTPError as error:
+        # Access tokens last minutes; the ladder takes longer.
+        if error.code != 401:
+            raise
+        token = login()
+        continue
     now = time.time() - uploaded_at
     if asset["status"] == "errored":
         sys.exit(f"asset errored: {asset['error']}")

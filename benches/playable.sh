@@ -169,7 +169,7 @@ for line in poll.splitlines():
 if preview_log:
     record = json.loads(preview_log)
     fields = record.get("fields", record)
-    print(f"  preview job: {float(fields.get('seconds', 0)):.2f} s for download, remux and upload of the package")
+    print(f"  preview job: {float(fields.get('seconds', 0)):.2f} s to read the original, remux it and store the package")
 print(f"remux alone (lectern transcode --preview, same disk): {float(remux_seconds):.2f} s wall-clock")
 for line in remux_out.splitlines():
     if line.startswith("duration:"):

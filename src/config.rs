@@ -80,6 +80,11 @@ pub struct TranscodeArgs {
     /// nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Make only the fast first package: copy an H.264/AAC MP4's streams into the package
+    /// format without encoding (what `LECTERN_FAST_START` publishes before the ladder). Fails
+    /// with the reason when the source cannot be copied.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub preview: bool,
     #[command(flatten)]
     pub common: CommonArgs,
     #[command(flatten)]
@@ -1480,6 +1485,11 @@ pub struct IngestArgs {
     /// learners still playing it can finish.
     #[arg(long, env = "LECTERN_SUPERSEDED_GRACE", default_value = "1h", value_parser = parse_duration)]
     pub superseded_grace: Duration,
+    /// Publish a first playable version within seconds of the upload by copying an H.264/AAC
+    /// MP4 source into the package format without encoding (`media.preview`); the full ladder
+    /// replaces it when done. `false`: an asset becomes playable only with the full ladder.
+    #[arg(long, env = "LECTERN_FAST_START", default_value_t = true, action = clap::ArgAction::Set)]
+    pub fast_start: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -1505,6 +1515,9 @@ pub struct IngestSettings {
     /// Webhook endpoints and deliveries (here because both `serve` and `worker` need them, like
     /// the rest of this struct).
     pub webhooks: WebhookSettings,
+    /// Remux remuxable sources into a first playable version before the ladder
+    /// (`LECTERN_FAST_START`).
+    pub fast_start: bool,
 }
 
 impl Default for IngestSettings {
@@ -1524,6 +1537,7 @@ impl Default for IngestSettings {
             transcoder: TranscoderSettings::Local,
             superseded_grace: Duration::from_secs(3600),
             webhooks: WebhookSettings::default(),
+            fast_start: true,
         }
     }
 }
@@ -1577,6 +1591,7 @@ impl IngestArgs {
             transcoder: TranscoderSettings::Local,
             superseded_grace: self.superseded_grace,
             webhooks: self.webhooks.resolve()?,
+            fast_start: self.fast_start,
         })
     }
 }

@@ -54,6 +54,7 @@ conformance!(
     a_multipart_upload_with_a_presigned_part_completes,
     completing_with_a_wrong_etag_fails,
     aborting_a_multipart_upload_removes_its_parts,
+    put_file_stores_a_local_file_and_the_store_may_consume_it,
 );
 
 /// Guarantees only the filesystem backend has to make.
@@ -61,6 +62,34 @@ mod local_only {
     use std::fs;
 
     use super::*;
+
+    #[tokio::test]
+    async fn local_file_names_the_objects_own_file_and_put_file_moves_a_file_into_place() {
+        let harness = Harness::local().await;
+        let store = harness.store();
+        put(store, "assets/1/source/original", b"the original").await;
+        let path = store.local_file(&key("assets/1/source/original")).await.expect("local_file").expect("a file");
+        assert!(path.starts_with(harness.local_root()), "{}", path.display());
+        assert_eq!(fs::read(&path).expect("readable"), b"the original");
+        assert_eq!(store.local_file(&key("assets/1/source/absent")).await.expect("local_file"), None);
+        assert_eq!(store.local_file(&key("assets/1")).await.expect("a directory is no object"), None);
+
+        // On the root's filesystem the file itself becomes the object: no copy is left behind.
+        let scratch = tempfile::tempdir_in(harness.local_root().parent().expect("a parent")).expect("scratch dir");
+        let file = scratch.path().join("init.mp4");
+        fs::write(&file, b"init").expect("write");
+        store.put_file(&key("assets/1/v1/init.mp4"), &file, PutOptions::default()).await.expect("put_file");
+        assert!(!file.exists(), "the file was moved, not copied");
+        harness.assert_no_leftovers().await;
+    }
+
+    #[tokio::test]
+    async fn remote_stores_have_no_local_files() {
+        let harness = Harness::s3().await;
+        put(harness.store(), "assets/1/source/original", b"the original").await;
+        assert_eq!(harness.store().local_file(&key("assets/1/source/original")).await.expect("local_file"), None);
+        harness.remove_bucket().await;
+    }
 
     #[tokio::test]
     async fn a_symlink_inside_the_root_cannot_be_used_to_escape_it() {

@@ -230,7 +230,7 @@ async fn every_event_of_a_real_asset_lifecycle_arrives_signed_as_the_readme_says
     let asset_b_id: uuid::Uuid = asset_b.parse().expect("uuid");
     let id_b = lectern::media::assets::AssetId(asset_b_id);
     sqlx::query("update asset set status = 'processing' where asset_id = $1").bind(asset_b_id).execute(&app.pool).await.expect("processing");
-    let (version, _) = lectern::media::versions::begin_attempt(&app.pool, id_b, "course").await.expect("a version");
+    let (version, _) = lectern::media::versions::begin_attempt(&app.pool, id_b, "course", lectern::media::versions::VersionKind::Full).await.expect("a version");
     let rendition = lectern::media::versions::RenditionRow {
         name: "720p".to_owned(),
         kind: "video".to_owned(),

@@ -23,6 +23,7 @@ pub mod source;
 pub mod ladder;
 pub mod limits;
 pub mod preset;
+pub mod preview;
 
 // Output.
 pub mod dash;

@@ -86,13 +86,22 @@ pub async fn transcode(args: TranscodeArgs) -> anyhow::Result<()> {
     let source = runner.probe(&args.input).await.map_err(refusal_or_error)?;
     pipelines::limits::check(&source, &limits).map_err(Refused)?;
     let plan = pipelines::ladder::plan(&source, &preset).map_err(Refused)?;
+    let remux = if args.preview {
+        let remux = pipelines::preview::remux_plan(&source, &plan)
+            .map_err(|reason| anyhow::anyhow!("this source gets no fast first package: {reason}"))?;
+        Some(remux)
+    } else {
+        None
+    };
 
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let started = Instant::now();
     let mut bar = ProgressLine::new(!args.quiet, source.duration_seconds);
-    let result = runner
-        .transcode(&args.input, &plan, &args.out, source.duration_seconds, &mut |progress| bar.update(progress))
-        .await;
+    let result = if let Some(remux) = &remux {
+        runner.remux(&args.input, remux, &args.out, source.duration_seconds, &mut |progress| bar.update(progress)).await
+    } else {
+        runner.transcode(&args.input, &plan, &args.out, source.duration_seconds, &mut |progress| bar.update(progress)).await
+    };
     bar.finish();
     let package = match result {
         Ok(package) => package,
@@ -107,7 +116,8 @@ pub async fn transcode(args: TranscodeArgs) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     let speed = package.duration_seconds / elapsed.max(1e-3);
     writeln!(stdout, "package: {}", args.out.display())?;
-    writeln!(stdout, "duration: {:.2} s, encoded in {elapsed:.1} s ({speed:.2}x realtime)", package.duration_seconds)?;
+    let made = if args.preview { "copied" } else { "encoded" };
+    writeln!(stdout, "duration: {:.2} s, {made} in {elapsed:.1} s ({speed:.2}x realtime)", package.duration_seconds)?;
     for rendition in package.video.iter().chain(&package.audio) {
         let shape = match &rendition.kind {
             pipelines::package::RenditionKind::Video { width, height, frame_rate } => {

@@ -45,7 +45,26 @@ pub fn run() -> ExitCode {
             };
             let result = workers::transcode(&input, &plan, &out_dir, &mut report);
             match result.and_then(|package| {
-                super::manifests::write(&out_dir, &package, &plan)?;
+                super::manifests::write(&out_dir, &package, Some(&plan.images))?;
+                Ok(package)
+            }) {
+                Ok(package) => Event::Packaged { package: Box::new(package) },
+                Err(error) => Event::Failed { message: error.to_string() },
+            }
+        }
+        Request::Remux { input, plan, out_dir } => {
+            let mut report = |progress: workers::Progress| {
+                emit(
+                    &mut out,
+                    &Event::Progress {
+                        fraction: progress.fraction,
+                        speed_x_realtime: progress.speed_x_realtime,
+                        out_time_seconds: progress.out_time_seconds,
+                    },
+                );
+            };
+            match workers::remux(&input, &plan, &out_dir, &mut report).and_then(|package| {
+                super::manifests::write(&out_dir, &package, None)?;
                 Ok(package)
             }) {
                 Ok(package) => Event::Packaged { package: Box::new(package) },

@@ -5,11 +5,13 @@
 use std::path::Path;
 
 use pipelines::package::Package;
-use pipelines::plan::Plan;
+use pipelines::plan::ImagePlan;
 use pipelines::{dash, hls, naming, storyboard};
 use workers::EngineError;
 
-pub fn write(out_dir: &Path, package: &Package, plan: &Plan) -> Result<(), EngineError> {
+/// `images` is the plan's image plan, needed for the storyboard's VTT when the package has one
+/// (a remuxed preview has none).
+pub fn write(out_dir: &Path, package: &Package, images: Option<&ImagePlan>) -> Result<(), EngineError> {
     let write = |relative: &str, text: String| {
         let path = out_dir.join(relative);
         std::fs::write(&path, text).map_err(|source| EngineError::Io { context: format!("writing {}", path.display()), source })
@@ -19,8 +21,8 @@ pub fn write(out_dir: &Path, package: &Package, plan: &Plan) -> Result<(), Engin
     }
     write(naming::MASTER_PLAYLIST, hls::master_playlist(package))?;
     write(naming::DASH_MANIFEST, dash::mpd(package))?;
-    if let Some(vtt) = &package.storyboard_vtt {
-        let tiles = storyboard::tile_layout(package.duration_seconds, &plan.images);
+    if let (Some(vtt), Some(images)) = (&package.storyboard_vtt, images) {
+        let tiles = storyboard::tile_layout(package.duration_seconds, images);
         write(vtt, storyboard::webvtt(&tiles))?;
     }
     Ok(())

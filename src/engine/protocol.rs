@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use pipelines::package::Package;
 use pipelines::plan::Plan;
+use pipelines::preview::RemuxPlan;
 use pipelines::refusal::Refusal;
 use pipelines::source::SourceInfo;
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,9 @@ pub struct ChildLimits {
 pub enum Request {
     Probe { input: PathBuf },
     Transcode { input: PathBuf, plan: Box<Plan>, out_dir: PathBuf },
+    /// Copy the source's H.264/AAC into CMAF without encoding (the fast first package); the
+    /// answer is `Packaged` like a transcode's.
+    Remux { input: PathBuf, plan: Box<RemuxPlan>, out_dir: PathBuf },
 }
 
 /// What the child writes, one JSON object per line.

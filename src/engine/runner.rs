@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use pipelines::package::Package;
 use pipelines::plan::Plan;
+use pipelines::preview::RemuxPlan;
 use pipelines::refusal::Refusal;
 use pipelines::source::SourceInfo;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -114,6 +115,25 @@ impl EngineRunner {
     ) -> Result<Package, RunError> {
         let request =
             Request::Transcode { input: absolute(input), plan: Box::new(plan.clone()), out_dir: absolute(out_dir) };
+        let deadline = self.limits.transcode_deadline(duration_seconds);
+        match self.run(request, deadline, progress).await? {
+            Event::Packaged { package } => Ok(*package),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Copies the source's streams into a CMAF package without encoding. It reads the file
+    /// once, so the deadline is the transcode's (generous for a copy).
+    pub async fn remux(
+        &self,
+        input: &Path,
+        plan: &RemuxPlan,
+        out_dir: &Path,
+        duration_seconds: Option<f64>,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<Package, RunError> {
+        let request =
+            Request::Remux { input: absolute(input), plan: Box::new(plan.clone()), out_dir: absolute(out_dir) };
         let deadline = self.limits.transcode_deadline(duration_seconds);
         match self.run(request, deadline, progress).await? {
             Event::Packaged { package } => Ok(*package),

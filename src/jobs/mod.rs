@@ -25,6 +25,11 @@ pub use worker::{WorkerPool, WorkerSettings};
 #[serde(transparent)]
 pub struct JobId(pub Uuid);
 
+/// Priority of jobs that take seconds and stand between an upload and its first playable
+/// version (`media.probe`, `media.preview`): claimed before any queued transcode (priority 0),
+/// whoever's it is.
+pub const PRIORITY_QUICK: i16 = 10;
+
 impl std::fmt::Display for JobId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)

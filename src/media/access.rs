@@ -58,10 +58,11 @@ pub struct AssetAccess {
 }
 
 impl AssetAccess {
-    /// The version learners get, if the asset can be played now.
+    /// The version learners get, if the asset can be played now: a `ready` asset's, or the
+    /// fast first package of one still `processing` its ladder.
     pub fn playable_version(&self) -> Option<u32> {
-        let ready = self.status == "ready" && self.playable;
-        self.current_version.filter(|_| ready).and_then(|version| u32::try_from(version).ok())
+        let playable = matches!(self.status.as_str(), "ready" | "processing") && self.playable;
+        self.current_version.filter(|_| playable).and_then(|version| u32::try_from(version).ok())
     }
 
     /// Whether a request from a page on `origin` may play this asset.

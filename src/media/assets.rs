@@ -388,7 +388,13 @@ pub async fn upload_completed(
     }
     let payload = serde_json::json!({"size": source.size, "sha256": sha256});
     record_event(&mut tx, asset_id, "asset.uploaded", &payload).await?;
-    let options = EnqueueOptions { unique_key: Some(format!("{PROBE_JOB_KIND}:{asset_id}")), ..EnqueueOptions::default() };
+    // Probing reads headers for a second or two; it goes before queued transcodes so a new
+    // upload's first playable version does not wait behind other lectures' ladders.
+    let options = EnqueueOptions {
+        unique_key: Some(format!("{PROBE_JOB_KIND}:{asset_id}")),
+        priority: crate::jobs::PRIORITY_QUICK,
+        ..EnqueueOptions::default()
+    };
     queue::enqueue_in(&mut tx, PROBE_JOB_KIND, &serde_json::json!({"asset_id": asset_id}), options).await?;
     tx.commit().await?;
     Ok(())
@@ -470,9 +476,42 @@ pub async fn is_live(pool: &PgPool, asset_id: AssetId) -> Result<bool, MediaErro
     .await?)
 }
 
+/// Locks the asset row for the rest of the transaction. Both publishing transactions (the
+/// fast first package and the full ladder) take it first, so they queue on one lock instead of
+/// meeting in opposite order on the asset and its versions.
+pub async fn lock_for_publish(conn: &mut PgConnection, asset_id: AssetId) -> Result<(), MediaError> {
+    sqlx::query!("select asset_id from asset where asset_id = $1 for update", asset_id.0).fetch_optional(&mut *conn).await?;
+    Ok(())
+}
+
+/// Points an asset that has nothing published yet at its fast first package (a `preview`
+/// version): `current_version` and `playable` are set, the status stays `processing` (the full
+/// ladder is still to come), and `asset.playable` is recorded with `"preview": true`. Call it
+/// in the publishing transaction after [`lock_for_publish`] and before the version is
+/// published. False when the asset is gone, failed, or already has a current version (the
+/// full ladder won the race): the caller discards the preview.
+pub async fn publish_preview(conn: &mut PgConnection, asset_id: AssetId, version: i32) -> Result<bool, MediaError> {
+    let result = sqlx::query!(
+        r#"
+        update asset set current_version = $2, playable = true
+        where asset_id = $1 and deleted_at is null and status = 'processing' and current_version is null
+        "#,
+        asset_id.0,
+        version,
+    )
+    .execute(&mut *conn)
+    .await?;
+    if result.rows_affected() == 0 {
+        return Ok(false);
+    }
+    record_event(conn, asset_id, "asset.playable", &serde_json::json!({"version": version, "preview": true})).await?;
+    Ok(true)
+}
+
 /// Points the asset at a freshly published `version`: `processing → ready` (a reprocessed asset
 /// stays `ready`), playable, progress cleared, with `asset.playable` (the first time only) and
-/// `asset.ready`. Call it in the publishing transaction. False when the asset is gone or
+/// `asset.ready`. After a preview, `asset.playable` is not repeated. Call it in the publishing
+/// transaction. False when the asset is gone or
 /// errored meanwhile; the caller then rolls back.
 pub async fn publish_version(conn: &mut PgConnection, asset_id: AssetId, version: i32) -> Result<bool, MediaError> {
     let was_playable = sqlx::query_scalar!(

@@ -8,7 +8,8 @@
 //!
 //! The other ways in and what follows them: [`multipart`] (direct-to-storage multipart uploads
 //! with presigned part URLs), [`import`] (URL import through the SSRF guard of `crate::net`),
-//! [`probe_job`] (`media.probe`: the sandboxed probe and the limits), [`transcode_job`]
+//! [`probe_job`] (`media.probe`: the sandboxed probe and the limits), [`preview_job`]
+//! (`media.preview`: the fast first package, a remux published before the ladder), [`transcode_job`]
 //! (`media.transcode`: numbered versions published in one transaction, see [`versions`]), and
 //! [`housekeeping`] (the sweep of expired uploads).
 
@@ -18,6 +19,7 @@ pub mod housekeeping;
 pub mod import;
 mod ingest_error;
 pub mod multipart;
+pub mod preview_job;
 pub mod probe_job;
 pub mod routes;
 pub mod transcode_job;
@@ -37,7 +39,7 @@ use crate::app::AppState;
 use crate::auth::AuthError;
 use crate::storage::StorageError;
 
-/// The media job handlers: probe, transcode, URL import, and the sweep of expired uploads.
+/// The media job handlers: probe, preview, transcode, URL import, and the sweep of expired uploads.
 pub fn job_handlers(
     ingest: &Arc<crate::config::IngestSettings>,
     transcoder: &Arc<dyn crate::transcode::Transcoder>,
@@ -45,6 +47,7 @@ pub fn job_handlers(
 ) -> Vec<Arc<dyn crate::jobs::JobHandler>> {
     vec![
         Arc::new(probe_job::ProbeJob::new(Arc::clone(ingest))),
+        Arc::new(preview_job::PreviewJob::new(Arc::clone(ingest))),
         Arc::new(transcode_job::TranscodeJob::new(Arc::clone(ingest), Arc::clone(transcoder), Arc::clone(metrics))),
         Arc::new(import::ImportJob::new(Arc::clone(ingest))),
         Arc::new(housekeeping::ExpireUploads::new(ingest.sweep_interval)),

@@ -7,7 +7,8 @@
 //! [`EngineRunner`]; FFmpeg never runs in a worker or API process), and applies the configured
 //! limits exactly as `lectern probe` does. Then, in one transaction each:
 //! - accepted: the `SourceInfo` JSON goes to `asset.source`, the asset moves to `processing`
-//!   with an `asset.probed` event, and a `media.transcode` job is enqueued (unique per asset).
+//!   with an `asset.probed` event, and a `media.transcode` job is enqueued (unique per asset),
+//!   with a `media.preview` before it when fast start applies (see [`super::preview_job`]).
 //! - refused (the engine's stable codes: `empty_file`, `not_a_media_file`, `truncated_file`,
 //!   `no_playable_streams`, `unsupported_codec`, `duration_too_long`, `resolution_too_large`,
 //!   `file_too_large`): the asset is `errored` with that code and message and an
@@ -147,7 +148,9 @@ impl ProbeJob {
         let key = ObjectKey::parse(source_key)
             .map_err(|error| ProbeFailure::Infrastructure(format!("stored source key is invalid: {error}")))?;
         let scratch = match &self.settings.work_dir {
-            Some(dir) => tempfile::Builder::new().prefix("probe-").tempdir_in(dir),
+            // Created on first use, as the local transcoder does: a fresh data disk or a
+            // cleaned temporary directory must not fail every probe.
+            Some(dir) => std::fs::create_dir_all(dir).and_then(|()| tempfile::Builder::new().prefix("probe-").tempdir_in(dir)),
             None => tempfile::Builder::new().prefix("lectern-probe-").tempdir(),
         }
         .map_err(|error| ProbeFailure::Infrastructure(format!("cannot create a scratch directory: {error}")))?;
@@ -175,6 +178,7 @@ impl ProbeJob {
                 ..EnqueueOptions::default()
             };
             queue::enqueue_in(&mut transaction, TRANSCODE_KIND, &serde_json::json!({"asset_id": asset_id}), options).await?;
+            super::preview_job::enqueue_if_remuxable(&mut transaction, &self.settings, asset_id, owner_id, &source).await?;
             tracing::info!(container = %source.container, video = source.video.len(), audio = source.audio.len(), "source probed");
         }
         transaction.commit().await?;

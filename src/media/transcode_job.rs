@@ -4,15 +4,17 @@
 //! The probe enqueues it (unique per asset) when it accepts a source; `POST
 //! /v1/assets/{id}/reprocess` enqueues it again with another preset. One attempt:
 //! 1. plans the ladder from `asset.source` and `asset.preset` (the configured limits apply);
-//! 2. takes the next version number ([`versions::begin_attempt`]); versions an earlier attempt
-//!    left `processing` are failed and their files deleted, so a retry never mixes with them;
+//! 2. takes the next version number ([`versions::begin_attempt`], kind `full`); versions an
+//!    earlier attempt left `processing` are failed and their files deleted, so a retry never
+//!    mixes with them;
 //! 3. runs the configured [`Transcoder`] into `assets/{id}/v{n}/`, writing `asset.progress` and
 //!    `eta_seconds` at most once per [`PROGRESS_INTERVAL`] (guarded by the asset's status: a
 //!    deleted or failed asset cancels the transcode, which kills the engine child);
 //! 4. publishes in one transaction: the version and its renditions, the previous version
 //!    superseded (its files deleted by `storage.delete_prefix` after the configured grace, so
 //!    players still on it finish), the asset `ready` and playable, `asset.playable` (first time)
-//!    and `asset.ready`.
+//!    and `asset.ready`. A fast first package ([`super::preview_job`]) published meanwhile is
+//!    superseded like any older version.
 //!
 //! Failures: bad input (the engine's or MediaConvert's refusal codes) errors the asset with that
 //! code and the job succeeds; anything else fails the version, deletes its files and retries,
@@ -31,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::assets::{self, AssetId, AssetRow, AssetStatus};
-use super::versions::{self, RenditionRow};
+use super::versions::{self, RenditionRow, VersionKind};
 use crate::config::IngestSettings;
 use crate::jobs::storage_jobs::{DeletePrefix, DeletePrefixPayload};
 use crate::jobs::{EnqueueOptions, JobContext, JobError, JobHandler, queue};
@@ -68,7 +70,7 @@ pub fn version_prefix(asset_id: AssetId, version: i32) -> KeyPrefix {
     KeyPrefix::parse(format!("assets/{asset_id}/v{version}/")).expect("a UUID and a number make a valid prefix")
 }
 
-fn database(error: impl std::error::Error + 'static) -> JobError {
+pub(super) fn database(error: impl std::error::Error + 'static) -> JobError {
     JobError::retry(format!("database: {}", crate::error_chain(&error)))
 }
 
@@ -98,7 +100,7 @@ impl JobHandler for TranscodeJob {
         let Some(source_key) = asset.source_key.as_deref().and_then(|key| ObjectKey::parse(key).ok()) else {
             return fail_asset(&context, id, "source_missing", "the asset has no stored file").await;
         };
-        let (version, abandoned) = versions::begin_attempt(&context.pool, id, &asset.preset).await.map_err(database)?;
+        let (version, abandoned) = versions::begin_attempt(&context.pool, id, &asset.preset, VersionKind::Full).await.map_err(database)?;
         for old in abandoned {
             delete_version_files(&context, id, old).await;
         }
@@ -147,17 +149,8 @@ impl JobHandler for TranscodeJob {
 }
 
 impl TranscodeJob {
-    /// The probe result and the plan, or the code and message that error the asset.
     fn plan(&self, asset: &AssetRow) -> Result<(SourceInfo, pipelines::plan::Plan), (&'static str, String)> {
-        let source: SourceInfo = asset
-            .source
-            .clone()
-            .and_then(|value| serde_json::from_value(value).ok())
-            .ok_or(("source_missing", "the asset has not been probed".to_owned()))?;
-        let preset = Preset::builtin(&asset.preset).map_err(|error| ("invalid_preset", error.to_string()))?;
-        pipelines::limits::check(&source, &self.settings.limits).map_err(|refusal| (refusal.code.as_str(), refusal.message))?;
-        let plan = pipelines::ladder::plan(&source, &preset).map_err(|refusal| (refusal.code.as_str(), refusal.message))?;
-        Ok((source, plan))
+        plan(&self.settings, asset)
     }
 
     /// Runs the transcoder while a side task writes progress once per interval and cancels the
@@ -188,23 +181,11 @@ impl TranscodeJob {
         output: &TranscodeOutput,
         duration: f64,
     ) -> Result<(), JobError> {
-        let prefix = version_prefix(id, version);
-        let relative = |key: &ObjectKey| key.as_str().strip_prefix(prefix.as_str()).unwrap_or(key.as_str()).to_owned();
-        let mut manifests = serde_json::Map::new();
-        manifests.insert("hls".to_owned(), relative(&output.master_playlist).into());
-        if let Some(dash) = &output.dash_manifest {
-            manifests.insert("dash".to_owned(), relative(dash).into());
-        }
-        for (name, path) in [("poster", naming::POSTER), ("storyboard", naming::STORYBOARD_VTT), ("download", naming::DOWNLOAD_MP4)] {
-            let key = ObjectKey::parse(format!("{}{path}", prefix.as_str())).map_err(JobError::retry)?;
-            if context.storage.head(&key).await.map_err(|e| JobError::retry(crate::error_chain(&e)))?.is_some() {
-                manifests.insert(name.to_owned(), path.into());
-            }
-        }
-        let renditions: Vec<RenditionRow> = output.renditions.iter().filter_map(|r| rendition_row(r, &relative(&r.playlist), duration)).collect();
+        let (manifests, renditions) = package_record(context, id, version, output, duration).await?;
         let mut tx = context.pool.begin().await.map_err(database)?;
+        assets::lock_for_publish(&mut tx, id).await.map_err(database)?;
         let superseded =
-            versions::publish(&mut tx, id, version, &serde_json::Value::Object(manifests), &renditions).await.map_err(database)?;
+            versions::publish(&mut tx, id, version, &manifests, &renditions).await.map_err(database)?;
         if !assets::publish_version(&mut tx, id, version).await.map_err(database)? {
             drop(tx);
             tracing::info!(asset_id = %id, version, "asset deleted or failed before publishing; discarding the package");
@@ -220,6 +201,49 @@ impl TranscodeJob {
         tracing::info!(asset_id = %id, version, renditions = renditions.len(), superseded, "version published");
         Ok(())
     }
+}
+
+/// The probe result and the plan for the asset's preset, or the code and message that error
+/// the asset.
+pub(super) fn plan(
+    settings: &IngestSettings,
+    asset: &AssetRow,
+) -> Result<(SourceInfo, pipelines::plan::Plan), (&'static str, String)> {
+    let source: SourceInfo = asset
+        .source
+        .clone()
+        .and_then(|value| serde_json::from_value(value).ok())
+        .ok_or(("source_missing", "the asset has not been probed".to_owned()))?;
+    let preset = Preset::builtin(&asset.preset).map_err(|error| ("invalid_preset", error.to_string()))?;
+    pipelines::limits::check(&source, &settings.limits).map_err(|refusal| (refusal.code.as_str(), refusal.message))?;
+    let plan = pipelines::ladder::plan(&source, &preset).map_err(|refusal| (refusal.code.as_str(), refusal.message))?;
+    Ok((source, plan))
+}
+
+/// What a version's rows record about its package: the manifests map (paths relative to the
+/// version's prefix, extras only when stored) and the renditions.
+pub(super) async fn package_record(
+    context: &JobContext,
+    id: AssetId,
+    version: i32,
+    output: &TranscodeOutput,
+    duration: f64,
+) -> Result<(serde_json::Value, Vec<RenditionRow>), JobError> {
+    let prefix = version_prefix(id, version);
+    let relative = |key: &ObjectKey| key.as_str().strip_prefix(prefix.as_str()).unwrap_or(key.as_str()).to_owned();
+    let mut manifests = serde_json::Map::new();
+    manifests.insert("hls".to_owned(), relative(&output.master_playlist).into());
+    if let Some(dash) = &output.dash_manifest {
+        manifests.insert("dash".to_owned(), relative(dash).into());
+    }
+    for (name, path) in [("poster", naming::POSTER), ("storyboard", naming::STORYBOARD_VTT), ("download", naming::DOWNLOAD_MP4)] {
+        let key = ObjectKey::parse(format!("{}{path}", prefix.as_str())).map_err(JobError::retry)?;
+        if context.storage.head(&key).await.map_err(|e| JobError::retry(crate::error_chain(&e)))?.is_some() {
+            manifests.insert(name.to_owned(), path.into());
+        }
+    }
+    let renditions = output.renditions.iter().filter_map(|r| rendition_row(r, &relative(&r.playlist), duration)).collect();
+    Ok((serde_json::Value::Object(manifests), renditions))
 }
 
 /// A transcoder rendition as a `rendition` row; `None` for an audio rendition whose bitrate the
@@ -312,7 +336,7 @@ async fn enqueue_delete(
 
 /// Removes a failed or abandoned version's files now; when the store is unreachable, leaves it
 /// to a `storage.delete_prefix` job.
-async fn delete_version_files(context: &JobContext, id: AssetId, version: i32) {
+pub(super) async fn delete_version_files(context: &JobContext, id: AssetId, version: i32) {
     let prefix = version_prefix(id, version);
     if let Err(error) = context.storage.delete_prefix(&prefix).await {
         tracing::warn!(error = %crate::error_chain(&error), prefix = prefix.as_str(), "cannot delete a failed version now; queueing it");

@@ -10,6 +10,28 @@ use sqlx::{PgConnection, PgPool};
 use super::assets::AssetId;
 use super::MediaError;
 
+/// What a version holds: the fast first package (the source's own streams copied, one
+/// rendition) or the full ladder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionKind {
+    Preview,
+    Full,
+}
+
+impl VersionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Preview => "preview",
+            Self::Full => "full",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Preview, Self::Full].into_iter().find(|kind| kind.as_str() == raw)
+    }
+}
+
 /// One rendition of a version, ready to insert or as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenditionRow {
@@ -28,27 +50,35 @@ pub struct RenditionRow {
     pub playlist: String,
 }
 
-/// A new attempt: versions left `processing` by an attempt that died are marked `failed`
-/// (their numbers are returned so the caller deletes their files), and the next number is
-/// taken in state `processing`. The asset row is locked meanwhile, so two attempts can never
-/// take the same number.
-pub async fn begin_attempt(pool: &PgPool, asset_id: AssetId, preset: &str) -> Result<(i32, Vec<i32>), MediaError> {
+/// A new attempt of `kind`: versions of that kind left `processing` by an attempt that died
+/// are marked `failed` (their numbers are returned so the caller deletes their files), and the
+/// next number is taken in state `processing`. The asset row is locked meanwhile, so two
+/// attempts can never take the same number. A preview and a full attempt may run side by side
+/// (two workers), so neither abandons the other's version.
+pub async fn begin_attempt(
+    pool: &PgPool,
+    asset_id: AssetId,
+    preset: &str,
+    kind: VersionKind,
+) -> Result<(i32, Vec<i32>), MediaError> {
     let mut tx = pool.begin().await?;
     sqlx::query!("select asset_id from asset where asset_id = $1 for update", asset_id.0).fetch_optional(&mut *tx).await?;
     let abandoned = sqlx::query_scalar!(
-        "update asset_version set state = 'failed' where asset_id = $1 and state = 'processing' returning version",
-        asset_id.0
+        "update asset_version set state = 'failed' where asset_id = $1 and state = 'processing' and kind = $2 returning version",
+        asset_id.0,
+        kind.as_str(),
     )
     .fetch_all(&mut *tx)
     .await?;
     let version = sqlx::query_scalar!(
         r#"
-        insert into asset_version (asset_id, version, preset)
-        select $1, coalesce(max(version), 0) + 1, $2 from asset_version where asset_id = $1
+        insert into asset_version (asset_id, version, preset, kind)
+        select $1, coalesce(max(version), 0) + 1, $2, $3 from asset_version where asset_id = $1
         returning version
         "#,
         asset_id.0,
         preset,
+        kind.as_str(),
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -143,6 +173,14 @@ pub async fn renditions<'c>(
     )
     .fetch_all(executor)
     .await?)
+}
+
+/// What kind of version `version` is; `None` when there is no such version.
+pub async fn kind(pool: &PgPool, asset_id: AssetId, version: i32) -> Result<Option<VersionKind>, MediaError> {
+    let kind = sqlx::query_scalar!("select kind from asset_version where asset_id = $1 and version = $2", asset_id.0, version)
+        .fetch_optional(pool)
+        .await?;
+    Ok(kind.as_deref().and_then(VersionKind::parse))
 }
 
 /// A version's state, for tests and diagnostics.

@@ -26,6 +26,9 @@ pub struct AssetView {
     pub eta_seconds: Option<i32>,
     /// The published version learners are served.
     pub current_version: Option<i32>,
+    /// What the current version is: `preview` (the fast first package, the source's own
+    /// streams copied while the ladder is made; the asset is still `processing`) or `full`.
+    pub current_version_kind: Option<super::versions::VersionKind>,
     /// The renditions of the current version: video highest first, then audio.
     pub renditions: Vec<RenditionView>,
     #[serde(with = "time::serde::rfc3339")]
@@ -77,6 +80,8 @@ pub struct RenditionView {
     pub codecs: String,
     /// Seconds.
     pub duration: f64,
+    /// True for the rendition of a fast first package: the upload's own stream, copied.
+    pub preview: bool,
 }
 
 impl From<&super::versions::RenditionRow> for RenditionView {
@@ -90,6 +95,7 @@ impl From<&super::versions::RenditionRow> for RenditionView {
             bandwidth: row.bandwidth,
             codecs: row.codecs.clone(),
             duration: row.duration_seconds,
+            preview: false,
         }
     }
 }
@@ -151,6 +157,7 @@ impl AssetView {
             progress: row.progress,
             eta_seconds: row.eta_seconds,
             current_version: row.current_version,
+            current_version_kind: None,
             renditions: Vec::new(),
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -163,7 +170,14 @@ impl AssetView {
     pub async fn load(pool: &sqlx::PgPool, row: &AssetRow) -> Result<Self, super::MediaError> {
         let mut view = Self::from_row(row);
         if let Some(version) = row.current_version {
-            view.renditions = super::versions::renditions(pool, row.id(), version).await?.iter().map(RenditionView::from).collect();
+            let kind = super::versions::kind(pool, row.id(), version).await?;
+            let preview = kind == Some(super::versions::VersionKind::Preview);
+            view.current_version_kind = kind;
+            view.renditions = super::versions::renditions(pool, row.id(), version)
+                .await?
+                .iter()
+                .map(|row| RenditionView { preview, ..RenditionView::from(row) })
+                .collect();
         }
         Ok(view)
     }

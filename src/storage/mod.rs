@@ -141,6 +141,24 @@ pub trait ObjectStore: Send + Sync + 'static {
         options: PutOptions,
     ) -> Result<ObjectMeta, StorageError>;
 
+    /// Stores the local file at `path` under `key`, like [`ObjectStore::put`] with the file as
+    /// the body. The file is consumed: a backend may move it into place instead of copying it
+    /// (the local one does, when `path` is on the same filesystem as its root), so the caller
+    /// must not use it afterwards.
+    async fn put_file(&self, key: &ObjectKey, path: &std::path::Path, options: PutOptions) -> Result<ObjectMeta, StorageError> {
+        let file = tokio::fs::File::open(path).await.map_err(|error| StorageError::io("put_file", error))?;
+        let body: BodyStream = Box::pin(tokio_util::io::ReaderStream::new(file));
+        self.put(key, body, options).await
+    }
+
+    /// The object's file, when this backend keeps objects as files on this machine (the local
+    /// one), so a reader on the same machine can open it instead of copying it first. `None`
+    /// for remote backends and for absent objects.
+    async fn local_file(&self, key: &ObjectKey) -> Result<Option<std::path::PathBuf>, StorageError> {
+        let _ = key;
+        Ok(None)
+    }
+
     /// Reads an object, or the part of it that `range` selects.
     /// `NotFound` when absent; `RangeNotSatisfiable` when the range selects nothing.
     async fn get(&self, key: &ObjectKey, range: Option<ByteRange>) -> Result<ObjectBody, StorageError>;

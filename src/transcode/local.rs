@@ -10,12 +10,11 @@ use futures::StreamExt;
 use pipelines::package::{Package, PackagedRendition, RenditionKind as PackagedKind};
 use pipelines::naming;
 use tokio::io::AsyncWriteExt;
-use tokio_util::io::ReaderStream;
 use tokio_util::sync::CancellationToken;
 
 use super::{Rendition, RenditionKind, TranscodeError, TranscodeOutput, TranscodeRequest, Transcoder};
 use crate::engine::{EngineRunner, Progress};
-use crate::storage::{content_type_for, BodyStream, KeyPrefix, ObjectKey, ObjectMeta, ObjectStore, PutOptions, StorageError};
+use crate::storage::{content_type_for, KeyPrefix, ObjectKey, ObjectMeta, ObjectStore, PutOptions, StorageError};
 
 /// Runs plans with the local engine.
 #[derive(Debug, Clone)]
@@ -55,11 +54,11 @@ impl Transcoder for LocalTranscoder {
         let out_dir = scratch.path().join("package");
         tokio::fs::create_dir(&out_dir).await.map_err(|e| TranscodeError::io("create the package directory", e))?;
 
-        tokio::select! {
+        let input = tokio::select! {
             biased;
             () = cancellation.cancelled() => return Err(TranscodeError::Cancelled),
-            result = download(store, &request.input, &input) => result?,
-        }
+            result = source_file(store, &request.input, input) => result?,
+        };
         let mut relay = |progress: Progress| on_progress(progress.fraction);
         // Dropping the engine future kills the child, so cancelling here stops the encode.
         let package = tokio::select! {
@@ -70,6 +69,56 @@ impl Transcoder for LocalTranscoder {
         let uploaded = upload_dir(store, &out_dir, &request.destination).await?;
         output_of(&package, &request.destination, &uploaded)
     }
+}
+
+impl LocalTranscoder {
+    /// The fast first package: copies the source's H.264/AAC into CMAF under the request's
+    /// destination without encoding (see `pipelines::preview`). Same scratch directory, engine
+    /// child and upload as a transcode; `request.plan` is the full plan the preview stands in
+    /// for and `remux` what to copy.
+    pub async fn remux(
+        &self,
+        request: &TranscodeRequest<'_>,
+        remux: &pipelines::preview::RemuxPlan,
+        store: &dyn ObjectStore,
+        cancellation: &CancellationToken,
+    ) -> Result<TranscodeOutput, TranscodeError> {
+        tokio::fs::create_dir_all(&self.work_dir)
+            .await
+            .map_err(|e| TranscodeError::io("create the work directory", e))?;
+        let scratch = tempfile::Builder::new()
+            .prefix("remux-")
+            .tempdir_in(&self.work_dir)
+            .map_err(|e| TranscodeError::io("create a scratch directory", e))?;
+        let input = scratch.path().join("source");
+        let out_dir = scratch.path().join("package");
+        tokio::fs::create_dir(&out_dir).await.map_err(|e| TranscodeError::io("create the package directory", e))?;
+        let input = tokio::select! {
+            biased;
+            () = cancellation.cancelled() => return Err(TranscodeError::Cancelled),
+            result = source_file(store, &request.input, input) => result?,
+        };
+        // A copy takes seconds: its progress is not worth reporting.
+        let mut ignore_progress = |_: Progress| {};
+        let package = tokio::select! {
+            biased;
+            () = cancellation.cancelled() => return Err(TranscodeError::Cancelled),
+            result = self.runner.remux(&input, remux, &out_dir, request.source.duration_seconds, &mut ignore_progress) => result?,
+        };
+        let uploaded = upload_dir(store, &out_dir, &request.destination).await?;
+        output_of(&package, &request.destination, &uploaded)
+    }
+}
+
+/// The source as a local file for the engine: the store's own file when it keeps objects on
+/// this machine (the engine child only reads it, and a deletion meanwhile leaves the open file
+/// readable), otherwise a copy at `scratch`.
+async fn source_file(store: &dyn ObjectStore, key: &ObjectKey, scratch: PathBuf) -> Result<PathBuf, TranscodeError> {
+    if let Some(path) = store.local_file(key).await? {
+        return Ok(path);
+    }
+    download(store, key, &scratch).await?;
+    Ok(scratch)
 }
 
 async fn download(store: &dyn ObjectStore, key: &ObjectKey, path: &Path) -> Result<(), TranscodeError> {
@@ -111,10 +160,9 @@ async fn upload_dir(store: &dyn ObjectStore, dir: &Path, prefix: &KeyPrefix) -> 
     }
     let mut uploaded: Vec<ObjectMeta> = futures::stream::iter(files)
         .map(|(path, key)| async move {
-            let file = tokio::fs::File::open(&path).await.map_err(|e| TranscodeError::io("read the package directory", e))?;
-            let body: BodyStream = Box::pin(ReaderStream::new(file));
             let options = PutOptions { content_type: Some(content_type_for(&key).to_owned()), ..PutOptions::default() };
-            Ok::<_, TranscodeError>(store.put(&key, body, options).await?)
+            // The scratch directory is thrown away afterwards, so the store may take the file.
+            Ok::<_, TranscodeError>(store.put_file(&key, &path, options).await?)
         })
         .buffer_unordered(UPLOAD_CONCURRENCY)
         .collect::<Vec<_>>()

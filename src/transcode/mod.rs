@@ -61,16 +61,21 @@ pub trait Transcoder: Send + Sync + 'static {
 /// configured `lectern` binary (or this one) in `LECTERN_WORK_DIR` (or the temporary directory).
 pub async fn connect(ingest: &crate::config::IngestSettings) -> std::io::Result<std::sync::Arc<dyn Transcoder>> {
     Ok(match &ingest.transcoder {
-        crate::config::TranscoderSettings::Local => {
-            let runner = match &ingest.engine_program {
-                Some(program) => crate::engine::EngineRunner::new(program.clone(), ingest.engine),
-                None => crate::engine::EngineRunner::current_exe(ingest.engine)?,
-            };
-            let work_dir = ingest.work_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("lectern-transcode"));
-            std::sync::Arc::new(local::LocalTranscoder::new(runner, work_dir))
-        }
+        crate::config::TranscoderSettings::Local => std::sync::Arc::new(local_engine(ingest)?),
         crate::config::TranscoderSettings::MediaConvert(settings) => {
             std::sync::Arc::new(mediaconvert::MediaConvertTranscoder::connect((**settings).clone()).await)
         }
     })
+}
+
+/// The local engine as the settings configure it, whatever `LECTERN_TRANSCODER` says: the fast
+/// first package is always a local remux (it needs no encoder, so MediaConvert would only add
+/// its queueing and per-minute price).
+pub fn local_engine(ingest: &crate::config::IngestSettings) -> std::io::Result<local::LocalTranscoder> {
+    let runner = match &ingest.engine_program {
+        Some(program) => crate::engine::EngineRunner::new(program.clone(), ingest.engine),
+        None => crate::engine::EngineRunner::current_exe(ingest.engine)?,
+    };
+    let work_dir = ingest.work_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("lectern-transcode"));
+    Ok(local::LocalTranscoder::new(runner, work_dir))
 }

@@ -64,10 +64,12 @@ pub struct TestOptions {
 }
 
 /// The documented defaults, with engine children run by the built `lectern` binary (the test
-/// executable itself cannot be one).
+/// executable itself cannot be one), and without the fast first package: tests that are not
+/// about it count on the ladder being version 1. tests/media_fast_start.rs turns it on.
 pub fn test_ingest_settings() -> IngestSettings {
     IngestSettings {
         engine_program: Some(std::path::PathBuf::from(env!("CARGO_BIN_EXE_lectern"))),
+        fast_start: false,
         ..IngestSettings::default()
     }
 }

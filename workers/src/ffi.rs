@@ -236,3 +236,34 @@ impl FilterPipes {
         }
     }
 }
+
+/// Clears a copied stream's codec tag, so the MP4 muxer chooses the tag its format uses for
+/// the codec instead of checking the source container's tag against its own table.
+pub fn clear_codec_tag(parameters: &mut ffmpeg::codec::Parameters) {
+    // SAFETY: `parameters` owns a live AVCodecParameters; `codec_tag` is a plain integer field.
+    unsafe {
+        (*parameters.as_mut_ptr()).codec_tag = 0;
+    }
+}
+
+/// Ends the current fragment of an MP4 muxer opened with `movflags=+frag_custom`: every packet
+/// written so far goes into one `moof`+`mdat`, and the next packet begins a new fragment.
+pub fn flush_fragment(output: &mut ffmpeg::format::context::Output) -> Result<(), ffmpeg::Error> {
+    // SAFETY: `output` owns a live AVFormatContext whose header has been written. A null
+    // packet is the documented way to ask a muxer with AVFMT_ALLOW_FLUSH (the MP4 muxer) to
+    // flush; first the interleaving queue is drained the same way.
+    let result = unsafe {
+        let context = output.as_mut_ptr();
+        let drained = ffi::av_interleaved_write_frame(context, std::ptr::null_mut());
+        if drained < 0 {
+            drained
+        } else {
+            ffi::av_write_frame(context, std::ptr::null_mut())
+        }
+    };
+    if result < 0 {
+        Err(ffmpeg::Error::from(result))
+    } else {
+        Ok(())
+    }
+}

@@ -10,6 +10,8 @@
 //!   storyboard sheets) and `download.mp4`; it returns the [`pipelines::package::Package`] and
 //!   writes it as `package.json`. The storyboard VTT and the manifests are written by the
 //!   caller from the package with the `pipelines` functions.
+//! - [`remux()`] executes a [`pipelines::preview::RemuxPlan`]: the source's H.264 and AAC
+//!   copied into the same CMAF layout without decoding, for the fast first package.
 //!
 //! Nothing here exits the process or installs signal handlers; run it in a child process
 //! with limits when the input is untrusted.
@@ -18,7 +20,7 @@ pub mod engine;
 mod ffi;
 pub mod probe;
 
-pub use engine::{EngineError, Progress, transcode};
+pub use engine::{EngineError, Progress, remux, transcode};
 pub use probe::{ProbeError, probe};
 
 /// Initialises FFmpeg once per process and quietens its logging to errors, so a hostile file

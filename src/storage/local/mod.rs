@@ -207,6 +207,61 @@ impl ObjectStore for LocalStore {
         self.publish("put", staged, key).await
     }
 
+    /// Moves the file into place when it is on the root's filesystem (one rename instead of
+    /// a copy: the local transcoder's packages are written next to the data directory in the
+    /// usual set-up); otherwise copies it like `put`. Either way the data is on disk before the
+    /// object appears, as with `put`.
+    async fn put_file(
+        &self,
+        key: &ObjectKey,
+        path: &Path,
+        options: PutOptions,
+    ) -> Result<ObjectMeta, StorageError> {
+        let op = "put_file";
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|error| StorageError::io(op, error))?;
+        file.sync_all()
+            .await
+            .map_err(|error| StorageError::io(op, error))?;
+        let body: BodyStream = Box::pin(ReaderStream::new(file));
+        let mut attempts = 0;
+        let target = loop {
+            attempts += 1;
+            let target = self
+                .object_path(key, true)
+                .await
+                .map_err(|error| StorageError::io(op, error))?;
+            match tokio::fs::rename(path, &target).await {
+                Ok(()) => break target,
+                // A concurrent `delete_prefix` removed the fresh parent directories.
+                Err(error) if error.kind() == ErrorKind::NotFound && attempts < 3 => {}
+                Err(error) if error.kind() == ErrorKind::CrossesDevices => {
+                    return self.put(key, body, options).await;
+                }
+                Err(error) => return Err(StorageError::io(op, error)),
+            }
+        };
+        let metadata = tokio::fs::symlink_metadata(&target)
+            .await
+            .map_err(|error| StorageError::io(op, error))?;
+        Ok(object_meta(key.clone(), &metadata))
+    }
+
+    async fn local_file(&self, key: &ObjectKey) -> Result<Option<PathBuf>, StorageError> {
+        let path = match self.object_path(key, false).await {
+            Ok(path) => path,
+            Err(error) if is_absent(&error) => return Ok(None),
+            Err(error) => return Err(StorageError::io("local_file", error)),
+        };
+        match tokio::fs::metadata(&path).await {
+            Ok(metadata) if metadata.is_file() => Ok(Some(path)),
+            Ok(_) => Ok(None),
+            Err(error) if is_absent(&error) => Ok(None),
+            Err(error) => Err(StorageError::io("local_file", error)),
+        }
+    }
+
     async fn get(
         &self,
         key: &ObjectKey,

@@ -311,3 +311,37 @@ pub async fn a_body_that_fails_midway_leaves_the_previous_version(harness: &Harn
     );
     harness.assert_no_leftovers().await;
 }
+
+pub async fn put_file_stores_a_local_file_and_the_store_may_consume_it(harness: &Harness) {
+    let store = harness.store();
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let path = scratch.path().join("seg_00001.m4s");
+    std::fs::write(&path, b"segment bytes").expect("write");
+    let meta = store
+        .put_file(&key("assets/1/v1/720p/seg_00001.m4s"), &path, PutOptions::default())
+        .await
+        .expect("put_file succeeds");
+    assert_eq!(meta.size, 13);
+    assert_eq!(
+        &get_bytes(store, &key("assets/1/v1/720p/seg_00001.m4s"))
+            .await
+            .expect("get succeeds")[..],
+        b"segment bytes"
+    );
+    // Again onto the same key: replaced, like `put`.
+    std::fs::write(&path, b"other").expect("write");
+    store
+        .put_file(&key("assets/1/v1/720p/seg_00001.m4s"), &path, PutOptions::default())
+        .await
+        .expect("put_file again");
+    assert_eq!(
+        &get_bytes(store, &key("assets/1/v1/720p/seg_00001.m4s"))
+            .await
+            .expect("get succeeds")[..],
+        b"other"
+    );
+    let missing = store
+        .put_file(&key("assets/1/v1/none"), &scratch.path().join("absent"), PutOptions::default())
+        .await;
+    assert!(missing.is_err(), "a missing file is an error: {missing:?}");
+}

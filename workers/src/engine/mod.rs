@@ -14,6 +14,7 @@ mod images;
 pub mod mp4box;
 mod mux;
 mod outputs;
+mod remux;
 pub mod segments;
 mod video;
 
@@ -27,6 +28,7 @@ use pipelines::plan::Plan;
 use audio::AudioTrack;
 use images::ImageWriter;
 pub(crate) use outputs::Outputs;
+pub use remux::remux;
 use video::VideoLadder;
 
 /// Why a transcode failed. Every variant carries what was being done, so a log line is

@@ -26,6 +26,9 @@ pub enum Cut {
     AtKeyframes,
     /// When a fragment reaches this many seconds (audio, where every packet is a keyframe).
     EverySeconds(u32),
+    /// Only when [`FragmentedOutput::end_fragment`] says (a stream copy, whose keyframes are
+    /// where the source put them); video tracks get `video_timescale` ticks per second.
+    Custom { video_timescale: Option<u32> },
 }
 
 fn ffmpeg_error<C: Into<String>>(context: C) -> impl FnOnce(ffmpeg::Error) -> EngineError {
@@ -135,6 +138,15 @@ impl FragmentedOutput {
                     &(u64::from(*seconds) * 1_000_000).to_string(),
                 );
             }
+            Cut::Custom { video_timescale } => {
+                options.set(
+                    "movflags",
+                    "+frag_custom+empty_moov+default_base_moof+frag_discont+skip_trailer",
+                );
+                if let Some(timescale) = video_timescale {
+                    options.set("video_track_timescale", &timescale.to_string());
+                }
+            }
         }
         {
             let _unused = context
@@ -173,6 +185,14 @@ impl FragmentedOutput {
                 context: format!("writing a packet to {}", self.dir.display()),
                 source,
             })
+    }
+
+    /// Closes the current fragment: the next packet written begins a new segment.
+    pub fn end_fragment(&mut self) -> Result<(), EngineError> {
+        crate::ffi::flush_fragment(&mut self.context).map_err(|source| EngineError::Ffmpeg {
+            context: format!("ending a fragment of {}", self.dir.display()),
+            source,
+        })
     }
 
     pub fn finish(mut self) -> Result<PathBuf, EngineError> {

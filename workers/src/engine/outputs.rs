@@ -196,7 +196,7 @@ fn rendition_seconds(rendition: &PackagedRendition) -> f64 {
     seconds
 }
 
-fn describe(
+pub(crate) fn describe(
     name: &str,
     kind: RenditionKind,
     split: SplitRendition,

@@ -1,6 +1,7 @@
 //! Prometheus metrics: what operators ask about (HTTP latency, job outcomes and durations, queue
-//! depth and age). One explicit registry per process, held in the application state; nothing is
-//! global, so tests that start several apps in one process do not share counters.
+//! depth and age, playback sessions, CDN invalidations). One explicit registry per process, held
+//! in the application state; nothing is global, so tests that start several apps in one process
+//! do not share counters.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -36,6 +37,11 @@ pub struct BackendLabels {
     pub backend: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub http_requests: Family<HttpLabels, Counter>,
@@ -46,6 +52,12 @@ pub struct Metrics {
     pub queue_oldest_age: Family<KindLabels, Gauge<f64, AtomicU64>>,
     /// Seconds of media encoded per second of wall time, per transcoder backend.
     pub encode_speed: Family<BackendLabels, Histogram>,
+    /// CloudFront invalidation attempts by outcome: `accepted`, `throttled`, `unavailable`,
+    /// `refused`, `invalid`, `not_configured`.
+    pub cdn_invalidations: Family<OutcomeLabels, Counter>,
+    /// `POST /v1/assets/{id}/playback` answers by outcome: `created`, `refused` (a 4xx: not
+    /// allowed, wrong origin, not ready…), `failed` (ours).
+    pub playback_sessions: Family<OutcomeLabels, Counter>,
 }
 
 impl Metrics {
@@ -69,6 +81,10 @@ impl Metrics {
             Histogram::new(exponential_buckets(0.05, 1.5, 19))
         });
         registry.register("encode_speed_ratio", "Transcode speed as a multiple of realtime", encode_speed.clone());
+        let cdn_invalidations = Family::<OutcomeLabels, Counter>::default();
+        let playback_sessions = Family::<OutcomeLabels, Counter>::default();
+        registry.register("playback_sessions", "Playback session requests, by outcome", playback_sessions.clone());
+        registry.register("cdn_invalidations", "CloudFront invalidations requested, by outcome", cdn_invalidations.clone());
         registry.register("jobs_finished", "Job attempts finished, by outcome", jobs_finished.clone());
         registry.register("job_duration_seconds", "Wall time of job attempts", job_duration.clone());
         registry.register("queue_depth", "Jobs due and waiting to be claimed", queue_depth.clone());
@@ -77,7 +93,18 @@ impl Metrics {
             "How long the oldest due job has waited",
             queue_oldest_age.clone(),
         );
-        Self { registry, http_requests, http_duration, jobs_finished, job_duration, queue_depth, queue_oldest_age, encode_speed }
+        Self {
+            registry,
+            http_requests,
+            http_duration,
+            jobs_finished,
+            job_duration,
+            queue_depth,
+            queue_oldest_age,
+            encode_speed,
+            cdn_invalidations,
+            playback_sessions,
+        }
     }
 
     /// The Prometheus text exposition of every metric.

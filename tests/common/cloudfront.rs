@@ -30,6 +30,9 @@ pub struct Received {
     pub note: Option<String>,
 }
 
+/// Looks at the world when a request arrives (given its paths); the answer is recorded.
+pub type OnRequest = Box<dyn Fn(&[String]) -> String + Send + Sync>;
+
 #[derive(Default)]
 pub struct StandIn {
     pub received: Mutex<Vec<Received>>,
@@ -38,7 +41,7 @@ pub struct StandIn {
     /// An error code to answer every request with, instead.
     pub refuse_with: Option<&'static str>,
     /// Called with each request's paths as it arrives; its answer is kept in `Received::note`.
-    pub on_request: Option<Box<dyn Fn(&[String]) -> String + Send + Sync>>,
+    pub on_request: Option<OnRequest>,
 }
 
 impl StandIn {

@@ -128,7 +128,12 @@ impl Application {
                 self.state.pool.clone(),
                 self.state.storage.clone(),
                 self.state.metrics.clone(),
-                crate::jobs::handlers(&self.state.ingest, &self.transcoder, &self.state.metrics),
+                crate::jobs::handlers(
+                    &self.state.ingest,
+                    &self.transcoder,
+                    &self.state.metrics,
+                    self.state.cdn.invalidator.as_ref(),
+                ),
                 self.workers,
             )
         });

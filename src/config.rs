@@ -242,6 +242,8 @@ pub struct WorkerArgs {
     pub ingest: IngestArgs,
     #[command(flatten)]
     pub transcoder: TranscoderArgs,
+    #[command(flatten)]
+    pub distribution: DistributionArgs,
     /// Jobs to run at once in this process.
     #[arg(long, env = "LECTERN_WORKERS", default_value_t = 1)]
     pub workers: usize,
@@ -398,11 +400,8 @@ pub struct KeyFileArgs {
 /// and the CloudFront distribution to invalidate.
 #[derive(Debug, Args)]
 pub struct CdnArgs {
-    /// Base URL of signed playback URLs: a CloudFront distribution (`https://d111.cloudfront.net`)
-    /// or another CDN in front of the object store. Default: this service's own signed origin,
-    /// `<LECTERN_PUBLIC_URL>/cdn`.
-    #[arg(long, env = "LECTERN_CDN_BASE_URL")]
-    pub cdn_base_url: Option<String>,
+    #[command(flatten)]
+    pub distribution: DistributionArgs,
     /// Hash under the RSA signature: `sha1` (CloudFront's default) or `sha256` (URLs then carry
     /// `Hash-Algorithm=SHA256`).
     #[arg(long, env = "LECTERN_CDN_HASH_ALGORITHM", value_enum, default_value_t = crate::cdn::HashAlgorithm::Sha1)]
@@ -422,13 +421,74 @@ pub struct CdnArgs {
     /// How long a playback session (and the CDN policy of its manifests) stays valid.
     #[arg(long, env = "LECTERN_PLAYBACK_SESSION_TTL", default_value = "6h", value_parser = parse_duration)]
     pub playback_session_ttl: Duration,
-    /// CloudFront distribution whose cache is invalidated when objects change. Unset: no
-    /// invalidations.
+}
+
+/// Where viewers fetch objects, and the CloudFront distribution to invalidate. Workers read
+/// these too: they publish new versions and run the `cdn.invalidate` jobs.
+#[derive(Debug, Args)]
+pub struct DistributionArgs {
+    /// Base URL of signed playback URLs: a CloudFront distribution (`https://d111.cloudfront.net`)
+    /// or another CDN in front of the object store. Default: this service's own signed origin,
+    /// `<LECTERN_PUBLIC_URL>/cdn`. Its path, if any, prefixes every invalidated path.
+    #[arg(long, env = "LECTERN_CDN_BASE_URL")]
+    pub cdn_base_url: Option<String>,
+    /// CloudFront distribution whose cache is invalidated when an asset is deleted or a version
+    /// superseded. Unset: no invalidations.
     #[arg(long, env = "LECTERN_CLOUDFRONT_DISTRIBUTION_ID")]
     pub cloudfront_distribution_id: Option<String>,
     /// Another endpoint for the CloudFront API (a proxy or a test stand-in); unset for AWS.
     #[arg(long, env = "LECTERN_CLOUDFRONT_ENDPOINT")]
     pub cloudfront_endpoint: Option<String>,
+}
+
+impl DistributionArgs {
+    /// `LECTERN_CDN_BASE_URL` without its trailing slash, when set.
+    fn base_url(&self) -> Result<Option<String>, ConfigError> {
+        self.cdn_base_url
+            .as_deref()
+            .filter(|raw| !raw.trim().is_empty())
+            .map(|raw| Ok(parse_base_url("LECTERN_CDN_BASE_URL", raw)?.as_str().trim_end_matches('/').to_owned()))
+            .transpose()
+    }
+
+    /// The distribution to invalidate, when one is configured; `aws_keys` as in
+    /// [`CdnArgs::resolve`].
+    fn cloudfront(&self, aws_keys: Option<(String, SecretString)>) -> Result<Option<crate::cdn::CloudFrontSettings>, ConfigError> {
+        let Some(distribution_id) = self.cloudfront_distribution_id.as_deref().map(str::trim).filter(|id| !id.is_empty())
+        else {
+            return Ok(None);
+        };
+        let endpoint = self
+            .cloudfront_endpoint
+            .as_deref()
+            .filter(|e| !e.trim().is_empty())
+            .map(|e| parse_base_url("LECTERN_CLOUDFRONT_ENDPOINT", e))
+            .transpose()?;
+        Ok(Some(crate::cdn::CloudFrontSettings {
+            endpoint,
+            credentials: aws_keys,
+            ..crate::cdn::CloudFrontSettings::new(distribution_id)
+        }))
+    }
+
+    /// What a worker process needs: the distribution and the base URL its paths hang under.
+    /// A worker has no public URL to default the base URL from, so with a distribution it
+    /// needs `LECTERN_CDN_BASE_URL` set.
+    pub fn resolve_for_worker(
+        &self,
+        aws_keys: Option<(String, SecretString)>,
+    ) -> Result<Option<(crate::cdn::CloudFrontSettings, String)>, ConfigError> {
+        let Some(cloudfront) = self.cloudfront(aws_keys)? else {
+            return Ok(None);
+        };
+        let base_url = self.base_url()?.ok_or_else(|| {
+            ConfigError::new(
+                "LECTERN_CDN_BASE_URL",
+                "a worker invalidating a CloudFront distribution needs the base URL viewers use (the API's default, <public URL>/cdn, is unknown to a worker)",
+            )
+        })?;
+        Ok(Some((cloudfront, base_url)))
+    }
 }
 
 impl CdnArgs {
@@ -440,8 +500,8 @@ impl CdnArgs {
         aws_keys: Option<(String, SecretString)>,
     ) -> Result<crate::cdn::CdnSettings, ConfigError> {
         let mut settings = crate::cdn::CdnSettings::local(&http.public_url);
-        if let Some(raw) = self.cdn_base_url.as_deref().filter(|raw| !raw.trim().is_empty()) {
-            settings.base_url = parse_base_url("LECTERN_CDN_BASE_URL", raw)?.as_str().trim_end_matches('/').to_owned();
+        if let Some(base_url) = self.distribution.base_url()? {
+            settings.base_url = base_url;
         }
         if self.cdn_signature_ttl < Duration::from_secs(10) {
             return Err(ConfigError::new("LECTERN_CDN_SIGNATURE_TTL", "must be at least 10s"));
@@ -456,19 +516,7 @@ impl CdnArgs {
         if let Some(path) = self.cdn_trusted_keys_file.as_deref().filter(|p| !p.as_os_str().is_empty()) {
             settings.trusted_keys = crate::keys::load_cdn_trusted_keys(path)?;
         }
-        if let Some(distribution_id) = self.cloudfront_distribution_id.as_deref().map(str::trim).filter(|id| !id.is_empty()) {
-            let endpoint =
-                self.cloudfront_endpoint
-                    .as_deref()
-                    .filter(|e| !e.trim().is_empty())
-                    .map(|e| parse_base_url("LECTERN_CLOUDFRONT_ENDPOINT", e))
-                    .transpose()?;
-            settings.cloudfront = Some(crate::cdn::CloudFrontSettings {
-                distribution_id: distribution_id.to_owned(),
-                endpoint,
-                credentials: aws_keys,
-            });
-        }
+        settings.cloudfront = self.distribution.cloudfront(aws_keys)?;
         Ok(settings)
     }
 }
@@ -1847,6 +1895,27 @@ mod tests {
         let args = serve(&["--cdn-trusted-keys-file", "/nonexistent/trusted-keys"]);
         let error = args.cdn.resolve(&args.http.resolve().expect("valid"), None).expect_err("missing file");
         assert_eq!(error.setting, "LECTERN_CDN_TRUSTED_KEYS_FILE");
+    }
+
+    #[test]
+    fn a_worker_invalidates_only_with_a_distribution_and_the_base_url_its_paths_hang_under() {
+        let worker = |flags: &[&str]| {
+            let mut argv = vec!["lectern", "worker"];
+            argv.extend_from_slice(flags);
+            let cli = Cli::try_parse_from(argv).expect("flags parse");
+            let Command::Worker(args) = cli.command else { panic!("worker expected") };
+            args.distribution.resolve_for_worker(None)
+        };
+        assert!(worker(&[]).expect("valid").is_none());
+        assert!(worker(&["--cdn-base-url", "https://cdn.example/media"]).expect("valid").is_none());
+        let error = worker(&["--cloudfront-distribution-id", "E2QWRUHEXAMPLE"]).expect_err("no base URL");
+        assert_eq!(error.setting, "LECTERN_CDN_BASE_URL");
+        let (cloudfront, base_url) =
+            worker(&["--cloudfront-distribution-id", "E2QWRUHEXAMPLE", "--cdn-base-url", "https://cdn.example/media/"])
+                .expect("valid")
+                .expect("configured");
+        assert_eq!(cloudfront.distribution_id, "E2QWRUHEXAMPLE");
+        assert_eq!(base_url, "https://cdn.example/media");
     }
 
     #[test]

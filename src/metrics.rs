@@ -1,6 +1,7 @@
 //! Prometheus metrics: what operators ask about (HTTP latency, job outcomes and durations, queue
-//! depth and age). One explicit registry per process, held in the application state; nothing is
-//! global, so tests that start several apps in one process do not share counters.
+//! depth and age, playback sessions, CDN invalidations). One explicit registry per process, held
+//! in the application state; nothing is global, so tests that start several apps in one process
+//! do not share counters.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -37,9 +38,8 @@ pub struct BackendLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct WebhookLabels {
-    /// `succeeded`, `retried` (failed, another send is scheduled), `failed` (the retry window is
-    /// over) or `superseded` (a manual retry or a deletion overtook the send).
+pub struct OutcomeLabels {
+    /// What happened; each family documents its own values.
     pub outcome: &'static str,
 }
 
@@ -53,9 +53,17 @@ pub struct Metrics {
     pub queue_oldest_age: Family<KindLabels, Gauge<f64, AtomicU64>>,
     /// Seconds of media encoded per second of wall time, per transcoder backend.
     pub encode_speed: Family<BackendLabels, Histogram>,
-    /// Webhook sends by outcome.
-    pub webhook_deliveries: Family<WebhookLabels, Counter>,
-    pub webhook_send_duration: Family<WebhookLabels, Histogram>,
+    /// Webhook sends by outcome: `succeeded`, `retried` (failed, another send is scheduled),
+    /// `failed` (the retry window is over) or `superseded` (a manual retry or a deletion overtook
+    /// the send).
+    pub webhook_deliveries: Family<OutcomeLabels, Counter>,
+    pub webhook_send_duration: Family<OutcomeLabels, Histogram>,
+    /// CloudFront invalidation attempts by outcome: `accepted`, `throttled`, `unavailable`,
+    /// `refused`, `invalid`, `not_configured`.
+    pub cdn_invalidations: Family<OutcomeLabels, Counter>,
+    /// `POST /v1/assets/{id}/playback` answers by outcome: `created`, `refused` (a 4xx: not
+    /// allowed, wrong origin, not ready…), `failed` (ours).
+    pub playback_sessions: Family<OutcomeLabels, Counter>,
 }
 
 impl Metrics {
@@ -79,6 +87,10 @@ impl Metrics {
             Histogram::new(exponential_buckets(0.05, 1.5, 19))
         });
         registry.register("encode_speed_ratio", "Transcode speed as a multiple of realtime", encode_speed.clone());
+        let cdn_invalidations = Family::<OutcomeLabels, Counter>::default();
+        let playback_sessions = Family::<OutcomeLabels, Counter>::default();
+        registry.register("playback_sessions", "Playback session requests, by outcome", playback_sessions.clone());
+        registry.register("cdn_invalidations", "CloudFront invalidations requested, by outcome", cdn_invalidations.clone());
         registry.register("jobs_finished", "Job attempts finished, by outcome", jobs_finished.clone());
         registry.register("job_duration_seconds", "Wall time of job attempts", job_duration.clone());
         registry.register("queue_depth", "Jobs due and waiting to be claimed", queue_depth.clone());
@@ -87,11 +99,11 @@ impl Metrics {
             "How long the oldest due job has waited",
             queue_oldest_age.clone(),
         );
-        let webhook_deliveries = Family::<WebhookLabels, Counter>::default();
+        let webhook_deliveries = Family::<OutcomeLabels, Counter>::default();
         registry.register("webhook_sends", "Webhook sends, by outcome", webhook_deliveries.clone());
         // 5 ms to ~40 s: the send timeout is at most 60 s and 10 s by default.
         let webhook_send_duration =
-            Family::<WebhookLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.005, 2.0, 14)));
+            Family::<OutcomeLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.005, 2.0, 14)));
         registry.register("webhook_send_duration_seconds", "Wall time of webhook sends", webhook_send_duration.clone());
         Self {
             registry,
@@ -104,6 +116,8 @@ impl Metrics {
             encode_speed,
             webhook_deliveries,
             webhook_send_duration,
+            cdn_invalidations,
+            playback_sessions,
         }
     }
 

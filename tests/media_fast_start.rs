@@ -35,7 +35,7 @@ async fn workers(app: &TestApp, keep: impl Fn(&str) -> bool) -> WorkerPool {
     let transcoder = lectern::transcode::connect(&ingest).await.expect("transcoder");
     let metrics = Arc::new(lectern::metrics::Metrics::new());
     let handlers: Vec<Arc<dyn JobHandler>> =
-        lectern::jobs::handlers(&ingest, &transcoder, &metrics).into_iter().filter(|h| keep(h.kind())).collect();
+        lectern::jobs::handlers(&ingest, &transcoder, &metrics, None).into_iter().filter(|h| keep(h.kind())).collect();
     let settings = WorkerSettings { concurrency: 1, poll_interval: Duration::from_millis(200), ..WorkerSettings::default() };
     WorkerPool::start(app.pool.clone(), app.storage.clone(), metrics, handlers, settings)
 }

@@ -195,6 +195,10 @@ async fn without_a_grant_a_learner_is_refused_but_owners_admins_and_public_asset
         .expect("request");
     assert_eq!(response.status(), 200);
     assert_eq!(start_session(&app, lesson.asset_id, &lesson.learner, None).await.status(), 201);
+
+    let metrics = app.client.get(app.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains(r#"lectern_playback_sessions_total{outcome="created"} 3"#), "{metrics}");
+    assert!(metrics.contains(r#"lectern_playback_sessions_total{outcome="refused"} 2"#), "{metrics}");
 }
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]

@@ -1,5 +1,5 @@
 //! Delivery: CloudFront-compatible signed URLs and cookies, their verification, the local signed
-//! origin (`/cdn/{key…}`) and CloudFront invalidations.
+//! origin (`/cdn/{key…}`) and CloudFront invalidations (sent by the `cdn.invalidate` job).
 //!
 //! The scheme is CloudFront's own, so the same signatures work whether viewers reach Lectern's
 //! local origin or a CloudFront distribution in front of the object store:
@@ -151,7 +151,8 @@ pub struct Cdn {
     pub settings: CdnSettings,
     pub signer: Signer,
     pub verifier: Verifier,
-    /// Set when a CloudFront distribution is configured (see [`Cdn::connect`]).
+    /// Set when a CloudFront distribution is configured (see [`Cdn::connect`]); deleting an
+    /// asset queues a `cdn.invalidate` job through it (`crate::jobs::cdn_jobs`).
     pub invalidator: Option<Invalidator>,
 }
 
@@ -169,7 +170,7 @@ impl Cdn {
     /// request is made at start-up).
     pub async fn connect(settings: CdnSettings, key: &CdnSigningKey) -> Self {
         let invalidator = match &settings.cloudfront {
-            Some(cloudfront) => Some(Invalidator::connect(cloudfront).await),
+            Some(cloudfront) => Some(Invalidator::connect(cloudfront, &settings.base_url).await),
             None => None,
         };
         Self { invalidator, ..Self::new(settings, key) }

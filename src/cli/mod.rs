@@ -98,11 +98,7 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
     }
     let storage = args.storage.resolve(&args.common, &http.public_url, keys.storage_secret.clone())?;
     let auth = args.auth.resolve(args.storage.redis_url.as_deref())?;
-    let aws_keys = match (&storage, &args.storage.aws_access_key_id) {
-        (crate::storage::StorageSettings::S3(s3), Some(id)) => s3.secret_access_key.clone().map(|secret| (id.clone(), secret)),
-        _ => None,
-    };
-    let cdn = args.cdn.resolve(&http, aws_keys)?;
+    let cdn = args.cdn.resolve(&http, static_aws_keys(&storage, &args.storage))?;
     let mut ingest = args.ingest.resolve()?;
     ingest.transcoder = args.transcoder.resolve(&args.storage)?;
     let uploads = args.uploads.resolve()?;
@@ -143,18 +139,35 @@ async fn worker(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
     let public_url = url::Url::parse("http://127.0.0.1:8080").context("constant URL")?;
     let storage_settings = args.storage.resolve(&args.common, &public_url, keys.storage_secret.clone())?;
     let pool = crate::db::connect(&database).await?;
+    let distribution = args.distribution.resolve_for_worker(static_aws_keys(&storage_settings, &args.storage))?;
     let storage = crate::storage::connect(&storage_settings).await.context("cannot open object storage")?;
     let transcoder = crate::transcode::connect(&ingest).await.context("cannot set up the transcoder")?;
+    let invalidator = match &distribution {
+        Some((cloudfront, base_url)) => Some(crate::cdn::Invalidator::connect(cloudfront, base_url).await),
+        None => None,
+    };
     let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
     let workers = WorkerPool::start(
         pool,
         storage.store,
         metrics.clone(),
-        crate::jobs::handlers(&ingest, &transcoder, &metrics),
+        crate::jobs::handlers(&ingest, &transcoder, &metrics, invalidator.as_ref()),
         WorkerSettings { concurrency: args.workers, shutdown_timeout: args.common.shutdown_timeout, ..WorkerSettings::default() },
     );
     crate::app::shutdown_signal().await;
     tracing::info!("shutdown requested; finishing running jobs");
     workers.shutdown().await;
     Ok(())
+}
+
+/// The static AWS keys of the S3 settings, which the CloudFront client shares (otherwise it
+/// uses the AWS default chain).
+fn static_aws_keys(
+    storage: &crate::storage::StorageSettings,
+    args: &crate::config::StorageArgs,
+) -> Option<(String, secrecy::SecretString)> {
+    match (storage, &args.aws_access_key_id) {
+        (crate::storage::StorageSettings::S3(s3), Some(id)) => s3.secret_access_key.clone().map(|secret| (id.clone(), secret)),
+        _ => None,
+    }
 }

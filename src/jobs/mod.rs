@@ -7,6 +7,7 @@
 //! help) fails the job at once, [`JobError::Retry`] (infrastructure hiccup) schedules another
 //! attempt with exponential backoff and jitter until `max_attempts`.
 
+pub mod cdn_jobs;
 pub mod queue;
 pub mod routes;
 pub mod storage_jobs;
@@ -103,14 +104,19 @@ impl JobContext {
     }
 }
 
-/// Every handler this build knows, so `serve` and `worker` run the same set.
+/// Every handler this build knows, so `serve` and `worker` run the same set. `invalidator` is
+/// the configured CloudFront distribution, if any (publishing queues invalidations through it).
 pub fn handlers(
     ingest: &Arc<crate::config::IngestSettings>,
     transcoder: &Arc<dyn crate::transcode::Transcoder>,
     metrics: &Arc<crate::metrics::Metrics>,
+    invalidator: Option<&crate::cdn::Invalidator>,
 ) -> Vec<Arc<dyn JobHandler>> {
-    let mut handlers: Vec<Arc<dyn JobHandler>> = vec![Arc::new(storage_jobs::DeletePrefix)];
-    handlers.extend(crate::media::job_handlers(ingest, transcoder, metrics));
+    let mut handlers: Vec<Arc<dyn JobHandler>> = vec![
+        Arc::new(storage_jobs::DeletePrefix),
+        Arc::new(cdn_jobs::InvalidateCdn::new(invalidator.cloned(), Arc::clone(metrics))),
+    ];
+    handlers.extend(crate::media::job_handlers(ingest, transcoder, metrics, invalidator));
     handlers.extend(crate::webhooks::job_handlers(ingest, metrics));
     handlers
 }

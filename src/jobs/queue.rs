@@ -92,6 +92,17 @@ pub async fn enqueue_in(
     Ok(JobId(existing))
 }
 
+/// True while a job with this unique key is queued or running (e.g. a deletion another job must
+/// wait for).
+pub async fn is_pending(pool: &PgPool, unique_key: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select exists(select 1 from job where unique_key = $1 and state in ('queued', 'running')) as "pending!""#,
+        unique_key,
+    )
+    .fetch_one(pool)
+    .await
+}
+
 /// Claims the most urgent due job of the given kinds, or one whose lease expired, and leases it
 /// to `worker_id`. `SKIP LOCKED` lets many workers claim concurrently without waiting on each
 /// other or taking the same row. Among equally urgent jobs, the one whose owner has the fewest

@@ -44,11 +44,14 @@ pub fn job_handlers(
     ingest: &Arc<crate::config::IngestSettings>,
     transcoder: &Arc<dyn crate::transcode::Transcoder>,
     metrics: &Arc<crate::metrics::Metrics>,
+    invalidator: Option<&crate::cdn::Invalidator>,
 ) -> Vec<Arc<dyn crate::jobs::JobHandler>> {
+    let transcode = transcode_job::TranscodeJob::new(Arc::clone(ingest), Arc::clone(transcoder), Arc::clone(metrics))
+        .with_invalidator(invalidator.cloned());
     vec![
         Arc::new(probe_job::ProbeJob::new(Arc::clone(ingest))),
         Arc::new(preview_job::PreviewJob::new(Arc::clone(ingest))),
-        Arc::new(transcode_job::TranscodeJob::new(Arc::clone(ingest), Arc::clone(transcoder), Arc::clone(metrics))),
+        Arc::new(transcode),
         Arc::new(import::ImportJob::new(Arc::clone(ingest))),
         Arc::new(housekeeping::ExpireUploads::new(ingest.sweep_interval)),
     ]

@@ -12,8 +12,9 @@
 //!    deleted or failed asset cancels the transcode, which kills the engine child);
 //! 4. publishes in one transaction: the version and its renditions, the previous version
 //!    superseded (its files deleted by `storage.delete_prefix` after the configured grace, so
-//!    players still on it finish), the asset `ready` and playable, `asset.playable` (first time)
-//!    and `asset.ready`. A fast first package ([`super::preview_job`]) published meanwhile is
+//!    players still on it finish, then invalidated on the CloudFront distribution if one is
+//!    configured), the asset `ready` and playable, `asset.playable` (first time) and
+//!    `asset.ready`. A fast first package ([`super::preview_job`]) published meanwhile is
 //!    superseded like any older version.
 //!
 //! Failures: bad input (the engine's or MediaConvert's refusal codes) errors the asset with that
@@ -36,7 +37,7 @@ use super::assets::{self, AssetId, AssetRow, AssetStatus};
 use super::versions::{self, RenditionRow, VersionKind};
 use crate::config::IngestSettings;
 use crate::jobs::storage_jobs::{DeletePrefix, DeletePrefixPayload};
-use crate::jobs::{EnqueueOptions, JobContext, JobError, JobHandler, queue};
+use crate::jobs::{EnqueueOptions, JobContext, JobError, JobHandler, cdn_jobs, queue};
 use crate::metrics::{BackendLabels, Metrics};
 use crate::storage::{KeyPrefix, ObjectKey};
 use crate::transcode::{RenditionKind, TranscodeError, TranscodeOutput, TranscodeRequest, Transcoder};
@@ -55,13 +56,21 @@ pub struct TranscodeJob {
     settings: Arc<IngestSettings>,
     transcoder: Arc<dyn Transcoder>,
     metrics: Arc<Metrics>,
+    /// The CloudFront distribution, if any: a superseded version is invalidated after its files
+    /// are deleted (see `crate::jobs::cdn_jobs`).
+    invalidator: Option<crate::cdn::Invalidator>,
 }
 
 impl TranscodeJob {
     pub const KIND: &'static str = TRANSCODE_KIND;
 
     pub fn new(settings: Arc<IngestSettings>, transcoder: Arc<dyn Transcoder>, metrics: Arc<Metrics>) -> Self {
-        Self { settings, transcoder, metrics }
+        Self { settings, transcoder, metrics, invalidator: None }
+    }
+
+    #[must_use]
+    pub fn with_invalidator(self, invalidator: Option<crate::cdn::Invalidator>) -> Self {
+        Self { invalidator, ..self }
     }
 }
 
@@ -196,6 +205,8 @@ impl TranscodeJob {
         if let Some(old) = superseded {
             let run_after = OffsetDateTime::now_utc() + self.settings.superseded_grace;
             enqueue_delete(&mut tx, id, old, Some(run_after)).await.map_err(database)?;
+            let old_files = version_prefix(id, old);
+            cdn_jobs::enqueue_after_deletion(&mut tx, self.invalidator.as_ref(), &old_files, Some(run_after)).await.map_err(database)?;
         }
         tx.commit().await.map_err(database)?;
         tracing::info!(asset_id = %id, version, renditions = renditions.len(), superseded, "version published");

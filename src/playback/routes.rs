@@ -25,6 +25,7 @@ use crate::cdn::{SignedPolicy, SourceIp};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::Json;
 use crate::media::access::{self, AssetAccess, Decision, GrantView, Visibility};
+use crate::metrics::OutcomeLabels;
 use crate::storage::ObjectKey;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -141,14 +142,33 @@ async fn create_session(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, axum::Json<SessionView>), ApiError> {
+    let result = new_session(&state, &principal, &client, &raw_id, &headers, &body).await;
+    let outcome = match &result {
+        Ok(_) => "created",
+        Err(error) if error.status.is_client_error() => "refused",
+        Err(_) => "failed",
+    };
+    state.metrics.playback_sessions.get_or_create(&OutcomeLabels { outcome }).inc();
+    result
+}
+
+/// [`create_session`] without the counting.
+async fn new_session(
+    state: &AppState,
+    principal: &Principal,
+    client: &ClientInfo,
+    raw_id: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(StatusCode, axum::Json<SessionView>), ApiError> {
     let request: CreateSessionRequest = if body.iter().all(u8::is_ascii_whitespace) {
         CreateSessionRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| PlaybackError::InvalidField(format!("invalid request body: {e}")))?
+        serde_json::from_slice(body).map_err(|e| PlaybackError::InvalidField(format!("invalid request body: {e}")))?
     };
-    let asset_id = parse_id(&raw_id, PlaybackError::AssetNotFound)?;
+    let asset_id = parse_id(raw_id, PlaybackError::AssetNotFound)?;
     let asset = access::load(&state.pool, asset_id).await?.ok_or(PlaybackError::AssetNotFound)?;
-    let (viewer, api_key_id) = match &principal {
+    let (viewer, api_key_id) = match principal {
         Principal::User(user) => {
             if request.on_behalf_of.is_some() {
                 return Err(PlaybackError::InvalidField("on_behalf_of is only for API keys".to_owned()).into());
@@ -158,7 +178,7 @@ async fn create_session(
         Principal::ApiKey(key) => {
             key.require_scope(Scope::PlaybackCreate).map_err(PlaybackError::from)?;
             // An application acts for learners only on its owner's assets.
-            if !crate::media::routes::may_access(&principal, asset.owner_id) {
+            if !crate::media::routes::may_access(principal, asset.owner_id) {
                 return Err(PlaybackError::AssetNotFound.into());
             }
             let viewer = match request.on_behalf_of {
@@ -172,7 +192,7 @@ async fn create_session(
         return Err(PlaybackError::NotAllowed.into());
     }
     let version = asset.playable_version().ok_or(PlaybackError::AssetNotReady)?;
-    let origin = access::request_origin(header_text(&headers, header::ORIGIN), header_text(&headers, header::REFERER));
+    let origin = access::request_origin(header_text(headers, header::ORIGIN), header_text(headers, header::REFERER));
     if !asset.origin_allowed(origin.as_deref()) {
         return Err(PlaybackError::OriginNotAllowed.into());
     }
@@ -194,7 +214,7 @@ async fn create_session(
     )
     .await?;
     tracing::info!(session_id = %session.session_id, version, "playback session created");
-    Ok((StatusCode::CREATED, axum::Json(session_view(&state, &session, &manifests)?)))
+    Ok((StatusCode::CREATED, axum::Json(session_view(state, &session, &manifests)?)))
 }
 
 /// A path of the package from the version's `manifests` map, or the engine's default name.

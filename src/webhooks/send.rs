@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::deliveries::{self, AfterAttempt, Attempt, SendRow};
 use crate::config::WebhookSettings;
 use crate::jobs::{queue, EnqueueOptions, JobContext, JobError, JobHandler};
-use crate::metrics::{Metrics, WebhookLabels};
+use crate::metrics::{Metrics, OutcomeLabels};
 use crate::net::GuardedFetcher;
 
 pub const KIND: &str = "webhooks.deliver";
@@ -182,10 +182,10 @@ impl JobHandler for DeliverJob {
             AfterAttempt::Failed => "failed",
             AfterAttempt::Superseded => "superseded",
         };
-        self.metrics.webhook_deliveries.get_or_create(&WebhookLabels { outcome }).inc();
+        self.metrics.webhook_deliveries.get_or_create(&OutcomeLabels { outcome }).inc();
         self.metrics
             .webhook_send_duration
-            .get_or_create(&WebhookLabels { outcome })
+            .get_or_create(&OutcomeLabels { outcome })
             .observe(f64::from(attempt.duration_ms) / 1000.0);
         tracing::info!(
             delivery_id = %row.webhook_delivery_id,

@@ -2,6 +2,7 @@
 //! in a temporary directory, and the per-test database `#[sqlx::test]` provides.
 #![allow(dead_code)]
 
+pub mod cloudfront;
 pub mod media;
 
 use std::time::Duration;
@@ -61,6 +62,10 @@ pub struct TestOptions {
     pub storage: Option<StorageSettings>,
     /// The public URL (e.g. a proxy in front of the app); `None` is the app's own address.
     pub public_url: Option<url::Url>,
+    /// `LECTERN_CDN_BASE_URL`; `None` is the local origin.
+    pub cdn_base_url: Option<String>,
+    /// The CloudFront distribution to invalidate (see `cloudfront::start`); `None`: none.
+    pub cloudfront: Option<lectern::cdn::CloudFrontSettings>,
 }
 
 /// The documented defaults, with engine children run by the built `lectern` binary (the test
@@ -126,6 +131,10 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
     let mut cdn = lectern::cdn::CdnSettings::local(&public_url);
     cdn.trusted_keys = options.cdn_trusted_keys;
     cdn.hash_algorithm = options.cdn_hash_algorithm;
+    if let Some(base_url) = options.cdn_base_url {
+        cdn.base_url = base_url;
+    }
+    cdn.cloudfront = options.cloudfront;
     let settings = ServeSettings {
         http: HttpSettings {
             listen,

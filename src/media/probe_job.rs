@@ -80,13 +80,26 @@ impl JobHandler for ProbeJob {
             }
             Err(ProbeFailure::Infrastructure(message)) => {
                 if context.is_final_attempt() {
-                    fail_asset(&context, asset_id, "probe_failed", "the file could not be inspected; upload it again").await?;
+                    fail_asset(&context, asset_id, "probe_failed", PROBE_FAILED).await?;
                 }
                 Err(JobError::Retry(message))
             }
         }
     }
+
+    /// The worker died on the final attempt (the engine took it down, or the machine went):
+    /// the asset is errored like after a failed final attempt, unless it has moved on.
+    async fn on_exhausted(&self, conn: &mut sqlx::PgConnection, payload: &serde_json::Value) -> Result<(), JobError> {
+        let Ok(payload) = serde_json::from_value::<ProbePayload>(payload.clone()) else { return Ok(()) };
+        let waiting = [AssetStatus::Uploaded, AssetStatus::Probing];
+        assets::fail_from(conn, AssetId(payload.asset_id), &waiting, "probe_failed", PROBE_FAILED)
+            .await
+            .map_err(|error| JobError::retry(crate::error_chain(&error)))?;
+        Ok(())
+    }
 }
+
+const PROBE_FAILED: &str = "the file could not be inspected; upload it again";
 
 /// How one probe attempt ended badly.
 enum ProbeFailure {
@@ -147,7 +160,9 @@ impl ProbeJob {
         let key = ObjectKey::parse(source_key)
             .map_err(|error| ProbeFailure::Infrastructure(format!("stored source key is invalid: {error}")))?;
         let scratch = match &self.settings.work_dir {
-            Some(dir) => tempfile::Builder::new().prefix("probe-").tempdir_in(dir),
+            // Created on first use, as the local transcoder does: a fresh LECTERN_WORK_DIR must
+            // not fail every probe.
+            Some(dir) => std::fs::create_dir_all(dir).and_then(|()| tempfile::Builder::new().prefix("probe-").tempdir_in(dir)),
             None => tempfile::Builder::new().prefix("lectern-probe-").tempdir(),
         }
         .map_err(|error| ProbeFailure::Infrastructure(format!("cannot create a scratch directory: {error}")))?;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod media;
+pub mod processing;
 
 use std::time::Duration;
 
@@ -61,6 +62,9 @@ pub struct TestOptions {
     pub storage: Option<StorageSettings>,
     /// The public URL (e.g. a proxy in front of the app); `None` is the app's own address.
     pub public_url: Option<url::Url>,
+    /// Lease, polling and retry timings of the workers; `None`: the defaults with a 200 ms poll.
+    /// (`workers` still says how many run.)
+    pub job_timings: Option<WorkerSettings>,
 }
 
 /// The documented defaults, with engine children run by the built `lectern` binary (the test
@@ -146,8 +150,9 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
         uploads: options.uploads.unwrap_or_default(),
         workers: WorkerSettings {
             concurrency: options.workers,
-            poll_interval: Duration::from_millis(200),
-            ..WorkerSettings::default()
+            ..options
+                .job_timings
+                .unwrap_or(WorkerSettings { poll_interval: Duration::from_millis(200), ..WorkerSettings::default() })
         },
         migrate_on_start: false,
         shutdown_timeout: Duration::from_secs(5),

@@ -220,6 +220,8 @@ pub struct ServeArgs {
     pub transcoder: TranscoderArgs,
     #[command(flatten)]
     pub uploads: UploadArgs,
+    #[command(flatten)]
+    pub jobs: JobArgs,
     /// Background workers to run inside the API process; 0 runs the API alone.
     #[arg(long, env = "LECTERN_WORKERS", default_value_t = 1)]
     pub workers: usize,
@@ -244,9 +246,55 @@ pub struct WorkerArgs {
     pub transcoder: TranscoderArgs,
     #[command(flatten)]
     pub distribution: DistributionArgs,
+    #[command(flatten)]
+    pub jobs: JobArgs,
     /// Jobs to run at once in this process.
     #[arg(long, env = "LECTERN_WORKERS", default_value_t = 1)]
     pub workers: usize,
+}
+
+/// How workers hold, find and retry jobs. Shared by `serve` (embedded workers) and `worker`.
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    /// How long a claimed job stays with its worker without a heartbeat (renewed every third of
+    /// this). A worker that dies loses its jobs to the others after at most this long.
+    #[arg(long, env = "LECTERN_JOB_LEASE", default_value = "60s", value_parser = parse_duration)]
+    pub job_lease: Duration,
+    /// Idle workers look for due jobs at least this often (besides being woken by new jobs).
+    #[arg(long, env = "LECTERN_JOB_POLL_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub job_poll_interval: Duration,
+    /// Delay before the first retry of a failed attempt; it doubles with every attempt (±20 %).
+    #[arg(long, env = "LECTERN_JOB_RETRY_DELAY", default_value = "5s", value_parser = parse_duration)]
+    pub job_retry_delay: Duration,
+    /// Longest delay between two attempts.
+    #[arg(long, env = "LECTERN_JOB_RETRY_MAX_DELAY", default_value = "1h", value_parser = parse_duration)]
+    pub job_retry_max_delay: Duration,
+}
+
+impl JobArgs {
+    /// The worker settings for `concurrency` workers that drain for `shutdown_timeout`.
+    pub fn resolve(&self, concurrency: usize, shutdown_timeout: Duration) -> Result<crate::jobs::WorkerSettings, ConfigError> {
+        if self.job_lease < Duration::from_secs(1) {
+            return Err(ConfigError::new("LECTERN_JOB_LEASE", "must be at least 1s"));
+        }
+        if self.job_poll_interval < Duration::from_millis(10) {
+            return Err(ConfigError::new("LECTERN_JOB_POLL_INTERVAL", "must be at least 10ms"));
+        }
+        if self.job_retry_delay < Duration::from_millis(10) {
+            return Err(ConfigError::new("LECTERN_JOB_RETRY_DELAY", "must be at least 10ms"));
+        }
+        if self.job_retry_max_delay < self.job_retry_delay {
+            return Err(ConfigError::new("LECTERN_JOB_RETRY_MAX_DELAY", "must not be shorter than LECTERN_JOB_RETRY_DELAY"));
+        }
+        Ok(crate::jobs::WorkerSettings {
+            concurrency,
+            lease: self.job_lease,
+            poll_interval: self.job_poll_interval,
+            shutdown_timeout,
+            retry_delay: self.job_retry_delay,
+            retry_max_delay: self.job_retry_max_delay,
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -1750,6 +1798,34 @@ impl WebhookArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn job_timings_default_to_the_documented_values_and_are_checked() {
+        let cli = Cli::try_parse_from(["lectern", "worker"]).expect("flags parse");
+        let Command::Worker(args) = cli.command else { panic!("worker expected") };
+        let settings = args.jobs.resolve(2, Duration::from_secs(30)).expect("defaults are valid");
+        assert_eq!(settings.lease, Duration::from_secs(60));
+        assert_eq!(settings.poll_interval, Duration::from_secs(5));
+        assert_eq!(settings.retry_delay, Duration::from_secs(5));
+        assert_eq!(settings.retry_max_delay, Duration::from_secs(3600));
+        assert_eq!(settings.concurrency, 2);
+
+        let cli = Cli::try_parse_from(["lectern", "serve", "--job-lease", "3s", "--job-retry-delay", "200ms"]).expect("flags parse");
+        let Command::Serve(args) = cli.command else { panic!("serve expected") };
+        let settings = args.jobs.resolve(1, Duration::from_secs(30)).expect("valid");
+        assert_eq!((settings.lease, settings.retry_delay), (Duration::from_secs(3), Duration::from_millis(200)));
+
+        for (flags, setting) in [
+            (["--job-lease", "500ms"], "LECTERN_JOB_LEASE"),
+            (["--job-poll-interval", "5ms"], "LECTERN_JOB_POLL_INTERVAL"),
+            (["--job-retry-delay", "0s"], "LECTERN_JOB_RETRY_DELAY"),
+            (["--job-retry-max-delay", "1s"], "LECTERN_JOB_RETRY_MAX_DELAY"),
+        ] {
+            let cli = Cli::try_parse_from(["lectern", "worker", flags[0], flags[1]]).expect("flags parse");
+            let Command::Worker(args) = cli.command else { panic!("worker expected") };
+            assert_eq!(args.jobs.resolve(1, Duration::from_secs(30)).expect_err("refused").setting, setting);
+        }
+    }
 
     #[test]
     fn durations_accept_the_usual_units() {

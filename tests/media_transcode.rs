@@ -9,13 +9,11 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use common::media::{event_types, fixtures, instructor, new_asset, seaweed_settings, remove_bucket};
+use common::media::{event_types, fixtures, instructor, seaweed_settings, remove_bucket};
+use common::processing::{alive, start_processing, versions};
 use common::{spawn_app_with, test_ingest_settings, TestApp, TestOptions};
-use lectern::media::{AssetId, SourceObject};
-use lectern::storage::{put_bytes, KeyPrefix, ObjectKey, PutOptions, StorageSettings};
+use lectern::storage::{ObjectKey, StorageSettings};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -36,17 +34,7 @@ async fn app_in(pool: PgPool, storage: Option<StorageSettings>, grace: Duration,
 /// the upload; returns the asset id and the owner's token.
 async fn upload(app: &TestApp, email: &str) -> (Uuid, String) {
     let token = instructor(app, email).await;
-    let asset_id = new_asset(app, &token).await;
-    sqlx::query("update asset set preset = 'fast' where asset_id = $1").bind(asset_id).execute(&app.pool).await.expect("preset");
-    let bytes = std::fs::read(fixtures().0.join(FIXTURE)).expect("fixture bytes");
-    let key = lectern::media::source_key(AssetId(asset_id));
-    let sha256: [u8; 32] = Sha256::digest(&bytes).into();
-    let size = bytes.len() as u64;
-    put_bytes(&*app.storage, &key, Bytes::from(bytes), PutOptions::default()).await.expect("stored");
-    let mut connection = app.pool.acquire().await.expect("connection");
-    lectern::media::upload_completed(&mut connection, AssetId(asset_id), &SourceObject { key, size, sha256 })
-        .await
-        .expect("upload completed");
+    let asset_id = start_processing(app, &token, &fixtures().0.join(FIXTURE), "fast").await;
     (asset_id, token)
 }
 
@@ -72,17 +60,8 @@ async fn wait_for(pool: &PgPool, asset_id: Uuid, what: &str, done: impl Fn(&str,
     }
 }
 
-async fn versions(pool: &PgPool, asset_id: Uuid) -> Vec<(i32, String)> {
-    sqlx::query_as("select version, state from asset_version where asset_id = $1 order by version")
-        .bind(asset_id)
-        .fetch_all(pool)
-        .await
-        .expect("versions")
-}
-
 async fn keys_under(app: &TestApp, prefix: &str) -> Vec<String> {
-    let prefix = KeyPrefix::parse(prefix.to_owned()).expect("prefix");
-    app.storage.list(&prefix).await.expect("list").into_iter().map(|object| object.key.as_str().to_owned()).collect()
+    common::processing::keys_under(&*app.storage, prefix).await
 }
 
 async fn text_of(app: &TestApp, key: &str) -> String {
@@ -263,11 +242,6 @@ async fn transcode_child(pool: &PgPool, asset_id: Uuid, work_dir: &Path) -> u32 
         assert!(Instant::now() < deadline, "no transcode child appeared");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .is_ok_and(|status| !status.lines().any(|line| line.starts_with("State:") && line.contains('Z')))
 }
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]

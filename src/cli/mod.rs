@@ -10,7 +10,7 @@ use clap::Parser;
 
 use crate::app::{Application, ServeSettings};
 use crate::config::{Cli, Command, ConfigError, KeysCommand, UsersCommand};
-use crate::jobs::{WorkerPool, WorkerSettings};
+use crate::jobs::WorkerPool;
 
 /// Exit code for unusable configuration (like clap's own usage errors).
 const EXIT_CONFIG: u8 = 2;
@@ -111,11 +111,7 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
         cdn,
         ingest,
         uploads,
-        workers: WorkerSettings {
-            concurrency: args.workers,
-            shutdown_timeout: args.common.shutdown_timeout,
-            ..WorkerSettings::default()
-        },
+        workers: args.jobs.resolve(args.workers, args.common.shutdown_timeout)?,
         migrate_on_start: args.migrate_on_start,
         shutdown_timeout: args.common.shutdown_timeout,
     };
@@ -131,6 +127,7 @@ async fn worker(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
         return Err(ConfigError::new("LECTERN_WORKERS", "a worker process needs at least 1 worker").into());
     }
     let database = args.database.resolve()?;
+    let worker_settings = args.jobs.resolve(args.workers, args.common.shutdown_timeout)?;
     let mut ingest = args.ingest.resolve()?;
     ingest.transcoder = args.transcoder.resolve(&args.storage)?;
     let ingest = std::sync::Arc::new(ingest);
@@ -152,7 +149,7 @@ async fn worker(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
         storage.store,
         metrics.clone(),
         crate::jobs::handlers(&ingest, &transcoder, &metrics, invalidator.as_ref()),
-        WorkerSettings { concurrency: args.workers, shutdown_timeout: args.common.shutdown_timeout, ..WorkerSettings::default() },
+        worker_settings,
     );
     crate::app::shutdown_signal().await;
     tracing::info!("shutdown requested; finishing running jobs");

@@ -1,7 +1,9 @@
 //! The child side: `lectern __engine`. Applies its own resource limits, reads one request, runs
-//! the engine, and reports on standard output.
+//! the engine, and reports on standard output. It never outlives its parent: the parent keeps
+//! standard input open for the whole run, and the child exits as soon as it reads end-of-file
+//! there (a parent killed with SIGKILL cannot kill its child, but the kernel closes its pipes).
 
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufRead, BufWriter, Read, Write};
 use std::process::ExitCode;
 
 use rlimit::Resource;
@@ -10,10 +12,18 @@ use super::protocol::{ChildLimits, Envelope, Event, Request};
 
 pub fn run() -> ExitCode {
     let mut input = String::new();
-    if let Err(error) = std::io::stdin().read_to_string(&mut input) {
-        eprintln!("engine: cannot read the request: {error}");
-        return ExitCode::FAILURE;
+    match std::io::stdin().lock().read_line(&mut input) {
+        Ok(0) => {
+            eprintln!("engine: no request on standard input");
+            return ExitCode::FAILURE;
+        }
+        Ok(_) => {}
+        Err(error) => {
+            eprintln!("engine: cannot read the request: {error}");
+            return ExitCode::FAILURE;
+        }
     }
+    exit_when_the_parent_goes();
     let envelope: Envelope = match serde_json::from_str(&input) {
         Ok(envelope) => envelope,
         Err(error) => {
@@ -74,6 +84,33 @@ pub fn run() -> ExitCode {
     };
     emit(&mut out, &outcome);
     ExitCode::SUCCESS
+}
+
+/// Watches standard input after the request: the parent writes nothing more and closes it only
+/// when it has the outcome or gives up, or the kernel closes it when the parent dies. Either way
+/// nobody wants the result any more, so the whole process exits at once instead of encoding on
+/// as an orphan. (`PR_SET_PDEATHSIG` would need unsafe code and fires when the spawning
+/// *thread* of a multi-threaded parent exits, not the process.)
+fn exit_when_the_parent_goes() {
+    let watcher = std::thread::Builder::new().name("parent-watch".to_owned()).spawn(|| {
+        let mut buffer = [0u8; 64];
+        loop {
+            match std::io::stdin().lock().read(&mut buffer) {
+                Ok(0) | Err(_) => {
+                    // Not `eprintln!`: standard error leads to the same dead parent, and a failed
+                    // write would panic this thread instead of ending the process.
+                    let _ = writeln!(std::io::stderr(), "engine: the parent closed the request pipe; stopping");
+                    std::process::exit(1);
+                }
+                // Anything more than the request is ignored.
+                Ok(_) => {}
+            }
+        }
+    });
+    if let Err(error) = watcher {
+        // Without the watcher the run still works; only the orphan protection is lost.
+        eprintln!("engine: cannot watch the parent: {error}");
+    }
 }
 
 fn emit(out: &mut impl Write, event: &Event) {

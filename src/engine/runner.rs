@@ -168,8 +168,11 @@ impl EngineRunner {
         };
 
         let conversation = async {
+            // One line; standard input then stays open until the conversation ends (however it
+            // ends, this process dying included): the child exits when it reads end-of-file.
             stdin.write_all(&envelope).await.map_err(RunError::Spawn)?;
-            drop(stdin);
+            stdin.write_all(b"\n").await.map_err(RunError::Spawn)?;
+            stdin.flush().await.map_err(RunError::Spawn)?;
             // Keep only the end of standard error: FFmpeg can be chatty on a broken file.
             let stderr_tail = tokio::spawn(async move {
                 let mut tail: VecDeque<u8> = VecDeque::new();
@@ -197,6 +200,7 @@ impl EngineRunner {
                 }
             }
             let status = child.wait().await.map_err(RunError::Spawn)?;
+            drop(stdin);
             let stderr = stderr_tail.await.unwrap_or_default();
             match outcome {
                 Some(Event::Refused { refusal }) => Err(RunError::Refused(refusal)),

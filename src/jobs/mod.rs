@@ -66,6 +66,8 @@ pub struct JobContext {
     /// The attempt after which a retry fails the job for good, so a handler can clean up (e.g.
     /// mark an asset errored) instead of leaving its subject stuck.
     pub max_attempts: i32,
+    /// The worker holding the job's lease (the guard of every outcome it records).
+    pub worker_id: String,
     pub pool: sqlx::PgPool,
     pub storage: Arc<dyn crate::storage::ObjectStore>,
     /// Tripped when the worker loses the job (cancelled, lease taken over, shutdown deadline),
@@ -79,6 +81,14 @@ impl JobContext {
         if let Err(error) = queue::set_progress(&self.pool, self.job_id, fraction).await {
             tracing::warn!(%error, "cannot record job progress");
         }
+    }
+
+    /// Records the job's success on `conn`, an open transaction of the handler, so the work's
+    /// effect and the job's completion commit together: a worker that dies right after the
+    /// commit leaves no running job to be run (and its effect made) a second time. False when
+    /// this worker no longer holds the job (lease lost, cancelled); the caller must roll back.
+    pub async fn complete_in(&self, conn: &mut sqlx::PgConnection) -> Result<bool, sqlx::Error> {
+        queue::succeed_in(conn, self.job_id, &self.worker_id).await
     }
 }
 
@@ -94,6 +104,15 @@ pub trait JobHandler: Send + Sync + 'static {
     /// unique key, so many workers still make one job at a time). `None`: only on demand.
     fn every(&self) -> Option<std::time::Duration> {
         None
+    }
+
+    /// Called when the job's worker was lost on its final attempt, in the reaper's transaction
+    /// that fails the job (an error rolls both back for the next round), so the handler can
+    /// settle its subject — an asset must not stay `probing` because nobody is left to error
+    /// it. The default does nothing.
+    async fn on_exhausted(&self, conn: &mut sqlx::PgConnection, payload: &serde_json::Value) -> Result<(), JobError> {
+        let _ = (conn, payload);
+        Ok(())
     }
 }
 

@@ -103,8 +103,9 @@ pub async fn is_pending(pool: &PgPool, unique_key: &str) -> Result<bool, sqlx::E
     .await
 }
 
-/// Claims the most urgent due job of the given kinds, or one whose lease expired, and leases it
-/// to `worker_id`. `SKIP LOCKED` lets many workers claim concurrently without waiting on each
+/// Claims the most urgent due job of the given kinds, or one whose lease expired with attempts
+/// left (an expired final attempt is the reaper's, see [`fail_exhausted_expired`]), and leases
+/// it to `worker_id`. `SKIP LOCKED` lets many workers claim concurrently without waiting on each
 /// other or taking the same row. Among equally urgent jobs, the one whose owner has the fewest
 /// jobs running goes first (fair share), then the oldest.
 pub async fn claim(
@@ -127,7 +128,8 @@ pub async fn claim(
             select candidate.job_id from job candidate
             where candidate.kind = any($2)
               and ((candidate.state = 'queued' and candidate.run_after <= now())
-                   or (candidate.state = 'running' and candidate.lease_until < now()))
+                   or (candidate.state = 'running' and candidate.lease_until < now()
+                       and candidate.attempts < candidate.max_attempts))
             order by candidate.priority desc,
                      (select count(*) from job busy
                       where busy.state = 'running' and busy.owner_id = candidate.owner_id
@@ -164,18 +166,38 @@ pub async fn heartbeat(pool: &PgPool, job_id: JobId, worker_id: &str, lease: Dur
     Ok(result.rows_affected() == 1)
 }
 
+/// Records success. Also accepts a job this worker already completed inside its handler's own
+/// transaction ([`succeed_in`]); it then only lets go of it.
 pub async fn succeed(pool: &PgPool, job_id: JobId, worker_id: &str) -> Result<bool, sqlx::Error> {
     let result = sqlx::query!(
         r#"
         update job
-        set state = 'succeeded', lease_until = null, locked_by = null, finished_at = now(),
+        set state = 'succeeded', lease_until = null, locked_by = null,
+            finished_at = case when state = 'running' then now() else finished_at end,
             progress = 1, last_error = null
-        where job_id = $1 and locked_by = $2 and state = 'running'
+        where job_id = $1 and locked_by = $2 and state in ('running', 'succeeded')
         "#,
         job_id.0,
         worker_id,
     )
     .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Records success inside the handler's transaction (see `JobContext::complete_in`). The
+/// worker's name stays on the row until the worker's own [`succeed`] lets go of it.
+pub async fn succeed_in(conn: &mut sqlx::PgConnection, job_id: JobId, worker_id: &str) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query!(
+        r#"
+        update job
+        set state = 'succeeded', lease_until = null, finished_at = now(), progress = 1, last_error = null
+        where job_id = $1 and locked_by = $2 and state = 'running'
+        "#,
+        job_id.0,
+        worker_id,
+    )
+    .execute(&mut *conn)
     .await?;
     Ok(result.rows_affected() == 1)
 }
@@ -243,20 +265,35 @@ pub async fn release(pool: &PgPool, job_id: JobId, worker_id: &str) -> Result<bo
     Ok(result.rows_affected() == 1)
 }
 
-/// Fails jobs whose lease expired on their final attempt: their worker died every time, so
-/// claiming them again would only kill another worker. Returns how many were failed.
-pub async fn fail_exhausted_expired(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    let result = sqlx::query!(
+/// A job the reaper failed.
+#[derive(Debug, Clone)]
+pub struct ExhaustedJob {
+    pub job_id: Uuid,
+    pub kind: String,
+    pub payload: serde_json::Value,
+}
+
+/// Fails jobs of `kinds` whose lease expired on their final attempt: their worker died every
+/// time, so claiming them again would only kill another worker. Call it in a transaction that
+/// also runs the handlers' `on_exhausted`; returns the jobs it failed.
+pub async fn fail_exhausted_expired(conn: &mut sqlx::PgConnection, kinds: &[String]) -> Result<Vec<ExhaustedJob>, sqlx::Error> {
+    sqlx::query_as!(
+        ExhaustedJob,
         r#"
         update job
         set state = 'failed', finished_at = now(), lease_until = null, locked_by = null,
             last_error = coalesce(last_error || '; ', '') || 'worker lost on the final attempt'
-        where state = 'running' and lease_until < now() and attempts >= max_attempts
-        "#
+        where job_id in (
+            select job_id from job
+            where state = 'running' and lease_until < now() and attempts >= max_attempts and kind = any($1)
+            for update skip locked
+        )
+        returning job_id, kind, payload
+        "#,
+        kinds,
     )
-    .execute(pool)
-    .await?;
-    Ok(result.rows_affected())
+    .fetch_all(&mut *conn)
+    .await
 }
 
 pub async fn set_progress(pool: &PgPool, job_id: JobId, fraction: f32) -> Result<(), sqlx::Error> {
@@ -352,11 +389,12 @@ pub async fn depth_by_kind(pool: &PgPool) -> Result<Vec<(String, i64, f64)>, sql
     Ok(rows.into_iter().map(|row| (row.kind, row.depth, row.oldest_age_seconds.max(0.0))).collect())
 }
 
-/// Exponential backoff with ±20% jitter: 5 s, 10 s, 20 s, … capped at one hour. Jitter keeps a
-/// burst of jobs that failed together (a storage outage) from retrying in lockstep.
-pub fn backoff(attempt: i32, jitter_unit: f64) -> Duration {
-    let exponent = u32::try_from(attempt.saturating_sub(1).clamp(0, 20)).unwrap_or(0);
-    let base = (5.0 * 2f64.powi(exponent as i32)).min(3600.0);
+/// Exponential backoff with ±20% jitter: `first`, twice that, four times, … capped at `cap`
+/// (by default 5 s, 10 s, 20 s, … up to one hour). Jitter keeps a burst of jobs that failed
+/// together (a storage outage) from retrying in lockstep.
+pub fn backoff(attempt: i32, jitter_unit: f64, first: Duration, cap: Duration) -> Duration {
+    let exponent = attempt.saturating_sub(1).clamp(0, 30);
+    let base = (first.as_secs_f64() * 2f64.powi(exponent)).min(cap.as_secs_f64());
     let jitter = 0.8 + 0.4 * jitter_unit.clamp(0.0, 1.0);
     Duration::from_secs_f64(base * jitter)
 }
@@ -367,10 +405,19 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_is_capped() {
+        let backoff = |attempt, jitter| backoff(attempt, jitter, Duration::from_secs(5), Duration::from_secs(3600));
         assert_eq!(backoff(1, 0.5), Duration::from_secs(5));
         assert_eq!(backoff(2, 0.5), Duration::from_secs(10));
         assert_eq!(backoff(3, 0.5), Duration::from_secs(20));
         assert_eq!(backoff(30, 0.5), Duration::from_secs(3600));
         assert!(backoff(1, 0.0) >= Duration::from_secs(4) && backoff(1, 1.0) <= Duration::from_secs(6));
+    }
+
+    #[test]
+    fn backoff_follows_the_configured_first_delay() {
+        let short = |attempt| backoff(attempt, 0.5, Duration::from_millis(200), Duration::from_secs(1));
+        assert_eq!(short(1), Duration::from_millis(200));
+        assert_eq!(short(3), Duration::from_millis(800));
+        assert_eq!(short(4), Duration::from_secs(1));
     }
 }

@@ -29,6 +29,10 @@ pub struct WorkerSettings {
     pub poll_interval: Duration,
     /// After shutdown is requested, how long running jobs may take before they are released.
     pub shutdown_timeout: Duration,
+    /// Delay before the first retry of a failed attempt; doubled for every further attempt.
+    pub retry_delay: Duration,
+    /// Longest delay between attempts.
+    pub retry_max_delay: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -38,6 +42,8 @@ impl Default for WorkerSettings {
             lease: Duration::from_secs(60),
             poll_interval: Duration::from_secs(5),
             shutdown_timeout: Duration::from_secs(30),
+            retry_delay: Duration::from_secs(5),
+            retry_max_delay: Duration::from_secs(3600),
         }
     }
 }
@@ -166,6 +172,7 @@ async fn run_one(shared: &Shared, worker_id: &str, job: queue::JobRow) {
     };
     let context = JobContext {
         job_id,
+        worker_id: worker_id.to_owned(),
         attempt: job.attempts,
         max_attempts: job.max_attempts,
         pool: shared.pool.clone(),
@@ -221,7 +228,8 @@ async fn run_one(shared: &Shared, worker_id: &str, job: queue::JobRow) {
             record(shared, &job.kind, "failed", started);
         }
         Err(JobError::Retry(message)) => {
-            let delay = queue::backoff(job.attempts, rand::random::<f64>());
+            let settings = &shared.settings;
+            let delay = queue::backoff(job.attempts, rand::random::<f64>(), settings.retry_delay, settings.retry_max_delay);
             let final_attempt = job.attempts >= job.max_attempts;
             tracing::warn!(%message, retry_in = ?delay, final_attempt, "job attempt failed");
             log_if_err(queue::retry_later(&shared.pool, job_id, worker_id, &message, delay).await);
@@ -275,19 +283,34 @@ async fn listen_for_jobs(shared: Arc<Shared>) {
     }
 }
 
-/// Periodically fails jobs whose worker died on their final attempt.
+/// Periodically fails jobs whose worker died on their final attempt, and lets their handlers
+/// settle what the jobs were working on, in one transaction.
 async fn reap_exhausted(shared: Arc<Shared>) {
     loop {
-        match queue::fail_exhausted_expired(&shared.pool).await {
+        match reap_once(&shared).await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(jobs = n, "failed jobs whose worker was lost on the final attempt"),
-            Err(error) => tracing::debug!(%error, "cannot reap expired jobs"),
+            Err(error) => tracing::warn!(%error, "cannot reap expired jobs"),
         }
         tokio::select! {
             () = tokio::time::sleep(shared.settings.lease) => {}
             () = shared.stop.cancelled() => return,
         }
     }
+}
+
+async fn reap_once(shared: &Shared) -> Result<usize, JobError> {
+    let database = |error: sqlx::Error| JobError::retry(format!("database: {error}"));
+    let mut tx = shared.pool.begin().await.map_err(database)?;
+    let exhausted = queue::fail_exhausted_expired(&mut tx, &shared.kinds).await.map_err(database)?;
+    for job in &exhausted {
+        if let Some(handler) = shared.handlers.get(job.kind.as_str()) {
+            tracing::warn!(job_id = %job.job_id, kind = %job.kind, "worker lost on the final attempt; failing the job");
+            handler.on_exhausted(&mut tx, &job.payload).await?;
+        }
+    }
+    tx.commit().await.map_err(database)?;
+    Ok(exhausted.len())
 }
 
 /// Enqueues a housekeeping job every `every`, the first right away. The kind is the unique key,

@@ -423,6 +423,66 @@ pub async fn fail(conn: &mut PgConnection, asset_id: AssetId, code: &str, messag
     Ok(true)
 }
 
+/// [`fail`], but only while the asset is in one of `from` (a job settling the asset it was
+/// working on must not error one that has moved on). False when it is not, or is gone.
+pub async fn fail_from(
+    conn: &mut PgConnection,
+    asset_id: AssetId,
+    from: &[AssetStatus],
+    code: &str,
+    message: &str,
+) -> Result<bool, MediaError> {
+    let from: Vec<String> = from.iter().map(|status| status.as_str().to_owned()).collect();
+    let mut tx = conn.begin().await?;
+    let result = sqlx::query!(
+        r#"
+        update asset set status = 'errored', error_code = $2, error_message = $3, progress = null,
+                         eta_seconds = null
+        where asset_id = $1 and status = any($4) and deleted_at is null
+        "#,
+        asset_id.0,
+        code,
+        message,
+        &from,
+    )
+    .execute(&mut *tx)
+    .await?;
+    if result.rows_affected() == 0 {
+        return Ok(false);
+    }
+    record_event(&mut tx, asset_id, "asset.errored", &serde_json::json!({"code": code, "message": message})).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// A transcode failed for good. An asset that is `processing` becomes `errored` (see [`fail`]);
+/// a `ready` one (a reprocess) stays `ready` and keeps serving its current version, with the
+/// code and message as its `error` and an `asset.reprocess_failed` event, until a later
+/// version is published. False when the asset is gone or in neither state.
+pub async fn fail_transcode(conn: &mut PgConnection, asset_id: AssetId, code: &str, message: &str) -> Result<bool, MediaError> {
+    let mut tx = conn.begin().await?;
+    let kept = sqlx::query!(
+        r#"
+        update asset set error_code = $2, error_message = $3, progress = null, eta_seconds = null
+        where asset_id = $1 and status = 'ready' and deleted_at is null
+        "#,
+        asset_id.0,
+        code,
+        message,
+    )
+    .execute(&mut *tx)
+    .await?;
+    let failed = if kept.rows_affected() == 1 {
+        record_event(&mut tx, asset_id, "asset.reprocess_failed", &serde_json::json!({"code": code, "message": message}))
+            .await?;
+        true
+    } else {
+        fail_from(&mut tx, asset_id, &[AssetStatus::Processing], code, message).await?
+    };
+    tx.commit().await?;
+    Ok(failed)
+}
+
 /// The probe accepted the original: stores what it found (`pipelines`' `SourceInfo` as JSON) in
 /// `source`, moves the asset `probing → processing` and records `asset.probed` with `summary`.
 /// False when the asset is no longer `probing` (deleted or failed meanwhile); nothing changes then.

@@ -92,6 +92,17 @@ impl JobHandler for ImportJob {
             }
         }
     }
+
+    /// The worker died on the final attempt: the asset is errored with `download_failed`
+    /// unless the bytes arrived meanwhile.
+    async fn on_exhausted(&self, conn: &mut sqlx::PgConnection, payload: &serde_json::Value) -> Result<(), JobError> {
+        let Ok(payload) = serde_json::from_value::<ImportPayload>(payload.clone()) else { return Ok(()) };
+        let message = "the import was interrupted too often; try again";
+        assets::fail_from(conn, AssetId(payload.asset_id), &[AssetStatus::WaitingUpload], "download_failed", message)
+            .await
+            .map_err(|error| JobError::retry(crate::error_chain(&error)))?;
+        Ok(())
+    }
 }
 
 enum ImportFailure {

@@ -81,13 +81,26 @@ impl JobHandler for ProbeJob {
             }
             Err(ProbeFailure::Infrastructure(message)) => {
                 if context.is_final_attempt() {
-                    fail_asset(&context, asset_id, "probe_failed", "the file could not be inspected; upload it again").await?;
+                    fail_asset(&context, asset_id, "probe_failed", PROBE_FAILED).await?;
                 }
                 Err(JobError::Retry(message))
             }
         }
     }
+
+    /// The worker died on the final attempt (the engine took it down, or the machine went):
+    /// the asset is errored like after a failed final attempt, unless it has moved on.
+    async fn on_exhausted(&self, conn: &mut sqlx::PgConnection, payload: &serde_json::Value) -> Result<(), JobError> {
+        let Ok(payload) = serde_json::from_value::<ProbePayload>(payload.clone()) else { return Ok(()) };
+        let waiting = [AssetStatus::Uploaded, AssetStatus::Probing];
+        assets::fail_from(conn, AssetId(payload.asset_id), &waiting, "probe_failed", PROBE_FAILED)
+            .await
+            .map_err(|error| JobError::retry(crate::error_chain(&error)))?;
+        Ok(())
+    }
 }
+
+const PROBE_FAILED: &str = "the file could not be inspected; upload it again";
 
 /// How one probe attempt ended badly.
 enum ProbeFailure {

@@ -17,9 +17,17 @@
 //!    `asset.ready`. A fast first package ([`super::preview_job`]) published meanwhile is
 //!    superseded like any older version.
 //!
-//! Failures: bad input (the engine's or MediaConvert's refusal codes) errors the asset with that
-//! code and the job succeeds; anything else fails the version, deletes its files and retries,
-//! and on the final attempt errors the asset with `transcode_failed`.
+//! The publishing transaction also records the job's success ([`JobContext::complete_in`]), so
+//! a worker that dies right after the commit leaves no running job behind to transcode and
+//! publish the same request again.
+//!
+//! Failures: bad input (the engine's or MediaConvert's refusal codes) settles the asset with
+//! that code and the job succeeds; anything else fails the version, deletes its files and
+//! retries, and on the final attempt (or when the worker is lost on it, through
+//! [`JobHandler::on_exhausted`]) settles the asset with `transcode_failed`. Settling
+//! ([`assets::fail_transcode`]) errors an asset that was `processing`, but leaves a `ready`
+//! asset (a reprocess) ready on its current version, with the code as its `error` and an
+//! `asset.reprocess_failed` event.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -148,12 +156,24 @@ impl JobHandler for TranscodeJob {
                 }
                 let message = crate::error_chain(&error);
                 if context.is_final_attempt() || !error.is_retryable() {
-                    fail_asset(&context, id, "transcode_failed", "the video could not be processed; try reprocessing it").await?;
+                    fail_asset(&context, id, "transcode_failed", TRANSCODE_FAILED).await?;
                     return Err(JobError::abort("transcode_failed", message));
                 }
                 Err(JobError::Retry(message))
             }
         }
+    }
+
+    /// The worker died on the final attempt: its version is failed (files deleted by a job) and
+    /// the asset settled with `transcode_failed`, as after a failed final attempt.
+    async fn on_exhausted(&self, conn: &mut sqlx::PgConnection, payload: &serde_json::Value) -> Result<(), JobError> {
+        let Ok(payload) = serde_json::from_value::<TranscodePayload>(payload.clone()) else { return Ok(()) };
+        let id = AssetId(payload.asset_id);
+        for version in versions::fail_unfinished(conn, id).await.map_err(database)? {
+            enqueue_delete(conn, id, version, None).await.map_err(database)?;
+        }
+        assets::fail_transcode(conn, id, "transcode_failed", TRANSCODE_FAILED).await.map_err(database)?;
+        Ok(())
     }
 }
 
@@ -207,6 +227,13 @@ impl TranscodeJob {
             enqueue_delete(&mut tx, id, old, Some(run_after)).await.map_err(database)?;
             let old_files = version_prefix(id, old);
             cdn_jobs::enqueue_after_deletion(&mut tx, self.invalidator.as_ref(), &old_files, Some(run_after)).await.map_err(database)?;
+        }
+        if !context.complete_in(&mut tx).await.map_err(database)? {
+            drop(tx);
+            tracing::warn!(asset_id = %id, version, "the job was taken over before publishing; discarding the package");
+            versions::mark_failed(&context.pool, id, version).await.map_err(database)?;
+            delete_version_files(context, id, version).await;
+            return Err(JobError::retry("this worker lost the job before publishing"));
         }
         tx.commit().await.map_err(database)?;
         tracing::info!(asset_id = %id, version, renditions = renditions.len(), superseded, "version published");
@@ -363,6 +390,8 @@ pub(super) async fn delete_version_files(context: &JobContext, id: AssetId, vers
 
 async fn fail_asset(context: &JobContext, id: AssetId, code: &str, message: &str) -> Result<(), JobError> {
     let mut connection = context.pool.acquire().await.map_err(database)?;
-    assets::fail(&mut connection, id, code, message).await.map_err(database)?;
+    assets::fail_transcode(&mut connection, id, code, message).await.map_err(database)?;
     Ok(())
 }
+
+const TRANSCODE_FAILED: &str = "the video could not be processed; try reprocessing it";

@@ -86,6 +86,17 @@ pub async fn begin_attempt(
     Ok((version, abandoned))
 }
 
+/// Fails every version still `processing` (its transcode was given up); returns their numbers
+/// so the caller deletes their files.
+pub async fn fail_unfinished(conn: &mut PgConnection, asset_id: AssetId) -> Result<Vec<i32>, MediaError> {
+    Ok(sqlx::query_scalar!(
+        "update asset_version set state = 'failed' where asset_id = $1 and state = 'processing' returning version",
+        asset_id.0
+    )
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
 /// Marks an attempt `failed` (only while it is still `processing`).
 pub async fn mark_failed(pool: &PgPool, asset_id: AssetId, version: i32) -> Result<(), MediaError> {
     sqlx::query!(

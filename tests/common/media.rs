@@ -123,12 +123,18 @@ pub async fn event_types(pool: &sqlx::PgPool, asset_id: uuid::Uuid) -> Vec<Strin
 /// Storage settings for a fresh bucket on the shared SeaweedFS (see `scripts/seaweedfs.sh`).
 pub async fn seaweed_settings() -> lectern::storage::StorageSettings {
     let endpoint = std::env::var("LECTERN_TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:8333".to_owned());
-    let reachable = reqwest::Client::new().get(&endpoint).timeout(std::time::Duration::from_secs(3)).send().await;
+    seaweed_settings_at(&endpoint).await
+}
+
+/// Storage settings for a fresh bucket on the SeaweedFS S3 endpoint at `endpoint` (a test's
+/// private instance, or the shared one).
+pub async fn seaweed_settings_at(endpoint: &str) -> lectern::storage::StorageSettings {
+    let reachable = reqwest::Client::new().get(endpoint).timeout(std::time::Duration::from_secs(3)).send().await;
     assert!(reachable.is_ok(), "SeaweedFS is not reachable at {endpoint}; run `scripts/seaweedfs.sh start` first");
     let bucket = format!("lectern-ingest-{}", &uuid::Uuid::new_v4().simple().to_string()[..20]);
     lectern::storage::StorageSettings::S3(lectern::storage::S3Settings {
         bucket,
-        endpoint: Some(url::Url::parse(&endpoint).expect("endpoint URL")),
+        endpoint: Some(url::Url::parse(endpoint).expect("endpoint URL")),
         region: "us-east-1".to_owned(),
         access_key_id: Some(std::env::var("LECTERN_TEST_S3_ACCESS_KEY").unwrap_or_else(|_| "lectern-test".to_owned())),
         secret_access_key: Some(secrecy::SecretString::from(

@@ -4,6 +4,7 @@
 
 pub mod cloudfront;
 pub mod media;
+pub mod processing;
 
 use std::time::Duration;
 
@@ -66,6 +67,9 @@ pub struct TestOptions {
     pub cdn_base_url: Option<String>,
     /// The CloudFront distribution to invalidate (see `cloudfront::start`); `None`: none.
     pub cloudfront: Option<lectern::cdn::CloudFrontSettings>,
+    /// Lease, polling and retry timings of the workers; `None`: the defaults with a 200 ms poll.
+    /// (`workers` still says how many run.)
+    pub job_timings: Option<WorkerSettings>,
 }
 
 /// The documented defaults, with engine children run by the built `lectern` binary (the test
@@ -157,8 +161,9 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
         uploads: options.uploads.unwrap_or_default(),
         workers: WorkerSettings {
             concurrency: options.workers,
-            poll_interval: Duration::from_millis(200),
-            ..WorkerSettings::default()
+            ..options
+                .job_timings
+                .unwrap_or(WorkerSettings { poll_interval: Duration::from_millis(200), ..WorkerSettings::default() })
         },
         migrate_on_start: false,
         shutdown_timeout: Duration::from_secs(5),

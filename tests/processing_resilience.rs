@@ -3,6 +3,7 @@
 //! object-storage outage mid-transcode, workers lost on a job's final attempt (the asset is
 //! settled, not left `probing`), a worker lost right after publishing (nothing is published
 //! twice), and a reprocess that fails for good (the asset keeps playing its old version).
+//! The kill and the database restart run on both storage backends (local and SeaweedFS).
 //!
 //! Real processes throughout: `lectern worker` from this build, a private PostgreSQL cluster
 //! (initdb and pg_ctl) and a private SeaweedFS (`scripts/seaweedfs.sh` on shifted ports), so
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::media::{event_types, fixtures, instructor, seaweed_settings_at, remove_bucket};
+use common::media::{event_types, fixtures, instructor, remove_bucket, seaweed_settings, seaweed_settings_at};
 use common::processing::{
     alive, assert_only_version_stored, engine_children_of, keys_under, lecture_clip, start_processing, transcode_job,
     versions, wait_for_asset, wait_for_encoding,
@@ -23,6 +24,7 @@ use common::processing::{
 use common::{spawn_app_with, test_ingest_settings, TestApp, TestOptions};
 use lectern::jobs::{queue, JobContext, JobId, WorkerSettings};
 use lectern::storage::StorageSettings;
+use secrecy::ExposeSecret;
 use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -54,19 +56,37 @@ struct WorkerProcess {
 }
 
 impl WorkerProcess {
-    fn start(database_url: &str, objects: &Path, lease: &str) -> Self {
+    /// A worker on the test's database and the app's storage (its local directory, or its
+    /// bucket on SeaweedFS).
+    fn start(database_url: &str, app: &TestApp, lease: &str) -> Self {
         let dir = tempfile::tempdir().expect("worker dir");
         let log = std::fs::File::create(dir.path().join("worker.log")).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_lectern"))
-            .arg("worker")
-            .env_clear()
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lectern"));
+        command.arg("worker").env_clear();
+        match &app.storage_settings {
+            StorageSettings::S3(s3) => {
+                command
+                    .env("LECTERN_STORAGE", "s3")
+                    .env("LECTERN_S3_BUCKET", &s3.bucket)
+                    .env("LECTERN_S3_ENDPOINT", s3.endpoint.as_ref().map(url::Url::as_str).unwrap_or_default())
+                    .env("LECTERN_S3_REGION", &s3.region)
+                    .env("LECTERN_S3_FORCE_PATH_STYLE", s3.force_path_style.to_string())
+                    .env("AWS_ACCESS_KEY_ID", s3.access_key_id.clone().unwrap_or_default())
+                    .env(
+                        "AWS_SECRET_ACCESS_KEY",
+                        s3.secret_access_key.as_ref().map(|secret| secret.expose_secret().to_owned()).unwrap_or_default(),
+                    );
+            }
+            _ => {
+                command.env("LECTERN_STORAGE", "local").env("LECTERN_STORAGE_DIR", app.data_dir.path().join("objects"));
+            }
+        }
+        let child = command
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("DATABASE_URL", database_url)
             .env("LECTERN_DB_CREATE", "false")
             .env("LECTERN_DATA_DIR", dir.path().join("data"))
             .env("LECTERN_WORK_DIR", dir.path().join("work"))
-            .env("LECTERN_STORAGE", "local")
-            .env("LECTERN_STORAGE_DIR", objects)
             .env("LECTERN_JOB_LEASE", lease)
             .env("LECTERN_JOB_POLL_INTERVAL", "200ms")
             .env("LECTERN_JOB_RETRY_DELAY", "1s")
@@ -114,14 +134,24 @@ async fn database_url(pool: &PgPool) -> String {
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
 async fn a_worker_killed_mid_encode_takes_its_engine_child_along_and_another_worker_publishes(pool: PgPool) {
+    worker_killed_mid_encode(pool, None).await;
+}
+
+#[sqlx::test(migrator = "lectern::db::MIGRATOR")]
+async fn a_worker_killed_mid_encode_on_s3_leaves_only_the_published_version_in_the_bucket(pool: PgPool) {
+    let storage = seaweed_settings().await;
+    worker_killed_mid_encode(pool, Some(storage.clone())).await;
+    remove_bucket(&storage).await;
+}
+
+async fn worker_killed_mid_encode(pool: PgPool, storage: Option<StorageSettings>) {
     // The API alone in this process; the work happens in `lectern worker` processes.
-    let app = app_with(pool.clone(), 0, None, quick_jobs(Duration::from_secs(3))).await;
-    let objects = app.data_dir.path().join("objects");
+    let app = app_with(pool.clone(), 0, storage, quick_jobs(Duration::from_secs(3))).await;
     let url = database_url(&pool).await;
     let token = instructor(&app, "teacher@example.com").await;
     let asset_id = start_processing(&app, &token, lecture_clip(), "fast").await;
 
-    let mut first = WorkerProcess::start(&url, &objects, "3s");
+    let mut first = WorkerProcess::start(&url, &app, "3s");
     wait_for_encoding(&pool, asset_id).await;
     let engines = engine_children_of(first.pid());
     assert_eq!(engines.len(), 1, "one engine child encodes: {engines:?}");
@@ -135,7 +165,7 @@ async fn a_worker_killed_mid_encode_takes_its_engine_child_along_and_another_wor
     assert_eq!(versions(&pool, asset_id).await, [(1, "processing".to_owned())], "the killed attempt's version");
 
     // A second worker takes the job over once the dead one's lease expires.
-    let _second = WorkerProcess::start(&url, &objects, "3s");
+    let _second = WorkerProcess::start(&url, &app, "3s");
     wait_for_asset(&pool, asset_id, "v2 published", Duration::from_secs(120), |status, version, _| {
         status == "ready" && version == Some(2)
     })
@@ -264,6 +294,17 @@ fn free_port() -> u16 {
 
 #[tokio::test]
 async fn a_database_restart_mid_encode_still_ends_ready_with_one_published_version() {
+    database_restart_mid_encode(None).await;
+}
+
+#[tokio::test]
+async fn a_database_restart_mid_encode_on_s3_still_ends_ready_with_one_published_version() {
+    let storage = seaweed_settings().await;
+    database_restart_mid_encode(Some(storage.clone())).await;
+    remove_bucket(&storage).await;
+}
+
+async fn database_restart_mid_encode(storage: Option<StorageSettings>) {
     let postgres = PrivatePostgres::start();
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(8)
@@ -272,7 +313,7 @@ async fn a_database_restart_mid_encode_still_ends_ready_with_one_published_versi
         .await
         .expect("private database");
     lectern::db::migrate(&pool).await.expect("migrations");
-    let app = app_with(pool.clone(), 1, None, quick_jobs(Duration::from_secs(6))).await;
+    let app = app_with(pool.clone(), 1, storage, quick_jobs(Duration::from_secs(6))).await;
     let token = instructor(&app, "teacher@example.com").await;
     let asset_id = start_processing(&app, &token, lecture_clip(), "fast").await;
     wait_for_encoding(&pool, asset_id).await;

@@ -9,13 +9,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use common::media::{event_types, fixtures, instructor, new_asset, seaweed_settings, remove_bucket};
+use common::media::{event_types, instructor, seaweed_settings, remove_bucket, upload_fast};
 use common::{spawn_app_with, test_ingest_settings, TestApp, TestOptions};
-use lectern::media::{AssetId, SourceObject};
-use lectern::storage::{put_bytes, KeyPrefix, ObjectKey, PutOptions, StorageSettings};
+use lectern::storage::{KeyPrefix, ObjectKey, StorageSettings};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -36,18 +33,7 @@ async fn app_in(pool: PgPool, storage: Option<StorageSettings>, grace: Duration,
 /// the upload; returns the asset id and the owner's token.
 async fn upload(app: &TestApp, email: &str) -> (Uuid, String) {
     let token = instructor(app, email).await;
-    let asset_id = new_asset(app, &token).await;
-    sqlx::query("update asset set preset = 'fast' where asset_id = $1").bind(asset_id).execute(&app.pool).await.expect("preset");
-    let bytes = std::fs::read(fixtures().0.join(FIXTURE)).expect("fixture bytes");
-    let key = lectern::media::source_key(AssetId(asset_id));
-    let sha256: [u8; 32] = Sha256::digest(&bytes).into();
-    let size = bytes.len() as u64;
-    put_bytes(&*app.storage, &key, Bytes::from(bytes), PutOptions::default()).await.expect("stored");
-    let mut connection = app.pool.acquire().await.expect("connection");
-    lectern::media::upload_completed(&mut connection, AssetId(asset_id), &SourceObject { key, size, sha256 })
-        .await
-        .expect("upload completed");
-    (asset_id, token)
+    (upload_fast(app, &token, FIXTURE).await, token)
 }
 
 async fn status_of(pool: &PgPool, asset_id: Uuid) -> (String, Option<i32>, Option<String>) {

@@ -47,7 +47,7 @@ if [[ ! -s $source_file ]]; then
         -c:v libx264 -preset ultrafast -profile:v high \
         -x264-params "keyint=60:min-keyint=60:scenecut=0:bframes=2:cabac=1" \
         -b:v 5M -maxrate 6M -bufsize 10M -pix_fmt yuv420p -c:a aac -b:a 128k -ac 2 \
-        -movflags +faststart "$source_file.partial"
+        -movflags +faststart -f mp4 "$source_file.partial"
     mv "$source_file.partial" "$source_file"
 fi
 size=$(stat -c %s "$source_file")

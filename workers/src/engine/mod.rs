@@ -121,12 +121,7 @@ pub fn transcode(
 ) -> Result<Package, EngineError> {
     crate::init();
     validate(plan)?;
-    std::fs::create_dir_all(out_dir).map_err(|source| EngineError::Io {
-        context: format!("creating {}", out_dir.display()),
-        source,
-    })?;
-    let mut source = ffmpeg::format::input(input)
-        .map_err(ffmpeg_error(format!("opening {}", input.display())))?;
+    let mut source = open_job(input, out_dir)?;
     // Browser recordings declare no duration; measuring it reads packet headers only, and
     // the progress fraction and poster window need it.
     let duration = crate::probe::container_duration(&source).or_else(|| {
@@ -221,6 +216,15 @@ pub fn transcode(
     let package = outputs.finish(plan, poster_written)?;
     write_package_json(out_dir, &package)?;
     Ok(package)
+}
+
+/// Creates the package directory `out_dir` and opens the source `input`.
+fn open_job(input: &Path, out_dir: &Path) -> Result<ffmpeg::format::context::Input, EngineError> {
+    std::fs::create_dir_all(out_dir).map_err(|source| EngineError::Io {
+        context: format!("creating {}", out_dir.display()),
+        source,
+    })?;
+    ffmpeg::format::input(input).map_err(ffmpeg_error(format!("opening {}", input.display())))
 }
 
 /// Writes the package's description as `package.json` in `out_dir`.

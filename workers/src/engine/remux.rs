@@ -15,7 +15,7 @@ use pipelines::preview::{RemuxPlan, SegmentCutter};
 use super::mux::{Cut, FragmentedOutput, StreamSetup};
 use super::outputs::describe;
 use super::segments;
-use super::{EngineError, Progress, ffmpeg_error, read_error, write_package_json};
+use super::{EngineError, Progress, open_job, read_error, write_package_json};
 
 /// Packets read before every copied stream has shown its first one; a stream still silent by
 /// then is treated as broken rather than buffered for ever.
@@ -44,12 +44,7 @@ pub fn remux(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Package, EngineError> {
     crate::init();
-    std::fs::create_dir_all(out_dir).map_err(|source| EngineError::Io {
-        context: format!("creating {}", out_dir.display()),
-        source,
-    })?;
-    let mut source = ffmpeg::format::input(input)
-        .map_err(ffmpeg_error(format!("opening {}", input.display())))?;
+    let mut source = open_job(input, out_dir)?;
     let duration = crate::probe::container_duration(&source);
     let mut tracks = Vec::with_capacity(1 + plan.audio.len());
     let selected = std::iter::once((plan.video.source_index, plan.video.name.as_str(), true))

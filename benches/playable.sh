@@ -19,6 +19,7 @@
 #        LECTERN_BIN=path/to/lectern uses that build instead of building a release one)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/support/server.sh"
 cd "$LECTERN_ROOT"
 DURATION="${DURATION:-600}"
 PORT="${PORT:-18474}"
@@ -46,22 +47,12 @@ if [[ ! -s $source_file ]]; then
         -c:v libx264 -preset ultrafast -profile:v high \
         -x264-params "keyint=60:min-keyint=60:scenecut=0:bframes=2:cabac=1" \
         -b:v 5M -maxrate 6M -bufsize 10M -pix_fmt yuv420p -c:a aac -b:a 128k -ac 2 \
-        -movflags +faststart "$source_file.partial"
+        -movflags +faststart -f mp4 "$source_file.partial"
     mv "$source_file.partial" "$source_file"
 fi
 size=$(stat -c %s "$source_file")
 
-server_url="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
-server_url="${server_url%/*}"
-database="lectern_bench_playable_$$"
-work="$(mktemp -d -p "$LECTERN_ROOT/target" bench-playable.XXXXXX)"
-server_pid=""
-cleanup() {
-    if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-    psql -w -q "$server_url/postgres" -c "drop database if exists $database" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+bench_scratch playable
 
 say "the remux alone: lectern transcode --preview (no storage, no queue)"
 remux_start=$(date +%s.%N)
@@ -70,23 +61,9 @@ remux_end=$(date +%s.%N)
 remux_seconds=$(python3 -c "print(f'{$remux_end - $remux_start:.2f}')")
 rm -rf "$work/remux-only"
 
-export DATABASE_URL="$server_url/$database"
-export LECTERN_DATA_DIR="$work/data" LECTERN_LISTEN="127.0.0.1:$PORT" LECTERN_WORK_DIR="$work/scratch"
-export LECTERN_LOG_FORMAT=json RUST_LOG=info,sqlx=warn
-password="bench-password-$$-long-enough"
-echo "$password" | "$lectern" users create-admin --email bench@example.com >/dev/null
-"$lectern" serve >"$work/server.log" 2>&1 &
-server_pid=$!
-base="http://127.0.0.1:$PORT"
-for _ in $(seq 1 100); do
-    curl -sf "$base/readyz" >/dev/null && break
-    sleep 0.2
-done
-curl -sf "$base/readyz" >/dev/null || die "lectern serve did not become ready; see $work/server.log"
-
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-token=$(curl -sf "$base/v1/auth/login" -H 'Content-Type: application/json' \
-    -d "{\"email\":\"bench@example.com\",\"password\":\"$password\"}" | json "['access_token']")
+export LECTERN_WORK_DIR="$work/scratch" LECTERN_LOG_FORMAT=json RUST_LOG=info,sqlx=warn
+bench_serve "$PORT"
+bench_login
 asset_id=$(curl -sf "$base/v1/assets" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
     -d '{"title":"playable benchmark"}' | json "['id']")
 

@@ -14,6 +14,7 @@
 # Usage: benches/tus_upload.sh
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/support/server.sh"
 cd "$LECTERN_ROOT"
 SIZE_MIB="${SIZE_MIB:-2048}"
 CHUNK_MIB="${CHUNK_MIB:-256}"
@@ -26,38 +27,14 @@ say "building lectern (release)"
 cargo build --release --bin lectern
 lectern="$LECTERN_ROOT/target/release/lectern"
 
-server_url="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
-server_url="${server_url%/*}"
-database="lectern_bench_tus_$$"
-# On the same disk as the repository, like the dd comparison.
-work="$(mktemp -d -p "$LECTERN_ROOT/target" bench-tus.XXXXXX)"
-server_pid=""
-cleanup() {
-    if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-    psql -w -q "$server_url/postgres" -c "drop database if exists $database" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+# The work directory is on the same disk as the repository, like the dd comparison.
+bench_scratch tus
 
-export DATABASE_URL="$server_url/$database"
-export LECTERN_DATA_DIR="$work/data" LECTERN_LISTEN="127.0.0.1:$PORT" LECTERN_WORKERS=0
-export LECTERN_LOG_FORMAT=json RUST_LOG=warn
-password="bench-password-$$-long-enough"
-echo "$password" | "$lectern" users create-admin --email bench@example.com >/dev/null
-"$lectern" serve >"$work/server.log" 2>&1 &
-server_pid=$!
-base="http://127.0.0.1:$PORT"
-for _ in $(seq 1 100); do
-    curl -sf "$base/readyz" >/dev/null && break
-    sleep 0.2
-done
-curl -sf "$base/readyz" >/dev/null || die "lectern serve did not become ready; see $work/server.log"
+export LECTERN_WORKERS=0 LECTERN_LOG_FORMAT=json RUST_LOG=warn
+bench_serve "$PORT"
 idle_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status")
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
-
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-token=$(curl -sf "$base/v1/auth/login" -H 'Content-Type: application/json' \
-    -d "{\"email\":\"bench@example.com\",\"password\":\"$password\"}" | json "['access_token']")
+bench_login
 asset_id=$(curl -sf "$base/v1/assets" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
     -d '{"title":"benchmark"}' | json "['id']")
 size=$((SIZE_MIB * 1024 * 1024))

@@ -12,11 +12,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::cloudfront::{self, ACCESS_KEY_ID, StandIn, create_invalidation_path};
-use common::media::{fixtures, instructor, new_asset};
+use common::media::{instructor, new_asset, upload_fast};
 use common::{TestApp, TestOptions, spawn_app_with, test_ingest_settings};
-use lectern::media::{AssetId, SourceObject};
 use lectern::storage::{ObjectKey, PutOptions, put_bytes};
-use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -224,18 +222,7 @@ async fn without_a_distribution_deleting_queues_no_invalidation(pool: PgPool) {
 /// upload (the workers then probe and transcode it); returns the asset id and the owner's token.
 async fn upload(app: &TestApp) -> (Uuid, String) {
     let token = instructor(app, "teacher@example.com").await;
-    let asset_id = new_asset(app, &token).await;
-    sqlx::query("update asset set preset = 'fast' where asset_id = $1").bind(asset_id).execute(&app.pool).await.expect("preset");
-    let bytes = std::fs::read(fixtures().0.join("moov_at_end.mp4")).expect("fixture bytes");
-    let key = lectern::media::source_key(AssetId(asset_id));
-    let sha256: [u8; 32] = Sha256::digest(&bytes).into();
-    let size = bytes.len() as u64;
-    put_bytes(&*app.storage, &key, Bytes::from(bytes), PutOptions::default()).await.expect("stored");
-    let mut connection = app.pool.acquire().await.expect("connection");
-    lectern::media::upload_completed(&mut connection, AssetId(asset_id), &SourceObject { key, size, sha256 })
-        .await
-        .expect("upload completed");
-    (asset_id, token)
+    (upload_fast(app, &token, "moov_at_end.mp4").await, token)
 }
 
 async fn wait_for_version(pool: &PgPool, asset_id: Uuid, version: i32) {

@@ -9,15 +9,12 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use common::media::{event_types, fixtures, instructor, new_asset, remove_bucket, seaweed_settings};
+use common::media::{event_types, instructor, remove_bucket, seaweed_settings, upload_fast};
 use common::{spawn_app_with, test_ingest_settings, TestApp, TestOptions};
 use lectern::config::IngestSettings;
 use lectern::jobs::{queue, EnqueueOptions, JobHandler, WorkerPool, WorkerSettings};
-use lectern::media::{AssetId, SourceObject};
-use lectern::storage::{put_bytes, KeyPrefix, ObjectKey, PutOptions, StorageSettings};
+use lectern::storage::{KeyPrefix, ObjectKey, StorageSettings};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -40,21 +37,6 @@ async fn workers(app: &TestApp, keep: impl Fn(&str) -> bool) -> WorkerPool {
     WorkerPool::start(app.pool.clone(), app.storage.clone(), metrics, handlers, settings)
 }
 
-/// Stores a fixture as a new asset's original (`fast` preset) and completes the upload.
-async fn upload(app: &TestApp, token: &str, fixture: &str) -> Uuid {
-    let asset_id = new_asset(app, token).await;
-    sqlx::query("update asset set preset = 'fast' where asset_id = $1").bind(asset_id).execute(&app.pool).await.expect("preset");
-    let bytes = std::fs::read(fixtures().0.join(fixture)).expect("fixture bytes");
-    let key = lectern::media::source_key(AssetId(asset_id));
-    let sha256: [u8; 32] = Sha256::digest(&bytes).into();
-    let size = bytes.len() as u64;
-    put_bytes(&*app.storage, &key, Bytes::from(bytes), PutOptions::default()).await.expect("stored");
-    let mut connection = app.pool.acquire().await.expect("connection");
-    lectern::media::upload_completed(&mut connection, AssetId(asset_id), &SourceObject { key, size, sha256 })
-        .await
-        .expect("upload completed");
-    asset_id
-}
 
 async fn asset_json(app: &TestApp, asset_id: Uuid, token: &str) -> Value {
     app.get_with(&format!("/v1/assets/{asset_id}"), token).await.json().await.expect("json")
@@ -116,7 +98,7 @@ fn ffprobe_packets(joined: &[u8], stream: &str) -> (String, u64) {
 /// superseded by the ladder as version 2.
 async fn preview_then_ladder(app: TestApp) {
     let token = instructor(&app, "teacher@example.com").await;
-    let asset_id = upload(&app, &token, "moov_at_end.mp4").await;
+    let asset_id = upload_fast(&app, &token, "moov_at_end.mp4").await;
 
     // Probe and preview only: the asset stops at its fast first package.
     let quick = workers(&app, |kind| kind != "media.transcode").await;
@@ -243,7 +225,7 @@ async fn an_h264_upload_plays_from_its_preview_until_the_ladder_supersedes_it_on
 async fn an_hevc_upload_gets_no_preview_and_becomes_playable_with_its_ladder(pool: PgPool) {
     let app = app(pool, None, 1).await;
     let token = instructor(&app, "teacher@example.com").await;
-    let asset_id = upload(&app, &token, "hevc_10bit.mkv").await;
+    let asset_id = upload_fast(&app, &token, "hevc_10bit.mkv").await;
     let asset = wait_for(&app, asset_id, &token, "ready", |asset| asset["status"] == "ready").await;
     assert_eq!(asset["current_version"], 1);
     assert_eq!(asset["current_version_kind"], "full");
@@ -267,7 +249,7 @@ async fn with_fast_start_off_an_h264_upload_waits_for_its_ladder(pool: PgPool) {
     let ingest = IngestSettings { fast_start: false, ..fast_start() };
     let app = Box::pin(spawn_app_with(pool, TestOptions { workers: 1, ingest: Some(ingest), ..TestOptions::default() })).await;
     let token = instructor(&app, "teacher@example.com").await;
-    let asset_id = upload(&app, &token, "moov_at_end.mp4").await;
+    let asset_id = upload_fast(&app, &token, "moov_at_end.mp4").await;
     wait_for(&app, asset_id, &token, "ready", |asset| asset["status"] == "ready").await;
     assert_eq!(versions(&app.pool, asset_id).await, [(1, "full".to_owned(), "published".to_owned())]);
 }
@@ -285,7 +267,7 @@ async fn previews_and_probes_are_claimed_before_queued_transcodes(pool: PgPool) 
     let probe_priority: i16 = {
         let app = app(pool.clone(), None, 0).await;
         let token = instructor(&app, "teacher@example.com").await;
-        let asset_id = upload(&app, &token, "moov_at_end.mp4").await;
+        let asset_id = upload_fast(&app, &token, "moov_at_end.mp4").await;
         sqlx::query_scalar("select priority from job where kind = 'media.probe' and payload ->> 'asset_id' = $1")
             .bind(asset_id.to_string())
             .fetch_one(&pool)
@@ -302,7 +284,7 @@ async fn a_work_directory_that_does_not_exist_yet_is_created_by_the_probe_and_th
     let ingest = IngestSettings { work_dir: Some(work_dir.clone()), ..fast_start() };
     let app = Box::pin(spawn_app_with(pool, TestOptions { workers: 1, ingest: Some(ingest), ..TestOptions::default() })).await;
     let token = instructor(&app, "teacher@example.com").await;
-    let asset_id = upload(&app, &token, "moov_at_end.mp4").await;
+    let asset_id = upload_fast(&app, &token, "moov_at_end.mp4").await;
     wait_for(&app, asset_id, &token, "playable", |asset| asset["playable"] == true).await;
     assert!(work_dir.is_dir());
 }

@@ -7,30 +7,15 @@ mod common;
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use common::media::{asset_state, event_types, fixtures, instructor, new_asset, wait_until_not, AssetState};
+use common::media::{asset_state, complete_upload, event_types, fixtures, instructor, new_asset, wait_until_not, AssetState};
 use common::{spawn_app_with, test_ingest_settings, TestApp, TestOptions};
-use lectern::media::{AssetId, SourceObject};
-use lectern::storage::{put_bytes, PutOptions};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
 async fn app_on(pool: PgPool, storage: Option<lectern::storage::StorageSettings>, workers: usize) -> TestApp {
     spawn_app_with(pool, TestOptions { workers, storage, ..TestOptions::default() }).await
 }
 
-/// Stores `bytes` as the asset's original and completes the upload, as tus or multipart would.
-async fn complete_upload(app: &TestApp, asset_id: uuid::Uuid, bytes: Vec<u8>) {
-    let key = lectern::media::source_key(AssetId(asset_id));
-    let sha256: [u8; 32] = Sha256::digest(&bytes).into();
-    let size = bytes.len() as u64;
-    put_bytes(&*app.storage, &key, Bytes::from(bytes), PutOptions::default()).await.expect("stored");
-    let mut connection = app.pool.acquire().await.expect("connection");
-    lectern::media::upload_completed(&mut connection, AssetId(asset_id), &SourceObject { key, size, sha256 })
-        .await
-        .expect("upload completed");
-}
 
 /// Uploads the named fixtures to new assets and waits for each probe to finish.
 async fn probe_fixtures(app: &TestApp, names: &[&str]) -> Vec<(Value, AssetState, Vec<String>)> {

@@ -9,8 +9,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::media::{event_types, fixtures, instructor, seaweed_settings, remove_bucket};
-use common::processing::{alive, start_processing, versions};
+use common::media::{event_types, instructor, seaweed_settings, remove_bucket, upload_fast};
+use common::processing::{alive, versions};
 use common::{spawn_app_with, test_ingest_settings, TestApp, TestOptions};
 use lectern::storage::{ObjectKey, StorageSettings};
 use serde_json::Value;
@@ -34,8 +34,7 @@ async fn app_in(pool: PgPool, storage: Option<StorageSettings>, grace: Duration,
 /// the upload; returns the asset id and the owner's token.
 async fn upload(app: &TestApp, email: &str) -> (Uuid, String) {
     let token = instructor(app, email).await;
-    let asset_id = start_processing(app, &token, &fixtures().0.join(FIXTURE), "fast").await;
-    (asset_id, token)
+    (upload_fast(app, &token, FIXTURE).await, token)
 }
 
 async fn status_of(pool: &PgPool, asset_id: Uuid) -> (String, Option<i32>, Option<String>) {

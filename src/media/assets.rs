@@ -9,6 +9,7 @@
 //! `&mut *pool.acquire().await?` to run on their own.
 
 use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgQueryResult;
 use sqlx::{Connection, PgConnection, PgPool};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -310,11 +311,7 @@ pub async fn mark_deleted(conn: &mut PgConnection, asset_id: AssetId) -> Result<
         sqlx::query!("update asset set deleted_at = now() where asset_id = $1 and deleted_at is null", asset_id.0)
             .execute(&mut *conn)
             .await?;
-    if result.rows_affected() == 0 {
-        return Ok(false);
-    }
-    record_event(conn, asset_id, "asset.deleted", &serde_json::json!({})).await?;
-    Ok(true)
+    record_if_changed(conn, &result, asset_id, "asset.deleted", &serde_json::json!({})).await
 }
 
 /// Moves a live asset from `from` to `to` and records `event` with `payload`. `wrong_state` when
@@ -415,10 +412,10 @@ pub async fn fail(conn: &mut PgConnection, asset_id: AssetId, code: &str, messag
     )
     .execute(&mut *tx)
     .await?;
-    if result.rows_affected() == 0 {
+    let payload = serde_json::json!({"code": code, "message": message});
+    if !record_if_changed(&mut tx, &result, asset_id, "asset.errored", &payload).await? {
         return Ok(false);
     }
-    record_event(&mut tx, asset_id, "asset.errored", &serde_json::json!({"code": code, "message": message})).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -502,11 +499,7 @@ pub async fn record_probe(
     )
     .execute(&mut *conn)
     .await?;
-    if result.rows_affected() == 0 {
-        return Ok(false);
-    }
-    record_event(conn, asset_id, "asset.probed", summary).await?;
-    Ok(true)
+    record_if_changed(conn, &result, asset_id, "asset.probed", summary).await
 }
 
 /// Records a running transcode's progress and estimated seconds left. False when the asset is
@@ -561,11 +554,8 @@ pub async fn publish_preview(conn: &mut PgConnection, asset_id: AssetId, version
     )
     .execute(&mut *conn)
     .await?;
-    if result.rows_affected() == 0 {
-        return Ok(false);
-    }
-    record_event(conn, asset_id, "asset.playable", &serde_json::json!({"version": version, "preview": true})).await?;
-    Ok(true)
+    let payload = serde_json::json!({"version": version, "preview": true});
+    record_if_changed(conn, &result, asset_id, "asset.playable", &payload).await
 }
 
 /// Points the asset at a freshly published `version`: `processing → ready` (a reprocessed asset
@@ -643,6 +633,22 @@ pub async fn request_reprocess(pool: &PgPool, asset_id: AssetId, owner_id: Uuid,
     queue::enqueue_in(&mut tx, super::probe_job::TRANSCODE_KIND, &serde_json::json!({"asset_id": asset_id}), options).await?;
     tx.commit().await?;
     Ok(row)
+}
+
+/// Records the event when the update whose `result` is given changed the asset; false (and
+/// nothing recorded) when it matched no row.
+async fn record_if_changed(
+    conn: &mut PgConnection,
+    result: &PgQueryResult,
+    asset_id: AssetId,
+    event_type: &str,
+    payload: &serde_json::Value,
+) -> Result<bool, MediaError> {
+    if result.rows_affected() == 0 {
+        return Ok(false);
+    }
+    record_event(conn, asset_id, event_type, payload).await?;
+    Ok(true)
 }
 
 /// Appends an event to the asset's outbox. Call it inside the transaction of the change it

@@ -43,31 +43,15 @@ impl Transcoder for LocalTranscoder {
         on_progress: &mut (dyn FnMut(f64) + Send),
         cancellation: &CancellationToken,
     ) -> Result<TranscodeOutput, TranscodeError> {
-        tokio::fs::create_dir_all(&self.work_dir)
-            .await
-            .map_err(|e| TranscodeError::io("create the work directory", e))?;
-        let scratch = tempfile::Builder::new()
-            .prefix("transcode-")
-            .tempdir_in(&self.work_dir)
-            .map_err(|e| TranscodeError::io("create a scratch directory", e))?;
-        let input = scratch.path().join("source");
-        let out_dir = scratch.path().join("package");
-        tokio::fs::create_dir(&out_dir).await.map_err(|e| TranscodeError::io("create the package directory", e))?;
-
-        let input = tokio::select! {
-            biased;
-            () = cancellation.cancelled() => return Err(TranscodeError::Cancelled),
-            result = source_file(store, &request.input, input) => result?,
-        };
+        let scratch = self.scratch("transcode-", request, store, cancellation).await?;
         let mut relay = |progress: Progress| on_progress(progress.fraction);
         // Dropping the engine future kills the child, so cancelling here stops the encode.
         let package = tokio::select! {
             biased;
             () = cancellation.cancelled() => return Err(TranscodeError::Cancelled),
-            result = self.runner.transcode(&input, request.plan, &out_dir, request.source.duration_seconds, &mut relay) => result?,
+            result = self.runner.transcode(&scratch.input, request.plan, &scratch.out_dir, request.source.duration_seconds, &mut relay) => result?,
         };
-        let uploaded = upload_dir(store, &out_dir, &request.destination).await?;
-        output_of(&package, &request.destination, &uploaded)
+        scratch.upload(store, &package, &request.destination).await
     }
 }
 
@@ -83,30 +67,60 @@ impl LocalTranscoder {
         store: &dyn ObjectStore,
         cancellation: &CancellationToken,
     ) -> Result<TranscodeOutput, TranscodeError> {
+        let scratch = self.scratch("remux-", request, store, cancellation).await?;
+        // A copy takes seconds: its progress is not worth reporting.
+        let mut ignore_progress = |_: Progress| {};
+        let package = tokio::select! {
+            biased;
+            () = cancellation.cancelled() => return Err(TranscodeError::Cancelled),
+            result = self.runner.remux(&scratch.input, remux, &scratch.out_dir, request.source.duration_seconds, &mut ignore_progress) => result?,
+        };
+        scratch.upload(store, &package, &request.destination).await
+    }
+}
+
+/// One job's scratch directory (removed on drop) with the engine's input and the directory it
+/// writes the package into.
+struct Scratch {
+    _dir: tempfile::TempDir,
+    input: PathBuf,
+    out_dir: PathBuf,
+}
+
+impl LocalTranscoder {
+    /// Creates the job's scratch directory (named `prefix`…) with an empty `package` directory,
+    /// and makes the request's source available as a local file (see [`source_file`]).
+    async fn scratch(
+        &self,
+        prefix: &str,
+        request: &TranscodeRequest<'_>,
+        store: &dyn ObjectStore,
+        cancellation: &CancellationToken,
+    ) -> Result<Scratch, TranscodeError> {
         tokio::fs::create_dir_all(&self.work_dir)
             .await
             .map_err(|e| TranscodeError::io("create the work directory", e))?;
-        let scratch = tempfile::Builder::new()
-            .prefix("remux-")
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
             .tempdir_in(&self.work_dir)
             .map_err(|e| TranscodeError::io("create a scratch directory", e))?;
-        let input = scratch.path().join("source");
-        let out_dir = scratch.path().join("package");
+        let input = dir.path().join("source");
+        let out_dir = dir.path().join("package");
         tokio::fs::create_dir(&out_dir).await.map_err(|e| TranscodeError::io("create the package directory", e))?;
         let input = tokio::select! {
             biased;
             () = cancellation.cancelled() => return Err(TranscodeError::Cancelled),
             result = source_file(store, &request.input, input) => result?,
         };
-        // A copy takes seconds: its progress is not worth reporting.
-        let mut ignore_progress = |_: Progress| {};
-        let package = tokio::select! {
-            biased;
-            () = cancellation.cancelled() => return Err(TranscodeError::Cancelled),
-            result = self.runner.remux(&input, remux, &out_dir, request.source.duration_seconds, &mut ignore_progress) => result?,
-        };
-        let uploaded = upload_dir(store, &out_dir, &request.destination).await?;
-        output_of(&package, &request.destination, &uploaded)
+        Ok(Scratch { _dir: dir, input, out_dir })
+    }
+}
+
+impl Scratch {
+    /// Uploads the engine's package under `destination` and describes what was stored.
+    async fn upload(&self, store: &dyn ObjectStore, package: &Package, destination: &KeyPrefix) -> Result<TranscodeOutput, TranscodeError> {
+        let uploaded = upload_dir(store, &self.out_dir, destination).await?;
+        output_of(package, destination, &uploaded)
     }
 }
 

@@ -211,3 +211,27 @@ pub async fn remove_bucket(storage: &lectern::storage::StorageSettings) {
     let _ = lectern::storage::ObjectStore::delete_prefix(&store, &everything).await;
     let _ = client.delete_bucket().bucket(store.bucket()).send().await;
 }
+
+/// Stores `bytes` as the asset's original and completes the upload, as tus or multipart would
+/// (the workers then probe it).
+pub async fn complete_upload(app: &super::TestApp, asset_id: uuid::Uuid, bytes: Vec<u8>) {
+    use sha2::Digest;
+    let key = lectern::media::source_key(lectern::media::AssetId(asset_id));
+    let sha256: [u8; 32] = sha2::Sha256::digest(&bytes).into();
+    let size = bytes.len() as u64;
+    lectern::storage::put_bytes(&*app.storage, &key, bytes::Bytes::from(bytes), lectern::storage::PutOptions::default())
+        .await
+        .expect("stored");
+    let mut connection = app.pool.acquire().await.expect("connection");
+    let source = lectern::media::SourceObject { key, size, sha256 };
+    lectern::media::upload_completed(&mut connection, lectern::media::AssetId(asset_id), &source)
+        .await
+        .expect("upload completed");
+}
+
+/// Creates an asset with the `fast` preset owned by the holder of `token`, stores the fixture
+/// file `fixture` as its original and completes the upload (the workers then probe and
+/// transcode it); returns the asset id.
+pub async fn upload_fast(app: &super::TestApp, token: &str, fixture: &str) -> uuid::Uuid {
+    super::processing::start_processing(app, token, &fixtures().0.join(fixture), "fast").await
+}

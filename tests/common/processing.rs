@@ -8,10 +8,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use lectern::media::{AssetId, SourceObject};
-use lectern::storage::{put_bytes, KeyPrefix, ObjectStore, PutOptions};
-use sha2::{Digest, Sha256};
+use lectern::media::AssetId;
+use lectern::storage::{KeyPrefix, ObjectStore};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -53,15 +51,7 @@ pub async fn start_processing(app: &TestApp, token: &str, original: &Path, prese
         .execute(&app.pool)
         .await
         .expect("preset");
-    let bytes = std::fs::read(original).expect("original bytes");
-    let key = lectern::media::source_key(AssetId(asset_id));
-    let sha256: [u8; 32] = Sha256::digest(&bytes).into();
-    let size = bytes.len() as u64;
-    put_bytes(&*app.storage, &key, Bytes::from(bytes), PutOptions::default()).await.expect("original stored");
-    let mut connection = app.pool.acquire().await.expect("connection");
-    lectern::media::upload_completed(&mut connection, AssetId(asset_id), &SourceObject { key, size, sha256 })
-        .await
-        .expect("upload completed");
+    super::media::complete_upload(app, asset_id, std::fs::read(original).expect("original bytes")).await;
     asset_id
 }
 

@@ -98,6 +98,19 @@ pub struct Progress {
     pub out_time_seconds: f64,
 }
 
+impl Progress {
+    /// `out_time` seconds of output made since `started`, of a source lasting `duration`
+    /// seconds (when known).
+    fn at(out_time: f64, duration: Option<f64>, started: Instant) -> Self {
+        let elapsed = started.elapsed().as_secs_f64().max(1e-6);
+        Self {
+            fraction: duration.map_or(0.0, |duration| (out_time / duration).clamp(0.0, 1.0)),
+            speed_x_realtime: out_time / elapsed,
+            out_time_seconds: out_time,
+        }
+    }
+}
+
 /// Transcodes `input` as `plan` says into `out_dir`, returning (and writing as
 /// `package.json`) the description the manifests are written from.
 pub fn transcode(
@@ -108,12 +121,7 @@ pub fn transcode(
 ) -> Result<Package, EngineError> {
     crate::init();
     validate(plan)?;
-    std::fs::create_dir_all(out_dir).map_err(|source| EngineError::Io {
-        context: format!("creating {}", out_dir.display()),
-        source,
-    })?;
-    let mut source = ffmpeg::format::input(input)
-        .map_err(ffmpeg_error(format!("opening {}", input.display())))?;
+    let mut source = open_job(input, out_dir)?;
     // Browser recordings declare no duration; measuring it reads packet headers only, and
     // the progress fraction and poster window need it.
     let duration = crate::probe::container_duration(&source).or_else(|| {
@@ -161,12 +169,7 @@ pub fn transcode(
     let started = Instant::now();
     let mut reported_at = -1.0f64;
     let report = |out_time: f64, progress: &mut dyn FnMut(Progress)| {
-        let elapsed = started.elapsed().as_secs_f64().max(1e-6);
-        progress(Progress {
-            fraction: duration.map_or(0.0, |duration| (out_time / duration).clamp(0.0, 1.0)),
-            speed_x_realtime: out_time / elapsed,
-            out_time_seconds: out_time,
-        });
+        progress(Progress::at(out_time, duration, started));
     };
     // Reading by hand (not `packets()`) so that an I/O error mid-file fails the job instead of
     // ending it early as if the file were shorter.
@@ -181,20 +184,7 @@ pub fn transcode(
                 consecutive_corrupt += 1;
                 continue;
             }
-            // An operating-system error is the infrastructure's (retryable); anything else
-            // is FFmpeg giving up on the bytes.
-            Err(ffmpeg::Error::Other { errno }) => {
-                return Err(EngineError::Io {
-                    context: format!("reading {}", input.display()),
-                    source: std::io::Error::from_raw_os_error(errno),
-                });
-            }
-            Err(error) => {
-                return Err(EngineError::Ffmpeg {
-                    context: format!("reading {}", input.display()),
-                    source: error,
-                });
-            }
+            Err(error) => return Err(read_error(input, error)),
         }
         let index = packet.stream();
         if let Some(video) = video.as_mut().filter(|video| video.stream_index == index) {
@@ -224,14 +214,43 @@ pub fn transcode(
     };
     report(current_time(video.as_ref(), &audio), progress);
     let package = outputs.finish(plan, poster_written)?;
-    let json = serde_json::to_vec_pretty(&package)
+    write_package_json(out_dir, &package)?;
+    Ok(package)
+}
+
+/// Creates the package directory `out_dir` and opens the source `input`.
+fn open_job(input: &Path, out_dir: &Path) -> Result<ffmpeg::format::context::Input, EngineError> {
+    std::fs::create_dir_all(out_dir).map_err(|source| EngineError::Io {
+        context: format!("creating {}", out_dir.display()),
+        source,
+    })?;
+    ffmpeg::format::input(input).map_err(ffmpeg_error(format!("opening {}", input.display())))
+}
+
+/// Writes the package's description as `package.json` in `out_dir`.
+fn write_package_json(out_dir: &Path, package: &Package) -> Result<(), EngineError> {
+    let json = serde_json::to_vec_pretty(package)
         .map_err(|error| EngineError::Output(format!("serialising package.json: {error}")))?;
     let path = out_dir.join("package.json");
     std::fs::write(&path, json).map_err(|source| EngineError::Io {
         context: format!("writing {}", path.display()),
         source,
-    })?;
-    Ok(package)
+    })
+}
+
+/// A failed packet read of `input`: an operating-system error is the infrastructure's
+/// (retryable); anything else is FFmpeg giving up on the bytes.
+fn read_error(input: &Path, error: ffmpeg::Error) -> EngineError {
+    match error {
+        ffmpeg::Error::Other { errno } => EngineError::Io {
+            context: format!("reading {}", input.display()),
+            source: std::io::Error::from_raw_os_error(errno),
+        },
+        error => EngineError::Ffmpeg {
+            context: format!("reading {}", input.display()),
+            source: error,
+        },
+    }
 }
 
 fn current_time(video: Option<&VideoLadder>, audio: &[AudioTrack]) -> f64 {

@@ -15,7 +15,7 @@ use pipelines::preview::{RemuxPlan, SegmentCutter};
 use super::mux::{Cut, FragmentedOutput, StreamSetup};
 use super::outputs::describe;
 use super::segments;
-use super::{EngineError, Progress, ffmpeg_error};
+use super::{EngineError, Progress, open_job, read_error, write_package_json};
 
 /// Packets read before every copied stream has shown its first one; a stream still silent by
 /// then is treated as broken rather than buffered for ever.
@@ -44,12 +44,7 @@ pub fn remux(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Package, EngineError> {
     crate::init();
-    std::fs::create_dir_all(out_dir).map_err(|source| EngineError::Io {
-        context: format!("creating {}", out_dir.display()),
-        source,
-    })?;
-    let mut source = ffmpeg::format::input(input)
-        .map_err(ffmpeg_error(format!("opening {}", input.display())))?;
+    let mut source = open_job(input, out_dir)?;
     let duration = crate::probe::container_duration(&source);
     let mut tracks = Vec::with_capacity(1 + plan.audio.len());
     let selected = std::iter::once((plan.video.source_index, plan.video.name.as_str(), true))
@@ -101,18 +96,7 @@ pub fn remux(
         match packet.read(&mut source) {
             Ok(()) => {}
             Err(ffmpeg::Error::Eof) => break,
-            Err(ffmpeg::Error::Other { errno }) => {
-                return Err(EngineError::Io {
-                    context: format!("reading {}", input.display()),
-                    source: std::io::Error::from_raw_os_error(errno),
-                });
-            }
-            Err(error) => {
-                return Err(EngineError::Ffmpeg {
-                    context: format!("reading {}", input.display()),
-                    source: error,
-                });
-            }
+            Err(error) => return Err(read_error(input, error)),
         }
         let Some(position) = tracks.iter().position(|t| t.source_index == packet.stream()) else {
             continue;
@@ -139,12 +123,7 @@ pub fn remux(
         }
         let out_time = copy(&mut tracks, &mut packet, offset_seconds)?;
         if out_time - reported_at >= 5.0 {
-            let elapsed = started.elapsed().as_secs_f64().max(1e-6);
-            progress(Progress {
-                fraction: duration.map_or(0.0, |d| (out_time / d).clamp(0.0, 1.0)),
-                speed_x_realtime: out_time / elapsed,
-                out_time_seconds: out_time,
-            });
+            progress(Progress::at(out_time, duration, started));
             reported_at = out_time;
         }
     }
@@ -270,13 +249,7 @@ fn finish(tracks: Vec<Track>, plan: &RemuxPlan, out_dir: &Path) -> Result<Packag
         storyboard_vtt: None,
         download: None,
     };
-    let json = serde_json::to_vec_pretty(&package)
-        .map_err(|error| EngineError::Output(format!("serialising package.json: {error}")))?;
-    let path = out_dir.join("package.json");
-    std::fs::write(&path, json).map_err(|source| EngineError::Io {
-        context: format!("writing {}", path.display()),
-        source,
-    })?;
+    write_package_json(out_dir, &package)?;
     Ok(package)
 }
 

@@ -238,16 +238,20 @@ impl PrivatePostgres {
         self.run("pg_ctl", &args);
     }
 
-    fn run(&self, program: &str, args: &[&str]) {
+    /// A PostgreSQL tool, run as `postgres` when the tests run as root (initdb refuses root).
+    fn tool(&self, program: &str) -> Command {
         let path = self.bin.join(program);
-        let mut command = if running_as_root() {
+        if running_as_root() {
             let mut command = Command::new("runuser");
             command.args(["-u", "postgres", "--"]).arg(&path);
             command
         } else {
             Command::new(&path)
-        };
-        let output = command.args(args).current_dir(self.dir.path()).output().expect("postgres tools run");
+        }
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let output = self.tool(program).args(args).current_dir(self.dir.path()).output().expect("postgres tools run");
         assert!(
             output.status.success(),
             "{program} {args:?} failed: {}{}",
@@ -260,15 +264,7 @@ impl PrivatePostgres {
 impl Drop for PrivatePostgres {
     fn drop(&mut self) {
         let data = self.data();
-        let path = self.bin.join("pg_ctl");
-        let mut command = if running_as_root() {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(&path);
-            command
-        } else {
-            Command::new(&path)
-        };
-        let _ = command.args(["-D", &data, "-w", "-m", "immediate", "stop"]).output();
+        let _ = self.tool("pg_ctl").args(["-D", &data, "-w", "-m", "immediate", "stop"]).output();
     }
 }
 

@@ -36,6 +36,18 @@ pub fn run() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let mut out = BufWriter::new(std::io::stdout().lock());
+    // Transcodes and remuxes report progress as they go; the borrow of `out` ends before the
+    // outcome is written.
+    let mut report = |progress: workers::Progress| {
+        emit(
+            &mut out,
+            &Event::Progress {
+                fraction: progress.fraction,
+                speed_x_realtime: progress.speed_x_realtime,
+                out_time_seconds: progress.out_time_seconds,
+            },
+        );
+    };
     let outcome = match envelope.request {
         Request::Probe { input } => match workers::probe(&input) {
             Ok(source) => Event::Probed { source: Box::new(source) },
@@ -43,16 +55,6 @@ pub fn run() -> ExitCode {
             Err(error) => Event::Failed { message: error.to_string() },
         },
         Request::Transcode { input, plan, out_dir } => {
-            let mut report = |progress: workers::Progress| {
-                emit(
-                    &mut out,
-                    &Event::Progress {
-                        fraction: progress.fraction,
-                        speed_x_realtime: progress.speed_x_realtime,
-                        out_time_seconds: progress.out_time_seconds,
-                    },
-                );
-            };
             let result = workers::transcode(&input, &plan, &out_dir, &mut report);
             match result.and_then(|package| {
                 super::manifests::write(&out_dir, &package, Some(&plan.images))?;
@@ -63,16 +65,6 @@ pub fn run() -> ExitCode {
             }
         }
         Request::Remux { input, plan, out_dir } => {
-            let mut report = |progress: workers::Progress| {
-                emit(
-                    &mut out,
-                    &Event::Progress {
-                        fraction: progress.fraction,
-                        speed_x_realtime: progress.speed_x_realtime,
-                        out_time_seconds: progress.out_time_seconds,
-                    },
-                );
-            };
             match workers::remux(&input, &plan, &out_dir, &mut report).and_then(|package| {
                 super::manifests::write(&out_dir, &package, None)?;
                 Ok(package)

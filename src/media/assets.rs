@@ -444,10 +444,10 @@ pub async fn fail_from(
     )
     .execute(&mut *tx)
     .await?;
-    if result.rows_affected() == 0 {
+    let payload = serde_json::json!({"code": code, "message": message});
+    if !record_if_changed(&mut tx, &result, asset_id, "asset.errored", &payload).await? {
         return Ok(false);
     }
-    record_event(&mut tx, asset_id, "asset.errored", &serde_json::json!({"code": code, "message": message})).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -118,17 +118,28 @@ stop() {
         return 0
     fi
     kill "$pid"
-    # SeaweedFS stops cleanly on SIGTERM within a few seconds; wait so a following start can
-    # bind the same ports.
-    for _ in $(seq 1 40); do
+    # SeaweedFS usually stops cleanly on SIGTERM within a few seconds, but with requests in
+    # flight on a loaded machine its graceful shutdown can hang; after 20 s it gets SIGKILL (its
+    # data is test data). Either way, wait until it is gone so a following start can bind the
+    # same ports.
+    local signal=TERM
+    for _ in $(seq 1 80); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.25
     done
     if kill -0 "$pid" 2>/dev/null; then
-        die "weed (pid $pid) did not stop after SIGTERM"
+        signal=KILL
+        kill -KILL "$pid" 2>/dev/null || true
+        for _ in $(seq 1 40); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.25
+        done
+    fi
+    if kill -0 "$pid" 2>/dev/null; then
+        die "weed (pid $pid) did not stop, even after SIGKILL"
     fi
     rm -f "$PID_FILE"
-    echo "seaweedfs.sh: stopped (pid $pid)"
+    echo "seaweedfs.sh: stopped (pid $pid, SIG$signal)"
 }
 
 status() {

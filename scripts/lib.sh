@@ -50,6 +50,13 @@ ensure_rust() {
         || die "Rust $version is too old; Lectern needs 1.95 or newer (rustup update)"
 }
 
+# ensure_rust_lint_tools: rustfmt and clippy, which the test command runs; both ship as rustup
+# components of the toolchain.
+ensure_rust_lint_tools() {
+    cargo fmt --version >/dev/null 2>&1 || die "cargo fmt is missing: rustup component add rustfmt"
+    cargo clippy --version >/dev/null 2>&1 || die "cargo clippy is missing: rustup component add clippy"
+}
+
 # ensure_postgres: exports DATABASE_URL. A URL already set is used as it is; otherwise a local
 # PostgreSQL is installed and started when needed and a `lectern` database URL is exported.
 ensure_postgres() {

@@ -7,6 +7,7 @@ cd "$LECTERN_ROOT"
 
 ensure_build_packages
 ensure_rust
+ensure_rust_lint_tools
 ensure_postgres
 ensure_redis
 ensure_node
@@ -23,7 +24,7 @@ say "starting SeaweedFS (S3 on 127.0.0.1:${LECTERN_SEAWEED_PORT:-8333})"
 bash scripts/seaweedfs.sh start
 trap 'bash scripts/seaweedfs.sh stop >/dev/null 2>&1 || true' EXIT
 
-say "checking formatting-independent lints (clippy, warnings are errors)"
+say "checking lints (clippy, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
 say "running the Rust tests"

@@ -6,9 +6,20 @@ use std::time::{Duration, Instant};
 use secrecy::ExposeSecret;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use secrecy::SecretString;
 use sqlx::{PgPool, Postgres};
 
-use crate::config::DatabaseSettings;
+/// Resolved database settings (see `crate::config` for the variables).
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub connect_timeout: Duration,
+    pub create_if_missing: bool,
+}
+
+/// Where the embedded defaults look for PostgreSQL.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/lectern";
 
 /// The migrations in `migrations/`, compiled into the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -7,7 +7,7 @@
 //! key that no CDN knows.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use rsa::pkcs1::DecodeRsaPrivateKey;
@@ -17,7 +17,27 @@ use rsa::PrivateKey as RsaPrivateKey;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use crate::config::{ConfigError, KeyPath, KeyPaths};
+use crate::config::ConfigError;
+
+/// Paths of the signing keys, and whether each may be generated when missing.
+#[derive(Debug, Clone)]
+pub struct KeyPaths {
+    pub cdn_key: KeyPath,
+    pub cdn_key_pair_id: Option<String>,
+    pub token_key: KeyPath,
+    /// Verification-only token keys from before a rotation; each must exist.
+    pub token_previous_keys: Vec<PathBuf>,
+    pub storage_secret: KeyPath,
+}
+
+#[derive(Debug, Clone)]
+pub struct KeyPath {
+    pub path: PathBuf,
+    /// The variable that can point elsewhere, for error messages.
+    pub setting: &'static str,
+    /// True for the default location, where a missing key is generated.
+    pub generate_if_missing: bool,
+}
 
 /// The RSA key that signs playback URLs, with the id CDNs know its public half by.
 #[derive(Clone)]

@@ -8,6 +8,7 @@ pub mod cdn;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod engine;
 pub mod http;
 pub mod jobs;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{error_code, spawn_app_with, test_auth_settings, TestOptions, PASSWORD};
 use lectern::auth::rate_limit::RateLimiter;
-use lectern::config::{AuthSettings, RateLimit};
+use lectern::auth::{AuthSettings, RateLimit};
 use secrecy::SecretString;
 use serde_json::json;
 use sqlx::PgPool;

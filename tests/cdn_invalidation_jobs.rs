@@ -48,7 +48,7 @@ fn count_files(path: &Path) -> usize {
 }
 
 async fn app(pool: PgPool, cloudfront: Option<lectern::cdn::CloudFrontSettings>, base_url: &str, root: &ObjectRoot) -> TestApp {
-    let ingest = lectern::config::IngestSettings { superseded_grace: Duration::ZERO, ..test_ingest_settings() };
+    let ingest = lectern::media::IngestSettings { superseded_grace: Duration::ZERO, ..test_ingest_settings() };
     let options = TestOptions {
         workers: 1,
         ingest: Some(ingest),

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::media::{event_types, instructor, remove_bucket, seaweed_settings, upload_fast};
 use common::{spawn_app_with, test_ingest_settings, TestApp, TestOptions};
-use lectern::config::IngestSettings;
+use lectern::media::IngestSettings;
 use lectern::jobs::{queue, EnqueueOptions, JobHandler, WorkerPool, WorkerSettings};
 use lectern::storage::{KeyPrefix, ObjectKey, StorageSettings};
 use serde_json::Value;
@@ -28,13 +28,12 @@ async fn app(pool: PgPool, storage: Option<StorageSettings>, workers: usize) -> 
 
 /// Workers of this test's app with the handlers `keep` selects (by kind).
 async fn workers(app: &TestApp, keep: impl Fn(&str) -> bool) -> WorkerPool {
-    let ingest = Arc::new(fast_start());
-    let transcoder = lectern::transcode::connect(&ingest).await.expect("transcoder");
-    let metrics = Arc::new(lectern::metrics::Metrics::new());
+    let settings = lectern::app::Settings { ingest: Arc::new(fast_start()), webhooks: Arc::default() };
+    let services = common::services(app, &settings).await;
     let handlers: Vec<Arc<dyn JobHandler>> =
-        lectern::jobs::handlers(&ingest, &transcoder, &metrics, None).into_iter().filter(|h| keep(h.kind())).collect();
-    let settings = WorkerSettings { concurrency: 1, poll_interval: Duration::from_millis(200), ..WorkerSettings::default() };
-    WorkerPool::start(app.pool.clone(), app.storage.clone(), metrics, handlers, settings)
+        lectern::app::job_handlers(&services, &settings).into_iter().filter(|h| keep(h.kind())).collect();
+    let workers = WorkerSettings { concurrency: 1, poll_interval: Duration::from_millis(200), ..WorkerSettings::default() };
+    WorkerPool::start(app.pool.clone(), app.storage.clone(), services.metrics, handlers, workers)
 }
 
 

@@ -6,7 +6,7 @@ mod common;
 
 use common::media::{asset_state, generated_bytes, instructor, new_asset, seaweed_settings, sha256_hex};
 use common::{error_code, spawn_app_with, test_ingest_settings, TestApp, TestOptions};
-use lectern::config::UploadSettings;
+use lectern::media::UploadSettings;
 use lectern::storage::{KeyPrefix, StorageSettings};
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -278,7 +278,7 @@ async fn an_asset_that_is_not_waiting_takes_no_upload(pool: PgPool) {
 
 #[test]
 fn the_multipart_routes_are_in_the_openapi_document() {
-    let document = serde_json::to_value(lectern::http::openapi_document()).expect("serialises");
+    let document = serde_json::to_value(lectern::app::openapi_document()).expect("serialises");
     for path in [
         "/v1/assets/{asset_id}/multipart",
         "/v1/assets/{asset_id}/multipart/parts",

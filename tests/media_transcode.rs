@@ -26,7 +26,7 @@ async fn app(pool: PgPool, storage: Option<StorageSettings>, grace: Duration) ->
 /// An app whose scratch files go to `work_dir` (so a test can tell its engine children from
 /// those of the tests running beside it).
 async fn app_in(pool: PgPool, storage: Option<StorageSettings>, grace: Duration, work_dir: Option<PathBuf>) -> TestApp {
-    let ingest = lectern::config::IngestSettings { superseded_grace: grace, work_dir, ..test_ingest_settings() };
+    let ingest = lectern::media::IngestSettings { superseded_grace: grace, work_dir, ..test_ingest_settings() };
     Box::pin(spawn_app_with(pool, TestOptions { workers: 1, storage, ingest: Some(ingest), ..TestOptions::default() })).await
 }
 

@@ -320,7 +320,7 @@ async fn termination_removes_every_stored_byte_and_frees_the_asset(pool: PgPool,
 
 async fn a_deferred_upload_that_outgrows_the_limit_is_discarded_and_the_asset_errored(pool: PgPool, backend: Backend) {
     let limit = PART as u64 + 1000;
-    let app = media_app(pool, backend, lectern::config::UploadSettings { max_size: limit, ..test_uploads() }).await;
+    let app = media_app(pool, backend, lectern::media::UploadSettings { max_size: limit, ..test_uploads() }).await;
     let token = instructor(&app, "teacher@example.com").await;
     let asset_id = create_asset(&app, &token, "Huge").await["id"].as_str().expect("id").to_owned();
     let declared = tus_create(&app, &token, &asset_id, limit + 1).await;

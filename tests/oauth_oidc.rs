@@ -13,7 +13,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::{error_code, spawn_app_with, test_auth_settings, TestApp, TestOptions};
-use lectern::config::{AuthSettings, OidcClientSettings};
+use lectern::auth::{AuthSettings, OidcClientSettings};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use sqlx::PgPool;

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use common::{error_code, spawn_app_with, test_auth_settings, TestApp, TestOptions};
 use lectern::auth::oauth::pkce_challenge;
-use lectern::config::{PlainOAuthSettings, RateLimit};
+use lectern::auth::{PlainOAuthSettings, RateLimit};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use url::Url;

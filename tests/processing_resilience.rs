@@ -552,10 +552,9 @@ async fn a_worker_lost_right_after_publishing_leaves_nothing_to_publish_again(po
     let app = app_with(pool.clone(), 0, None, quick_jobs(Duration::from_secs(1))).await;
     let token = instructor(&app, "teacher@example.com").await;
     let asset_id = start_processing(&app, &token, &fixtures().0.join("moov_at_end.mp4"), "fast").await;
-    let ingest = std::sync::Arc::new(test_ingest_settings());
-    let transcoder = lectern::transcode::connect(&ingest).await.expect("transcoder");
-    let metrics = std::sync::Arc::new(lectern::metrics::Metrics::new());
-    let handlers = lectern::jobs::handlers(&ingest, &transcoder, &metrics, None);
+    let settings =
+        lectern::app::Settings { ingest: std::sync::Arc::new(test_ingest_settings()), webhooks: std::sync::Arc::default() };
+    let handlers = lectern::app::job_handlers(&common::services(&app, &settings).await, &settings);
     let lease = Duration::from_secs(1);
     for kind in ["media.probe", "media.transcode"] {
         let job = queue::claim(&pool, "doomed", &[kind.to_owned()], lease).await.expect("claim").expect("a job");

@@ -241,8 +241,7 @@ mod local_only {
         let unsigned = Request::get("/storage/objects/a/b.mp4")
             .body(Body::empty())
             .expect("valid request");
-        let response = storage
-            .routes
+        let response = lectern::delivery::storage::routes(storage.local.expect("the local backend"))
             .oneshot(unsigned)
             .await
             .expect("the router answers");

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
-use lectern::config::MediaConvertSettings;
+use lectern::transcode::MediaConvertSettings;
 use lectern::storage::{
     KeyPrefix, LocalSettings, LocalStore, ObjectKey, ObjectStore, PutOptions, S3Settings, S3Store, put_bytes,
 };

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use common::{TestApp, TestOptions, error_code, spawn_app_with, test_ingest_settings};
-use lectern::config::{IngestSettings, WebhookSettings};
+use common::{TestApp, TestOptions, error_code, spawn_app_with};
+use lectern::webhooks::WebhookSettings;
 use lectern::net::AddressPolicy;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -130,8 +130,7 @@ async fn app_with(pool: PgPool, webhooks: WebhookSettings) -> TestApp {
 }
 
 async fn app_with_workers(pool: PgPool, webhooks: WebhookSettings, workers: usize) -> TestApp {
-    let ingest = IngestSettings { webhooks, ..test_ingest_settings() };
-    spawn_app_with(pool, TestOptions { workers, ingest: Some(ingest), ..TestOptions::default() }).await
+    spawn_app_with(pool, TestOptions { workers, webhooks: Some(webhooks), ..TestOptions::default() }).await
 }
 
 async fn instructor(app: &TestApp, email: &str) -> String {

@@ -6,7 +6,10 @@
 use std::time::Duration;
 
 use lectern::app::{Application, ServeSettings};
-use lectern::config::{Argon2Settings, AuthSettings, DatabaseSettings, HttpSettings, KeyPath, KeyPaths, RateLimit};
+use lectern::auth::{Argon2Settings, AuthSettings, RateLimit};
+use lectern::db::DatabaseSettings;
+use lectern::http::HttpSettings;
+use lectern::keys::{KeyPath, KeyPaths};
 use lectern::jobs::WorkerSettings;
 use lectern::storage::{LocalSettings, StorageSettings};
 use secrecy::SecretString;
@@ -95,8 +98,10 @@ pub async fn start(database_url: &str, data_dir: &std::path::Path) -> (String, S
         },
         storage: storage.clone(),
         cdn: lectern::cdn::CdnSettings::local(&public_url),
-        ingest: lectern::config::IngestSettings::default(),
-        uploads: lectern::config::UploadSettings::default(),
+        ingest: lectern::media::IngestSettings::default(),
+        transcoder: lectern::transcode::TranscoderSettings::Local,
+        uploads: lectern::media::UploadSettings::default(),
+        webhooks: lectern::webhooks::WebhookSettings::default(),
         keys,
         auth,
         workers: WorkerSettings { concurrency: 0, ..WorkerSettings::default() },

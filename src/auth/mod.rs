@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod email;
+mod error;
 pub mod extract;
 mod key_routes;
 pub mod oauth;
@@ -17,6 +18,7 @@ pub mod passwords;
 pub mod rate_limit;
 mod routes;
 pub mod sessions;
+mod settings;
 pub mod tokens;
 
 use url::Url;
@@ -24,87 +26,17 @@ use url::Url;
 pub use accounts::Role;
 pub use email::Email;
 pub use extract::{Authenticated, ClientInfo, Principal};
-pub use routes::router;
-pub use key_routes::router as api_key_router;
-pub use oauth::router as oauth_router;
+pub use error::AuthError;
+pub use settings::{
+    AppleSettings, Argon2Settings, AuthSettings, OAuthSettings, OidcClientSettings, PASSWORD_MAX_LENGTH,
+    PasswordSettings, PlainOAuthSettings, RateLimit, RateLimitSettings,
+};
 
-use crate::config::AuthSettings;
 use crate::keys::Keys;
 
-/// Everything wrong that can happen in identity, with stable codes for the HTTP edge.
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    #[error("{0}")]
-    InvalidEmail(String),
-    #[error("{0}")]
-    WeakPassword(String),
-    #[error("an account with this email already exists")]
-    EmailTaken,
-    /// Deliberately the same for an unknown email, a wrong password and a locked account.
-    #[error("the email or password is wrong")]
-    InvalidCredentials,
-    #[error("this request needs an access token (Authorization: Bearer …)")]
-    MissingToken,
-    #[error("the token is not valid")]
-    InvalidToken,
-    #[error("the access token has expired; refresh it")]
-    TokenExpired,
-    #[error("your roles do not allow this")]
-    Forbidden,
-    /// Like `Forbidden`, with the reason (a scope the caller's roles do not allow).
-    #[error("{0}")]
-    ForbiddenBecause(String),
-    #[error("the API key is not valid (unknown or revoked)")]
-    InvalidApiKey,
-    #[error("this API key lacks the scope {0}")]
-    InsufficientScope(&'static str),
-    #[error("{0}")]
-    InvalidScope(String),
-    #[error("{0}")]
-    InvalidName(String),
-    #[error("{0}")]
-    NotFound(&'static str),
-    #[error("{0}")]
-    InvalidRoles(String),
-    #[error("too many attempts; try again in {retry_after} s")]
-    RateLimited { retry_after: u64 },
-    #[error("database error")]
-    Database(#[from] sqlx::Error),
-    #[error("password hashing failed: {0}")]
-    Hashing(String),
-    #[error("token signing failed")]
-    Signing(#[source] jsonwebtoken::errors::Error),
-    #[error("cannot connect to Redis for rate limits")]
-    Redis(#[source] redis::RedisError),
-}
-
-impl AuthError {
-    /// Stable, snake_case, part of the API.
-    pub fn error_code(&self) -> &'static str {
-        match self {
-            Self::InvalidEmail(_) => "invalid_email",
-            Self::WeakPassword(_) => "weak_password",
-            Self::EmailTaken => "email_taken",
-            Self::InvalidCredentials => "invalid_credentials",
-            Self::MissingToken => "missing_token",
-            Self::InvalidToken => "invalid_token",
-            Self::TokenExpired => "token_expired",
-            Self::Forbidden | Self::ForbiddenBecause(_) => "forbidden",
-            Self::InvalidApiKey => "invalid_api_key",
-            Self::InsufficientScope(_) => "insufficient_scope",
-            Self::InvalidScope(_) => "invalid_scope",
-            Self::InvalidName(_) => "invalid_name",
-            Self::NotFound(_) => "not_found",
-            Self::InvalidRoles(_) => "invalid_roles",
-            Self::RateLimited { .. } => "rate_limited",
-            Self::Database(_) | Self::Hashing(_) | Self::Signing(_) | Self::Redis(_) => "internal_error",
-        }
-    }
-
-    /// False for failures that are ours (and answered 5xx without detail).
-    pub fn is_client_error(&self) -> bool {
-        !matches!(self, Self::Database(_) | Self::Hashing(_) | Self::Signing(_) | Self::Redis(_))
-    }
+/// Identity's routes: sign-in and sessions, API keys, external sign-in.
+pub fn router() -> utoipa_axum::router::OpenApiRouter<crate::app::AppState> {
+    routes::router().merge(key_routes::router()).merge(oauth::router())
 }
 
 /// The identity subsystem's state, shared by every request through `AppState`.

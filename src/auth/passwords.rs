@@ -4,7 +4,7 @@
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 
 use super::{AuthError, Email};
-use crate::config::{PasswordSettings, PASSWORD_MAX_LENGTH};
+use crate::auth::{PASSWORD_MAX_LENGTH, PasswordSettings};
 
 #[derive(Clone)]
 pub struct Passwords {
@@ -96,7 +96,7 @@ async fn run_blocking<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Argon2Settings;
+    use crate::auth::Argon2Settings;
 
     async fn cheap() -> Passwords {
         let argon2 = Argon2Settings { memory_kib: 64, iterations: 1, parallelism: 1 };

@@ -10,7 +10,7 @@ use redis::aio::ConnectionManager;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::AuthError;
-use crate::config::RateLimit;
+use crate::auth::RateLimit;
 
 pub enum RateLimiter {
     Memory(Mutex<HashMap<String, Bucket>>),

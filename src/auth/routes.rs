@@ -15,7 +15,7 @@ use super::sessions::{self, Issued, Lifetimes, RevokedReason, SessionView};
 use super::api_keys::Scope;
 use super::{AuthError, Authenticated, ClientInfo, Email, Principal, Role};
 use crate::app::AppState;
-use crate::config::RateLimit;
+use crate::auth::RateLimit;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::Json;
 

@@ -155,12 +155,12 @@ mod tests {
 
     fn keys() -> Keys {
         let dir = tempfile::tempdir().expect("temp dir");
-        let key = |name: &str, setting| crate::config::KeyPath {
+        let key = |name: &str, setting| crate::keys::KeyPath {
             path: dir.path().join(name),
             setting,
             generate_if_missing: true,
         };
-        let paths = crate::config::KeyPaths {
+        let paths = crate::keys::KeyPaths {
             cdn_key: key("cdn.pem", "LECTERN_CDN_KEY_FILE"),
             cdn_key_pair_id: None,
             token_key: key("token.pem", "LECTERN_TOKEN_KEY_FILE"),

@@ -1,5 +1,6 @@
-//! Delivery: CloudFront-compatible signed URLs and cookies, their verification, the local signed
-//! origin (`/cdn/{key…}`) and CloudFront invalidations (sent by the `cdn.invalidate` job).
+//! Delivery: CloudFront-compatible signed URLs and cookies, their verification, and CloudFront
+//! invalidations (sent by the `cdn.invalidate` job). The local signed origin (`/cdn/{key…}`)
+//! that verifies them is `crate::delivery::origin`; this module knows no HTTP server.
 //!
 //! The scheme is CloudFront's own, so the same signatures work whether viewers reach Lectern's
 //! local origin or a CloudFront distribution in front of the object store:
@@ -19,9 +20,8 @@
 //! ([`SignedPolicy::query`]) to every child URI of its manifests, or hands it out as cookies.
 
 pub mod cookies;
-mod encoding;
+pub mod encoding;
 pub mod invalidation;
-pub mod origin;
 pub mod policy;
 pub mod signer;
 pub mod verify;
@@ -37,7 +37,7 @@ pub use verify::{SignedRequest, TrustedKey, Verifier};
 use crate::keys::CdnSigningKey;
 
 /// Why a signature was refused or could not be made. Every refusal has a stable code; the local
-/// origin answers all of them with 403 (see `crate::http::error`).
+/// origin answers all of them with 403.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CdnError {
     #[error("the request carries no signature (Signature, Key-Pair-Id and Expires or Policy)")]
@@ -151,9 +151,6 @@ pub struct Cdn {
     pub settings: CdnSettings,
     pub signer: Signer,
     pub verifier: Verifier,
-    /// Set when a CloudFront distribution is configured (see [`Cdn::connect`]); deleting an
-    /// asset queues a `cdn.invalidate` job through it (`crate::jobs::cdn_jobs`).
-    pub invalidator: Option<Invalidator>,
 }
 
 impl Cdn {
@@ -163,17 +160,7 @@ impl Cdn {
         let signer = Signer::new(&key.key_pair_id, key.private_key.clone(), settings.hash_algorithm);
         let own = TrustedKey::new(&key.key_pair_id, key.private_key.to_public_key());
         let verifier = Verifier::new(std::iter::once(own).chain(settings.trusted_keys.iter().cloned()));
-        Self { settings, signer, verifier, invalidator: None }
-    }
-
-    /// Like [`Cdn::new`], plus the CloudFront client when a distribution is configured (no
-    /// request is made at start-up).
-    pub async fn connect(settings: CdnSettings, key: &CdnSigningKey) -> Self {
-        let invalidator = match &settings.cloudfront {
-            Some(cloudfront) => Some(Invalidator::connect(cloudfront, &settings.base_url).await),
-            None => None,
-        };
-        Self { invalidator, ..Self::new(settings, key) }
+        Self { settings, signer, verifier }
     }
 
     /// When a signature made at `now` (Unix seconds) for playback expires.

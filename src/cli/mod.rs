@@ -8,9 +8,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
-use crate::app::{Application, ServeSettings};
+use std::sync::Arc;
+
+use crate::app::{Application, ServeSettings, ServiceSettings, Services, Settings};
 use crate::config::{Cli, Command, ConfigError, KeysCommand, UsersCommand};
-use crate::jobs::WorkerPool;
 
 /// Exit code for unusable configuration (like clap's own usage errors).
 const EXIT_CONFIG: u8 = 2;
@@ -98,10 +99,10 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
     }
     let storage = args.storage.resolve(&args.common, &http.public_url, keys.storage_secret.clone())?;
     let auth = args.auth.resolve(args.storage.redis_url.as_deref())?;
-    let cdn = args.cdn.resolve(&http, static_aws_keys(&storage, &args.storage))?;
-    let mut ingest = args.ingest.resolve()?;
-    ingest.transcoder = args.transcoder.resolve(&args.storage)?;
-    let uploads = args.uploads.resolve()?;
+    let mut cdn = args.cdn.resolve(&http, static_aws_keys(&storage, &args.storage))?;
+    if let Some(path) = args.cdn.trusted_keys_file() {
+        cdn.trusted_keys = crate::keys::load_cdn_trusted_keys(path)?;
+    }
     let settings = ServeSettings {
         http,
         database,
@@ -109,8 +110,10 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
         keys,
         auth,
         cdn,
-        ingest,
-        uploads,
+        ingest: args.ingest.resolve()?,
+        transcoder: args.transcoder.resolve(&args.storage)?,
+        uploads: args.uploads.resolve()?,
+        webhooks: args.webhooks.resolve()?,
         workers: args.jobs.resolve(args.workers, args.common.shutdown_timeout)?,
         migrate_on_start: args.migrate_on_start,
         shutdown_timeout: args.common.shutdown_timeout,
@@ -128,29 +131,25 @@ async fn worker(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
     }
     let database = args.database.resolve()?;
     let worker_settings = args.jobs.resolve(args.workers, args.common.shutdown_timeout)?;
-    let mut ingest = args.ingest.resolve()?;
-    ingest.transcoder = args.transcoder.resolve(&args.storage)?;
-    let ingest = std::sync::Arc::new(ingest);
+    let settings = Settings { ingest: Arc::new(args.ingest.resolve()?), webhooks: Arc::new(args.webhooks.resolve()?) };
+    let transcoder = args.transcoder.resolve(&args.storage)?;
     let (keys, _) = crate::keys::load_or_generate(&args.keys.resolve(&args.common))?;
     // Workers never serve presigned URLs, but the local backend is built from the same settings.
     let public_url = url::Url::parse("http://127.0.0.1:8080").context("constant URL")?;
-    let storage_settings = args.storage.resolve(&args.common, &public_url, keys.storage_secret.clone())?;
+    let storage = args.storage.resolve(&args.common, &public_url, keys.storage_secret.clone())?;
+    let distribution = args.distribution.resolve_for_worker(static_aws_keys(&storage, &args.storage))?;
     let pool = crate::db::connect(&database).await?;
-    let distribution = args.distribution.resolve_for_worker(static_aws_keys(&storage_settings, &args.storage))?;
-    let storage = crate::storage::connect(&storage_settings).await.context("cannot open object storage")?;
-    let transcoder = crate::transcode::connect(&ingest).await.context("cannot set up the transcoder")?;
-    let invalidator = match &distribution {
-        Some((cloudfront, base_url)) => Some(crate::cdn::Invalidator::connect(cloudfront, base_url).await),
-        None => None,
-    };
-    let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
-    let workers = WorkerPool::start(
+    let (services, _) = Services::build(
         pool,
-        storage.store,
-        metrics.clone(),
-        crate::jobs::handlers(&ingest, &transcoder, &metrics, invalidator.as_ref()),
-        worker_settings,
-    );
+        ServiceSettings {
+            storage: &storage,
+            transcoder: &transcoder,
+            engine: settings.ingest.engine_settings(),
+            cloudfront: distribution.as_ref().map(|(cloudfront, base_url)| (cloudfront, base_url.as_str())),
+        },
+    )
+    .await?;
+    let workers = crate::app::start_workers(&services, &settings, worker_settings);
     crate::app::shutdown_signal().await;
     tracing::info!("shutdown requested; finishing running jobs");
     workers.shutdown().await;

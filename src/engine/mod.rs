@@ -16,3 +16,27 @@ pub mod protocol;
 pub mod runner;
 
 pub use runner::{EngineLimits, EngineRunner, Progress, RunError};
+
+use std::path::PathBuf;
+
+/// How engine children are started: their limits, the `lectern` binary that runs them, and the
+/// scratch directory jobs give them.
+#[derive(Debug, Clone, Default)]
+pub struct EngineSettings {
+    pub limits: EngineLimits,
+    /// The `lectern` binary that runs engine children; `None` re-executes the current one (tests
+    /// point it at the built binary, since their own executable is a test harness).
+    pub program: Option<PathBuf>,
+    /// Scratch directory for files being probed and transcoded; `None`: the system's.
+    pub work_dir: Option<PathBuf>,
+}
+
+impl EngineSettings {
+    /// A runner of engine children as these settings configure them.
+    pub fn runner(&self) -> std::io::Result<EngineRunner> {
+        match &self.program {
+            Some(program) => Ok(EngineRunner::new(program.clone(), self.limits)),
+            None => EngineRunner::current_exe(self.limits),
+        }
+    }
+}

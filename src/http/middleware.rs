@@ -1,17 +1,17 @@
-//! Request-scoped layers that need the application state.
+//! Request-scoped layers with state of their own (the metrics registry, the timeout).
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
-use crate::app::AppState;
-use crate::metrics::HttpLabels;
+use crate::metrics::{HttpLabels, Metrics};
 
 /// Counts requests and observes their latency by route template and status.
-pub async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn record_metrics(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().to_string();
     let route = request
@@ -21,15 +21,14 @@ pub async fn record_metrics(State(state): State<AppState>, request: Request, nex
         .unwrap_or_else(|| "unmatched".to_owned());
     let response = next.run(request).await;
     let labels = HttpLabels { method, route, status: response.status().as_u16() };
-    state.metrics.http_requests.get_or_create(&labels).inc();
-    state.metrics.http_duration.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+    metrics.http_requests.get_or_create(&labels).inc();
+    metrics.http_duration.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
     response
 }
 
 /// Answers requests that take longer than the configured timeout with 408 in the API's error
 /// format (tower-http's timeout layer answers with an empty body).
-pub async fn request_timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let limit = state.http.request_timeout;
+pub async fn request_timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(

@@ -9,7 +9,6 @@
 
 pub mod cdn_jobs;
 pub mod queue;
-pub mod routes;
 pub mod storage_jobs;
 pub mod worker;
 
@@ -121,21 +120,4 @@ impl JobContext {
     pub fn is_final_attempt(&self) -> bool {
         self.attempt >= self.max_attempts
     }
-}
-
-/// Every handler this build knows, so `serve` and `worker` run the same set. `invalidator` is
-/// the configured CloudFront distribution, if any (publishing queues invalidations through it).
-pub fn handlers(
-    ingest: &Arc<crate::config::IngestSettings>,
-    transcoder: &Arc<dyn crate::transcode::Transcoder>,
-    metrics: &Arc<crate::metrics::Metrics>,
-    invalidator: Option<&crate::cdn::Invalidator>,
-) -> Vec<Arc<dyn JobHandler>> {
-    let mut handlers: Vec<Arc<dyn JobHandler>> = vec![
-        Arc::new(storage_jobs::DeletePrefix),
-        Arc::new(cdn_jobs::InvalidateCdn::new(invalidator.cloned(), Arc::clone(metrics))),
-    ];
-    handlers.extend(crate::media::job_handlers(ingest, transcoder, metrics, invalidator));
-    handlers.extend(crate::webhooks::job_handlers(ingest, metrics));
-    handlers
 }

@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::assets::{self, AssetId, AssetStatus, SourceObject};
 use super::MediaError;
-use crate::config::IngestSettings;
+use super::IngestSettings;
 use crate::jobs::{EnqueueOptions, JobContext, JobError, JobHandler, JobId};
 use crate::net::{AddressPolicy, FetchError, GuardedFetcher, UrlRefusal};
 use crate::storage::{BodyStream, PutOptions, StorageError};

@@ -30,7 +30,7 @@ use uuid::Uuid;
 use super::assets::{self, AssetId, AssetStatus};
 use super::transcode_job::{self, database, delete_version_files, version_prefix};
 use super::versions::{self, VersionKind};
-use crate::config::IngestSettings;
+use super::IngestSettings;
 use crate::jobs::{EnqueueOptions, JobContext, JobError, JobHandler, PRIORITY_QUICK, queue};
 use crate::storage::ObjectKey;
 use crate::transcode::{TranscodeError, TranscodeRequest};
@@ -113,7 +113,7 @@ impl JobHandler for PreviewJob {
             }
         };
         let Some(input) = asset.source_key.as_deref().and_then(|key| ObjectKey::parse(key).ok()) else { return Ok(()) };
-        let engine = crate::transcode::local_engine(&self.settings)
+        let engine = crate::transcode::local_engine(&self.settings.engine_settings())
             .map_err(|error| JobError::retry(format!("cannot find the lectern binary: {error}")))?;
         let (version, abandoned) =
             versions::begin_attempt(&context.pool, id, &asset.preset, VersionKind::Preview).await.map_err(database)?;

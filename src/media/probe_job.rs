@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 use super::assets::{self, AssetId, AssetStatus};
 use super::MediaError;
-use crate::config::IngestSettings;
+use super::IngestSettings;
 use crate::engine::{EngineRunner, RunError};
 use crate::jobs::{EnqueueOptions, JobContext, JobError, JobHandler, queue};
 use crate::storage::{ObjectKey, ObjectStore, StorageError};
@@ -54,11 +54,10 @@ impl ProbeJob {
     }
 
     fn runner(&self) -> Result<EngineRunner, JobError> {
-        match &self.settings.engine_program {
-            Some(program) => Ok(EngineRunner::new(program.clone(), self.settings.engine)),
-            None => EngineRunner::current_exe(self.settings.engine)
-                .map_err(|error| JobError::retry(format!("cannot find the lectern binary: {error}"))),
-        }
+        self.settings
+            .engine_settings()
+            .runner()
+            .map_err(|error| JobError::retry(format!("cannot find the lectern binary: {error}")))
     }
 }
 

@@ -401,7 +401,7 @@ async fn delete_asset(
     }
     // Cached copies of its outputs are dropped once they are deleted (uploads are never served).
     let outputs = crate::storage::KeyPrefix::parse(format!("assets/{asset_id}/")).map_err(|e| ApiError::internal(&e))?;
-    crate::jobs::cdn_jobs::enqueue_after_deletion(&mut tx, state.cdn.invalidator.as_ref(), &outputs, None).await?;
+    crate::jobs::cdn_jobs::enqueue_after_deletion(&mut tx, state.invalidator.as_ref(), &outputs, None).await?;
     tx.commit().await?;
     // Open storage multipart uploads hold parts outside any prefix; abort them now that the
     // deletion is committed. A failure only leaves parts for the store's own expiry rules.

@@ -43,7 +43,7 @@ use uuid::Uuid;
 
 use super::assets::{self, AssetId, AssetRow, AssetStatus};
 use super::versions::{self, RenditionRow, VersionKind};
-use crate::config::IngestSettings;
+use super::IngestSettings;
 use crate::jobs::storage_jobs::{DeletePrefix, DeletePrefixPayload};
 use crate::jobs::{EnqueueOptions, JobContext, JobError, JobHandler, cdn_jobs, queue};
 use crate::metrics::{BackendLabels, Metrics};

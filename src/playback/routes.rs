@@ -24,7 +24,7 @@ use crate::auth::{ClientInfo, Principal, Role};
 use crate::cdn::{SignedPolicy, SourceIp};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::Json;
-use crate::media::access::{self, AssetAccess, Decision, GrantView, Visibility};
+use super::access::{self, AssetAccess, Decision, GrantView, Visibility};
 use crate::metrics::OutcomeLabels;
 use crate::storage::ObjectKey;
 
@@ -435,7 +435,7 @@ async fn get_manifest(
         }
         Err(error) => ApiError::from(error).into_response(),
     };
-    crate::cdn::origin::with_cors(response, &state, &headers)
+    crate::delivery::origin::with_cors(response, &state, &headers)
 }
 
 /// A rewritten manifest and, in the cookie variant, the `Set-Cookie` values.

@@ -273,11 +273,11 @@ pub async fn get_bytes(store: &dyn ObjectStore, key: &ObjectKey) -> Result<Bytes
     Ok(chunks.concat().into())
 }
 
-/// A connected backend and the HTTP routes it needs Lectern to serve (the local backend's
-/// presigned URLs; nothing for S3, whose URLs point at S3 itself).
+/// A connected backend, and the local store itself when that is the backend (the API serves its
+/// presigned URLs; S3's point at S3).
 pub struct Storage {
     pub store: Arc<dyn ObjectStore>,
-    pub routes: axum::Router,
+    pub local: Option<Arc<LocalStore>>,
 }
 
 /// Opens the configured backend: creates the local root, or builds the S3 client and checks
@@ -286,10 +286,8 @@ pub async fn connect(settings: &StorageSettings) -> Result<Storage, StorageError
     match settings {
         StorageSettings::Local(local) => {
             let store = Arc::new(LocalStore::open(local).await?);
-            Ok(Storage { routes: local::routes(Arc::clone(&store)), store })
+            Ok(Storage { store: Arc::clone(&store) as Arc<dyn ObjectStore>, local: Some(store) })
         }
-        StorageSettings::S3(s3) => {
-            Ok(Storage { store: Arc::new(S3Store::connect(s3).await?), routes: axum::Router::new() })
-        }
+        StorageSettings::S3(s3) => Ok(Storage { store: Arc::new(S3Store::connect(s3).await?), local: None }),
     }
 }

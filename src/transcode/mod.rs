@@ -14,6 +14,7 @@ mod error;
 pub mod local;
 pub mod mediaconvert;
 mod output;
+mod settings;
 
 use async_trait::async_trait;
 use pipelines::plan::Plan;
@@ -23,6 +24,7 @@ use uuid::Uuid;
 
 pub use error::TranscodeError;
 pub use output::{Rendition, RenditionKind, TranscodeOutput};
+pub use settings::{MediaConvertSettings, TranscoderSettings};
 
 use crate::storage::{KeyPrefix, ObjectKey, ObjectStore};
 
@@ -57,12 +59,16 @@ pub trait Transcoder: Send + Sync + 'static {
     ) -> Result<TranscodeOutput, TranscodeError>;
 }
 
-/// The backend `LECTERN_TRANSCODER` chose. The local one runs engine children from the
-/// configured `lectern` binary (or this one) in `LECTERN_WORK_DIR` (or the temporary directory).
-pub async fn connect(ingest: &crate::config::IngestSettings) -> std::io::Result<std::sync::Arc<dyn Transcoder>> {
-    Ok(match &ingest.transcoder {
-        crate::config::TranscoderSettings::Local => std::sync::Arc::new(local_engine(ingest)?),
-        crate::config::TranscoderSettings::MediaConvert(settings) => {
+/// The backend `LECTERN_TRANSCODER` chose. The local one runs engine children as `engine`
+/// says (the configured `lectern` binary or this one, in the work directory or the temporary
+/// directory).
+pub async fn connect(
+    settings: &TranscoderSettings,
+    engine: &crate::engine::EngineSettings,
+) -> std::io::Result<std::sync::Arc<dyn Transcoder>> {
+    Ok(match settings {
+        TranscoderSettings::Local => std::sync::Arc::new(local_engine(engine)?),
+        TranscoderSettings::MediaConvert(settings) => {
             std::sync::Arc::new(mediaconvert::MediaConvertTranscoder::connect((**settings).clone()).await)
         }
     })
@@ -71,11 +77,7 @@ pub async fn connect(ingest: &crate::config::IngestSettings) -> std::io::Result<
 /// The local engine as the settings configure it, whatever `LECTERN_TRANSCODER` says: the fast
 /// first package is always a local remux (it needs no encoder, so MediaConvert would only add
 /// its queueing and per-minute price).
-pub fn local_engine(ingest: &crate::config::IngestSettings) -> std::io::Result<local::LocalTranscoder> {
-    let runner = match &ingest.engine_program {
-        Some(program) => crate::engine::EngineRunner::new(program.clone(), ingest.engine),
-        None => crate::engine::EngineRunner::current_exe(ingest.engine)?,
-    };
-    let work_dir = ingest.work_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("lectern-transcode"));
-    Ok(local::LocalTranscoder::new(runner, work_dir))
+pub fn local_engine(engine: &crate::engine::EngineSettings) -> std::io::Result<local::LocalTranscoder> {
+    let work_dir = engine.work_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("lectern-transcode"));
+    Ok(local::LocalTranscoder::new(engine.runner()?, work_dir))
 }

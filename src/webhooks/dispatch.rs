@@ -18,7 +18,7 @@ use serde::Deserialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::config::WebhookSettings;
+use super::WebhookSettings;
 use crate::jobs::{queue, EnqueueOptions, JobContext, JobError, JobHandler};
 use crate::media::assets::{self, AssetId};
 use crate::media::views::{AssetView, RenditionView};

@@ -7,7 +7,7 @@ use url::Url;
 use uuid::Uuid;
 
 use super::WebhookError;
-use crate::config::WebhookSettings;
+use super::WebhookSettings;
 use crate::net::{FetchError, GuardedFetcher, UrlRefusal};
 
 /// Every secret starts with this, so it is recognisable in a config file or a leak report.

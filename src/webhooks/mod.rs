@@ -23,11 +23,16 @@ pub mod deliveries;
 pub mod dispatch;
 pub mod endpoints;
 pub mod routes;
+mod error;
 pub mod send;
+mod settings;
 
 use std::sync::Arc;
 
-use crate::auth::AuthError;
+pub use error::WebhookError;
+pub use settings::WebhookSettings;
+
+use crate::app::Services;
 
 /// The event types delivered to webhooks, in the order an asset usually meets them. The outbox
 /// records more (`asset.probed`, `asset.updated`, …); those are internal and not delivered.
@@ -39,78 +44,11 @@ pub fn is_delivered(event_type: &str) -> bool {
     EVENT_TYPES.contains(&event_type)
 }
 
-/// Everything that can go wrong with webhooks, with stable codes for the HTTP edge.
-#[derive(Debug, thiserror::Error)]
-pub enum WebhookError {
-    #[error("{0}")]
-    UrlInvalid(String),
-    #[error("{0}")]
-    UrlForbidden(String),
-    #[error("unknown event type {0:?}; known: asset.created, asset.uploaded, asset.playable, asset.ready, asset.errored, asset.deleted (or * for all)")]
-    UnknownEventType(String),
-    #[error("an account may have at most {0} webhook endpoints; delete one first")]
-    TooMany(u32),
-    #[error("no such webhook endpoint")]
-    NotFound,
-    #[error("no such webhook delivery")]
-    DeliveryNotFound,
-    #[error("{0}")]
-    InvalidField(String),
-    #[error("the cursor is not one this API handed out")]
-    InvalidCursor,
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-    #[error("database error")]
-    Database(#[from] sqlx::Error),
-    #[error("cannot make a secret")]
-    Random(#[source] std::io::Error),
-}
-
-impl WebhookError {
-    /// Stable, snake_case, part of the API.
-    pub fn error_code(&self) -> &'static str {
-        match self {
-            Self::UrlInvalid(_) => "webhook_url_invalid",
-            Self::UrlForbidden(_) => "webhook_url_forbidden",
-            Self::UnknownEventType(_) => "unknown_event_type",
-            Self::TooMany(_) => "too_many_webhooks",
-            Self::NotFound => "webhook_not_found",
-            Self::DeliveryNotFound => "webhook_delivery_not_found",
-            Self::InvalidField(_) => "invalid_field",
-            Self::InvalidCursor => "invalid_cursor",
-            Self::Auth(auth) => auth.error_code(),
-            Self::Database(_) | Self::Random(_) => "internal_error",
-        }
-    }
-
-    /// False for failures that are ours (answered 5xx without detail).
-    pub fn is_client_error(&self) -> bool {
-        match self {
-            Self::Auth(auth) => auth.is_client_error(),
-            Self::Database(_) | Self::Random(_) => false,
-            _ => true,
-        }
-    }
-}
-
-impl From<crate::media::MediaError> for WebhookError {
-    fn from(error: crate::media::MediaError) -> Self {
-        match error {
-            crate::media::MediaError::Database(database) => Self::Database(database),
-            other => Self::Database(sqlx::Error::Protocol(crate::error_chain(&other))),
-        }
-    }
-}
-
 /// The webhook job handlers: fan-out (also the periodic sweep) and sends.
-pub fn job_handlers(
-    ingest: &Arc<crate::config::IngestSettings>,
-    metrics: &Arc<crate::metrics::Metrics>,
-) -> Vec<Arc<dyn crate::jobs::JobHandler>> {
-    let settings = Arc::new(ingest.webhooks.clone());
+pub fn job_handlers(services: &Services, settings: &Arc<WebhookSettings>) -> Vec<Arc<dyn crate::jobs::JobHandler>> {
     vec![
-        Arc::new(dispatch::DispatchJob::new(Arc::clone(&settings))),
-        Arc::new(send::DeliverJob::new(settings, Arc::clone(metrics))),
+        Arc::new(dispatch::DispatchJob::new(Arc::clone(settings))),
+        Arc::new(send::DeliverJob::new(Arc::clone(settings), Arc::clone(&services.metrics))),
     ]
 }
 

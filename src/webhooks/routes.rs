@@ -178,7 +178,7 @@ async fn create_webhook(
     Json(request): Json<CreateWebhookRequest>,
 ) -> Result<(StatusCode, axum::Json<CreatedWebhook>), ApiError> {
     principal.require_scope(Scope::WebhooksWrite)?;
-    let settings = &state.ingest.webhooks;
+    let settings = &*state.webhooks;
     let events = endpoints::parse_events(request.events.as_deref())?;
     let description = endpoints::parse_description(request.description.as_deref())?;
     let url = endpoints::check_url(settings, &request.url).await?;

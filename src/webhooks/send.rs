@@ -21,7 +21,7 @@ use url::Url;
 use uuid::Uuid;
 
 use super::deliveries::{self, AfterAttempt, Attempt, SendRow};
-use crate::config::WebhookSettings;
+use super::WebhookSettings;
 use crate::jobs::{queue, EnqueueOptions, JobContext, JobError, JobHandler};
 use crate::metrics::{Metrics, OutcomeLabels};
 use crate::net::GuardedFetcher;

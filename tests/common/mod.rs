@@ -9,9 +9,11 @@ pub mod processing;
 use std::time::Duration;
 
 use lectern::app::{Application, ServeSettings};
-use lectern::config::{
-    Argon2Settings, AuthSettings, DatabaseSettings, HttpSettings, IngestSettings, KeyPath, KeyPaths, RateLimit,
-};
+use lectern::auth::{Argon2Settings, AuthSettings, RateLimit};
+use lectern::db::DatabaseSettings;
+use lectern::http::HttpSettings;
+use lectern::keys::{KeyPath, KeyPaths};
+use lectern::media::IngestSettings;
 use lectern::jobs::WorkerSettings;
 use lectern::storage::{LocalSettings, StorageSettings};
 use secrecy::SecretString;
@@ -58,7 +60,9 @@ pub struct TestOptions {
     /// Ingest settings; `None` uses [`test_ingest_settings`].
     pub ingest: Option<IngestSettings>,
     /// Upload limits; `None` uses the defaults.
-    pub uploads: Option<lectern::config::UploadSettings>,
+    pub uploads: Option<lectern::media::UploadSettings>,
+    /// Webhook settings; `None` uses the defaults.
+    pub webhooks: Option<lectern::webhooks::WebhookSettings>,
     /// Object storage; `None` is a local store in the app's temporary directory.
     pub storage: Option<StorageSettings>,
     /// The public URL (e.g. a proxy in front of the app); `None` is the app's own address.
@@ -158,7 +162,9 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
         auth: options.auth.unwrap_or_else(test_auth_settings),
         cdn,
         ingest: options.ingest.unwrap_or_else(test_ingest_settings),
+        transcoder: lectern::transcode::TranscoderSettings::Local,
         uploads: options.uploads.unwrap_or_default(),
+        webhooks: options.webhooks.unwrap_or_default(),
         workers: WorkerSettings {
             concurrency: options.workers,
             ..options
@@ -176,6 +182,22 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
     let stopped = stop.clone();
     tokio::spawn(async move { application.run_until_stopped(stopped.cancelled_owned()).await });
     TestApp { address, client: reqwest::Client::new(), pool, data_dir, stop, storage, storage_settings, s3_bucket }
+}
+
+/// The infrastructure of `app` (its pool and store, the local transcoder, no CDN), for tests that
+/// run job handlers themselves.
+pub async fn services(app: &TestApp, settings: &lectern::app::Settings) -> lectern::app::Services {
+    let engine = settings.ingest.engine_settings();
+    let transcoder = lectern::transcode::connect(&lectern::transcode::TranscoderSettings::Local, &engine)
+        .await
+        .expect("the local transcoder");
+    lectern::app::Services {
+        pool: app.pool.clone(),
+        storage: app.storage.clone(),
+        transcoder,
+        invalidator: None,
+        metrics: std::sync::Arc::new(lectern::metrics::Metrics::new()),
+    }
 }
 
 /// A password every policy accepts.

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use base64::Engine;
-use lectern::config::UploadSettings;
+use lectern::media::UploadSettings;
 use lectern::storage::{KeyPrefix, ObjectStore, S3Settings, S3Store, StorageSettings};
 use secrecy::SecretString;
 use serde_json::{Value, json};

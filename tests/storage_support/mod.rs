@@ -51,7 +51,7 @@ impl Harness {
                 .await
                 .expect("the local store opens"),
         );
-        let routes = lectern::storage::local::routes(Arc::clone(&store));
+        let routes = lectern::delivery::storage::routes(Arc::clone(&store));
         let server = tokio::spawn(async move {
             axum::serve(listener, routes)
                 .await

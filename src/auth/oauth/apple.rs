@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::oidc::{ClientAuth, OidcProvider};
 use super::{OAuthError, ProviderId};
-use crate::config::{AppleSettings, OidcClientSettings};
+use crate::auth::{AppleSettings, OidcClientSettings};
 
 /// The audience Apple requires in the client secret.
 pub const APPLE_AUDIENCE: &str = "https://appleid.apple.com";

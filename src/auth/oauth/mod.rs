@@ -27,7 +27,7 @@ use utoipa::ToSchema;
 pub use routes::router;
 
 use super::AuthError;
-use crate::config::OAuthSettings;
+use crate::auth::OAuthSettings;
 
 /// The providers Lectern knows; the value is the `{provider}` of the URLs and the stored name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
@@ -94,7 +94,7 @@ pub struct AuthorizeRequest<'a> {
 impl AuthorizeRequest<'_> {
     /// The authorization-code request with PKCE (S256) of the plain OAuth providers (Yandex, VK
     /// ID): the provider's endpoint with the flow's parameters, plus the provider's `extra` ones.
-    pub fn plain_oauth_url(&self, settings: &crate::config::PlainOAuthSettings, extra: &[(&str, &str)]) -> Url {
+    pub fn plain_oauth_url(&self, settings: &crate::auth::PlainOAuthSettings, extra: &[(&str, &str)]) -> Url {
         let mut url = settings.authorize_url.clone();
         {
             let mut query = url.query_pairs_mut();
@@ -205,6 +205,43 @@ impl OAuthError {
             Self::ProviderUnavailable(_) | Self::Setup(_) => false,
             Self::Auth(error) => error.is_client_error(),
             _ => true,
+        }
+    }
+}
+
+impl crate::http::HttpError for OAuthError {
+    fn delegate(&self) -> Option<&dyn crate::http::HttpError> {
+        match self {
+            Self::Auth(auth) => Some(auth),
+            _ => None,
+        }
+    }
+
+    fn status(&self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
+        match self {
+            Self::UnknownProvider => StatusCode::NOT_FOUND,
+            Self::InvalidState
+            | Self::Denied
+            | Self::InvalidReturnTo(_)
+            | Self::InvalidLoginCode
+            | Self::InvalidIdToken(_)
+            | Self::ProviderRefused(_) => StatusCode::BAD_REQUEST,
+            Self::EmailRequired => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::EmailUnverified | Self::IdentityInUse | Self::LastSignInMethod => StatusCode::CONFLICT,
+            Self::ProviderUnavailable(_) => StatusCode::BAD_GATEWAY,
+            Self::Setup(_) | Self::Auth(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_code(&self) -> &'static str {
+        Self::error_code(self)
+    }
+
+    fn public_message(&self) -> String {
+        match self {
+            Self::ProviderUnavailable(_) => "the sign-in provider is unavailable; try again shortly".to_owned(),
+            other => other.to_string(),
         }
     }
 }

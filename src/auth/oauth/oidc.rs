@@ -24,7 +24,7 @@ use super::{
     read_token_response, unavailable, AuthorizeRequest, ExchangeRequest, ExternalIdentity, OAuthError, OAuthProvider,
     ProviderId,
 };
-use crate::config::OidcClientSettings;
+use crate::auth::OidcClientSettings;
 
 /// How long discovery documents and key sets are trusted before being read again.
 const CACHE_TTL: Duration = Duration::from_secs(3600);

@@ -20,7 +20,7 @@ use super::{
     read_token_response, unavailable, AuthorizeRequest, ExchangeRequest, ExternalIdentity, OAuthError, OAuthProvider,
     ProviderId,
 };
-use crate::config::PlainOAuthSettings;
+use crate::auth::PlainOAuthSettings;
 
 pub struct Vk {
     settings: PlainOAuthSettings,

@@ -21,7 +21,7 @@ use super::{
     read_token_response, unavailable, AuthorizeRequest, ExchangeRequest, ExternalIdentity, OAuthError, OAuthProvider,
     ProviderId,
 };
-use crate::config::PlainOAuthSettings;
+use crate::auth::PlainOAuthSettings;
 
 pub struct Yandex {
     settings: PlainOAuthSettings,

@@ -43,7 +43,7 @@ pub const TUS_EXTENSIONS: &str =
     "creation,creation-with-upload,creation-defer-length,expiration,checksum,termination";
 pub const TUS_CHECKSUM_ALGORITHMS: &str = "sha1,sha256";
 
-/// The tus routes; merged beside the JSON API (see [`crate::http::router`]).
+/// The tus routes; merged beside the JSON API (see `crate::app::router`).
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/uploads/tus", post(create_upload).options(options_tus))

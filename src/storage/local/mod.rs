@@ -4,17 +4,16 @@
 //! `.staging/` holds files being written (published by `rename`, so readers never see a partial
 //! object), `.multipart/{upload_id}/` holds multipart uploads in progress and `.appends/` uploads
 //! written in place ([`append`]). Presigned URLs
-//! point at [`routes`], which Lectern mounts under `{public_url}/storage/`.
+//! ([`presign`]) point at `{public_url}/storage/…`, where the API serves them (the delivery
+//! module's routes; storage itself knows no HTTP server).
 
 mod append;
 mod listing;
 mod multipart;
 mod paths;
-mod presign;
-pub mod routes;
+pub mod presign;
 
 pub use crate::storage::content_type::content_type_for;
-pub use routes::routes;
 
 use std::fs;
 use std::io::{self, ErrorKind, SeekFrom};

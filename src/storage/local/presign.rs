@@ -1,4 +1,4 @@
-//! Presigned URLs for the local backend: signing and verifying (`routes.rs` serves them).
+//! Presigned URLs for the local backend: signing and verifying (`crate::delivery::storage` serves them).
 //!
 //! A URL carries `expires` (unix seconds) and `signature`, the hex HMAC-SHA256 of a message
 //! naming what it allows: the method, the object (or the upload part) and the expiry; for a PUT
@@ -22,7 +22,7 @@ type HmacSha256 = Hmac<Sha256>;
 const SIGNATURE_VERSION: &str = "lectern-presign-v1";
 
 /// What a signature authorises.
-pub(super) enum Grant<'a> {
+pub enum Grant<'a> {
     Object {
         method: &'a str,
         key: &'a str,
@@ -72,7 +72,7 @@ impl LocalStore {
     }
 
     /// Checks the signature first (so a tampered expiry reads as tampering), then the expiry.
-    pub(super) fn verify(
+    pub fn verify(
         &self,
         grant: &Grant<'_>,
         query: &SignedQuery,
@@ -156,22 +156,22 @@ impl LocalStore {
 
 /// Why a presigned request is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum SignatureError {
+pub enum SignatureError {
     /// Missing, malformed or not matching what was asked for (including a changed expiry).
     Invalid,
     /// Genuine but past its expiry.
     Expired,
 }
 
-pub(super) struct SignedQuery {
-    pub(super) expires: u64,
-    pub(super) signature: String,
+pub struct SignedQuery {
+    pub expires: u64,
+    pub signature: String,
     /// The object key, for part uploads (whose path names only the upload).
-    pub(super) key: Option<String>,
+    pub key: Option<String>,
 }
 
 impl SignedQuery {
-    pub(super) fn parse(query: Option<&str>) -> Result<Self, SignatureError> {
+    pub fn parse(query: Option<&str>) -> Result<Self, SignatureError> {
         let (mut expires, mut signature, mut key) = (None, None, None);
         for (name, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
             match &*name {

@@ -25,7 +25,7 @@ use uuid::Uuid;
 pub use errors::{JobErrorClass, MediaConvertError, classify_job_error};
 pub use job::job_settings;
 
-use crate::config::MediaConvertSettings;
+use crate::transcode::MediaConvertSettings;
 use crate::storage::{KeyPrefix, ObjectStore};
 use crate::transcode::TranscodeOutput;
 

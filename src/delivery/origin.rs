@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use time::OffsetDateTime;
 
-use super::{SignedRequest, encoding};
+use crate::cdn::{SignedRequest, encoding};
 use crate::app::AppState;
 use crate::auth::ClientInfo;
 use crate::http::error::ApiError;

@@ -1,4 +1,4 @@
-//! The HTTP side of the local backend's presigned URLs: GET streams an object (with ranges),
+//! The HTTP side of the local storage backend's presigned URLs: GET streams an object (with ranges),
 //! PUT streams a body into an object or a multipart part. Every request is refused with 403
 //! unless its signature verifies and has not expired.
 
@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use futures::TryStreamExt;
 
-use super::LocalStore;
 use crate::http::error::ApiError;
-use super::presign::{Grant, SignatureError, SignedQuery};
+use crate::storage::LocalStore;
+use crate::storage::local::presign::{Grant, SignatureError, SignedQuery};
 use crate::storage::{
     BodyStream, ByteRange, MultipartId, ObjectKey, ObjectStore, PutOptions, StorageError,
 };

@@ -1,5 +1,12 @@
-//! Building and running the application. `main` and the integration tests both go through
+//! The composition root: the only place that names every domain. [`router`] mounts their
+//! routes, [`jobs`] lists their job handlers, [`services`] builds the infrastructure they share
+//! once for `serve` and `worker`. `main` and the integration tests both go through
 //! [`Application::build`], so what is tested is what runs.
+
+mod jobs;
+pub mod ops;
+mod router;
+mod services;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -11,12 +18,21 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Auth;
-use crate::config::{AuthSettings, DatabaseSettings, HttpSettings, IngestSettings, UploadSettings};
+use crate::auth::{Auth, AuthSettings};
+use crate::cdn::{Cdn, CdnSettings, Invalidator};
+use crate::db::DatabaseSettings;
+use crate::http::HttpSettings;
 use crate::jobs::{WorkerPool, WorkerSettings};
 use crate::keys::Keys;
+use crate::media::{IngestSettings, UploadSettings};
 use crate::metrics::Metrics;
 use crate::storage::{ObjectStore, StorageSettings};
+use crate::transcode::TranscoderSettings;
+use crate::webhooks::WebhookSettings;
+
+pub use jobs::handlers as job_handlers;
+pub use router::{api, openapi_document};
+pub use services::{ServiceSettings, Services};
 
 /// What every request handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -24,12 +40,23 @@ pub struct AppState {
     pub pool: PgPool,
     pub storage: Arc<dyn ObjectStore>,
     pub metrics: Arc<Metrics>,
+    /// The configured CloudFront distribution, if any (deleting an asset queues its
+    /// invalidation).
+    pub invalidator: Option<Invalidator>,
     pub http: Arc<HttpSettings>,
     pub keys: Arc<Keys>,
     pub auth: Arc<Auth>,
-    pub cdn: Arc<crate::cdn::Cdn>,
+    pub cdn: Arc<Cdn>,
     pub ingest: Arc<IngestSettings>,
     pub uploads: Arc<UploadSettings>,
+    pub webhooks: Arc<WebhookSettings>,
+}
+
+/// The settings of the domains, which both `serve` and `worker` hand to their job handlers.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub ingest: Arc<IngestSettings>,
+    pub webhooks: Arc<WebhookSettings>,
 }
 
 /// Resolved settings of `lectern serve`.
@@ -40,9 +67,11 @@ pub struct ServeSettings {
     pub storage: StorageSettings,
     pub keys: Keys,
     pub auth: AuthSettings,
-    pub cdn: crate::cdn::CdnSettings,
+    pub cdn: CdnSettings,
     pub ingest: IngestSettings,
+    pub transcoder: TranscoderSettings,
     pub uploads: UploadSettings,
+    pub webhooks: WebhookSettings,
     pub workers: WorkerSettings,
     pub migrate_on_start: bool,
     pub shutdown_timeout: Duration,
@@ -70,9 +99,10 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    services: Services,
+    settings: Settings,
     workers: WorkerSettings,
     shutdown_timeout: Duration,
-    transcoder: Arc<dyn crate::transcode::Transcoder>,
 }
 
 impl Application {
@@ -89,28 +119,49 @@ impl Application {
     /// Like [`Application::build`] with a pool already made (tests get one per test from
     /// `#[sqlx::test]`, already migrated).
     pub async fn build_with_pool(settings: ServeSettings, pool: PgPool) -> Result<Self, StartupError> {
-        let storage = crate::storage::connect(&settings.storage).await?;
-        let auth = Auth::new(settings.auth, &settings.keys, &settings.http.public_url).await?;
-        let cdn = crate::cdn::Cdn::connect(settings.cdn, &settings.keys.cdn).await;
-        let transcoder = crate::transcode::connect(&settings.ingest).await.map_err(StartupError::Transcoder)?;
-        let state = AppState {
+        let cloudfront = settings.cdn.cloudfront.as_ref().map(|cloudfront| (cloudfront, settings.cdn.base_url.as_str()));
+        let (services, local_store) = Services::build(
             pool,
-            storage: storage.store,
-            metrics: Arc::new(Metrics::new()),
+            ServiceSettings {
+                storage: &settings.storage,
+                transcoder: &settings.transcoder,
+                engine: settings.ingest.engine_settings(),
+                cloudfront,
+            },
+        )
+        .await?;
+        let auth = Auth::new(settings.auth, &settings.keys, &settings.http.public_url).await?;
+        let cdn = Cdn::new(settings.cdn, &settings.keys.cdn);
+        let domain_settings =
+            Settings { ingest: Arc::new(settings.ingest), webhooks: Arc::new(settings.webhooks) };
+        let state = AppState {
+            pool: services.pool.clone(),
+            storage: Arc::clone(&services.storage),
+            metrics: Arc::clone(&services.metrics),
+            invalidator: services.invalidator.clone(),
             http: Arc::new(settings.http.clone()),
             keys: Arc::new(settings.keys),
             auth: Arc::new(auth),
             cdn: Arc::new(cdn),
-            ingest: Arc::new(settings.ingest),
+            ingest: Arc::clone(&domain_settings.ingest),
             uploads: Arc::new(settings.uploads),
+            webhooks: Arc::clone(&domain_settings.webhooks),
         };
         let address = settings.http.listen;
         let listener = TcpListener::bind(address).await.map_err(|source| StartupError::Bind { address, source })?;
-        let router = crate::http::router(&state, storage.routes);
-        Ok(Self { listener, router, state, workers: settings.workers, shutdown_timeout: settings.shutdown_timeout, transcoder })
+        let router = router::router(&state, local_store);
+        Ok(Self {
+            listener,
+            router,
+            state,
+            services,
+            settings: domain_settings,
+            workers: settings.workers,
+            shutdown_timeout: settings.shutdown_timeout,
+        })
     }
 
-    /// The bound address (useful with port 0).
+/// The bound address (useful with port 0).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }
@@ -124,18 +175,7 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let stop = CancellationToken::new();
         let workers = (self.workers.concurrency > 0).then(|| {
-            WorkerPool::start(
-                self.state.pool.clone(),
-                self.state.storage.clone(),
-                self.state.metrics.clone(),
-                crate::jobs::handlers(
-                    &self.state.ingest,
-                    &self.transcoder,
-                    &self.state.metrics,
-                    self.state.cdn.invalidator.as_ref(),
-                ),
-                self.workers,
-            )
+start_workers(&self.services, &self.settings, self.workers)
         });
         let stop_on_signal = stop.clone();
         tokio::spawn(async move {
@@ -170,6 +210,18 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Starts the job workers on `services` with every domain's handlers: the embedded workers of
+/// `lectern serve` and the whole of `lectern worker`.
+pub fn start_workers(services: &Services, settings: &Settings, workers: WorkerSettings) -> WorkerPool {
+    WorkerPool::start(
+        services.pool.clone(),
+        Arc::clone(&services.storage),
+        Arc::clone(&services.metrics),
+        job_handlers(services, settings),
+        workers,
+    )
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C).

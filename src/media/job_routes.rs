@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::queue::{self, JobSummary};
+use crate::jobs::queue::{self, JobSummary};
 use crate::app::AppState;
 use crate::auth::api_keys::Scope;
 use crate::auth::Principal;

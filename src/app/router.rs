@@ -1,0 +1,138 @@
+//! The whole router: every domain's routes, the OpenAPI document, and the layers of
+//! `crate::http` around them. With `jobs.rs` and `services.rs`, the only place that names every
+//! domain.
+
+use std::sync::Arc;
+
+use axum::{Extension, Router};
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use super::AppState;
+
+/// Every documented route of the API. Routes are registered through `OpenApiRouter`, so a route
+/// cannot exist without appearing in `/openapi.json`.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(base_document())
+        .merge(super::ops::router())
+        .merge(crate::auth::router())
+        .merge(crate::media::router())
+        .merge(crate::playback::router())
+        .merge(crate::webhooks::router())
+}
+
+fn base_document() -> OpenApi {
+    use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+    use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApiBuilder, Tag};
+    let mut operations = Tag::new("operations");
+    operations.description = Some("Health, readiness, metrics and this document".to_owned());
+    let mut identity = Tag::new("identity");
+    identity.description = Some("Accounts, sign-in, tokens, sessions and roles".to_owned());
+    let mut assets = Tag::new("assets");
+    assets.description = Some("Assets (an instructor's videos) and resumable tus uploads of their originals".to_owned());
+    let mut storage = Tag::new("storage");
+    storage.description =
+        Some("Presigned-URL endpoints of the local storage backend; their URLs come signed from other responses".to_owned());
+    let mut delivery = Tag::new("delivery");
+    delivery.description = Some(
+        "The local signed origin: objects behind CloudFront-style signed URLs or cookies, which come from playback responses"
+            .to_owned(),
+    );
+    let mut playback = Tag::new("playback");
+    playback.description = Some(
+        "Playback sessions, grants and access settings, and the per-session manifests under /play".to_owned(),
+    );
+    let mut webhooks = Tag::new("webhooks");
+    webhooks.description = Some("Endpoints that receive signed asset events, and their deliveries".to_owned());
+    let mut document = OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("Lectern")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some("Media ingest and streaming delivery for course video"))
+                .build(),
+        )
+        .tags(Some(vec![operations, identity, assets, playback, webhooks, storage, delivery]))
+        // Protected operations name this scheme with `security(("bearer" = []))`.
+        .components(Some(
+            ComponentsBuilder::new()
+                .security_scheme(
+                    "bearer",
+                    SecurityScheme::Http(
+                        HttpBuilder::new()
+                            .scheme(HttpAuthScheme::Bearer)
+                            .bearer_format("JWT")
+                            .description(Some("An access token from /v1/auth/login, /register or /refresh"))
+                            .build(),
+                    ),
+                )
+                // Same header, different credential: endpoints that applications may call name
+                // both schemes, so clients see which ones accept a key.
+                .security_scheme(
+                    "api_key",
+                    SecurityScheme::Http(
+                        HttpBuilder::new()
+                            .scheme(HttpAuthScheme::Bearer)
+                            .bearer_format("lk_…")
+                            .description(Some(
+                                "An API key from POST /v1/api-keys, sent as `Authorization: Bearer lk_…`; \
+                                 it acts as its owner, limited to its scopes",
+                            ))
+                            .build(),
+                    ),
+                )
+                // The origin's credentials: a CloudFront-style signature in the query string
+                // (with Expires or Policy and Key-Pair-Id beside it), or the same as cookies.
+                .security_scheme(
+                    "cloudfront_signature",
+                    SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+                        "Signature",
+                        "A CloudFront-style signature; Expires or Policy, and Key-Pair-Id travel beside it",
+                    ))),
+                )
+                .security_scheme(
+                    "cloudfront_cookies",
+                    SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                        "CloudFront-Signature",
+                        "The same signature as cookies: CloudFront-Policy or CloudFront-Expires, CloudFront-Signature, CloudFront-Key-Pair-Id",
+                    ))),
+                )
+                .build(),
+        ))
+        .build();
+    document.merge(<crate::delivery::storage::LocalStorageApi as utoipa::OpenApi>::openapi());
+    document.merge(<crate::delivery::origin::CdnOriginApi as utoipa::OpenApi>::openapi());
+    document.merge(<crate::media::tus::TusApi as utoipa::OpenApi>::openapi());
+    document.merge(<crate::playback::routes::PlayApi as utoipa::OpenApi>::openapi());
+    document
+}
+
+/// The OpenAPI document alone (for tests).
+pub fn openapi_document() -> OpenApi {
+    api().into_openapi()
+}
+
+/// The whole application router with its layers. `local_store` is the local storage backend,
+/// whose presigned-URL endpoints (`/storage/…`) are mounted when it is the configured one. Those,
+/// the signed origin (`/cdn/…`), tus uploads and the per-session manifests stream or rewrite
+/// bodies per request, so they are mounted beside the JSON API and get neither its body limit nor
+/// its request timeout.
+pub fn router(state: &AppState, local_store: Option<Arc<crate::storage::LocalStore>>) -> Router {
+    let (api_router, document) = api().split_for_parts();
+    let document_json = serde_json::to_string(&document).unwrap_or_else(|error| {
+        tracing::error!(%error, "cannot serialise the OpenAPI document");
+        "{}".to_owned()
+    });
+    let api_router =
+        crate::http::api_layers(api_router.layer(Extension(Arc::new(super::ops::OpenApiJson(document_json)))), &state.http);
+    let mut router = Router::new()
+        .merge(api_router)
+        .merge(crate::media::tus::routes())
+        .with_state(state.clone())
+        .merge(crate::delivery::origin::routes(state.clone()))
+        .merge(crate::playback::routes::play_routes(state.clone()));
+    if let Some(store) = local_store {
+        router = router.merge(crate::delivery::storage::routes(store));
+    }
+    crate::http::edge_layers(router, &state.http, Arc::clone(&state.metrics))
+}

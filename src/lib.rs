@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod engine;
 pub mod http;
+pub mod ids;
 pub mod jobs;
 pub mod keys;
 pub mod media;

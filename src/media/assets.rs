@@ -21,15 +21,7 @@ use super::transcode_job::TranscodeJob;
 use crate::jobs::{EnqueueOptions, queue};
 use crate::storage::ObjectKey;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct AssetId(pub Uuid);
-
-impl std::fmt::Display for AssetId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
+pub use crate::ids::AssetId;
 
 /// Where an asset is in its life. See the migration for the allowed values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]

@@ -11,6 +11,7 @@ pub mod db;
 pub mod delivery;
 pub mod engine;
 pub mod http;
+pub mod ids;
 pub mod jobs;
 pub mod keys;
 pub mod media;

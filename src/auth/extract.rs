@@ -12,6 +12,7 @@ use super::api_keys::{self, KeyPrincipal, Scope};
 use super::{sessions, AuthError, Role};
 use crate::app::AppState;
 use crate::http::error::ApiError;
+use crate::ids::AccountId;
 
 /// A caller with a valid access token whose session is still active. `roles` are the account's
 /// roles now (read with the session), not the ones frozen into the token, so a demotion takes
@@ -63,6 +64,18 @@ impl Principal {
             Self::User(user) => user.account_id,
             Self::ApiKey(key) => key.owner,
         }
+    }
+
+    /// Whether the caller may see and change what `owner` owns (an asset, its uploads, jobs,
+    /// grants and sessions, a webhook endpoint): the owner, acting in person or through a key, or
+    /// an administrator in person. Everyone else is answered as if the thing did not exist.
+    pub fn may_manage(&self, owner: AccountId) -> bool {
+        self.account_id() == owner.0 || self.is_admin()
+    }
+
+    /// A person with the admin role. A key never acts as an administrator, whoever owns it.
+    pub fn is_admin(&self) -> bool {
+        matches!(self, Self::User(user) if user.roles.contains(&Role::Admin))
     }
 
     /// Whether the caller may do what `scope` names: a key must carry it
@@ -166,5 +179,20 @@ mod tests {
         assert_eq!(client_ip(proxy, header, &[proxy]), "198.51.100.7".parse::<IpAddr>().expect("ip"));
         assert_eq!(client_ip(stranger, header, &[proxy]), stranger);
         assert_eq!(client_ip(proxy, Some("garbage"), &[proxy]), proxy);
+    }
+
+    #[test]
+    fn owners_and_administrators_in_person_may_manage() {
+        let (owner, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let person = |account_id, roles: &[Role]| {
+            Principal::User(Authenticated { account_id, roles: roles.to_vec(), session_id: Uuid::new_v4() })
+        };
+        let key = |owner| Principal::ApiKey(KeyPrincipal { api_key_id: Uuid::new_v4(), owner, scopes: Vec::new() });
+        assert!(person(owner, &[Role::Instructor]).may_manage(AccountId(owner)));
+        assert!(!person(other, &[Role::Instructor]).may_manage(AccountId(owner)));
+        assert!(person(other, &[Role::Admin]).may_manage(AccountId(owner)));
+        assert!(key(owner).may_manage(AccountId(owner)));
+        // A key acts for its owner only, even an administrator's.
+        assert!(!key(other).may_manage(AccountId(owner)));
     }
 }

@@ -1,19 +1,19 @@
 //! The API-key endpoints under `/v1/api-keys`. Only a signed-in person manages keys (an API key
 //! cannot mint or revoke keys), so they take [`Authenticated`], not [`super::Principal`].
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::api_keys::{self, ApiKeyView};
 use super::{AuthError, Authenticated};
 use crate::app::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::Json;
+use crate::ids::ApiKeyId;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_key, list_keys)).routes(routes!(revoke_key))
@@ -98,10 +98,9 @@ async fn list_keys(State(state): State<AppState>, caller: Authenticated) -> Resu
 async fn revoke_key(
     State(state): State<AppState>,
     caller: Authenticated,
-    Path(api_key_id): Path<String>,
+    api_key_id: ApiKeyId,
 ) -> Result<StatusCode, ApiError> {
-    // Parsed here so a malformed id is the same JSON 404 as a missing one.
-    let api_key_id = Uuid::parse_str(&api_key_id).map_err(|_| AuthError::NotFound("no such API key"))?;
+    let api_key_id = api_key_id.0;
     if api_keys::revoke(&state.pool, caller.account_id, api_key_id).await? {
         tracing::info!(account_id = %caller.account_id, %api_key_id, event = "api_key_revoked", "API key revoked");
         Ok(StatusCode::NO_CONTENT)

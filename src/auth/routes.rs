@@ -1,6 +1,6 @@
 //! The identity endpoints under `/v1/auth`, `/v1/me`, `/v1/users` and the JWKS.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,7 @@ use crate::app::AppState;
 use crate::auth::RateLimit;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::Json;
+use crate::ids::{AccountId, AuthSessionId};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -79,12 +80,6 @@ pub struct SessionList {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RolesRequest {
     pub roles: Vec<Role>,
-}
-
-/// Ids in paths are taken as text and parsed here, so a malformed one is answered like a missing
-/// one, in the API's error format (axum's own `Path<Uuid>` rejection is plain text).
-fn path_id(raw: &str, what: &'static str) -> Result<Uuid, AuthError> {
-    Uuid::parse_str(raw).map_err(|_| AuthError::NotFound(what))
 }
 
 fn lifetimes(state: &AppState) -> Lifetimes {
@@ -278,10 +273,9 @@ async fn list_sessions(State(state): State<AppState>, caller: Authenticated) -> 
 async fn delete_session(
     State(state): State<AppState>,
     caller: Authenticated,
-    Path(session_id): Path<String>,
+    session_id: AuthSessionId,
 ) -> Result<StatusCode, ApiError> {
-    let session_id = path_id(&session_id, "no such active session")?;
-    if sessions::revoke(&state.pool, session_id, caller.account_id, RevokedReason::SignedOut).await? {
+    if sessions::revoke(&state.pool, session_id.0, caller.account_id, RevokedReason::SignedOut).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AuthError::NotFound("no such active session").into())
@@ -302,11 +296,11 @@ async fn delete_session(
 async fn set_roles(
     State(state): State<AppState>,
     caller: Authenticated,
-    Path(account_id): Path<String>,
+    account_id: AccountId,
     Json(request): Json<RolesRequest>,
 ) -> Result<axum::Json<Account>, ApiError> {
     caller.require(Role::Admin)?;
-    let account_id = path_id(&account_id, "no such account")?;
+    let account_id = account_id.0;
     let mut roles = request.roles;
     // Every account is at least a learner; an empty list would otherwise lock it out of everything.
     if !roles.contains(&Role::Learner) {

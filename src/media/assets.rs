@@ -16,21 +16,12 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::MediaError;
+use super::probe_job::ProbeJob;
+use super::transcode_job::TranscodeJob;
 use crate::jobs::{EnqueueOptions, queue};
 use crate::storage::ObjectKey;
 
-/// The job kind that probes a freshly uploaded original.
-pub const PROBE_JOB_KIND: &str = "media.probe";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct AssetId(pub Uuid);
-
-impl std::fmt::Display for AssetId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
+pub use crate::ids::AssetId;
 
 /// Where an asset is in its life. See the migration for the allowed values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -388,11 +379,11 @@ pub async fn upload_completed(
     // Probing reads headers for a second or two; it goes before queued transcodes so a new
     // upload's first playable version does not wait behind other lectures' ladders.
     let options = EnqueueOptions {
-        unique_key: Some(format!("{PROBE_JOB_KIND}:{asset_id}")),
+        unique_key: Some(format!("{}:{asset_id}", ProbeJob::KIND)),
         priority: crate::jobs::PRIORITY_QUICK,
         ..EnqueueOptions::default()
     };
-    queue::enqueue_in(&mut tx, PROBE_JOB_KIND, &serde_json::json!({"asset_id": asset_id}), options).await?;
+    queue::enqueue_in(&mut tx, ProbeJob::KIND, &serde_json::json!({"asset_id": asset_id}), options).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -626,11 +617,11 @@ pub async fn request_reprocess(pool: &PgPool, asset_id: AssetId, owner_id: Uuid,
     };
     record_event(&mut tx, asset_id, "asset.reprocessing", &serde_json::json!({"preset": preset})).await?;
     let options = EnqueueOptions {
-        unique_key: Some(format!("{}:{asset_id}", super::probe_job::TRANSCODE_KIND)),
+        unique_key: Some(format!("{}:{asset_id}", TranscodeJob::KIND)),
         owner_id: Some(owner_id),
         ..EnqueueOptions::default()
     };
-    queue::enqueue_in(&mut tx, super::probe_job::TRANSCODE_KIND, &serde_json::json!({"asset_id": asset_id}), options).await?;
+    queue::enqueue_in(&mut tx, TranscodeJob::KIND, &serde_json::json!({"asset_id": asset_id}), options).await?;
     tx.commit().await?;
     Ok(row)
 }

@@ -16,6 +16,7 @@ use crate::app::AppState;
 use crate::auth::api_keys::Scope;
 use crate::auth::Principal;
 use crate::http::error::{ApiError, ErrorBody};
+use crate::ids::AccountId;
 use crate::media::{AssetId, MediaError};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -96,7 +97,7 @@ async fn list_jobs(
     let raw = query.asset_id.filter(|id| !id.is_empty()).ok_or_else(|| MediaError::InvalidQuery("asset_id is required".to_owned()))?;
     let asset_id = Uuid::parse_str(&raw).map_err(|_| MediaError::NotFound("no such asset"))?;
     match crate::media::assets::owner_including_deleted(&state.pool, AssetId(asset_id)).await? {
-        Some((owner_id, _)) if crate::media::routes::may_access(&principal, owner_id) => {}
+        Some((owner_id, _)) if principal.may_manage(AccountId(owner_id)) => {}
         _ => return Err(MediaError::NotFound("no such asset").into()),
     }
     let jobs = queue::list_for_asset(&state.pool, asset_id).await?;

@@ -19,7 +19,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -38,6 +38,7 @@ use crate::auth::api_keys::Scope;
 use crate::auth::Principal;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::Json;
+use crate::ids::AccountId;
 use crate::storage::{CompletedPart, MultipartId, ObjectKey, ObjectStore, PutOptions, StorageError};
 
 /// S3's limits, which the local backend copies.
@@ -157,15 +158,14 @@ pub struct AbortQuery {
 async fn start_multipart(
     State(state): State<AppState>,
     principal: Principal,
-    Path(asset_id): Path<String>,
+    asset_id: AssetId,
     Json(request): Json<StartMultipart>,
 ) -> Result<(StatusCode, axum::Json<MultipartStarted>), ApiError> {
     principal.require_scope(Scope::AssetsWrite)?;
-    let asset = visible_asset(&state, &principal, &asset_id).await?;
+    let asset = visible_asset(&state, &principal, asset_id).await?;
     if asset.status() != AssetStatus::WaitingUpload {
         return Err(IngestError::AssetNotWaitingUpload(asset.status().as_str()).into());
     }
-    let asset_id = asset.id();
     let limit = state.uploads.max_size;
     if let Some(size) = request.size
         && size > limit
@@ -233,11 +233,11 @@ async fn start_multipart(
 async fn presign_parts(
     State(state): State<AppState>,
     principal: Principal,
-    Path(asset_id): Path<String>,
+    asset_id: AssetId,
     Json(request): Json<PresignParts>,
 ) -> Result<axum::Json<PresignedParts>, ApiError> {
     principal.require_scope(Scope::AssetsWrite)?;
-    let asset = visible_asset(&state, &principal, &asset_id).await?;
+    let asset = visible_asset(&state, &principal, asset_id).await?;
     let upload = open_upload(&state, &asset, request.upload_id).await?;
     let numbers = part_numbers(&request.part_numbers)?;
     if let Some(count) = part_count(&upload)
@@ -276,11 +276,11 @@ async fn presign_parts(
 async fn complete_multipart(
     State(state): State<AppState>,
     principal: Principal,
-    Path(asset_id): Path<String>,
+    asset_id: AssetId,
     Json(request): Json<CompleteMultipart>,
 ) -> Result<axum::Json<MultipartCompleted>, ApiError> {
     principal.require_scope(Scope::AssetsWrite)?;
-    let asset = visible_asset(&state, &principal, &asset_id).await?;
+    let asset = visible_asset(&state, &principal, asset_id).await?;
     let parts = completed_parts(&request.parts)?;
     let upload = open_upload(&state, &asset, request.upload_id).await?;
     let token = Uuid::new_v4();
@@ -368,11 +368,11 @@ async fn finish(
 async fn abort_multipart(
     State(state): State<AppState>,
     principal: Principal,
-    Path(asset_id): Path<String>,
+    asset_id: AssetId,
     Query(query): Query<AbortQuery>,
 ) -> Result<StatusCode, ApiError> {
     principal.require_scope(Scope::AssetsWrite)?;
-    let asset = visible_asset(&state, &principal, &asset_id).await?;
+    let asset = visible_asset(&state, &principal, asset_id).await?;
     let upload = multipart_upload(&state, &asset, query.upload_id).await?;
     if upload.completed_at.is_some() {
         return Err(IngestError::UploadFinished.into());
@@ -382,13 +382,12 @@ async fn abort_multipart(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The asset, when the caller owns it or is an administrator; `not_found` otherwise (also for a
-/// malformed id), so ids cannot be probed.
-async fn visible_asset(state: &AppState, principal: &Principal, raw_id: &str) -> Result<AssetRow, IngestError> {
-    let asset_id = Uuid::parse_str(raw_id).map_err(|_| IngestError::NotFound)?;
-    assets::get(&state.pool, AssetId(asset_id))
+/// The asset, when the caller owns it or is an administrator; `not_found` otherwise (as the
+/// `AssetId` extractor answers a malformed id), so ids cannot be probed.
+async fn visible_asset(state: &AppState, principal: &Principal, asset_id: AssetId) -> Result<AssetRow, IngestError> {
+    assets::get(&state.pool, asset_id)
         .await?
-        .filter(|asset| super::routes::may_access(principal, asset.owner_id))
+        .filter(|asset| principal.may_manage(AccountId(asset.owner_id)))
         .ok_or(IngestError::NotFound)
 }
 

@@ -35,8 +35,6 @@ use crate::jobs::{EnqueueOptions, JobContext, JobError, JobHandler, PRIORITY_QUI
 use crate::storage::ObjectKey;
 use crate::transcode::{TranscodeError, TranscodeRequest};
 
-pub const PREVIEW_KIND: &str = "media.preview";
-
 /// A failed preview is retried once (a storage hiccup); after that the ladder is the asset's
 /// way to playable.
 const MAX_ATTEMPTS: i32 = 2;
@@ -51,7 +49,7 @@ pub struct PreviewJob {
 }
 
 impl PreviewJob {
-    pub const KIND: &'static str = PREVIEW_KIND;
+    pub const KIND: &'static str = "media.preview";
 
     pub fn new(settings: Arc<IngestSettings>) -> Self {
         Self { settings }
@@ -75,13 +73,13 @@ pub async fn enqueue_if_remuxable(
         return Ok(false);
     }
     let options = EnqueueOptions {
-        unique_key: Some(format!("{PREVIEW_KIND}:{asset_id}")),
+        unique_key: Some(format!("{}:{asset_id}", PreviewJob::KIND)),
         owner_id,
         priority: PRIORITY_QUICK,
         max_attempts: Some(MAX_ATTEMPTS),
         ..EnqueueOptions::default()
     };
-    queue::enqueue_in(conn, PREVIEW_KIND, &serde_json::json!({"asset_id": asset_id}), options).await?;
+    queue::enqueue_in(conn, PreviewJob::KIND, &serde_json::json!({"asset_id": asset_id}), options).await?;
     Ok(true)
 }
 

@@ -30,12 +30,10 @@ use uuid::Uuid;
 use super::assets::{self, AssetId, AssetStatus};
 use super::MediaError;
 use super::IngestSettings;
+use super::transcode_job::TranscodeJob;
 use crate::engine::{EngineRunner, RunError};
 use crate::jobs::{EnqueueOptions, JobContext, JobError, JobHandler, queue};
 use crate::storage::{ObjectKey, ObjectStore, StorageError};
-
-/// The job kind the probe enqueues next (see [`super::transcode_job`]).
-pub const TRANSCODE_KIND: &str = "media.transcode";
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ProbePayload {
@@ -185,11 +183,12 @@ impl ProbeJob {
         let mut transaction = context.pool.begin().await?;
         if assets::record_probe(&mut transaction, id, &source_json, &summary).await? {
             let options = EnqueueOptions {
-                unique_key: Some(format!("{TRANSCODE_KIND}:{asset_id}")),
+                unique_key: Some(format!("{}:{asset_id}", TranscodeJob::KIND)),
                 owner_id,
                 ..EnqueueOptions::default()
             };
-            queue::enqueue_in(&mut transaction, TRANSCODE_KIND, &serde_json::json!({"asset_id": asset_id}), options).await?;
+            let payload = serde_json::json!({"asset_id": asset_id});
+            queue::enqueue_in(&mut transaction, TranscodeJob::KIND, &payload, options).await?;
             super::preview_job::enqueue_if_remuxable(&mut transaction, &self.settings, asset_id, owner_id, &source).await?;
             tracing::info!(container = %source.container, video = source.video.len(), audio = source.audio.len(), "source probed");
         }

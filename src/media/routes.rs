@@ -4,7 +4,7 @@
 //! its owner and to administrators; anyone else gets the same `404 not_found` as for an asset
 //! that does not exist, so ids cannot be probed.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -20,9 +20,10 @@ use super::views::{AssetList, AssetView, CreatedAsset, MultipartLinks, UploadLin
 use super::{MediaError, uploads};
 use crate::app::AppState;
 use crate::auth::api_keys::Scope;
-use crate::auth::{Principal, Role};
+use crate::auth::Principal;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::Json;
+use crate::ids::AccountId;
 use crate::jobs::storage_jobs::{DeletePrefix, DeletePrefixPayload};
 use crate::jobs::{EnqueueOptions, queue};
 use crate::storage::MultipartId;
@@ -99,19 +100,12 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
-/// Whether `principal` may see and change an asset owned by `owner_id`.
-pub(crate) fn may_access(principal: &Principal, owner_id: Uuid) -> bool {
-    principal.account_id() == owner_id
-        || matches!(principal, Principal::User(user) if user.roles.contains(&Role::Admin))
-}
-
-/// The asset if the caller may see it; `not_found` otherwise (also for malformed ids).
-async fn visible_asset(state: &AppState, principal: &Principal, raw_id: &str) -> Result<AssetRow, MediaError> {
-    let not_found = MediaError::NotFound("no such asset");
-    let asset_id = Uuid::parse_str(raw_id).map_err(|_| MediaError::NotFound("no such asset"))?;
-    match assets::get(&state.pool, AssetId(asset_id)).await? {
-        Some(asset) if may_access(principal, asset.owner_id) => Ok(asset),
-        _ => Err(not_found),
+/// The asset if the caller may see it; `not_found` otherwise (as the `AssetId` extractor answers
+/// a malformed id).
+async fn visible_asset(state: &AppState, principal: &Principal, asset_id: AssetId) -> Result<AssetRow, MediaError> {
+    match assets::get(&state.pool, asset_id).await? {
+        Some(asset) if principal.may_manage(AccountId(asset.owner_id)) => Ok(asset),
+        _ => Err(MediaError::NotFound("no such asset")),
     }
 }
 
@@ -231,10 +225,10 @@ async fn create_asset(
 async fn get_asset(
     State(state): State<AppState>,
     principal: Principal,
-    Path(asset_id): Path<String>,
+    asset_id: AssetId,
 ) -> Result<axum::Json<AssetView>, ApiError> {
     principal.require_scope(Scope::AssetsRead)?;
-    let asset = visible_asset(&state, &principal, &asset_id).await?;
+    let asset = visible_asset(&state, &principal, asset_id).await?;
     Ok(axum::Json(AssetView::load(&state.pool, &asset).await?))
 }
 
@@ -255,11 +249,11 @@ async fn get_asset(
 async fn reprocess_asset(
     State(state): State<AppState>,
     principal: Principal,
-    Path(asset_id): Path<String>,
+    asset_id: AssetId,
     Json(request): Json<ReprocessRequest>,
 ) -> Result<(StatusCode, axum::Json<AssetView>), ApiError> {
     principal.require_scope(Scope::AssetsWrite)?;
-    let asset = visible_asset(&state, &principal, &asset_id).await?;
+    let asset = visible_asset(&state, &principal, asset_id).await?;
     if !pipelines::preset::BUILTIN_PRESETS.contains(&request.preset.as_str()) {
         let known = pipelines::preset::BUILTIN_PRESETS.join(", ");
         return Err(MediaError::InvalidField(format!("unknown preset {:?}; use one of {known}", request.preset)).into());
@@ -336,11 +330,11 @@ fn decode_cursor(raw: &str) -> Result<ListCursor, MediaError> {
 async fn update_asset(
     State(state): State<AppState>,
     principal: Principal,
-    Path(asset_id): Path<String>,
+    asset_id: AssetId,
     Json(request): Json<UpdateAssetRequest>,
 ) -> Result<axum::Json<AssetView>, ApiError> {
     principal.require_scope(Scope::AssetsWrite)?;
-    let asset = visible_asset(&state, &principal, &asset_id).await?;
+    let asset = visible_asset(&state, &principal, asset_id).await?;
     let title = request.title.as_deref().map(validate_title).transpose()?;
     let description = match &request.description {
         Some(text) => Some(validate_description(text.as_deref())?),
@@ -367,16 +361,15 @@ async fn update_asset(
         (status = NOT_FOUND, description = "`not_found`", body = ErrorBody),
         (status = UNAUTHORIZED, description = "`missing_token`, `invalid_token`, `token_expired` or `invalid_api_key`", body = ErrorBody),
     ))]
-#[tracing::instrument(skip_all, fields(asset_id = %raw_id))]
+#[tracing::instrument(skip_all, fields(asset_id = %asset_id))]
 async fn delete_asset(
     State(state): State<AppState>,
     principal: Principal,
-    Path(raw_id): Path<String>,
+    asset_id: AssetId,
 ) -> Result<StatusCode, ApiError> {
     principal.require_scope(Scope::AssetsWrite)?;
-    let asset_id = AssetId(Uuid::parse_str(&raw_id).map_err(|_| MediaError::NotFound("no such asset"))?);
     match assets::owner_including_deleted(&state.pool, asset_id).await? {
-        Some((owner_id, _)) if !may_access(&principal, owner_id) => {
+        Some((owner_id, _)) if !principal.may_manage(AccountId(owner_id)) => {
             return Err(MediaError::NotFound("no such asset").into());
         }
         None => return Err(MediaError::NotFound("no such asset").into()),

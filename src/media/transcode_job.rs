@@ -50,8 +50,6 @@ use crate::metrics::{BackendLabels, Metrics};
 use crate::storage::{KeyPrefix, ObjectKey};
 use crate::transcode::{RenditionKind, TranscodeError, TranscodeOutput, TranscodeRequest, Transcoder};
 
-pub use super::probe_job::TRANSCODE_KIND;
-
 /// How often a running transcode's progress is written to the asset and the job.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -70,7 +68,7 @@ pub struct TranscodeJob {
 }
 
 impl TranscodeJob {
-    pub const KIND: &'static str = TRANSCODE_KIND;
+    pub const KIND: &'static str = "media.transcode";
 
     pub fn new(settings: Arc<IngestSettings>, transcoder: Arc<dyn Transcoder>, metrics: Arc<Metrics>) -> Self {
         Self { settings, transcoder, metrics, invalidator: None }

@@ -20,11 +20,12 @@ use super::sessions::{self, NewSession, SessionRow};
 use super::PlaybackError;
 use crate::app::AppState;
 use crate::auth::api_keys::{self, Scope};
-use crate::auth::{ClientInfo, Principal, Role};
+use crate::auth::{ClientInfo, Principal};
 use crate::cdn::{SignedPolicy, SourceIp};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::Json;
 use super::access::{self, AssetAccess, Decision, GrantView, Visibility};
+use crate::ids::{AccountId, AssetId, PlaybackSessionId};
 use crate::metrics::OutcomeLabels;
 use crate::storage::ObjectKey;
 
@@ -105,16 +106,15 @@ pub struct AccessSettings {
     pub bind_ip: bool,
 }
 
-fn parse_id(raw: &str, not_found: PlaybackError) -> Result<Uuid, PlaybackError> {
-    Uuid::parse_str(raw).map_err(|_| not_found)
-}
-
 /// The asset, if it exists and the caller may manage it (owner or administrator); `not_found`
 /// otherwise, so ids cannot be probed.
-async fn managed_asset(state: &AppState, principal: &Principal, raw_id: &str) -> Result<AssetAccess, PlaybackError> {
-    let asset_id = parse_id(raw_id, PlaybackError::AssetNotFound)?;
-    match access::load(&state.pool, asset_id).await? {
-        Some(asset) if crate::media::routes::may_access(principal, asset.owner_id) => Ok(asset),
+async fn managed_asset(
+    state: &AppState,
+    principal: &Principal,
+    asset_id: AssetId,
+) -> Result<AssetAccess, PlaybackError> {
+    match access::load(&state.pool, asset_id.0).await? {
+        Some(asset) if principal.may_manage(AccountId(asset.owner_id)) => Ok(asset),
         _ => Err(PlaybackError::AssetNotFound),
     }
 }
@@ -133,16 +133,16 @@ async fn managed_asset(state: &AppState, principal: &Principal, raw_id: &str) ->
         (status = UNPROCESSABLE_ENTITY, description = "`invalid_field`", body = ErrorBody),
         (status = UNAUTHORIZED, description = "`missing_token`, `invalid_token`, `token_expired` or `invalid_api_key`", body = ErrorBody),
     ))]
-#[tracing::instrument(skip_all, fields(asset_id = %raw_id))]
+#[tracing::instrument(skip_all, fields(asset_id = tracing::field::Empty))]
 async fn create_session(
     State(state): State<AppState>,
     principal: Principal,
     client: ClientInfo,
-    Path(raw_id): Path<String>,
+    asset_id: Result<AssetId, ApiError>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, axum::Json<SessionView>), ApiError> {
-    let result = new_session(&state, &principal, &client, &raw_id, &headers, &body).await;
+    let result = new_session(&state, &principal, &client, asset_id, &headers, &body).await;
     let outcome = match &result {
         Ok(_) => "created",
         Err(error) if error.status.is_client_error() => "refused",
@@ -152,12 +152,13 @@ async fn create_session(
     result
 }
 
-/// [`create_session`] without the counting.
+/// [`create_session`] without the counting. A malformed asset id comes as an `Err`, so it is
+/// counted as refused and answered after a malformed body, as a missing asset.
 async fn new_session(
     state: &AppState,
     principal: &Principal,
     client: &ClientInfo,
-    raw_id: &str,
+    asset_id: Result<AssetId, ApiError>,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<(StatusCode, axum::Json<SessionView>), ApiError> {
@@ -166,7 +167,9 @@ async fn new_session(
     } else {
         serde_json::from_slice(body).map_err(|e| PlaybackError::InvalidField(format!("invalid request body: {e}")))?
     };
-    let asset_id = parse_id(raw_id, PlaybackError::AssetNotFound)?;
+    let asset_id = asset_id?;
+    tracing::Span::current().record("asset_id", tracing::field::display(asset_id));
+    let asset_id = asset_id.0;
     let asset = access::load(&state.pool, asset_id).await?.ok_or(PlaybackError::AssetNotFound)?;
     let (viewer, api_key_id) = match principal {
         Principal::User(user) => {
@@ -178,7 +181,7 @@ async fn new_session(
         Principal::ApiKey(key) => {
             key.require_scope(Scope::PlaybackCreate).map_err(PlaybackError::from)?;
             // An application acts for learners only on its owner's assets.
-            if !crate::media::routes::may_access(principal, asset.owner_id) {
+            if !principal.may_manage(AccountId(asset.owner_id)) {
                 return Err(PlaybackError::AssetNotFound.into());
             }
             let viewer = match request.on_behalf_of {
@@ -279,17 +282,17 @@ fn session_policy(state: &AppState, session: &SessionRow) -> Result<SignedPolicy
         (status = NOT_FOUND, description = "`playback_session_not_found`: no such session, or not yours to end", body = ErrorBody),
         (status = UNAUTHORIZED, description = "`missing_token`, `invalid_token`, `token_expired` or `invalid_api_key`", body = ErrorBody),
     ))]
-#[tracing::instrument(skip_all, fields(session_id = %raw_id))]
+#[tracing::instrument(skip_all, fields(session_id = %session_id))]
 async fn revoke_session(
     State(state): State<AppState>,
     principal: Principal,
-    Path(raw_id): Path<String>,
+    session_id: PlaybackSessionId,
 ) -> Result<StatusCode, ApiError> {
-    let session_id = parse_id(&raw_id, PlaybackError::SessionNotFound)?;
+    let session_id = session_id.0;
     let session = sessions::get(&state.pool, session_id).await?.ok_or(PlaybackError::SessionNotFound)?;
     let owner = access::load(&state.pool, session.asset_id).await?.map(|asset| asset.owner_id);
-    let is_admin = matches!(&principal, Principal::User(user) if user.roles.contains(&Role::Admin));
-    let allowed = principal.account_id() == session.account_id || owner == Some(principal.account_id()) || is_admin;
+    let allowed =
+        principal.account_id() == session.account_id || owner == Some(principal.account_id()) || principal.is_admin();
     if !allowed {
         return Err(PlaybackError::SessionNotFound.into());
     }
@@ -308,15 +311,15 @@ async fn revoke_session(
         (status = FORBIDDEN, description = "`forbidden` or `insufficient_scope` (a key without assets:write)", body = ErrorBody),
         (status = UNAUTHORIZED, description = "`missing_token`, `invalid_token`, `token_expired` or `invalid_api_key`", body = ErrorBody),
     ))]
-#[tracing::instrument(skip_all, fields(asset_id = %raw_id))]
+#[tracing::instrument(skip_all, fields(asset_id = %asset_id))]
 async fn create_grant(
     State(state): State<AppState>,
     principal: Principal,
-    Path(raw_id): Path<String>,
+    asset_id: AssetId,
     Json(request): Json<GrantRequest>,
 ) -> Result<(StatusCode, axum::Json<GrantView>), ApiError> {
     principal.require_scope(Scope::AssetsWrite).map_err(PlaybackError::from)?;
-    let asset = managed_asset(&state, &principal, &raw_id).await?;
+    let asset = managed_asset(&state, &principal, asset_id).await?;
     let grant = access::grant(&state.pool, asset.asset_id, request.account_id, principal.account_id()).await?;
     Ok((StatusCode::CREATED, axum::Json(grant)))
 }
@@ -333,10 +336,10 @@ async fn create_grant(
 async fn list_grants(
     State(state): State<AppState>,
     principal: Principal,
-    Path(raw_id): Path<String>,
+    asset_id: AssetId,
 ) -> Result<axum::Json<GrantList>, ApiError> {
     principal.require_scope(Scope::AssetsRead).map_err(PlaybackError::from)?;
-    let asset = managed_asset(&state, &principal, &raw_id).await?;
+    let asset = managed_asset(&state, &principal, asset_id).await?;
     Ok(axum::Json(GrantList { grants: access::list_grants(&state.pool, asset.asset_id).await? }))
 }
 
@@ -350,16 +353,16 @@ async fn list_grants(
         (status = NOT_FOUND, description = "`not_found`: no such asset, or not yours", body = ErrorBody),
         (status = UNAUTHORIZED, description = "`missing_token`, `invalid_token`, `token_expired` or `invalid_api_key`", body = ErrorBody),
     ))]
-#[tracing::instrument(skip_all, fields(asset_id = %raw_id))]
+#[tracing::instrument(skip_all, fields(asset_id = %asset_id))]
 async fn revoke_grant(
     State(state): State<AppState>,
     principal: Principal,
-    Path((raw_id, raw_account)): Path<(String, String)>,
+    asset_id: AssetId,
+    account_id: AccountId,
 ) -> Result<StatusCode, ApiError> {
     principal.require_scope(Scope::AssetsWrite).map_err(PlaybackError::from)?;
-    let asset = managed_asset(&state, &principal, &raw_id).await?;
-    let account_id = parse_id(&raw_account, PlaybackError::AccountNotFound)?;
-    access::revoke_grant(&state.pool, asset.asset_id, account_id).await?;
+    let asset = managed_asset(&state, &principal, asset_id).await?;
+    access::revoke_grant(&state.pool, asset.asset_id, account_id.0).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -375,15 +378,15 @@ async fn revoke_grant(
         (status = NOT_FOUND, description = "`not_found`: no such asset, or not yours", body = ErrorBody),
         (status = UNAUTHORIZED, description = "`missing_token`, `invalid_token`, `token_expired` or `invalid_api_key`", body = ErrorBody),
     ))]
-#[tracing::instrument(skip_all, fields(asset_id = %raw_id))]
+#[tracing::instrument(skip_all, fields(asset_id = %asset_id))]
 async fn put_access(
     State(state): State<AppState>,
     principal: Principal,
-    Path(raw_id): Path<String>,
+    asset_id: AssetId,
     Json(request): Json<AccessSettings>,
 ) -> Result<axum::Json<AccessSettings>, ApiError> {
     principal.require_scope(Scope::AssetsWrite).map_err(PlaybackError::from)?;
-    let asset = managed_asset(&state, &principal, &raw_id).await?;
+    let asset = managed_asset(&state, &principal, asset_id).await?;
     if request.allowed_origins.len() > 50 {
         return Err(PlaybackError::InvalidField("at most 50 allowed origins".to_owned()).into());
     }
@@ -413,12 +416,19 @@ async fn put_access(
     ))]
 async fn get_manifest(
     State(state): State<AppState>,
-    Path((raw_session, path)): Path<(String, String)>,
+    // A `Result`, so that a malformed session id is answered with the CORS headers, like any refusal.
+    session_id: Result<PlaybackSessionId, ApiError>,
+    // The session id again, as text (unused), and the manifest's path.
+    Path((_session_id, path)): Path<(String, String)>,
     Query(query): Query<ManifestQuery>,
     headers: HeaderMap,
 ) -> Response {
     let cookies = query.cookies.as_deref() == Some("1");
-    let response = match manifest(&state, &raw_session, &path, &headers, cookies).await {
+    let served = match session_id {
+        Ok(session_id) => manifest(&state, session_id, &path, &headers, cookies).await.map_err(ApiError::from),
+        Err(malformed) => Err(malformed),
+    };
+    let response = match served {
         Ok(served) => {
             let mut response = (
                 [
@@ -433,7 +443,7 @@ async fn get_manifest(
             }
             response
         }
-        Err(error) => ApiError::from(error).into_response(),
+        Err(error) => error.into_response(),
     };
     crate::delivery::origin::with_cors(response, &state, &headers)
 }
@@ -447,13 +457,12 @@ struct ServedManifest {
 
 async fn manifest(
     state: &AppState,
-    raw_session: &str,
+    session_id: PlaybackSessionId,
     path: &str,
     headers: &HeaderMap,
     cookies: bool,
 ) -> Result<ServedManifest, PlaybackError> {
-    let session_id = parse_id(raw_session, PlaybackError::SessionNotFound)?;
-    let session = sessions::get(&state.pool, session_id).await?.ok_or(PlaybackError::SessionNotFound)?;
+    let session = sessions::get(&state.pool, session_id.0).await?.ok_or(PlaybackError::SessionNotFound)?;
     if session.revoked_at.is_some() {
         return Err(PlaybackError::SessionRevoked);
     }

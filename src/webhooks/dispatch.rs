@@ -24,8 +24,6 @@ use crate::media::assets::{self, AssetId};
 use crate::media::views::{AssetView, RenditionView};
 use crate::media::MediaError;
 
-pub const KIND: &str = "webhooks.dispatch";
-
 /// Webhook jobs go before media work of the same age: they are short, and a receiver waiting for
 /// `asset.ready` should not wait behind a queue of transcodes.
 pub const PRIORITY: i16 = 10;
@@ -80,7 +78,7 @@ pub async fn prepare(conn: &mut PgConnection, asset_id: AssetId, event_type: &st
 /// gets its own job).
 pub async fn enqueue(conn: &mut PgConnection, owner_id: Uuid) -> Result<(), sqlx::Error> {
     let options = EnqueueOptions { priority: PRIORITY, owner_id: Some(owner_id), ..EnqueueOptions::default() };
-    queue::enqueue_in(conn, KIND, &serde_json::json!({ "owner_id": owner_id }), options).await?;
+    queue::enqueue_in(conn, DispatchJob::KIND, &serde_json::json!({ "owner_id": owner_id }), options).await?;
     Ok(())
 }
 
@@ -95,6 +93,8 @@ pub struct DispatchJob {
 }
 
 impl DispatchJob {
+    pub const KIND: &'static str = "webhooks.dispatch";
+
     pub fn new(settings: Arc<WebhookSettings>) -> Self {
         Self { settings }
     }
@@ -103,7 +103,7 @@ impl DispatchJob {
 #[async_trait]
 impl JobHandler for DispatchJob {
     fn kind(&self) -> &'static str {
-        KIND
+        Self::KIND
     }
 
     async fn run(&self, context: JobContext, payload: serde_json::Value) -> Result<(), JobError> {

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -20,9 +20,10 @@ use super::endpoints::{self, EndpointRow, NewEndpoint};
 use super::WebhookError;
 use crate::app::AppState;
 use crate::auth::api_keys::Scope;
-use crate::auth::{Principal, Role};
+use crate::auth::Principal;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::Json;
+use crate::ids::{AccountId, WebhookDeliveryId, WebhookId};
 
 const DEFAULT_PAGE: i64 = 20;
 const MAX_PAGE: i64 = 100;
@@ -146,16 +147,15 @@ fn view(row: &EndpointRow) -> WebhookView {
     }
 }
 
-fn may_access(principal: &Principal, owner_id: Uuid) -> bool {
-    principal.account_id() == owner_id
-        || matches!(principal, Principal::User(user) if user.roles.contains(&Role::Admin))
-}
-
-/// The endpoint if the caller may see it; `webhook_not_found` otherwise (also for bad ids).
-async fn visible_endpoint(state: &AppState, principal: &Principal, raw_id: &str) -> Result<EndpointRow, WebhookError> {
-    let endpoint_id = Uuid::parse_str(raw_id).map_err(|_| WebhookError::NotFound)?;
-    match endpoints::get(&state.pool, endpoint_id).await? {
-        Some(endpoint) if may_access(principal, endpoint.owner_id) => Ok(endpoint),
+/// The endpoint if the caller may see it; `webhook_not_found` otherwise (as the `WebhookId`
+/// extractor answers a malformed id).
+async fn visible_endpoint(
+    state: &AppState,
+    principal: &Principal,
+    webhook_id: WebhookId,
+) -> Result<EndpointRow, WebhookError> {
+    match endpoints::get(&state.pool, webhook_id.0).await? {
+        Some(endpoint) if principal.may_manage(AccountId(endpoint.owner_id)) => Ok(endpoint),
         _ => Err(WebhookError::NotFound),
     }
 }
@@ -216,10 +216,10 @@ async fn list_webhooks(State(state): State<AppState>, principal: Principal) -> R
 async fn get_webhook(
     State(state): State<AppState>,
     principal: Principal,
-    Path(webhook_id): Path<String>,
+    webhook_id: WebhookId,
 ) -> Result<axum::Json<WebhookView>, ApiError> {
     principal.require_scope(Scope::WebhooksRead)?;
-    let endpoint = visible_endpoint(&state, &principal, &webhook_id).await?;
+    let endpoint = visible_endpoint(&state, &principal, webhook_id).await?;
     Ok(axum::Json(view(&endpoint)))
 }
 
@@ -237,10 +237,10 @@ async fn get_webhook(
 async fn delete_webhook(
     State(state): State<AppState>,
     principal: Principal,
-    Path(webhook_id): Path<String>,
+    webhook_id: WebhookId,
 ) -> Result<StatusCode, ApiError> {
     principal.require_scope(Scope::WebhooksWrite)?;
-    let endpoint = visible_endpoint(&state, &principal, &webhook_id).await?;
+    let endpoint = visible_endpoint(&state, &principal, webhook_id).await?;
     if !endpoints::delete(&state.pool, endpoint.webhook_endpoint_id).await? {
         return Err(WebhookError::NotFound.into());
     }
@@ -261,11 +261,11 @@ async fn delete_webhook(
 async fn list_deliveries(
     State(state): State<AppState>,
     principal: Principal,
-    Path(webhook_id): Path<String>,
+    webhook_id: WebhookId,
     Query(query): Query<DeliveriesQuery>,
 ) -> Result<axum::Json<DeliveryList>, ApiError> {
     principal.require_scope(Scope::WebhooksRead)?;
-    let endpoint = visible_endpoint(&state, &principal, &webhook_id).await?;
+    let endpoint = visible_endpoint(&state, &principal, webhook_id).await?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::bad_request("invalid_query", format!("limit must be between 1 and {MAX_PAGE}")));
@@ -298,12 +298,12 @@ async fn list_deliveries(
 async fn retry_delivery(
     State(state): State<AppState>,
     principal: Principal,
-    Path(delivery_id): Path<String>,
+    delivery_id: WebhookDeliveryId,
 ) -> Result<(StatusCode, axum::Json<DeliveryView>), ApiError> {
     principal.require_scope(Scope::WebhooksWrite)?;
-    let delivery_id = Uuid::parse_str(&delivery_id).map_err(|_| WebhookError::DeliveryNotFound)?;
+    let delivery_id = delivery_id.0;
     match deliveries::get(&state.pool, delivery_id).await? {
-        Some(delivery) if may_access(&principal, delivery.owner_id) => {}
+        Some(delivery) if principal.may_manage(AccountId(delivery.owner_id)) => {}
         _ => return Err(WebhookError::DeliveryNotFound.into()),
     }
     let row = deliveries::retry_now(&state.pool, delivery_id).await?.ok_or(WebhookError::DeliveryNotFound)?;

@@ -26,8 +26,6 @@ use crate::jobs::{queue, EnqueueOptions, JobContext, JobError, JobHandler};
 use crate::metrics::{Metrics, OutcomeLabels};
 use crate::net::GuardedFetcher;
 
-pub const KIND: &str = "webhooks.deliver";
-
 /// `User-Agent` of every send.
 pub const USER_AGENT: &str = concat!("Lectern-Webhooks/", env!("CARGO_PKG_VERSION"));
 
@@ -56,14 +54,14 @@ async fn enqueue_at(
 ) -> Result<(), sqlx::Error> {
     let options = EnqueueOptions {
         priority: super::dispatch::PRIORITY,
-        unique_key: Some(format!("{KIND}:{delivery_id}:{schedule}")),
+        unique_key: Some(format!("{}:{delivery_id}:{schedule}", DeliverJob::KIND)),
         owner_id: Some(owner_id),
         run_after,
         ..EnqueueOptions::default()
     };
     let payload = DeliverPayload { delivery_id, schedule, manual };
     let payload = serde_json::to_value(payload).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-    queue::enqueue_in(conn, KIND, &payload, options).await?;
+    queue::enqueue_in(conn, DeliverJob::KIND, &payload, options).await?;
     Ok(())
 }
 
@@ -129,6 +127,8 @@ pub struct DeliverJob {
 }
 
 impl DeliverJob {
+    pub const KIND: &'static str = "webhooks.deliver";
+
     pub fn new(settings: Arc<WebhookSettings>, metrics: Arc<Metrics>) -> Self {
         let fetcher = GuardedFetcher::new(settings.fetch.clone());
         Self { settings, metrics, fetcher }
@@ -138,7 +138,7 @@ impl DeliverJob {
 #[async_trait]
 impl JobHandler for DeliverJob {
     fn kind(&self) -> &'static str {
-        KIND
+        Self::KIND
     }
 
     async fn run(&self, context: JobContext, payload: serde_json::Value) -> Result<(), JobError> {

@@ -15,9 +15,10 @@ use super::identity::{self, IdentityView};
 use super::{flow, AuthorizeRequest, CallbackParams, ExchangeRequest, OAuthError, ProviderId};
 use crate::app::AppState;
 use crate::auth::routes::{issue_session, limit, TokenPair};
-use crate::auth::{accounts, AuthError, Authenticated, ClientInfo};
+use crate::auth::{accounts, Authenticated, ClientInfo};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::Json;
+use crate::ids::IdentityId;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -375,9 +376,8 @@ async fn link_identity(
 async fn unlink_identity(
     State(state): State<AppState>,
     caller: Authenticated,
-    Path(identity_id): Path<String>,
+    identity_id: IdentityId,
 ) -> Result<StatusCode, ApiError> {
-    let identity_id = Uuid::parse_str(&identity_id).map_err(|_| AuthError::NotFound("no such identity"))?;
-    identity::unlink(&state.pool, caller.account_id, identity_id).await?;
+    identity::unlink(&state.pool, caller.account_id, identity_id.0).await?;
     Ok(StatusCode::NO_CONTENT)
 }

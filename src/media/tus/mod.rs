@@ -17,7 +17,7 @@ mod writer;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -36,6 +36,7 @@ use crate::app::AppState;
 use crate::auth::Principal;
 use crate::auth::api_keys::Scope;
 use crate::http::error::ApiError;
+use crate::ids::{AccountId, UploadId};
 use crate::storage::{MultipartId, PutOptions};
 
 pub const TUS_VERSION: &str = "1.0.0";
@@ -75,12 +76,11 @@ async fn writer_principal(state: &AppState, parts: &mut Parts) -> Result<Princip
 }
 
 /// The upload if the caller may use it: `upload_not_found` for unknown ids and for uploads of
-/// assets the caller cannot see (the same answer, so ids cannot be probed), `upload_expired`
-/// past its expiry.
-async fn visible_upload(state: &AppState, principal: &Principal, raw_id: &str) -> Result<UploadRow, MediaError> {
-    let upload_id = Uuid::parse_str(raw_id).map_err(|_| MediaError::UploadNotFound)?;
-    let upload = uploads::get(&state.pool, upload_id).await?.ok_or(MediaError::UploadNotFound)?;
-    if upload.protocol != "tus" || !super::routes::may_access(principal, upload.owner_id) {
+/// assets the caller cannot see (the same answer, so ids cannot be probed; the `UploadId`
+/// extractor answers a malformed id so too), `upload_expired` past its expiry.
+async fn visible_upload(state: &AppState, principal: &Principal, upload_id: UploadId) -> Result<UploadRow, MediaError> {
+    let upload = uploads::get(&state.pool, upload_id.0).await?.ok_or(MediaError::UploadNotFound)?;
+    if upload.protocol != "tus" || !principal.may_manage(AccountId(upload.owner_id)) {
         return Err(MediaError::UploadNotFound);
     }
     if upload.is_expired(OffsetDateTime::now_utc()) {
@@ -255,7 +255,7 @@ async fn create_upload_inner(state: &AppState, request: Request) -> Result<Respo
 
     let asset = assets::get(&state.pool, asset_id).await?;
     let asset = match asset {
-        Some(asset) if super::routes::may_access(&principal, asset.owner_id) => asset,
+        Some(asset) if principal.may_manage(AccountId(asset.owner_id)) => asset,
         _ => return Err(MediaError::NotFound("no such asset").into()),
     };
     if asset.status() != AssetStatus::WaitingUpload {
@@ -333,19 +333,30 @@ async fn create_upload_inner(state: &AppState, request: Request) -> Result<Respo
         (status = NOT_FOUND, description = "`upload_not_found`"),
         (status = GONE, description = "`upload_expired`"),
     ))]
-async fn head_upload(State(state): State<AppState>, Path(raw_id): Path<String>, request: Request) -> Response {
-    finish(head_upload_inner(&state, &raw_id, request).await)
+async fn head_upload(
+    State(state): State<AppState>,
+    upload_id: Result<UploadId, ApiError>,
+    request: Request,
+) -> Response {
+    finish(head_upload_inner(&state, upload_id, request).await)
 }
 
-async fn head_upload_inner(state: &AppState, raw_id: &str, request: Request) -> Result<Response, ApiError> {
+/// The upload id comes as a `Result` so that a malformed one is refused after the version and
+/// credential checks and carries `Tus-Resumable` like every answer (so in PATCH and DELETE too).
+async fn head_upload_inner(
+    state: &AppState,
+    upload_id: Result<UploadId, ApiError>,
+    request: Request,
+) -> Result<Response, ApiError> {
     let (mut parts, _) = request.into_parts();
     check_version(&parts.headers)?;
     let principal = writer_principal(state, &mut parts).await?;
-    let mut upload = visible_upload(state, &principal, raw_id).await?;
+    let upload_id = upload_id?;
+    let mut upload = visible_upload(state, &principal, upload_id).await?;
     // A client asks where to resume after a failure; if that failure hit between storing the
     // last bytes and recording them, finish the upload now instead of reporting a stale offset.
     match writer::recover_published(state, &upload).await {
-        Ok(Some(_)) => upload = visible_upload(state, &principal, raw_id).await?,
+        Ok(Some(_)) => upload = visible_upload(state, &principal, upload_id).await?,
         Ok(None) | Err(MediaError::UploadLocked) => {}
         Err(error) => return Err(error.into()),
     }
@@ -387,12 +398,20 @@ async fn head_upload_inner(state: &AppState, raw_id: &str, request: Request) -> 
         (status = NOT_FOUND, description = "`upload_not_found`", body = crate::http::error::ErrorBody),
         (status = UNSUPPORTED_MEDIA_TYPE, description = "`unsupported_media_type`", body = crate::http::error::ErrorBody),
     ))]
-async fn patch_upload(State(state): State<AppState>, Path(raw_id): Path<String>, request: Request) -> Response {
-    finish(patch_upload_inner(&state, &raw_id, request).await)
+async fn patch_upload(
+    State(state): State<AppState>,
+    upload_id: Result<UploadId, ApiError>,
+    request: Request,
+) -> Response {
+    finish(patch_upload_inner(&state, upload_id, request).await)
 }
 
-#[tracing::instrument(skip_all, fields(upload_id = %raw_id))]
-async fn patch_upload_inner(state: &AppState, raw_id: &str, request: Request) -> Result<Response, ApiError> {
+#[tracing::instrument(skip_all, fields(upload_id = tracing::field::Empty))]
+async fn patch_upload_inner(
+    state: &AppState,
+    upload_id: Result<UploadId, ApiError>,
+    request: Request,
+) -> Result<Response, ApiError> {
     let (mut parts, body) = request.into_parts();
     check_version(&parts.headers)?;
     if !is_offset_stream(&parts.headers) {
@@ -401,7 +420,9 @@ async fn patch_upload_inner(state: &AppState, raw_id: &str, request: Request) ->
     let claimed = header_u64(&parts.headers, "upload-offset")?
         .ok_or_else(|| MediaError::InvalidUploadHeader("Upload-Offset is required".to_owned()))?;
     let principal = writer_principal(state, &mut parts).await?;
-    let upload = visible_upload(state, &principal, raw_id).await?;
+    let upload_id = upload_id?;
+    tracing::Span::current().record("upload_id", tracing::field::display(upload_id));
+    let upload = visible_upload(state, &principal, upload_id).await?;
     if upload.completed_at.is_some() {
         // A retry of the request that finished the upload: nothing left to write.
         let done = claimed == upload.offset() && header_u64(&parts.headers, "content-length")?.unwrap_or(0) == 0;
@@ -444,19 +465,27 @@ async fn patch_upload_inner(state: &AppState, raw_id: &str, request: Request) ->
         (status = CONFLICT, description = "`invalid_state`: the upload already completed", body = crate::http::error::ErrorBody),
         (status = LOCKED, description = "`upload_locked`: a PATCH is running", body = crate::http::error::ErrorBody),
     ))]
-async fn delete_upload(State(state): State<AppState>, Path(raw_id): Path<String>, request: Request) -> Response {
-    finish(delete_upload_inner(&state, &raw_id, request).await)
+async fn delete_upload(
+    State(state): State<AppState>,
+    upload_id: Result<UploadId, ApiError>,
+    request: Request,
+) -> Response {
+    finish(delete_upload_inner(&state, upload_id, request).await)
 }
 
-async fn delete_upload_inner(state: &AppState, raw_id: &str, request: Request) -> Result<Response, ApiError> {
+async fn delete_upload_inner(
+    state: &AppState,
+    upload_id: Result<UploadId, ApiError>,
+    request: Request,
+) -> Result<Response, ApiError> {
     let (mut parts, _) = request.into_parts();
     check_version(&parts.headers)?;
     let principal = writer_principal(state, &mut parts).await?;
-    let upload = match visible_upload(state, &principal, raw_id).await {
+    let upload_id = upload_id?;
+    let upload = match visible_upload(state, &principal, upload_id).await {
         // An expired upload can still be terminated.
         Err(MediaError::UploadExpired) => {
-            let upload_id = Uuid::parse_str(raw_id).map_err(|_| MediaError::UploadNotFound)?;
-            uploads::get(&state.pool, upload_id).await?.ok_or(MediaError::UploadNotFound)?
+            uploads::get(&state.pool, upload_id.0).await?.ok_or(MediaError::UploadNotFound)?
         }
         other => other?,
     };

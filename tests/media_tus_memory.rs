@@ -5,15 +5,16 @@
 //! server under test runs in this process). The bound is generous (a third of the body) to stay
 //! robust on a busy machine; buffering the body would exceed it several times over.
 
-mod common;
-mod media_support;
+// The helpers of the `api` binary; this one uses a few of them.
+#[path = "api/helpers/mod.rs"]
+mod helpers;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use media_support::{
+use helpers::uploads::{
     Backend, create_asset, instructor, media_app, random_bytes, test_uploads, tus_head, tus_upload_url, cleanup, header,
 };
 use sqlx::PgPool;

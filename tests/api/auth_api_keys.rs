@@ -1,38 +1,20 @@
 //! API keys: made by instructors and administrators, shown once, stored hashed, usable as a
 //! bearer credential until revoked, and never more powerful than their owner.
 
-use crate::helpers::{error_code, spawn_app, TestApp};
+use crate::helpers::{account_with_roles, create_api_key, error_code, spawn_app, TestApp};
 use lectern::auth::api_keys::{self, Scope};
 use lectern::auth::AuthError;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
-/// Registers an account with `roles` and returns its id and access token.
-async fn account_with_roles(app: &TestApp, email: &str, roles: &[&str]) -> (String, String) {
-    let registered = app.register(email).await;
-    let account_id = registered["account"]["account_id"].as_str().expect("id").to_owned();
-    let roles: Vec<String> = roles.iter().map(|role| (*role).to_owned()).collect();
-    sqlx::query("update account set roles = $2 where account_id = $1")
-        .bind(account_id.parse::<uuid::Uuid>().expect("uuid"))
-        .bind(&roles)
-        .execute(&app.pool)
-        .await
-        .expect("update");
-    (account_id, registered["tokens"]["access_token"].as_str().expect("token").to_owned())
-}
-
-async fn instructor(app: &TestApp) -> (String, String) {
+async fn instructor(app: &TestApp) -> (uuid::Uuid, String) {
     account_with_roles(app, "teacher@example.com", &["learner", "instructor"]).await
-}
-
-async fn create_key(app: &TestApp, access: &str, body: Value) -> reqwest::Response {
-    app.client.post(app.url("/v1/api-keys")).bearer_auth(access).json(&body).send().await.expect("request")
 }
 
 /// Creates a key that must succeed and returns the 201 body.
 async fn created_key(app: &TestApp, access: &str, scopes: &[&str]) -> Value {
-    let response = create_key(app, access, json!({"name": "course site", "scopes": scopes})).await;
+    let response = create_api_key(app, access, json!({"name": "course site", "scopes": scopes})).await;
     assert_eq!(response.status(), 201);
     response.json().await.expect("json")
 }
@@ -91,7 +73,7 @@ async fn a_key_works_as_a_bearer_credential_for_its_owner(pool: PgPool) {
     let response = app.get_with("/v1/me", secret).await;
     assert_eq!(response.status(), 200);
     let me: Value = response.json().await.expect("json");
-    assert_eq!(me["account_id"], owner_id.as_str());
+    assert_eq!(me["account_id"], owner_id.to_string());
     assert_eq!(me["api_key"]["api_key_id"], created["api_key_id"]);
     assert_eq!(me["api_key"]["scopes"], json!(["assets:read", "playback:create"]));
 
@@ -109,7 +91,7 @@ async fn a_key_cannot_manage_keys_or_sessions(pool: PgPool) {
     let (_, access) = instructor(&app).await;
     let created = created_key(&app, &access, &["assets:read"]).await;
     let secret = created["secret"].as_str().expect("secret");
-    let response = create_key(&app, secret, json!({"name": "child", "scopes": ["assets:read"]})).await;
+    let response = create_api_key(&app, secret, json!({"name": "child", "scopes": ["assets:read"]})).await;
     assert_eq!(response.status(), 401);
     assert_eq!(app.get_with("/v1/auth/sessions", secret).await.status(), 401);
 }
@@ -157,7 +139,7 @@ async fn a_learner_cannot_create_keys(pool: PgPool) {
     let app = spawn_app(pool).await;
     let learner = app.register("learner@example.com").await;
     let access = learner["tokens"]["access_token"].as_str().expect("token");
-    let response = create_key(&app, access, json!({"name": "mine", "scopes": ["assets:read"]})).await;
+    let response = create_api_key(&app, access, json!({"name": "mine", "scopes": ["assets:read"]})).await;
     assert_eq!(response.status(), 403);
     assert_eq!(error_code(response).await, "forbidden");
 }
@@ -166,15 +148,15 @@ async fn a_learner_cannot_create_keys(pool: PgPool) {
 async fn unknown_scopes_are_422_and_scopes_beyond_the_owner_role_are_403(pool: PgPool) {
     let app = spawn_app(pool).await;
     let (_, access) = instructor(&app).await;
-    let response = create_key(&app, &access, json!({"name": "site", "scopes": ["assets:delete"]})).await;
+    let response = create_api_key(&app, &access, json!({"name": "site", "scopes": ["assets:delete"]})).await;
     assert_eq!(response.status(), 422);
     assert_eq!(error_code(response).await, "invalid_scope");
-    let response = create_key(&app, &access, json!({"name": "site", "scopes": []})).await;
+    let response = create_api_key(&app, &access, json!({"name": "site", "scopes": []})).await;
     assert_eq!(error_code(response).await, "invalid_scope");
     // Webhook endpoints hear only about their owner's assets, so instructors may manage them.
     created_key(&app, &access, &["webhooks:read", "webhooks:write"]).await;
     let (_, learner) = account_with_roles(&app, "learner@example.com", &["learner"]).await;
-    let response = create_key(&app, &learner, json!({"name": "site", "scopes": ["assets:read"]})).await;
+    let response = create_api_key(&app, &learner, json!({"name": "site", "scopes": ["assets:read"]})).await;
     assert_eq!(response.status(), 403);
     assert_eq!(error_code(response).await, "forbidden");
 
@@ -187,11 +169,7 @@ async fn a_key_loses_the_scopes_its_demoted_owner_no_longer_has(pool: PgPool) {
     let app = spawn_app(pool).await;
     let (admin_id, admin) = account_with_roles(&app, "admin@example.com", &["learner", "admin"]).await;
     let created = created_key(&app, &admin, &["webhooks:write", "assets:read"]).await;
-    sqlx::query("update account set roles = '{learner}' where account_id = $1")
-        .bind(admin_id.parse::<uuid::Uuid>().expect("uuid"))
-        .execute(&app.pool)
-        .await
-        .expect("demote");
+    app.set_roles(admin_id, &["learner"]).await;
     let me: Value = app.get_with("/v1/me", created["secret"].as_str().expect("secret")).await.json().await.expect("json");
     assert_eq!(me["api_key"]["scopes"], json!([]));
 }

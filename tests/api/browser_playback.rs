@@ -9,6 +9,9 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+use crate::helpers::playback::transcoded_clip;
+use crate::helpers::players::{play, players_dir, require_players};
+
 struct Server(Child);
 
 impl Drop for Server {
@@ -16,17 +19,6 @@ impl Drop for Server {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn players_dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/players")
-}
-
-fn require_players() {
-    assert!(
-        Path::new("/usr/bin/chromium").exists() && players_dir().join("node_modules/playwright-core").exists(),
-        "Chromium or the player packages are missing: run scripts/install-players.sh"
-    );
 }
 
 /// Starts `serve.mjs` on a free port and returns its base URL.
@@ -49,45 +41,13 @@ fn serve(dir: &Path) -> (Server, String) {
     (Server(child), url)
 }
 
-fn play(player: &str, url: &str, renditions: usize) {
-    let output = Command::new("node")
-        .arg(players_dir().join("play.mjs"))
-        .args(["--player", player, "--url", url, "--timeout", "120", "--json"])
-        .args(["--expect-renditions", &renditions.to_string()])
-        .output()
-        .expect("node runs play.mjs");
-    assert!(
-        output.status.success(),
-        "{player} could not play {url}:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 #[test]
 fn a_transcoded_lecture_plays_in_hls_js_dash_js_and_shaka_with_every_rendition() {
     require_players();
     let work = tempfile::tempdir().expect("temp dir");
-    let source = work.path().join("lecture.mp4");
     // Nine seconds of 720p: three 4-second segments, four rungs (720p to 240p) with the
     // default course preset.
-    let status = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30:duration=9"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=9"])
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"])
-        .arg(&source)
-        .status()
-        .expect("ffmpeg runs");
-    assert!(status.success());
-
-    let out = work.path().join("package");
-    let output = Command::new(env!("CARGO_BIN_EXE_lectern"))
-        .args(["transcode", source.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8"), "--quiet"])
-        .output()
-        .expect("lectern runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let package: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("package.json")).expect("package.json")).expect("JSON");
+    let (out, package) = transcoded_clip(work.path(), "1280x720", 9);
     let renditions = package["video"].as_array().expect("video renditions").len();
     assert_eq!(renditions, 4, "720p, 480p, 360p and 240p");
 

@@ -1,4 +1,4 @@
-//! The CloudFront invalidation client against the local stand-in (`crate::helpers::cloudfront`), which
+//! The CloudFront invalidation client against the local stand-in (`helpers::cloudfront`), which
 //! reads the SDK's XML request the way CloudFront does and answers as CloudFront does: 201 with
 //! an `Invalidation` document, or a `Throttling` error. The `cdn.invalidate` job that calls it is
 //! tested in `cdn_invalidation_jobs.rs`.

@@ -1,4 +1,4 @@
-//! The `cdn.invalidate` job end to end against the CloudFront stand-in (`crate::helpers::cloudfront`):
+//! The `cdn.invalidate` job end to end against the CloudFront stand-in (`helpers::cloudfront`):
 //! deleting an asset and superseding a version each send one CreateInvalidation for the right
 //! distribution and paths, after the files are gone; throttling is retried by the client and
 //! then by the queue, as the same invalidation; a refusal fails the job with its code; without a
@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crate::helpers::cloudfront::{self, ACCESS_KEY_ID, StandIn, create_invalidation_path};
-use crate::helpers::media::{instructor, new_asset, upload_fast};
-use crate::helpers::{TestApp, TestOptions, spawn_app_with, test_ingest_settings};
+use crate::helpers::media::{new_asset, upload_fast};
+use crate::helpers::{TestApp, TestOptions, instructor, spawn_app_with, test_ingest_settings};
 use lectern::storage::{ObjectKey, PutOptions, put_bytes};
 use sqlx::PgPool;
 use uuid::Uuid;

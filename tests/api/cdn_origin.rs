@@ -3,13 +3,12 @@
 //! S3 cases fail rather than skip when it is unreachable).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
+use crate::helpers::storage::{Backend, remove_bucket, seaweed_settings};
 use crate::helpers::{TestApp, TestOptions, error_code, spawn_app_with, test_auth_settings};
 use lectern::cdn::{HashAlgorithm, Policy, Signer, SourceIp, TrustedKey};
-use lectern::storage::{KeyPrefix, ObjectKey, ObjectStore, PutOptions, S3Settings, StorageSettings, put_bytes};
-use secrecy::SecretString;
+use lectern::storage::{ObjectKey, ObjectStore, PutOptions, put_bytes};
 use sqlx::PgPool;
 
 macro_rules! on_both_backends {
@@ -41,12 +40,6 @@ on_both_backends!(
     the_client_address_behind_a_trusted_proxy_is_the_forwarded_one,
 );
 
-#[derive(Clone, Copy)]
-enum Backend {
-    Local,
-    S3,
-}
-
 const ROTATION_KEY_PAIR_ID: &str = "K3ROTATEDKEY01";
 
 /// A running app, a connection to its store, and its signer.
@@ -54,22 +47,17 @@ struct Origin {
     app: TestApp,
     store: Arc<dyn ObjectStore>,
     signer: Signer,
-    bucket: Option<String>,
 }
 
 impl Origin {
     async fn start(pool: PgPool, backend: Backend, options: TestOptions) -> Self {
-        let (s3, bucket) = match backend {
-            Backend::Local => (None, None),
-            Backend::S3 => {
-                let settings = s3_settings().await;
-                let bucket = settings.bucket.clone();
-                (Some(settings), Some(bucket))
-            }
+        let storage = match backend {
+            Backend::Local => None,
+            Backend::S3 => Some(seaweed_settings().await),
         };
         let rotated = rotation_key();
         let options = TestOptions {
-            storage: s3.map(StorageSettings::S3),
+            storage,
             cdn_trusted_keys: vec![TrustedKey::new(ROTATION_KEY_PAIR_ID, rotated.to_public_key())],
             ..options
         };
@@ -77,7 +65,7 @@ impl Origin {
         let store = app.storage.clone();
         let keys = app.keys();
         let signer = Signer::new(&keys.cdn.key_pair_id, keys.cdn.private_key, HashAlgorithm::Sha1);
-        Self { app, store, signer, bucket }
+        Self { app, store, signer }
     }
 
     async fn put(&self, key: &str, bytes: &[u8]) {
@@ -95,32 +83,7 @@ impl Origin {
 
     /// Removes the S3 bucket (the local directory goes with the app).
     async fn finish(self) {
-        let Some(bucket) = self.bucket else { return };
-        let everything = KeyPrefix::parse("").expect("the empty prefix is valid");
-        let _ = self.store.delete_prefix(&everything).await;
-        if let StorageSettings::S3(settings) = &self.app.storage_settings {
-            let store = lectern::storage::S3Store::connect(settings).await.expect("connects");
-            let _ = store.client().delete_bucket().bucket(bucket).send().await;
-        }
-    }
-}
-
-async fn s3_settings() -> S3Settings {
-    let endpoint = std::env::var("LECTERN_TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:8333".to_owned());
-    if let Err(error) = reqwest::Client::new().get(&endpoint).timeout(Duration::from_secs(3)).send().await {
-        panic!("SeaweedFS is not reachable at {endpoint} ({error}); run `scripts/seaweedfs.sh start` first");
-    }
-    S3Settings {
-        bucket: format!("lectern-cdn-{}", &uuid::Uuid::new_v4().simple().to_string()[..20]),
-        endpoint: Some(url::Url::parse(&endpoint).expect("LECTERN_TEST_S3_ENDPOINT is a URL")),
-        region: "us-east-1".to_owned(),
-        access_key_id: Some(std::env::var("LECTERN_TEST_S3_ACCESS_KEY").unwrap_or_else(|_| "lectern-test".to_owned())),
-        secret_access_key: Some(SecretString::from(
-            std::env::var("LECTERN_TEST_S3_SECRET_KEY").unwrap_or_else(|_| "lectern-test-secret".to_owned()),
-        )),
-        force_path_style: true,
-        create_bucket: true,
-        multipart_part_size: 5 * 1024 * 1024,
+        remove_bucket(&self.app.storage_settings).await;
     }
 }
 

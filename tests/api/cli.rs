@@ -97,7 +97,7 @@ fn serve_with_embedded_defaults_becomes_ready_and_stops_on_sigterm() {
     url.set_path(&database);
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let port = crate::helpers::free_port();
     let mut child = lectern()
         .args(["serve"])
         .env("LECTERN_DATA_DIR", dir.path())

@@ -3,27 +3,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// The fixtures of `tests/media/make-fixtures.sh`, generated once per test run (the script
-/// skips files that already exist, so reruns are quick).
-fn fixtures() -> &'static (PathBuf, Vec<Value>) {
-    static FIXTURES: OnceLock<(PathBuf, Vec<Value>)> = OnceLock::new();
-    FIXTURES.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("media-fixtures");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/media/make-fixtures.sh");
-        let output = Command::new("bash").arg(&script).arg(&dir).output().expect("bash runs");
-        assert!(output.status.success(), "fixture generation failed: {}", String::from_utf8_lossy(&output.stderr));
-        let manifest: Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("fixtures.json")).expect("fixtures.json"))
-                .expect("valid JSON");
-        let list = manifest["fixtures"].as_array().expect("a fixture list").clone();
-        (dir, list)
-    })
-}
+use crate::helpers::media::fixtures;
 
 fn lectern(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lectern"));

@@ -1,10 +1,10 @@
 //! The assets API: create, read, list, rename and delete, with idempotent creation, owner
 //! isolation, API-key scopes and stable validation codes.
 
-use crate::helpers::{TestApp, error_code, spawn_app};
+use crate::helpers::media::{create_asset, post_asset};
+use crate::helpers::{TestApp, account_with_roles, api_key, error_code, instructor, spawn_app};
 use lectern::media::assets::{self, AssetId, SourceObject};
 use lectern::media::{MediaError, source_key};
-use crate::helpers::uploads::{account_with_roles, create_asset, instructor, post_asset};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -15,20 +15,6 @@ async fn get(app: &TestApp, token: &str, path: &str) -> reqwest::Response {
 async fn event_types(app: &TestApp, asset_id: &str) -> Vec<String> {
     let asset_id = AssetId(asset_id.parse().expect("uuid"));
     assets::events(&app.pool, asset_id).await.expect("events").into_iter().map(|event| event.event_type).collect()
-}
-
-async fn api_key(app: &TestApp, token: &str, scopes: &[&str]) -> String {
-    let response = app
-        .client
-        .post(app.url("/v1/api-keys"))
-        .bearer_auth(token)
-        .json(&json!({"name": "site", "scopes": scopes}))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(response.status(), 201);
-    let body: Value = response.json().await.expect("json");
-    body["secret"].as_str().expect("secret").to_owned()
 }
 
 #[sqlx::test]

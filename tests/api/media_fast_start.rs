@@ -7,11 +7,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::helpers::media::{event_types, instructor, remove_bucket, seaweed_settings, upload_fast};
-use crate::helpers::{spawn_app_with, test_ingest_settings, TestApp, TestOptions};
+use crate::helpers::media::{event_types, upload_fast};
+use crate::helpers::storage::{keys_under, remove_bucket, seaweed_settings};
+use crate::helpers::{instructor, spawn_app_with, test_ingest_settings, TestApp, TestOptions};
 use lectern::config::IngestSettings;
 use lectern::jobs::{queue, EnqueueOptions, JobHandler, WorkerPool, WorkerSettings};
-use lectern::storage::{KeyPrefix, ObjectKey, StorageSettings};
+use lectern::storage::{ObjectKey, StorageSettings};
 use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -64,11 +65,6 @@ async fn versions(pool: &PgPool, asset_id: Uuid) -> Vec<(i32, String, String)> {
 
 async fn bytes_of(app: &TestApp, key: &str) -> Vec<u8> {
     lectern::storage::get_bytes(&*app.storage, &ObjectKey::parse(key.to_owned()).expect("key")).await.expect("object").to_vec()
-}
-
-async fn keys_under(app: &TestApp, prefix: &str) -> Vec<String> {
-    let prefix = KeyPrefix::parse(prefix.to_owned()).expect("prefix");
-    app.storage.list(&prefix).await.expect("list").into_iter().map(|object| object.key.as_str().to_owned()).collect()
 }
 
 fn uri_lines(playlist: &str) -> Vec<String> {
@@ -203,7 +199,7 @@ async fn preview_then_ladder(app: TestApp) {
     let ready_at = events.iter().position(|e| e == "asset.ready").expect("ready");
     assert!(playable_at < ready_at, "{events:?}");
     // Players still on the preview finish it: its files stay for the grace.
-    assert!(keys_under(&app, &prefix).await.iter().any(|key| key.ends_with("master.m3u8")));
+    assert!(keys_under(&*app.storage, &prefix).await.iter().any(|key| key.ends_with("master.m3u8")));
     all.shutdown().await;
 }
 

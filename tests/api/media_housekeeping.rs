@@ -5,16 +5,15 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use crate::helpers::media::{asset_state, assert_no_multipart_uploads, event_types, generated_bytes, instructor, new_asset, seaweed_settings};
-use crate::helpers::{spawn_app_with, test_ingest_settings, TestApp, TestOptions};
+use crate::helpers::media::{asset_state, event_types, new_asset};
+use crate::helpers::storage::{assert_no_open_uploads, remove_bucket, seaweed_settings};
+use crate::helpers::{generated_bytes, instructor, spawn_app_with, test_ingest_settings, TestApp, TestOptions, MIB};
 use lectern::media::housekeeping::{self, SweepReport};
 use lectern::media::uploads::{self, NewUpload};
 use lectern::media::{source_key, AssetId};
 use lectern::storage::{put_bytes, KeyPrefix, PutOptions, StorageSettings};
 use serde_json::{json, Value};
 use sqlx::PgPool;
-
-const MIB: usize = 1024 * 1024;
 
 async fn app(pool: PgPool, storage: Option<StorageSettings>, workers: usize, sweep_every: Duration) -> TestApp {
     let mut ingest = test_ingest_settings();
@@ -103,7 +102,7 @@ async fn open_uploads(pool: &PgPool) -> Vec<uuid::Uuid> {
     sqlx::query_scalar("select upload_id from upload order by created_at").fetch_all(pool).await.expect("uploads")
 }
 
-async fn sweeping_leaves_nothing_in_storage(app: TestApp, storage: Option<&StorageSettings>) {
+async fn sweeping_leaves_nothing_in_storage(app: TestApp) {
     let token = instructor(&app, "teacher@example.com").await;
     let tus_asset = new_asset(&app, &token).await;
     let tus_upload = tus_like_upload(&app, tus_asset).await;
@@ -131,7 +130,8 @@ async fn sweeping_leaves_nothing_in_storage(app: TestApp, storage: Option<&Stora
     // A second sweep finds nothing to do.
     assert_eq!(housekeeping::sweep(&app.pool, &*app.storage).await.expect("sweep"), SweepReport::default());
 
-    // Once the live upload is aborted too, no multipart upload of any kind is left.
+    // Once the live upload is aborted too, no multipart upload of any kind is left, nor any
+    // append file.
     let abort = app
         .client
         .delete(app.url(&format!("/v1/assets/{live_asset}/multipart?upload_id={live_upload}")))
@@ -140,13 +140,7 @@ async fn sweeping_leaves_nothing_in_storage(app: TestApp, storage: Option<&Stora
         .await
         .expect("request");
     assert_eq!(abort.status(), 204);
-    assert_no_multipart_uploads(&app, storage).await;
-    if storage.is_none() {
-        let appends: Vec<_> = std::fs::read_dir(app.data_dir.path().join("objects/.appends"))
-            .map(|entries| entries.collect())
-            .unwrap_or_default();
-        assert!(appends.is_empty(), "append files left: {appends:?}");
-    }
+    assert_no_open_uploads(&app).await;
     // The swept assets take a new upload.
     let again = app
         .client
@@ -163,14 +157,14 @@ async fn sweeping_leaves_nothing_in_storage(app: TestApp, storage: Option<&Stora
 async fn expired_uploads_leave_nothing_in_s3(pool: PgPool) {
     let storage = seaweed_settings().await;
     let app = app(pool, Some(storage.clone()), 0, Duration::from_secs(300)).await;
-    sweeping_leaves_nothing_in_storage(app, Some(&storage)).await;
-    crate::helpers::media::remove_bucket(&storage).await;
+    sweeping_leaves_nothing_in_storage(app).await;
+    remove_bucket(&storage).await;
 }
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
 async fn expired_uploads_leave_nothing_in_local_storage(pool: PgPool) {
     let app = app(pool, None, 0, Duration::from_secs(300)).await;
-    sweeping_leaves_nothing_in_storage(app, None).await;
+    sweeping_leaves_nothing_in_storage(app).await;
 }
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
@@ -185,7 +179,7 @@ async fn the_workers_schedule_the_sweep_themselves(pool: PgPool) {
         assert!(std::time::Instant::now() < deadline, "the scheduled sweep never removed the upload");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_no_multipart_uploads(&app, None).await;
+    assert_no_open_uploads(&app).await;
     // One sweep job at a time: never two queued or running together.
     let active: i64 = sqlx::query_scalar(
         "select count(*) from job where kind = 'media.expire_uploads' and state in ('queued', 'running')",

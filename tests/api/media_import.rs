@@ -11,8 +11,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use futures::StreamExt;
-use crate::helpers::media::{asset_state, create_asset, event_types, fixtures, instructor, sha256_hex, wait_until_not, AssetState};
-use crate::helpers::{error_code, spawn_app_with, test_ingest_settings, TestApp, TestOptions};
+use crate::helpers::media::{asset_state, event_types, fixtures, post_asset, wait_until_not, AssetState};
+use crate::helpers::storage::{remove_bucket, seaweed_settings};
+use crate::helpers::{error_code, instructor, sha256_hex, spawn_app_with, test_ingest_settings, TestApp, TestOptions};
 use lectern::net::{AddressPolicy, FetchError, FetchSettings, GuardedFetcher};
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -186,7 +187,7 @@ async fn import_app(pool: PgPool, allow_loopback: bool, storage: Option<lectern:
 
 /// Creates an asset importing `url`; returns its id.
 async fn import(app: &TestApp, token: &str, url: &str) -> uuid::Uuid {
-    let response = create_asset(app, token, json!({"title": "Imported lecture", "input": {"url": url}})).await;
+    let response = post_asset(app, token, json!({"title": "Imported lecture", "input": {"url": url}})).await;
     assert_eq!(response.status(), 201, "creating an import of {url}");
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["status"], "waiting_upload");
@@ -224,9 +225,9 @@ async fn an_imported_video_is_stored_hashed_and_probed_on_local_storage(pool: Pg
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
 async fn an_imported_video_is_stored_hashed_and_probed_on_s3(pool: PgPool) {
-    let storage = crate::helpers::media::seaweed_settings().await;
+    let storage = seaweed_settings().await;
     an_imported_video_is_stored_hashed_and_probed(import_app(pool, true, Some(storage.clone()), 1 << 30).await).await;
-    crate::helpers::media::remove_bucket(&storage).await;
+    remove_bucket(&storage).await;
 }
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
@@ -273,7 +274,7 @@ async fn private_addresses_are_refused_without_the_allow_list(pool: PgPool) {
         "http://10.0.0.7/a.mp4".to_owned(),
         "file:///etc/passwd".to_owned(),
     ] {
-        let response = create_asset(&app, &token, json!({"title": "x", "input": {"url": url}})).await;
+        let response = post_asset(&app, &token, json!({"title": "x", "input": {"url": url}})).await;
         assert_eq!(response.status(), 422, "{url}");
         assert_eq!(error_code(response).await, "url_not_allowed", "{url}");
     }

@@ -2,14 +2,15 @@
 //! backend's `/storage/uploads/…` routes), completion into the asset's original with its
 //! SHA-256, and the error codes of every way it can go wrong.
 
-use crate::helpers::media::{asset_state, generated_bytes, instructor, new_asset, seaweed_settings, sha256_hex};
-use crate::helpers::{error_code, spawn_app_with, test_ingest_settings, TestApp, TestOptions};
+use crate::helpers::media::{asset_state, new_asset};
+use crate::helpers::storage::{assert_no_open_uploads, remove_bucket, seaweed_settings};
+use crate::helpers::{
+    error_code, generated_bytes, instructor, sha256_hex, spawn_app_with, test_ingest_settings, TestApp, TestOptions, MIB,
+};
 use lectern::config::UploadSettings;
 use lectern::storage::{KeyPrefix, StorageSettings};
 use serde_json::{json, Value};
 use sqlx::PgPool;
-
-const MIB: usize = 1024 * 1024;
 
 /// An app with 5 MiB parts and no workers (assets stay `uploaded`, so the tests see that state).
 async fn app(pool: PgPool, storage: Option<StorageSettings>, max_size: Option<u64>) -> TestApp {
@@ -113,7 +114,7 @@ async fn uploads_a_file_in_three_parts(app: TestApp) {
 async fn a_file_uploaded_in_parts_on_s3_becomes_the_original(pool: PgPool) {
     let storage = seaweed_settings().await;
     uploads_a_file_in_three_parts(app(pool, Some(storage.clone()), None).await).await;
-    crate::helpers::media::remove_bucket(&storage).await;
+    remove_bucket(&storage).await;
 }
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
@@ -155,7 +156,7 @@ async fn wrong_etags_and_part_numbers_are_invalid_parts(app: TestApp) {
 async fn wrong_etags_and_part_numbers_are_refused_on_s3(pool: PgPool) {
     let storage = seaweed_settings().await;
     wrong_etags_and_part_numbers_are_invalid_parts(app(pool, Some(storage.clone()), None).await).await;
-    crate::helpers::media::remove_bucket(&storage).await;
+    remove_bucket(&storage).await;
 }
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
@@ -215,7 +216,7 @@ async fn too_large_files_are_refused(app: TestApp) {
 async fn too_large_files_are_refused_on_s3(pool: PgPool) {
     let storage = seaweed_settings().await;
     too_large_files_are_refused(app(pool, Some(storage.clone()), Some(8 * MIB as u64)).await).await;
-    crate::helpers::media::remove_bucket(&storage).await;
+    remove_bucket(&storage).await;
 }
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
@@ -235,12 +236,12 @@ async fn an_aborted_upload_frees_its_parts_and_the_asset_takes_a_new_one(pool: P
 
     let abort = app.client.delete(app.url(&format!("/v1/assets/{asset_id}/multipart?upload_id={upload_id}"))).bearer_auth(&token).send().await.expect("request");
     assert_eq!(abort.status(), 204);
-    crate::helpers::media::assert_no_multipart_uploads(&app, Some(&storage)).await;
+    assert_no_open_uploads(&app).await;
     let response = post(&app, &token, &format!("/v1/assets/{asset_id}/multipart/parts"), json!({"upload_id": upload_id, "part_numbers": [1]})).await;
     assert_eq!(error_code(response).await, "upload_not_found");
     assert_eq!(asset_state(&app.pool, asset_id).await.status, "waiting_upload");
     assert_eq!(start(&app, &token, asset_id, json!({})).await.status(), 201);
-    crate::helpers::media::remove_bucket(&storage).await;
+    remove_bucket(&storage).await;
 }
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]

@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
-use crate::helpers::media::{asset_state, complete_upload, event_types, fixtures, instructor, new_asset, wait_until_not, AssetState};
-use crate::helpers::{spawn_app_with, test_ingest_settings, TestApp, TestOptions};
+use crate::helpers::media::{asset_state, complete_upload, event_types, fixtures, new_asset, wait_until_not, AssetState};
+use crate::helpers::storage::{remove_bucket, seaweed_settings};
+use crate::helpers::{instructor, spawn_app_with, test_ingest_settings, TestApp, TestOptions};
 use serde_json::Value;
 use sqlx::PgPool;
 
@@ -94,13 +95,13 @@ async fn every_fixture_probes_to_its_expected_outcome_on_local_storage(pool: PgP
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
 async fn every_fixture_probes_the_same_on_s3(pool: PgPool) {
-    let storage = crate::helpers::media::seaweed_settings().await;
+    let storage = seaweed_settings().await;
     let app = app_on(pool, Some(storage.clone()), 2).await;
     let finished = probe_fixtures(&app, &[]).await;
     assert_eq!(finished.len(), fixtures().1.len());
     check_outcomes(&finished);
     drop(app);
-    crate::helpers::media::remove_bucket(&storage).await;
+    remove_bucket(&storage).await;
 }
 
 /// Probes `bytes` in an app whose limits `tighten` changed, and returns the asset's state.

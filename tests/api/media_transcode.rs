@@ -7,9 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::helpers::media::{event_types, instructor, seaweed_settings, remove_bucket, upload_fast};
+use crate::helpers::media::{event_types, upload_fast};
 use crate::helpers::processing::{alive, versions};
-use crate::helpers::{spawn_app_with, test_ingest_settings, TestApp, TestOptions};
+use crate::helpers::storage::{keys_under, remove_bucket, seaweed_settings};
+use crate::helpers::{instructor, spawn_app_with, test_ingest_settings, TestApp, TestOptions};
 use lectern::storage::{ObjectKey, StorageSettings};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -57,10 +58,6 @@ async fn wait_for(pool: &PgPool, asset_id: Uuid, what: &str, done: impl Fn(&str,
     }
 }
 
-async fn keys_under(app: &TestApp, prefix: &str) -> Vec<String> {
-    crate::helpers::processing::keys_under(&*app.storage, prefix).await
-}
-
 async fn text_of(app: &TestApp, key: &str) -> String {
     use futures::StreamExt;
     let mut body = app.storage.get(&ObjectKey::parse(key.to_owned()).expect("key"), None).await.expect("object");
@@ -99,7 +96,7 @@ async fn check_published(app: &TestApp, asset_id: Uuid, token: &str) {
     }
 
     let prefix = format!("assets/{asset_id}/v1/");
-    let keys = keys_under(app, &prefix).await;
+    let keys = keys_under(&*app.storage, &prefix).await;
     for required in ["master.m3u8", "manifest.mpd"] {
         assert!(keys.contains(&format!("{prefix}{required}")), "{required} missing from {keys:?}");
     }
@@ -191,10 +188,10 @@ async fn reprocessing_keeps_the_old_version_until_the_new_one_is_published(pool:
 
     wait_for(&app.pool, asset_id, "v2", |status, version| status == "ready" && version == Some(2)).await;
     assert_eq!(versions(&app.pool, asset_id).await, [(1, "superseded".to_owned()), (2, "published".to_owned())]);
-    assert!(!keys_under(&app, &format!("assets/{asset_id}/v2/")).await.is_empty());
+    assert!(!keys_under(&*app.storage, &format!("assets/{asset_id}/v2/")).await.is_empty());
     // With no grace, the superseded files go as soon as the deletion job runs.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !keys_under(&app, &format!("assets/{asset_id}/v1/")).await.is_empty() {
+    while !keys_under(&*app.storage, &format!("assets/{asset_id}/v1/")).await.is_empty() {
         assert!(Instant::now() < deadline, "v1 files were not deleted");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -253,8 +250,8 @@ async fn a_failed_attempt_leaves_nothing_and_the_retry_publishes_a_new_version(p
 
     wait_for(&app.pool, asset_id, "v2", |status, version| status == "ready" && version == Some(2)).await;
     assert_eq!(versions(&app.pool, asset_id).await, [(1, "failed".to_owned()), (2, "published".to_owned())]);
-    assert!(keys_under(&app, &format!("assets/{asset_id}/v1/")).await.is_empty(), "the failed version's files remain");
-    assert!(!keys_under(&app, &format!("assets/{asset_id}/v2/")).await.is_empty());
+    assert!(keys_under(&*app.storage, &format!("assets/{asset_id}/v1/")).await.is_empty(), "the failed version's files remain");
+    assert!(!keys_under(&*app.storage, &format!("assets/{asset_id}/v2/")).await.is_empty());
     let asset: Value = app.get_with(&format!("/v1/assets/{asset_id}"), &token).await.json().await.expect("json");
     assert_eq!(asset["current_version"], 2);
     let jobs: Value = app.get_with(&format!("/v1/jobs?asset_id={asset_id}"), &token).await.json().await.expect("json");

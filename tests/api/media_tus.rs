@@ -4,12 +4,13 @@
 use std::time::Duration;
 
 use base64::Engine;
-use crate::helpers::{TestApp, error_code, spawn_app};
-use lectern::storage::get_bytes;
+use crate::helpers::media::create_asset;
+use crate::helpers::storage::{Backend, assert_no_open_uploads, keys_under, local_entries, remove_bucket};
 use crate::helpers::uploads::{
-    Backend, PART, assert_no_open_multipart, local_entries, b64, cleanup, create_asset, header, instructor, media_app,
-    objects_under, random_bytes, sha256_hex, test_uploads, tus_create, tus_head, tus_patch, tus_upload_url,
+    PART, b64, header, media_app, test_uploads, tus_create, tus_head, tus_patch, tus_upload_url,
 };
+use crate::helpers::{TestApp, error_code, generated_bytes, instructor, sha256_hex, spawn_app};
+use lectern::storage::get_bytes;
 use serde_json::{Value, json};
 use sha2::Digest;
 use sqlx::PgPool;
@@ -93,12 +94,12 @@ async fn assert_uploaded(upload: &Upload, expected: &[u8]) {
             .await
             .expect("events");
     assert_eq!(events, ["asset.created", "asset.uploaded"]);
-    assert_eq!(objects_under(&*upload.app.storage, "uploads/").await, Vec::<String>::new(), "no tail is left");
+    assert_eq!(keys_under(&*upload.app.storage, "uploads/").await, Vec::<String>::new(), "no tail is left");
 }
 
 async fn patches_across_part_boundaries_store_the_exact_bytes_and_mark_the_asset_uploaded(pool: PgPool, backend: Backend) {
     let upload = asset_for_upload(pool, backend).await;
-    let content = random_bytes(2 * PART + 1234, 1);
+    let content = generated_bytes(1, 2 * PART + 1234);
     let url = tus_upload_url(&upload.app, &upload.token, &upload.asset_id, content.len() as u64).await;
     assert!(url.starts_with(&upload.app.url("/v1/uploads/tus/")), "{url}");
     assert_eq!(offset_of(&upload, &url).await, 0);
@@ -116,11 +117,11 @@ async fn patches_across_part_boundaries_store_the_exact_bytes_and_mark_the_asset
         }
     }
     assert_uploaded(&upload, &content).await;
-    assert_no_open_multipart(&upload.app, backend).await;
+    assert_no_open_uploads(&upload.app).await;
     // A retried final PATCH finds nothing left to do.
     let retry = tus_patch(&upload.app, &upload.token, &url, offset, Vec::new()).await;
     assert_eq!(retry.status(), 204);
-    cleanup(&upload.app).await;
+    remove_bucket(&upload.app.storage_settings).await;
 }
 
 /// The process dies after the last request's bytes became the source object but before the
@@ -128,7 +129,7 @@ async fn patches_across_part_boundaries_store_the_exact_bytes_and_mark_the_asset
 /// complete, with the right SHA-256, instead of an offset it can no longer append to.
 async fn final_bytes_stored_but_never_recorded_are_recovered_when_the_client_resumes(pool: PgPool, backend: Backend) {
     let upload = asset_for_upload(pool, backend).await;
-    let content = random_bytes(PART + 4321, 9);
+    let content = generated_bytes(9, PART + 4321);
     let url = tus_upload_url(&upload.app, &upload.token, &upload.asset_id, content.len() as u64).await;
     let first = tus_patch(&upload.app, &upload.token, &url, 0, content[..1000].to_vec()).await;
     assert_eq!(first.status(), 204);
@@ -146,12 +147,12 @@ async fn final_bytes_stored_but_never_recorded_are_recovered_when_the_client_res
     let wrong = tus_patch(&upload.app, &upload.token, &url, 1000, content[1000..2000].to_vec()).await;
     assert_eq!(wrong.status(), 409);
     assert_eq!(error_code(wrong).await, "offset_mismatch");
-    cleanup(&upload.app).await;
+    remove_bucket(&upload.app.storage_settings).await;
 }
 
 async fn a_head_after_an_unrecorded_completion_reports_the_upload_complete(pool: PgPool, backend: Backend) {
     let upload = asset_for_upload(pool, backend).await;
-    let content = random_bytes(PART / 2, 10);
+    let content = generated_bytes(10, PART / 2);
     let url = tus_upload_url(&upload.app, &upload.token, &upload.asset_id, content.len() as u64).await;
     let key = lectern::media::source_key(lectern::media::AssetId(upload.asset_id.parse().expect("uuid")));
     lectern::storage::put_bytes(&*upload.app.storage, &key, bytes::Bytes::from(content.clone()), Default::default())
@@ -159,12 +160,12 @@ async fn a_head_after_an_unrecorded_completion_reports_the_upload_complete(pool:
         .expect("put");
     assert_eq!(offset_of(&upload, &url).await, content.len() as u64);
     assert_uploaded(&upload, &content).await;
-    cleanup(&upload.app).await;
+    remove_bucket(&upload.app.storage_settings).await;
 }
 
 async fn creation_with_upload_stores_the_first_chunk(pool: PgPool, backend: Backend) {
     let upload = asset_for_upload(pool, backend).await;
-    let content = random_bytes(PART + 10, 2);
+    let content = generated_bytes(2, PART + 10);
     let first = &content[..1000];
     let response = upload
         .app
@@ -185,12 +186,12 @@ async fn creation_with_upload_stores_the_first_chunk(pool: PgPool, backend: Back
     let rest = tus_patch(&upload.app, &upload.token, &url, 1000, content[1000..].to_vec()).await;
     assert_eq!(rest.status(), 204);
     assert_uploaded(&upload, &content).await;
-    cleanup(&upload.app).await;
+    remove_bucket(&upload.app.storage_settings).await;
 }
 
 async fn a_deferred_length_is_declared_by_a_later_patch(pool: PgPool, backend: Backend) {
     let upload = asset_for_upload(pool, backend).await;
-    let content = random_bytes(PART + 4096, 3);
+    let content = generated_bytes(3, PART + 4096);
     let created = upload
         .app
         .client
@@ -226,7 +227,7 @@ async fn a_deferred_length_is_declared_by_a_later_patch(pool: PgPool, backend: B
     let head = tus_head(&upload.app, &upload.token, &url).await;
     assert_eq!(header(&head, "upload-length"), Some(content.len().to_string().as_str()));
     assert_uploaded(&upload, &content).await;
-    cleanup(&upload.app).await;
+    remove_bucket(&upload.app.storage_settings).await;
 }
 
 async fn patch_with_checksum(upload: &Upload, url: &str, offset: u64, body: &[u8], checksum: &str) -> reqwest::Response {
@@ -247,7 +248,7 @@ async fn patch_with_checksum(upload: &Upload, url: &str, offset: u64, body: &[u8
 
 async fn checksums_are_verified_and_a_mismatching_chunk_is_not_kept(pool: PgPool, backend: Backend) {
     let upload = asset_for_upload(pool, backend).await;
-    let content = random_bytes(2 * PART + 99, 4);
+    let content = generated_bytes(4, 2 * PART + 99);
     let url = tus_upload_url(&upload.app, &upload.token, &upload.asset_id, content.len() as u64).await;
     let encode = |digest: &[u8]| base64::engine::general_purpose::STANDARD.encode(digest);
     let first = &content[..100];
@@ -273,12 +274,12 @@ async fn checksums_are_verified_and_a_mismatching_chunk_is_not_kept(pool: PgPool
     let rest_sum = format!("sha1 {}", encode(&sha1::Sha1::digest(rest)));
     assert_eq!(patch_with_checksum(&upload, &url, PART as u64 + 500, rest, &rest_sum).await.status(), 204);
     assert_uploaded(&upload, &content).await;
-    cleanup(&upload.app).await;
+    remove_bucket(&upload.app.storage_settings).await;
 }
 
 async fn termination_removes_every_stored_byte_and_frees_the_asset(pool: PgPool, backend: Backend) {
     let upload = asset_for_upload(pool, backend).await;
-    let content = random_bytes(PART + 777, 5);
+    let content = generated_bytes(5, PART + 777);
     let url = tus_upload_url(&upload.app, &upload.token, &upload.asset_id, (2 * PART) as u64).await;
     assert_eq!(tus_patch(&upload.app, &upload.token, &url, 0, content.clone()).await.status(), 204);
     let upload_id = url.rsplit('/').next().expect("id").to_owned();
@@ -286,7 +287,7 @@ async fn termination_removes_every_stored_byte_and_frees_the_asset(pool: PgPool,
         // The local store grows the upload in place; S3 holds a part and the tail object.
         Backend::Local => assert_eq!(local_entries(&upload.app, ".appends"), vec![upload_id.clone()]),
         Backend::S3 => {
-            assert_eq!(objects_under(&*upload.app.storage, &format!("uploads/{upload_id}/")).await.len(), 1, "a tail");
+            assert_eq!(keys_under(&*upload.app.storage, &format!("uploads/{upload_id}/")).await.len(), 1, "a tail");
         }
     }
 
@@ -305,14 +306,14 @@ async fn termination_removes_every_stored_byte_and_frees_the_asset(pool: PgPool,
         .expect("request");
     assert_eq!(deleted.status(), 204);
     assert_eq!(tus_head(&upload.app, &upload.token, &url).await.status(), 404);
-    assert_eq!(objects_under(&*upload.app.storage, "uploads/").await, Vec::<String>::new());
-    assert_eq!(objects_under(&*upload.app.storage, "assets/").await, Vec::<String>::new());
-    assert_no_open_multipart(&upload.app, backend).await;
+    assert_eq!(keys_under(&*upload.app.storage, "uploads/").await, Vec::<String>::new());
+    assert_eq!(keys_under(&*upload.app.storage, "assets/").await, Vec::<String>::new());
+    assert_no_open_uploads(&upload.app).await;
     assert_eq!(asset_json(&upload).await["status"], "waiting_upload");
     // The asset takes a new upload.
     let again = tus_create(&upload.app, &upload.token, &upload.asset_id, 10).await;
     assert_eq!(again.status(), 201);
-    cleanup(&upload.app).await;
+    remove_bucket(&upload.app.storage_settings).await;
 }
 
 async fn a_deferred_upload_that_outgrows_the_limit_is_discarded_and_the_asset_errored(pool: PgPool, backend: Backend) {
@@ -341,17 +342,17 @@ async fn a_deferred_upload_that_outgrows_the_limit_is_discarded_and_the_asset_er
         .await
         .expect("request");
     assert_eq!(header(&options, "tus-max-size"), Some(limit.to_string().as_str()));
-    assert_eq!(tus_patch(&app, &token, &url, 0, random_bytes(PART + 10, 6)).await.status(), 204);
-    let over = tus_patch(&app, &token, &url, PART as u64 + 10, random_bytes(2000, 7)).await;
+    assert_eq!(tus_patch(&app, &token, &url, 0, generated_bytes(6, PART + 10)).await.status(), 204);
+    let over = tus_patch(&app, &token, &url, PART as u64 + 10, generated_bytes(7, 2000)).await;
     assert_eq!(over.status(), 413);
     assert_eq!(error_code(over).await, "file_too_large");
-    assert_eq!(objects_under(&*app.storage, "uploads/").await, Vec::<String>::new());
-    assert_eq!(objects_under(&*app.storage, "assets/").await, Vec::<String>::new());
-    assert_no_open_multipart(&app, backend).await;
+    assert_eq!(keys_under(&*app.storage, "uploads/").await, Vec::<String>::new());
+    assert_eq!(keys_under(&*app.storage, "assets/").await, Vec::<String>::new());
+    assert_no_open_uploads(&app).await;
     let asset: Value = app.get_with(&format!("/v1/assets/{asset_id}"), &token).await.json().await.expect("json");
     assert_eq!(asset["status"], "errored");
     assert_eq!(asset["error"]["code"], "file_too_large");
-    cleanup(&app).await;
+    remove_bucket(&app.storage_settings).await;
 }
 
 async fn a_second_patch_is_locked_out_until_the_first_client_disconnects(pool: PgPool, backend: Backend) {
@@ -370,7 +371,7 @@ async fn a_second_patch_is_locked_out_until_the_first_client_disconnects(pool: P
         .body(body)
         .send();
     let slow = tokio::spawn(slow);
-    sender.send(Ok(random_bytes(1024 * 1024, 8))).await.expect("send");
+    sender.send(Ok(generated_bytes(8, 1024 * 1024))).await.expect("send");
     // Wait until the slow request holds the lease (on a busy machine it may take a while).
     let mut leased = false;
     for _ in 0..200 {
@@ -403,7 +404,7 @@ async fn a_second_patch_is_locked_out_until_the_first_client_disconnects(pool: P
     }
     let offset = offset.expect("the lease is released after the disconnect");
     assert!(offset <= 1024 * 1024, "{offset}");
-    cleanup(&upload.app).await;
+    remove_bucket(&upload.app.storage_settings).await;
 }
 
 // Protocol rules that do not depend on the backend.

@@ -11,7 +11,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use lectern::storage::get_bytes;
-use crate::helpers::uploads::{Backend, PART, cleanup, create_asset, instructor, media_app_with, random_bytes, sha256_hex, test_uploads};
+use crate::helpers::media::create_asset;
+use crate::helpers::storage::{Backend, remove_bucket};
+use crate::helpers::uploads::{PART, media_app_with, test_uploads};
+use crate::helpers::{generated_bytes, instructor, sha256_hex};
 use serde_json::Value;
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -109,7 +112,7 @@ async fn tus_js_client_resumes_after_a_cut_connection(pool: PgPool, backend: Bac
 
     let token = instructor(&app, "teacher@example.com").await;
     let asset_id = create_asset(&app, &token, "Lecture").await["id"].as_str().expect("id").to_owned();
-    let content = random_bytes(2 * PART + 333_333, 11);
+    let content = generated_bytes(11, 2 * PART + 333_333);
     let file = app.data_dir.path().join("lecture.mp4");
     std::fs::write(&file, &content).expect("write the file");
 
@@ -142,7 +145,7 @@ async fn tus_js_client_resumes_after_a_cut_connection(pool: PgPool, backend: Bac
         .await
         .expect("upload row");
     assert_eq!(metadata["filename"], "lecture.mp4");
-    cleanup(&app).await;
+    remove_bucket(&app.storage_settings).await;
 }
 
 #[sqlx::test]

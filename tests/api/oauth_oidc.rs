@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::helpers::{error_code, spawn_app_with, test_auth_settings, TestApp, TestOptions};
+use crate::helpers::{error_code, free_port, spawn_app_with, test_auth_settings, TestApp, TestOptions};
 use lectern::config::{AuthSettings, OidcClientSettings};
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -24,10 +24,6 @@ const CLIENT_SECRET: &str = "lectern-test-secret";
 /// The Node provider process; killed when dropped.
 struct OidcProvider {
     _child: tokio::process::Child,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("address").port()
 }
 
 fn provider_dir() -> PathBuf {

@@ -3,9 +3,9 @@
 //! and resolving through the local origin to the package's bytes), and how they end
 //! (revocation of the session or of the grant, expiry), plus origin and address restrictions.
 
-use crate::helpers::{TestApp, error_code, spawn_app};
+use crate::helpers::{TestApp, account_with_roles, api_key, error_code, spawn_app};
 use lectern::cdn::{Cdn, CdnError, CdnSettings, SignedRequest};
-use crate::helpers::playback::{Lesson, account, grant, lesson, package, start_session, video_renditions};
+use crate::helpers::playback::{Lesson, grant, lesson, package, start_session, video_renditions};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -166,7 +166,7 @@ async fn without_a_grant_a_learner_is_refused_but_owners_admins_and_public_asset
     assert_eq!(error_code(response).await, "playback_not_allowed");
 
     assert_eq!(start_session(&app, lesson.asset_id, &lesson.owner, None).await.status(), 201);
-    let (_, admin) = account(&app, "admin@example.com", &["learner", "admin"]).await;
+    let (_, admin) = account_with_roles(&app, "admin@example.com", &["learner", "admin"]).await;
     assert_eq!(start_session(&app, lesson.asset_id, &admin, None).await.status(), 201);
 
     let response = start_session(&app, uuid::Uuid::new_v4(), &lesson.learner, None).await;
@@ -201,25 +201,11 @@ async fn without_a_grant_a_learner_is_refused_but_owners_admins_and_public_asset
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
 async fn an_asset_that_is_not_ready_answers_asset_not_ready(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let (_, owner) = account(&app, "teacher@example.com", &["learner", "instructor"]).await;
+    let (_, owner) = account_with_roles(&app, "teacher@example.com", &["learner", "instructor"]).await;
     let asset_id = crate::helpers::media::new_asset(&app, &owner).await;
     let response = start_session(&app, asset_id, &owner, None).await;
     assert_eq!(response.status(), 409);
     assert_eq!(error_code(response).await, "asset_not_ready");
-}
-
-async fn api_key(app: &TestApp, token: &str, scopes: &[&str]) -> String {
-    let response = app
-        .client
-        .post(app.url("/v1/api-keys"))
-        .bearer_auth(token)
-        .json(&json!({"name": "course site", "scopes": scopes}))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(response.status(), 201);
-    let body: Value = response.json().await.expect("json");
-    body["secret"].as_str().expect("secret").to_owned()
 }
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
@@ -255,7 +241,7 @@ async fn an_api_key_with_playback_create_acts_for_a_learner_who_may_watch(pool: 
     assert_eq!(response.status(), 404);
 
     // Another instructor's key cannot reach this asset at all.
-    let (_, stranger) = account(&app, "other@example.com", &["learner", "instructor"]).await;
+    let (_, stranger) = account_with_roles(&app, "other@example.com", &["learner", "instructor"]).await;
     let stranger_key = api_key(&app, &stranger, &["playback:create"]).await;
     let response = start_session(&app, lesson.asset_id, &stranger_key, for_learner).await;
     assert_eq!(response.status(), 404);
@@ -281,7 +267,7 @@ async fn revoking_a_session_or_the_grant_stops_the_manifests_at_once(pool: PgPoo
     let first = session(&app, &lesson, &lesson.learner).await;
     let first_master = first["hls_url"].as_str().expect("url").to_owned();
     assert_eq!(fetch(&app, &first_master).await.status(), 200);
-    let (_, stranger) = account(&app, "stranger@example.com", &["learner"]).await;
+    let (_, stranger) = account_with_roles(&app, "stranger@example.com", &["learner"]).await;
     let delete = |token: String| {
         let url = app.url(&format!("/v1/playback/{}", first["session_id"].as_str().expect("id")));
         let client = app.client.clone();

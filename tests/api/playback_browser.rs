@@ -6,45 +6,16 @@
 //! Needs Chromium and the pinned npm packages (`scripts/install-players.sh`) and, for the S3
 //! case, the shared SeaweedFS (`scripts/seaweedfs.sh start`).
 
-use std::path::Path;
-use std::process::Command;
-
-use crate::helpers::{TestApp, TestOptions, spawn_app_with};
 use crate::helpers::playback::{grant, lesson, start_session, video_renditions};
+use crate::helpers::players::{self, require_players};
+use crate::helpers::storage::{remove_bucket, seaweed_settings};
+use crate::helpers::{TestApp, TestOptions, spawn_app_with};
 use serde_json::Value;
 use sqlx::PgPool;
 
-fn players_dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/players")
-}
-
-fn require_players() {
-    assert!(
-        Path::new("/usr/bin/chromium").exists() && players_dir().join("node_modules/playwright-core").exists(),
-        "Chromium or the player packages are missing: run scripts/install-players.sh"
-    );
-}
-
 /// Runs `play.mjs` off the runtime's thread, so the app keeps serving while the browser plays.
 async fn play(player: &'static str, url: String, renditions: usize) {
-    let output = tokio::task::spawn_blocking(move || {
-        let output = Command::new("node")
-            .arg(players_dir().join("play.mjs"))
-            .args(["--player", player, "--url", &url, "--timeout", "120", "--json"])
-            .args(["--expect-renditions", &renditions.to_string()])
-            .output()
-            .expect("node runs play.mjs");
-        (output, url)
-    })
-    .await
-    .expect("joined");
-    let (output, url) = output;
-    assert!(
-        output.status.success(),
-        "{player} could not play {url}:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    tokio::task::spawn_blocking(move || players::play(player, &url, renditions)).await.expect("joined");
 }
 
 async fn learner_session(app: &TestApp) -> Value {
@@ -72,12 +43,12 @@ async fn a_granted_lesson_plays_in_hls_js_dash_js_and_shaka_through_signed_sessi
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
 async fn a_granted_lesson_plays_from_seaweedfs_through_the_signed_origin(pool: PgPool) {
     require_players();
-    let storage = crate::helpers::media::seaweed_settings().await;
+    let storage = seaweed_settings().await;
     let options = TestOptions { storage: Some(storage.clone()), ..TestOptions::default() };
     let app = spawn_app_with(pool, options).await;
     let session = learner_session(&app).await;
     let renditions = video_renditions().len();
     play("hls", session["hls_url"].as_str().expect("url").to_owned(), renditions).await;
     play("dash", session["dash_url"].as_str().expect("url").to_owned(), renditions).await;
-    crate::helpers::media::remove_bucket(&storage).await;
+    remove_bucket(&storage).await;
 }

@@ -14,12 +14,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::media::{event_types, fixtures, instructor, remove_bucket, seaweed_settings, seaweed_settings_at};
+use crate::helpers::media::{event_types, fixtures};
 use crate::helpers::processing::{
-    alive, assert_only_version_stored, engine_children_of, keys_under, lecture_clip, start_processing, transcode_job,
+    alive, assert_only_version_stored, engine_children_of, lecture_clip, start_processing, transcode_job,
     versions, wait_for_asset, wait_for_encoding,
 };
-use crate::helpers::{spawn_app_with, test_ingest_settings, TestApp, TestOptions};
+use crate::helpers::storage::{keys_under, remove_bucket, s3_settings_at, seaweed_settings};
+use crate::helpers::{free_port, instructor, spawn_app_with, test_ingest_settings, TestApp, TestOptions};
 use lectern::jobs::{queue, JobContext, JobId, WorkerSettings};
 use lectern::storage::StorageSettings;
 use secrecy::ExposeSecret;
@@ -282,10 +283,6 @@ fn running_as_root() -> bool {
         .unwrap_or(false)
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port()
-}
-
 #[tokio::test]
 async fn a_database_restart_mid_encode_still_ends_ready_with_one_published_version() {
     database_restart_mid_encode(None).await;
@@ -394,7 +391,7 @@ impl Drop for PrivateSeaweed {
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
 async fn a_storage_outage_mid_transcode_is_retried_until_the_asset_is_ready(pool: PgPool) {
     let seaweed = PrivateSeaweed::start();
-    let storage = seaweed_settings_at(&seaweed.endpoint()).await;
+    let storage = StorageSettings::S3(s3_settings_at(&seaweed.endpoint()).await);
     let app = app_with(pool.clone(), 1, Some(storage.clone()), quick_jobs(Duration::from_secs(6))).await;
     let token = instructor(&app, "teacher@example.com").await;
     let asset_id = start_processing(&app, &token, lecture_clip(), "fast").await;

@@ -7,13 +7,14 @@ use std::process::Command;
 
 use bytes::Bytes;
 use lectern::engine::{EngineLimits, EngineRunner};
-use lectern::storage::{KeyPrefix, LocalSettings, LocalStore, ObjectKey, ObjectStore, PutOptions, put_bytes};
+use lectern::storage::{KeyPrefix, LocalStore, ObjectKey, ObjectStore, PutOptions, put_bytes};
 use lectern::transcode::local::LocalTranscoder;
 use lectern::transcode::{RenditionKind, TranscodeError, TranscodeRequest, Transcoder};
 use pipelines::preset::Preset;
-use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+use crate::helpers::storage::local_store_in;
 
 /// Two small rungs and 2 s segments, so the encode takes a moment.
 const SMALL_PRESET: &str = r#"
@@ -74,13 +75,7 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = LocalStore::open(&LocalSettings {
-        root: dir.path().join("objects"),
-        public_url: url::Url::parse("http://127.0.0.1:1").expect("valid"),
-        presign_secret: SecretString::from("unused"),
-    })
-    .await
-    .expect("local store");
+    let store = local_store_in(dir.path()).await;
     let clip = dir.path().join("clip.mp4");
     make_clip(&clip);
     let bytes = std::fs::read(&clip).expect("clip");

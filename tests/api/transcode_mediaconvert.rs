@@ -15,9 +15,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use lectern::config::MediaConvertSettings;
-use lectern::storage::{
-    KeyPrefix, LocalSettings, LocalStore, ObjectKey, ObjectStore, PutOptions, S3Settings, S3Store, put_bytes,
-};
+use lectern::storage::{KeyPrefix, ObjectKey, ObjectStore, PutOptions, S3Store, put_bytes};
 use lectern::transcode::{RenditionKind, TranscodeError, TranscodeRequest, Transcoder};
 use lectern::transcode::mediaconvert::{MediaConvertError, MediaConvertJob, MediaConvertTranscoder, S3Location};
 use pipelines::preset::Preset;
@@ -26,6 +24,8 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+use crate::helpers::storage::{local_store_in, s3_settings};
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/LecternMediaConvert";
 const QUEUE: &str = "arn:aws:mediaconvert:us-east-1:111122223333:queues/Lectern";
@@ -198,32 +198,14 @@ impl Fixture {
     /// With the local storage backend in a temporary directory.
     async fn new() -> Self {
         let root = tempfile::tempdir().expect("temp dir");
-        let store = LocalStore::open(&LocalSettings {
-            root: root.path().join("objects"),
-            public_url: url::Url::parse("http://127.0.0.1:1").expect("valid"),
-            presign_secret: SecretString::from("unused"),
-        })
-        .await
-        .expect("local store");
+        let store = local_store_in(root.path()).await;
         Self::with_store(Arc::new(store), Some(root))
     }
 
-    /// With a fresh bucket on the shared SeaweedFS (127.0.0.1:8333, `scripts/seaweedfs.sh`).
+    /// With a fresh bucket on the shared SeaweedFS (`scripts/seaweedfs.sh`).
     async fn seaweedfs() -> (Self, Arc<S3Store>) {
-        let settings = S3Settings {
-            bucket: format!("lectern-mc-{}", &Uuid::new_v4().simple().to_string()[..20]),
-            endpoint: Some(url::Url::parse("http://127.0.0.1:8333").expect("valid")),
-            region: "us-east-1".to_owned(),
-            access_key_id: Some("lectern-test".to_owned()),
-            secret_access_key: Some(SecretString::from("lectern-test-secret")),
-            force_path_style: true,
-            create_bucket: true,
-            multipart_part_size: 5 * 1024 * 1024,
-        };
         let store = Arc::new(
-            S3Store::connect(&settings)
-                .await
-                .expect("SeaweedFS answers at 127.0.0.1:8333 (scripts/seaweedfs.sh start)"),
+            S3Store::connect(&s3_settings().await).await.expect("SeaweedFS answers (scripts/seaweedfs.sh start)"),
         );
         (Self::with_store(store.clone(), None), store)
     }

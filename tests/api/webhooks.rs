@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use crate::helpers::{TestApp, TestOptions, error_code, spawn_app_with, test_ingest_settings};
+use crate::helpers::{TestApp, TestOptions, error_code, instructor, spawn_app_with, test_ingest_settings};
 use lectern::config::{IngestSettings, WebhookSettings};
 use lectern::net::AddressPolicy;
 use serde_json::{Value, json};
@@ -131,10 +131,6 @@ async fn app_with_workers(pool: PgPool, webhooks: WebhookSettings, workers: usiz
     spawn_app_with(pool, TestOptions { workers, ingest: Some(ingest), ..TestOptions::default() }).await
 }
 
-async fn instructor(app: &TestApp, email: &str) -> String {
-    crate::helpers::uploads::instructor(app, email).await
-}
-
 async fn create_webhook(app: &TestApp, token: &str, body: Value) -> reqwest::Response {
     app.client.post(app.url("/v1/webhooks")).bearer_auth(token).json(&body).send().await.expect("request")
 }
@@ -147,7 +143,7 @@ async fn webhook(app: &TestApp, token: &str, body: Value) -> Value {
 }
 
 async fn create_asset(app: &TestApp, token: &str) -> String {
-    let created = crate::helpers::uploads::create_asset(app, token, "Lecture 1").await;
+    let created = crate::helpers::media::create_asset(app, token, "Lecture 1").await;
     created["id"].as_str().expect("asset id").to_owned()
 }
 
@@ -202,7 +198,7 @@ async fn every_event_of_a_real_asset_lifecycle_arrives_signed_as_the_readme_says
     // Asset A through the API and the real jobs: created, uploaded (tus), errored (the probe
     // refuses random bytes), renamed (an internal event, not delivered), deleted.
     let asset_a = create_asset(&app, &token).await;
-    let bytes = crate::helpers::uploads::random_bytes(64 * 1024, 7);
+    let bytes = crate::helpers::generated_bytes(7, 64 * 1024);
     let upload = crate::helpers::uploads::tus_upload_url(&app, &token, &asset_a, bytes.len() as u64).await;
     assert_eq!(crate::helpers::uploads::tus_patch(&app, &token, &upload, 0, bytes).await.status(), 204);
     let asset_a_id: uuid::Uuid = asset_a.parse().expect("uuid");

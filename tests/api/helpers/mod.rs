@@ -1,10 +1,19 @@
-//! Shared set-up for integration tests: a real Lectern on 127.0.0.1 with port 0, local storage
-//! in a temporary directory, and the per-test database `#[sqlx::test]` provides.
-#![allow(dead_code)]
+//! The shared set-up of the integration tests: a real Lectern on 127.0.0.1 with port 0, local
+//! storage in a temporary directory (or a bucket on SeaweedFS, see [`storage`]), and the per-test
+//! database `#[sqlx::test]` provides; accounts with roles, API keys, and deterministic bytes.
+//!
+//! - [`media`]: the media fixtures, assets, completed uploads and the asset's state;
+//! - [`processing`]: following an asset through the jobs, and the engine children;
+//! - [`uploads`]: apps with test upload settings on either backend, and tus requests;
+//! - [`storage`]: SeaweedFS buckets, leftovers checks, and the store conformance harness;
+//! - [`playback`]: a real package published as an asset's version 1, grants and sessions;
+//! - [`cloudfront`]: a local stand-in for CloudFront's CreateInvalidation;
+//! - [`players`]: the browser players of `tests/players`.
 
 pub mod cloudfront;
 pub mod media;
 pub mod playback;
+pub mod players;
 pub mod processing;
 pub mod storage;
 pub mod uploads;
@@ -31,8 +40,6 @@ pub struct TestApp {
     pub storage: std::sync::Arc<dyn lectern::storage::ObjectStore>,
     /// The storage settings the app runs with (tests may open their own connection).
     pub storage_settings: StorageSettings,
-    /// The bucket, when the app runs on S3.
-    pub s3_bucket: Option<String>,
 }
 
 impl TestApp {
@@ -77,7 +84,7 @@ pub struct TestOptions {
 
 /// The documented defaults, with engine children run by the built `lectern` binary (the test
 /// executable itself cannot be one), and without the fast first package: tests that are not
-/// about it count on the ladder being version 1. tests/media_fast_start.rs turns it on.
+/// about it count on the ladder being version 1. `media_fast_start` turns it on.
 pub fn test_ingest_settings() -> IngestSettings {
     IngestSettings {
         engine_program: Some(std::path::PathBuf::from(env!("CARGO_BIN_EXE_lectern"))),
@@ -124,10 +131,6 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
     let listen = probe.local_addr().expect("address");
     drop(probe);
     let public_url = options.public_url.unwrap_or_else(|| url::Url::parse(&format!("http://{listen}")).expect("valid URL"));
-    let s3_bucket = match &options.storage {
-        Some(StorageSettings::S3(s3)) => Some(s3.bucket.clone()),
-        _ => None,
-    };
     let storage_settings = options.storage.unwrap_or_else(|| {
         StorageSettings::Local(LocalSettings {
             root: data_dir.path().join("objects"),
@@ -178,7 +181,7 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
     let stop = CancellationToken::new();
     let stopped = stop.clone();
     tokio::spawn(async move { application.run_until_stopped(stopped.cancelled_owned()).await });
-    TestApp { address, client: reqwest::Client::new(), pool, data_dir, stop, storage, storage_settings, s3_bucket }
+    TestApp { address, client: reqwest::Client::new(), pool, data_dir, stop, storage, storage_settings }
 }
 
 /// A password every policy accepts.
@@ -216,17 +219,76 @@ impl TestApp {
 
     /// Makes an account an administrator directly in the database.
     pub async fn make_admin(&self, account_id: &str) {
-        let account_id: uuid::Uuid = account_id.parse().expect("uuid");
-        sqlx::query("update account set roles = '{learner,admin}' where account_id = $1")
+        self.set_roles(account_id.parse().expect("uuid"), &["learner", "admin"]).await;
+    }
+
+    /// Sets an account's roles directly in the database.
+    pub async fn set_roles(&self, account_id: uuid::Uuid, roles: &[&str]) {
+        let roles: Vec<String> = roles.iter().map(|role| (*role).to_owned()).collect();
+        sqlx::query("update account set roles = $2 where account_id = $1")
             .bind(account_id)
+            .bind(&roles)
             .execute(&self.pool)
             .await
-            .expect("update");
+            .expect("update roles");
     }
+}
+
+/// Registers an account with `roles` and returns its id and access token.
+pub async fn account_with_roles(app: &TestApp, email: &str, roles: &[&str]) -> (uuid::Uuid, String) {
+    let registered = app.register(email).await;
+    let account_id: uuid::Uuid = registered["account"]["account_id"].as_str().expect("id").parse().expect("uuid");
+    app.set_roles(account_id, roles).await;
+    (account_id, registered["tokens"]["access_token"].as_str().expect("token").to_owned())
+}
+
+/// Registers an instructor (a learner who may also upload) and returns their access token.
+pub async fn instructor(app: &TestApp, email: &str) -> String {
+    account_with_roles(app, email, &["learner", "instructor"]).await.1
+}
+
+/// `POST /v1/api-keys` with `body`.
+pub async fn create_api_key(app: &TestApp, token: &str, body: serde_json::Value) -> reqwest::Response {
+    app.client.post(app.url("/v1/api-keys")).bearer_auth(token).json(&body).send().await.expect("request")
+}
+
+/// Creates an API key with `scopes` that must succeed, and returns its secret.
+pub async fn api_key(app: &TestApp, token: &str, scopes: &[&str]) -> String {
+    let response = create_api_key(app, token, serde_json::json!({"name": "course site", "scopes": scopes})).await;
+    assert_eq!(response.status(), 201);
+    let body: serde_json::Value = response.json().await.expect("json");
+    body["secret"].as_str().expect("secret").to_owned()
 }
 
 /// The error code of a JSON error response.
 pub async fn error_code(response: reqwest::Response) -> String {
     let body: serde_json::Value = response.json().await.expect("json error body");
     body["error"]["code"].as_str().expect("code").to_owned()
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port()
+}
+
+pub const MIB: usize = 1024 * 1024;
+
+/// Deterministic pseudo-random bytes (xorshift), so a test can make a large body twice and a
+/// failure is reproducible.
+pub fn generated_bytes(seed: u64, length: usize) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut bytes = Vec::with_capacity(length + 8);
+    while bytes.len() < length {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        bytes.extend_from_slice(&state.to_le_bytes());
+    }
+    bytes.truncate(length);
+    bytes
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }

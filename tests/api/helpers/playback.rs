@@ -1,8 +1,7 @@
 //! Shared set-up for the playback tests: one real package made by `lectern transcode` from a
-//! short ffmpeg clip (once per test binary), published as version 1 of an asset the way the
+//! short ffmpeg clip (once per test run), published as version 1 of an asset the way the
 //! transcode job publishes one: files under `assets/{id}/v1/` in the app's object store, a
 //! `published` `asset_version` row, and the asset `ready` and `playable`.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,33 +9,37 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
-use super::TestApp;
+use super::{TestApp, account_with_roles};
 
 /// The package directory and its `package.json`.
 pub fn package() -> &'static (PathBuf, Value) {
     static PACKAGE: OnceLock<(PathBuf, Value)> = OnceLock::new();
-    PACKAGE.get_or_init(|| {
-        let work = tempfile::tempdir().expect("temp dir").keep();
-        let source = work.join("lecture.mp4");
-        // Five seconds of 640x360: two segments per rendition, two rungs (360p, 240p) and audio.
-        let status = Command::new("ffmpeg")
-            .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=5"])
-            .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=5"])
-            .args(["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"])
-            .arg(&source)
-            .status()
-            .expect("ffmpeg runs");
-        assert!(status.success());
-        let out = work.join("package");
-        let output = Command::new(env!("CARGO_BIN_EXE_lectern"))
-            .args(["transcode", source.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8"), "--quiet"])
-            .output()
-            .expect("lectern runs");
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        let package = serde_json::from_str(&std::fs::read_to_string(out.join("package.json")).expect("package.json"))
-            .expect("JSON");
-        (out, package)
-    })
+    // Five seconds of 640x360: two segments per rendition, two rungs (360p, 240p) and audio.
+    PACKAGE.get_or_init(|| transcoded_clip(&tempfile::tempdir().expect("temp dir").keep(), "640x360", 5))
+}
+
+/// Makes a `seconds`-long clip of `size` (a test picture and a tone) in `work` and transcodes it
+/// with `lectern transcode` and the default preset into `work/package`; returns the package
+/// directory and its `package.json`.
+pub fn transcoded_clip(work: &Path, size: &str, seconds: u32) -> (PathBuf, Value) {
+    let source = work.join("lecture.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", &format!("testsrc2=size={size}:rate=30:duration={seconds}")])
+        .args(["-f", "lavfi", "-i", &format!("sine=frequency=440:duration={seconds}")])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"])
+        .arg(&source)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success());
+    let out = work.join("package");
+    let output = Command::new(env!("CARGO_BIN_EXE_lectern"))
+        .args(["transcode", source.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8"), "--quiet"])
+        .output()
+        .expect("lectern runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let package =
+        serde_json::from_str(&std::fs::read_to_string(out.join("package.json")).expect("package.json")).expect("JSON");
+    (out, package)
 }
 
 /// The names of the package's video renditions.
@@ -105,24 +108,9 @@ pub async fn publish(app: &TestApp, asset_id: uuid::Uuid) {
         .expect("ready");
 }
 
-/// A registered account: (account id, access token).
-pub async fn account(app: &TestApp, email: &str, roles: &[&str]) -> (uuid::Uuid, String) {
-    let registered = app.register(email).await;
-    let account_id: uuid::Uuid = registered["account"]["account_id"].as_str().expect("id").parse().expect("uuid");
-    let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
-    sqlx::query("update account set roles = $2 where account_id = $1")
-        .bind(account_id)
-        .bind(&roles)
-        .execute(&app.pool)
-        .await
-        .expect("roles");
-    (account_id, registered["tokens"]["access_token"].as_str().expect("token").to_owned())
-}
-
-/// An instructor with a ready (published) asset, and a learner: (owner token, asset id,
-/// learner id, learner token).
+/// An instructor with a ready (published) asset, and a learner: owner token, asset id, learner
+/// id, learner token.
 pub struct Lesson {
-    pub owner_id: uuid::Uuid,
     pub owner: String,
     pub asset_id: uuid::Uuid,
     pub learner_id: uuid::Uuid,
@@ -130,11 +118,11 @@ pub struct Lesson {
 }
 
 pub async fn lesson(app: &TestApp) -> Lesson {
-    let (owner_id, owner) = account(app, "teacher@example.com", &["learner", "instructor"]).await;
-    let (learner_id, learner) = account(app, "learner@example.com", &["learner"]).await;
+    let (_, owner) = account_with_roles(app, "teacher@example.com", &["learner", "instructor"]).await;
+    let (learner_id, learner) = account_with_roles(app, "learner@example.com", &["learner"]).await;
     let asset_id = super::media::new_asset(app, &owner).await;
     publish(app, asset_id).await;
-    Lesson { owner_id, owner, asset_id, learner_id, learner }
+    Lesson { owner, asset_id, learner_id, learner }
 }
 
 pub async fn grant(app: &TestApp, lesson: &Lesson, account_id: uuid::Uuid) -> reqwest::Response {

@@ -1,7 +1,6 @@
 //! Helpers for tests that follow an asset through the processing jobs: storing an original and
-//! completing its upload, waiting on the asset's status and versions, listing stored keys, and
-//! finding the engine children (`lectern __engine`) of a process.
-#![allow(dead_code)]
+//! completing its upload, waiting on the asset's status and versions, checking which version's
+//! files are stored, and finding the engine children (`lectern __engine`) of a process.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,14 +8,15 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use lectern::media::AssetId;
-use lectern::storage::{KeyPrefix, ObjectStore};
+use lectern::storage::ObjectStore;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::TestApp;
+use super::storage::keys_under;
 
 /// A 20-second 720p30 clip with a tone: long enough that a transcode with the `fast` preset is
-/// still running when a test interrupts it. Made once per test binary in the shared target
+/// still running when a test interrupts it. Made once per test run in the shared target
 /// directory (under a lock, written to a temporary name first).
 pub fn lecture_clip() -> &'static Path {
     static CLIP: OnceLock<PathBuf> = OnceLock::new();
@@ -116,12 +116,6 @@ pub async fn transcode_job(pool: &PgPool, asset_id: Uuid) -> (String, i32, Optio
     .fetch_one(pool)
     .await
     .expect("a transcode job")
-}
-
-/// Every key under `prefix`.
-pub async fn keys_under(store: &dyn ObjectStore, prefix: &str) -> Vec<String> {
-    let prefix = KeyPrefix::parse(prefix.to_owned()).expect("prefix");
-    store.list(&prefix).await.expect("list").into_iter().map(|object| object.key.as_str().to_owned()).collect()
 }
 
 /// Keys under `assets/{id}/` other than the original: every one must belong to `version`.

@@ -6,8 +6,6 @@ use lectern::storage::{
     ByteRange, KeyPrefix, ObjectKey, ObjectStore, PutOptions, StorageError, put_bytes,
 };
 
-pub const MIB: usize = 1024 * 1024;
-
 pub fn key(text: &str) -> ObjectKey {
     ObjectKey::parse(text).expect("test keys are valid")
 }
@@ -37,19 +35,10 @@ pub async fn read_range(
     Ok((body.range, chunks.concat()))
 }
 
-/// Deterministic pseudo-random chunks (xorshift), so a large body can be produced twice,
-/// once to upload and once to hash, without holding it in memory.
+/// [`generated_bytes`](crate::helpers::generated_bytes) as a chunk, so a large body can be
+/// produced twice, once to upload and once to hash, without holding it in memory.
 pub fn generated_chunk(index: u64, length: usize) -> Bytes {
-    let mut state = index.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut chunk = Vec::with_capacity(length);
-    while chunk.len() < length {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        chunk.extend_from_slice(&state.to_le_bytes());
-    }
-    chunk.truncate(length);
-    chunk.into()
+    crate::helpers::generated_bytes(index, length).into()
 }
 
 /// Flips one hex digit of the signature in a presigned URL (`signature=` locally,

@@ -7,6 +7,7 @@ use futures::StreamExt;
 use lectern::storage::{BodyStream, ByteRange, PutOptions, StorageError, get_bytes, put_bytes};
 use sha2::{Digest, Sha256};
 
+use crate::helpers::MIB;
 use crate::helpers::storage::Harness;
 use crate::helpers::storage::fixtures::*;
 

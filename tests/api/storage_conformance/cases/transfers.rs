@@ -5,6 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use lectern::storage::{CompletedPart, PutOptions, StorageError, get_bytes};
 
+use crate::helpers::MIB;
 use crate::helpers::storage::Harness;
 use crate::helpers::storage::fixtures::*;
 

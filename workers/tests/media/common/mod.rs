@@ -1,6 +1,5 @@
 //! Fixture generation shared by the integration tests: every source file is made with the
 //! `ffmpeg` CLI in a temporary directory, so no binary media is committed.
-#![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -1,12 +1,8 @@
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::path::Path;
 
-use common::check::{check_package, join, video_size};
-use common::plans::{audio, rung, two_rungs};
-use common::{basic_mp4, ffmpeg, ffmpeg_piped, tempdir};
+use crate::common::check::{check_package, join, video_size};
+use crate::common::plans::{audio, rung, two_rungs};
+use crate::common::{basic_mp4, ffmpeg, ffmpeg_piped, tempdir};
 use pipelines::package::Package;
 use pipelines::plan::Plan;
 use workers::{Progress, transcode};
@@ -65,7 +61,7 @@ fn a_plain_moov_at_end_mp4_becomes_aligned_cmaf_with_images_and_download() {
         assert!(out.join(format!("images/thumb_{number:05}.jpg")).exists());
     }
     assert!(!out.join("images/thumb_00004.jpg").exists());
-    let download = common::ffprobe_json(
+    let download = crate::common::ffprobe_json(
         &out.join("download.mp4"),
         &["-show_entries", "stream=codec_name,width"],
     );
@@ -134,7 +130,7 @@ fn anamorphic_sixty_fps_source_is_scaled_to_square_pixels_at_thirty_fps() {
         &package.video[0].segments,
         "all.mp4",
     );
-    let json = common::ffprobe_json(
+    let json = crate::common::ffprobe_json(
         &first,
         &[
             "-show_entries",
@@ -462,7 +458,7 @@ fn a_plan_with_an_unsafe_rendition_name_is_rejected_before_any_work() {
 /// First presentation time of the only stream of a rendition, in seconds.
 fn first_pts_seconds(out: &Path, rendition: &pipelines::package::PackagedRendition) -> f64 {
     let whole = join(out, rendition, &rendition.segments, "first_pts.mp4");
-    let json = common::ffprobe_json(
+    let json = crate::common::ffprobe_json(
         &whole,
         &[
             "-show_entries",
@@ -551,7 +547,7 @@ fn hdr_pq_source_is_tone_mapped_to_sdr() {
         &package.video[0].segments[..1],
         "sdr.mp4",
     );
-    let json = common::ffprobe_json(&first, &["-show_entries", "stream=color_transfer,pix_fmt"]);
+    let json = crate::common::ffprobe_json(&first, &["-show_entries", "stream=color_transfer,pix_fmt"]);
     assert_eq!(json["streams"][0]["pix_fmt"], "yuv420p");
     assert_eq!(json["streams"][0]["color_transfer"], "bt709");
 }

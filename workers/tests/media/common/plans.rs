@@ -1,6 +1,5 @@
 //! Hand-built plans: the planner lives in `pipelines` on another branch, so tests describe the
 //! ladder they want directly.
-#![allow(dead_code)]
 
 use pipelines::plan::{
     AudioRendition, H264Profile, ImagePlan, Plan, VideoCodec, VideoFilters, VideoRung,

@@ -1,6 +1,5 @@
 //! Checks every package must pass, whatever the source: segments that start with keyframes,
 //! boundaries shared by all rungs, files ffprobe can read, images that decode.
-#![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 

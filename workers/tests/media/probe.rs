@@ -1,8 +1,4 @@
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
-use common::{basic_mp4, ffmpeg, ffmpeg_piped, tempdir};
+use crate::common::{basic_mp4, ffmpeg, ffmpeg_piped, tempdir};
 use pipelines::refusal::RefusalCode;
 use pipelines::source::{FieldOrder, Rational};
 use workers::probe;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the CloudFront signing conformance test (tests/cdn_conformance.rs) needs: a
+# Installs what the CloudFront signing conformance test (tests/api/cdn_conformance.rs) needs: a
 # Python virtual environment in .tools/cdn-venv with botocore and rsa, pinned in
 # tests/cdn/requirements.txt. The test runs tests/cdn/botocore_sign.py with that interpreter.
 #

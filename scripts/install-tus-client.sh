@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the official tus-js-client for the resumable-upload test (tests/media_tus_client.rs)
+# Installs the official tus-js-client for the resumable-upload test (tests/api/media_tus_client.rs)
 # from the pinned tests/tus/package-lock.json. Needs Node 20+ and npm.
 #
 # Idempotent and quiet: prints nothing when the pinned packages are already installed.

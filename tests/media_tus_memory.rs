@@ -2,20 +2,25 @@
 //! stream must not grow this process's resident memory by anything like the body's size.
 //!
 //! Its own test binary with one test, so no other test's allocations share the process (the
-//! server under test runs in this process). The bound is generous (a third of the body) to stay
-//! robust on a busy machine; buffering the body would exceed it several times over.
+//! server under test runs in this process): the other integration tests are one binary
+//! (tests/api), whose concurrent tests would move this process's memory on their own. The bound
+//! is generous (a third of the body) to stay robust on a busy machine; buffering the body would
+//! exceed it several times over.
 
-mod common;
-mod media_support;
+// The helpers of the `api` binary; this one uses a few of them.
+#[allow(dead_code)]
+#[path = "api/helpers/mod.rs"]
+mod helpers;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use media_support::{
-    Backend, create_asset, instructor, media_app, random_bytes, test_uploads, tus_head, tus_upload_url, cleanup, header,
-};
+use helpers::media::create_asset;
+use helpers::storage::{Backend, remove_bucket};
+use helpers::uploads::{header, media_app, test_uploads, tus_head, tus_upload_url};
+use helpers::{generated_bytes, instructor};
 use sqlx::PgPool;
 
 const BODY_MIB: u64 = 256;
@@ -40,7 +45,7 @@ async fn upload_streamed(pool: PgPool, backend: Backend) {
     let url = tus_upload_url(&app, &token, &asset_id, size + 1).await;
 
     // One 256 KiB block sent over and over: the client holds nothing more.
-    let block = Bytes::from(random_bytes(256 * 1024, 21));
+    let block = Bytes::from(generated_bytes(21, 256 * 1024));
     let blocks = size / block.len() as u64;
     let body = futures::stream::iter((0..blocks).map(move |_| Ok::<_, std::io::Error>(block.clone())));
 
@@ -78,7 +83,7 @@ async fn upload_streamed(pool: PgPool, backend: Backend) {
         growth >> 20,
         limit >> 20
     );
-    cleanup(&app).await;
+    remove_bucket(&app.storage_settings).await;
 }
 
 #[sqlx::test]

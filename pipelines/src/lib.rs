@@ -31,5 +31,7 @@ pub mod hls;
 pub mod naming;
 pub mod storyboard;
 
-#[cfg(test)]
-mod fixtures;
+// Probe results and packages for tests: this crate's unit tests, and other crates' tests through
+// the `test-fixtures` feature (enabled from their [dev-dependencies] only).
+#[cfg(any(test, feature = "test-fixtures"))]
+pub mod fixtures;

@@ -3,47 +3,31 @@
 //! the manifests. It proves the pieces agree on names, numbering and URIs.
 
 use m3u8_rs::{Playlist, parse_playlist_res};
+use pipelines::fixtures::{self, FPS_30};
 use pipelines::package::{Package, PackagedRendition, RenditionKind, SegmentInfo};
 use pipelines::plan::Plan;
-use pipelines::source::{AudioStreamInfo, FieldOrder, Rational, SourceInfo, VideoStreamInfo};
+use pipelines::source::{AudioStreamInfo, SourceInfo, VideoStreamInfo};
 use pipelines::{dash, hls, ladder, limits, naming, preset::Preset, storyboard};
 
+/// Half a minute of HEVC from a phone held upright, with a 44.1 kHz English track.
 fn phone_lesson() -> SourceInfo {
+    let video = VideoStreamInfo {
+        codec: "hevc".to_owned(),
+        profile: Some("Main".to_owned()),
+        rotation_degrees: 90,
+        bit_rate: Some(9_000_000),
+        ..fixtures::video(1920, 1080, FPS_30)
+    };
+    let audio = AudioStreamInfo {
+        sample_rate: 44_100,
+        title: None,
+        ..fixtures::audio(1, Some("eng"), 2)
+    };
     SourceInfo {
-        container: "mov,mp4,m4a,3gp,3g2,mj2".to_owned(),
         duration_seconds: Some(30.0),
         size_bytes: 40_000_000,
         bit_rate: Some(10_000_000),
-        video: vec![VideoStreamInfo {
-            index: 0,
-            codec: "hevc".to_owned(),
-            profile: Some("Main".to_owned()),
-            width: 1920,
-            height: 1080,
-            sample_aspect_ratio: Rational::new(1, 1),
-            rotation_degrees: 90,
-            frame_rate: Some(Rational::new(30, 1)),
-            variable_frame_rate: false,
-            field_order: FieldOrder::Progressive,
-            pixel_format: "yuv420p".to_owned(),
-            bit_depth: 8,
-            color_transfer: Some("bt709".to_owned()),
-            color_primaries: Some("bt709".to_owned()),
-            color_space: Some("bt709".to_owned()),
-            language: None,
-            bit_rate: Some(9_000_000),
-        }],
-        audio: vec![AudioStreamInfo {
-            index: 1,
-            codec: "aac".to_owned(),
-            channels: 2,
-            channel_layout: Some("stereo".to_owned()),
-            sample_rate: 44_100,
-            language: Some("eng".to_owned()),
-            title: None,
-            default: true,
-            bit_rate: Some(128_000),
-        }],
+        ..fixtures::source(vec![video], vec![audio])
     }
 }
 

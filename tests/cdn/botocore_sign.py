@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Signs CloudFront URLs and cookies with botocore's CloudFrontSigner, the reference Lectern's
-signer is compared against byte for byte (tests/cdn_conformance.rs).
+signer is compared against byte for byte (tests/api/cdn_conformance.rs).
 
 Reads one JSON request on standard input:
   {"key_file": "...pem (PKCS#1)", "key_pair_id": "K...",

@@ -1,5 +1,5 @@
 // A real OpenID Connect provider (panva/oidc-provider, a certified implementation) for Lectern's
-// sign-in tests. Started by tests/oauth_oidc.rs as a child process; prints "ready <issuer>" on
+// sign-in tests. Started by tests/api/oauth_oidc.rs as a child process; prints "ready <issuer>" on
 // stdout once it listens.
 //
 // Environment:

@@ -1,5 +1,5 @@
 // Uploads one file to Lectern with the official tus-js-client, as a browser or Node app would.
-// Used by tests/media_tus_client.rs; configured through the environment:
+// Used by tests/api/media_tus_client.rs; configured through the environment:
 //   TUS_ENDPOINT  the creation URL (…/v1/uploads/tus)
 //   TUS_FILE      the file to upload
 //   TUS_TOKEN     bearer credential (access token or lk_ API key)

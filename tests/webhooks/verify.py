@@ -3,7 +3,7 @@
 
 Usage: verify.py SECRET SIGNATURE_HEADER < body
 Exits 0 when the signature is valid and fresh, 1 when it is not. The `verify` function is the
-README's snippet, copied verbatim: tests/webhooks.rs runs real deliveries through it, so the
+README's snippet, copied verbatim: tests/api/webhooks.rs runs real deliveries through it, so the
 documentation and the sender cannot drift apart.
 """
 import sys

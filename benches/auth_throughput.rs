@@ -31,13 +31,24 @@ async fn main() {
     let (app_url, _storage, stop) = Box::pin(start(&format!("{server}/{DATABASE}"), data_dir.path())).await;
     let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
 
-    println!("auth_throughput: {} rounds of {} s, {} concurrent HTTP clients, median of rounds", bench.rounds, bench.seconds, bench.clients);
+    println!(
+        "auth_throughput: {} rounds of {} s, {} concurrent HTTP clients, median of rounds",
+        bench.rounds, bench.seconds, bench.clients
+    );
 
     // One session per client, so refreshes rotate independent token families.
     let mut sessions = Vec::new();
     for index in 0..bench.clients {
         let body = json!({"email": format!("bench{index}@example.com"), "password": "correct horse battery staple"});
-        let answer: Value = client.post(format!("{app_url}/v1/auth/register")).json(&body).send().await.expect("register").json().await.expect("json");
+        let answer: Value = client
+            .post(format!("{app_url}/v1/auth/register"))
+            .json(&body)
+            .send()
+            .await
+            .expect("register")
+            .json()
+            .await
+            .expect("json");
         let access = answer["tokens"]["access_token"].as_str().expect("access token in register answer").to_owned();
         let refresh = answer["tokens"]["refresh_token"].as_str().expect("refresh token in register answer").to_owned();
         sessions.push((access, refresh));
@@ -70,12 +81,21 @@ async fn main() {
     let verify = median(verify_rates);
     println!("access-token verification (EdDSA, in process, 1 thread): {verify:.0} tokens/s");
     println!("GET /healthz (reference: HTTP alone):                    {healthz:.0} req/s");
-    println!("GET /v1/me (verify + session + account lookup):          {me:.0} req/s  ratio to /healthz {:.2}", me / healthz);
-    println!("POST /v1/auth/refresh (rotation, two guarded writes):    {refresh:.0} req/s  ratio to /healthz {:.2}", refresh / healthz);
+    println!(
+        "GET /v1/me (verify + session + account lookup):          {me:.0} req/s  ratio to /healthz {:.2}",
+        me / healthz
+    );
+    println!(
+        "POST /v1/auth/refresh (rotation, two guarded writes):    {refresh:.0} req/s  ratio to /healthz {:.2}",
+        refresh / healthz
+    );
 
     stop.cancel();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    sqlx::query(&format!("drop database if exists {DATABASE} with (force)")).execute(&admin).await.expect("drop bench database");
+    sqlx::query(&format!("drop database if exists {DATABASE} with (force)"))
+        .execute(&admin)
+        .await
+        .expect("drop bench database");
 }
 
 #[derive(Clone, Copy)]
@@ -87,7 +107,13 @@ enum Kind {
 
 /// Runs `bench.rounds` rounds of `bench.clients` concurrent loops and returns the median
 /// requests per second. Every answer must be a success, or the figure would be meaningless.
-async fn http_rounds(bench: &Bench, client: &reqwest::Client, sessions: Arc<Vec<(String, String)>>, app_url: &str, kind: Kind) -> f64 {
+async fn http_rounds(
+    bench: &Bench,
+    client: &reqwest::Client,
+    sessions: Arc<Vec<(String, String)>>,
+    app_url: &str,
+    kind: Kind,
+) -> f64 {
     // Refresh tokens are single-use, so each client carries its own chain across rounds.
     let chains: Arc<Vec<tokio::sync::Mutex<String>>> =
         Arc::new(sessions.iter().map(|(_, refresh)| tokio::sync::Mutex::new(refresh.clone())).collect());
@@ -109,7 +135,12 @@ async fn http_rounds(bench: &Bench, client: &reqwest::Client, sessions: Arc<Vec<
                             assert!(answer.status().is_success(), "healthz answered {}", answer.status());
                         }
                         Kind::Me => {
-                            let answer = client.get(format!("{app_url}/v1/me")).bearer_auth(&sessions[index].0).send().await.expect("me");
+                            let answer = client
+                                .get(format!("{app_url}/v1/me"))
+                                .bearer_auth(&sessions[index].0)
+                                .send()
+                                .await
+                                .expect("me");
                             assert!(answer.status().is_success(), "/v1/me answered {}", answer.status());
                         }
                         Kind::Refresh => {

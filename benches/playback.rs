@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use lectern::storage::StorageSettings;
+use serde_json::{Value, json};
 use support::{Bench, fresh_database, median, start};
 
 const DATABASE: &str = "lectern_bench_playback";
@@ -53,18 +53,23 @@ async fn main() {
         .expect("json");
     let token = answer["tokens"]["access_token"].as_str().expect("token").to_owned();
     let owner_id: uuid::Uuid = answer["account"]["account_id"].as_str().expect("id").parse().expect("uuid");
-    sqlx::query("update account set roles = '{learner,instructor}' where account_id = $1").bind(owner_id).execute(&pool).await.expect("roles");
+    sqlx::query("update account set roles = '{learner,instructor}' where account_id = $1")
+        .bind(owner_id)
+        .execute(&pool)
+        .await
+        .expect("roles");
     let package = make_package(data_dir.path());
     let asset_id = publish(&pool, &storage, owner_id, &package).await;
 
-    println!("playback: {} rounds of {} s, {} concurrent HTTP clients, median of rounds", bench.rounds, bench.seconds, bench.clients);
+    println!(
+        "playback: {} rounds of {} s, {} concurrent HTTP clients, median of rounds",
+        bench.rounds, bench.seconds, bench.clients
+    );
 
     // 1. Session creation: authorisation, may_watch, one insert and two canned signatures.
     let create_url = format!("{app_url}/v1/assets/{asset_id}/playback");
-    let sessions = rounds(&bench, &client, move |client| {
-        client.post(create_url.clone()).bearer_auth(token.clone())
-    })
-    .await;
+    let sessions =
+        rounds(&bench, &client, move |client| client.post(create_url.clone()).bearer_auth(token.clone())).await;
 
     // 2. One media segment through the signed origin, and the same file from nginx.
     let session: Value = client
@@ -87,7 +92,11 @@ async fn main() {
         .await
         .expect("text");
     let file_name = segment_path.rsplit('/').next().expect("file");
-    let signed = playlist.lines().find(|line| line.contains(file_name) && !line.starts_with('#')).expect("segment URL").to_owned();
+    let signed = playlist
+        .lines()
+        .find(|line| line.contains(file_name) && !line.starts_with('#'))
+        .expect("segment URL")
+        .to_owned();
     let origin = rounds(&bench, &client, move |client| client.get(signed.clone())).await;
     let nginx = Nginx::start(&package);
     let plain = format!("http://127.0.0.1:{}/{segment_path}", nginx.port);
@@ -117,7 +126,10 @@ async fn main() {
     stop.cancel();
     tokio::time::sleep(Duration::from_millis(300)).await;
     pool.close().await;
-    sqlx::query(&format!("drop database if exists {DATABASE} with (force)")).execute(&admin).await.expect("drop bench database");
+    sqlx::query(&format!("drop database if exists {DATABASE} with (force)"))
+        .execute(&admin)
+        .await
+        .expect("drop bench database");
 }
 
 /// Runs `bench.rounds` rounds of `bench.clients` concurrent loops sending `request`; every answer
@@ -154,7 +166,8 @@ where
         }
         let elapsed = started.elapsed().as_secs_f64();
         latencies.sort_by(f64::total_cmp);
-        let p99 = latencies.get((latencies.len() * 99 / 100).min(latencies.len().saturating_sub(1))).copied().unwrap_or(0.0);
+        let p99 =
+            latencies.get((latencies.len() * 99 / 100).min(latencies.len().saturating_sub(1))).copied().unwrap_or(0.0);
         results.push(Round { rate: latencies.len() as f64 / elapsed, p99_ms: p99 });
     }
     results
@@ -165,7 +178,18 @@ fn make_package(dir: &Path) -> PathBuf {
     let source = dir.join("lecture.mp4");
     let status = Command::new("ffmpeg")
         .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30:duration=10"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=10", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=10",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+        ])
         .arg(&source)
         .status()
         .expect("ffmpeg runs");
@@ -216,15 +240,20 @@ async fn publish(pool: &sqlx::PgPool, storage: &StorageSettings, owner_id: uuid:
         idempotency: None,
     };
     let asset_id = match lectern::media::assets::create(pool, &new).await.expect("asset") {
-        lectern::media::assets::Created::New(asset) | lectern::media::assets::Created::Existing(asset) => asset.asset_id,
+        lectern::media::assets::Created::New(asset) | lectern::media::assets::Created::Existing(asset) => {
+            asset.asset_id
+        }
     };
     let store = lectern::storage::connect(storage).await.expect("store").store;
     let mut paths = Vec::new();
     files(package, package, &mut paths);
     for path in paths {
-        let key = lectern::storage::ObjectKey::parse(format!("assets/{asset_id}/v1/{}", path.to_str().expect("utf-8"))).expect("key");
+        let key = lectern::storage::ObjectKey::parse(format!("assets/{asset_id}/v1/{}", path.to_str().expect("utf-8")))
+            .expect("key");
         let bytes = std::fs::read(package.join(&path)).expect("read");
-        lectern::storage::put_bytes(store.as_ref(), &key, bytes.into(), lectern::storage::PutOptions::default()).await.expect("upload");
+        lectern::storage::put_bytes(store.as_ref(), &key, bytes.into(), lectern::storage::PutOptions::default())
+            .await
+            .expect("upload");
     }
     sqlx::query(
         "insert into asset_version (asset_id, version, preset, state, manifests, published_at)

@@ -8,6 +8,9 @@ cd "$LECTERN_ROOT"
 ensure_build_packages
 ensure_rust
 ensure_rust_lint_tools
+# Formatting first: it takes a second and needs nothing else installed.
+say "checking formatting (cargo fmt --check; rustfmt.toml holds the style)"
+cargo fmt --all -- --check || die "the code is not formatted: run 'cargo fmt --all' and commit the result"
 ensure_postgres
 ensure_redis
 ensure_node

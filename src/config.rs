@@ -253,9 +253,8 @@ fn secret_value(setting: &'static str, direct: Option<&str>) -> Result<Option<St
         return Ok(None);
     };
     let path = Path::new(&path);
-    let contents = std::fs::read_to_string(path).map_err(|e| {
-        ConfigError::new(setting, format!("cannot read {setting}_FILE {} ({e})", path.display()))
-    })?;
+    let contents = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(setting, format!("cannot read {setting}_FILE {} ({e})", path.display())))?;
     Ok(Some(contents.trim_end_matches(['\n', '\r']).to_owned()))
 }
 

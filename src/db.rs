@@ -4,9 +4,9 @@
 use std::time::{Duration, Instant};
 
 use secrecy::ExposeSecret;
+use secrecy::SecretString;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use secrecy::SecretString;
 use sqlx::{PgPool, Postgres};
 
 /// Resolved database settings (see `crate::config` for the variables).

@@ -10,10 +10,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
+use rsa::PrivateKey as RsaPrivateKey;
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
 use rsa::traits::PublicKeyParts;
-use rsa::PrivateKey as RsaPrivateKey;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
@@ -94,15 +94,16 @@ pub fn load_or_generate(paths: &KeyPaths) -> Result<(Keys, Generated), ConfigErr
     let private_key = parse_rsa(&cdn_pem).map_err(|message| ConfigError::new(paths.cdn_key.setting, message))?;
     let key_pair_id = match &paths.cdn_key_pair_id {
         Some(id) => id.clone(),
-        None => derived_key_pair_id(&private_key)
-            .map_err(|message| ConfigError::new(paths.cdn_key.setting, message))?,
+        None => {
+            derived_key_pair_id(&private_key).map_err(|message| ConfigError::new(paths.cdn_key.setting, message))?
+        }
     };
 
     let token_pem = read_or_create(&paths.token_key, &mut generated, generate_ed25519_pem)?;
-    let pkcs8_der = pem_body(&token_pem, "PRIVATE KEY")
-        .map_err(|message| ConfigError::new(paths.token_key.setting, message))?;
-    let token_public_key = ed25519_public_key(&pkcs8_der)
-        .map_err(|message| ConfigError::new(paths.token_key.setting, message))?;
+    let pkcs8_der =
+        pem_body(&token_pem, "PRIVATE KEY").map_err(|message| ConfigError::new(paths.token_key.setting, message))?;
+    let token_public_key =
+        ed25519_public_key(&pkcs8_der).map_err(|message| ConfigError::new(paths.token_key.setting, message))?;
     let token_key_id = derive_token_key_id(&token_public_key);
     let mut token_previous = Vec::new();
     for path in &paths.token_previous_keys {
@@ -179,9 +180,8 @@ fn read_or_create(
         Ok(contents) => Ok(contents),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && key.generate_if_missing => {
             let contents = generate().map_err(|message| ConfigError::new(key.setting, message))?;
-            write_private(&key.path, &contents).map_err(|e| {
-                ConfigError::new(key.setting, format!("cannot write {} ({e})", key.path.display()))
-            })?;
+            write_private(&key.path, &contents)
+                .map_err(|e| ConfigError::new(key.setting, format!("cannot write {} ({e})", key.path.display())))?;
             generated.0.push(key.path.display().to_string());
             Ok(contents)
         }
@@ -195,10 +195,8 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    let temp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-    ));
+    let temp =
+        dir.join(format!(".{}.tmp", path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()));
     let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&temp)?;
     file.write_all(contents.as_bytes())?;
     file.sync_all()?;
@@ -264,7 +262,8 @@ pub fn load_cdn_trusted_keys(path: &Path) -> Result<Vec<crate::cdn::TrustedKey>,
         let pem_path = directory.join(pem_path);
         let pem = std::fs::read_to_string(&pem_path)
             .map_err(|e| line_error(format!("cannot read {} ({e})", pem_path.display())))?;
-        let public_key = parse_rsa_public(&pem).map_err(|message| line_error(format!("{}: {message}", pem_path.display())))?;
+        let public_key =
+            parse_rsa_public(&pem).map_err(|message| line_error(format!("{}: {message}", pem_path.display())))?;
         keys.push(crate::cdn::TrustedKey::new(id, public_key));
     }
     Ok(keys)
@@ -290,10 +289,8 @@ pub fn parse_rsa_public(pem: &str) -> Result<rsa::PublicKey, String> {
 
 /// A stable id for a generated key, shaped like CloudFront's (`K` + 13 upper-case characters).
 fn derived_key_pair_id(key: &RsaPrivateKey) -> Result<String, String> {
-    let public_der = key
-        .to_public_key()
-        .to_public_key_der()
-        .map_err(|e| format!("cannot encode the public key ({e})"))?;
+    let public_der =
+        key.to_public_key().to_public_key_der().map_err(|e| format!("cannot encode the public key ({e})"))?;
     let digest = hex::encode_upper(Sha256::digest(public_der.as_bytes()));
     Ok(format!("K{}", &digest[..13]))
 }

@@ -7,7 +7,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 
@@ -71,8 +71,9 @@ impl Metrics {
         let mut registry = Registry::with_prefix("lectern");
         let http_requests = Family::<HttpLabels, Counter>::default();
         // 1 ms to ~65 s.
-        let http_duration =
-            Family::<HttpLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.001, 2.0, 17)));
+        let http_duration = Family::<HttpLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 17))
+        });
         let jobs_finished = Family::<JobLabels, Counter>::default();
         // 50 ms to ~7 h: a job may be a thumbnail or a feature-length encode.
         let job_duration =
@@ -90,7 +91,11 @@ impl Metrics {
         let cdn_invalidations = Family::<OutcomeLabels, Counter>::default();
         let playback_sessions = Family::<OutcomeLabels, Counter>::default();
         registry.register("playback_sessions", "Playback session requests, by outcome", playback_sessions.clone());
-        registry.register("cdn_invalidations", "CloudFront invalidations requested, by outcome", cdn_invalidations.clone());
+        registry.register(
+            "cdn_invalidations",
+            "CloudFront invalidations requested, by outcome",
+            cdn_invalidations.clone(),
+        );
         registry.register("jobs_finished", "Job attempts finished, by outcome", jobs_finished.clone());
         registry.register("job_duration_seconds", "Wall time of job attempts", job_duration.clone());
         registry.register("queue_depth", "Jobs due and waiting to be claimed", queue_depth.clone());
@@ -102,8 +107,9 @@ impl Metrics {
         let webhook_deliveries = Family::<OutcomeLabels, Counter>::default();
         registry.register("webhook_sends", "Webhook sends, by outcome", webhook_deliveries.clone());
         // 5 ms to ~40 s: the send timeout is at most 60 s and 10 s by default.
-        let webhook_send_duration =
-            Family::<OutcomeLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.005, 2.0, 14)));
+        let webhook_send_duration = Family::<OutcomeLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.005, 2.0, 14))
+        });
         registry.register("webhook_send_duration_seconds", "Wall time of webhook sends", webhook_send_duration.clone());
         Self {
             registry,

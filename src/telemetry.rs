@@ -1,8 +1,8 @@
 //! Logging: pretty for people, JSON for collectors; `RUST_LOG` syntax for the filter.
 
+use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 

@@ -9,8 +9,8 @@ use lectern::app::{Application, ServeSettings};
 use lectern::auth::{Argon2Settings, AuthSettings, RateLimit};
 use lectern::db::DatabaseSettings;
 use lectern::http::HttpSettings;
-use lectern::keys::{KeyPath, KeyPaths};
 use lectern::jobs::WorkerSettings;
+use lectern::keys::{KeyPath, KeyPaths};
 use lectern::storage::{LocalSettings, StorageSettings};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
@@ -46,10 +46,15 @@ impl Bench {
 /// The PostgreSQL server of `DATABASE_URL` (without a database name), a connection to its
 /// maintenance database, and `database` dropped so the bench starts from nothing.
 pub async fn fresh_database(database: &str) -> (String, sqlx::PgPool) {
-    let server_url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let server_url =
+        std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let server = server_url.rsplit_once('/').map_or(server_url.as_str(), |(server, _)| server).to_owned();
-    let admin = sqlx::PgPool::connect(&format!("{server}/postgres")).await.expect("PostgreSQL reachable at DATABASE_URL");
-    sqlx::query(&format!("drop database if exists {database} with (force)")).execute(&admin).await.expect("drop bench database");
+    let admin =
+        sqlx::PgPool::connect(&format!("{server}/postgres")).await.expect("PostgreSQL reachable at DATABASE_URL");
+    sqlx::query(&format!("drop database if exists {database} with (force)"))
+        .execute(&admin)
+        .await
+        .expect("drop bench database");
     (server, admin)
 }
 

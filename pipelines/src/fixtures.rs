@@ -74,10 +74,7 @@ pub fn ladder_cases() -> Vec<(&'static str, SourceInfo)> {
         codec: "mpeg2video".to_owned(),
         ..video(720, 576, FPS_25)
     };
-    let interlaced = VideoStreamInfo {
-        field_order: FieldOrder::TopFieldFirst,
-        ..video(1920, 1080, FPS_29_97)
-    };
+    let interlaced = VideoStreamInfo { field_order: FieldOrder::TopFieldFirst, ..video(1920, 1080, FPS_29_97) };
     let hdr = VideoStreamInfo {
         codec: "hevc".to_owned(),
         pixel_format: "yuv420p10le".to_owned(),
@@ -91,19 +88,10 @@ pub fn ladder_cases() -> Vec<(&'static str, SourceInfo)> {
     audio_only.container = "mp3".to_owned();
     let mut russian_english = movie(video(1920, 1080, FPS_30));
     russian_english.audio = vec![
-        AudioStreamInfo {
-            title: Some("Оригинал".to_owned()),
-            ..audio(1, Some("rus"), 2)
-        },
-        AudioStreamInfo {
-            default: false,
-            ..audio(2, Some("eng"), 1)
-        },
+        AudioStreamInfo { title: Some("Оригинал".to_owned()), ..audio(1, Some("rus"), 2) },
+        AudioStreamInfo { default: false, ..audio(2, Some("eng"), 1) },
         // A second Russian track (commentary) is dropped: one rendition per language.
-        AudioStreamInfo {
-            default: false,
-            ..audio(3, Some("rus"), 2)
-        },
+        AudioStreamInfo { default: false, ..audio(3, Some("rus"), 2) },
     ];
     vec![
         ("landscape_1080p30", movie(video(1920, 1080, FPS_30))),
@@ -158,35 +146,14 @@ fn packaged(
     }
 }
 
-fn video_rendition(
-    name: &str,
-    (width, height): (u32, u32),
-    codecs: &str,
-    bitrates: (u64, u64),
-) -> PackagedRendition {
+fn video_rendition(name: &str, (width, height): (u32, u32), codecs: &str, bitrates: (u64, u64)) -> PackagedRendition {
     // 29.97 fps in a 30000 timescale: 120 frames of 1001 ticks make a 4.004 s segment, and
     // the last segment holds the remaining 74 frames of a 10.5 s lesson.
-    let kind = RenditionKind::Video {
-        width,
-        height,
-        frame_rate: FPS_29_97,
-    };
-    packaged(
-        name,
-        kind,
-        codecs,
-        bitrates,
-        30_000,
-        &[120_120, 120_120, 74_074],
-    )
+    let kind = RenditionKind::Video { width, height, frame_rate: FPS_29_97 };
+    packaged(name, kind, codecs, bitrates, 30_000, &[120_120, 120_120, 74_074])
 }
 
-fn audio_rendition(
-    name: &str,
-    language: Option<&str>,
-    label: &str,
-    default: bool,
-) -> PackagedRendition {
+fn audio_rendition(name: &str, language: Option<&str>, label: &str, default: bool) -> PackagedRendition {
     let kind = RenditionKind::Audio {
         language: language.map(str::to_owned),
         label: label.to_owned(),
@@ -195,14 +162,7 @@ fn audio_rendition(
         default,
     };
     // AAC frames are 1024 samples, so 4 s segments alternate between 188 and 187 frames.
-    packaged(
-        name,
-        kind,
-        "mp4a.40.2",
-        (131_000, 129_000),
-        48_000,
-        &[192_512, 191_488, 120_832],
-    )
+    packaged(name, kind, "mp4a.40.2", (131_000, 129_000), 48_000, &[192_512, 191_488, 120_832])
 }
 
 /// A 10.5 s lesson at 29.97 fps: 720p and 360p video, Russian (default) and English audio.

@@ -15,10 +15,7 @@
 
 use std::collections::HashMap;
 
-use m3u8_rs::{
-    AlternativeMedia, AlternativeMediaType, MasterPlaylist, QuotedOrUnquoted, Resolution,
-    VariantStream,
-};
+use m3u8_rs::{AlternativeMedia, AlternativeMediaType, MasterPlaylist, QuotedOrUnquoted, Resolution, VariantStream};
 
 use crate::naming;
 use crate::package::{Package, PackagedRendition, RenditionKind};
@@ -36,21 +33,13 @@ pub fn media_playlist_path(rendition: &PackagedRendition) -> String {
 /// Quoted-string attribute values may not hold `"`, CR or LF (RFC 8216 §4.2). Labels can come
 /// from a source file's track titles, so they are cleaned rather than trusted.
 fn quoted_safe(value: &str) -> String {
-    value
-        .chars()
-        .filter(|c| *c != '"' && !c.is_control())
-        .collect()
+    value.chars().filter(|c| *c != '"' && !c.is_control()).collect()
 }
 
 /// The audio rendition players start with: the one marked default, else the first.
 fn default_audio(package: &Package) -> Option<&PackagedRendition> {
-    let is_default =
-        |r: &&PackagedRendition| matches!(r.kind, RenditionKind::Audio { default: true, .. });
-    package
-        .audio
-        .iter()
-        .find(is_default)
-        .or(package.audio.first())
+    let is_default = |r: &&PackagedRendition| matches!(r.kind, RenditionKind::Audio { default: true, .. });
+    package.audio.iter().find(is_default).or(package.audio.first())
 }
 
 /// The master playlist. With video, there is one EXT-X-STREAM-INF per video rendition (in the
@@ -58,26 +47,17 @@ fn default_audio(package: &Package) -> Option<&PackagedRendition> {
 /// default audio's, when all share a bitrate), and the audio renditions form one EXT-X-MEDIA
 /// group. Audio-only packages list each audio rendition as its own variant instead.
 pub fn master_playlist(package: &Package) -> String {
-    let mut master = MasterPlaylist {
-        version: Some(PROTOCOL_VERSION),
-        independent_segments: true,
-        ..MasterPlaylist::default()
-    };
+    let mut master =
+        MasterPlaylist { version: Some(PROTOCOL_VERSION), independent_segments: true, ..MasterPlaylist::default() };
     if package.video.is_empty() {
         master.variants = package.audio.iter().map(audio_only_variant).collect();
     } else {
         master.alternatives = audio_group(package);
-        master.variants = package
-            .video
-            .iter()
-            .map(|video| video_variant(package, video))
-            .collect();
+        master.variants = package.video.iter().map(|video| video_variant(package, video)).collect();
     }
     let mut bytes = Vec::new();
     // Writing into a Vec cannot fail, and m3u8-rs writes only the UTF-8 it was given.
-    master
-        .write_to(&mut bytes)
-        .expect("writing to memory cannot fail");
+    master.write_to(&mut bytes).expect("writing to memory cannot fail");
     String::from_utf8(bytes).expect("m3u8-rs writes the UTF-8 strings it was given")
 }
 
@@ -85,18 +65,8 @@ fn video_variant(package: &Package, video: &PackagedRendition) -> VariantStream 
     // RFC 8216 §4.3.4.2: BANDWIDTH (and AVERAGE-BANDWIDTH) must be the largest sum over any
     // playable combination, so the video is paired with the most demanding audio rendition.
     // All renditions usually share one bitrate, making this the default audio's figure.
-    let audio_peak = package
-        .audio
-        .iter()
-        .map(|a| a.peak_bitrate)
-        .max()
-        .unwrap_or(0);
-    let audio_average = package
-        .audio
-        .iter()
-        .map(|a| a.average_bitrate)
-        .max()
-        .unwrap_or(0);
+    let audio_peak = package.audio.iter().map(|a| a.peak_bitrate).max().unwrap_or(0);
+    let audio_average = package.audio.iter().map(|a| a.average_bitrate).max().unwrap_or(0);
     let mut codecs = vec![video.codecs.as_str()];
     // CODECS must cover every rendition the variant may play, so all audio codecs are listed.
     for rendition in &package.audio {
@@ -105,23 +75,16 @@ fn video_variant(package: &Package, video: &PackagedRendition) -> VariantStream 
         }
     }
     let (resolution, frame_rate) = match &video.kind {
-        RenditionKind::Video {
-            width,
-            height,
-            frame_rate,
-        } => (
-            Some(Resolution {
-                width: u64::from(*width),
-                height: u64::from(*height),
-            }),
+        RenditionKind::Video { width, height, frame_rate } => (
+            Some(Resolution { width: u64::from(*width), height: u64::from(*height) }),
             Some(format!("{:.3}", frame_rate.as_f64())),
         ),
         RenditionKind::Audio { .. } => (None, None),
     };
     // FRAME-RATE goes through the free-form attributes because m3u8-rs prints an `f64` with
     // every digit (29.97002997002997); the spec's form has three decimals.
-    let other_attributes = frame_rate
-        .map(|rate| HashMap::from([("FRAME-RATE".to_owned(), QuotedOrUnquoted::Unquoted(rate))]));
+    let other_attributes =
+        frame_rate.map(|rate| HashMap::from([("FRAME-RATE".to_owned(), QuotedOrUnquoted::Unquoted(rate))]));
     VariantStream {
         uri: media_playlist_path(video),
         bandwidth: video.peak_bitrate + audio_peak,
@@ -151,13 +114,7 @@ fn audio_group(package: &Package) -> Vec<AlternativeMedia> {
     let mut names: Vec<String> = Vec::new();
     let mut alternatives = Vec::new();
     for audio in &package.audio {
-        let RenditionKind::Audio {
-            language,
-            label,
-            channels,
-            ..
-        } = &audio.kind
-        else {
+        let RenditionKind::Audio { language, label, channels, .. } = &audio.kind else {
             continue;
         };
         let mut name = quoted_safe(label);
@@ -202,12 +159,7 @@ fn relative_to_rendition(rendition: &PackagedRendition, uri: &str) -> String {
 /// EXT-X-TARGETDURATION is the longest segment rounded up to whole seconds.
 pub fn media_playlist(rendition: &PackagedRendition) -> String {
     let timescale = u64::from(rendition.timescale.max(1));
-    let longest = rendition
-        .segments
-        .iter()
-        .map(|s| s.duration_ticks)
-        .max()
-        .unwrap_or(0);
+    let longest = rendition.segments.iter().map(|s| s.duration_ticks).max().unwrap_or(0);
     let target_duration = longest.div_ceil(timescale).max(1);
     let init = relative_to_rendition(rendition, &rendition.init_uri);
     let mut lines = vec![
@@ -220,10 +172,7 @@ pub fn media_playlist(rendition: &PackagedRendition) -> String {
         format!("#EXT-X-MAP:URI=\"{}\"", quoted_safe(&init)),
     ];
     for segment in &rendition.segments {
-        lines.push(format!(
-            "#EXTINF:{},",
-            seconds_6dp(segment.duration_ticks, rendition.timescale)
-        ));
+        lines.push(format!("#EXTINF:{},", seconds_6dp(segment.duration_ticks, rendition.timescale)));
         lines.push(relative_to_rendition(rendition, &segment.uri));
     }
     lines.push("#EXT-X-ENDLIST\n".to_owned());

@@ -39,27 +39,18 @@ pub fn check(source: &SourceInfo, limits: &Limits) -> Result<(), Refusal> {
     if source.size_bytes > limits.max_file_bytes {
         return Err(Refusal::new(
             RefusalCode::FileTooLarge,
-            format!(
-                "the file is {} bytes; the limit is {} bytes",
-                source.size_bytes, limits.max_file_bytes
-            ),
+            format!("the file is {} bytes; the limit is {} bytes", source.size_bytes, limits.max_file_bytes),
         ));
     }
     if source.video.is_empty() && source.audio.is_empty() {
-        return Err(Refusal::new(
-            RefusalCode::NoPlayableStreams,
-            "the file holds neither a video nor an audio stream",
-        ));
+        return Err(Refusal::new(RefusalCode::NoPlayableStreams, "the file holds neither a video nor an audio stream"));
     }
     if let Some(duration) = source.duration_seconds
         && duration > limits.max_duration_seconds
     {
         return Err(Refusal::new(
             RefusalCode::DurationTooLong,
-            format!(
-                "the file lasts {duration:.0} s; the limit is {:.0} s",
-                limits.max_duration_seconds
-            ),
+            format!("the file lasts {duration:.0} s; the limit is {:.0} s", limits.max_duration_seconds),
         ));
     }
     if let Some(video) = source.video.iter().min_by_key(|video| video.index) {
@@ -82,11 +73,7 @@ pub fn check(source: &SourceInfo, limits: &Limits) -> Result<(), Refusal> {
         {
             return Err(Refusal::new(
                 RefusalCode::ResolutionTooLarge,
-                format!(
-                    "the frame rate is {:.2} fps; the limit is {} fps",
-                    rate.as_f64(),
-                    limits.max_frame_rate
-                ),
+                format!("the frame rate is {:.2} fps; the limit is {} fps", rate.as_f64(), limits.max_frame_rate),
             ));
         }
     }

@@ -30,10 +30,7 @@ pub fn thumbnail_times(duration_seconds: f64, images: &ImagePlan) -> Vec<f64> {
     if !duration_seconds.is_finite() || duration_seconds <= 0.0 {
         return Vec::new();
     }
-    (0..)
-        .map(|k| f64::from(k) * interval)
-        .take_while(|start| *start < duration_seconds)
-        .collect()
+    (0..).map(|k| f64::from(k) * interval).take_while(|start| *start < duration_seconds).collect()
 }
 
 /// Lays tiles out row by row, `storyboard_columns` × `storyboard_rows` per sheet. Tile `k`
@@ -74,12 +71,7 @@ pub fn sheet_size(tiles: &[StoryboardTile], sheet: usize) -> (u32, u32) {
     tiles
         .iter()
         .filter(|tile| tile.sheet == sheet)
-        .fold((0, 0), |(width, height), tile| {
-            (
-                width.max(tile.x + tile.width),
-                height.max(tile.y + tile.height),
-            )
-        })
+        .fold((0, 0), |(width, height), tile| (width.max(tile.x + tile.width), height.max(tile.y + tile.height)))
 }
 
 /// `hh:mm:ss.mmm`, the WebVTT timestamp form (hours may exceed 99).
@@ -87,11 +79,7 @@ fn timestamp(seconds: f64) -> String {
     let millis = (seconds.max(0.0) * 1000.0).round() as u64;
     let (hours, rest) = (millis / 3_600_000, millis % 3_600_000);
     let (minutes, rest) = (rest / 60_000, rest % 60_000);
-    format!(
-        "{hours:02}:{minutes:02}:{:02}.{:03}",
-        rest / 1000,
-        rest % 1000
-    )
+    format!("{hours:02}:{minutes:02}:{:02}.{:03}", rest / 1000, rest % 1000)
 }
 
 /// The storyboard WebVTT, saved at [`naming::STORYBOARD_VTT`]. Cue payloads refer to sheets

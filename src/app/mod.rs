@@ -119,7 +119,8 @@ impl Application {
     /// Like [`Application::build`] with a pool already made (tests get one per test from
     /// `#[sqlx::test]`, already migrated).
     pub async fn build_with_pool(settings: ServeSettings, pool: PgPool) -> Result<Self, StartupError> {
-        let cloudfront = settings.cdn.cloudfront.as_ref().map(|cloudfront| (cloudfront, settings.cdn.base_url.as_str()));
+        let cloudfront =
+            settings.cdn.cloudfront.as_ref().map(|cloudfront| (cloudfront, settings.cdn.base_url.as_str()));
         let (services, local_store) = Services::build(
             pool,
             ServiceSettings {
@@ -132,8 +133,7 @@ impl Application {
         .await?;
         let auth = Auth::new(settings.auth, &settings.keys, &settings.http.public_url).await?;
         let cdn = Cdn::new(settings.cdn, &settings.keys.cdn);
-        let domain_settings =
-            Settings { ingest: Arc::new(settings.ingest), webhooks: Arc::new(settings.webhooks) };
+        let domain_settings = Settings { ingest: Arc::new(settings.ingest), webhooks: Arc::new(settings.webhooks) };
         let state = AppState {
             pool: services.pool.clone(),
             storage: Arc::clone(&services.storage),
@@ -161,7 +161,7 @@ impl Application {
         })
     }
 
-/// The bound address (useful with port 0).
+    /// The bound address (useful with port 0).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }
@@ -174,9 +174,8 @@ impl Application {
     /// requests and running jobs finish within the shutdown timeout, and returns.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let stop = CancellationToken::new();
-        let workers = (self.workers.concurrency > 0).then(|| {
-start_workers(&self.services, &self.settings, self.workers)
-        });
+        let workers =
+            (self.workers.concurrency > 0).then(|| start_workers(&self.services, &self.settings, self.workers));
         let stop_on_signal = stop.clone();
         tokio::spawn(async move {
             shutdown.await;

@@ -29,19 +29,20 @@ fn base_document() -> OpenApi {
     let mut identity = Tag::new("identity");
     identity.description = Some("Accounts, sign-in, tokens, sessions and roles".to_owned());
     let mut assets = Tag::new("assets");
-    assets.description = Some("Assets (an instructor's videos) and resumable tus uploads of their originals".to_owned());
+    assets.description =
+        Some("Assets (an instructor's videos) and resumable tus uploads of their originals".to_owned());
     let mut storage = Tag::new("storage");
-    storage.description =
-        Some("Presigned-URL endpoints of the local storage backend; their URLs come signed from other responses".to_owned());
+    storage.description = Some(
+        "Presigned-URL endpoints of the local storage backend; their URLs come signed from other responses".to_owned(),
+    );
     let mut delivery = Tag::new("delivery");
     delivery.description = Some(
         "The local signed origin: objects behind CloudFront-style signed URLs or cookies, which come from playback responses"
             .to_owned(),
     );
     let mut playback = Tag::new("playback");
-    playback.description = Some(
-        "Playback sessions, grants and access settings, and the per-session manifests under /play".to_owned(),
-    );
+    playback.description =
+        Some("Playback sessions, grants and access settings, and the per-session manifests under /play".to_owned());
     let mut webhooks = Tag::new("webhooks");
     webhooks.description = Some("Endpoints that receive signed asset events, and their deliveries".to_owned());
     let mut document = OpenApiBuilder::new()
@@ -123,8 +124,10 @@ pub fn router(state: &AppState, local_store: Option<Arc<crate::storage::LocalSto
         tracing::error!(%error, "cannot serialise the OpenAPI document");
         "{}".to_owned()
     });
-    let api_router =
-        crate::http::api_layers(api_router.layer(Extension(Arc::new(super::ops::OpenApiJson(document_json)))), &state.http);
+    let api_router = crate::http::api_layers(
+        api_router.layer(Extension(Arc::new(super::ops::OpenApiJson(document_json)))),
+        &state.http,
+    );
     let mut router = Router::new()
         .merge(api_router)
         .merge(crate::media::tus::routes())

@@ -43,9 +43,8 @@ impl Services {
         settings: ServiceSettings<'_>,
     ) -> Result<(Self, Option<Arc<LocalStore>>), StartupError> {
         let storage = crate::storage::connect(settings.storage).await?;
-        let transcoder = crate::transcode::connect(settings.transcoder, &settings.engine)
-            .await
-            .map_err(StartupError::Transcoder)?;
+        let transcoder =
+            crate::transcode::connect(settings.transcoder, &settings.engine).await.map_err(StartupError::Transcoder)?;
         let invalidator = match settings.cloudfront {
             Some((cloudfront, base_url)) => Some(Invalidator::connect(cloudfront, base_url).await),
             None => None,

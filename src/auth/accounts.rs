@@ -197,7 +197,11 @@ pub async fn set_roles(pool: &PgPool, account_id: Uuid, roles: &[Role]) -> Resul
 
 /// Creates an administrator, or adds `admin` to the roles of the account that has this email
 /// (its password is then left alone). Returns the account id and whether it was created.
-pub async fn create_or_grant_admin(pool: &PgPool, email: &Email, password_hash: &str) -> Result<(Uuid, bool), AuthError> {
+pub async fn create_or_grant_admin(
+    pool: &PgPool,
+    email: &Email,
+    password_hash: &str,
+) -> Result<(Uuid, bool), AuthError> {
     let row = sqlx::query!(
         r#"
         insert into account (email, password_hash, roles)
@@ -258,7 +262,10 @@ async fn insert<'e>(
 }
 
 /// The id of the account with this email, if any.
-pub async fn find_id_by_email<'e>(executor: impl sqlx::PgExecutor<'e>, email: &Email) -> Result<Option<Uuid>, AuthError> {
+pub async fn find_id_by_email<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    email: &Email,
+) -> Result<Option<Uuid>, AuthError> {
     Ok(sqlx::query_scalar!(r#"select account_id from account where email = $1"#, email.as_str())
         .fetch_optional(executor)
         .await?)
@@ -266,9 +273,12 @@ pub async fn find_id_by_email<'e>(executor: impl sqlx::PgExecutor<'e>, email: &E
 
 /// Records that a provider verified the account's email (it was the proof used to link).
 pub async fn mark_email_verified<'e>(executor: impl sqlx::PgExecutor<'e>, account_id: Uuid) -> Result<(), AuthError> {
-    sqlx::query!(r#"update account set email_verified = true where account_id = $1 and not email_verified"#, account_id)
-        .execute(executor)
-        .await?;
+    sqlx::query!(
+        r#"update account set email_verified = true where account_id = $1 and not email_verified"#,
+        account_id
+    )
+    .execute(executor)
+    .await?;
     Ok(())
 }
 

@@ -258,9 +258,7 @@ pub async fn authenticate(pool: &PgPool, secret: &str) -> Result<KeyPrincipal, A
     .ok_or(AuthError::InvalidApiKey)?;
     let roles = Role::from_stored(&row.roles);
     let scopes = Scope::from_stored(&row.scopes).into_iter().filter(|scope| scope.allowed_for(&roles)).collect();
-    let stale = row
-        .last_used_at
-        .is_none_or(|last| OffsetDateTime::now_utc() - last > LAST_USED_RESOLUTION);
+    let stale = row.last_used_at.is_none_or(|last| OffsetDateTime::now_utc() - last > LAST_USED_RESOLUTION);
     if stale {
         sqlx::query!("update api_key set last_used_at = now() where api_key_id = $1", row.api_key_id)
             .execute(pool)
@@ -274,9 +272,10 @@ pub async fn authenticate(pool: &PgPool, secret: &str) -> Result<KeyPrincipal, A
 /// (`not_found`). Returns the account to act for.
 pub async fn on_behalf_of(pool: &PgPool, key: &KeyPrincipal, account_id: Uuid) -> Result<Uuid, AuthError> {
     key.require_scope(Scope::PlaybackCreate)?;
-    let exists = sqlx::query_scalar!(r#"select exists(select 1 from account where account_id = $1) as "exists!""#, account_id)
-        .fetch_one(pool)
-        .await?;
+    let exists =
+        sqlx::query_scalar!(r#"select exists(select 1 from account where account_id = $1) as "exists!""#, account_id)
+            .fetch_one(pool)
+            .await?;
     if exists { Ok(account_id) } else { Err(AuthError::NotFound("no such account")) }
 }
 

@@ -77,9 +77,17 @@ mod tests {
 
     #[test]
     fn implausible_addresses_are_refused() {
-        for raw in ["", "alice", "@example.com", "alice@", "alice@localhost", "a b@example.com", "a@b@example.com",
-            "alice@-example.com", "alice@example..com"]
-        {
+        for raw in [
+            "",
+            "alice",
+            "@example.com",
+            "alice@",
+            "alice@localhost",
+            "a b@example.com",
+            "a@b@example.com",
+            "alice@-example.com",
+            "alice@example..com",
+        ] {
             assert!(Email::parse(raw).is_err(), "{raw:?} accepted");
         }
     }

@@ -96,13 +96,17 @@ impl HttpError for AuthError {
             | Self::InvalidScope(_)
             | Self::InvalidName(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::EmailTaken => StatusCode::CONFLICT,
-            Self::InvalidCredentials | Self::MissingToken | Self::InvalidToken | Self::TokenExpired | Self::InvalidApiKey => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::InvalidCredentials
+            | Self::MissingToken
+            | Self::InvalidToken
+            | Self::TokenExpired
+            | Self::InvalidApiKey => StatusCode::UNAUTHORIZED,
             Self::InsufficientScope(_) | Self::Forbidden | Self::ForbiddenBecause(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Database(_) | Self::Hashing(_) | Self::Signing(_) | Self::Redis(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Database(_) | Self::Hashing(_) | Self::Signing(_) | Self::Redis(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -126,7 +130,8 @@ impl HttpError for AuthError {
                 if matches!(self, Self::TokenExpired) { "the token has expired" } else { "the token is not valid" }
             )),
             Self::InvalidApiKey => Some(
-                r#"Bearer realm="lectern", error="invalid_token", error_description="the API key is not valid""#.to_owned(),
+                r#"Bearer realm="lectern", error="invalid_token", error_description="the API key is not valid""#
+                    .to_owned(),
             ),
             // RFC 6750 §3.1 names this case `insufficient_scope` in the challenge as well.
             Self::InsufficientScope(scope) => {

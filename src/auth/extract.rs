@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use uuid::Uuid;
 
 use super::api_keys::{self, KeyPrincipal, Scope};
-use super::{sessions, AuthError, Role};
+use super::{AuthError, Role, sessions};
 use crate::app::AppState;
 use crate::http::error::ApiError;
 use crate::ids::AccountId;
@@ -43,7 +43,8 @@ impl FromRequestParts<AppState> for Authenticated {
 impl Authenticated {
     async fn from_access_token(state: &AppState, token: &str) -> Result<Self, AuthError> {
         let claims = state.auth.tokens.verify(token)?;
-        let roles = sessions::active_roles(&state.pool, claims.sid, claims.sub).await?.ok_or(AuthError::InvalidToken)?;
+        let roles =
+            sessions::active_roles(&state.pool, claims.sid, claims.sub).await?.ok_or(AuthError::InvalidToken)?;
         Ok(Self { account_id: claims.sub, roles, session_id: claims.sid })
     }
 }
@@ -137,11 +138,8 @@ impl FromRequestParts<AppState> for ClientInfo {
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
         let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
         let ip = client_ip(peer, forwarded, &state.auth.settings.trusted_proxies);
-        let user_agent = parts
-            .headers
-            .get(USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|agent| agent.chars().take(512).collect());
+        let user_agent =
+            parts.headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(|agent| agent.chars().take(512).collect());
         Ok(Self { ip, user_agent })
     }
 }
@@ -153,10 +151,7 @@ fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted_proxies: &[IpAdd
     if !trusted_proxies.contains(&peer) {
         return peer;
     }
-    forwarded_for
-        .and_then(|list| list.rsplit(',').next())
-        .and_then(|last| last.trim().parse().ok())
-        .unwrap_or(peer)
+    forwarded_for.and_then(|list| list.rsplit(',').next()).and_then(|last| last.trim().parse().ok()).unwrap_or(peer)
 }
 
 #[cfg(test)]

@@ -61,7 +61,9 @@ async fn create_key(
     Json(request): Json<CreateKeyRequest>,
 ) -> Result<(StatusCode, axum::Json<CreatedKey>), ApiError> {
     if !api_keys::may_own_keys(&caller.roles) {
-        return Err(AuthError::ForbiddenBecause("only instructors and administrators may create API keys".to_owned()).into());
+        return Err(
+            AuthError::ForbiddenBecause("only instructors and administrators may create API keys".to_owned()).into()
+        );
     }
     let (name, scopes) = api_keys::check_request(&caller.roles, &request.name, &request.scopes)?;
     let secret = api_keys::new_secret()?;

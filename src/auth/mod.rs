@@ -25,8 +25,8 @@ use url::Url;
 
 pub use accounts::Role;
 pub use email::Email;
-pub use extract::{Authenticated, ClientInfo, Principal};
 pub use error::AuthError;
+pub use extract::{Authenticated, ClientInfo, Principal};
 pub use settings::{
     AppleSettings, Argon2Settings, AuthSettings, OAuthSettings, OidcClientSettings, PASSWORD_MAX_LENGTH,
     PasswordSettings, PlainOAuthSettings, RateLimit, RateLimitSettings,

@@ -88,9 +88,7 @@ fn argon2(params: Params) -> Argon2<'static> {
 async fn run_blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, AuthError> + Send + 'static,
 ) -> Result<T, AuthError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| AuthError::Hashing(format!("the hashing task failed ({e})")))?
+    tokio::task::spawn_blocking(work).await.map_err(|e| AuthError::Hashing(format!("the hashing task failed ({e})")))?
 }
 
 #[cfg(test)]

@@ -54,7 +54,12 @@ impl RateLimiter {
     }
 }
 
-fn check_memory(buckets: &Mutex<HashMap<String, Bucket>>, key: &str, limit: RateLimit, now: Instant) -> Result<(), AuthError> {
+fn check_memory(
+    buckets: &Mutex<HashMap<String, Bucket>>,
+    key: &str,
+    limit: RateLimit,
+    now: Instant,
+) -> Result<(), AuthError> {
     let max = f64::from(limit.max);
     let rate = max / limit.period.as_secs_f64();
     // A poisoned lock only means another request panicked mid-update; the counts are still usable.

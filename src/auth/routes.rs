@@ -1,7 +1,7 @@
 //! The identity endpoints under `/v1/auth`, `/v1/me`, `/v1/users` and the JWKS.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -11,8 +11,8 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::accounts::{self, Account};
-use super::sessions::{self, Issued, Lifetimes, RevokedReason, SessionView};
 use super::api_keys::Scope;
+use super::sessions::{self, Issued, Lifetimes, RevokedReason, SessionView};
 use super::{AuthError, Authenticated, ClientInfo, Email, Principal, Role};
 use crate::app::AppState;
 use crate::auth::RateLimit;
@@ -257,7 +257,10 @@ async fn me(State(state): State<AppState>, caller: Principal) -> Result<axum::Js
         (status = OK, description = "Active sessions, newest first", body = SessionList),
         (status = UNAUTHORIZED, description = "`missing_token`, `invalid_token` or `token_expired`", body = ErrorBody),
     ))]
-async fn list_sessions(State(state): State<AppState>, caller: Authenticated) -> Result<axum::Json<SessionList>, ApiError> {
+async fn list_sessions(
+    State(state): State<AppState>,
+    caller: Authenticated,
+) -> Result<axum::Json<SessionList>, ApiError> {
     let sessions = sessions::list(&state.pool, caller.account_id, caller.session_id).await?;
     Ok(axum::Json(SessionList { sessions }))
 }
@@ -309,9 +312,8 @@ async fn set_roles(
     if account_id == caller.account_id && !roles.contains(&Role::Admin) {
         return Err(AuthError::InvalidRoles("you cannot remove your own admin role".to_owned()).into());
     }
-    let account = accounts::set_roles(&state.pool, account_id, &roles)
-        .await?
-        .ok_or(AuthError::NotFound("no such account"))?;
+    let account =
+        accounts::set_roles(&state.pool, account_id, &roles).await?.ok_or(AuthError::NotFound("no such account"))?;
     tracing::info!(
         %account_id,
         by = %caller.account_id,
@@ -327,8 +329,5 @@ async fn set_roles(
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "identity",
     responses((status = OK, description = "JSON Web Key Set", content_type = "application/json")))]
 async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CACHE_CONTROL, "public, max-age=300")],
-        axum::Json(state.auth.tokens.jwks().clone()),
-    )
+    ([(header::CACHE_CONTROL, "public, max-age=300")], axum::Json(state.auth.tokens.jwks().clone()))
 }

@@ -126,9 +126,10 @@ pub async fn rotate(pool: &PgPool, presented: &str, lifetimes: Lifetimes) -> Res
     .fetch_optional(&mut *tx)
     .await?;
     let Some(spent) = spent else {
-        let reused = sqlx::query_scalar!(r#"select session_id from refresh_token where token_hash = $1"#, presented_hash)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let reused =
+            sqlx::query_scalar!(r#"select session_id from refresh_token where token_hash = $1"#, presented_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
         if let Some(session_id) = reused {
             let revoked = sqlx::query!(
                 r#"

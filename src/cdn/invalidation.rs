@@ -151,7 +151,11 @@ impl Invalidator {
     /// retried, the same invalidation rather than a second one (CloudFront answers a repeated
     /// reference with the invalidation it already made).
     #[tracing::instrument(skip_all, fields(distribution_id = %self.distribution_id, n_paths = paths.len()))]
-    pub async fn invalidate_as(&self, paths: &[String], caller_reference: &str) -> Result<Invalidation, InvalidationError> {
+    pub async fn invalidate_as(
+        &self,
+        paths: &[String],
+        caller_reference: &str,
+    ) -> Result<Invalidation, InvalidationError> {
         if paths.is_empty() {
             return Err(InvalidationError::NoPaths);
         }
@@ -159,7 +163,8 @@ impl Invalidator {
             return Err(InvalidationError::InvalidPath(bad.clone()));
         }
         let caller_reference = caller_reference.to_owned();
-        let quantity = i32::try_from(paths.len()).map_err(|_| InvalidationError::InvalidPath("too many paths".to_owned()))?;
+        let quantity =
+            i32::try_from(paths.len()).map_err(|_| InvalidationError::InvalidPath("too many paths".to_owned()))?;
         let batch = Paths::builder()
             .quantity(quantity)
             .set_items(Some(paths.to_vec()))

@@ -255,7 +255,9 @@ mod tests {
     #[test]
     fn wildcards_match_like_cloudfronts() {
         let policy = |resource: &str| Policy::custom(resource, 0);
-        assert!(policy("http://d.net/*game_download.zip*").covers("http://d.net/example_game_download.zip?license=yes"));
+        assert!(
+            policy("http://d.net/*game_download.zip*").covers("http://d.net/example_game_download.zip?license=yes")
+        );
         assert!(policy("http://d.net/*game_download.zip*").covers("http://d.net/game_download.zip"));
         assert!(policy("https://cdn/assets/a/v1/*").covers("https://cdn/assets/a/v1/720p/seg_1.m4s"));
         assert!(!policy("https://cdn/assets/a/v1/*").covers("https://cdn/assets/a/v2/720p/seg_1.m4s"));

@@ -97,9 +97,13 @@ pub struct SignedPolicy {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Kind {
-    Canned { expires: i64 },
+    Canned {
+        expires: i64,
+    },
     /// CloudFront base64 of the policy JSON.
-    Custom { policy: String },
+    Custom {
+        policy: String,
+    },
 }
 
 impl SignedPolicy {

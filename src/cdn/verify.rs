@@ -205,9 +205,8 @@ mod tests {
 
     #[test]
     fn signing_parameters_are_taken_out_and_the_rest_keeps_its_order() {
-        let request = SignedRequest::from_url(
-            "https://cdn/a.m4s?color=red&Expires=10&size=m&Signature=abc&Key-Pair-Id=K1#frag",
-        );
+        let request =
+            SignedRequest::from_url("https://cdn/a.m4s?color=red&Expires=10&size=m&Signature=abc&Key-Pair-Id=K1#frag");
         assert_eq!(request.url(), "https://cdn/a.m4s?color=red&size=m");
         assert_eq!(request.params.expires.as_deref(), Some("10"));
         assert_eq!(request.params.key_pair_id.as_deref(), Some("K1"));

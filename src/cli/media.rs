@@ -56,7 +56,10 @@ fn load_preset(spec: &str) -> Result<Preset, ConfigError> {
     let text = std::fs::read_to_string(spec).map_err(|e| {
         ConfigError::new(
             "LECTERN_PRESET",
-            format!("{spec:?} is neither a built-in preset ({}) nor a readable file ({e})", pipelines::preset::BUILTIN_PRESETS.join(", ")),
+            format!(
+                "{spec:?} is neither a built-in preset ({}) nor a readable file ({e})",
+                pipelines::preset::BUILTIN_PRESETS.join(", ")
+            ),
         )
     })?;
     Preset::from_toml_str(&text).map_err(|e| ConfigError::new("LECTERN_PRESET", format!("{spec}: {e}")))
@@ -77,7 +80,8 @@ pub async fn transcode(args: TranscodeArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     if args.out.exists() {
-        let mut entries = std::fs::read_dir(&args.out).with_context(|| format!("cannot read {}", args.out.display()))?;
+        let mut entries =
+            std::fs::read_dir(&args.out).with_context(|| format!("cannot read {}", args.out.display()))?;
         if entries.next().is_some() {
             anyhow::bail!("the output directory {} is not empty; choose a new or empty one", args.out.display());
         }
@@ -100,7 +104,9 @@ pub async fn transcode(args: TranscodeArgs) -> anyhow::Result<()> {
     let result = if let Some(remux) = &remux {
         runner.remux(&args.input, remux, &args.out, source.duration_seconds, &mut |progress| bar.update(progress)).await
     } else {
-        runner.transcode(&args.input, &plan, &args.out, source.duration_seconds, &mut |progress| bar.update(progress)).await
+        runner
+            .transcode(&args.input, &plan, &args.out, source.duration_seconds, &mut |progress| bar.update(progress))
+            .await
     };
     bar.finish();
     let package = match result {

@@ -163,7 +163,9 @@ fn static_aws_keys(
     args: &crate::config::StorageArgs,
 ) -> Option<(String, secrecy::SecretString)> {
     match (storage, &args.aws_access_key_id) {
-        (crate::storage::StorageSettings::S3(s3), Some(id)) => s3.secret_access_key.clone().map(|secret| (id.clone(), secret)),
+        (crate::storage::StorageSettings::S3(s3), Some(id)) => {
+            s3.secret_access_key.clone().map(|secret| (id.clone(), secret))
+        }
         _ => None,
     }
 }

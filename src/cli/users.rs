@@ -4,7 +4,7 @@ use std::io::BufRead;
 
 use anyhow::Context;
 
-use crate::auth::{accounts, passwords::Passwords, Email};
+use crate::auth::{Email, accounts, passwords::Passwords};
 use crate::config::CreateAdminArgs;
 
 /// Reads the password from the first line of standard input, applies the password policy,
@@ -25,7 +25,9 @@ pub async fn create_admin(args: &CreateAdminArgs) -> anyhow::Result<()> {
     .context("cannot read the password from standard input")?;
     let password = password.trim_end_matches(['\n', '\r']).to_owned();
     if password.is_empty() {
-        anyhow::bail!("no password on standard input (pipe it in: `echo \"$PASSWORD\" | lectern users create-admin …`)");
+        anyhow::bail!(
+            "no password on standard input (pipe it in: `echo \"$PASSWORD\" | lectern users create-admin …`)"
+        );
     }
 
     let passwords = Passwords::new(password_settings).await.context("cannot set up password hashing")?;

@@ -8,8 +8,8 @@ use url::Url;
 
 use super::{ConfigError, parse_duration, parse_rate, secret_value};
 use crate::auth::{
-    AppleSettings, Argon2Settings, AuthSettings, OAuthSettings, OidcClientSettings, PASSWORD_MAX_LENGTH, PasswordSettings,
-    PlainOAuthSettings, RateLimit, RateLimitSettings,
+    AppleSettings, Argon2Settings, AuthSettings, OAuthSettings, OidcClientSettings, PASSWORD_MAX_LENGTH,
+    PasswordSettings, PlainOAuthSettings, RateLimit, RateLimitSettings,
 };
 
 /// How passwords are hashed and which passwords are accepted.
@@ -102,15 +102,15 @@ impl AuthArgs {
         }
         let mut trusted_proxies = Vec::new();
         for raw in self.trusted_proxies.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
-            let address: std::net::IpAddr = raw.parse().map_err(|_| {
-                ConfigError::new("LECTERN_TRUSTED_PROXIES", format!("{raw:?} is not an IP address"))
-            })?;
+            let address: std::net::IpAddr = raw
+                .parse()
+                .map_err(|_| ConfigError::new("LECTERN_TRUSTED_PROXIES", format!("{raw:?} is not an IP address")))?;
             trusted_proxies.push(address);
         }
         let redis_url = match secret_value("REDIS_URL", redis_url)? {
             Some(url) => {
-                let parsed = Url::parse(&url)
-                    .map_err(|e| ConfigError::new("REDIS_URL", format!("not a valid URL ({e})")))?;
+                let parsed =
+                    Url::parse(&url).map_err(|e| ConfigError::new("REDIS_URL", format!("not a valid URL ({e})")))?;
                 if !matches!(parsed.scheme(), "redis" | "rediss") {
                     return Err(ConfigError::new("REDIS_URL", "must start with redis:// or rediss://"));
                 }
@@ -234,7 +234,8 @@ fn present(value: Option<&String>) -> Option<String> {
 }
 
 fn provider_url(setting: &'static str, raw: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(raw.trim()).map_err(|e| ConfigError::new(setting, format!("{raw:?} is not a valid URL ({e})")))?;
+    let url =
+        Url::parse(raw.trim()).map_err(|e| ConfigError::new(setting, format!("{raw:?} is not a valid URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(ConfigError::new(setting, format!("{raw:?} must be an http:// or https:// URL with a host")));
     }
@@ -258,8 +259,11 @@ impl OAuthArgs {
             Some(client_id) => Some(OidcClientSettings {
                 issuer: provider_url("LECTERN_OAUTH_GOOGLE_ISSUER", &self.oauth_google_issuer)?,
                 client_id,
-                client_secret: secret_value("LECTERN_OAUTH_GOOGLE_CLIENT_SECRET", self.oauth_google_client_secret.as_deref())?
-                    .map(SecretString::from),
+                client_secret: secret_value(
+                    "LECTERN_OAUTH_GOOGLE_CLIENT_SECRET",
+                    self.oauth_google_client_secret.as_deref(),
+                )?
+                .map(SecretString::from),
                 display_name: "Google".to_owned(),
             }),
             None => None,
@@ -267,12 +271,17 @@ impl OAuthArgs {
         let apple = match present(self.oauth_apple_client_id.as_ref()) {
             Some(client_id) => {
                 let required = |setting: &'static str, value: Option<&String>| {
-                    present(value).ok_or_else(|| ConfigError::new(setting, "must be set when LECTERN_OAUTH_APPLE_CLIENT_ID is"))
+                    present(value)
+                        .ok_or_else(|| ConfigError::new(setting, "must be set when LECTERN_OAUTH_APPLE_CLIENT_ID is"))
                 };
                 let private_key_pem =
-                    secret_value("LECTERN_OAUTH_APPLE_PRIVATE_KEY", self.oauth_apple_private_key.as_deref())?.ok_or_else(|| {
-                        ConfigError::new("LECTERN_OAUTH_APPLE_PRIVATE_KEY", "must be set when LECTERN_OAUTH_APPLE_CLIENT_ID is")
-                    })?;
+                    secret_value("LECTERN_OAUTH_APPLE_PRIVATE_KEY", self.oauth_apple_private_key.as_deref())?
+                        .ok_or_else(|| {
+                            ConfigError::new(
+                                "LECTERN_OAUTH_APPLE_PRIVATE_KEY",
+                                "must be set when LECTERN_OAUTH_APPLE_CLIENT_ID is",
+                            )
+                        })?;
                 Some(AppleSettings {
                     issuer: provider_url("LECTERN_OAUTH_APPLE_ISSUER", &self.oauth_apple_issuer)?,
                     client_id,
@@ -286,8 +295,11 @@ impl OAuthArgs {
         let yandex = match present(self.oauth_yandex_client_id.as_ref()) {
             Some(client_id) => Some(PlainOAuthSettings {
                 client_id,
-                client_secret: secret_value("LECTERN_OAUTH_YANDEX_CLIENT_SECRET", self.oauth_yandex_client_secret.as_deref())?
-                    .map(SecretString::from),
+                client_secret: secret_value(
+                    "LECTERN_OAUTH_YANDEX_CLIENT_SECRET",
+                    self.oauth_yandex_client_secret.as_deref(),
+                )?
+                .map(SecretString::from),
                 authorize_url: provider_url("LECTERN_OAUTH_YANDEX_AUTHORIZE_URL", &self.oauth_yandex_authorize_url)?,
                 token_url: provider_url("LECTERN_OAUTH_YANDEX_TOKEN_URL", &self.oauth_yandex_token_url)?,
                 userinfo_url: provider_url("LECTERN_OAUTH_YANDEX_USERINFO_URL", &self.oauth_yandex_userinfo_url)?,
@@ -313,8 +325,11 @@ impl OAuthArgs {
                 Some(OidcClientSettings {
                     issuer: provider_url("LECTERN_OAUTH_OIDC_ISSUER", &issuer)?,
                     client_id,
-                    client_secret: secret_value("LECTERN_OAUTH_OIDC_CLIENT_SECRET", self.oauth_oidc_client_secret.as_deref())?
-                        .map(SecretString::from),
+                    client_secret: secret_value(
+                        "LECTERN_OAUTH_OIDC_CLIENT_SECRET",
+                        self.oauth_oidc_client_secret.as_deref(),
+                    )?
+                    .map(SecretString::from),
                     display_name: self.oauth_oidc_name.trim().to_owned(),
                 })
             }

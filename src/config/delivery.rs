@@ -100,8 +100,12 @@ impl DistributionArgs {
 
     /// The distribution to invalidate, when one is configured; `aws_keys` as in
     /// [`CdnArgs::resolve`].
-    fn cloudfront(&self, aws_keys: Option<(String, SecretString)>) -> Result<Option<crate::cdn::CloudFrontSettings>, ConfigError> {
-        let Some(distribution_id) = self.cloudfront_distribution_id.as_deref().map(str::trim).filter(|id| !id.is_empty())
+    fn cloudfront(
+        &self,
+        aws_keys: Option<(String, SecretString)>,
+    ) -> Result<Option<crate::cdn::CloudFrontSettings>, ConfigError> {
+        let Some(distribution_id) =
+            self.cloudfront_distribution_id.as_deref().map(str::trim).filter(|id| !id.is_empty())
         else {
             return Ok(None);
         };

@@ -102,8 +102,8 @@ impl DatabaseArgs {
             Some(url) => url,
             None => DEFAULT_DATABASE_URL.to_owned(),
         };
-        let parsed = Url::parse(&url)
-            .map_err(|e| ConfigError::new("DATABASE_URL", format!("not a valid URL ({e})")))?;
+        let parsed =
+            Url::parse(&url).map_err(|e| ConfigError::new("DATABASE_URL", format!("not a valid URL ({e})")))?;
         if !matches!(parsed.scheme(), "postgres" | "postgresql") {
             return Err(ConfigError::new("DATABASE_URL", "must start with postgres:// or postgresql://"));
         }
@@ -311,12 +311,10 @@ impl TranscoderArgs {
             .clone()
             .filter(|bucket| !bucket.trim().is_empty())
             .ok_or_else(|| ConfigError::new("LECTERN_S3_BUCKET", "must be set when LECTERN_STORAGE=s3"))?;
-        let role_arn = self
-            .mediaconvert_role_arn
-            .as_deref()
-            .map(str::trim)
-            .filter(|arn| !arn.is_empty())
-            .ok_or_else(|| ConfigError::new("LECTERN_MEDIACONVERT_ROLE_ARN", "must be set when LECTERN_TRANSCODER=mediaconvert"))?;
+        let role_arn =
+            self.mediaconvert_role_arn.as_deref().map(str::trim).filter(|arn| !arn.is_empty()).ok_or_else(|| {
+                ConfigError::new("LECTERN_MEDIACONVERT_ROLE_ARN", "must be set when LECTERN_TRANSCODER=mediaconvert")
+            })?;
         if !role_arn.starts_with("arn:") || !role_arn.contains(":role/") {
             return Err(ConfigError::new(
                 "LECTERN_MEDIACONVERT_ROLE_ARN",
@@ -371,7 +369,11 @@ pub struct JobArgs {
 
 impl JobArgs {
     /// The worker settings for `concurrency` workers that drain for `shutdown_timeout`.
-    pub fn resolve(&self, concurrency: usize, shutdown_timeout: Duration) -> Result<crate::jobs::WorkerSettings, ConfigError> {
+    pub fn resolve(
+        &self,
+        concurrency: usize,
+        shutdown_timeout: Duration,
+    ) -> Result<crate::jobs::WorkerSettings, ConfigError> {
         if self.job_lease < Duration::from_secs(1) {
             return Err(ConfigError::new("LECTERN_JOB_LEASE", "must be at least 1s"));
         }
@@ -382,7 +384,10 @@ impl JobArgs {
             return Err(ConfigError::new("LECTERN_JOB_RETRY_DELAY", "must be at least 10ms"));
         }
         if self.job_retry_max_delay < self.job_retry_delay {
-            return Err(ConfigError::new("LECTERN_JOB_RETRY_MAX_DELAY", "must not be shorter than LECTERN_JOB_RETRY_DELAY"));
+            return Err(ConfigError::new(
+                "LECTERN_JOB_RETRY_MAX_DELAY",
+                "must not be shorter than LECTERN_JOB_RETRY_DELAY",
+            ));
         }
         Ok(crate::jobs::WorkerSettings {
             concurrency,

@@ -77,10 +77,8 @@ impl EngineArgs {
 
 /// `WIDTHxHEIGHT`, e.g. `4096x2304`.
 pub fn parse_resolution(raw: &str) -> Result<(u32, u32), String> {
-    let (width, height) = raw
-        .trim()
-        .split_once(['x', 'X', '×'])
-        .ok_or_else(|| format!("{raw:?} is not a resolution like 4096x2304"))?;
+    let (width, height) =
+        raw.trim().split_once(['x', 'X', '×']).ok_or_else(|| format!("{raw:?} is not a resolution like 4096x2304"))?;
     let parse = |v: &str| v.trim().parse::<u32>().ok().filter(|n| *n > 0);
     match (parse(width), parse(height)) {
         (Some(w), Some(h)) => Ok((w, h)),

@@ -9,7 +9,6 @@ use crate::media::{IngestSettings, UploadSettings};
 use crate::transcode::TranscoderSettings;
 use crate::webhooks::WebhookSettings;
 
-
 #[test]
 fn job_timings_default_to_the_documented_values_and_are_checked() {
     let cli = Cli::try_parse_from(["lectern", "worker"]).expect("flags parse");
@@ -21,7 +20,8 @@ fn job_timings_default_to_the_documented_values_and_are_checked() {
     assert_eq!(settings.retry_max_delay, Duration::from_secs(3600));
     assert_eq!(settings.concurrency, 2);
 
-    let cli = Cli::try_parse_from(["lectern", "serve", "--job-lease", "3s", "--job-retry-delay", "200ms"]).expect("flags parse");
+    let cli = Cli::try_parse_from(["lectern", "serve", "--job-lease", "3s", "--job-retry-delay", "200ms"])
+        .expect("flags parse");
     let Command::Serve(args) = cli.command else { panic!("serve expected") };
     let settings = args.jobs.resolve(1, Duration::from_secs(30)).expect("valid");
     assert_eq!((settings.lease, settings.retry_delay), (Duration::from_secs(3), Duration::from_millis(200)));
@@ -61,10 +61,8 @@ fn s3_without_a_bucket_names_the_missing_setting() {
     let cli = Cli::try_parse_from(["lectern", "serve", "--storage", "s3"]).expect("flags parse");
     let Command::Serve(args) = cli.command else { panic!("serve expected") };
     let public_url = Url::parse("http://127.0.0.1:8080").expect("valid");
-    let error = args
-        .storage
-        .resolve(&args.common, &public_url, SecretString::from("x"))
-        .expect_err("bucket is required");
+    let error =
+        args.storage.resolve(&args.common, &public_url, SecretString::from("x")).expect_err("bucket is required");
     assert_eq!(error.setting, "LECTERN_S3_BUCKET");
 }
 
@@ -130,8 +128,14 @@ fn oauth_providers_are_enabled_by_their_client_id_and_apple_needs_its_key_settin
     assert!(!none.yandex_trust_email);
 
     let cli = Cli::try_parse_from([
-        "lectern", "serve", "--oauth-vk-client-id", "5123", "--oauth-google-client-id", "g",
-        "--oauth-redirect-origins", "https://app.example,http://127.0.0.1:3000",
+        "lectern",
+        "serve",
+        "--oauth-vk-client-id",
+        "5123",
+        "--oauth-google-client-id",
+        "g",
+        "--oauth-redirect-origins",
+        "https://app.example,http://127.0.0.1:3000",
     ])
     .expect("flags parse");
     let Command::Serve(args) = cli.command else { panic!("serve expected") };
@@ -145,7 +149,8 @@ fn oauth_providers_are_enabled_by_their_client_id_and_apple_needs_its_key_settin
     let error = args.auth.oauth.resolve().expect_err("apple needs a key");
     assert_eq!(error.setting, "LECTERN_OAUTH_APPLE_PRIVATE_KEY");
 
-    let cli = Cli::try_parse_from(["lectern", "serve", "--oauth-redirect-origins", "https://app.example/path"]).expect("flags parse");
+    let cli = Cli::try_parse_from(["lectern", "serve", "--oauth-redirect-origins", "https://app.example/path"])
+        .expect("flags parse");
     let Command::Serve(args) = cli.command else { panic!("serve expected") };
     assert_eq!(args.auth.oauth.resolve().expect_err("no paths").setting, "LECTERN_OAUTH_REDIRECT_ORIGINS");
 }
@@ -287,7 +292,8 @@ mod transcoder_settings {
     }
 
     fn resolve(flags: &[&str]) -> Result<TranscoderSettings, ConfigError> {
-        let flags = Flags::try_parse_from(std::iter::once("lectern").chain(flags.iter().copied())).expect("flags parse");
+        let flags =
+            Flags::try_parse_from(std::iter::once("lectern").chain(flags.iter().copied())).expect("flags parse");
         flags.transcoder.resolve(&flags.storage)
     }
 
@@ -300,12 +306,18 @@ mod transcoder_settings {
     fn mediaconvert_needs_s3_storage_and_a_role() {
         let error = resolve(&["--transcoder", "mediaconvert"]).expect_err("local storage");
         assert_eq!(error.setting, "LECTERN_TRANSCODER");
-        let error = resolve(&["--transcoder", "mediaconvert", "--storage", "s3", "--s3-bucket", "media"])
-            .expect_err("no role");
+        let error =
+            resolve(&["--transcoder", "mediaconvert", "--storage", "s3", "--s3-bucket", "media"]).expect_err("no role");
         assert_eq!(error.setting, "LECTERN_MEDIACONVERT_ROLE_ARN");
         let error = resolve(&[
-            "--transcoder", "mediaconvert", "--storage", "s3", "--s3-bucket", "media",
-            "--mediaconvert-role-arn", "MediaConvertRole",
+            "--transcoder",
+            "mediaconvert",
+            "--storage",
+            "s3",
+            "--s3-bucket",
+            "media",
+            "--mediaconvert-role-arn",
+            "MediaConvertRole",
         ])
         .expect_err("not an ARN");
         assert_eq!(error.setting, "LECTERN_MEDIACONVERT_ROLE_ARN");
@@ -314,10 +326,20 @@ mod transcoder_settings {
     #[test]
     fn mediaconvert_takes_the_bucket_and_region_from_storage() {
         let settings = resolve(&[
-            "--transcoder", "mediaconvert", "--storage", "s3", "--s3-bucket", "media", "--s3-region", "eu-west-1",
-            "--mediaconvert-role-arn", "arn:aws:iam::111122223333:role/MediaConvert",
-            "--mediaconvert-queue", "arn:aws:mediaconvert:eu-west-1:111122223333:queues/Lectern",
-            "--mediaconvert-endpoint", "http://127.0.0.1:9000/",
+            "--transcoder",
+            "mediaconvert",
+            "--storage",
+            "s3",
+            "--s3-bucket",
+            "media",
+            "--s3-region",
+            "eu-west-1",
+            "--mediaconvert-role-arn",
+            "arn:aws:iam::111122223333:role/MediaConvert",
+            "--mediaconvert-queue",
+            "arn:aws:mediaconvert:eu-west-1:111122223333:queues/Lectern",
+            "--mediaconvert-endpoint",
+            "http://127.0.0.1:9000/",
         ])
         .expect("valid");
         let TranscoderSettings::MediaConvert(settings) = settings else { panic!("mediaconvert expected") };

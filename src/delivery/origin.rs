@@ -16,9 +16,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use time::OffsetDateTime;
 
-use crate::cdn::{SignedRequest, encoding};
 use crate::app::AppState;
 use crate::auth::ClientInfo;
+use crate::cdn::{SignedRequest, encoding};
 use crate::http::error::ApiError;
 use crate::storage::{ByteRange, ObjectKey, ObjectMeta, StorageError, content_type_for};
 
@@ -32,9 +32,7 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const EXPOSED: &str = "Content-Range, Content-Length, ETag, Accept-Ranges";
 
 pub fn routes(state: AppState) -> Router {
-    Router::new()
-        .route("/cdn/{*key}", get(get_object).head(head_object).options(preflight))
-        .with_state(state)
+    Router::new().route("/cdn/{*key}", get(get_object).head(head_object).options(preflight)).with_state(state)
 }
 
 /// Streams an object to a viewer holding a CloudFront-style signature.

@@ -15,9 +15,7 @@ use futures::TryStreamExt;
 use crate::http::error::ApiError;
 use crate::storage::LocalStore;
 use crate::storage::local::presign::{Grant, SignatureError, SignedQuery};
-use crate::storage::{
-    BodyStream, ByteRange, MultipartId, ObjectKey, ObjectStore, PutOptions, StorageError,
-};
+use crate::storage::{BodyStream, ByteRange, MultipartId, ObjectKey, ObjectStore, PutOptions, StorageError};
 
 /// The routes presigned URLs point at; mount them at the root of `public_url`.
 pub fn routes(store: Arc<LocalStore>) -> Router {
@@ -46,28 +44,14 @@ async fn get_object(
 ) -> Response {
     let result = async {
         let query = SignedQuery::parse(query.as_deref())?;
-        store.verify(
-            &Grant::Object {
-                method: "GET",
-                key: &key,
-                content_type: "",
-            },
-            &query,
-        )?;
+        store.verify(&Grant::Object { method: "GET", key: &key, content_type: "" }, &query)?;
         let key = ObjectKey::parse(key)?;
-        let range = headers
-            .get(header::RANGE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(ByteRange::parse_header);
+        let range = headers.get(header::RANGE).and_then(|value| value.to_str().ok()).and_then(ByteRange::parse_header);
         let body = match store.get(&key, range).await {
             Err(StorageError::RangeNotSatisfiable) => {
                 let size = store.head(&key).await?.map_or(0, |meta| meta.size);
-                let mut response =
-                    ApiError::from(StorageError::RangeNotSatisfiable).into_response();
-                response.headers_mut().insert(
-                    header::CONTENT_RANGE,
-                    header_value(&format!("bytes */{size}")),
-                );
+                let mut response = ApiError::from(StorageError::RangeNotSatisfiable).into_response();
+                response.headers_mut().insert(header::CONTENT_RANGE, header_value(&format!("bytes */{size}")));
                 return Ok(response);
             }
             other => other?,
@@ -84,21 +68,12 @@ async fn get_object(
             .header(header::ETAG, header_value(&meta.etag))
             .header(
                 header::CONTENT_TYPE,
-                header_value(
-                    meta.content_type
-                        .as_deref()
-                        .unwrap_or("application/octet-stream"),
-                ),
+                header_value(meta.content_type.as_deref().unwrap_or("application/octet-stream")),
             );
         if let Some((first, last)) = body.range {
-            response = response.header(
-                header::CONTENT_RANGE,
-                format!("bytes {first}-{last}/{}", meta.size),
-            );
+            response = response.header(header::CONTENT_RANGE, format!("bytes {first}-{last}/{}", meta.size));
         }
-        response
-            .body(Body::from_stream(body.stream))
-            .map_err(|error| ApiError::internal(&error))
+        response.body(Body::from_stream(body.stream)).map_err(|error| ApiError::internal(&error))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
@@ -121,18 +96,8 @@ async fn put_object(
 ) -> Response {
     let result = async {
         let query = SignedQuery::parse(query.as_deref())?;
-        let content_type = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("");
-        store.verify(
-            &Grant::Object {
-                method: "PUT",
-                key: &key,
-                content_type,
-            },
-            &query,
-        )?;
+        let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("");
+        store.verify(&Grant::Object { method: "PUT", key: &key, content_type }, &query)?;
         let key = ObjectKey::parse(key)?;
         let options = PutOptions {
             content_type: Some(content_type.to_owned()).filter(|value| !value.is_empty()),
@@ -163,23 +128,9 @@ async fn put_part(
     let result = async {
         let query = SignedQuery::parse(query.as_deref())?;
         let key = query.key.clone().ok_or(SignatureError::Invalid)?;
-        store.verify(
-            &Grant::Part {
-                key: &key,
-                upload_id: &upload_id,
-                part_number,
-            },
-            &query,
-        )?;
+        store.verify(&Grant::Part { key: &key, upload_id: &upload_id, part_number }, &query)?;
         let key = ObjectKey::parse(key)?;
-        let part = store
-            .upload_part_stream(
-                &key,
-                &MultipartId(upload_id),
-                part_number,
-                body_stream(body),
-            )
-            .await?;
+        let part = store.upload_part_stream(&key, &MultipartId(upload_id), part_number, body_stream(body)).await?;
         Ok::<_, ApiError>(etag_response(&part.etag))
     }
     .await;
@@ -209,11 +160,9 @@ impl From<SignatureError> for ApiError {
                 "invalid_signature",
                 "the presigned URL signature is missing or does not match",
             ),
-            SignatureError::Expired => Self::new(
-                StatusCode::FORBIDDEN,
-                "expired_signature",
-                "the presigned URL has expired",
-            ),
+            SignatureError::Expired => {
+                Self::new(StatusCode::FORBIDDEN, "expired_signature", "the presigned URL has expired")
+            }
         }
     }
 }

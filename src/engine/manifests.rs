@@ -14,7 +14,8 @@ use workers::EngineError;
 pub fn write(out_dir: &Path, package: &Package, images: Option<&ImagePlan>) -> Result<(), EngineError> {
     let write = |relative: &str, text: String| {
         let path = out_dir.join(relative);
-        std::fs::write(&path, text).map_err(|source| EngineError::Io { context: format!("writing {}", path.display()), source })
+        std::fs::write(&path, text)
+            .map_err(|source| EngineError::Io { context: format!("writing {}", path.display()), source })
     };
     for rendition in package.video.iter().chain(&package.audio) {
         write(&hls::media_playlist_path(rendition), hls::media_playlist(rendition))?;

@@ -28,22 +28,44 @@ pub struct ChildLimits {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
-    Probe { input: PathBuf },
-    Transcode { input: PathBuf, plan: Box<Plan>, out_dir: PathBuf },
+    Probe {
+        input: PathBuf,
+    },
+    Transcode {
+        input: PathBuf,
+        plan: Box<Plan>,
+        out_dir: PathBuf,
+    },
     /// Copy the source's H.264/AAC into CMAF without encoding (the fast first package); the
     /// answer is `Packaged` like a transcode's.
-    Remux { input: PathBuf, plan: Box<RemuxPlan>, out_dir: PathBuf },
+    Remux {
+        input: PathBuf,
+        plan: Box<RemuxPlan>,
+        out_dir: PathBuf,
+    },
 }
 
 /// What the child writes, one JSON object per line.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    Progress { fraction: f64, speed_x_realtime: f64, out_time_seconds: f64 },
-    Probed { source: Box<SourceInfo> },
-    Packaged { package: Box<Package> },
+    Progress {
+        fraction: f64,
+        speed_x_realtime: f64,
+        out_time_seconds: f64,
+    },
+    Probed {
+        source: Box<SourceInfo>,
+    },
+    Packaged {
+        package: Box<Package>,
+    },
     /// The input is bad; the code is stable.
-    Refused { refusal: Refusal },
+    Refused {
+        refusal: Refusal,
+    },
     /// The engine failed for another reason (an FFmpeg error, an IO error).
-    Failed { message: String },
+    Failed {
+        message: String,
+    },
 }

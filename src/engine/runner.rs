@@ -42,9 +42,9 @@ impl Default for EngineLimits {
 
 impl EngineLimits {
     pub fn transcode_deadline(&self, duration_seconds: Option<f64>) -> Duration {
-        let proportional = duration_seconds.filter(|d| d.is_finite() && *d > 0.0).map_or(Duration::ZERO, |d| {
-            Duration::from_secs_f64((d * self.deadline_factor).min(30.0 * 24.0 * 3600.0))
-        });
+        let proportional = duration_seconds
+            .filter(|d| d.is_finite() && *d > 0.0)
+            .map_or(Duration::ZERO, |d| Duration::from_secs_f64((d * self.deadline_factor).min(30.0 * 24.0 * 3600.0)));
         proportional.max(self.min_deadline)
     }
 }
@@ -162,7 +162,8 @@ impl EngineRunner {
             .kill_on_drop(true)
             .spawn()
             .map_err(RunError::Spawn)?;
-        let (Some(mut stdin), Some(stdout), Some(mut stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        let (Some(mut stdin), Some(stdout), Some(mut stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
             return Err(RunError::Failed("the engine process has no pipes".to_owned()));
         };

@@ -276,7 +276,10 @@ pub struct ExhaustedJob {
 /// Fails jobs of `kinds` whose lease expired on their final attempt: their worker died every
 /// time, so claiming them again would only kill another worker. Call it in a transaction that
 /// also runs the handlers' `on_exhausted`; returns the jobs it failed.
-pub async fn fail_exhausted_expired(conn: &mut sqlx::PgConnection, kinds: &[String]) -> Result<Vec<ExhaustedJob>, sqlx::Error> {
+pub async fn fail_exhausted_expired(
+    conn: &mut sqlx::PgConnection,
+    kinds: &[String],
+) -> Result<Vec<ExhaustedJob>, sqlx::Error> {
     sqlx::query_as!(
         ExhaustedJob,
         r#"

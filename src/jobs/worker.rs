@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::PgListener;
 use sqlx::PgPool;
+use sqlx::postgres::PgListener;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::{queue, JobContext, JobError, JobHandler, JobId};
+use super::{JobContext, JobError, JobHandler, JobId, queue};
 use crate::metrics::{JobLabels, Metrics};
 use crate::storage::ObjectStore;
 
@@ -229,7 +229,8 @@ async fn run_one(shared: &Shared, worker_id: &str, job: queue::JobRow) {
         }
         Err(JobError::Retry(message)) => {
             let settings = &shared.settings;
-            let delay = queue::backoff(job.attempts, rand::random::<f64>(), settings.retry_delay, settings.retry_max_delay);
+            let delay =
+                queue::backoff(job.attempts, rand::random::<f64>(), settings.retry_delay, settings.retry_max_delay);
             let final_attempt = job.attempts >= job.max_attempts;
             tracing::warn!(%message, retry_in = ?delay, final_attempt, "job attempt failed");
             log_if_err(queue::retry_later(&shared.pool, job_id, worker_id, &message, delay).await);
@@ -248,7 +249,9 @@ fn log_if_err(result: Result<bool, sqlx::Error>) {
     match result {
         Ok(true) => {}
         Ok(false) => tracing::warn!("the job was taken over or cancelled before its outcome was recorded"),
-        Err(error) => tracing::error!(%error, "cannot record the job outcome; its lease will expire and it will run again"),
+        Err(error) => {
+            tracing::error!(%error, "cannot record the job outcome; its lease will expire and it will run again");
+        }
     }
 }
 

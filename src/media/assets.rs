@@ -334,12 +334,9 @@ pub async fn transition(
 
 /// Why a guarded update matched no row.
 async fn state_mismatch(conn: &mut PgConnection, asset_id: AssetId, expected: AssetStatus) -> MediaError {
-    let actual = sqlx::query_scalar!(
-        "select status from asset where asset_id = $1 and deleted_at is null",
-        asset_id.0
-    )
-    .fetch_optional(&mut *conn)
-    .await;
+    let actual = sqlx::query_scalar!("select status from asset where asset_id = $1 and deleted_at is null", asset_id.0)
+        .fetch_optional(&mut *conn)
+        .await;
     match actual {
         Ok(Some(actual)) => MediaError::WrongState { expected: expected.as_str(), actual },
         Ok(None) => MediaError::NotFound("no such asset"),
@@ -447,7 +444,12 @@ pub async fn fail_from(
 /// a `ready` one (a reprocess) stays `ready` and keeps serving its current version, with the
 /// code and message as its `error` and an `asset.reprocess_failed` event, until a later
 /// version is published. False when the asset is gone or in neither state.
-pub async fn fail_transcode(conn: &mut PgConnection, asset_id: AssetId, code: &str, message: &str) -> Result<bool, MediaError> {
+pub async fn fail_transcode(
+    conn: &mut PgConnection,
+    asset_id: AssetId,
+    code: &str,
+    message: &str,
+) -> Result<bool, MediaError> {
     let mut tx = conn.begin().await?;
     let kept = sqlx::query!(
         r#"
@@ -461,8 +463,13 @@ pub async fn fail_transcode(conn: &mut PgConnection, asset_id: AssetId, code: &s
     .execute(&mut *tx)
     .await?;
     let failed = if kept.rows_affected() == 1 {
-        record_event(&mut tx, asset_id, "asset.reprocess_failed", &serde_json::json!({"code": code, "message": message}))
-            .await?;
+        record_event(
+            &mut tx,
+            asset_id,
+            "asset.reprocess_failed",
+            &serde_json::json!({"code": code, "message": message}),
+        )
+        .await?;
         true
     } else {
         fail_from(&mut tx, asset_id, &[AssetStatus::Processing], code, message).await?
@@ -495,7 +502,12 @@ pub async fn record_probe(
 
 /// Records a running transcode's progress and estimated seconds left. False when the asset is
 /// gone or no longer being processed (deleted, failed): the transcode should stop.
-pub async fn set_progress(pool: &PgPool, asset_id: AssetId, progress: f32, eta_seconds: Option<i32>) -> Result<bool, MediaError> {
+pub async fn set_progress(
+    pool: &PgPool,
+    asset_id: AssetId,
+    progress: f32,
+    eta_seconds: Option<i32>,
+) -> Result<bool, MediaError> {
     let result = sqlx::query!(
         r#"
         update asset set progress = $2, eta_seconds = $3
@@ -524,7 +536,9 @@ pub async fn is_live(pool: &PgPool, asset_id: AssetId) -> Result<bool, MediaErro
 /// fast first package and the full ladder) take it first, so they queue on one lock instead of
 /// meeting in opposite order on the asset and its versions.
 pub async fn lock_for_publish(conn: &mut PgConnection, asset_id: AssetId) -> Result<(), MediaError> {
-    sqlx::query!("select asset_id from asset where asset_id = $1 for update", asset_id.0).fetch_optional(&mut *conn).await?;
+    sqlx::query!("select asset_id from asset where asset_id = $1 for update", asset_id.0)
+        .fetch_optional(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -590,7 +604,12 @@ pub async fn publish_version(conn: &mut PgConnection, asset_id: AssetId, version
 /// stays served until the new one is published) and for an `errored` one that was probed (it
 /// goes back to `processing`). Records `asset.reprocessing` and enqueues `media.transcode`
 /// (unique per asset), in one transaction.
-pub async fn request_reprocess(pool: &PgPool, asset_id: AssetId, owner_id: Uuid, preset: &str) -> Result<AssetRow, MediaError> {
+pub async fn request_reprocess(
+    pool: &PgPool,
+    asset_id: AssetId,
+    owner_id: Uuid,
+    preset: &str,
+) -> Result<AssetRow, MediaError> {
     let mut tx = pool.begin().await?;
     let row = sqlx::query_as!(
         AssetRow,

@@ -126,9 +126,10 @@ impl HttpError for MediaError {
             Self::InvalidTitle(_) | Self::InvalidField(_) | Self::InvalidInput(_) | Self::UrlNotAllowed(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            Self::IdempotencyKeyReused | Self::WrongState { .. } | Self::UploadInProgress | Self::OffsetMismatch { .. } => {
-                StatusCode::CONFLICT
-            }
+            Self::IdempotencyKeyReused
+            | Self::WrongState { .. }
+            | Self::UploadInProgress
+            | Self::OffsetMismatch { .. } => StatusCode::CONFLICT,
             Self::InvalidCursor
             | Self::InvalidQuery(_)
             | Self::InvalidUploadHeader(_)
@@ -142,7 +143,9 @@ impl HttpError for MediaError {
             Self::FileTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             // tus 1.0 checksum extension: 460 Checksum Mismatch.
             Self::ChecksumMismatch => StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
-            Self::Database(_) | Self::Storage(_) | Self::Auth(_) | Self::Corrupt(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Database(_) | Self::Storage(_) | Self::Auth(_) | Self::Corrupt(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 

@@ -56,8 +56,9 @@ impl JobHandler for ExpireUploads {
     }
 
     async fn run(&self, context: JobContext, _payload: serde_json::Value) -> Result<(), JobError> {
-        let report =
-            sweep(&context.pool, &*context.storage).await.map_err(|error| JobError::retry(crate::error_chain(&error)))?;
+        let report = sweep(&context.pool, &*context.storage)
+            .await
+            .map_err(|error| JobError::retry(crate::error_chain(&error)))?;
         if report.expired > 0 || report.failed > 0 {
             tracing::info!(expired = report.expired, failed = report.failed, "swept expired uploads");
         }

@@ -21,9 +21,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::assets::{self, AssetId, AssetStatus, SourceObject};
-use super::MediaError;
 use super::IngestSettings;
+use super::MediaError;
+use super::assets::{self, AssetId, AssetStatus, SourceObject};
 use crate::jobs::{EnqueueOptions, JobContext, JobError, JobHandler, JobId};
 use crate::net::{AddressPolicy, FetchError, GuardedFetcher, UrlRefusal};
 use crate::storage::{BodyStream, PutOptions, StorageError};
@@ -181,9 +181,10 @@ impl ImportJob {
         let key = super::source_key(id);
         // The remote server's media type is kept only when it looks like one (it becomes a
         // storage header).
-        let content_type = fetched.content_type.clone().filter(|t| {
-            t.len() <= 255 && t.contains('/') && t.chars().all(|c| c.is_ascii_graphic() || c == ' ')
-        });
+        let content_type = fetched
+            .content_type
+            .clone()
+            .filter(|t| t.len() <= 255 && t.contains('/') && t.chars().all(|c| c.is_ascii_graphic() || c == ' '));
         let options = PutOptions { content_type, cache_control: None };
         let stored = context.storage.put(&key, body, options).await;
         let mut tally = std::mem::take(&mut *tally.lock().unwrap_or_else(PoisonError::into_inner));

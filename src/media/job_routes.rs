@@ -11,12 +11,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::jobs::queue::{self, JobSummary};
 use crate::app::AppState;
-use crate::auth::api_keys::Scope;
 use crate::auth::Principal;
+use crate::auth::api_keys::Scope;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::ids::AccountId;
+use crate::jobs::queue::{self, JobSummary};
 use crate::media::{AssetId, MediaError};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -94,7 +94,10 @@ async fn list_jobs(
     Query(query): Query<JobsQuery>,
 ) -> Result<axum::Json<JobList>, ApiError> {
     principal.require_scope(Scope::AssetsRead)?;
-    let raw = query.asset_id.filter(|id| !id.is_empty()).ok_or_else(|| MediaError::InvalidQuery("asset_id is required".to_owned()))?;
+    let raw = query
+        .asset_id
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| MediaError::InvalidQuery("asset_id is required".to_owned()))?;
     let asset_id = Uuid::parse_str(&raw).map_err(|_| MediaError::NotFound("no such asset"))?;
     match crate::media::assets::owner_including_deleted(&state.pool, AssetId(asset_id)).await? {
         Some((owner_id, _)) if principal.may_manage(AccountId(owner_id)) => {}

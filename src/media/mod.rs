@@ -14,9 +14,9 @@
 //! [`housekeeping`] (the sweep of expired uploads).
 
 pub mod assets;
+mod error;
 pub mod housekeeping;
 pub mod import;
-mod error;
 pub mod job_routes;
 pub mod multipart;
 pub mod preview_job;
@@ -41,9 +41,12 @@ use crate::app::{AppState, Services};
 
 /// The media job handlers: probe, preview, transcode, URL import, and the sweep of expired uploads.
 pub fn job_handlers(services: &Services, settings: &Arc<IngestSettings>) -> Vec<Arc<dyn crate::jobs::JobHandler>> {
-    let transcode =
-        transcode_job::TranscodeJob::new(Arc::clone(settings), Arc::clone(&services.transcoder), Arc::clone(&services.metrics))
-            .with_invalidator(services.invalidator.clone());
+    let transcode = transcode_job::TranscodeJob::new(
+        Arc::clone(settings),
+        Arc::clone(&services.transcoder),
+        Arc::clone(&services.metrics),
+    )
+    .with_invalidator(services.invalidator.clone());
     vec![
         Arc::new(probe_job::ProbeJob::new(Arc::clone(settings))),
         Arc::new(preview_job::PreviewJob::new(Arc::clone(settings))),
@@ -64,4 +67,3 @@ pub fn source_key(asset_id: AssetId) -> crate::storage::ObjectKey {
     crate::storage::ObjectKey::parse(format!("assets/{}/source/original", asset_id.0))
         .expect("a UUID makes a valid key")
 }
-

@@ -34,8 +34,8 @@ use super::assets::{self, AssetId, AssetRow, AssetStatus, SourceObject};
 use super::uploads::{self, NewUpload, Progress, StoredPart, UploadRow};
 use super::{IngestError, MediaError, source_key};
 use crate::app::AppState;
-use crate::auth::api_keys::Scope;
 use crate::auth::Principal;
+use crate::auth::api_keys::Scope;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::Json;
 use crate::ids::AccountId;
@@ -184,7 +184,9 @@ async fn start_multipart(
     let content_type = request.content_type.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
     // It becomes a storage header: a media type, nothing else.
     if let Some(content_type) = &content_type
-        && !(content_type.len() <= 255 && content_type.contains('/') && content_type.chars().all(|c| c.is_ascii_graphic() || c == ' '))
+        && !(content_type.len() <= 255
+            && content_type.contains('/')
+            && content_type.chars().all(|c| c.is_ascii_graphic() || c == ' '))
     {
         return Err(IngestError::InvalidRequest(format!("content_type {content_type:?} is not a media type")).into());
     }
@@ -243,7 +245,10 @@ async fn presign_parts(
     if let Some(count) = part_count(&upload)
         && let Some(beyond) = numbers.iter().find(|n| u64::from(**n) > count)
     {
-        return Err(IngestError::InvalidPart(format!("part {beyond} is beyond the last part ({count}) of the declared size")).into());
+        return Err(IngestError::InvalidPart(format!(
+            "part {beyond} is beyond the last part ({count}) of the declared size"
+        ))
+        .into());
     }
     let now = OffsetDateTime::now_utc();
     let until_expiry = Duration::try_from(upload.expires_at - now).unwrap_or(Duration::from_secs(1));
@@ -335,11 +340,15 @@ async fn finish(
         state.storage.delete(&key).await?;
         let mut connection = state.pool.acquire().await?;
         uploads::delete(&mut connection, upload.upload_id).await?;
-        return Err(IngestError::InvalidPart(format!("the parts make {} bytes, not the declared {declared}", meta.size)));
+        return Err(IngestError::InvalidPart(format!(
+            "the parts make {} bytes, not the declared {declared}",
+            meta.size
+        )));
     }
     let sha256 = hash_object(&*state.storage, &key).await?;
     let mut transaction = state.pool.begin().await?;
-    let progress = Progress { offset: meta.size, length: Some(meta.size), parts: &stored, tail_size: 0, hash_state: &[] };
+    let progress =
+        Progress { offset: meta.size, length: Some(meta.size), parts: &stored, tail_size: 0, hash_state: &[] };
     if !uploads::mark_completed(&mut transaction, upload.upload_id, token, &progress).await? {
         return Err(MediaError::UploadLocked.into());
     }
@@ -476,7 +485,9 @@ fn completed_parts(parts: &[CompletePart]) -> Result<Vec<CompletedPart>, IngestE
     let mut completed = Vec::with_capacity(parts.len());
     for part in parts {
         if part.part_number <= previous || u64::from(part.part_number) > MAX_PARTS {
-            return Err(IngestError::InvalidPart("part numbers must be ascending, unique and between 1 and 10000".to_owned()));
+            return Err(IngestError::InvalidPart(
+                "part numbers must be ascending, unique and between 1 and 10000".to_owned(),
+            ));
         }
         previous = part.part_number;
         let etag = part.etag.trim().trim_matches('"');

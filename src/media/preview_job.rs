@@ -27,10 +27,10 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::IngestSettings;
 use super::assets::{self, AssetId, AssetStatus};
 use super::transcode_job::{self, database, delete_version_files, version_prefix};
 use super::versions::{self, VersionKind};
-use super::IngestSettings;
 use crate::jobs::{EnqueueOptions, JobContext, JobError, JobHandler, PRIORITY_QUICK, queue};
 use crate::storage::ObjectKey;
 use crate::transcode::{TranscodeError, TranscodeRequest};

@@ -27,9 +27,9 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
-use super::assets::{self, AssetId, AssetStatus};
-use super::MediaError;
 use super::IngestSettings;
+use super::MediaError;
+use super::assets::{self, AssetId, AssetStatus};
 use super::transcode_job::TranscodeJob;
 use crate::engine::{EngineRunner, RunError};
 use crate::jobs::{EnqueueOptions, JobContext, JobError, JobHandler, queue};
@@ -153,14 +153,19 @@ impl ProbeJob {
         let asset = assets::get(&context.pool, id).await?;
         let owner_id = asset.as_ref().map(|asset| asset.owner_id);
         let Some(source_key) = asset.and_then(|asset| asset.source_key) else {
-            return Err(ProbeFailure::Refused { code: "source_missing", message: "the asset has no stored file".to_owned() });
+            return Err(ProbeFailure::Refused {
+                code: "source_missing",
+                message: "the asset has no stored file".to_owned(),
+            });
         };
         let key = ObjectKey::parse(source_key)
             .map_err(|error| ProbeFailure::Infrastructure(format!("stored source key is invalid: {error}")))?;
         let scratch = match &self.settings.work_dir {
             // Created on first use, as the local transcoder does: a fresh data disk or a
             // cleaned temporary directory must not fail every probe.
-            Some(dir) => std::fs::create_dir_all(dir).and_then(|()| tempfile::Builder::new().prefix("probe-").tempdir_in(dir)),
+            Some(dir) => {
+                std::fs::create_dir_all(dir).and_then(|()| tempfile::Builder::new().prefix("probe-").tempdir_in(dir))
+            }
             None => tempfile::Builder::new().prefix("lectern-probe-").tempdir(),
         }
         .map_err(|error| ProbeFailure::Infrastructure(format!("cannot create a scratch directory: {error}")))?;
@@ -189,7 +194,8 @@ impl ProbeJob {
             };
             let payload = serde_json::json!({"asset_id": asset_id});
             queue::enqueue_in(&mut transaction, TranscodeJob::KIND, &payload, options).await?;
-            super::preview_job::enqueue_if_remuxable(&mut transaction, &self.settings, asset_id, owner_id, &source).await?;
+            super::preview_job::enqueue_if_remuxable(&mut transaction, &self.settings, asset_id, owner_id, &source)
+                .await?;
             tracing::info!(container = %source.container, video = source.video.len(), audio = source.audio.len(), "source probed");
         }
         transaction.commit().await?;
@@ -210,16 +216,18 @@ fn classify_run_error(error: RunError) -> ProbeFailure {
 async fn download(store: &dyn ObjectStore, key: &ObjectKey, path: &Path, max_bytes: u64) -> Result<u64, ProbeFailure> {
     let storage_failure = |error: StorageError| match error {
         // The row says the bytes were stored; without them there is nothing to retry.
-        StorageError::NotFound => {
-            ProbeFailure::Refused { code: "source_missing", message: "the uploaded file is missing from storage".to_owned() }
-        }
+        StorageError::NotFound => ProbeFailure::Refused {
+            code: "source_missing",
+            message: "the uploaded file is missing from storage".to_owned(),
+        },
         other => ProbeFailure::Infrastructure(format!("storage: {}", crate::error_chain(&other))),
     };
     let body = store.get(key, None).await.map_err(storage_failure)?;
     if body.meta.size > max_bytes {
         return Err(too_large(body.meta.size, max_bytes));
     }
-    let io_failure = |error: std::io::Error| ProbeFailure::Infrastructure(format!("scratch file {}: {error}", path.display()));
+    let io_failure =
+        |error: std::io::Error| ProbeFailure::Infrastructure(format!("scratch file {}: {error}", path.display()));
     let mut file = tokio::fs::File::create(path).await.map_err(io_failure)?;
     let mut written: u64 = 0;
     let mut stream = body.stream;
@@ -236,7 +244,8 @@ async fn download(store: &dyn ObjectStore, key: &ObjectKey, path: &Path, max_byt
 }
 
 fn too_large(size: u64, limit: u64) -> ProbeFailure {
-    Refusal::new(RefusalCode::FileTooLarge, format!("the file is at least {size} bytes; the limit is {limit} bytes")).into()
+    Refusal::new(RefusalCode::FileTooLarge, format!("the file is at least {size} bytes; the limit is {limit} bytes"))
+        .into()
 }
 
 async fn fail_asset(context: &JobContext, asset_id: Uuid, code: &str, message: &str) -> Result<(), JobError> {

@@ -19,8 +19,8 @@ use super::assets::{self, AssetId, AssetRow, AssetStatus, Created, ListCursor, N
 use super::views::{AssetList, AssetView, CreatedAsset, MultipartLinks, UploadLinks};
 use super::{MediaError, uploads};
 use crate::app::AppState;
-use crate::auth::api_keys::Scope;
 use crate::auth::Principal;
+use crate::auth::api_keys::Scope;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::Json;
 use crate::ids::AccountId;
@@ -122,9 +122,9 @@ fn validate_title(raw: &str) -> Result<String, MediaError> {
 
 fn validate_description(raw: Option<&str>) -> Result<Option<String>, MediaError> {
     match raw {
-        Some(text) if text.chars().count() > DESCRIPTION_MAX_CHARS => Err(MediaError::InvalidField(format!(
-            "description must be at most {DESCRIPTION_MAX_CHARS} characters"
-        ))),
+        Some(text) if text.chars().count() > DESCRIPTION_MAX_CHARS => {
+            Err(MediaError::InvalidField(format!("description must be at most {DESCRIPTION_MAX_CHARS} characters")))
+        }
         other => Ok(other.map(str::to_owned)),
     }
 }
@@ -195,7 +195,10 @@ async fn create_asset(
         description: validate_description(request.description.as_deref())?,
         passthrough: match request.passthrough {
             Some(text) if text.len() > PASSTHROUGH_MAX_BYTES => {
-                return Err(MediaError::InvalidField(format!("passthrough must be at most {PASSTHROUGH_MAX_BYTES} bytes")).into());
+                return Err(MediaError::InvalidField(format!(
+                    "passthrough must be at most {PASSTHROUGH_MAX_BYTES} bytes"
+                ))
+                .into());
             }
             other => other,
         },
@@ -279,9 +282,9 @@ async fn list_assets(
 ) -> Result<axum::Json<AssetList>, ApiError> {
     principal.require_scope(Scope::AssetsRead)?;
     let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
-        Some(raw) => Some(AssetStatus::parse(raw).ok_or_else(|| {
-            MediaError::InvalidQuery(format!("unknown status {raw:?}"))
-        })?),
+        Some(raw) => {
+            Some(AssetStatus::parse(raw).ok_or_else(|| MediaError::InvalidQuery(format!("unknown status {raw:?}")))?)
+        }
         None => None,
     };
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
@@ -340,14 +343,10 @@ async fn update_asset(
         Some(text) => Some(validate_description(text.as_deref())?),
         None => None,
     };
-    let updated = assets::update_details(
-        &state.pool,
-        asset.id(),
-        title.as_deref(),
-        description.as_ref().map(Option::as_deref),
-    )
-    .await?
-    .ok_or(MediaError::NotFound("no such asset"))?;
+    let updated =
+        assets::update_details(&state.pool, asset.id(), title.as_deref(), description.as_ref().map(Option::as_deref))
+            .await?
+            .ok_or(MediaError::NotFound("no such asset"))?;
     Ok(axum::Json(AssetView::from_row(&updated)))
 }
 
@@ -388,12 +387,17 @@ async fn delete_asset(
     let mut prefixes = vec![format!("assets/{asset_id}/")];
     prefixes.extend(removed_uploads.iter().map(|(upload_id, _)| format!("uploads/{upload_id}/")));
     for prefix in prefixes {
-        let payload = serde_json::to_value(DeletePrefixPayload { prefix: prefix.clone() }).map_err(|e| ApiError::internal(&e))?;
-        let options = EnqueueOptions { unique_key: Some(format!("{}:{prefix}", DeletePrefix::KIND)), ..EnqueueOptions::default() };
+        let payload =
+            serde_json::to_value(DeletePrefixPayload { prefix: prefix.clone() }).map_err(|e| ApiError::internal(&e))?;
+        let options = EnqueueOptions {
+            unique_key: Some(format!("{}:{prefix}", DeletePrefix::KIND)),
+            ..EnqueueOptions::default()
+        };
         queue::enqueue_in(&mut tx, DeletePrefix::KIND, &payload, options).await?;
     }
     // Cached copies of its outputs are dropped once they are deleted (uploads are never served).
-    let outputs = crate::storage::KeyPrefix::parse(format!("assets/{asset_id}/")).map_err(|e| ApiError::internal(&e))?;
+    let outputs =
+        crate::storage::KeyPrefix::parse(format!("assets/{asset_id}/")).map_err(|e| ApiError::internal(&e))?;
     crate::jobs::cdn_jobs::enqueue_after_deletion(&mut tx, state.invalidator.as_ref(), &outputs, None).await?;
     tx.commit().await?;
     // Open storage multipart uploads hold parts outside any prefix; abort them now that the

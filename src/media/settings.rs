@@ -46,7 +46,10 @@ impl Default for IngestSettings {
             limits,
             engine: crate::engine::EngineLimits::default(),
             engine_program: None,
-            fetch: crate::net::FetchSettings { max_bytes: limits.max_file_bytes, ..crate::net::FetchSettings::default() },
+            fetch: crate::net::FetchSettings {
+                max_bytes: limits.max_file_bytes,
+                ..crate::net::FetchSettings::default()
+            },
             multipart_part_size: 16 * 1024 * 1024,
             multipart_url_ttl: Duration::from_secs(3600),
             multipart_expiry: Duration::from_secs(24 * 3600),

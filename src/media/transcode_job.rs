@@ -41,9 +41,9 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::IngestSettings;
 use super::assets::{self, AssetId, AssetRow, AssetStatus};
 use super::versions::{self, RenditionRow, VersionKind};
-use super::IngestSettings;
 use crate::jobs::storage_jobs::{DeletePrefix, DeletePrefixPayload};
 use crate::jobs::{EnqueueOptions, JobContext, JobError, JobHandler, cdn_jobs, queue};
 use crate::metrics::{BackendLabels, Metrics};
@@ -115,7 +115,8 @@ impl JobHandler for TranscodeJob {
         let Some(source_key) = asset.source_key.as_deref().and_then(|key| ObjectKey::parse(key).ok()) else {
             return fail_asset(&context, id, "source_missing", "the asset has no stored file").await;
         };
-        let (version, abandoned) = versions::begin_attempt(&context.pool, id, &asset.preset, VersionKind::Full).await.map_err(database)?;
+        let (version, abandoned) =
+            versions::begin_attempt(&context.pool, id, &asset.preset, VersionKind::Full).await.map_err(database)?;
         for old in abandoned {
             delete_version_files(&context, id, old).await;
         }
@@ -194,8 +195,7 @@ impl TranscodeJob {
         let mut on_progress = move |fraction: f64| {
             sender.send_replace(fraction.clamp(0.0, 1.0));
         };
-        let result =
-            self.transcoder.transcode(request, &*context.storage, &mut on_progress, &cancellation).await;
+        let result = self.transcoder.transcode(request, &*context.storage, &mut on_progress, &cancellation).await;
         reporter.abort();
         result
     }
@@ -211,8 +211,7 @@ impl TranscodeJob {
         let (manifests, renditions) = package_record(context, id, version, output, duration).await?;
         let mut tx = context.pool.begin().await.map_err(database)?;
         assets::lock_for_publish(&mut tx, id).await.map_err(database)?;
-        let superseded =
-            versions::publish(&mut tx, id, version, &manifests, &renditions).await.map_err(database)?;
+        let superseded = versions::publish(&mut tx, id, version, &manifests, &renditions).await.map_err(database)?;
         if !assets::publish_version(&mut tx, id, version).await.map_err(database)? {
             drop(tx);
             tracing::info!(asset_id = %id, version, "asset deleted or failed before publishing; discarding the package");
@@ -224,7 +223,9 @@ impl TranscodeJob {
             let run_after = OffsetDateTime::now_utc() + self.settings.superseded_grace;
             enqueue_delete(&mut tx, id, old, Some(run_after)).await.map_err(database)?;
             let old_files = version_prefix(id, old);
-            cdn_jobs::enqueue_after_deletion(&mut tx, self.invalidator.as_ref(), &old_files, Some(run_after)).await.map_err(database)?;
+            cdn_jobs::enqueue_after_deletion(&mut tx, self.invalidator.as_ref(), &old_files, Some(run_after))
+                .await
+                .map_err(database)?;
         }
         if !context.complete_in(&mut tx).await.map_err(database)? {
             drop(tx);
@@ -272,13 +273,16 @@ pub(super) async fn package_record(
     if let Some(dash) = &output.dash_manifest {
         manifests.insert("dash".to_owned(), relative(dash).into());
     }
-    for (name, path) in [("poster", naming::POSTER), ("storyboard", naming::STORYBOARD_VTT), ("download", naming::DOWNLOAD_MP4)] {
+    for (name, path) in
+        [("poster", naming::POSTER), ("storyboard", naming::STORYBOARD_VTT), ("download", naming::DOWNLOAD_MP4)]
+    {
         let key = ObjectKey::parse(format!("{}{path}", prefix.as_str())).map_err(JobError::retry)?;
         if context.storage.head(&key).await.map_err(|e| JobError::retry(crate::error_chain(&e)))?.is_some() {
             manifests.insert(name.to_owned(), path.into());
         }
     }
-    let renditions = output.renditions.iter().filter_map(|r| rendition_row(r, &relative(&r.playlist), duration)).collect();
+    let renditions =
+        output.renditions.iter().filter_map(|r| rendition_row(r, &relative(&r.playlist), duration)).collect();
     Ok((serde_json::Value::Object(manifests), renditions))
 }
 

@@ -7,8 +7,8 @@
 
 use sqlx::{PgConnection, PgPool};
 
-use super::assets::AssetId;
 use super::MediaError;
+use super::assets::AssetId;
 
 /// What a version holds: the fast first package (the source's own streams copied, one
 /// rendition) or the full ladder.
@@ -62,7 +62,9 @@ pub async fn begin_attempt(
     kind: VersionKind,
 ) -> Result<(i32, Vec<i32>), MediaError> {
     let mut tx = pool.begin().await?;
-    sqlx::query!("select asset_id from asset where asset_id = $1 for update", asset_id.0).fetch_optional(&mut *tx).await?;
+    sqlx::query!("select asset_id from asset where asset_id = $1 for update", asset_id.0)
+        .fetch_optional(&mut *tx)
+        .await?;
     let abandoned = sqlx::query_scalar!(
         "update asset_version set state = 'failed' where asset_id = $1 and state = 'processing' and kind = $2 returning version",
         asset_id.0,
@@ -136,7 +138,10 @@ pub async fn publish(
     .execute(&mut *conn)
     .await?;
     if published.rows_affected() != 1 {
-        return Err(MediaError::WrongState { expected: "processing", actual: format!("version {version} is not processing") });
+        return Err(MediaError::WrongState {
+            expected: "processing",
+            actual: format!("version {version} is not processing"),
+        });
     }
     for rendition in renditions {
         sqlx::query!(
@@ -188,16 +193,18 @@ pub async fn renditions<'c>(
 
 /// What kind of version `version` is; `None` when there is no such version.
 pub async fn kind(pool: &PgPool, asset_id: AssetId, version: i32) -> Result<Option<VersionKind>, MediaError> {
-    let kind = sqlx::query_scalar!("select kind from asset_version where asset_id = $1 and version = $2", asset_id.0, version)
-        .fetch_optional(pool)
-        .await?;
+    let kind =
+        sqlx::query_scalar!("select kind from asset_version where asset_id = $1 and version = $2", asset_id.0, version)
+            .fetch_optional(pool)
+            .await?;
     Ok(kind.as_deref().and_then(VersionKind::parse))
 }
 
 /// A version's state, for tests and diagnostics.
 pub async fn states(pool: &PgPool, asset_id: AssetId) -> Result<Vec<(i32, String)>, MediaError> {
-    let rows = sqlx::query!("select version, state from asset_version where asset_id = $1 order by version", asset_id.0)
-        .fetch_all(pool)
-        .await?;
+    let rows =
+        sqlx::query!("select version, state from asset_version where asset_id = $1 order by version", asset_id.0)
+            .fetch_all(pool)
+            .await?;
     Ok(rows.into_iter().map(|row| (row.version, row.state)).collect())
 }

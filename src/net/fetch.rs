@@ -139,8 +139,7 @@ impl GuardedFetcher {
             .map_err(|_| FetchError::TimedOut(deadline))??;
         let final_url = response.url().clone();
         let content_length = response.content_length();
-        let content_type =
-            response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let content_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let limit = self.settings.max_bytes;
         if content_length.is_some_and(|length| length > limit) {
             return Err(FetchError::TooLarge { limit });
@@ -194,7 +193,11 @@ impl GuardedFetcher {
     }
 
     fn send_error(&self, error: reqwest::Error) -> FetchError {
-        if error.is_timeout() { FetchError::TimedOut(self.settings.connect_timeout) } else { FetchError::Network(error) }
+        if error.is_timeout() {
+            FetchError::TimedOut(self.settings.connect_timeout)
+        } else {
+            FetchError::Network(error)
+        }
     }
 
     /// Resolves and vets `url` as a request would, without sending anything: the addresses a
@@ -292,8 +295,6 @@ struct NoLookups;
 impl Resolve for NoLookups {
     fn resolve(&self, name: Name) -> Resolving {
         let message = format!("{} was not vetted; refusing to resolve it", name.as_str());
-        Box::pin(async move {
-            Err::<Addrs, Box<dyn std::error::Error + Send + Sync>>(message.into())
-        })
+        Box::pin(async move { Err::<Addrs, Box<dyn std::error::Error + Send + Sync>>(message.into()) })
     }
 }

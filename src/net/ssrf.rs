@@ -152,7 +152,9 @@ impl AddressPolicy {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
             IpAddr::V4(_) => address,
         };
-        if self.host_is_allowed(host) || self.allowed_networks.iter().any(|n| n.contains(&address) || n.contains(&canonical)) {
+        if self.host_is_allowed(host)
+            || self.allowed_networks.iter().any(|n| n.contains(&address) || n.contains(&canonical))
+        {
             return Ok(());
         }
         Err(AddressRefusal { address, reason })

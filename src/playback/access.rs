@@ -146,10 +146,16 @@ pub struct GrantView {
 
 /// Grants `account_id` the right to watch; granting again returns the grant that is active.
 /// `not_found` when the account does not exist.
-pub async fn grant(pool: &PgPool, asset_id: Uuid, account_id: Uuid, granted_by: Uuid) -> Result<GrantView, PlaybackError> {
-    let exists = sqlx::query_scalar!(r#"select exists(select 1 from account where account_id = $1) as "exists!""#, account_id)
-        .fetch_one(pool)
-        .await?;
+pub async fn grant(
+    pool: &PgPool,
+    asset_id: Uuid,
+    account_id: Uuid,
+    granted_by: Uuid,
+) -> Result<GrantView, PlaybackError> {
+    let exists =
+        sqlx::query_scalar!(r#"select exists(select 1 from account where account_id = $1) as "exists!""#, account_id)
+            .fetch_one(pool)
+            .await?;
     if !exists {
         return Err(PlaybackError::AccountNotFound);
     }
@@ -255,8 +261,14 @@ mod tests {
 
     #[test]
     fn the_request_origin_comes_from_origin_or_else_from_the_referer() {
-        assert_eq!(request_origin(Some("https://a.example"), Some("https://b.example/x")).as_deref(), Some("https://a.example"));
-        assert_eq!(request_origin(None, Some("https://b.example:8443/lesson?x=1")).as_deref(), Some("https://b.example:8443"));
+        assert_eq!(
+            request_origin(Some("https://a.example"), Some("https://b.example/x")).as_deref(),
+            Some("https://a.example")
+        );
+        assert_eq!(
+            request_origin(None, Some("https://b.example:8443/lesson?x=1")).as_deref(),
+            Some("https://b.example:8443")
+        );
         assert_eq!(request_origin(Some("null"), None), None);
         assert_eq!(request_origin(None, Some("not a url")), None);
     }

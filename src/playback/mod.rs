@@ -26,4 +26,3 @@ pub use error::PlaybackError;
 pub fn router() -> utoipa_axum::router::OpenApiRouter<crate::app::AppState> {
     routes::router()
 }
-

@@ -15,16 +15,16 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::PlaybackError;
+use super::access::{self, AssetAccess, Decision, GrantView, Visibility};
 use super::manifests::{self, Links};
 use super::sessions::{self, NewSession, SessionRow};
-use super::PlaybackError;
 use crate::app::AppState;
 use crate::auth::api_keys::{self, Scope};
 use crate::auth::{ClientInfo, Principal};
 use crate::cdn::{SignedPolicy, SourceIp};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::Json;
-use super::access::{self, AssetAccess, Decision, GrantView, Visibility};
 use crate::ids::{AccountId, AssetId, PlaybackSessionId};
 use crate::metrics::OutcomeLabels;
 use crate::storage::ObjectKey;
@@ -185,7 +185,9 @@ async fn new_session(
                 return Err(PlaybackError::AssetNotFound.into());
             }
             let viewer = match request.on_behalf_of {
-                Some(learner) => api_keys::on_behalf_of(&state.pool, key, learner).await.map_err(PlaybackError::from)?,
+                Some(learner) => {
+                    api_keys::on_behalf_of(&state.pool, key, learner).await.map_err(PlaybackError::from)?
+                }
                 None => key.owner,
             };
             (viewer, Some(key.api_key_id))
@@ -201,7 +203,8 @@ async fn new_session(
     }
     let ttl = i64::try_from(state.cdn.settings.playback_session_ttl.as_secs()).unwrap_or(i64::MAX);
     let expires = OffsetDateTime::now_utc().unix_timestamp().saturating_add(ttl);
-    let expires_at = OffsetDateTime::from_unix_timestamp(expires).map_err(|_| PlaybackError::InvalidField("TTL too long".to_owned()))?;
+    let expires_at = OffsetDateTime::from_unix_timestamp(expires)
+        .map_err(|_| PlaybackError::InvalidField("TTL too long".to_owned()))?;
     let version_number = i32::try_from(version).map_err(|_| PlaybackError::AssetNotReady)?;
     let manifests = sessions::published_manifests(&state.pool, asset_id, version_number).await?.unwrap_or_default();
     let session = sessions::create(
@@ -225,7 +228,11 @@ fn package_path<'a>(manifests: &'a serde_json::Value, kind: &str, default: &'a s
     manifests.get(kind).and_then(serde_json::Value::as_str).unwrap_or(default)
 }
 
-fn session_view(state: &AppState, session: &SessionRow, manifests: &serde_json::Value) -> Result<SessionView, PlaybackError> {
+fn session_view(
+    state: &AppState,
+    session: &SessionRow,
+    manifests: &serde_json::Value,
+) -> Result<SessionView, PlaybackError> {
     use pipelines::naming;
     let play_base = play_base(state, session.session_id);
     let expires = session.expires_at.unix_timestamp();
@@ -258,7 +265,8 @@ fn version_prefix(session: &SessionRow) -> String {
 
 /// The CDN URL (unsigned) of `path` inside the session's version.
 fn object_url(state: &AppState, session: &SessionRow, path: &str) -> Result<String, PlaybackError> {
-    let key = ObjectKey::parse(format!("{}/{path}", version_prefix(session))).map_err(|_| PlaybackError::SessionNotFound)?;
+    let key =
+        ObjectKey::parse(format!("{}/{path}", version_prefix(session))).map_err(|_| PlaybackError::SessionNotFound)?;
     Ok(state.cdn.url_for(&key))
 }
 
@@ -399,7 +407,11 @@ async fn put_access(
         })
         .collect::<Result<Vec<_>, _>>()?;
     access::set_access(&state.pool, asset.asset_id, request.visibility, &origins, request.bind_ip).await?;
-    Ok(axum::Json(AccessSettings { visibility: request.visibility, allowed_origins: origins, bind_ip: request.bind_ip }))
+    Ok(axum::Json(AccessSettings {
+        visibility: request.visibility,
+        allowed_origins: origins,
+        bind_ip: request.bind_ip,
+    }))
 }
 
 /// A session's manifest (HLS master or media playlist, MPD, storyboard VTT) with every child URI
@@ -483,7 +495,8 @@ async fn manifest(
         Some("vtt") => "text/vtt; charset=utf-8",
         _ => return Err(PlaybackError::AssetNotFound),
     };
-    let key = ObjectKey::parse(format!("{}/{path}", version_prefix(&session))).map_err(|_| PlaybackError::AssetNotFound)?;
+    let key =
+        ObjectKey::parse(format!("{}/{path}", version_prefix(&session))).map_err(|_| PlaybackError::AssetNotFound)?;
     let bytes = match crate::storage::get_bytes(state.storage.as_ref(), &key).await {
         Ok(bytes) => bytes,
         Err(crate::storage::StorageError::NotFound) => return Err(PlaybackError::AssetNotFound),

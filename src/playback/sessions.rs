@@ -78,7 +78,11 @@ pub async fn revoke(pool: &PgPool, session_id: Uuid) -> Result<bool, PlaybackErr
 
 /// Revokes every open session of `account_id` for `asset_id`, inside the caller's transaction
 /// (revoking a grant).
-pub async fn revoke_for_viewer(conn: &mut PgConnection, asset_id: Uuid, account_id: Uuid) -> Result<u64, PlaybackError> {
+pub async fn revoke_for_viewer(
+    conn: &mut PgConnection,
+    asset_id: Uuid,
+    account_id: Uuid,
+) -> Result<u64, PlaybackError> {
     let done = sqlx::query!(
         "update playback_session set revoked_at = now() where asset_id = $1 and account_id = $2 and revoked_at is null",
         asset_id,

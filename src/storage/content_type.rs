@@ -6,11 +6,7 @@ use super::ObjectKey;
 /// The media type players and browsers expect for an object, from its extension
 /// (case-insensitive); `application/octet-stream` when the extension is unknown.
 pub fn content_type_for(key: &ObjectKey) -> &'static str {
-    let extension = key
-        .file_name()
-        .rsplit_once('.')
-        .map(|(_, extension)| extension)
-        .unwrap_or("");
+    let extension = key.file_name().rsplit_once('.').map(|(_, extension)| extension).unwrap_or("");
     match extension.to_ascii_lowercase().as_str() {
         "m3u8" => "application/vnd.apple.mpegurl",
         "mpd" => "application/dash+xml",

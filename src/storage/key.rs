@@ -126,8 +126,20 @@ mod tests {
     fn keys_that_could_escape_or_confuse_are_refused() {
         let long = "a".repeat(1025);
         for key in [
-            "", "/etc/passwd", "../x", "a/../../x", "a/./b", "a//b", "a/", ".hidden", "a/.staging/x",
-            "a\\b", "a\u{0}b", "a\nb", "a\u{7f}b", long.as_str(),
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a/./b",
+            "a//b",
+            "a/",
+            ".hidden",
+            "a/.staging/x",
+            "a\\b",
+            "a\u{0}b",
+            "a\nb",
+            "a\u{7f}b",
+            long.as_str(),
         ] {
             assert!(ObjectKey::parse(key).is_err(), "{key:?} should be refused");
         }

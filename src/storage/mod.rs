@@ -6,11 +6,11 @@
 
 mod content_type;
 mod error;
-mod settings;
 mod key;
 pub mod local;
 mod range;
 pub mod s3;
+mod settings;
 
 pub use content_type::content_type_for;
 pub use error::StorageError;
@@ -68,9 +68,7 @@ impl ByteRange {
         }
         match self {
             Self::From(start) if start < size => Some((start, size - 1)),
-            Self::Inclusive(start, end) if start <= end && start < size => {
-                Some((start, end.min(size - 1)))
-            }
+            Self::Inclusive(start, end) if start <= end && start < size => Some((start, end.min(size - 1))),
             Self::Suffix(n) if n > 0 => Some((size.saturating_sub(n), size - 1)),
             _ => None,
         }
@@ -134,18 +132,18 @@ pub trait ObjectStore: Send + Sync + 'static {
 
     /// Writes `body` under `key`, replacing any object there. Memory stays bounded whatever the
     /// size (S3: multipart above a threshold). Readers never see a partial object.
-    async fn put(
-        &self,
-        key: &ObjectKey,
-        body: BodyStream,
-        options: PutOptions,
-    ) -> Result<ObjectMeta, StorageError>;
+    async fn put(&self, key: &ObjectKey, body: BodyStream, options: PutOptions) -> Result<ObjectMeta, StorageError>;
 
     /// Stores the local file at `path` under `key`, like [`ObjectStore::put`] with the file as
     /// the body. The file is consumed: a backend may move it into place instead of copying it
     /// (the local one does, when `path` is on the same filesystem as its root), so the caller
     /// must not use it afterwards.
-    async fn put_file(&self, key: &ObjectKey, path: &std::path::Path, options: PutOptions) -> Result<ObjectMeta, StorageError> {
+    async fn put_file(
+        &self,
+        key: &ObjectKey,
+        path: &std::path::Path,
+        options: PutOptions,
+    ) -> Result<ObjectMeta, StorageError> {
         let file = tokio::fs::File::open(path).await.map_err(|error| StorageError::io("put_file", error))?;
         let body: BodyStream = Box::pin(tokio_util::io::ReaderStream::new(file));
         self.put(key, body, options).await

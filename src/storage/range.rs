@@ -40,11 +40,7 @@ impl ByteRange {
 pub fn parse_content_range(value: &str) -> Option<(u64, u64, Option<u64>)> {
     let (range, total) = value.trim().strip_prefix("bytes ")?.split_once('/')?;
     let (first, last) = range.split_once('-')?;
-    let total = if total == "*" {
-        None
-    } else {
-        Some(total.parse().ok()?)
-    };
+    let total = if total == "*" { None } else { Some(total.parse().ok()?) };
     Some((first.parse().ok()?, last.parse().ok()?, total))
 }
 
@@ -66,24 +62,14 @@ mod tests {
 
     #[test]
     fn malformed_or_multiple_ranges_are_ignored() {
-        for header in [
-            "bytes=5-2",
-            "bytes=-",
-            "items=0-1",
-            "bytes=0-1,4-5",
-            "bytes=a-b",
-            "",
-        ] {
+        for header in ["bytes=5-2", "bytes=-", "items=0-1", "bytes=0-1,4-5", "bytes=a-b", ""] {
             assert_eq!(ByteRange::parse_header(header), None, "{header}");
         }
     }
 
     #[test]
     fn content_ranges_parse_with_and_without_a_total() {
-        assert_eq!(
-            parse_content_range("bytes 0-9/100"),
-            Some((0, 9, Some(100)))
-        );
+        assert_eq!(parse_content_range("bytes 0-9/100"), Some((0, 9, Some(100))));
         assert_eq!(parse_content_range("bytes 5-6/*"), Some((5, 6, None)));
         assert_eq!(parse_content_range("bytes */100"), None);
     }

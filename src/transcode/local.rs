@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use pipelines::package::{Package, PackagedRendition, RenditionKind as PackagedKind};
 use pipelines::naming;
+use pipelines::package::{Package, PackagedRendition, RenditionKind as PackagedKind};
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
 use super::{Rendition, RenditionKind, TranscodeError, TranscodeOutput, TranscodeRequest, Transcoder};
 use crate::engine::{EngineRunner, Progress};
-use crate::storage::{content_type_for, KeyPrefix, ObjectKey, ObjectMeta, ObjectStore, PutOptions, StorageError};
+use crate::storage::{KeyPrefix, ObjectKey, ObjectMeta, ObjectStore, PutOptions, StorageError, content_type_for};
 
 /// Runs plans with the local engine.
 #[derive(Debug, Clone)]
@@ -118,7 +118,12 @@ impl LocalTranscoder {
 
 impl Scratch {
     /// Uploads the engine's package under `destination` and describes what was stored.
-    async fn upload(&self, store: &dyn ObjectStore, package: &Package, destination: &KeyPrefix) -> Result<TranscodeOutput, TranscodeError> {
+    async fn upload(
+        &self,
+        store: &dyn ObjectStore,
+        package: &Package,
+        destination: &KeyPrefix,
+    ) -> Result<TranscodeOutput, TranscodeError> {
         let uploaded = upload_dir(store, &self.out_dir, destination).await?;
         output_of(package, destination, &uploaded)
     }
@@ -150,7 +155,11 @@ const UPLOAD_CONCURRENCY: usize = 8;
 
 /// Uploads every file below `dir` to `prefix` + its relative path, streaming each file with the
 /// content type players expect; returns what was stored.
-async fn upload_dir(store: &dyn ObjectStore, dir: &Path, prefix: &KeyPrefix) -> Result<Vec<ObjectMeta>, TranscodeError> {
+async fn upload_dir(
+    store: &dyn ObjectStore,
+    dir: &Path,
+    prefix: &KeyPrefix,
+) -> Result<Vec<ObjectMeta>, TranscodeError> {
     let read_error = |e| TranscodeError::io("read the package directory", e);
     let mut pending = vec![dir.to_path_buf()];
     let mut files = Vec::new();
@@ -187,8 +196,14 @@ async fn upload_dir(store: &dyn ObjectStore, dir: &Path, prefix: &KeyPrefix) -> 
     Ok(uploaded)
 }
 
-fn output_of(package: &Package, prefix: &KeyPrefix, uploaded: &[ObjectMeta]) -> Result<TranscodeOutput, TranscodeError> {
-    let key = |relative: &str| -> Result<ObjectKey, StorageError> { ObjectKey::parse(format!("{}{relative}", prefix.as_str())) };
+fn output_of(
+    package: &Package,
+    prefix: &KeyPrefix,
+    uploaded: &[ObjectMeta],
+) -> Result<TranscodeOutput, TranscodeError> {
+    let key = |relative: &str| -> Result<ObjectKey, StorageError> {
+        ObjectKey::parse(format!("{}{relative}", prefix.as_str()))
+    };
     let dash = key(naming::DASH_MANIFEST)?;
     let thumbnail_start = format!("{}{}/thumb_", prefix.as_str(), naming::IMAGES_DIR);
     let rendition = |packaged: &PackagedRendition| -> Result<Rendition, StorageError> {
@@ -201,17 +216,19 @@ fn output_of(package: &Package, prefix: &KeyPrefix, uploaded: &[ObjectMeta]) -> 
                 height: Some(u64::from(*height)),
                 frame_rate: Some(frame_rate.as_f64()),
             },
-            PackagedKind::Audio { language, label, default, .. } => {
-                RenditionKind::Audio {
-                    language: language.clone(),
-                    label: label.clone(),
-                    default: *default,
-                    bandwidth: Some(packaged.peak_bitrate),
-                    codecs: Some(packaged.codecs.clone()),
-                }
-            }
+            PackagedKind::Audio { language, label, default, .. } => RenditionKind::Audio {
+                language: language.clone(),
+                label: label.clone(),
+                default: *default,
+                bandwidth: Some(packaged.peak_bitrate),
+                codecs: Some(packaged.codecs.clone()),
+            },
         };
-        Ok(Rendition { name: packaged.name.clone(), playlist: key(&naming::media_playlist_path(&packaged.name))?, kind })
+        Ok(Rendition {
+            name: packaged.name.clone(),
+            playlist: key(&naming::media_playlist_path(&packaged.name))?,
+            kind,
+        })
     };
     Ok(TranscodeOutput {
         master_playlist: key(naming::MASTER_PLAYLIST)?,

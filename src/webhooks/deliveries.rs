@@ -62,7 +62,9 @@ impl Attempt {
 pub enum AfterAttempt {
     Succeeded,
     /// Failed; the next send is scheduled with this schedule number.
-    RetryScheduled { schedule: i32 },
+    RetryScheduled {
+        schedule: i32,
+    },
     /// Failed and the retry window is over.
     Failed,
     /// The delivery moved on while this send was in flight (a manual retry rescheduled it, or the

@@ -19,10 +19,10 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::WebhookSettings;
-use crate::jobs::{queue, EnqueueOptions, JobContext, JobError, JobHandler};
+use crate::jobs::{EnqueueOptions, JobContext, JobError, JobHandler, queue};
+use crate::media::MediaError;
 use crate::media::assets::{self, AssetId};
 use crate::media::views::{AssetView, RenditionView};
-use crate::media::MediaError;
 
 /// Webhook jobs go before media work of the same age: they are short, and a receiver waiting for
 /// `asset.ready` should not wait behind a queue of transcodes.
@@ -44,7 +44,11 @@ pub struct FanOut {
 /// `Some` when the event is of a delivered type and an endpoint of the asset's owner wants it:
 /// then the caller stores the snapshot with the event and [`enqueue`]s the fan-out. Called by
 /// `record_event` on its connection, so it sees the change the event reports.
-pub async fn prepare(conn: &mut PgConnection, asset_id: AssetId, event_type: &str) -> Result<Option<FanOut>, MediaError> {
+pub async fn prepare(
+    conn: &mut PgConnection,
+    asset_id: AssetId,
+    event_type: &str,
+) -> Result<Option<FanOut>, MediaError> {
     if !super::is_delivered(event_type) {
         return Ok(None);
     }
@@ -204,7 +208,8 @@ async fn rescue_overdue(pool: &PgPool) -> Result<usize, sqlx::Error> {
     .await?;
     let mut conn = pool.acquire().await?;
     for delivery in &overdue {
-        super::send::enqueue(&mut conn, delivery.webhook_delivery_id, delivery.schedule, delivery.owner_id, false).await?;
+        super::send::enqueue(&mut conn, delivery.webhook_delivery_id, delivery.schedule, delivery.owner_id, false)
+            .await?;
     }
     Ok(overdue.len())
 }

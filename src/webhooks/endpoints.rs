@@ -101,9 +101,9 @@ pub async fn check_url(settings: &WebhookSettings, raw: &str) -> Result<Url, Web
     let fetcher = GuardedFetcher::new(settings.fetch.clone());
     match fetcher.vet(&url).await {
         Ok(_) => Ok(url),
-        Err(FetchError::Refused(UrlRefusal::Address(refusal))) => Err(WebhookError::UrlForbidden(format!(
-            "url must reach a public address: {refusal}"
-        ))),
+        Err(FetchError::Refused(UrlRefusal::Address(refusal))) => {
+            Err(WebhookError::UrlForbidden(format!("url must reach a public address: {refusal}")))
+        }
         Err(FetchError::Resolve { host, .. }) => {
             Err(WebhookError::UrlInvalid(format!("the host {host} of url does not resolve")))
         }
@@ -116,15 +116,16 @@ pub async fn check_url(settings: &WebhookSettings, raw: &str) -> Result<Url, Web
 /// take the last place.
 pub async fn create(pool: &PgPool, new: &NewEndpoint, secret: &str, max: u32) -> Result<EndpointRow, WebhookError> {
     let mut tx = pool.begin().await?;
-    sqlx::query!("select pg_advisory_xact_lock(hashtextextended('webhook_endpoint:' || $1::uuid::text, 0))", new.owner_id)
-        .execute(&mut *tx)
-        .await?;
-    let count = sqlx::query_scalar!(
-        r#"select count(*) as "count!" from webhook_endpoint where owner_id = $1"#,
+    sqlx::query!(
+        "select pg_advisory_xact_lock(hashtextextended('webhook_endpoint:' || $1::uuid::text, 0))",
         new.owner_id
     )
-    .fetch_one(&mut *tx)
+    .execute(&mut *tx)
     .await?;
+    let count =
+        sqlx::query_scalar!(r#"select count(*) as "count!" from webhook_endpoint where owner_id = $1"#, new.owner_id)
+            .fetch_one(&mut *tx)
+            .await?;
     if count >= i64::from(max) {
         return Err(WebhookError::TooMany(max));
     }
@@ -178,9 +179,8 @@ pub async fn list(pool: &PgPool, owner_id: Uuid) -> Result<Vec<EndpointRow>, Web
 /// Deletes an endpoint with its deliveries and their attempts (pending sends stop: their jobs
 /// find nothing). False when it did not exist.
 pub async fn delete(pool: &PgPool, endpoint_id: Uuid) -> Result<bool, WebhookError> {
-    let result = sqlx::query!("delete from webhook_endpoint where webhook_endpoint_id = $1", endpoint_id)
-        .execute(pool)
-        .await?;
+    let result =
+        sqlx::query!("delete from webhook_endpoint where webhook_endpoint_id = $1", endpoint_id).execute(pool).await?;
     Ok(result.rows_affected() == 1)
 }
 

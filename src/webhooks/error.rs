@@ -12,7 +12,9 @@ pub enum WebhookError {
     UrlInvalid(String),
     #[error("{0}")]
     UrlForbidden(String),
-    #[error("unknown event type {0:?}; known: asset.created, asset.uploaded, asset.playable, asset.ready, asset.errored, asset.deleted (or * for all)")]
+    #[error(
+        "unknown event type {0:?}; known: asset.created, asset.uploaded, asset.playable, asset.ready, asset.errored, asset.deleted (or * for all)"
+    )]
     UnknownEventType(String),
     #[error("an account may have at most {0} webhook endpoints; delete one first")]
     TooMany(u32),

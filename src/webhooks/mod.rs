@@ -22,8 +22,8 @@
 pub mod deliveries;
 pub mod dispatch;
 pub mod endpoints;
-pub mod routes;
 mod error;
+pub mod routes;
 pub mod send;
 mod settings;
 

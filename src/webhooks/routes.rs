@@ -15,12 +15,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::WebhookError;
 use super::deliveries::{self, Attempt, DeliveryRow, ListCursor};
 use super::endpoints::{self, EndpointRow, NewEndpoint};
-use super::WebhookError;
 use crate::app::AppState;
-use crate::auth::api_keys::Scope;
 use crate::auth::Principal;
+use crate::auth::api_keys::Scope;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::Json;
 use crate::ids::{AccountId, WebhookDeliveryId, WebhookId};
@@ -197,7 +197,10 @@ async fn create_webhook(
         (status = FORBIDDEN, description = "`forbidden` or `insufficient_scope` (a key without webhooks:read)", body = ErrorBody),
         (status = UNAUTHORIZED, description = "`missing_token`, `invalid_token`, `token_expired` or `invalid_api_key`", body = ErrorBody),
     ))]
-async fn list_webhooks(State(state): State<AppState>, principal: Principal) -> Result<axum::Json<WebhookList>, ApiError> {
+async fn list_webhooks(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<axum::Json<WebhookList>, ApiError> {
     principal.require_scope(Scope::WebhooksRead)?;
     let rows = endpoints::list(&state.pool, principal.account_id()).await?;
     Ok(axum::Json(WebhookList { webhooks: rows.iter().map(view).collect() }))
@@ -274,7 +277,9 @@ async fn list_deliveries(
     let mut rows = deliveries::list(&state.pool, endpoint.webhook_endpoint_id, cursor, limit + 1).await?;
     let next_cursor = if rows.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
         rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        rows.last().map(|last| encode_cursor(ListCursor { created_at: last.created_at, delivery_id: last.webhook_delivery_id }))
+        rows.last().map(|last| {
+            encode_cursor(ListCursor { created_at: last.created_at, delivery_id: last.webhook_delivery_id })
+        })
     } else {
         None
     };
@@ -355,7 +360,8 @@ fn encode_cursor(cursor: ListCursor) -> String {
 }
 
 fn decode_cursor(raw: &str) -> Result<ListCursor, WebhookError> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw).map_err(|_| WebhookError::InvalidCursor)?;
+    let bytes =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw).map_err(|_| WebhookError::InvalidCursor)?;
     let text = String::from_utf8(bytes).map_err(|_| WebhookError::InvalidCursor)?;
     let (nanos, id) = text.split_once('.').ok_or(WebhookError::InvalidCursor)?;
     let nanos: i128 = nanos.parse().map_err(|_| WebhookError::InvalidCursor)?;

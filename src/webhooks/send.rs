@@ -11,18 +11,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use axum::http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use bytes::Bytes;
 use hmac::{Hmac, KeyInit, Mac};
-use axum::http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use time::OffsetDateTime;
 use url::Url;
 use uuid::Uuid;
 
-use super::deliveries::{self, AfterAttempt, Attempt, SendRow};
 use super::WebhookSettings;
-use crate::jobs::{queue, EnqueueOptions, JobContext, JobError, JobHandler};
+use super::deliveries::{self, AfterAttempt, Attempt, SendRow};
+use crate::jobs::{EnqueueOptions, JobContext, JobError, JobHandler, queue};
 use crate::metrics::{Metrics, OutcomeLabels};
 use crate::net::GuardedFetcher;
 

@@ -1,8 +1,8 @@
 //! Accounts as people meet them: registering, signing in and out, `/v1/me`, email
 //! normalisation, the password policy, and the lockout after repeated wrong passwords.
 
-use crate::helpers::{error_code, spawn_app, PASSWORD};
-use serde_json::{json, Value};
+use crate::helpers::{PASSWORD, error_code, spawn_app};
+use serde_json::{Value, json};
 use sqlx::PgPool;
 
 #[sqlx::test]

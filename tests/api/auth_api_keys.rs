@@ -1,10 +1,10 @@
 //! API keys: made by instructors and administrators, shown once, stored hashed, usable as a
 //! bearer credential until revoked, and never more powerful than their owner.
 
-use crate::helpers::{account_with_roles, create_api_key, error_code, spawn_app, TestApp};
-use lectern::auth::api_keys::{self, Scope};
+use crate::helpers::{TestApp, account_with_roles, create_api_key, error_code, spawn_app};
 use lectern::auth::AuthError;
-use serde_json::{json, Value};
+use lectern::auth::api_keys::{self, Scope};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
@@ -170,7 +170,8 @@ async fn a_key_loses_the_scopes_its_demoted_owner_no_longer_has(pool: PgPool) {
     let (admin_id, admin) = account_with_roles(&app, "admin@example.com", &["learner", "admin"]).await;
     let created = created_key(&app, &admin, &["webhooks:write", "assets:read"]).await;
     app.set_roles(admin_id, &["learner"]).await;
-    let me: Value = app.get_with("/v1/me", created["secret"].as_str().expect("secret")).await.json().await.expect("json");
+    let me: Value =
+        app.get_with("/v1/me", created["secret"].as_str().expect("secret")).await.json().await.expect("json");
     assert_eq!(me["api_key"]["scopes"], json!([]));
 }
 
@@ -182,7 +183,8 @@ async fn acting_on_behalf_of_a_user_needs_playback_create_and_an_existing_accoun
     let learner_id: uuid::Uuid = learner["account"]["account_id"].as_str().expect("id").parse().expect("uuid");
 
     let reader = created_key(&app, &access, &["assets:read"]).await;
-    let reader = api_keys::authenticate(&app.pool, reader["secret"].as_str().expect("secret")).await.expect("valid key");
+    let reader =
+        api_keys::authenticate(&app.pool, reader["secret"].as_str().expect("secret")).await.expect("valid key");
     let refused = api_keys::on_behalf_of(&app.pool, &reader, learner_id).await;
     assert!(matches!(refused, Err(AuthError::InsufficientScope("playback:create"))));
     let response = lectern::http::error::ApiError::from(AuthError::InsufficientScope("playback:create"));
@@ -190,7 +192,8 @@ async fn acting_on_behalf_of_a_user_needs_playback_create_and_an_existing_accoun
     assert!(reader.require_scope(Scope::AssetsRead).is_ok());
 
     let player = created_key(&app, &access, &["playback:create"]).await;
-    let player = api_keys::authenticate(&app.pool, player["secret"].as_str().expect("secret")).await.expect("valid key");
+    let player =
+        api_keys::authenticate(&app.pool, player["secret"].as_str().expect("secret")).await.expect("valid key");
     assert_eq!(api_keys::on_behalf_of(&app.pool, &player, learner_id).await.expect("allowed"), learner_id);
     let nobody = api_keys::on_behalf_of(&app.pool, &player, uuid::Uuid::new_v4()).await;
     assert!(matches!(nobody, Err(AuthError::NotFound(_))));

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{error_code, spawn_app_with, test_auth_settings, TestOptions, PASSWORD};
+use crate::helpers::{PASSWORD, TestOptions, error_code, spawn_app_with, test_auth_settings};
 use lectern::auth::rate_limit::RateLimiter;
 use lectern::auth::{AuthSettings, RateLimit};
 use secrecy::SecretString;
@@ -32,8 +32,7 @@ async fn too_many_sign_ins_are_429_rate_limited_with_retry_after(pool: PgPool) {
     }
     let limited = app.login("nobody@example.com", PASSWORD).await;
     assert_eq!(limited.status(), 429);
-    let retry_after: u64 =
-        limited.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+    let retry_after: u64 = limited.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
     assert!((1..=60).contains(&retry_after), "{retry_after}");
     assert_eq!(error_code(limited).await, "rate_limited");
 }

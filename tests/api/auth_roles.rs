@@ -4,10 +4,10 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::helpers::{error_code, spawn_app, TestApp, PASSWORD};
-use serde_json::{json, Value};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use crate::helpers::{PASSWORD, TestApp, error_code, spawn_app};
+use serde_json::{Value, json};
 use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 async fn put_roles(app: &TestApp, access_token: &str, account_id: &str, roles: Value) -> reqwest::Response {
     app.client
@@ -53,14 +53,11 @@ async fn an_admin_grants_a_role_that_appears_in_the_next_refreshed_token(pool: P
     let account: Value = response.json().await.expect("json");
     assert_eq!(account["roles"], json!(["learner", "instructor"]));
 
-    let refreshed: Value = app
-        .refresh(teacher["tokens"]["refresh_token"].as_str().expect("token"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let refreshed: Value =
+        app.refresh(teacher["tokens"]["refresh_token"].as_str().expect("token")).await.json().await.expect("json");
     assert_eq!(claims(refreshed["access_token"].as_str().expect("token"))["roles"], json!(["learner", "instructor"]));
-    let me: Value = app.get_with("/v1/me", refreshed["access_token"].as_str().expect("token")).await.json().await.expect("json");
+    let me: Value =
+        app.get_with("/v1/me", refreshed["access_token"].as_str().expect("token")).await.json().await.expect("json");
     assert_eq!(me["roles"], json!(["learner", "instructor"]));
 }
 
@@ -102,7 +99,8 @@ fn lectern() -> Command {
 /// Runs `lectern users create-admin --email <email>` against the test's database with
 /// `password` on standard input.
 fn create_admin(connect: &PgConnectOptions, email: &str, password: &str) -> std::process::Output {
-    let base = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let base =
+        std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let mut url = url::Url::parse(&base).expect("DATABASE_URL is a URL");
     url.set_path(connect.get_database().expect("a per-test database"));
     let mut child = lectern()
@@ -132,7 +130,8 @@ async fn create_admin_makes_an_administrator_who_can_sign_in(pool_options: PgPoo
 
     let app = spawn_app(pool.clone()).await;
     let tokens: Value = app.login("first.admin@example.com", PASSWORD).await.json().await.expect("json");
-    let me: Value = app.get_with("/v1/me", tokens["access_token"].as_str().expect("token")).await.json().await.expect("json");
+    let me: Value =
+        app.get_with("/v1/me", tokens["access_token"].as_str().expect("token")).await.json().await.expect("json");
     assert_eq!(me["roles"], json!(["learner", "admin"]));
 }
 
@@ -144,10 +143,11 @@ async fn create_admin_grants_admin_to_an_existing_account_without_touching_its_p
     let pool = pool_options.connect_with(connect.clone()).await.expect("pool");
     let app = spawn_app(pool.clone()).await;
     app.register("promoted@example.com").await;
-    let output =
-        tokio::task::spawn_blocking(move || create_admin(&connect, "promoted@example.com", "a different password entirely"))
-            .await
-            .expect("joined");
+    let output = tokio::task::spawn_blocking(move || {
+        create_admin(&connect, "promoted@example.com", "a different password entirely")
+    })
+    .await
+    .expect("joined");
     assert!(output.status.success(), "{output:?}");
     assert!(String::from_utf8_lossy(&output.stderr).contains("granted admin"));
     let count: i64 = sqlx::query_scalar("select count(*) from account").fetch_one(&pool).await.expect("count");
@@ -159,7 +159,8 @@ async fn create_admin_grants_admin_to_an_existing_account_without_touching_its_p
 #[sqlx::test]
 async fn create_admin_refuses_a_weak_password(pool_options: PgPoolOptions, connect: PgConnectOptions) {
     let _pool = pool_options.connect_with(connect.clone()).await.expect("pool");
-    let output = tokio::task::spawn_blocking(move || create_admin(&connect, "weak@example.com", "short")).await.expect("joined");
+    let output =
+        tokio::task::spawn_blocking(move || create_admin(&connect, "weak@example.com", "short")).await.expect("joined");
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("weak_password"), "{output:?}");
 }

@@ -1,6 +1,6 @@
 //! Refresh rotation, reuse detection and the list of signed-in devices.
 
-use crate::helpers::{error_code, spawn_app, PASSWORD};
+use crate::helpers::{PASSWORD, error_code, spawn_app};
 use serde_json::Value;
 use sqlx::PgPool;
 
@@ -48,10 +48,8 @@ async fn reusing_a_spent_refresh_token_revokes_the_whole_session(pool: PgPool) {
     let me = app.get_with("/v1/me", &legit_access).await;
     assert_eq!(me.status(), 401);
     assert_eq!(error_code(me).await, "invalid_token");
-    let reason: Option<String> = sqlx::query_scalar("select revoked_reason from auth_session")
-        .fetch_one(&pool)
-        .await
-        .expect("one session");
+    let reason: Option<String> =
+        sqlx::query_scalar("select revoked_reason from auth_session").fetch_one(&pool).await.expect("one session");
     assert_eq!(reason.as_deref(), Some("refresh_token_reuse"));
 }
 

@@ -1,10 +1,10 @@
 //! Access tokens from the outside: the published JWKS verifies them, and every kind of forged,
 //! expired or misdirected token is refused with 401 and a Bearer challenge.
 
+use crate::helpers::{TestApp, TestOptions, error_code, spawn_app, spawn_app_with};
 use base64::Engine;
-use crate::helpers::{error_code, spawn_app, spawn_app_with, TestApp, TestOptions};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use sqlx::PgPool;
 
 fn b64(bytes: &[u8]) -> String {
@@ -49,7 +49,8 @@ async fn assert_refused(app: &TestApp, token: &str, expected_code: &str, case: &
 async fn the_jwks_publishes_the_signing_key_as_an_okp_ed25519_jwk(pool: PgPool) {
     let app = spawn_app(pool).await;
     let (token, _) = signed_in(&app).await;
-    let jwks: Value = app.client.get(app.url("/.well-known/jwks.json")).send().await.expect("request").json().await.expect("json");
+    let jwks: Value =
+        app.client.get(app.url("/.well-known/jwks.json")).send().await.expect("request").json().await.expect("json");
     let keys = jwks["keys"].as_array().expect("keys");
     assert_eq!(keys.len(), 1);
     let key = &keys[0];
@@ -63,7 +64,8 @@ async fn the_jwks_publishes_the_signing_key_as_an_okp_ed25519_jwk(pool: PgPool) 
     let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.clone()).expect("a JWK");
     let mut validation = jsonwebtoken::Validation::new(Algorithm::EdDSA);
     validation.set_audience(&["lectern"]);
-    let verified = jsonwebtoken::decode::<Value>(&token, &jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("key"), &validation);
+    let verified =
+        jsonwebtoken::decode::<Value>(&token, &jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("key"), &validation);
     assert!(verified.is_ok(), "{verified:?}");
 }
 
@@ -98,7 +100,11 @@ async fn every_kind_of_bad_token_is_refused(pool: PgPool) {
     // The untouched token works, so every refusal below is about the one thing changed.
     assert_eq!(app.get_with("/v1/me", &token).await.status(), 200);
 
-    let none = format!("{}.{}.", b64(json!({"alg": "none", "typ": "JWT", "kid": kid}).to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+    let none = format!(
+        "{}.{}.",
+        b64(json!({"alg": "none", "typ": "JWT", "kid": kid}).to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
     assert_refused(&app, &none, "invalid_token", "alg none").await;
 
     let public_key = app.keys().token.public_key;
@@ -109,8 +115,13 @@ async fn every_kind_of_bad_token_is_refused(pool: PgPool) {
 
     assert_refused(&app, &sign(&app, "ed25519-unknown", &claims), "invalid_token", "unknown kid").await;
     assert_refused(&app, &sign(&app, &kid, &with(json!({"aud": "someone-else"}))), "invalid_token", "wrong aud").await;
-    assert_refused(&app, &sign(&app, &kid, &with(json!({"iss": "https://evil.example"}))), "invalid_token", "wrong iss")
-        .await;
+    assert_refused(
+        &app,
+        &sign(&app, &kid, &with(json!({"iss": "https://evil.example"}))),
+        "invalid_token",
+        "wrong iss",
+    )
+    .await;
     let expired = with(json!({"iat": now() - 7200, "nbf": now() - 7200, "exp": now() - 3600}));
     assert_refused(&app, &sign(&app, &kid, &expired), "token_expired", "expired").await;
     let early = with(json!({"nbf": now() + 3600, "exp": now() + 7200}));
@@ -141,7 +152,8 @@ async fn after_a_key_rotation_tokens_signed_with_the_previous_key_still_verify(p
 
     let options = TestOptions { token_previous_keys: vec![old_public], ..TestOptions::default() };
     let app = spawn_app_with(pool, options).await;
-    let jwks: Value = app.client.get(app.url("/.well-known/jwks.json")).send().await.expect("request").json().await.expect("json");
+    let jwks: Value =
+        app.client.get(app.url("/.well-known/jwks.json")).send().await.expect("request").json().await.expect("json");
     let kids: Vec<&str> = jwks["keys"].as_array().expect("keys").iter().filter_map(|k| k["kid"].as_str()).collect();
     assert_eq!(kids, vec![app.keys().token.key_id.as_str(), old.token.key_id.as_str()]);
 
@@ -149,27 +161,37 @@ async fn after_a_key_rotation_tokens_signed_with_the_previous_key_still_verify(p
     let (_, claims) = signed_in(&app).await;
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(old.token.key_id.clone());
-    let old_token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&old.token.pkcs8_der)).expect("signed");
+    let old_token =
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&old.token.pkcs8_der)).expect("signed");
     assert_eq!(app.get_with("/v1/me", &old_token).await.status(), 200);
     // …but the old key cannot pass itself off as the current one.
     header.kid = Some(app.keys().token.key_id);
-    let impostor = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&old.token.pkcs8_der)).expect("signed");
+    let impostor =
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&old.token.pkcs8_der)).expect("signed");
     assert_refused(&app, &impostor, "invalid_token", "old key under the new kid").await;
 }
 
 #[sqlx::test]
 async fn the_openapi_document_declares_the_bearer_scheme_on_protected_routes(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let document: Value = app.client.get(app.url("/openapi.json")).send().await.expect("request").json().await.expect("json");
+    let document: Value =
+        app.client.get(app.url("/openapi.json")).send().await.expect("request").json().await.expect("json");
     assert_eq!(document["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     assert_eq!(document["components"]["securitySchemes"]["bearer"]["bearerFormat"], "JWT");
     // `/v1/me` also answers applications, so it names the API-key scheme as an alternative.
     assert_eq!(document["paths"]["/v1/me"]["get"]["security"], json!([{"bearer": []}, {"api_key": []}]));
     assert_eq!(document["components"]["securitySchemes"]["api_key"]["scheme"], "bearer");
-    for (path, method) in [("/v1/api-keys", "get"), ("/v1/api-keys", "post"), ("/v1/auth/sessions", "get"), ("/v1/auth/logout", "post"), ("/v1/users/{account_id}/roles", "put")] {
+    for (path, method) in [
+        ("/v1/api-keys", "get"),
+        ("/v1/api-keys", "post"),
+        ("/v1/auth/sessions", "get"),
+        ("/v1/auth/logout", "post"),
+        ("/v1/users/{account_id}/roles", "put"),
+    ] {
         assert_eq!(document["paths"][path][method]["security"], json!([{"bearer": []}]), "{method} {path}");
     }
-    for (path, method) in [("/v1/auth/login", "post"), ("/v1/auth/register", "post"), ("/.well-known/jwks.json", "get")] {
+    for (path, method) in [("/v1/auth/login", "post"), ("/v1/auth/register", "post"), ("/.well-known/jwks.json", "get")]
+    {
         assert!(document["paths"][path][method].is_object(), "{method} {path} missing");
         assert!(document["paths"][path][method].get("security").is_none(), "{method} {path} needs no token");
     }

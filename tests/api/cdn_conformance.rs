@@ -63,7 +63,8 @@ const COOKIE_PATH: &str = "/assets";
 fn cases() -> Vec<Case> {
     use HashAlgorithm::{Sha1, Sha256};
     let canned = |name, url, hash| Case { name, url, custom: None, hash };
-    let custom = |name, url, resource, not_before, ip, hash| Case { name, url, custom: Some((resource, not_before, ip)), hash };
+    let custom =
+        |name, url, resource, not_before, ip, hash| Case { name, url, custom: Some((resource, not_before, ip)), hash };
     vec![
         canned("canned", "https://d111111abcdef8.cloudfront.net/image.jpg", Sha1),
         canned("canned with a query", "https://d111111abcdef8.cloudfront.net/image.jpg?color=red&size=medium", Sha1),
@@ -223,7 +224,11 @@ fn every_signed_case_verifies_and_tampering_is_refused() {
     let verifier = Verifier::new([own_key()]);
     for case in cases() {
         let (url, _) = lectern_signs(&case);
-        let client = if case.custom.is_some_and(|(_, _, ip)| ip == Some("198.51.100.0/24")) { "198.51.100.77" } else { "192.0.2.10" };
+        let client = if case.custom.is_some_and(|(_, _, ip)| ip == Some("198.51.100.0/24")) {
+            "198.51.100.77"
+        } else {
+            "192.0.2.10"
+        };
         assert_eq!(verifier.verify(&SignedRequest::from_url(&url), ip(client), INSIDE), Ok(()), "{}", case.name);
         let tampered = url.replacen("Signature=", "Signature=AAAA", 1);
         assert_eq!(
@@ -275,9 +280,11 @@ fn cookies_verify_like_urls() {
     let verifier = Verifier::new([own_key()]);
     let policy = Policy::custom("https://cdn.example.com/assets/a/v1/*", EXPIRES);
     let cookies = signer(HashAlgorithm::Sha256).sign_policy(&policy).expect("signs").cookies().cookie_header();
-    let request = SignedRequest::from_url_and_cookies("https://cdn.example.com/assets/a/v1/720p/seg_1.m4s", [cookies.as_str()]);
+    let request =
+        SignedRequest::from_url_and_cookies("https://cdn.example.com/assets/a/v1/720p/seg_1.m4s", [cookies.as_str()]);
     assert_eq!(verifier.verify(&request, ip("203.0.113.5"), INSIDE), Ok(()));
-    let elsewhere = SignedRequest::from_url_and_cookies("https://cdn.example.com/assets/b/v1/seg_1.m4s", [cookies.as_str()]);
+    let elsewhere =
+        SignedRequest::from_url_and_cookies("https://cdn.example.com/assets/b/v1/seg_1.m4s", [cookies.as_str()]);
     assert_eq!(verifier.verify(&elsewhere, ip("203.0.113.5"), INSIDE), Err(CdnError::ResourceNotAllowed));
 }
 
@@ -293,14 +300,17 @@ fn during_a_rotation_both_keys_verify_and_an_unknown_key_pair_is_refused() {
     };
     std::fs::write(directory.path().join("rotated.pub.pem"), public_pem).expect("write");
     let file = directory.path().join("trusted-keys");
-    std::fs::write(&file, format!("# keys being rotated out\n\n{ROTATION_KEY_PAIR_ID}=rotated.pub.pem\n")).expect("write");
+    std::fs::write(&file, format!("# keys being rotated out\n\n{ROTATION_KEY_PAIR_ID}=rotated.pub.pem\n"))
+        .expect("write");
     let extra = lectern::keys::load_cdn_trusted_keys(&file).expect("the trusted keys file loads");
     let verifier = Verifier::new(std::iter::once(own_key()).chain(extra));
     assert_eq!(verifier.key_pair_ids(), vec![KEY_PAIR_ID, ROTATION_KEY_PAIR_ID]);
 
     let url = "https://cdn.example.com/assets/a/v1/master.m3u8";
     let old = signer(HashAlgorithm::Sha1).canned_url(url, EXPIRES).expect("signs");
-    let new = Signer::new(ROTATION_KEY_PAIR_ID, rotated.clone(), HashAlgorithm::Sha1).canned_url(url, EXPIRES).expect("signs");
+    let new = Signer::new(ROTATION_KEY_PAIR_ID, rotated.clone(), HashAlgorithm::Sha1)
+        .canned_url(url, EXPIRES)
+        .expect("signs");
     let client = ip("192.0.2.1");
     assert_eq!(verifier.verify(&SignedRequest::from_url(&old), client, INSIDE), Ok(()));
     assert_eq!(verifier.verify(&SignedRequest::from_url(&new), client, INSIDE), Ok(()));

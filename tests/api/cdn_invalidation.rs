@@ -21,7 +21,8 @@ fn paths(list: &[&str]) -> Vec<String> {
 #[tokio::test]
 async fn an_invalidation_sends_its_paths_and_a_unique_caller_reference() {
     let (invalidator, stand_in) = invalidator(StandIn::default()).await;
-    let first = invalidator.invalidate(&paths(&["/assets/a/v1/*", "/assets/a/v1/master.m3u8"])).await.expect("accepted");
+    let first =
+        invalidator.invalidate(&paths(&["/assets/a/v1/*", "/assets/a/v1/master.m3u8"])).await.expect("accepted");
     let second = invalidator.invalidate(&paths(&["/assets/b/*"])).await.expect("accepted");
     assert_eq!(first.id, "I2J0I21PCUYOIK");
     assert_eq!(first.status, "InProgress");
@@ -60,7 +61,8 @@ async fn persistent_throttling_gives_up_after_the_last_attempt() {
 
 #[tokio::test]
 async fn a_refusal_is_not_retried_and_bad_paths_never_leave() {
-    let (invalidator, stand_in) = invalidator(StandIn { refuse_with: Some("NoSuchDistribution"), ..StandIn::default() }).await;
+    let (invalidator, stand_in) =
+        invalidator(StandIn { refuse_with: Some("NoSuchDistribution"), ..StandIn::default() }).await;
     let error = invalidator.invalidate(&paths(&["/a"])).await.expect_err("refused");
     assert!(matches!(&error, InvalidationError::Refused { code, .. } if code == "NoSuchDistribution"), "{error:?}");
     assert_eq!(stand_in.received().len(), 1);

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use crate::helpers::cloudfront::{self, ACCESS_KEY_ID, StandIn, create_invalidation_path};
 use crate::helpers::media::{new_asset, upload_fast};
 use crate::helpers::{TestApp, TestOptions, instructor, spawn_app_with, test_ingest_settings};
+use bytes::Bytes;
 use lectern::storage::{ObjectKey, PutOptions, put_bytes};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -29,7 +29,11 @@ fn watching(root: &ObjectRoot, url_path: &'static str) -> StandIn {
         let files: usize = paths
             .iter()
             .map(|path| {
-                let key = path.strip_prefix(url_path).expect("the base URL's path").trim_start_matches('/').trim_end_matches('*');
+                let key = path
+                    .strip_prefix(url_path)
+                    .expect("the base URL's path")
+                    .trim_start_matches('/')
+                    .trim_end_matches('*');
                 count_files(&root.join(key))
             })
             .sum();
@@ -45,7 +49,12 @@ fn count_files(path: &Path) -> usize {
     entries.map(|entry| count_files(&entry.expect("entry").path())).sum()
 }
 
-async fn app(pool: PgPool, cloudfront: Option<lectern::cdn::CloudFrontSettings>, base_url: &str, root: &ObjectRoot) -> TestApp {
+async fn app(
+    pool: PgPool,
+    cloudfront: Option<lectern::cdn::CloudFrontSettings>,
+    base_url: &str,
+    root: &ObjectRoot,
+) -> TestApp {
     let ingest = lectern::media::IngestSettings { superseded_grace: Duration::ZERO, ..test_ingest_settings() };
     let options = TestOptions {
         workers: 1,
@@ -100,7 +109,8 @@ async fn metrics(app: &TestApp) -> String {
 }
 
 async fn delete(app: &TestApp, token: &str, asset_id: Uuid) {
-    let response = app.client.delete(app.url(&format!("/v1/assets/{asset_id}"))).bearer_auth(token).send().await.expect("request");
+    let response =
+        app.client.delete(app.url(&format!("/v1/assets/{asset_id}"))).bearer_auth(token).send().await.expect("request");
     assert_eq!(response.status(), 204);
 }
 
@@ -134,7 +144,8 @@ async fn deleting_an_asset_invalidates_its_paths_once_after_its_files_are_gone(p
     assert_eq!(request.paths, [format!("/media/assets/{asset_id}/*")]);
     assert_eq!(request.caller_reference, format!("lectern-job-{}", job.job_id));
     assert!(
-        request.authorization.contains(&format!("Credential={ACCESS_KEY_ID}/")) && request.authorization.contains("/us-east-1/cloudfront/aws4_request"),
+        request.authorization.contains(&format!("Credential={ACCESS_KEY_ID}/"))
+            && request.authorization.contains("/us-east-1/cloudfront/aws4_request"),
         "{}",
         request.authorization
     );
@@ -165,7 +176,11 @@ async fn throttling_is_retried_by_the_client_then_by_the_queue_as_one_invalidati
     let job = wait_for_job_where(&app.pool, "queued", throttled).await;
     assert_eq!(stand_in.received().len(), 2, "the client gave up after its two requests");
     // Not the backoff's five seconds or more.
-    sqlx::query("update job set run_after = now() where job_id = $1").bind(job.job_id).execute(&app.pool).await.expect("due");
+    sqlx::query("update job set run_after = now() where job_id = $1")
+        .bind(job.job_id)
+        .execute(&app.pool)
+        .await
+        .expect("due");
 
     let done = wait_for_job(&app.pool, "succeeded").await;
     assert_eq!(done.attempts, job.attempts + 1);
@@ -173,7 +188,11 @@ async fn throttling_is_retried_by_the_client_then_by_the_queue_as_one_invalidati
     assert_eq!(received.len(), 4, "{received:?}");
     for request in &received {
         assert_eq!(request.paths, [format!("/assets/{asset_id}/*")]);
-        assert_eq!(request.caller_reference, format!("lectern-job-{}", job.job_id), "every request is the same invalidation");
+        assert_eq!(
+            request.caller_reference,
+            format!("lectern-job-{}", job.job_id),
+            "every request is the same invalidation"
+        );
     }
     let metrics = metrics(&app).await;
     assert!(metrics.contains(r#"lectern_cdn_invalidations_total{outcome="throttled"} 1"#), "{metrics}");
@@ -183,7 +202,8 @@ async fn throttling_is_retried_by_the_client_then_by_the_queue_as_one_invalidati
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
 async fn a_refused_invalidation_fails_its_job_with_the_code(pool: PgPool) {
     let root = ObjectRoot::default();
-    let (settings, stand_in) = cloudfront::start(StandIn { refuse_with: Some("NoSuchDistribution"), ..StandIn::default() }, 3).await;
+    let (settings, stand_in) =
+        cloudfront::start(StandIn { refuse_with: Some("NoSuchDistribution"), ..StandIn::default() }, 3).await;
     let app = app(pool, Some(settings), "https://d111111abcdef8.cloudfront.net", &root).await;
     let token = instructor(&app, "teacher@example.com").await;
     let asset_id = new_asset(&app, &token).await;
@@ -207,11 +227,13 @@ async fn without_a_distribution_deleting_queues_no_invalidation(pool: PgPool) {
     store_package(&app, asset_id).await;
 
     delete(&app, &token, asset_id).await;
-    let deletions: i64 = sqlx::query_scalar("select count(*) from job where kind = 'storage.delete_prefix' and payload ->> 'prefix' = $1")
-        .bind(format!("assets/{asset_id}/"))
-        .fetch_one(&app.pool)
-        .await
-        .expect("count");
+    let deletions: i64 = sqlx::query_scalar(
+        "select count(*) from job where kind = 'storage.delete_prefix' and payload ->> 'prefix' = $1",
+    )
+    .bind(format!("assets/{asset_id}/"))
+    .fetch_one(&app.pool)
+    .await
+    .expect("count");
     assert_eq!(deletions, 1, "the deletion is queued as before");
     assert!(invalidation_jobs(&app.pool).await.is_empty());
 }
@@ -227,7 +249,11 @@ async fn wait_for_version(pool: &PgPool, asset_id: Uuid, version: i32) {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let (status, current): (String, Option<i32>) =
-            sqlx::query_as("select status, current_version from asset where asset_id = $1").bind(asset_id).fetch_one(pool).await.expect("asset");
+            sqlx::query_as("select status, current_version from asset where asset_id = $1")
+                .bind(asset_id)
+                .fetch_one(pool)
+                .await
+                .expect("asset");
         if status == "ready" && current == Some(version) {
             return;
         }

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use crate::helpers::storage::{Backend, remove_bucket, seaweed_settings};
 use crate::helpers::{TestApp, TestOptions, error_code, spawn_app_with, test_auth_settings};
+use bytes::Bytes;
 use lectern::cdn::{HashAlgorithm, Policy, Signer, SourceIp, TrustedKey};
 use lectern::storage::{ObjectKey, ObjectStore, PutOptions, put_bytes};
 use sqlx::PgPool;
@@ -234,7 +234,8 @@ async fn ranges_validators_and_head_behave_like_a_cdn(pool: PgPool, backend: Bac
     assert_eq!(response.headers()["etag"], etag.as_str());
     assert!(response.bytes().await.expect("body").is_empty());
 
-    let response = client.get(&url).header("range", "bytes=0-9").header("if-range", &etag).send().await.expect("request");
+    let response =
+        client.get(&url).header("range", "bytes=0-9").header("if-range", &etag).send().await.expect("request");
     assert_eq!(response.status(), 206, "If-Range with the current ETag keeps the range");
     let response =
         client.get(&url).header("range", "bytes=0-9").header("if-range", "\"stale\"").send().await.expect("request");
@@ -269,7 +270,8 @@ async fn media_types_cache_headers_and_cors_suit_players(pool: PgPool, backend: 
     for (name, _, _) in objects {
         origin.put(&format!("{base}/{name}"), name.as_bytes()).await;
     }
-    let signed = origin.signer.sign_policy(&Policy::custom(origin.url(&format!("{base}/*")), now() + 600)).expect("signs");
+    let signed =
+        origin.signer.sign_policy(&Policy::custom(origin.url(&format!("{base}/*")), now() + 600)).expect("signs");
     for (name, content_type, cache_control) in objects {
         let response = origin
             .app

@@ -20,11 +20,8 @@ fn lectern() -> Command {
 #[test]
 fn s3_storage_without_a_bucket_exits_2_naming_the_setting() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let output = lectern()
-        .args(["serve", "--storage", "s3"])
-        .env("LECTERN_DATA_DIR", dir.path())
-        .output()
-        .expect("runs");
+    let output =
+        lectern().args(["serve", "--storage", "s3"]).env("LECTERN_DATA_DIR", dir.path()).output().expect("runs");
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("LECTERN_S3_BUCKET"), "{stderr}");
@@ -91,7 +88,8 @@ fn keys_generate_creates_private_keys_once_and_prints_the_public_key() {
 /// generates keys, answers `/readyz` with 200, and exits 0 on SIGTERM.
 #[test]
 fn serve_with_embedded_defaults_becomes_ready_and_stops_on_sigterm() {
-    let base = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let base =
+        std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let mut url = url::Url::parse(&base).expect("DATABASE_URL is a URL");
     let database = format!("lectern_cli_{}", uuid::Uuid::new_v4().simple());
     url.set_path(&database);

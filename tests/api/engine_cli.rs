@@ -85,7 +85,11 @@ fn every_fixture_probes_to_its_expected_outcome() {
             assert_eq!(source["container"], expect["container"], "{name}");
             let has_video = source["video"].as_array().is_some_and(|v| !v.is_empty());
             assert_eq!(Value::Bool(has_video), expect["has_video"], "{name}");
-            assert_eq!(source["audio"].as_array().map(Vec::len), expect["audio_streams"].as_u64().map(|n| n as usize), "{name}");
+            assert_eq!(
+                source["audio"].as_array().map(Vec::len),
+                expect["audio_streams"].as_u64().map(|n| n as usize),
+                "{name}"
+            );
             if has_video {
                 let video = &source["video"][0];
                 assert_eq!(video["rotation_degrees"], expect["rotation_degrees"], "{name}");
@@ -181,7 +185,12 @@ fn a_non_empty_output_directory_is_refused_and_left_untouched() {
     let out = tempfile::tempdir().expect("temp dir");
     std::fs::write(out.path().join("keep.txt"), "mine").expect("write");
     let output = lectern(
-        &["transcode", dir.join("landscape_1080p30.mp4").to_str().expect("utf-8"), "--out", out.path().to_str().expect("utf-8")],
+        &[
+            "transcode",
+            dir.join("landscape_1080p30.mp4").to_str().expect("utf-8"),
+            "--out",
+            out.path().to_str().expect("utf-8"),
+        ],
         &[],
     );
     assert_eq!(output.status.code(), Some(1));
@@ -215,7 +224,12 @@ fn an_engine_past_its_deadline_is_killed_and_its_output_removed() {
     let target = out.path().join("package");
     let started = Instant::now();
     let output = lectern(
-        &["transcode", dir.join("landscape_1080p30.mp4").to_str().expect("utf-8"), "--out", target.to_str().expect("utf-8")],
+        &[
+            "transcode",
+            dir.join("landscape_1080p30.mp4").to_str().expect("utf-8"),
+            "--out",
+            target.to_str().expect("utf-8"),
+        ],
         &[("LECTERN_ENGINE_MIN_DEADLINE", "1s"), ("LECTERN_ENGINE_DEADLINE_FACTOR", "0.001")],
     );
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
@@ -348,7 +362,15 @@ fn a_phone_video_held_upright_plays_upright_not_upside_down() {
     let out = work.path().join("package");
     let preset = small_preset(work.path());
     let output = lectern(
-        &["transcode", phone.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8"), "--preset", preset.to_str().expect("utf-8"), "--quiet"],
+        &[
+            "transcode",
+            phone.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+            "--preset",
+            preset.to_str().expect("utf-8"),
+            "--quiet",
+        ],
         &[],
     );
     assert!(output.status.success(), "{}", stderr(&output));

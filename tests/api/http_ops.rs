@@ -1,7 +1,7 @@
 //! The operational surface every deployment relies on: health, readiness, metrics, OpenAPI,
 //! error format, request ids and CORS.
 
-use crate::helpers::{spawn_app, spawn_app_with, TestOptions};
+use crate::helpers::{TestOptions, spawn_app, spawn_app_with};
 use serde_json::Value;
 use sqlx::PgPool;
 
@@ -64,13 +64,8 @@ async fn every_response_carries_a_request_id_and_a_given_one_is_kept(pool: PgPoo
     let generated = app.client.get(app.url("/healthz")).send().await.expect("request");
     let id = generated.headers().get("x-request-id").expect("request id").to_str().expect("ascii");
     assert_eq!(id.len(), 36, "a UUID: {id}");
-    let kept = app
-        .client
-        .get(app.url("/healthz"))
-        .header("x-request-id", "trace-me-123")
-        .send()
-        .await
-        .expect("request");
+    let kept =
+        app.client.get(app.url("/healthz")).header("x-request-id", "trace-me-123").send().await.expect("request");
     assert_eq!(kept.headers().get("x-request-id").expect("request id"), "trace-me-123");
 }
 
@@ -83,10 +78,7 @@ async fn metrics_count_requests_by_route_template_in_prometheus_text(pool: PgPoo
     assert_eq!(response.status(), 200);
     assert!(response.headers()["content-type"].to_str().expect("ascii").starts_with("text/plain"));
     let text = response.text().await.expect("text");
-    assert!(
-        text.contains(r#"lectern_http_requests_total{method="GET",route="/healthz",status="200"} 1"#),
-        "{text}"
-    );
+    assert!(text.contains(r#"lectern_http_requests_total{method="GET",route="/healthz",status="200"} 1"#), "{text}");
     assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
     assert!(text.contains("lectern_http_request_duration_seconds_bucket"), "{text}");
 }
@@ -94,9 +86,14 @@ async fn metrics_count_requests_by_route_template_in_prometheus_text(pool: PgPoo
 #[sqlx::test]
 async fn metrics_report_queue_depth_per_kind(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
-    lectern::jobs::queue::enqueue(&pool, "storage.delete_prefix", &serde_json::json!({"prefix": "x/"}), Default::default())
-        .await
-        .expect("enqueue");
+    lectern::jobs::queue::enqueue(
+        &pool,
+        "storage.delete_prefix",
+        &serde_json::json!({"prefix": "x/"}),
+        Default::default(),
+    )
+    .await
+    .expect("enqueue");
     let text = app.client.get(app.url("/metrics")).send().await.expect("request").text().await.expect("text");
     assert!(text.contains(r#"lectern_queue_depth{kind="storage.delete_prefix"} 1"#), "{text}");
 }
@@ -153,25 +150,15 @@ async fn configured_cors_origins_are_allowed_and_others_are_not(pool: PgPool) {
         .await
         .expect("request");
     assert_eq!(preflight.headers()["access-control-allow-origin"], "https://learn.example.com");
-    let other = app
-        .client
-        .get(app.url("/healthz"))
-        .header("origin", "https://evil.example.net")
-        .send()
-        .await
-        .expect("request");
+    let other =
+        app.client.get(app.url("/healthz")).header("origin", "https://evil.example.net").send().await.expect("request");
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }
 
 #[sqlx::test]
 async fn json_is_compressed_for_clients_that_accept_gzip(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let response = app
-        .client
-        .get(app.url("/openapi.json"))
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .expect("request");
+    let response =
+        app.client.get(app.url("/openapi.json")).header("accept-encoding", "gzip").send().await.expect("request");
     assert_eq!(response.headers().get("content-encoding").map(|v| v.to_str().expect("ascii")), Some("gzip"));
 }

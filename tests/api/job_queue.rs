@@ -2,8 +2,8 @@
 //! retries with backoff, priorities, and the worker pool's handling of outcomes, panics and
 //! shutdown.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -103,9 +103,10 @@ async fn a_job_whose_lease_expired_is_taken_over_and_the_old_worker_cannot_finis
 
 #[sqlx::test]
 async fn a_retried_job_waits_for_its_backoff_then_fails_after_its_last_attempt(pool: PgPool) {
-    let id = queue::enqueue(&pool, "test.work", &json!({}), EnqueueOptions { max_attempts: Some(2), ..Default::default() })
-        .await
-        .expect("enqueue");
+    let id =
+        queue::enqueue(&pool, "test.work", &json!({}), EnqueueOptions { max_attempts: Some(2), ..Default::default() })
+            .await
+            .expect("enqueue");
     queue::claim(&pool, "w", &kinds(&["test.work"]), LEASE).await.expect("claim").expect("job");
     assert!(queue::retry_later(&pool, id, "w", "storage timeout", Duration::from_secs(3600)).await.expect("retry"));
     assert!(queue::claim(&pool, "w", &kinds(&["test.work"]), LEASE).await.expect("claim").is_none(), "not due yet");
@@ -130,9 +131,10 @@ async fn a_released_job_is_claimable_at_once_and_the_attempt_does_not_count(pool
 
 #[sqlx::test]
 async fn a_job_lost_on_its_final_attempt_is_failed_instead_of_killing_another_worker(pool: PgPool) {
-    let id = queue::enqueue(&pool, "test.work", &json!({}), EnqueueOptions { max_attempts: Some(1), ..Default::default() })
-        .await
-        .expect("enqueue");
+    let id =
+        queue::enqueue(&pool, "test.work", &json!({}), EnqueueOptions { max_attempts: Some(1), ..Default::default() })
+            .await
+            .expect("enqueue");
     queue::claim(&pool, "dead", &kinds(&["test.work"]), Duration::from_millis(50)).await.expect("claim");
     tokio::time::sleep(Duration::from_millis(150)).await;
     let mut connection = pool.acquire().await.expect("connection");
@@ -170,7 +172,11 @@ impl JobHandler for Scripted {
     }
 }
 
-async fn start_pool(pool: &PgPool, runs: Arc<AtomicUsize>, shutdown_timeout: Duration) -> (WorkerPool, tempfile::TempDir) {
+async fn start_pool(
+    pool: &PgPool,
+    runs: Arc<AtomicUsize>,
+    shutdown_timeout: Duration,
+) -> (WorkerPool, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let storage = lectern::storage::connect(&StorageSettings::Local(LocalSettings {
         root: dir.path().to_owned(),

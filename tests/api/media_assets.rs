@@ -22,7 +22,8 @@ async fn creating_an_asset_returns_where_to_upload_and_records_asset_created(poo
     let app = spawn_app(pool).await;
     let token = instructor(&app, "teacher@example.com").await;
     let response =
-        post_asset(&app, &token, json!({"title": "  Limits  ", "description": "week 1", "passthrough": "lesson-42"})).await;
+        post_asset(&app, &token, json!({"title": "  Limits  ", "description": "week 1", "passthrough": "lesson-42"}))
+            .await;
     assert_eq!(response.status(), 201);
     let body: Value = response.json().await.expect("json");
     let id = body["id"].as_str().expect("id");
@@ -164,9 +165,8 @@ async fn patching_renames_and_null_clears_the_description(pool: PgPool) {
     let token = instructor(&app, "teacher@example.com").await;
     let created = post_asset(&app, &token, json!({"title": "Old", "description": "keep me"})).await;
     let id = created.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
-    let patch = |body: Value| {
-        app.client.patch(app.url(&format!("/v1/assets/{id}"))).bearer_auth(&token).json(&body).send()
-    };
+    let patch =
+        |body: Value| app.client.patch(app.url(&format!("/v1/assets/{id}"))).bearer_auth(&token).json(&body).send();
     let renamed: Value = patch(json!({"title": "New"})).await.expect("request").json().await.expect("json");
     assert_eq!(renamed["title"], "New");
     assert_eq!(renamed["description"], "keep me");
@@ -331,6 +331,9 @@ async fn a_probed_source_is_shown_as_container_duration_and_streams(pool: PgPool
     assert_eq!(streams[0]["display_aspect"], "16:9", "rotated 90°: shown landscape");
     assert_eq!(streams[0]["rotation"], 90);
     assert_eq!(streams[0]["frame_rate"], 29.97);
-    assert_eq!(streams[1], json!({"kind": "audio", "codec": "aac", "width": null, "height": null,
-        "display_aspect": null, "rotation": null, "frame_rate": null, "channels": 2, "language": "eng"}));
+    assert_eq!(
+        streams[1],
+        json!({"kind": "audio", "codec": "aac", "width": null, "height": null,
+        "display_aspect": null, "rotation": null, "frame_rate": null, "channels": 2, "language": "eng"})
+    );
 }

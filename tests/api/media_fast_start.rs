@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::media::{event_types, upload_fast};
 use crate::helpers::storage::{keys_under, remove_bucket, seaweed_settings};
-use crate::helpers::{instructor, spawn_app_with, test_ingest_settings, TestApp, TestOptions};
+use crate::helpers::{TestApp, TestOptions, instructor, spawn_app_with, test_ingest_settings};
+use lectern::jobs::{EnqueueOptions, JobHandler, WorkerPool, WorkerSettings, queue};
 use lectern::media::IngestSettings;
-use lectern::jobs::{queue, EnqueueOptions, JobHandler, WorkerPool, WorkerSettings};
 use lectern::storage::{ObjectKey, StorageSettings};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -22,7 +22,11 @@ fn fast_start() -> IngestSettings {
 }
 
 async fn app(pool: PgPool, storage: Option<StorageSettings>, workers: usize) -> TestApp {
-    Box::pin(spawn_app_with(pool, TestOptions { workers, storage, ingest: Some(fast_start()), ..TestOptions::default() })).await
+    Box::pin(spawn_app_with(
+        pool,
+        TestOptions { workers, storage, ingest: Some(fast_start()), ..TestOptions::default() },
+    ))
+    .await
 }
 
 /// Workers of this test's app with the handlers `keep` selects (by kind).
@@ -31,10 +35,10 @@ async fn workers(app: &TestApp, keep: impl Fn(&str) -> bool) -> WorkerPool {
     let services = crate::helpers::services(app, &settings).await;
     let handlers: Vec<Arc<dyn JobHandler>> =
         lectern::app::job_handlers(&services, &settings).into_iter().filter(|h| keep(h.kind())).collect();
-    let workers = WorkerSettings { concurrency: 1, poll_interval: Duration::from_millis(200), ..WorkerSettings::default() };
+    let workers =
+        WorkerSettings { concurrency: 1, poll_interval: Duration::from_millis(200), ..WorkerSettings::default() };
     WorkerPool::start(app.pool.clone(), app.storage.clone(), services.metrics, handlers, workers)
 }
-
 
 async fn asset_json(app: &TestApp, asset_id: Uuid, token: &str) -> Value {
     app.get_with(&format!("/v1/assets/{asset_id}"), token).await.json().await.expect("json")
@@ -63,11 +67,19 @@ async fn versions(pool: &PgPool, asset_id: Uuid) -> Vec<(i32, String, String)> {
 }
 
 async fn bytes_of(app: &TestApp, key: &str) -> Vec<u8> {
-    lectern::storage::get_bytes(&*app.storage, &ObjectKey::parse(key.to_owned()).expect("key")).await.expect("object").to_vec()
+    lectern::storage::get_bytes(&*app.storage, &ObjectKey::parse(key.to_owned()).expect("key"))
+        .await
+        .expect("object")
+        .to_vec()
 }
 
 fn uri_lines(playlist: &str) -> Vec<String> {
-    playlist.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#')).map(str::to_owned).collect()
+    playlist
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Joins a rendition's init and media segments (in playlist order) and has ffprobe count what
@@ -76,7 +88,15 @@ fn ffprobe_packets(joined: &[u8], stream: &str) -> (String, u64) {
     let file = tempfile::NamedTempFile::new().expect("temp file");
     std::fs::write(file.path(), joined).expect("write");
     let output = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", stream, "-count_packets", "-show_entries", "stream=codec_name,nb_read_packets"])
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            stream,
+            "-count_packets",
+            "-show_entries",
+            "stream=codec_name,nb_read_packets",
+        ])
         .args(["-of", "csv=p=0"])
         .arg(file.path())
         .output()
@@ -114,11 +134,12 @@ async fn preview_then_ladder(app: TestApp) {
     let events = event_types(&app.pool, asset_id).await;
     assert!(events.contains(&"asset.playable".to_owned()), "{events:?}");
     assert!(!events.contains(&"asset.ready".to_owned()), "{events:?}");
-    let playable: Value = sqlx::query_scalar("select payload from asset_event where asset_id = $1 and type = 'asset.playable'")
-        .bind(asset_id)
-        .fetch_one(&app.pool)
-        .await
-        .expect("event");
+    let playable: Value =
+        sqlx::query_scalar("select payload from asset_event where asset_id = $1 and type = 'asset.playable'")
+            .bind(asset_id)
+            .fetch_one(&app.pool)
+            .await
+            .expect("event");
     assert_eq!(playable, serde_json::json!({"version": 1, "preview": true}));
 
     // The package: manifests written by `pipelines`, segments that decode as one stream.
@@ -152,7 +173,13 @@ async fn preview_then_ladder(app: TestApp) {
     }
 
     // Learners can watch it now.
-    let response = app.client.post(app.url(&format!("/v1/assets/{asset_id}/playback"))).bearer_auth(&token).send().await.expect("session");
+    let response = app
+        .client
+        .post(app.url(&format!("/v1/assets/{asset_id}/playback")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("session");
     assert_eq!(response.status(), 201);
     let session: Value = response.json().await.expect("json");
     let hls = app.client.get(session["hls_url"].as_str().expect("url")).send().await.expect("master");
@@ -178,10 +205,12 @@ async fn preview_then_ladder(app: TestApp) {
     assert!(asset["renditions"].as_array().expect("renditions").iter().all(|r| r["preview"] == false), "{asset}");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let pending: i64 = sqlx::query_scalar("select count(*) from job where state in ('queued', 'running') and kind = 'media.preview'")
-            .fetch_one(&app.pool)
-            .await
-            .expect("count");
+        let pending: i64 = sqlx::query_scalar(
+            "select count(*) from job where state in ('queued', 'running') and kind = 'media.preview'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
         if pending == 0 {
             break;
         }
@@ -223,24 +252,28 @@ async fn an_hevc_upload_gets_no_preview_and_becomes_playable_with_its_ladder(poo
     assert_eq!(asset["current_version"], 1);
     assert_eq!(asset["current_version_kind"], "full");
     assert_eq!(versions(&app.pool, asset_id).await, [(1, "full".to_owned(), "published".to_owned())]);
-    let previews: i64 = sqlx::query_scalar("select count(*) from job where kind = 'media.preview' and payload ->> 'asset_id' = $1")
-        .bind(asset_id.to_string())
-        .fetch_one(&app.pool)
-        .await
-        .expect("count");
+    let previews: i64 =
+        sqlx::query_scalar("select count(*) from job where kind = 'media.preview' and payload ->> 'asset_id' = $1")
+            .bind(asset_id.to_string())
+            .fetch_one(&app.pool)
+            .await
+            .expect("count");
     assert_eq!(previews, 0, "no preview is queued for a source that cannot be copied");
-    let playable: Value = sqlx::query_scalar("select payload from asset_event where asset_id = $1 and type = 'asset.playable'")
-        .bind(asset_id)
-        .fetch_one(&app.pool)
-        .await
-        .expect("event");
+    let playable: Value =
+        sqlx::query_scalar("select payload from asset_event where asset_id = $1 and type = 'asset.playable'")
+            .bind(asset_id)
+            .fetch_one(&app.pool)
+            .await
+            .expect("event");
     assert_eq!(playable, serde_json::json!({"version": 1}));
 }
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
 async fn with_fast_start_off_an_h264_upload_waits_for_its_ladder(pool: PgPool) {
     let ingest = IngestSettings { fast_start: false, ..fast_start() };
-    let app = Box::pin(spawn_app_with(pool, TestOptions { workers: 1, ingest: Some(ingest), ..TestOptions::default() })).await;
+    let app =
+        Box::pin(spawn_app_with(pool, TestOptions { workers: 1, ingest: Some(ingest), ..TestOptions::default() }))
+            .await;
     let token = instructor(&app, "teacher@example.com").await;
     let asset_id = upload_fast(&app, &token, "moov_at_end.mp4").await;
     wait_for(&app, asset_id, &token, "ready", |asset| asset["status"] == "ready").await;
@@ -252,9 +285,13 @@ async fn previews_and_probes_are_claimed_before_queued_transcodes(pool: PgPool) 
     let kinds = vec!["media.transcode".to_owned(), "media.preview".to_owned()];
     let lease = Duration::from_secs(60);
     let older = EnqueueOptions::default();
-    queue::enqueue(&pool, "media.transcode", &serde_json::json!({"asset_id": Uuid::new_v4()}), older).await.expect("enqueue");
+    queue::enqueue(&pool, "media.transcode", &serde_json::json!({"asset_id": Uuid::new_v4()}), older)
+        .await
+        .expect("enqueue");
     let quick = EnqueueOptions { priority: lectern::jobs::PRIORITY_QUICK, ..EnqueueOptions::default() };
-    queue::enqueue(&pool, "media.preview", &serde_json::json!({"asset_id": Uuid::new_v4()}), quick).await.expect("enqueue");
+    queue::enqueue(&pool, "media.preview", &serde_json::json!({"asset_id": Uuid::new_v4()}), quick)
+        .await
+        .expect("enqueue");
     let first = queue::claim(&pool, "w1", &kinds, lease).await.expect("claim").expect("a job");
     assert_eq!(first.kind, "media.preview", "the newer preview goes before the older transcode");
     let probe_priority: i16 = {
@@ -275,7 +312,9 @@ async fn a_work_directory_that_does_not_exist_yet_is_created_by_the_probe_and_th
     let scratch = tempfile::tempdir().expect("temp dir");
     let work_dir = scratch.path().join("not").join("yet");
     let ingest = IngestSettings { work_dir: Some(work_dir.clone()), ..fast_start() };
-    let app = Box::pin(spawn_app_with(pool, TestOptions { workers: 1, ingest: Some(ingest), ..TestOptions::default() })).await;
+    let app =
+        Box::pin(spawn_app_with(pool, TestOptions { workers: 1, ingest: Some(ingest), ..TestOptions::default() }))
+            .await;
     let token = instructor(&app, "teacher@example.com").await;
     let asset_id = upload_fast(&app, &token, "moov_at_end.mp4").await;
     wait_for(&app, asset_id, &token, "playable", |asset| asset["playable"] == true).await;

@@ -4,15 +4,15 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use crate::helpers::media::{asset_state, event_types, new_asset};
 use crate::helpers::storage::{assert_no_open_uploads, remove_bucket, seaweed_settings};
-use crate::helpers::{generated_bytes, instructor, spawn_app_with, test_ingest_settings, TestApp, TestOptions, MIB};
+use crate::helpers::{MIB, TestApp, TestOptions, generated_bytes, instructor, spawn_app_with, test_ingest_settings};
+use bytes::Bytes;
 use lectern::media::housekeeping::{self, SweepReport};
 use lectern::media::uploads::{self, NewUpload};
-use lectern::media::{source_key, AssetId};
-use lectern::storage::{put_bytes, KeyPrefix, PutOptions, StorageSettings};
-use serde_json::{json, Value};
+use lectern::media::{AssetId, source_key};
+use lectern::storage::{KeyPrefix, PutOptions, StorageSettings, put_bytes};
+use serde_json::{Value, json};
 use sqlx::PgPool;
 
 async fn app(pool: PgPool, storage: Option<StorageSettings>, workers: usize, sweep_every: Duration) -> TestApp {

@@ -4,6 +4,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::helpers::media::{AssetState, asset_state, event_types, fixtures, post_asset, wait_until_not};
+use crate::helpers::storage::{remove_bucket, seaweed_settings};
+use crate::helpers::{TestApp, TestOptions, error_code, instructor, sha256_hex, spawn_app_with, test_ingest_settings};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Path;
@@ -11,11 +14,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use futures::StreamExt;
-use crate::helpers::media::{asset_state, event_types, fixtures, post_asset, wait_until_not, AssetState};
-use crate::helpers::storage::{remove_bucket, seaweed_settings};
-use crate::helpers::{error_code, instructor, sha256_hex, spawn_app_with, test_ingest_settings, TestApp, TestOptions};
 use lectern::net::{AddressPolicy, FetchError, FetchSettings, GuardedFetcher};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use sqlx::PgPool;
 
 /// A file server on 127.0.0.1: `/file/{n}` serves n bytes, `/loop` redirects to itself,
@@ -96,7 +96,8 @@ async fn loopback_is_refused_without_the_allow_list_by_address_and_by_name() {
     let by_address = fetch_all(&fetcher, &format!("http://{server}/file/10")).await.expect_err("refused");
     assert_eq!(by_address.error_code(), "url_not_allowed", "{by_address}");
     // `localhost` resolves to loopback: refused after our own lookup, before any connection.
-    let by_name = fetch_all(&fetcher, &format!("http://localhost:{}/file/10", server.port())).await.expect_err("refused");
+    let by_name =
+        fetch_all(&fetcher, &format!("http://localhost:{}/file/10", server.port())).await.expect_err("refused");
     assert_eq!(by_name.error_code(), "url_not_allowed", "{by_name}");
     assert!(by_name.is_client_error());
 }
@@ -178,10 +179,16 @@ async fn a_silent_server_times_out() {
 // The import job, end to end.
 
 /// An app with one worker whose imports may reach 127.0.0.1 when `allow_loopback`.
-async fn import_app(pool: PgPool, allow_loopback: bool, storage: Option<lectern::storage::StorageSettings>, max_bytes: u64) -> TestApp {
+async fn import_app(
+    pool: PgPool,
+    allow_loopback: bool,
+    storage: Option<lectern::storage::StorageSettings>,
+    max_bytes: u64,
+) -> TestApp {
     let mut ingest = test_ingest_settings();
     let allowed: &[&str] = if allow_loopback { &["127.0.0.1"] } else { &[] };
-    ingest.fetch = FetchSettings { policy: AddressPolicy::parse(allowed).expect("valid"), max_bytes, ..loopback_allowed() };
+    ingest.fetch =
+        FetchSettings { policy: AddressPolicy::parse(allowed).expect("valid"), max_bytes, ..loopback_allowed() };
     spawn_app_with(pool, TestOptions { workers: 1, storage, ingest: Some(ingest), ..TestOptions::default() }).await
 }
 
@@ -204,15 +211,22 @@ async fn an_imported_video_is_stored_hashed_and_probed(app: TestApp) {
     let server = file_server().await;
     let token = instructor(&app, "teacher@example.com").await;
     let (asset_id, state) = imported(&app, &token, &format!("http://{server}/fixture/landscape_1080p30.mp4")).await;
-    assert!(["processing", "ready"].contains(&state.status.as_str()), "{} {:?} {:?}", state.status, state.error_code, state.error_message);
+    assert!(
+        ["processing", "ready"].contains(&state.status.as_str()),
+        "{} {:?} {:?}",
+        state.status,
+        state.error_code,
+        state.error_message
+    );
     let original = std::fs::read(fixtures().0.join("landscape_1080p30.mp4")).expect("fixture");
     assert_eq!(state.source_sha256.as_deref(), Some(sha256_hex(&original).as_str()));
     assert_eq!(state.source_size, Some(original.len() as i64));
     let source = state.source.expect("probed");
     assert_eq!(source["video"][0]["width"], 1920);
-    let stored = lectern::storage::get_bytes(&*app.storage, &lectern::media::source_key(lectern::media::AssetId(asset_id)))
-        .await
-        .expect("stored");
+    let stored =
+        lectern::storage::get_bytes(&*app.storage, &lectern::media::source_key(lectern::media::AssetId(asset_id)))
+            .await
+            .expect("stored");
     assert!(stored == original.as_slice(), "the stored original is the served file");
     let events = event_types(&app.pool, asset_id).await;
     assert_eq!(events, ["asset.created", "asset.uploaded", "asset.probing", "asset.probed"]);
@@ -308,11 +322,12 @@ async fn a_failing_server_is_retried_and_the_last_attempt_errors_the_asset(pool:
     let asset_id = import(&app, &token, &format!("http://{server}/unavailable")).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let retried: Option<i32> =
-            sqlx::query_scalar("select attempts from job where kind = 'media.import' and state = 'queued' and attempts > 0")
-                .fetch_optional(&app.pool)
-                .await
-                .expect("job");
+        let retried: Option<i32> = sqlx::query_scalar(
+            "select attempts from job where kind = 'media.import' and state = 'queued' and attempts > 0",
+        )
+        .fetch_optional(&app.pool)
+        .await
+        .expect("job");
         if retried.is_some() {
             break;
         }

@@ -5,11 +5,12 @@
 use crate::helpers::media::{asset_state, new_asset};
 use crate::helpers::storage::{assert_no_open_uploads, remove_bucket, seaweed_settings};
 use crate::helpers::{
-    error_code, generated_bytes, instructor, sha256_hex, spawn_app_with, test_ingest_settings, TestApp, TestOptions, MIB,
+    MIB, TestApp, TestOptions, error_code, generated_bytes, instructor, sha256_hex, spawn_app_with,
+    test_ingest_settings,
 };
 use lectern::media::UploadSettings;
 use lectern::storage::{KeyPrefix, StorageSettings};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use sqlx::PgPool;
 
 /// An app with 5 MiB parts and no workers (assets stay `uploaded`, so the tests see that state).
@@ -29,11 +30,21 @@ async fn start(app: &TestApp, token: &str, asset_id: uuid::Uuid, body: Value) ->
 }
 
 /// PUTs each part to its presigned URL and returns `(part_number, etag)` pairs.
-async fn put_parts(app: &TestApp, token: &str, asset_id: uuid::Uuid, upload_id: &str, parts: &[&[u8]]) -> Vec<(u32, String)> {
+async fn put_parts(
+    app: &TestApp,
+    token: &str,
+    asset_id: uuid::Uuid,
+    upload_id: &str,
+    parts: &[&[u8]],
+) -> Vec<(u32, String)> {
     let last = parts.len() as u32;
-    let response =
-        post(app, token, &format!("/v1/assets/{asset_id}/multipart/parts"), json!({"upload_id": upload_id, "part_numbers": {"first": 1, "last": last}}))
-            .await;
+    let response = post(
+        app,
+        token,
+        &format!("/v1/assets/{asset_id}/multipart/parts"),
+        json!({"upload_id": upload_id, "part_numbers": {"first": 1, "last": last}}),
+    )
+    .await;
     assert_eq!(response.status(), 200);
     let presigned: Value = response.json().await.expect("json");
     let urls = presigned["parts"].as_array().expect("parts");
@@ -50,9 +61,21 @@ async fn put_parts(app: &TestApp, token: &str, asset_id: uuid::Uuid, upload_id: 
     etags
 }
 
-async fn complete(app: &TestApp, token: &str, asset_id: uuid::Uuid, upload_id: &str, etags: &[(u32, String)]) -> reqwest::Response {
+async fn complete(
+    app: &TestApp,
+    token: &str,
+    asset_id: uuid::Uuid,
+    upload_id: &str,
+    etags: &[(u32, String)],
+) -> reqwest::Response {
     let parts: Vec<Value> = etags.iter().map(|(n, e)| json!({"part_number": n, "etag": e})).collect();
-    post(app, token, &format!("/v1/assets/{asset_id}/multipart/complete"), json!({"upload_id": upload_id, "parts": parts})).await
+    post(
+        app,
+        token,
+        &format!("/v1/assets/{asset_id}/multipart/complete"),
+        json!({"upload_id": upload_id, "parts": parts}),
+    )
+    .await
 }
 
 /// Creates an asset and starts an upload of `size` bytes; returns the asset and upload ids.
@@ -92,9 +115,10 @@ async fn uploads_a_file_in_three_parts(app: TestApp) {
     assert_eq!(state.status, "uploaded");
     assert_eq!(state.source_sha256.as_deref(), Some(sha256_hex(&file).as_str()));
     assert_eq!(state.source_size, Some(file.len() as i64));
-    let stored = lectern::storage::get_bytes(&*app.storage, &lectern::media::source_key(lectern::media::AssetId(asset_id)))
-        .await
-        .expect("the original is stored");
+    let stored =
+        lectern::storage::get_bytes(&*app.storage, &lectern::media::source_key(lectern::media::AssetId(asset_id)))
+            .await
+            .expect("the original is stored");
     assert_eq!(stored.len(), file.len());
     assert!(stored == file.as_slice(), "the stored bytes are the uploaded ones");
     let probes: i64 = sqlx::query_scalar("select count(*) from job where kind = 'media.probe' and unique_key = $1")
@@ -143,7 +167,13 @@ async fn wrong_etags_and_part_numbers_are_invalid_parts(app: TestApp) {
     assert_eq!(error_code(response).await, "invalid_part");
 
     for part_numbers in [json!([0]), json!([10_001]), json!({"first": 1, "last": 2000}), json!([3])] {
-        let response = post(&app, &token, &format!("/v1/assets/{asset_id}/multipart/parts"), json!({"upload_id": upload_id, "part_numbers": part_numbers})).await;
+        let response = post(
+            &app,
+            &token,
+            &format!("/v1/assets/{asset_id}/multipart/parts"),
+            json!({"upload_id": upload_id, "part_numbers": part_numbers}),
+        )
+        .await;
         assert_eq!(response.status(), 400, "{part_numbers}");
         assert_eq!(error_code(response).await, "invalid_part", "{part_numbers}");
     }
@@ -174,18 +204,42 @@ async fn only_the_owner_or_an_admin_may_upload_and_one_upload_at_a_time(pool: Pg
     let response = start(&app, &stranger, asset_id, json!({})).await;
     assert_eq!(response.status(), 404);
     assert_eq!(error_code(response).await, "not_found");
-    let response = post(&app, &stranger, &format!("/v1/assets/{asset_id}/multipart/parts"), json!({"upload_id": upload_id, "part_numbers": [1]})).await;
+    let response = post(
+        &app,
+        &stranger,
+        &format!("/v1/assets/{asset_id}/multipart/parts"),
+        json!({"upload_id": upload_id, "part_numbers": [1]}),
+    )
+    .await;
     assert_eq!(response.status(), 404);
-    let response = app.client.delete(app.url(&format!("/v1/assets/{asset_id}/multipart?upload_id={upload_id}"))).bearer_auth(&stranger).send().await.expect("request");
+    let response = app
+        .client
+        .delete(app.url(&format!("/v1/assets/{asset_id}/multipart?upload_id={upload_id}")))
+        .bearer_auth(&stranger)
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), 404);
-    let response = app.client.post(app.url(&format!("/v1/assets/{asset_id}/multipart"))).json(&json!({})).send().await.expect("request");
+    let response = app
+        .client
+        .post(app.url(&format!("/v1/assets/{asset_id}/multipart")))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), 401);
 
     let response = start(&app, &token, asset_id, json!({})).await;
     assert_eq!(response.status(), 409);
     assert_eq!(error_code(response).await, "upload_in_progress");
 
-    let response = post(&app, &token, &format!("/v1/assets/{asset_id}/multipart/parts"), json!({"upload_id": uuid::Uuid::new_v4(), "part_numbers": [1]})).await;
+    let response = post(
+        &app,
+        &token,
+        &format!("/v1/assets/{asset_id}/multipart/parts"),
+        json!({"upload_id": uuid::Uuid::new_v4(), "part_numbers": [1]}),
+    )
+    .await;
     assert_eq!(response.status(), 404);
     assert_eq!(error_code(response).await, "upload_not_found");
 }
@@ -234,10 +288,22 @@ async fn an_aborted_upload_frees_its_parts_and_the_asset_takes_a_new_one(pool: P
     let chunks: Vec<&[u8]> = file.chunks(5 * MIB).collect();
     put_parts(&app, &token, asset_id, &upload_id, &chunks).await;
 
-    let abort = app.client.delete(app.url(&format!("/v1/assets/{asset_id}/multipart?upload_id={upload_id}"))).bearer_auth(&token).send().await.expect("request");
+    let abort = app
+        .client
+        .delete(app.url(&format!("/v1/assets/{asset_id}/multipart?upload_id={upload_id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
     assert_eq!(abort.status(), 204);
     assert_no_open_uploads(&app).await;
-    let response = post(&app, &token, &format!("/v1/assets/{asset_id}/multipart/parts"), json!({"upload_id": upload_id, "part_numbers": [1]})).await;
+    let response = post(
+        &app,
+        &token,
+        &format!("/v1/assets/{asset_id}/multipart/parts"),
+        json!({"upload_id": upload_id, "part_numbers": [1]}),
+    )
+    .await;
     assert_eq!(error_code(response).await, "upload_not_found");
     assert_eq!(asset_state(&app.pool, asset_id).await.status, "waiting_upload");
     assert_eq!(start(&app, &token, asset_id, json!({})).await.status(), 201);
@@ -249,11 +315,14 @@ async fn an_expired_upload_answers_gone(pool: PgPool) {
     let app = app(pool, None, None).await;
     let token = instructor(&app, "teacher@example.com").await;
     let (asset_id, upload_id) = started(&app, &token, None).await;
-    sqlx::query("update upload set expires_at = now() - interval '1 minute'")
-        .execute(&app.pool)
-        .await
-        .expect("expire");
-    let response = post(&app, &token, &format!("/v1/assets/{asset_id}/multipart/parts"), json!({"upload_id": upload_id, "part_numbers": [1]})).await;
+    sqlx::query("update upload set expires_at = now() - interval '1 minute'").execute(&app.pool).await.expect("expire");
+    let response = post(
+        &app,
+        &token,
+        &format!("/v1/assets/{asset_id}/multipart/parts"),
+        json!({"upload_id": upload_id, "part_numbers": [1]}),
+    )
+    .await;
     assert_eq!(response.status(), 410);
     assert_eq!(error_code(response).await, "upload_expired");
     // An expired upload does not block a new one.

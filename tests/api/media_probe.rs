@@ -5,16 +5,17 @@
 
 use std::time::Duration;
 
-use crate::helpers::media::{asset_state, complete_upload, event_types, fixtures, new_asset, wait_until_not, AssetState};
+use crate::helpers::media::{
+    AssetState, asset_state, complete_upload, event_types, fixtures, new_asset, wait_until_not,
+};
 use crate::helpers::storage::{remove_bucket, seaweed_settings};
-use crate::helpers::{instructor, spawn_app_with, test_ingest_settings, TestApp, TestOptions};
+use crate::helpers::{TestApp, TestOptions, instructor, spawn_app_with, test_ingest_settings};
 use serde_json::Value;
 use sqlx::PgPool;
 
 async fn app_on(pool: PgPool, storage: Option<lectern::storage::StorageSettings>, workers: usize) -> TestApp {
     spawn_app_with(pool, TestOptions { workers, storage, ..TestOptions::default() }).await
 }
-
 
 /// Uploads the named fixtures to new assets and waits for each probe to finish.
 async fn probe_fixtures(app: &TestApp, names: &[&str]) -> Vec<(Value, AssetState, Vec<String>)> {
@@ -44,7 +45,13 @@ fn check_outcomes(finished: &[(Value, AssetState, Vec<String>)]) {
         let outcome = fixture["outcome"].as_str().expect("outcome");
         if outcome == "ok" {
             // The transcode that follows may already have finished.
-            assert!(["processing", "ready"].contains(&state.status.as_str()), "{name}: {} {:?} {:?}", state.status, state.error_code, state.error_message);
+            assert!(
+                ["processing", "ready"].contains(&state.status.as_str()),
+                "{name}: {} {:?} {:?}",
+                state.status,
+                state.error_code,
+                state.error_message
+            );
             let source = state.source.as_ref().unwrap_or_else(|| panic!("{name}: no source"));
             let expect = &fixture["expect"];
             assert_eq!(source["container"], expect["container"], "{name}");
@@ -62,7 +69,11 @@ fn check_outcomes(finished: &[(Value, AssetState, Vec<String>)]) {
                 assert_eq!(video["rotation_degrees"], expect["rotation_degrees"], "{name}");
                 assert_eq!(video["codec"], expect["video_codec"], "{name}");
             }
-            assert_eq!(events[..4.min(events.len())], ["asset.created", "asset.uploaded", "asset.probing", "asset.probed"], "{name}");
+            assert_eq!(
+                events[..4.min(events.len())],
+                ["asset.created", "asset.uploaded", "asset.probing", "asset.probed"],
+                "{name}"
+            );
         } else {
             assert_eq!(state.status, "errored", "{name} should be refused");
             assert_eq!(state.error_code.as_deref(), Some(outcome), "{name}: {:?}", state.error_message);
@@ -86,10 +97,11 @@ async fn every_fixture_probes_to_its_expected_outcome_on_local_storage(pool: PgP
         .expect("count");
     assert_eq!(transcodes, accepted);
     // Refusals are not retried: the probe jobs all succeeded.
-    let unfinished: i64 = sqlx::query_scalar("select count(*) from job where kind = 'media.probe' and state <> 'succeeded'")
-        .fetch_one(&app.pool)
-        .await
-        .expect("count");
+    let unfinished: i64 =
+        sqlx::query_scalar("select count(*) from job where kind = 'media.probe' and state <> 'succeeded'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("count");
     assert_eq!(unfinished, 0);
 }
 
@@ -105,7 +117,11 @@ async fn every_fixture_probes_the_same_on_s3(pool: PgPool) {
 }
 
 /// Probes `bytes` in an app whose limits `tighten` changed, and returns the asset's state.
-async fn probe_with_limits(pool: PgPool, tighten: impl FnOnce(&mut pipelines::limits::Limits), bytes: Vec<u8>) -> AssetState {
+async fn probe_with_limits(
+    pool: PgPool,
+    tighten: impl FnOnce(&mut pipelines::limits::Limits),
+    bytes: Vec<u8>,
+) -> AssetState {
     let mut ingest = test_ingest_settings();
     tighten(&mut ingest.limits);
     let app = spawn_app_with(pool, TestOptions { workers: 1, ingest: Some(ingest), ..TestOptions::default() }).await;
@@ -171,11 +187,12 @@ async fn a_crashing_engine_is_retried_and_then_errors_the_asset(pool: PgPool) {
     // Let the first attempt fail, then make the retry due at once and the final one.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let attempts: Option<i32> =
-            sqlx::query_scalar("select attempts from job where kind = 'media.probe' and state = 'queued' and attempts > 0")
-                .fetch_optional(&app.pool)
-                .await
-                .expect("job");
+        let attempts: Option<i32> = sqlx::query_scalar(
+            "select attempts from job where kind = 'media.probe' and state = 'queued' and attempts > 0",
+        )
+        .fetch_optional(&app.pool)
+        .await
+        .expect("job");
         if attempts.is_some() {
             break;
         }

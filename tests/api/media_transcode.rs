@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::helpers::media::{event_types, upload_fast};
 use crate::helpers::processing::{alive, versions};
 use crate::helpers::storage::{keys_under, remove_bucket, seaweed_settings};
-use crate::helpers::{instructor, spawn_app_with, test_ingest_settings, TestApp, TestOptions};
+use crate::helpers::{TestApp, TestOptions, instructor, spawn_app_with, test_ingest_settings};
 use lectern::storage::{ObjectKey, StorageSettings};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -26,7 +26,8 @@ async fn app(pool: PgPool, storage: Option<StorageSettings>, grace: Duration) ->
 /// those of the tests running beside it).
 async fn app_in(pool: PgPool, storage: Option<StorageSettings>, grace: Duration, work_dir: Option<PathBuf>) -> TestApp {
     let ingest = lectern::media::IngestSettings { superseded_grace: grace, work_dir, ..test_ingest_settings() };
-    Box::pin(spawn_app_with(pool, TestOptions { workers: 1, storage, ingest: Some(ingest), ..TestOptions::default() })).await
+    Box::pin(spawn_app_with(pool, TestOptions { workers: 1, storage, ingest: Some(ingest), ..TestOptions::default() }))
+        .await
 }
 
 /// Creates an asset with the `fast` preset, stores the fixture as its original and completes
@@ -150,7 +151,8 @@ async fn an_upload_is_published_as_version_1_on_local_storage(pool: PgPool) {
     }
     assert!(metrics.contains("kind=\"media.transcode\""), "{metrics}");
     // And the API document lists the new routes.
-    let document: Value = app.client.get(app.url("/openapi.json")).send().await.expect("doc").json().await.expect("json");
+    let document: Value =
+        app.client.get(app.url("/openapi.json")).send().await.expect("doc").json().await.expect("json");
     assert!(document["paths"]["/v1/jobs"]["get"].is_object());
     assert!(document["paths"]["/v1/assets/{asset_id}/reprocess"]["post"].is_object());
 }
@@ -250,12 +252,16 @@ async fn a_failed_attempt_leaves_nothing_and_the_retry_publishes_a_new_version(p
 
     wait_for(&app.pool, asset_id, "v2", |status, version| status == "ready" && version == Some(2)).await;
     assert_eq!(versions(&app.pool, asset_id).await, [(1, "failed".to_owned()), (2, "published".to_owned())]);
-    assert!(keys_under(&*app.storage, &format!("assets/{asset_id}/v1/")).await.is_empty(), "the failed version's files remain");
+    assert!(
+        keys_under(&*app.storage, &format!("assets/{asset_id}/v1/")).await.is_empty(),
+        "the failed version's files remain"
+    );
     assert!(!keys_under(&*app.storage, &format!("assets/{asset_id}/v2/")).await.is_empty());
     let asset: Value = app.get_with(&format!("/v1/assets/{asset_id}"), &token).await.json().await.expect("json");
     assert_eq!(asset["current_version"], 2);
     let jobs: Value = app.get_with(&format!("/v1/jobs?asset_id={asset_id}"), &token).await.json().await.expect("json");
-    let transcode = jobs["jobs"].as_array().expect("jobs").iter().find(|j| j["kind"] == "media.transcode").cloned().expect("job");
+    let transcode =
+        jobs["jobs"].as_array().expect("jobs").iter().find(|j| j["kind"] == "media.transcode").cloned().expect("job");
     assert_eq!(transcode["attempts"], 2);
     assert!(transcode["last_error"].is_null(), "success clears the error: {transcode}");
 }
@@ -266,7 +272,8 @@ async fn deleting_an_asset_mid_transcode_cancels_the_job_and_kills_the_child(poo
     let app = app_in(pool, None, Duration::from_secs(3600), Some(work.path().to_path_buf())).await;
     let (asset_id, token) = upload(&app, "teacher@example.com").await;
     let pid = transcode_child(&app.pool, asset_id, work.path()).await;
-    let response = app.client.delete(app.url(&format!("/v1/assets/{asset_id}"))).bearer_auth(&token).send().await.expect("delete");
+    let response =
+        app.client.delete(app.url(&format!("/v1/assets/{asset_id}"))).bearer_auth(&token).send().await.expect("delete");
     assert_eq!(response.status(), 204);
 
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -274,11 +281,12 @@ async fn deleting_an_asset_mid_transcode_cancels_the_job_and_kills_the_child(poo
         assert!(Instant::now() < deadline, "engine child {pid} still runs after the delete");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let state: String = sqlx::query_scalar("select state from job where kind = 'media.transcode' and payload ->> 'asset_id' = $1")
-        .bind(asset_id.to_string())
-        .fetch_one(&app.pool)
-        .await
-        .expect("job");
+    let state: String =
+        sqlx::query_scalar("select state from job where kind = 'media.transcode' and payload ->> 'asset_id' = $1")
+            .bind(asset_id.to_string())
+            .fetch_one(&app.pool)
+            .await
+            .expect("job");
     assert_eq!(state, "cancelled");
     // The attempt's version is failed, never published.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -295,7 +303,7 @@ async fn deleting_an_asset_mid_transcode_cancels_the_job_and_kills_the_child(poo
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
 async fn claiming_prefers_the_owner_with_the_fewest_running_jobs(pool: PgPool) {
-    use lectern::jobs::{queue, EnqueueOptions};
+    use lectern::jobs::{EnqueueOptions, queue};
     let (busy, idle) = (Uuid::new_v4(), Uuid::new_v4());
     let kinds = vec!["test.fair".to_owned()];
     let lease = Duration::from_secs(60);

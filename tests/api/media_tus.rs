@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use base64::Engine;
 use crate::helpers::media::create_asset;
 use crate::helpers::storage::{Backend, assert_no_open_uploads, keys_under, local_entries, remove_bucket};
 use crate::helpers::uploads::{
     PART, b64, header, media_app, test_uploads, tus_create, tus_head, tus_patch, tus_upload_url,
 };
 use crate::helpers::{TestApp, error_code, generated_bytes, instructor, sha256_hex, spawn_app};
+use base64::Engine;
 use lectern::storage::get_bytes;
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -97,7 +97,10 @@ async fn assert_uploaded(upload: &Upload, expected: &[u8]) {
     assert_eq!(keys_under(&*upload.app.storage, "uploads/").await, Vec::<String>::new(), "no tail is left");
 }
 
-async fn patches_across_part_boundaries_store_the_exact_bytes_and_mark_the_asset_uploaded(pool: PgPool, backend: Backend) {
+async fn patches_across_part_boundaries_store_the_exact_bytes_and_mark_the_asset_uploaded(
+    pool: PgPool,
+    backend: Backend,
+) {
     let upload = asset_for_upload(pool, backend).await;
     let content = generated_bytes(1, 2 * PART + 1234);
     let url = tus_upload_url(&upload.app, &upload.token, &upload.asset_id, content.len() as u64).await;
@@ -230,7 +233,13 @@ async fn a_deferred_length_is_declared_by_a_later_patch(pool: PgPool, backend: B
     remove_bucket(&upload.app.storage_settings).await;
 }
 
-async fn patch_with_checksum(upload: &Upload, url: &str, offset: u64, body: &[u8], checksum: &str) -> reqwest::Response {
+async fn patch_with_checksum(
+    upload: &Upload,
+    url: &str,
+    offset: u64,
+    body: &[u8],
+    checksum: &str,
+) -> reqwest::Response {
     upload
         .app
         .client
@@ -335,12 +344,8 @@ async fn a_deferred_upload_that_outgrows_the_limit_is_discarded_and_the_asset_er
         .await
         .expect("request");
     let url = header(&created, "location").expect("Location").to_owned();
-    let options = app
-        .client
-        .request(reqwest::Method::OPTIONS, app.url("/v1/uploads/tus"))
-        .send()
-        .await
-        .expect("request");
+    let options =
+        app.client.request(reqwest::Method::OPTIONS, app.url("/v1/uploads/tus")).send().await.expect("request");
     assert_eq!(header(&options, "tus-max-size"), Some(limit.to_string().as_str()));
     assert_eq!(tus_patch(&app, &token, &url, 0, generated_bytes(6, PART + 10)).await.status(), 204);
     let over = tus_patch(&app, &token, &url, PART as u64 + 10, generated_bytes(7, 2000)).await;
@@ -532,7 +537,10 @@ async fn uploads_are_only_for_the_owner_of_an_asset_waiting_for_one(pool: PgPool
 
 #[sqlx::test]
 async fn cors_lets_browser_clients_read_the_tus_headers(pool: PgPool) {
-    let options = crate::helpers::TestOptions { cors_origins: vec!["https://learn.example.com".to_owned()], ..Default::default() };
+    let options = crate::helpers::TestOptions {
+        cors_origins: vec!["https://learn.example.com".to_owned()],
+        ..Default::default()
+    };
     let app = crate::helpers::spawn_app_with(pool, options).await;
     // Not a preflight (browsers send OPTIONS for those, answered by the CORS layer itself): an
     // ordinary request, whose answer must list the headers scripts may read.
@@ -565,7 +573,8 @@ async fn an_empty_file_completes_with_one_empty_patch(pool: PgPool) {
 #[sqlx::test]
 async fn the_openapi_document_lists_the_asset_and_tus_routes(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let document: Value = app.client.get(app.url("/openapi.json")).send().await.expect("request").json().await.expect("json");
+    let document: Value =
+        app.client.get(app.url("/openapi.json")).send().await.expect("request").json().await.expect("json");
     let paths = document["paths"].as_object().expect("paths");
     for path in ["/v1/assets", "/v1/assets/{asset_id}", "/v1/uploads/tus", "/v1/uploads/tus/{upload_id}"] {
         assert!(paths.contains_key(path), "{path} is not documented");

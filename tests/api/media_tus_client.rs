@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use lectern::storage::get_bytes;
 use crate::helpers::media::create_asset;
 use crate::helpers::storage::{Backend, remove_bucket};
 use crate::helpers::uploads::{PART, media_app_with, test_uploads};
 use crate::helpers::{generated_bytes, instructor, sha256_hex};
+use lectern::storage::get_bytes;
 use serde_json::Value;
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -125,7 +125,8 @@ async fn tus_js_client_resumes_after_a_cut_connection(pool: PgPool, backend: Bac
         .env("TUS_CHUNK", (4 * 1024 * 1024).to_string())
         .kill_on_drop(true)
         .output();
-    let output = tokio::time::timeout(Duration::from_secs(120), run).await.expect("the upload finishes").expect("node runs");
+    let output =
+        tokio::time::timeout(Duration::from_secs(120), run).await.expect("the upload finishes").expect("node runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "upload.mjs failed: {stderr}");
     let report: Value = serde_json::from_slice(&output.stdout).expect("a JSON report");

@@ -10,10 +10,10 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::helpers::{error_code, free_port, spawn_app_with, test_auth_settings, TestApp, TestOptions};
+use crate::helpers::{TestApp, TestOptions, error_code, free_port, spawn_app_with, test_auth_settings};
 use lectern::auth::{AuthSettings, OidcClientSettings};
 use secrecy::SecretString;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use url::Url;
@@ -105,7 +105,8 @@ async fn setup_custom(
 }
 
 async fn setup_with(pool: PgPool, tamper: Option<&str>) -> Setup {
-    setup_custom(pool, tamper, &["oidc"], |auth, port| auth.oauth.oidc = Some(client_settings(port, "Test provider"))).await
+    setup_custom(pool, tamper, &["oidc"], |auth, port| auth.oauth.oidc = Some(client_settings(port, "Test provider")))
+        .await
 }
 
 async fn setup(pool: PgPool) -> Setup {
@@ -129,7 +130,8 @@ async fn authorize(app: &TestApp, authorize_url: &str, login_hint: &str) -> Url 
         if url.as_str().starts_with(&app.address) {
             return url;
         }
-        let cookie_header = cookies.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("; ");
+        let cookie_header =
+            cookies.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("; ");
         let response = browser.get(url.clone()).header("cookie", cookie_header).send().await.expect("provider request");
         for set_cookie in response.headers().get_all("set-cookie") {
             let text = set_cookie.to_str().expect("ascii cookie");
@@ -150,7 +152,8 @@ async fn start(app: &TestApp, query: &str) -> String {
 }
 
 async fn start_at(app: &TestApp, provider: &str, query: &str) -> String {
-    let response = browser().get(app.url(&format!("/v1/auth/oauth/{provider}/start{query}"))).send().await.expect("start");
+    let response =
+        browser().get(app.url(&format!("/v1/auth/oauth/{provider}/start{query}"))).send().await.expect("start");
     assert_eq!(response.status(), 302);
     response.headers()["location"].to_str().expect("location").to_owned()
 }
@@ -178,7 +181,8 @@ async fn me(app: &TestApp, access: &str) -> Value {
 async fn a_first_sign_in_creates_a_learner_and_the_next_one_signs_into_the_same_account(pool: PgPool) {
     let setup = setup(pool).await;
     let app = &setup.app;
-    let providers: Value = app.client.get(app.url("/v1/auth/oauth/providers")).send().await.expect("list").json().await.expect("json");
+    let providers: Value =
+        app.client.get(app.url("/v1/auth/oauth/providers")).send().await.expect("list").json().await.expect("json");
     assert_eq!(providers["providers"][0]["id"], "oidc");
     assert_eq!(providers["providers"][0]["name"], "Test provider");
 
@@ -188,7 +192,8 @@ async fn a_first_sign_in_creates_a_learner_and_the_next_one_signs_into_the_same_
     assert_eq!(account["email"], "ada@example.com");
     assert_eq!(account["email_verified"], true);
     assert_eq!(account["roles"], json!(["learner"]));
-    let password: Option<String> = sqlx::query_scalar("select password_hash from account").fetch_one(&app.pool).await.expect("row");
+    let password: Option<String> =
+        sqlx::query_scalar("select password_hash from account").fetch_one(&app.pool).await.expect("row");
     assert!(password.is_none(), "an account made by a provider has no password");
 
     let again = signed_in_tokens(app, "ada-1~Ada@Example.com~true").await;
@@ -243,7 +248,10 @@ async fn an_id_token_with_another_nonce_is_refused(pool: PgPool) {
     let app = &setup.app;
     let authorize_url = start(app, "").await;
     let callback = authorize(app, &authorize_url, "eve-1~eve@example.com~true").await;
-    sqlx::query("update oauth_flow set nonce = 'not-the-nonce-the-provider-saw'").execute(&app.pool).await.expect("update");
+    sqlx::query("update oauth_flow set nonce = 'not-the-nonce-the-provider-saw'")
+        .execute(&app.pool)
+        .await
+        .expect("update");
     let response = browser().get(callback).send().await.expect("callback");
     assert_eq!(response.status(), 400);
     assert_eq!(error_code(response).await, "invalid_id_token");
@@ -271,7 +279,8 @@ async fn a_state_works_once(pool: PgPool) {
     assert_eq!(replay.status(), 400);
     assert_eq!(error_code(replay).await, "invalid_oauth_state");
 
-    let unknown = browser().get(app.url("/v1/auth/oauth/oidc/callback?state=made-up&code=x")).send().await.expect("request");
+    let unknown =
+        browser().get(app.url("/v1/auth/oauth/oidc/callback?state=made-up&code=x")).send().await.expect("request");
     assert_eq!(unknown.status(), 400);
     assert_eq!(error_code(unknown).await, "invalid_oauth_state");
 }
@@ -287,7 +296,8 @@ async fn the_pkce_verifier_is_sent_and_checked_by_the_provider(pool: PgPool) {
         .find(|(name, _)| name == "code_challenge")
         .map(|(_, value)| value.into_owned())
         .expect("a code_challenge");
-    let stored: String = sqlx::query_scalar("select pkce_verifier from oauth_flow").fetch_one(&app.pool).await.expect("flow");
+    let stored: String =
+        sqlx::query_scalar("select pkce_verifier from oauth_flow").fetch_one(&app.pool).await.expect("flow");
     assert_eq!(lectern::auth::oauth::pkce_challenge(&stored), challenge, "S256 of the stored verifier");
     let callback = authorize(app, &authorize_url, "pat-1~pat@example.com~true").await;
     // Another verifier than the one whose challenge the provider saw: oidc-provider refuses it.
@@ -341,7 +351,13 @@ async fn errors_go_back_to_return_to_and_a_cancelled_sign_in_is_oauth_denied(poo
     assert_eq!(response.headers()["location"], app.url("/app/done?error=email_unverified").as_str());
 
     let authorize_url = start(app, "").await;
-    let state = Url::parse(&authorize_url).expect("url").query_pairs().find(|(n, _)| n == "state").expect("state").1.into_owned();
+    let state = Url::parse(&authorize_url)
+        .expect("url")
+        .query_pairs()
+        .find(|(n, _)| n == "state")
+        .expect("state")
+        .1
+        .into_owned();
     let denied = browser()
         .get(app.url(&format!("/v1/auth/oauth/oidc/callback?error=access_denied&state={state}")))
         .send()
@@ -362,7 +378,14 @@ async fn identities_are_linked_from_a_session_and_the_last_way_in_cannot_be_unli
     let first_id = listed["identities"][0]["identity_id"].as_str().expect("id").to_owned();
     let unlink = |id: String| {
         let access = access.clone();
-        async move { app.client.delete(app.url(&format!("/v1/me/identities/{id}"))).bearer_auth(access).send().await.expect("delete") }
+        async move {
+            app.client
+                .delete(app.url(&format!("/v1/me/identities/{id}")))
+                .bearer_auth(access)
+                .send()
+                .await
+                .expect("delete")
+        }
     };
     let refused = unlink(first_id.clone()).await;
     assert_eq!(refused.status(), 409);
@@ -405,7 +428,13 @@ async fn an_account_with_a_password_may_unlink_its_only_identity(pool: PgPool) {
     let access = tokens["access_token"].as_str().expect("access");
     let listed: Value = app.get_with("/v1/me/identities", access).await.json().await.expect("json");
     let id = listed["identities"][0]["identity_id"].as_str().expect("id");
-    let response = app.client.delete(app.url(&format!("/v1/me/identities/{id}"))).bearer_auth(access).send().await.expect("delete");
+    let response = app
+        .client
+        .delete(app.url(&format!("/v1/me/identities/{id}")))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(response.status(), 204);
 }
 
@@ -417,8 +446,10 @@ async fn google_can_be_pointed_at_another_issuer_and_its_identities_are_its_own(
     })
     .await;
     let app = &setup.app;
-    let providers: Value = app.client.get(app.url("/v1/auth/oauth/providers")).send().await.expect("list").json().await.expect("json");
-    let names: Vec<&str> = providers["providers"].as_array().expect("array").iter().map(|p| p["name"].as_str().expect("name")).collect();
+    let providers: Value =
+        app.client.get(app.url("/v1/auth/oauth/providers")).send().await.expect("list").json().await.expect("json");
+    let names: Vec<&str> =
+        providers["providers"].as_array().expect("array").iter().map(|p| p["name"].as_str().expect("name")).collect();
     assert_eq!(names, ["Google", "Test provider"]);
 
     let authorize_url = start_at(app, "google", "").await;
@@ -428,9 +459,18 @@ async fn google_can_be_pointed_at_another_issuer_and_its_identities_are_its_own(
     assert_eq!(response.status(), 200);
     // The same subject at another provider is another identity (of the same, verified, email).
     let tokens = signed_in_tokens(app, "g-1~g@example.com~true").await;
-    let listed: Value = app.get_with("/v1/me/identities", tokens["access_token"].as_str().expect("access")).await.json().await.expect("json");
-    let mut providers: Vec<&str> =
-        listed["identities"].as_array().expect("array").iter().map(|i| i["provider"].as_str().expect("provider")).collect();
+    let listed: Value = app
+        .get_with("/v1/me/identities", tokens["access_token"].as_str().expect("access"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let mut providers: Vec<&str> = listed["identities"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|i| i["provider"].as_str().expect("provider"))
+        .collect();
     providers.sort_unstable();
     assert_eq!(providers, ["google", "oidc"]);
 }
@@ -441,7 +481,10 @@ async fn an_expired_state_is_refused(pool: PgPool) {
     let app = &setup.app;
     let authorize_url = start(app, "").await;
     let callback = authorize(app, &authorize_url, "late-1~late@example.com~true").await;
-    sqlx::query("update oauth_flow set expires_at = now() - interval '1 second'").execute(&app.pool).await.expect("update");
+    sqlx::query("update oauth_flow set expires_at = now() - interval '1 second'")
+        .execute(&app.pool)
+        .await
+        .expect("update");
     let response = browser().get(callback).send().await.expect("callback");
     assert_eq!(response.status(), 400);
     assert_eq!(error_code(response).await, "invalid_oauth_state");

@@ -5,14 +5,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::helpers::{TestApp, TestOptions, error_code, spawn_app_with, test_auth_settings};
 use axum::extract::{Form, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use crate::helpers::{error_code, spawn_app_with, test_auth_settings, TestApp, TestOptions};
 use lectern::auth::oauth::pkce_challenge;
 use lectern::auth::{PlainOAuthSettings, RateLimit};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use sqlx::PgPool;
 use url::Url;
 
@@ -37,7 +37,9 @@ async fn serve(router: Router) -> String {
 async fn yandex_stand_in(seen: Shared) -> String {
     async fn token(State(seen): State<Shared>, Form(form): Form<Vec<(String, String)>>) -> Json<Value> {
         seen.lock().expect("lock").token_forms.push(form);
-        Json(json!({"access_token": "y0_AgAAAA-test", "expires_in": 31_536_000, "refresh_token": "1:r", "token_type": "bearer"}))
+        Json(
+            json!({"access_token": "y0_AgAAAA-test", "expires_in": 31_536_000, "refresh_token": "1:r", "token_type": "bearer"}),
+        )
     }
     async fn info(State(seen): State<Shared>, headers: HeaderMap) -> Json<Value> {
         let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
@@ -73,7 +75,8 @@ async fn vk_stand_in(seen: Shared) -> String {
             "email": "ivan@vk.example", "sex": 2, "verified": false, "birthday": "01.01.2000"
         }}))
     }
-    serve(Router::new().route("/oauth2/auth", post(token)).route("/oauth2/user_info", post(user_info)).with_state(seen)).await
+    serve(Router::new().route("/oauth2/auth", post(token)).route("/oauth2/user_info", post(user_info)).with_state(seen))
+        .await
 }
 
 fn plain(base: &str, client_id: &str, authorize: &str, token: &str, userinfo: &str) -> PlainOAuthSettings {
@@ -143,7 +146,8 @@ async fn yandex_sign_in_sends_the_pkce_verifier_and_maps_the_user_with_an_unveri
         .expect("callback");
     assert_eq!(response.status(), 200);
     let tokens: Value = response.json().await.expect("json");
-    let me: Value = app.get_with("/v1/me", tokens["access_token"].as_str().expect("access")).await.json().await.expect("json");
+    let me: Value =
+        app.get_with("/v1/me", tokens["access_token"].as_str().expect("access")).await.json().await.expect("json");
     assert_eq!(me["email"], "ivan@yandex.ru");
     assert_eq!(me["email_verified"], false, "Yandex reports no verified flag");
 
@@ -169,8 +173,11 @@ async fn a_yandex_email_that_belongs_to_an_account_is_not_linked_by_default(pool
     app.register("ivan@yandex.ru").await;
     let (_, query) = start(app, "yandex").await;
     let state = param(&query, "state");
-    let response =
-        browser().get(app.url(&format!("/v1/auth/oauth/yandex/callback?code=c&state={state}"))).send().await.expect("callback");
+    let response = browser()
+        .get(app.url(&format!("/v1/auth/oauth/yandex/callback?code=c&state={state}")))
+        .send()
+        .await
+        .expect("callback");
     assert_eq!(response.status(), 409);
     assert_eq!(error_code(response).await, "email_unverified");
 }
@@ -193,7 +200,8 @@ async fn vk_sign_in_sends_the_verifier_and_device_id_and_maps_the_user(pool: PgP
         .expect("callback");
     assert_eq!(response.status(), 200);
     let tokens: Value = response.json().await.expect("json");
-    let me: Value = app.get_with("/v1/me", tokens["access_token"].as_str().expect("access")).await.json().await.expect("json");
+    let me: Value =
+        app.get_with("/v1/me", tokens["access_token"].as_str().expect("access")).await.json().await.expect("json");
     assert_eq!(me["email"], "ivan@vk.example");
     assert_eq!(me["email_verified"], false);
 
@@ -211,8 +219,10 @@ async fn vk_sign_in_sends_the_verifier_and_device_id_and_maps_the_user(pool: PgP
         assert_eq!(param(info, "access_token"), "vk2.a.access");
         assert_eq!(param(info, "client_id"), "51234567");
     }
-    let subject: String =
-        sqlx::query_scalar("select subject from account_identity where provider = 'vk'").fetch_one(&app.pool).await.expect("identity");
+    let subject: String = sqlx::query_scalar("select subject from account_identity where provider = 'vk'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("identity");
     assert_eq!(subject, "1234567890");
 }
 
@@ -240,7 +250,8 @@ async fn the_callback_is_rate_limited_per_client_address(pool: PgPool) {
     let setup = setup(pool, Some(limit)).await;
     let app = &setup.app;
     for _ in 0..2 {
-        let response = browser().get(app.url("/v1/auth/oauth/vk/callback?state=x&code=y")).send().await.expect("callback");
+        let response =
+            browser().get(app.url("/v1/auth/oauth/vk/callback?state=x&code=y")).send().await.expect("callback");
         assert_eq!(error_code(response).await, "invalid_oauth_state");
     }
     let limited = browser().get(app.url("/v1/auth/oauth/vk/callback?state=x&code=y")).send().await.expect("callback");
@@ -253,7 +264,8 @@ async fn the_callback_is_rate_limited_per_client_address(pool: PgPool) {
 async fn the_sign_in_routes_are_documented_with_their_security(pool: PgPool) {
     let setup = setup(pool, None).await;
     let app = &setup.app;
-    let document: Value = app.client.get(app.url("/openapi.json")).send().await.expect("request").json().await.expect("json");
+    let document: Value =
+        app.client.get(app.url("/openapi.json")).send().await.expect("request").json().await.expect("json");
     let paths = &document["paths"];
     for (path, method) in [
         ("/v1/auth/oauth/providers", "get"),
@@ -264,10 +276,14 @@ async fn the_sign_in_routes_are_documented_with_their_security(pool: PgPool) {
     ] {
         assert!(paths[path][method].is_object(), "{method} {path} is not documented");
     }
-    for (path, method) in [("/v1/me/identities", "get"), ("/v1/me/identities/{id}", "post"), ("/v1/me/identities/{id}", "delete")] {
+    for (path, method) in
+        [("/v1/me/identities", "get"), ("/v1/me/identities/{id}", "post"), ("/v1/me/identities/{id}", "delete")]
+    {
         assert_eq!(paths[path][method]["security"], json!([{"bearer": []}]), "{method} {path}");
     }
-    let providers: Value = app.client.get(app.url("/v1/auth/oauth/providers")).send().await.expect("list").json().await.expect("json");
-    let ids: Vec<&str> = providers["providers"].as_array().expect("array").iter().map(|p| p["id"].as_str().expect("id")).collect();
+    let providers: Value =
+        app.client.get(app.url("/v1/auth/oauth/providers")).send().await.expect("list").json().await.expect("json");
+    let ids: Vec<&str> =
+        providers["providers"].as_array().expect("array").iter().map(|p| p["id"].as_str().expect("id")).collect();
     assert_eq!(ids, ["yandex", "vk"]);
 }

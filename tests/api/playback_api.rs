@@ -3,9 +3,9 @@
 //! and resolving through the local origin to the package's bytes), and how they end
 //! (revocation of the session or of the grant, expiry), plus origin and address restrictions.
 
+use crate::helpers::playback::{Lesson, grant, lesson, package, start_session, video_renditions};
 use crate::helpers::{TestApp, account_with_roles, api_key, error_code, spawn_app};
 use lectern::cdn::{Cdn, CdnError, CdnSettings, SignedRequest};
-use crate::helpers::playback::{Lesson, grant, lesson, package, start_session, video_renditions};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -128,7 +128,12 @@ async fn the_origin_refuses_tampered_foreign_and_expired_signatures(pool: PgPool
     let other_asset = crate::helpers::media::new_asset(&app, &lesson.owner).await;
     crate::helpers::playback::publish(&app, other_asset).await;
     let session = session(&app, &lesson, &lesson.learner).await;
-    let playlist_url = format!("{}/play/{}/{}/playlist.m3u8", app.address, session["session_id"].as_str().expect("id"), video_renditions()[0]);
+    let playlist_url = format!(
+        "{}/play/{}/{}/playlist.m3u8",
+        app.address,
+        session["session_id"].as_str().expect("id"),
+        video_renditions()[0]
+    );
     let playlist = text(&app, &playlist_url).await;
     let segment = hls_uris(&playlist).pop().expect("a segment");
     assert_eq!(fetch(&app, &segment).await.status(), 200);
@@ -237,7 +242,8 @@ async fn an_api_key_with_playback_create_acts_for_a_learner_who_may_watch(pool: 
     assert_eq!(row.0, lesson.learner_id);
     assert!(row.1.is_some());
 
-    let response = start_session(&app, lesson.asset_id, &key, Some(json!({"on_behalf_of": uuid::Uuid::new_v4()}))).await;
+    let response =
+        start_session(&app, lesson.asset_id, &key, Some(json!({"on_behalf_of": uuid::Uuid::new_v4()}))).await;
     assert_eq!(response.status(), 404);
 
     // Another instructor's key cannot reach this asset at all.
@@ -247,7 +253,8 @@ async fn an_api_key_with_playback_create_acts_for_a_learner_who_may_watch(pool: 
     assert_eq!(response.status(), 404);
 
     // A person cannot act for someone else.
-    let response = start_session(&app, lesson.asset_id, &lesson.owner, Some(json!({"on_behalf_of": lesson.learner_id}))).await;
+    let response =
+        start_session(&app, lesson.asset_id, &lesson.owner, Some(json!({"on_behalf_of": lesson.learner_id}))).await;
     assert_eq!(response.status(), 422);
 }
 
@@ -304,10 +311,12 @@ async fn an_expired_session_serves_nothing_and_an_unknown_one_is_not_found(pool:
     let app = spawn_app(pool).await;
     let lesson = lesson(&app).await;
     let session = session(&app, &lesson, &lesson.owner).await;
-    sqlx::query("update playback_session set created_at = now() - interval '2 hours', expires_at = now() - interval '1 hour'")
-        .execute(&app.pool)
-        .await
-        .expect("expire");
+    sqlx::query(
+        "update playback_session set created_at = now() - interval '2 hours', expires_at = now() - interval '1 hour'",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("expire");
     let response = fetch(&app, session["hls_url"].as_str().expect("url")).await;
     assert_eq!(response.status(), 410);
     assert_eq!(error_code(response).await, "playback_session_expired");
@@ -331,10 +340,8 @@ async fn allowed_origins_restrict_session_creation_and_bind_ip_puts_the_client_i
         .expect("request");
     assert_eq!(response.status(), 200);
     let start = |origin: Option<&'static str>, referer: Option<&'static str>| {
-        let mut request = app
-            .client
-            .post(app.url(&format!("/v1/assets/{}/playback", lesson.asset_id)))
-            .bearer_auth(&lesson.owner);
+        let mut request =
+            app.client.post(app.url(&format!("/v1/assets/{}/playback", lesson.asset_id))).bearer_auth(&lesson.owner);
         if let Some(origin) = origin {
             request = request.header("origin", origin);
         }
@@ -343,7 +350,9 @@ async fn allowed_origins_restrict_session_creation_and_bind_ip_puts_the_client_i
         }
         async move { request.send().await.expect("request") }
     };
-    for (origin, referer) in [(None, None), (Some("https://evil.example"), None), (None, Some("https://evil.example/lesson"))] {
+    for (origin, referer) in
+        [(None, None), (Some("https://evil.example"), None), (None, Some("https://evil.example/lesson"))]
+    {
         let response = start(origin, referer).await;
         assert_eq!(response.status(), 403);
         assert_eq!(error_code(response).await, "origin_not_allowed");
@@ -355,7 +364,12 @@ async fn allowed_origins_restrict_session_creation_and_bind_ip_puts_the_client_i
 
     let media = app
         .client
-        .get(format!("{}/play/{}/{}/playlist.m3u8", app.address, session["session_id"].as_str().expect("id"), video_renditions()[0]))
+        .get(format!(
+            "{}/play/{}/{}/playlist.m3u8",
+            app.address,
+            session["session_id"].as_str().expect("id"),
+            video_renditions()[0]
+        ))
         .header("origin", "https://school.example")
         .send()
         .await
@@ -415,7 +429,11 @@ async fn the_cookie_variant_sets_cloudfront_cookies_and_leaves_segment_uris_unsi
         .map(|value| value.to_str().expect("ascii").to_owned())
         .collect();
     assert_eq!(cookies.len(), 3, "{cookies:?}");
-    assert!(cookies.iter().all(|c| c.contains(&format!("; Path=/cdn/assets/{}/v1/", lesson.asset_id)) && c.contains("HttpOnly")));
+    assert!(
+        cookies
+            .iter()
+            .all(|c| c.contains(&format!("; Path=/cdn/assets/{}/v1/", lesson.asset_id)) && c.contains("HttpOnly"))
+    );
     let segment = hls_uris(&response.text().await.expect("text")).pop().expect("a segment");
     assert!(!segment.contains('?'), "{segment}");
     assert_eq!(fetch(&app, &segment).await.status(), 403, "no cookies, no segment");

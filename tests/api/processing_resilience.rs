@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::media::{event_types, fixtures};
 use crate::helpers::processing::{
-    alive, assert_only_version_stored, engine_children_of, lecture_clip, start_processing, transcode_job,
-    versions, wait_for_asset, wait_for_encoding,
+    alive, assert_only_version_stored, engine_children_of, lecture_clip, start_processing, transcode_job, versions,
+    wait_for_asset, wait_for_encoding,
 };
 use crate::helpers::storage::{keys_under, remove_bucket, s3_settings_at, seaweed_settings};
-use crate::helpers::{free_port, instructor, spawn_app_with, test_ingest_settings, TestApp, TestOptions};
-use lectern::jobs::{queue, JobContext, JobId, WorkerSettings};
+use crate::helpers::{TestApp, TestOptions, free_port, instructor, spawn_app_with, test_ingest_settings};
+use lectern::jobs::{JobContext, JobId, WorkerSettings, queue};
 use lectern::storage::StorageSettings;
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -73,7 +73,10 @@ impl WorkerProcess {
                     .env("AWS_ACCESS_KEY_ID", s3.access_key_id.clone().unwrap_or_default())
                     .env(
                         "AWS_SECRET_ACCESS_KEY",
-                        s3.secret_access_key.as_ref().map(|secret| secret.expose_secret().to_owned()).unwrap_or_default(),
+                        s3.secret_access_key
+                            .as_ref()
+                            .map(|secret| secret.expose_secret().to_owned())
+                            .unwrap_or_default(),
                     );
             }
             _ => {
@@ -176,7 +179,10 @@ async fn worker_killed_mid_encode(pool: PgPool, storage: Option<StorageSettings>
     let asset: Value = app.get_with(&format!("/v1/assets/{asset_id}"), &token).await.json().await.expect("json");
     assert_eq!(asset["current_version"], 2);
     let renditions = asset["renditions"].as_array().expect("renditions");
-    assert!(renditions.iter().any(|r| r["kind"] == "video") && renditions.iter().any(|r| r["kind"] == "audio"), "{asset}");
+    assert!(
+        renditions.iter().any(|r| r["kind"] == "video") && renditions.iter().any(|r| r["kind"] == "audio"),
+        "{asset}"
+    );
     let events = event_types(&pool, asset_id).await;
     assert_eq!(events.iter().filter(|e| *e == "asset.ready").count(), 1, "{events:?}");
 }
@@ -279,7 +285,12 @@ fn glob_dirs(parent: &str) -> Vec<PathBuf> {
 fn running_as_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|status| status.lines().find_map(|line| line.strip_prefix("Uid:")).map(|ids| ids.split_whitespace().nth(1) == Some("0")))
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("Uid:"))
+                .map(|ids| ids.split_whitespace().nth(1) == Some("0"))
+        })
         .unwrap_or(false)
 }
 
@@ -319,8 +330,11 @@ async fn database_restart_mid_encode(storage: Option<StorageSettings>) {
     let published: Vec<_> = states.iter().filter(|(_, state)| state == "published").collect();
     assert_eq!(published.len(), 1, "{states:?}");
     assert!(states.iter().all(|(_, state)| state == "published" || state == "failed"), "{states:?}");
-    let current: Option<i32> =
-        sqlx::query_scalar("select current_version from asset where asset_id = $1").bind(asset_id).fetch_one(&pool).await.expect("asset");
+    let current: Option<i32> = sqlx::query_scalar("select current_version from asset where asset_id = $1")
+        .bind(asset_id)
+        .fetch_one(&pool)
+        .await
+        .expect("asset");
     assert_eq!(current, Some(published[0].0));
     assert_only_version_stored(&*app.storage, asset_id, published[0].0).await;
     assert_eq!(transcode_job(&pool, asset_id).await.0, "succeeded");
@@ -407,7 +421,10 @@ async fn a_storage_outage_mid_transcode_is_retried_until_the_asset_is_ready(pool
             assert!(last_error.is_some(), "a failed attempt records its error");
             break;
         }
-        assert!(state != "failed" && state != "succeeded", "the job ended {state} while storage was down: {last_error:?}");
+        assert!(
+            state != "failed" && state != "succeeded",
+            "the job ended {state} while storage was down: {last_error:?}"
+        );
         assert!(Instant::now() < deadline, "no attempt failed while storage was down ({state}, {attempts})");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -474,7 +491,11 @@ async fn an_asset_whose_worker_died_on_the_final_probe_attempt_is_errored_not_le
     let app = app_with(pool.clone(), 0, None, quick_jobs(Duration::from_secs(2))).await;
     let token = instructor(&app, "teacher@example.com").await;
     let asset_id = start_processing(&app, &token, &fixtures().0.join("moov_at_end.mp4"), "fast").await;
-    sqlx::query("update asset set status = 'probing' where asset_id = $1").bind(asset_id).execute(&pool).await.expect("probing");
+    sqlx::query("update asset set status = 'probing' where asset_id = $1")
+        .bind(asset_id)
+        .execute(&pool)
+        .await
+        .expect("probing");
     lose_final_attempt(&pool, asset_id, "media.probe").await;
 
     let _workers = app_with(pool.clone(), 1, None, quick_jobs(Duration::from_secs(2))).await;
@@ -484,7 +505,8 @@ async fn an_asset_whose_worker_died_on_the_final_probe_attempt_is_errored_not_le
     assert_eq!(job_state(&pool, asset_id, "media.probe").await, "failed");
     assert_eq!(event_types(&pool, asset_id).await.last().map(String::as_str), Some("asset.errored"));
     // The reaper failed it; no worker ran it a sixth time.
-    let attempts: i32 = sqlx::query_scalar("select attempts from job where kind = 'media.probe'").fetch_one(&pool).await.expect("job");
+    let attempts: i32 =
+        sqlx::query_scalar("select attempts from job where kind = 'media.probe'").fetch_one(&pool).await.expect("job");
     assert_eq!(attempts, 5);
 }
 
@@ -507,11 +529,13 @@ async fn a_transcode_lost_on_its_final_attempt_fails_its_version_and_errors_the_
     assert_eq!(code.as_deref(), Some("transcode_failed"));
     assert_eq!(versions(&pool, asset_id).await, [(1, "failed".to_owned())]);
     assert_eq!(job_state(&pool, asset_id, "media.transcode").await, "failed");
-    let deletion: i64 = sqlx::query_scalar("select count(*) from job where kind = 'storage.delete_prefix' and payload ->> 'prefix' = $1")
-        .bind(format!("assets/{asset_id}/v1/"))
-        .fetch_one(&pool)
-        .await
-        .expect("count");
+    let deletion: i64 = sqlx::query_scalar(
+        "select count(*) from job where kind = 'storage.delete_prefix' and payload ->> 'prefix' = $1",
+    )
+    .bind(format!("assets/{asset_id}/v1/"))
+    .fetch_one(&pool)
+    .await
+    .expect("count");
     assert_eq!(deletion, 1, "the dead attempt's files are queued for deletion");
 }
 
@@ -547,8 +571,10 @@ async fn a_worker_lost_right_after_publishing_leaves_nothing_to_publish_again(po
     let app = app_with(pool.clone(), 0, None, quick_jobs(Duration::from_secs(1))).await;
     let token = instructor(&app, "teacher@example.com").await;
     let asset_id = start_processing(&app, &token, &fixtures().0.join("moov_at_end.mp4"), "fast").await;
-    let settings =
-        lectern::app::Settings { ingest: std::sync::Arc::new(test_ingest_settings()), webhooks: std::sync::Arc::default() };
+    let settings = lectern::app::Settings {
+        ingest: std::sync::Arc::new(test_ingest_settings()),
+        webhooks: std::sync::Arc::default(),
+    };
     let handlers = lectern::app::job_handlers(&crate::helpers::services(&app, &settings).await, &settings);
     let lease = Duration::from_secs(1);
     for kind in ["media.probe", "media.transcode"] {
@@ -608,14 +634,21 @@ async fn a_failed_reprocess_keeps_the_asset_ready_on_its_old_version(pool: PgPoo
     let app = app_with(pool.clone(), 1, None, jobs).await;
     let token = instructor(&app, "teacher@example.com").await;
     let asset_id = start_processing(&app, &token, &fixtures().0.join("moov_at_end.mp4"), "fast").await;
-    wait_for_asset(&pool, asset_id, "v1", Duration::from_secs(120), |status, version, _| status == "ready" && version == Some(1))
-        .await;
+    wait_for_asset(&pool, asset_id, "v1", Duration::from_secs(120), |status, version, _| {
+        status == "ready" && version == Some(1)
+    })
+    .await;
 
     // The stored original is damaged since: the engine cannot open it, attempt after attempt.
     let key = lectern::media::source_key(lectern::media::AssetId(asset_id));
-    lectern::storage::put_bytes(&*app.storage, &key, bytes::Bytes::from_static(b"not a video at all"), Default::default())
-        .await
-        .expect("overwritten");
+    lectern::storage::put_bytes(
+        &*app.storage,
+        &key,
+        bytes::Bytes::from_static(b"not a video at all"),
+        Default::default(),
+    )
+    .await
+    .expect("overwritten");
     let response = app
         .client
         .post(app.url(&format!("/v1/assets/{asset_id}/reprocess")))
@@ -629,8 +662,11 @@ async fn a_failed_reprocess_keeps_the_asset_ready_on_its_old_version(pool: PgPoo
     let deadline = Instant::now() + Duration::from_secs(60);
     while !event_types(&pool, asset_id).await.iter().any(|e| e == "asset.reprocess_failed") {
         if Instant::now() > deadline {
-            let (events, job, states) =
-                (event_types(&pool, asset_id).await, transcode_job(&pool, asset_id).await, versions(&pool, asset_id).await);
+            let (events, job, states) = (
+                event_types(&pool, asset_id).await,
+                transcode_job(&pool, asset_id).await,
+                versions(&pool, asset_id).await,
+            );
             panic!("no asset.reprocess_failed: {events:?}; job {job:?}; versions {states:?}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

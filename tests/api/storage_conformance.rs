@@ -96,73 +96,34 @@ mod local_only {
         let harness = Harness::local().await;
         let store = harness.store();
         let outside = tempfile::tempdir().expect("a temporary directory can be created");
-        fs::write(outside.path().join("secret.txt"), b"not for you")
-            .expect("writing outside succeeds");
-        std::os::unix::fs::symlink(outside.path(), harness.local_root().join("escape"))
+        fs::write(outside.path().join("secret.txt"), b"not for you").expect("writing outside succeeds");
+        std::os::unix::fs::symlink(outside.path(), harness.local_root().join("escape")).expect("symlink");
+        std::os::unix::fs::symlink(outside.path().join("secret.txt"), harness.local_root().join("linked.txt"))
             .expect("symlink");
-        std::os::unix::fs::symlink(
-            outside.path().join("secret.txt"),
-            harness.local_root().join("linked.txt"),
-        )
-        .expect("symlink");
 
         for name in ["escape/secret.txt", "linked.txt"] {
-            let error = store
-                .get(&key(name), None)
-                .await
-                .expect_err("reading through a symlink is refused");
-            assert!(
-                !matches!(error, StorageError::NotFound),
-                "refused, not merely missing: {error:?}"
-            );
-            assert!(
-                store.head(&key(name)).await.is_err(),
-                "head through a symlink is refused"
-            );
+            let error = store.get(&key(name), None).await.expect_err("reading through a symlink is refused");
+            assert!(!matches!(error, StorageError::NotFound), "refused, not merely missing: {error:?}");
+            assert!(store.head(&key(name)).await.is_err(), "head through a symlink is refused");
         }
         let body = Bytes::from_static(b"planted");
-        put_bytes(
-            store,
-            &key("escape/planted.txt"),
-            body.clone(),
-            PutOptions::default(),
-        )
-        .await
-        .expect_err("writing is refused");
-        put_bytes(
-            store,
-            &key("escape/deeper/planted.txt"),
-            body.clone(),
-            PutOptions::default(),
-        )
-        .await
-        .expect_err("refused");
+        put_bytes(store, &key("escape/planted.txt"), body.clone(), PutOptions::default())
+            .await
+            .expect_err("writing is refused");
+        put_bytes(store, &key("escape/deeper/planted.txt"), body.clone(), PutOptions::default())
+            .await
+            .expect_err("refused");
         put_bytes(store, &key("linked.txt"), body, PutOptions::default())
             .await
             .expect_err("overwriting through a link is refused");
-        store
-            .copy(&key("escape/secret.txt"), &key("stolen.txt"))
-            .await
-            .expect_err("copying from outside is refused");
+        store.copy(&key("escape/secret.txt"), &key("stolen.txt")).await.expect_err("copying from outside is refused");
 
-        let mut outside_entries: Vec<_> = fs::read_dir(outside.path())
-            .expect("listing")
-            .map(|entry| entry.expect("entry").file_name())
-            .collect();
+        let mut outside_entries: Vec<_> =
+            fs::read_dir(outside.path()).expect("listing").map(|entry| entry.expect("entry").file_name()).collect();
         outside_entries.sort();
         assert_eq!(outside_entries, ["secret.txt"]);
-        assert_eq!(
-            fs::read(outside.path().join("secret.txt")).expect("reading"),
-            b"not for you"
-        );
-        assert!(
-            store
-                .list(&prefix(""))
-                .await
-                .expect("list succeeds")
-                .is_empty(),
-            "list does not follow links"
-        );
+        assert_eq!(fs::read(outside.path().join("secret.txt")).expect("reading"), b"not for you");
+        assert!(store.list(&prefix("")).await.expect("list succeeds").is_empty(), "list does not follow links");
     }
 
     #[tokio::test]
@@ -170,38 +131,17 @@ mod local_only {
         let harness = Harness::local().await;
         let store = harness.store();
         put(store, "visible.txt", b"yes").await;
-        fs::write(
-            harness.local_root().join(".staging/crashed-put"),
-            b"partial",
-        )
-        .expect("writing staging");
-        let upload = store
-            .create_multipart(&key("pending.mp4"), PutOptions::default())
-            .await
-            .expect("create succeeds");
+        fs::write(harness.local_root().join(".staging/crashed-put"), b"partial").expect("writing staging");
+        let upload = store.create_multipart(&key("pending.mp4"), PutOptions::default()).await.expect("create succeeds");
         store
             .upload_part(&key("pending.mp4"), &upload, 1, Bytes::from_static(b"part"))
             .await
             .expect("upload_part succeeds");
-        let keys: Vec<String> = store
-            .list(&prefix(""))
-            .await
-            .expect("list succeeds")
-            .into_iter()
-            .map(|m| m.key.to_string())
-            .collect();
+        let keys: Vec<String> =
+            store.list(&prefix("")).await.expect("list succeeds").into_iter().map(|m| m.key.to_string()).collect();
         assert_eq!(keys, ["visible.txt"]);
-        assert_eq!(
-            store
-                .delete_prefix(&prefix(""))
-                .await
-                .expect("delete_prefix succeeds"),
-            1
-        );
-        assert!(
-            harness.local_root().join(".staging/crashed-put").exists(),
-            "bookkeeping is not an object"
-        );
+        assert_eq!(store.delete_prefix(&prefix("")).await.expect("delete_prefix succeeds"), 1);
+        assert!(harness.local_root().join(".staging/crashed-put").exists(), "bookkeeping is not an object");
     }
 
     #[tokio::test]
@@ -209,10 +149,7 @@ mod local_only {
         let harness = Harness::local().await;
         let store = harness.store();
         let forged = lectern::storage::MultipartId("../../escape".to_owned());
-        let error = store
-            .list_parts(&key("x.mp4"), &forged)
-            .await
-            .expect_err("forged ids are unknown uploads");
+        let error = store.list_parts(&key("x.mp4"), &forged).await.expect_err("forged ids are unknown uploads");
         assert!(matches!(error, StorageError::UploadNotFound), "{error:?}");
     }
     #[tokio::test]
@@ -228,28 +165,17 @@ mod local_only {
             public_url: url::Url::parse("http://127.0.0.1:8080/").expect("valid URL"),
             presign_secret: secrecy::SecretString::from("secret"),
         });
-        let storage = lectern::storage::connect(&settings)
-            .await
-            .expect("connect succeeds");
+        let storage = lectern::storage::connect(&settings).await.expect("connect succeeds");
         assert_eq!(storage.store.backend(), "local");
-        storage
-            .store
-            .check()
-            .await
-            .expect("the new root is writable");
+        storage.store.check().await.expect("the new root is writable");
         assert!(directory.path().join("not/yet/there/.staging").is_dir());
-        let unsigned = Request::get("/storage/objects/a/b.mp4")
-            .body(Body::empty())
-            .expect("valid request");
+        let unsigned = Request::get("/storage/objects/a/b.mp4").body(Body::empty()).expect("valid request");
         let response = lectern::delivery::storage::routes(storage.local.expect("the local backend"))
             .oneshot(unsigned)
             .await
             .expect("the router answers");
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
-        let body = http_body_util::BodyExt::collect(response.into_body())
-            .await
-            .expect("a body")
-            .to_bytes();
+        let body = http_body_util::BodyExt::collect(response.into_body()).await.expect("a body").to_bytes();
         let error: serde_json::Value = serde_json::from_slice(&body).expect("a JSON error");
         assert_eq!(error["error"]["code"], "invalid_signature");
     }

@@ -60,7 +60,16 @@ storyboard_rows = 4
 fn make_clip(path: &Path) {
     let status = Command::new("ffmpeg")
         .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=3:sample_rate=48000", "-c:v", "libx264", "-c:a", "aac"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=3:sample_rate=48000",
+            "-c:v",
+            "libx264",
+            "-c:a",
+            "aac",
+        ])
         .arg(path)
         .status()
         .expect("ffmpeg runs");
@@ -100,7 +109,8 @@ async fn the_local_engine_uploads_a_package_and_reports_its_renditions() {
         input: ObjectKey::parse("uploads/clip.mp4").expect("valid"),
         destination: KeyPrefix::parse(format!("assets/{asset_id}/v1/")).expect("valid"),
     };
-    let transcoder: Box<dyn Transcoder> = Box::new(LocalTranscoder::new(fixture.runner.clone(), fixture.dir.path().join("work")));
+    let transcoder: Box<dyn Transcoder> =
+        Box::new(LocalTranscoder::new(fixture.runner.clone(), fixture.dir.path().join("work")));
     assert_eq!(transcoder.backend(), "local");
     let mut progress = Vec::new();
     let output = transcoder
@@ -109,7 +119,10 @@ async fn the_local_engine_uploads_a_package_and_reports_its_renditions() {
         .expect("transcodes");
 
     assert_eq!(output.master_playlist.as_str(), format!("assets/{asset_id}/v1/master.m3u8"));
-    assert_eq!(output.dash_manifest.as_ref().map(ObjectKey::as_str), Some(format!("assets/{asset_id}/v1/manifest.mpd").as_str()));
+    assert_eq!(
+        output.dash_manifest.as_ref().map(ObjectKey::as_str),
+        Some(format!("assets/{asset_id}/v1/manifest.mpd").as_str())
+    );
     let names: Vec<&str> = output.renditions.iter().map(|rendition| rendition.name.as_str()).collect();
     assert_eq!(names, ["360p", "240p", "audio"]);
     let RenditionKind::Video { bandwidth, codecs, width, height, .. } = &output.renditions[0].kind else {
@@ -118,7 +131,11 @@ async fn the_local_engine_uploads_a_package_and_reports_its_renditions() {
     assert!(*bandwidth > 0 && codecs.as_deref().is_some_and(|codecs| codecs.starts_with("avc1.")));
     assert_eq!((*width, *height), (Some(640), Some(360)));
     for rendition in &output.renditions {
-        assert!(fixture.store.head(&rendition.playlist).await.expect("head").is_some(), "{} uploaded", rendition.playlist);
+        assert!(
+            fixture.store.head(&rendition.playlist).await.expect("head").is_some(),
+            "{} uploaded",
+            rendition.playlist
+        );
     }
     assert!(fixture.store.head(&output.master_playlist).await.expect("head").is_some());
     assert!(!output.thumbnails.is_empty() && output.total_bytes > 0);

@@ -14,12 +14,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
-use lectern::transcode::MediaConvertSettings;
 use lectern::storage::{KeyPrefix, ObjectKey, ObjectStore, PutOptions, S3Store, put_bytes};
-use lectern::transcode::{RenditionKind, TranscodeError, TranscodeRequest, Transcoder};
+use lectern::transcode::MediaConvertSettings;
 use lectern::transcode::mediaconvert::{MediaConvertError, MediaConvertJob, MediaConvertTranscoder, S3Location};
-use pipelines::preset::Preset;
+use lectern::transcode::{RenditionKind, TranscodeError, TranscodeRequest, Transcoder};
 use pipelines::fixtures::{self, FPS_30};
+use pipelines::preset::Preset;
 use pipelines::source::{AudioStreamInfo, SourceInfo, VideoStreamInfo};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -124,11 +124,8 @@ async fn cancel_job(State(state): State<Shared>, Path(id): Path<String>) -> Resp
 
 /// Starts the stand-in and a transcoder pointed at it with static test credentials.
 async fn stand_in(answers: Vec<Answer>, throttle_creates: usize) -> (Shared, MediaConvertTranscoder) {
-    let state: Shared = Arc::new(Mutex::new(StandIn {
-        answers: answers.into(),
-        throttle_creates,
-        ..StandIn::default()
-    }));
+    let state: Shared =
+        Arc::new(Mutex::new(StandIn { answers: answers.into(), throttle_creates, ..StandIn::default() }));
     let app = Router::new()
         .route("/2017-08-29/jobs", post(create_job))
         .route("/2017-08-29/jobs/{id}", get(get_job).delete(cancel_job))
@@ -233,12 +230,18 @@ impl Fixture {
 
 #[tokio::test]
 async fn a_finished_job_sent_the_plan_and_returns_the_renditions_it_wrote() {
-    let (state, transcoder) = stand_in(vec![Answer::Progressing(0), Answer::Progressing(40), Answer::Complete], 0).await;
+    let (state, transcoder) =
+        stand_in(vec![Answer::Progressing(0), Answer::Progressing(40), Answer::Complete], 0).await;
     let fixture = Fixture::new().await;
     fixture.write_package().await;
     let mut progress = Vec::new();
     let outputs = transcoder
-        .run_to_completion(&fixture.job(), &*fixture.store, &mut |fraction| progress.push(fraction), &CancellationToken::new())
+        .run_to_completion(
+            &fixture.job(),
+            &*fixture.store,
+            &mut |fraction| progress.push(fraction),
+            &CancellationToken::new(),
+        )
         .await
         .expect("the job completes");
 
@@ -275,7 +278,10 @@ async fn a_finished_job_sent_the_plan_and_returns_the_renditions_it_wrote() {
     assert_eq!(audio["aacSettings"]["sampleRate"], 48_000);
     assert_eq!(audio["aacSettings"]["codingMode"], "CODING_MODE_2_0");
     let thumbnails = &body["settings"]["outputGroups"][1];
-    assert_eq!(thumbnails["outputGroupSettings"]["fileGroupSettings"]["destination"], format!("s3://media/assets/{ASSET_ID}/v1/images/thumb"));
+    assert_eq!(
+        thumbnails["outputGroupSettings"]["fileGroupSettings"]["destination"],
+        format!("s3://media/assets/{ASSET_ID}/v1/images/thumb")
+    );
     assert_eq!(thumbnails["outputs"][0]["videoDescription"]["codecSettings"]["codec"], "FRAME_CAPTURE");
     // The SDK's idempotency token differs per call; everything else is stable.
     let mut stable = body.clone();
@@ -285,18 +291,24 @@ async fn a_finished_job_sent_the_plan_and_returns_the_renditions_it_wrote() {
 
     assert!(progress.contains(&0.4) && progress.last() == Some(&1.0), "{progress:?}");
     assert_eq!(outputs.master_playlist.as_str(), format!("assets/{ASSET_ID}/v1/master.m3u8"));
-    assert_eq!(outputs.dash_manifest.as_ref().map(ObjectKey::as_str), Some(format!("assets/{ASSET_ID}/v1/master.mpd").as_str()));
+    assert_eq!(
+        outputs.dash_manifest.as_ref().map(ObjectKey::as_str),
+        Some(format!("assets/{ASSET_ID}/v1/master.mpd").as_str())
+    );
     assert_eq!(outputs.thumbnails.len(), 2);
     let names: Vec<&str> = outputs.renditions.iter().map(|rendition| rendition.name.as_str()).collect();
     assert_eq!(names, ["1080p", "720p", "audio_eng"]);
-    let RenditionKind::Video { bandwidth, average_bandwidth, codecs, width, height, .. } = &outputs.renditions[0].kind else {
+    let RenditionKind::Video { bandwidth, average_bandwidth, codecs, width, height, .. } = &outputs.renditions[0].kind
+    else {
         panic!("1080p is video");
     };
     assert_eq!((*bandwidth, *average_bandwidth), (6_290_000, Some(2_470_000)));
     assert_eq!(codecs.as_deref(), Some("avc1.640028,mp4a.40.2"));
     assert_eq!((*width, *height), (Some(1920), Some(1080)));
     assert_eq!(outputs.renditions[1].playlist.as_str(), format!("assets/{ASSET_ID}/v1/master_720p.m3u8"));
-    assert!(matches!(&outputs.renditions[2].kind, RenditionKind::Audio { language: Some(language), default: true, .. } if language == "en"));
+    assert!(
+        matches!(&outputs.renditions[2].kind, RenditionKind::Audio { language: Some(language), default: true, .. } if language == "en")
+    );
 }
 
 #[tokio::test]
@@ -403,7 +415,10 @@ async fn behind_the_transcoder_trait_storage_keys_become_locations_in_the_config
         .transcode(&request, &*fixture.store, &mut |_| {}, &CancellationToken::new())
         .await
         .expect_err("unsupported codec");
-    assert!(matches!(error, TranscodeError::MediaConvert(MediaConvertError::JobFailed { code: 1030, .. })), "{error:?}");
+    assert!(
+        matches!(error, TranscodeError::MediaConvert(MediaConvertError::JobFailed { code: 1030, .. })),
+        "{error:?}"
+    );
     assert_eq!(error.error_code(), "unsupported_codec");
     assert!(error.is_client_error());
     let body = state.lock().expect("not poisoned").created[0].clone();
@@ -432,9 +447,8 @@ async fn a_finished_job_is_read_back_from_s3_as_well() {
     let (state, transcoder) = stand_in(vec![Answer::Complete], 0).await;
     let (fixture, s3) = Fixture::seaweedfs().await;
     fixture.write_package().await;
-    let result = transcoder
-        .run_to_completion(&fixture.job(), &*fixture.store, &mut |_| {}, &CancellationToken::new())
-        .await;
+    let result =
+        transcoder.run_to_completion(&fixture.job(), &*fixture.store, &mut |_| {}, &CancellationToken::new()).await;
     let removed = fixture.store.delete_prefix(&KeyPrefix::parse("").expect("valid")).await;
     let _ = s3.client().delete_bucket().bucket(s3.bucket()).send().await;
     let output = result.expect("the job completes");

@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::helpers::{TestApp, TestOptions, error_code, instructor, spawn_app_with};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use crate::helpers::{TestApp, TestOptions, error_code, instructor, spawn_app_with};
-use lectern::webhooks::WebhookSettings;
 use lectern::net::AddressPolicy;
+use lectern::webhooks::WebhookSettings;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -201,7 +201,8 @@ async fn every_event_of_a_real_asset_lifecycle_arrives_signed_as_the_readme_says
     let upload = crate::helpers::uploads::tus_upload_url(&app, &token, &asset_a, bytes.len() as u64).await;
     assert_eq!(crate::helpers::uploads::tus_patch(&app, &token, &upload, 0, bytes).await.status(), 204);
     let asset_a_id: uuid::Uuid = asset_a.parse().expect("uuid");
-    let errored = crate::helpers::media::wait_until_not(&app.pool, asset_a_id, &["waiting_upload", "uploaded", "probing"]).await;
+    let errored =
+        crate::helpers::media::wait_until_not(&app.pool, asset_a_id, &["waiting_upload", "uploaded", "probing"]).await;
     assert_eq!(errored.status, "errored");
     let renamed = app
         .client
@@ -212,7 +213,8 @@ async fn every_event_of_a_real_asset_lifecycle_arrives_signed_as_the_readme_says
         .await
         .expect("request");
     assert_eq!(renamed.status(), 200);
-    let deleted = app.client.delete(app.url(&format!("/v1/assets/{asset_a}"))).bearer_auth(&token).send().await.expect("request");
+    let deleted =
+        app.client.delete(app.url(&format!("/v1/assets/{asset_a}"))).bearer_auth(&token).send().await.expect("request");
     assert_eq!(deleted.status(), 204);
 
     // Asset B becomes playable and ready through the calls the transcode job publishes with
@@ -221,8 +223,15 @@ async fn every_event_of_a_real_asset_lifecycle_arrives_signed_as_the_readme_says
     let asset_b = create_asset(&app, &token).await;
     let asset_b_id: uuid::Uuid = asset_b.parse().expect("uuid");
     let id_b = lectern::media::assets::AssetId(asset_b_id);
-    sqlx::query("update asset set status = 'processing' where asset_id = $1").bind(asset_b_id).execute(&app.pool).await.expect("processing");
-    let (version, _) = lectern::media::versions::begin_attempt(&app.pool, id_b, "course", lectern::media::versions::VersionKind::Full).await.expect("a version");
+    sqlx::query("update asset set status = 'processing' where asset_id = $1")
+        .bind(asset_b_id)
+        .execute(&app.pool)
+        .await
+        .expect("processing");
+    let (version, _) =
+        lectern::media::versions::begin_attempt(&app.pool, id_b, "course", lectern::media::versions::VersionKind::Full)
+            .await
+            .expect("a version");
     let rendition = lectern::media::versions::RenditionRow {
         name: "720p".to_owned(),
         kind: "video".to_owned(),
@@ -238,7 +247,9 @@ async fn every_event_of_a_real_asset_lifecycle_arrives_signed_as_the_readme_says
     };
     let mut tx = app.pool.begin().await.expect("transaction");
     let manifests = json!({"hls": "master.m3u8"});
-    lectern::media::versions::publish(&mut tx, id_b, version, &manifests, &[rendition]).await.expect("publish the version");
+    lectern::media::versions::publish(&mut tx, id_b, version, &manifests, &[rendition])
+        .await
+        .expect("publish the version");
     assert!(lectern::media::assets::publish_version(&mut tx, id_b, version).await.expect("publish"));
     tx.commit().await.expect("commit");
 
@@ -260,7 +271,10 @@ async fn every_event_of_a_real_asset_lifecycle_arrives_signed_as_the_readme_says
         assert_eq!(request.header("lectern-event-type"), body["type"].as_str().expect("type"));
         assert!(body["created_at"].as_str().is_some_and(|t| t.contains('T')));
         let asset = body["data"]["asset"].clone();
-        seen.insert((asset["id"].as_str().expect("asset id").to_owned(), body["type"].as_str().expect("type").to_owned()), asset);
+        seen.insert(
+            (asset["id"].as_str().expect("asset id").to_owned(), body["type"].as_str().expect("type").to_owned()),
+            asset,
+        );
     }
     let types_of = |asset: &str| {
         let mut types: Vec<&str> = seen.keys().filter(|(id, _)| id == asset).map(|(_, t)| t.as_str()).collect();
@@ -307,14 +321,17 @@ async fn every_event_of_a_real_asset_lifecycle_arrives_signed_as_the_readme_says
 
     // Fanning the same events out again (as a retried dispatch would) makes no second delivery.
     sqlx::query("update asset_event set dispatched_at = null").execute(&app.pool).await.expect("undispatch");
-    let options = lectern::jobs::EnqueueOptions { unique_key: Some("webhooks.dispatch:test".to_owned()), ..Default::default() };
-    let job = lectern::jobs::queue::enqueue(&app.pool, "webhooks.dispatch", &json!({}), options).await.expect("enqueue");
+    let options =
+        lectern::jobs::EnqueueOptions { unique_key: Some("webhooks.dispatch:test".to_owned()), ..Default::default() };
+    let job =
+        lectern::jobs::queue::enqueue(&app.pool, "webhooks.dispatch", &json!({}), options).await.expect("enqueue");
     let deadline = Instant::now() + Duration::from_secs(30);
     while lectern::jobs::queue::get(&app.pool, job).await.expect("job").expect("exists").state != "succeeded" {
         assert!(Instant::now() < deadline, "the dispatch job did not finish");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let count: i64 = sqlx::query_scalar("select count(*) from webhook_delivery").fetch_one(&app.pool).await.expect("count");
+    let count: i64 =
+        sqlx::query_scalar("select count(*) from webhook_delivery").fetch_one(&app.pool).await.expect("count");
     assert_eq!(count, 7);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(receiver.received().len(), 7);
@@ -375,10 +392,11 @@ async fn every_send_vets_the_address_again_so_an_endpoint_no_longer_allowed_gets
     let _workers = app_with_workers(pool.clone(), closed, 2).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     let error: String = loop {
-        let error: Option<String> = sqlx::query_scalar("select error from webhook_attempt order by webhook_attempt_id limit 1")
-            .fetch_optional(&pool)
-            .await
-            .expect("attempts");
+        let error: Option<String> =
+            sqlx::query_scalar("select error from webhook_attempt order by webhook_attempt_id limit 1")
+                .fetch_optional(&pool)
+                .await
+                .expect("attempts");
         if let Some(error) = error {
             break error;
         }
@@ -386,7 +404,8 @@ async fn every_send_vets_the_address_again_so_an_endpoint_no_longer_allowed_gets
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(error.contains("127.0.0.1 is not a public address (loopback)"), "{error}");
-    let status: Option<i32> = sqlx::query_scalar("select status_code from webhook_attempt limit 1").fetch_one(&pool).await.expect("status");
+    let status: Option<i32> =
+        sqlx::query_scalar("select status_code from webhook_attempt limit 1").fetch_one(&pool).await.expect("status");
     assert_eq!(status, None);
     assert!(receiver.received().is_empty(), "nothing reached the receiver");
 }
@@ -443,7 +462,8 @@ async fn a_delivery_failing_past_its_window_is_failed_and_a_manual_retry_sends_i
 async fn endpoints_receive_only_the_event_types_they_asked_for(pool: PgPool) {
     let app = app_with(pool, loopback_settings()).await;
     let token = instructor(&app, "teacher@example.com").await;
-    let (everything, deletions, readiness) = (Receiver::start().await, Receiver::start().await, Receiver::start().await);
+    let (everything, deletions, readiness) =
+        (Receiver::start().await, Receiver::start().await, Receiver::start().await);
     let all = webhook(&app, &token, json!({"url": everything.url, "events": ["*"]})).await;
     assert_eq!(all["events"], json!(["*"]));
     let only_deleted = webhook(&app, &token, json!({"url": deletions.url, "events": ["asset.deleted"]})).await;
@@ -455,10 +475,13 @@ async fn endpoints_receive_only_the_event_types_they_asked_for(pool: PgPool) {
     assert_eq!(error_code(unknown).await, "unknown_event_type");
 
     let asset = create_asset(&app, &token).await;
-    let deleted = app.client.delete(app.url(&format!("/v1/assets/{asset}"))).bearer_auth(&token).send().await.expect("request");
+    let deleted =
+        app.client.delete(app.url(&format!("/v1/assets/{asset}"))).bearer_auth(&token).send().await.expect("request");
     assert_eq!(deleted.status(), 204);
 
-    let types = |received: Vec<Received>| received.iter().map(|r| r.json()["type"].as_str().expect("type").to_owned()).collect::<Vec<_>>();
+    let types = |received: Vec<Received>| {
+        received.iter().map(|r| r.json()["type"].as_str().expect("type").to_owned()).collect::<Vec<_>>()
+    };
     let mut got = types(everything.wait_for(2).await);
     got.sort();
     assert_eq!(got, ["asset.created", "asset.deleted"]);
@@ -468,7 +491,8 @@ async fn endpoints_receive_only_the_event_types_they_asked_for(pool: PgPool) {
     assert_eq!(everything.received().len(), 2);
     // The listing shows endpoints oldest first, without secrets.
     let list: Value = app.get_with("/v1/webhooks", &token).await.json().await.expect("json");
-    let urls: Vec<&str> = list["webhooks"].as_array().expect("list").iter().map(|w| w["url"].as_str().expect("url")).collect();
+    let urls: Vec<&str> =
+        list["webhooks"].as_array().expect("list").iter().map(|w| w["url"].as_str().expect("url")).collect();
     assert_eq!(urls, [everything.url.as_str(), deletions.url.as_str(), readiness.url.as_str()]);
     assert!(list["webhooks"][0].get("secret").is_none());
 }
@@ -489,7 +513,13 @@ async fn deleting_an_endpoint_stops_its_pending_deliveries(pool: PgPool) {
     create_asset(&app, &token).await;
     receiver.wait_for(1).await;
 
-    let deleted = app.client.delete(app.url(&format!("/v1/webhooks/{webhook_id}"))).bearer_auth(&token).send().await.expect("request");
+    let deleted = app
+        .client
+        .delete(app.url(&format!("/v1/webhooks/{webhook_id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
     assert_eq!(deleted.status(), 204);
     // Sends made before the deletion count; the next retry (2.4–3.6 s after a send) must not come.
     let sent_before = receiver.received().len();
@@ -498,9 +528,16 @@ async fn deleting_an_endpoint_stops_its_pending_deliveries(pool: PgPool) {
     let gone = app.get_with(&format!("/v1/webhooks/{webhook_id}"), &token).await;
     assert_eq!(gone.status(), 404);
     assert_eq!(error_code(gone).await, "webhook_not_found");
-    let again = app.client.delete(app.url(&format!("/v1/webhooks/{webhook_id}"))).bearer_auth(&token).send().await.expect("request");
+    let again = app
+        .client
+        .delete(app.url(&format!("/v1/webhooks/{webhook_id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
     assert_eq!(again.status(), 404);
-    let left: i64 = sqlx::query_scalar("select count(*) from webhook_delivery").fetch_one(&app.pool).await.expect("count");
+    let left: i64 =
+        sqlx::query_scalar("select count(*) from webhook_delivery").fetch_one(&app.pool).await.expect("count");
     assert_eq!(left, 0);
 }
 
@@ -522,7 +559,13 @@ async fn endpoints_and_deliveries_are_visible_only_to_their_owner(pool: PgPool) 
         assert_eq!(response.status(), 404, "{path}");
         assert_eq!(error_code(response).await, "webhook_not_found");
     }
-    let response = app.client.delete(app.url(&format!("/v1/webhooks/{webhook_id}"))).bearer_auth(&stranger).send().await.expect("request");
+    let response = app
+        .client
+        .delete(app.url(&format!("/v1/webhooks/{webhook_id}")))
+        .bearer_auth(&stranger)
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), 404);
     let response = app
         .client
@@ -621,6 +664,7 @@ fn the_readme_recipe_is_the_one_the_tests_run() {
     let start = section.find("```python\n").expect("a Python block") + "```python\n".len();
     let documented = &section[start..start + section[start..].find("```").expect("the block ends")];
     let begin = "# --- README snippet begins ---\n";
-    let tested = &script[script.find(begin).expect("marker") + begin.len()..script.find("# --- README snippet ends ---").expect("marker")];
+    let tested = &script[script.find(begin).expect("marker") + begin.len()
+        ..script.find("# --- README snippet ends ---").expect("marker")];
     assert_eq!(documented.trim(), tested.trim());
 }

@@ -5,9 +5,7 @@
 
 use std::path::PathBuf;
 
-use pipelines::plan::{
-    AudioRendition, H264Profile, ImagePlan, Plan, VideoCodec, VideoFilters, VideoRung,
-};
+use pipelines::plan::{AudioRendition, H264Profile, ImagePlan, Plan, VideoCodec, VideoFilters, VideoRung};
 use pipelines::source::Rational;
 
 fn rung(name: &str, width: u32, height: u32, max_bitrate: u32) -> VideoRung {

@@ -28,40 +28,23 @@ pub fn raw_parameters(parameters: &ffmpeg::codec::Parameters) -> RawParameters {
         let raw = &*parameters.as_ptr();
         let field_order = match raw.field_order {
             ffi::AVFieldOrder::AV_FIELD_PROGRESSIVE => FieldOrder::Progressive,
-            ffi::AVFieldOrder::AV_FIELD_TT | ffi::AVFieldOrder::AV_FIELD_TB => {
-                FieldOrder::TopFieldFirst
-            }
-            ffi::AVFieldOrder::AV_FIELD_BB | ffi::AVFieldOrder::AV_FIELD_BT => {
-                FieldOrder::BottomFieldFirst
-            }
+            ffi::AVFieldOrder::AV_FIELD_TT | ffi::AVFieldOrder::AV_FIELD_TB => FieldOrder::TopFieldFirst,
+            ffi::AVFieldOrder::AV_FIELD_BB | ffi::AVFieldOrder::AV_FIELD_BT => FieldOrder::BottomFieldFirst,
             _ => FieldOrder::Unknown,
         };
         let profile_name = if raw.profile < 0 {
             None
         } else {
             let name = ffi::avcodec_profile_name(raw.codec_id, raw.profile);
-            if name.is_null() {
-                None
-            } else {
-                Some(CStr::from_ptr(name).to_string_lossy().into_owned())
-            }
+            if name.is_null() { None } else { Some(CStr::from_ptr(name).to_string_lossy().into_owned()) }
         };
         let channels = u16::try_from(raw.ch_layout.nb_channels.max(0)).unwrap_or(0);
         let channel_layout = if channels == 0 {
             None
         } else {
             let mut buffer = [0 as libc_char; 128];
-            let written =
-                ffi::av_channel_layout_describe(&raw.ch_layout, buffer.as_mut_ptr(), buffer.len());
-            if written > 0 {
-                Some(
-                    CStr::from_ptr(buffer.as_ptr())
-                        .to_string_lossy()
-                        .into_owned(),
-                )
-            } else {
-                None
-            }
+            let written = ffi::av_channel_layout_describe(&raw.ch_layout, buffer.as_mut_ptr(), buffer.len());
+            if written > 0 { Some(CStr::from_ptr(buffer.as_ptr()).to_string_lossy().into_owned()) } else { None }
         };
         RawParameters {
             field_order,
@@ -92,17 +75,11 @@ pub fn encoder_lead_seconds(context: &ffmpeg::codec::Context) -> f64 {
     // SAFETY: `context` wraps a live, opened AVCodecContext; we read plain fields.
     let (reorder_frames, padding_samples, sample_rate, frame_rate) = unsafe {
         let raw = &*context.as_ptr();
-        (
-            raw.has_b_frames,
-            raw.initial_padding,
-            raw.sample_rate,
-            raw.framerate,
-        )
+        (raw.has_b_frames, raw.initial_padding, raw.sample_rate, raw.framerate)
     };
     let mut lead: f64 = 0.0;
     if reorder_frames > 0 && frame_rate.num > 0 && frame_rate.den > 0 {
-        lead = lead
-            .max(f64::from(reorder_frames) * f64::from(frame_rate.den) / f64::from(frame_rate.num));
+        lead = lead.max(f64::from(reorder_frames) * f64::from(frame_rate.den) / f64::from(frame_rate.num));
     }
     if padding_samples > 0 && sample_rate > 0 {
         lead = lead.max(f64::from(padding_samples) / f64::from(sample_rate));
@@ -112,10 +89,7 @@ pub fn encoder_lead_seconds(context: &ffmpeg::codec::Context) -> f64 {
 
 /// Makes `destination` a second reference to `source`'s data (no copy), replacing whatever it
 /// held. ffmpeg-next's `clone_from` also makes the data writable, which copies every packet.
-pub fn share_packet(
-    destination: &mut ffmpeg::Packet,
-    source: &ffmpeg::Packet,
-) -> Result<(), ffmpeg::Error> {
+pub fn share_packet(destination: &mut ffmpeg::Packet, source: &ffmpeg::Packet) -> Result<(), ffmpeg::Error> {
     use ffmpeg::packet::{Mut, Ref};
     // SAFETY: both wrap live AVPackets owned by their Rust values; av_packet_unref and
     // av_packet_ref only touch those packets and their reference-counted buffers.
@@ -123,11 +97,7 @@ pub fn share_packet(
         ffi::av_packet_unref(destination.as_mut_ptr());
         ffi::av_packet_ref(destination.as_mut_ptr(), source.as_ptr())
     };
-    if result < 0 {
-        Err(ffmpeg::Error::from(result))
-    } else {
-        Ok(())
-    }
+    if result < 0 { Err(ffmpeg::Error::from(result)) } else { Ok(()) }
 }
 
 /// A configured filter graph with its source and sinks looked up once. ffmpeg-next can only
@@ -145,11 +115,7 @@ pub struct FilterPipes {
 impl FilterPipes {
     /// Looks up the source named `source` and the sinks named in `sinks` (in that order; sink
     /// `i` below means `sinks[i]`).
-    pub fn new(
-        mut graph: ffmpeg::filter::Graph,
-        source: &str,
-        sinks: &[String],
-    ) -> Result<Self, ffmpeg::Error> {
+    pub fn new(mut graph: ffmpeg::filter::Graph, source: &str, sinks: &[String]) -> Result<Self, ffmpeg::Error> {
         let mut lookup = |name: &str| -> Result<*mut ffi::AVFilterContext, ffmpeg::Error> {
             let mut context = graph.get(name).ok_or(ffmpeg::Error::FilterNotFound)?;
             // SAFETY: this only reads the pointer of a filter context owned by `graph`; it
@@ -157,15 +123,8 @@ impl FilterPipes {
             Ok(unsafe { context.as_mut_ptr() })
         };
         let source = lookup(source)?;
-        let sinks = sinks
-            .iter()
-            .map(|name| lookup(name))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self {
-            graph,
-            source,
-            sinks,
-        })
+        let sinks = sinks.iter().map(|name| lookup(name)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { graph, source, sinks })
     }
 
     /// Feeds a frame; its data references move into the graph and the frame is left blank.
@@ -173,11 +132,7 @@ impl FilterPipes {
         // SAFETY: `self.source` is a live buffer/abuffer context of `self.graph`; `frame` is a
         // live AVFrame we hold mutably, which av_buffersrc_add_frame may reset.
         let result = unsafe { ffi::av_buffersrc_add_frame(self.source, frame.as_mut_ptr()) };
-        if result < 0 {
-            Err(ffmpeg::Error::from(result))
-        } else {
-            Ok(())
-        }
+        if result < 0 { Err(ffmpeg::Error::from(result)) } else { Ok(()) }
     }
 
     /// Signals the end of input where the last frame ended.
@@ -185,22 +140,14 @@ impl FilterPipes {
         // SAFETY: `self.source` is a live buffer source context of `self.graph`; a null frame
         // is FFmpeg's documented end-of-stream marker.
         let result = unsafe { ffi::av_buffersrc_add_frame(self.source, std::ptr::null_mut()) };
-        if result < 0 {
-            Err(ffmpeg::Error::from(result))
-        } else {
-            Ok(())
-        }
+        if result < 0 { Err(ffmpeg::Error::from(result)) } else { Ok(()) }
     }
 
     /// Signals the end of input at `pts` (in the source's time base).
     pub fn close(&mut self, pts: i64) -> Result<(), ffmpeg::Error> {
         // SAFETY: `self.source` is a live buffer source context of `self.graph`.
         let result = unsafe { ffi::av_buffersrc_close(self.source, pts, 0) };
-        if result < 0 {
-            Err(ffmpeg::Error::from(result))
-        } else {
-            Ok(())
-        }
+        if result < 0 { Err(ffmpeg::Error::from(result)) } else { Ok(()) }
     }
 
     /// Takes the next frame out of sink `index`; `Err` when it has none for now (EAGAIN) or
@@ -213,11 +160,7 @@ impl FilterPipes {
             ffi::av_frame_unref(frame.as_mut_ptr());
             ffi::av_buffersink_get_frame(sink, frame.as_mut_ptr())
         };
-        if result < 0 {
-            Err(ffmpeg::Error::from(result))
-        } else {
-            Ok(())
-        }
+        if result < 0 { Err(ffmpeg::Error::from(result)) } else { Ok(()) }
     }
 
     pub fn time_base(&self, index: usize) -> ffmpeg::Rational {
@@ -255,15 +198,7 @@ pub fn flush_fragment(output: &mut ffmpeg::format::context::Output) -> Result<()
     let result = unsafe {
         let context = output.as_mut_ptr();
         let drained = ffi::av_interleaved_write_frame(context, std::ptr::null_mut());
-        if drained < 0 {
-            drained
-        } else {
-            ffi::av_write_frame(context, std::ptr::null_mut())
-        }
+        if drained < 0 { drained } else { ffi::av_write_frame(context, std::ptr::null_mut()) }
     };
-    if result < 0 {
-        Err(ffmpeg::Error::from(result))
-    } else {
-        Ok(())
-    }
+    if result < 0 { Err(ffmpeg::Error::from(result)) } else { Ok(()) }
 }

@@ -28,11 +28,7 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 fn frame_rate_text(rate: Rational) -> String {
     let common = gcd(u64::from(rate.num), u64::from(rate.den)).max(1);
     let (num, den) = (u64::from(rate.num) / common, u64::from(rate.den) / common);
-    if den == 1 {
-        num.to_string()
-    } else {
-        format!("{num}/{den}")
-    }
+    if den == 1 { num.to_string() } else { format!("{num}/{den}") }
 }
 
 /// An ISO 8601 duration in seconds with millisecond precision, e.g. `PT10.500S`.
@@ -42,11 +38,7 @@ fn iso_duration(seconds: f64) -> String {
 
 fn video_size(rendition: &PackagedRendition) -> Option<(u32, u32, Rational)> {
     match rendition.kind {
-        RenditionKind::Video {
-            width,
-            height,
-            frame_rate,
-        } => Some((width, height, frame_rate)),
+        RenditionKind::Video { width, height, frame_rate } => Some((width, height, frame_rate)),
         RenditionKind::Audio { .. } => None,
     }
 }
@@ -60,22 +52,13 @@ pub fn mpd(package: &Package) -> String {
             ("xmlns", "urn:mpeg:dash:schema:mpd:2011".to_owned()),
             ("profiles", PROFILE.to_owned()),
             ("type", "static".to_owned()),
-            (
-                "mediaPresentationDuration",
-                iso_duration(package.duration_seconds),
-            ),
+            ("mediaPresentationDuration", iso_duration(package.duration_seconds)),
             // Bandwidths are per-segment peaks, so one segment's worth of buffer is enough for
             // a player fetching at exactly that rate to play without stalling.
-            (
-                "minBufferTime",
-                format!("PT{}S", package.segment_duration_seconds.max(1)),
-            ),
+            ("minBufferTime", format!("PT{}S", package.segment_duration_seconds.max(1))),
         ],
     );
-    xml.open(
-        "Period",
-        &[("id", "0".to_owned()), ("start", "PT0S".to_owned())],
-    );
+    xml.open("Period", &[("id", "0".to_owned()), ("start", "PT0S".to_owned())]);
     let mut set_id = 0;
     if !package.video.is_empty() {
         video_set(&mut xml, set_id, &package.video);
@@ -89,12 +72,7 @@ pub fn mpd(package: &Package) -> String {
         .or(package.audio.first())
         .map(|audio| audio.name.as_str());
     for audio in &package.audio {
-        audio_set(
-            &mut xml,
-            set_id,
-            audio,
-            main_audio == Some(audio.name.as_str()),
-        );
+        audio_set(&mut xml, set_id, audio, main_audio == Some(audio.name.as_str()));
         set_id += 1;
     }
     xml.close("Period");
@@ -106,16 +84,11 @@ fn video_set(xml: &mut XmlWriter, id: usize, renditions: &[PackagedRendition]) {
     let sizes: Vec<(u32, u32, Rational)> = renditions.iter().filter_map(video_size).collect();
     let max_width = sizes.iter().map(|size| size.0).max().unwrap_or(0);
     let max_height = sizes.iter().map(|size| size.1).max().unwrap_or(0);
-    let max_rate = sizes
-        .iter()
-        .map(|size| size.2)
-        .max_by(|a, b| a.as_f64().total_cmp(&b.as_f64()))
-        .unwrap_or(Rational::new(0, 1));
+    let max_rate =
+        sizes.iter().map(|size| size.2).max_by(|a, b| a.as_f64().total_cmp(&b.as_f64())).unwrap_or(Rational::new(0, 1));
     // The picture aspect of the largest rung; smaller rungs differ from it only by the
     // rounding to even dimensions.
-    let largest = sizes
-        .iter()
-        .max_by_key(|size| u64::from(size.0) * u64::from(size.1));
+    let largest = sizes.iter().max_by_key(|size| u64::from(size.0) * u64::from(size.1));
     let mut attributes = vec![
         ("id", id.to_string()),
         ("contentType", "video".to_owned()),
@@ -128,14 +101,7 @@ fn video_set(xml: &mut XmlWriter, id: usize, renditions: &[PackagedRendition]) {
     ];
     if let Some(&(width, height, _)) = largest {
         let common = gcd(u64::from(width), u64::from(height)).max(1);
-        attributes.push((
-            "par",
-            format!(
-                "{}:{}",
-                u64::from(width) / common,
-                u64::from(height) / common
-            ),
-        ));
+        attributes.push(("par", format!("{}:{}", u64::from(width) / common, u64::from(height) / common)));
     }
     xml.open("AdaptationSet", &attributes);
     for rendition in renditions {
@@ -161,21 +127,11 @@ fn video_set(xml: &mut XmlWriter, id: usize, renditions: &[PackagedRendition]) {
 }
 
 fn audio_set(xml: &mut XmlWriter, id: usize, audio: &PackagedRendition, is_main: bool) {
-    let RenditionKind::Audio {
-        language,
-        label,
-        channels,
-        sample_rate,
-        ..
-    } = &audio.kind
-    else {
+    let RenditionKind::Audio { language, label, channels, sample_rate, .. } = &audio.kind else {
         return;
     };
-    let mut attributes = vec![
-        ("id", id.to_string()),
-        ("contentType", "audio".to_owned()),
-        ("mimeType", "audio/mp4".to_owned()),
-    ];
+    let mut attributes =
+        vec![("id", id.to_string()), ("contentType", "audio".to_owned()), ("mimeType", "audio/mp4".to_owned())];
     if let Some(language) = language {
         attributes.push(("lang", language.clone()));
     }
@@ -185,13 +141,7 @@ fn audio_set(xml: &mut XmlWriter, id: usize, audio: &PackagedRendition, is_main:
     // The schema puts Label (a RepresentationBase element) before Role (an AdaptationSet one).
     xml.text("Label", label);
     let role = if is_main { "main" } else { "alternate" };
-    xml.empty(
-        "Role",
-        &[
-            ("schemeIdUri", ROLE_SCHEME.to_owned()),
-            ("value", role.to_owned()),
-        ],
-    );
+    xml.empty("Role", &[("schemeIdUri", ROLE_SCHEME.to_owned()), ("value", role.to_owned())]);
     xml.open(
         "Representation",
         &[
@@ -203,10 +153,7 @@ fn audio_set(xml: &mut XmlWriter, id: usize, audio: &PackagedRendition, is_main:
     );
     xml.empty(
         "AudioChannelConfiguration",
-        &[
-            ("schemeIdUri", CHANNEL_SCHEME.to_owned()),
-            ("value", channels.to_string()),
-        ],
+        &[("schemeIdUri", CHANNEL_SCHEME.to_owned()), ("value", channels.to_string())],
     );
     segment_template(xml, audio);
     xml.close("Representation");
@@ -219,10 +166,7 @@ fn segment_template(xml: &mut XmlWriter, rendition: &PackagedRendition) {
         &[
             ("timescale", rendition.timescale.to_string()),
             ("initialization", rendition.init_uri.clone()),
-            (
-                "media",
-                format!("{}/{}", rendition.name, rendition.segment_template),
-            ),
+            ("media", format!("{}/{}", rendition.name, rendition.segment_template)),
             ("startNumber", rendition.start_number.to_string()),
         ],
     );

@@ -31,11 +31,7 @@ fn manifests_match_their_snapshots() {
 }
 
 /// A name, the (start, duration) of each segment, and the timeline expected for them.
-type TimelineCase = (
-    &'static str,
-    &'static [(u64, u64)],
-    &'static [TimelineEntry],
-);
+type TimelineCase = (&'static str, &'static [(u64, u64)], &'static [TimelineEntry]);
 
 #[test]
 fn timelines_compress_runs_and_expand_back_to_the_segments() {
@@ -45,53 +41,25 @@ fn timelines_compress_runs_and_expand_back_to_the_segments() {
             "equal segments and a short last one",
             &[(0, 120), (120, 120), (240, 120), (360, 50)],
             &[
-                TimelineEntry {
-                    start: Some(0),
-                    duration: 120,
-                    repeat: 2,
-                },
-                TimelineEntry {
-                    start: None,
-                    duration: 50,
-                    repeat: 0,
-                },
+                TimelineEntry { start: Some(0), duration: 120, repeat: 2 },
+                TimelineEntry { start: None, duration: 50, repeat: 0 },
             ],
         ),
         (
             "alternating AAC segment lengths",
             &[(0, 188), (188, 187), (375, 188)],
             &[
-                TimelineEntry {
-                    start: Some(0),
-                    duration: 188,
-                    repeat: 0,
-                },
-                TimelineEntry {
-                    start: None,
-                    duration: 187,
-                    repeat: 0,
-                },
-                TimelineEntry {
-                    start: None,
-                    duration: 188,
-                    repeat: 0,
-                },
+                TimelineEntry { start: Some(0), duration: 188, repeat: 0 },
+                TimelineEntry { start: None, duration: 187, repeat: 0 },
+                TimelineEntry { start: None, duration: 188, repeat: 0 },
             ],
         ),
         (
             "a first decode time after zero and a gap",
             &[(1024, 100), (1124, 100), (1300, 100)],
             &[
-                TimelineEntry {
-                    start: Some(1024),
-                    duration: 100,
-                    repeat: 1,
-                },
-                TimelineEntry {
-                    start: Some(1300),
-                    duration: 100,
-                    repeat: 0,
-                },
+                TimelineEntry { start: Some(1024), duration: 100, repeat: 1 },
+                TimelineEntry { start: Some(1300), duration: 100, repeat: 0 },
             ],
         ),
     ];
@@ -106,17 +74,8 @@ fn timelines_compress_runs_and_expand_back_to_the_segments() {
 fn every_packaged_rendition_round_trips_through_its_timeline() {
     let package = lesson_package();
     for rendition in package.video.iter().chain(&package.audio) {
-        let spans: Vec<(u64, u64)> = rendition
-            .segments
-            .iter()
-            .map(|s| (s.start_ticks, s.duration_ticks))
-            .collect();
-        assert_eq!(
-            expand(&compress(&rendition.segments)),
-            spans,
-            "{}",
-            rendition.name
-        );
+        let spans: Vec<(u64, u64)> = rendition.segments.iter().map(|s| (s.start_ticks, s.duration_ticks)).collect();
+        assert_eq!(expand(&compress(&rendition.segments)), spans, "{}", rendition.name);
     }
 }
 

@@ -28,10 +28,7 @@ pub struct XmlWriter {
 
 impl XmlWriter {
     pub fn new() -> Self {
-        Self {
-            out: String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"),
-            depth: 0,
-        }
+        Self { out: String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"), depth: 0 }
     }
 
     fn start_tag(&mut self, name: &str, attributes: &[(&str, String)]) {
@@ -79,10 +76,7 @@ mod tests {
 
     #[test]
     fn reserved_characters_are_escaped() {
-        assert_eq!(
-            escape(r#"Tom & "Jerry" <'s>"#),
-            "Tom &amp; &quot;Jerry&quot; &lt;&apos;s&gt;"
-        );
+        assert_eq!(escape(r#"Tom & "Jerry" <'s>"#), "Tom &amp; &quot;Jerry&quot; &lt;&apos;s&gt;");
         assert_eq!(escape("bell\u{7}"), "bell");
     }
 

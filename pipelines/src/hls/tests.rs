@@ -28,10 +28,7 @@ fn playlists_match_their_snapshots() {
     let package = lesson_package();
     snapshot_settings().bind(|| {
         insta::assert_snapshot!("hls_master", master_playlist(&package));
-        insta::assert_snapshot!(
-            "hls_master_audio_only",
-            master_playlist(&audio_only_package())
-        );
+        insta::assert_snapshot!("hls_master_audio_only", master_playlist(&audio_only_package()));
         insta::assert_snapshot!("hls_media_video", media_playlist(&package.video[0]));
         insta::assert_snapshot!("hls_media_audio", media_playlist(&package.audio[1]));
     });
@@ -45,20 +42,10 @@ fn the_master_playlist_parses_back_with_every_attribute() {
 
     let top = &master.variants[0];
     assert_eq!(top.uri, "720p/playlist.m3u8");
-    assert_eq!(
-        top.bandwidth,
-        2_800_000 + 131_000,
-        "video peak plus the audio peak"
-    );
+    assert_eq!(top.bandwidth, 2_800_000 + 131_000, "video peak plus the audio peak");
     assert_eq!(top.average_bandwidth, Some(1_900_000 + 129_000));
     assert_eq!(top.codecs.as_deref(), Some("avc1.64001f,mp4a.40.2"));
-    assert_eq!(
-        top.resolution,
-        Some(Resolution {
-            width: 1280,
-            height: 720
-        })
-    );
+    assert_eq!(top.resolution, Some(Resolution { width: 1280, height: 720 }));
     assert_eq!(top.frame_rate, Some(29.97));
     assert_eq!(top.audio.as_deref(), Some("aac"));
     assert_eq!(master.variants.len(), 2);
@@ -66,33 +53,16 @@ fn the_master_playlist_parses_back_with_every_attribute() {
     let audio: Vec<(&str, Option<&str>, bool, Option<&str>)> = master
         .alternatives
         .iter()
-        .map(|a| {
-            (
-                a.name.as_str(),
-                a.language.as_deref(),
-                a.default,
-                a.uri.as_deref(),
-            )
-        })
+        .map(|a| (a.name.as_str(), a.language.as_deref(), a.default, a.uri.as_deref()))
         .collect();
     assert_eq!(
         audio,
         [
             ("Русский", Some("ru"), true, Some("audio_rus/playlist.m3u8")),
-            (
-                "English",
-                Some("en"),
-                false,
-                Some("audio_eng/playlist.m3u8")
-            ),
+            ("English", Some("en"), false, Some("audio_eng/playlist.m3u8")),
         ]
     );
-    assert!(
-        master
-            .alternatives
-            .iter()
-            .all(|a| a.autoselect && a.channels.as_deref() == Some("2"))
-    );
+    assert!(master.alternatives.iter().all(|a| a.autoselect && a.channels.as_deref() == Some("2")));
 }
 
 #[test]
@@ -102,10 +72,7 @@ fn an_audio_only_master_lists_the_audio_as_variants() {
     assert_eq!(master.variants.len(), 1);
     let variant = &master.variants[0];
     assert_eq!(variant.uri, "audio/playlist.m3u8");
-    assert_eq!(
-        (variant.bandwidth, variant.codecs.as_deref()),
-        (131_000, Some("mp4a.40.2"))
-    );
+    assert_eq!((variant.bandwidth, variant.codecs.as_deref()), (131_000, Some("mp4a.40.2")));
     assert_eq!((variant.resolution, variant.audio.as_deref()), (None, None));
 }
 
@@ -120,10 +87,7 @@ fn a_media_playlist_parses_back_with_relative_uris() {
     assert!(media.independent_segments && media.end_list);
     let uris: Vec<&str> = media.segments.iter().map(|s| s.uri.as_str()).collect();
     assert_eq!(uris, ["seg_00001.m4s", "seg_00002.m4s", "seg_00003.m4s"]);
-    assert_eq!(
-        media.segments[0].map.as_ref().map(|m| m.uri.as_str()),
-        Some("init.mp4")
-    );
+    assert_eq!(media.segments[0].map.as_ref().map(|m| m.uri.as_str()), Some("init.mp4"));
     let durations: Vec<f32> = media.segments.iter().map(|s| s.duration).collect();
     assert_eq!(durations, [4.004, 4.004, 2.469_133]);
 }
@@ -140,11 +104,7 @@ fn durations_are_written_with_six_exact_decimals() {
         ((7, 0), "7.000000"),
     ];
     for ((ticks, timescale), expected) in cases {
-        assert_eq!(
-            seconds_6dp(ticks, timescale),
-            expected,
-            "{ticks}/{timescale}"
-        );
+        assert_eq!(seconds_6dp(ticks, timescale), expected, "{ticks}/{timescale}");
     }
 }
 
@@ -183,10 +143,7 @@ fn bandwidth_covers_the_most_demanding_audio_rendition() {
     package.audio[0].average_bitrate = 64_000;
     let master = parse_master(&master_playlist(&package));
     assert_eq!(master.variants[0].bandwidth, 2_800_000 + 131_000);
-    assert_eq!(
-        master.variants[0].average_bandwidth,
-        Some(1_900_000 + 129_000)
-    );
+    assert_eq!(master.variants[0].average_bandwidth, Some(1_900_000 + 129_000));
 }
 
 #[test]
@@ -196,9 +153,6 @@ fn a_silent_video_has_no_audio_group() {
     let master = parse_master(&master_playlist(&package));
     assert!(master.alternatives.is_empty());
     let variant = &master.variants[0];
-    assert_eq!(
-        (variant.bandwidth, variant.audio.as_deref()),
-        (2_800_000, None)
-    );
+    assert_eq!((variant.bandwidth, variant.audio.as_deref()), (2_800_000, None));
     assert_eq!(variant.codecs.as_deref(), Some("avc1.64001f"));
 }

@@ -37,33 +37,17 @@ const LANGUAGES: &[(&[&str], &str, &str)] = &[
 ];
 
 /// Track titles that muxers write by default and that say nothing to a viewer.
-const MEANINGLESS_TITLES: &[&str] = &[
-    "soundhandler",
-    "core media audio",
-    "audio",
-    "stereo",
-    "mono",
-    "default",
-];
+const MEANINGLESS_TITLES: &[&str] = &["soundhandler", "core media audio", "audio", "stereo", "mono", "default"];
 
 /// The language tag as found, lower-cased, or `None` when absent or "undetermined".
 fn source_language(stream: &AudioStreamInfo) -> Option<String> {
-    let tag = stream
-        .language
-        .as_deref()?
-        .trim()
-        .to_ascii_lowercase()
-        .replace('_', "-");
+    let tag = stream.language.as_deref()?.trim().to_ascii_lowercase().replace('_', "-");
     (!tag.is_empty() && tag != "und").then_some(tag)
 }
 
-fn known_language(
-    tag: &str,
-) -> Option<&'static (&'static [&'static str], &'static str, &'static str)> {
+fn known_language(tag: &str) -> Option<&'static (&'static [&'static str], &'static str, &'static str)> {
     let primary = tag.split('-').next().unwrap_or(tag);
-    LANGUAGES
-        .iter()
-        .find(|(codes, _, _)| codes.contains(&primary))
+    LANGUAGES.iter().find(|(codes, _, _)| codes.contains(&primary))
 }
 
 /// The BCP 47 tag for the manifests: `eng` becomes `en`, a region is kept (`pt-br`).
@@ -79,9 +63,11 @@ fn label(stream: &AudioStreamInfo, tag: Option<&str>) -> String {
     if let Some((_, _, name)) = tag.and_then(known_language) {
         return (*name).to_owned();
     }
-    let title = stream.title.as_deref().map(str::trim).filter(|title| {
-        !title.is_empty() && !MEANINGLESS_TITLES.contains(&title.to_lowercase().as_str())
-    });
+    let title = stream
+        .title
+        .as_deref()
+        .map(str::trim)
+        .filter(|title| !title.is_empty() && !MEANINGLESS_TITLES.contains(&title.to_lowercase().as_str()));
     match (title, tag) {
         (Some(title), _) => title.to_owned(),
         (None, Some(tag)) => tag.to_owned(),
@@ -94,16 +80,8 @@ fn rendition_name(tag: Option<&str>) -> String {
     match tag {
         None => "audio".to_owned(),
         Some(tag) => {
-            let safe: String = tag
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' {
-                        c
-                    } else {
-                        '-'
-                    }
-                })
-                .collect();
+            let safe: String =
+                tag.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect();
             format!("audio_{safe}")
         }
     }
@@ -147,11 +125,7 @@ pub fn renditions(streams: &[AudioStreamInfo], preset: &AudioPreset) -> Vec<Audi
             language: tag.as_deref().map(manifest_language),
             label: label(stream, tag.as_deref()),
             default: position == 0,
-            bitrate: if stream.channels == 1 {
-                preset.mono_bitrate
-            } else {
-                preset.bitrate
-            },
+            bitrate: if stream.channels == 1 { preset.mono_bitrate } else { preset.bitrate },
             channels: preset.channels,
             sample_rate: preset.sample_rate,
             loudness: preset.loudness.target(),
@@ -173,67 +147,36 @@ mod tests {
             .collect()
     }
 
-    fn row(
-        name: &str,
-        language: Option<&str>,
-        label: &str,
-        default: bool,
-    ) -> (String, Option<String>, String, bool) {
-        (
-            name.to_owned(),
-            language.map(str::to_owned),
-            label.to_owned(),
-            default,
-        )
+    fn row(name: &str, language: Option<&str>, label: &str, default: bool) -> (String, Option<String>, String, bool) {
+        (name.to_owned(), language.map(str::to_owned), label.to_owned(), default)
     }
 
     #[test]
     fn each_language_gets_one_rendition_with_a_native_label() {
-        let streams = [
-            audio(1, Some("eng"), 2),
-            audio(2, Some("fre"), 2),
-            audio(3, Some("eng"), 2),
-        ];
+        let streams = [audio(1, Some("eng"), 2), audio(2, Some("fre"), 2), audio(3, Some("eng"), 2)];
         assert_eq!(
             plan_audio(&streams),
-            [
-                row("audio_eng", Some("en"), "English", true),
-                row("audio_fre", Some("fr"), "Français", false)
-            ]
+            [row("audio_eng", Some("en"), "English", true), row("audio_fre", Some("fr"), "Français", false)]
         );
     }
 
     #[test]
     fn the_container_default_comes_first_and_wins_within_its_language() {
-        let mut streams = [
-            audio(1, Some("eng"), 2),
-            audio(2, Some("deu"), 2),
-            audio(3, Some("deu"), 2),
-        ];
+        let mut streams = [audio(1, Some("eng"), 2), audio(2, Some("deu"), 2), audio(3, Some("deu"), 2)];
         for stream in &mut streams {
             stream.default = stream.index == 3;
         }
         let planned = renditions(&streams, &Preset::default_course().audio);
-        let summary: Vec<(usize, bool)> = planned
-            .iter()
-            .map(|r| (r.source_index, r.default))
-            .collect();
+        let summary: Vec<(usize, bool)> = planned.iter().map(|r| (r.source_index, r.default)).collect();
         assert_eq!(summary, [(3, true), (1, false)]);
     }
 
     #[test]
     fn unlabelled_streams_count_as_one_language() {
-        let streams = [
-            audio(1, None, 2),
-            audio(2, Some("und"), 2),
-            audio(3, Some("ita"), 2),
-        ];
+        let streams = [audio(1, None, 2), audio(2, Some("und"), 2), audio(3, Some("ita"), 2)];
         assert_eq!(
             plan_audio(&streams),
-            [
-                row("audio", None, "Audio", true),
-                row("audio_ita", Some("it"), "Italiano", false)
-            ]
+            [row("audio", None, "Audio", true), row("audio_ita", Some("it"), "Italiano", false)]
         );
     }
 
@@ -245,32 +188,19 @@ mod tests {
         unnamed.title = Some("SoundHandler".to_owned());
         assert_eq!(
             plan_audio(&[klingon, unnamed]),
-            [
-                row("audio_tlh", Some("tlh"), "tlhIngan Hol", true),
-                row("audio_xho", Some("xho"), "xho", false)
-            ]
+            [row("audio_tlh", Some("tlh"), "tlhIngan Hol", true), row("audio_xho", Some("xho"), "xho", false)]
         );
     }
 
     #[test]
     fn regional_tags_keep_the_region_and_stay_folder_safe() {
         let streams = [audio(1, Some("pt_BR"), 2), audio(2, Some("pt-br"), 2)];
-        assert_eq!(
-            plan_audio(&streams),
-            [row("audio_pt-br", Some("pt-br"), "Português", true)]
-        );
+        assert_eq!(plan_audio(&streams), [row("audio_pt-br", Some("pt-br"), "Português", true)]);
     }
 
     #[test]
     fn mono_sources_are_planned_as_stereo_at_the_mono_bitrate() {
         let planned = renditions(&[audio(1, Some("eng"), 1)], &Preset::default_course().audio);
-        assert_eq!(
-            (
-                planned[0].channels,
-                planned[0].sample_rate,
-                planned[0].bitrate
-            ),
-            (2, 48_000, 64_000)
-        );
+        assert_eq!((planned[0].channels, planned[0].sample_rate, planned[0].bitrate), (2, 48_000, 64_000));
     }
 }

@@ -78,10 +78,7 @@ mod tests {
 
     fn rate_of(num: u32, den: u32, variable: bool) -> Rational {
         let preset = Preset::default_course().video;
-        let stream = VideoStreamInfo {
-            variable_frame_rate: variable,
-            ..video(1920, 1080, Rational::new(num, den))
-        };
+        let stream = VideoStreamInfo { variable_frame_rate: variable, ..video(1920, 1080, Rational::new(num, den)) };
         source_rate(&stream, &preset)
     }
 
@@ -101,11 +98,7 @@ mod tests {
             ((50, 2, false), (25, 1)),
         ];
         for ((num, den, variable), (expected_num, expected_den)) in cases {
-            assert_eq!(
-                rate_of(num, den, variable),
-                Rational::new(expected_num, expected_den),
-                "{num}/{den}"
-            );
+            assert_eq!(rate_of(num, den, variable), Rational::new(expected_num, expected_den), "{num}/{den}");
         }
     }
 
@@ -122,11 +115,7 @@ mod tests {
         ];
         for ((num, den), lines, (expected_num, expected_den)) in cases {
             let rate = rung_rate(Rational::new(num, den), lines, &preset);
-            assert_eq!(
-                rate,
-                Rational::new(expected_num, expected_den),
-                "{num}/{den} at {lines}"
-            );
+            assert_eq!(rate, Rational::new(expected_num, expected_den), "{num}/{den} at {lines}");
         }
     }
 

@@ -22,11 +22,7 @@ pub fn size_for_lines(display: (f64, f64), lines: u32) -> (u32, u32) {
     let short = display_width.min(display_height);
     let long = display_width.max(display_height);
     let long_lines = even_at_most(long * f64::from(lines) / short, long);
-    if display_width >= display_height {
-        (long_lines, lines)
-    } else {
-        (lines, long_lines)
-    }
+    if display_width >= display_height { (long_lines, lines) } else { (lines, long_lines) }
 }
 
 /// The short side of the display size as an even number of lines, never above the source.
@@ -57,11 +53,7 @@ mod tests {
             (0.0, 0.0, 2),
         ];
         for (value, ceiling, expected) in cases {
-            assert_eq!(
-                even_at_most(value, ceiling),
-                expected,
-                "{value} under {ceiling}"
-            );
+            assert_eq!(even_at_most(value, ceiling), expected, "{value} under {ceiling}");
         }
     }
 

@@ -41,11 +41,7 @@ use crate::source::{SourceInfo, VideoStreamInfo};
 /// Plans what to make from `source` with `preset`. Fails only when there is nothing to play;
 /// size, duration and rate limits are [`crate::limits::check`]'s job and should run first.
 pub fn plan(source: &SourceInfo, preset: &Preset) -> Result<Plan, Refusal> {
-    let video = source
-        .video
-        .iter()
-        .filter(|video| video.width > 0 && video.height > 0)
-        .min_by_key(|video| video.index);
+    let video = source.video.iter().filter(|video| video.width > 0 && video.height > 0).min_by_key(|video| video.index);
     let audio = audio::renditions(&source.audio, &preset.audio);
     if video.is_none() && audio.is_empty() {
         return Err(Refusal::new(
@@ -53,16 +49,10 @@ pub fn plan(source: &SourceInfo, preset: &Preset) -> Result<Plan, Refusal> {
             "the file holds neither a video stream with a picture size nor an audio stream",
         ));
     }
-    let rungs = video
-        .map(|video| video_rungs(video, preset))
-        .unwrap_or_default();
+    let rungs = video.map(|video| video_rungs(video, preset)).unwrap_or_default();
     let download_rung = preset
         .downloads
-        .then(|| {
-            rungs
-                .iter()
-                .find(|rung| rung.width.min(rung.height) <= preset.download_max_lines)
-        })
+        .then(|| rungs.iter().find(|rung| rung.width.min(rung.height) <= preset.download_max_lines))
         .flatten()
         .map(|rung| rung.name.clone());
     Ok(Plan {
@@ -89,18 +79,14 @@ fn filters(video: &VideoStreamInfo) -> VideoFilters {
 /// The rung lines to make and, for each, the preset rung whose settings it uses; ascending.
 fn ladder_lines(source_lines: u32, preset: &Preset) -> Vec<(u32, &RungPreset)> {
     let rungs = &preset.video.rungs;
-    let mut ladder: Vec<(u32, &RungPreset)> = rungs
-        .iter()
-        .filter(|rung| rung.lines <= source_lines)
-        .map(|rung| (rung.lines, rung))
-        .collect();
+    let mut ladder: Vec<(u32, &RungPreset)> =
+        rungs.iter().filter(|rung| rung.lines <= source_lines).map(|rung| (rung.lines, rung)).collect();
     // Only a source below the preset's highest rung is "between rungs"; one above it stops at
     // the highest rung, since a preset's ceiling (1080p for `fast`) is a deliberate cost limit.
     let next_rung_up = rungs.iter().find(|rung| rung.lines > source_lines);
     if let Some(settings) = next_rung_up {
         let own_size_earned = ladder.last().is_none_or(|(highest, _)| {
-            f64::from(source_lines)
-                > f64::from(*highest) * (1.0 + preset.video.top_rung_min_extra_lines)
+            f64::from(source_lines) > f64::from(*highest) * (1.0 + preset.video.top_rung_min_extra_lines)
         });
         if own_size_earned {
             ladder.push((source_lines, settings));
@@ -117,9 +103,8 @@ fn video_rungs(video: &VideoStreamInfo, preset: &Preset) -> Vec<VideoRung> {
         .map(|(lines, settings)| {
             let (width, height) = geometry::size_for_lines(display, lines);
             let rate = frame_rate::rung_rate(source_rate, lines, &preset.video);
-            let pixel_scale = (f64::from(width) * f64::from(height)
-                / geometry::reference_pixels(settings.lines))
-            .clamp(0.25, 2.0);
+            let pixel_scale =
+                (f64::from(width) * f64::from(height) / geometry::reference_pixels(settings.lines)).clamp(0.25, 2.0);
             let rate_scale = if frame_rate::is_high(rate) { 1.5 } else { 1.0 };
             let kilobits = |bits: f64| ((bits / 1000.0).round() as u32).saturating_mul(1000);
             let max_bitrate = kilobits(f64::from(settings.max_bitrate) * pixel_scale * rate_scale);
@@ -131,10 +116,7 @@ fn video_rungs(video: &VideoStreamInfo, preset: &Preset) -> Vec<VideoRung> {
                 width,
                 height,
                 frame_rate: rate,
-                keyframe_interval_frames: frame_rate::keyframe_interval_frames(
-                    rate,
-                    preset.segment_duration_seconds,
-                ),
+                keyframe_interval_frames: frame_rate::keyframe_interval_frames(rate, preset.segment_duration_seconds),
                 codec: VideoCodec::H264,
                 encoder_preset: preset.video.encoder_preset.clone(),
                 profile: settings.profile,

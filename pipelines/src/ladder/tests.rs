@@ -18,10 +18,7 @@ fn ladder_summary(plan: &Plan) -> Vec<String> {
         .iter()
         .map(|rung| {
             let rate = rung.frame_rate;
-            format!(
-                "{}: {}x{} @ {}/{}",
-                rung.name, rung.width, rung.height, rate.num, rate.den
-            )
+            format!("{}: {}x{} @ {}/{}", rung.name, rung.width, rung.height, rate.num, rate.den)
         })
         .collect()
 }
@@ -59,12 +56,7 @@ fn ladders_at_a_glance() {
         ),
         (
             "anamorphic_pal_16_9",
-            &[
-                "576p: 1024x576 @ 25/1",
-                "480p: 854x480 @ 25/1",
-                "360p: 640x360 @ 25/1",
-                "240p: 426x240 @ 25/1",
-            ],
+            &["576p: 1024x576 @ 25/1", "480p: 854x480 @ 25/1", "360p: 640x360 @ 25/1", "240p: 426x240 @ 25/1"],
         ),
         (
             "landscape_1080p60",
@@ -76,18 +68,12 @@ fn ladders_at_a_glance() {
                 "240p: 426x240 @ 30/1",
             ],
         ),
-        (
-            "odd_641x361",
-            &["360p: 640x360 @ 30/1", "240p: 426x240 @ 30/1"],
-        ),
+        ("odd_641x361", &["360p: 640x360 @ 30/1", "240p: 426x240 @ 30/1"]),
         ("audio_only", &[]),
     ];
     let sources = ladder_cases();
     for (name, expected) in cases {
-        let (_, source) = sources
-            .iter()
-            .find(|(case, _)| case == name)
-            .expect("a named case");
+        let (_, source) = sources.iter().find(|(case, _)| case == name).expect("a named case");
         assert_eq!(ladder_summary(&plan_course(source)), *expected, "{name}");
     }
 }
@@ -121,16 +107,8 @@ fn rate_control_scales_with_pixels_and_frame_rate() {
     ];
     for ((width, height, rate), name, expected) in cases {
         let plan = plan_course(&movie(video(*width, *height, *rate)));
-        let rung = plan
-            .video
-            .iter()
-            .find(|rung| rung.name == *name)
-            .expect("rung planned");
-        assert_eq!(
-            (rung.max_bitrate, rung.buffer_size),
-            (*expected, 2 * expected),
-            "{width}x{height} {name}"
-        );
+        let rung = plan.video.iter().find(|rung| rung.name == *name).expect("rung planned");
+        assert_eq!((rung.max_bitrate, rung.buffer_size), (*expected, 2 * expected), "{width}x{height} {name}");
     }
 }
 
@@ -148,10 +126,7 @@ fn the_download_is_the_highest_rung_of_at_most_720_lines() {
     }
     let fast = Preset::builtin("fast").expect("built in");
     let plan = plan(&movie(video(1920, 1080, FPS_30)), &fast).expect("plannable");
-    assert_eq!(
-        plan.download_rung, None,
-        "the fast preset makes no download"
-    );
+    assert_eq!(plan.download_rung, None, "the fast preset makes no download");
 }
 
 #[test]
@@ -162,18 +137,9 @@ fn a_source_without_streams_is_refused() {
 
 #[test]
 fn a_video_stream_without_a_size_is_passed_over() {
-    let sizeless = VideoStreamInfo {
-        index: 0,
-        ..video(0, 0, FPS_30)
-    };
-    let real = VideoStreamInfo {
-        index: 2,
-        ..video(1280, 720, FPS_30)
-    };
-    let planned = plan_course(&source(
-        vec![sizeless, real],
-        vec![audio(1, Some("eng"), 2)],
-    ));
+    let sizeless = VideoStreamInfo { index: 0, ..video(0, 0, FPS_30) };
+    let real = VideoStreamInfo { index: 2, ..video(1280, 720, FPS_30) };
+    let planned = plan_course(&source(vec![sizeless, real], vec![audio(1, Some("eng"), 2)]));
     assert_eq!(planned.source_video_index, Some(2));
 }
 
@@ -226,11 +192,7 @@ fn rungs_are_even_never_upscaled_and_keep_the_aspect_within_one_percent() {
         let plan = plan_course(&movie(stream));
         assert!(!plan.video.is_empty(), "{case}");
         for rung in &plan.video {
-            assert!(
-                rung.width % 2 == 0 && rung.height % 2 == 0,
-                "{case}: {} is odd",
-                rung.name
-            );
+            assert!(rung.width % 2 == 0 && rung.height % 2 == 0, "{case}: {} is odd", rung.name);
             assert!(
                 f64::from(rung.width) <= display_width && f64::from(rung.height) <= display_height,
                 "{case}: {} {}x{} upscales {display_width}x{display_height}",
@@ -240,13 +202,7 @@ fn rungs_are_even_never_upscaled_and_keep_the_aspect_within_one_percent() {
             );
             let aspect = f64::from(rung.width) / f64::from(rung.height);
             let error = (aspect / (display_width / display_height) - 1.0).abs();
-            assert!(
-                error < 0.01,
-                "{case}: {} {}x{} is {error:.4} off",
-                rung.name,
-                rung.width,
-                rung.height
-            );
+            assert!(error < 0.01, "{case}: {} {}x{} is {error:.4} off", rung.name, rung.width, rung.height);
         }
     }
 }
@@ -255,21 +211,12 @@ fn rungs_are_even_never_upscaled_and_keep_the_aspect_within_one_percent() {
 fn ladders_are_ordered_highest_first_with_unique_names_and_whole_segment_gops() {
     for stream in invariant_sources() {
         let plan = plan_course(&movie(stream));
-        let lines: Vec<u32> = plan
-            .video
-            .iter()
-            .map(|rung| rung.width.min(rung.height))
-            .collect();
+        let lines: Vec<u32> = plan.video.iter().map(|rung| rung.width.min(rung.height)).collect();
         assert!(lines.windows(2).all(|pair| pair[0] > pair[1]), "{lines:?}");
         for rung in &plan.video {
             assert_eq!(rung.name, format!("{}p", rung.width.min(rung.height)));
             let frames = rung.frame_rate.as_f64() * f64::from(plan.segment_duration_seconds);
-            assert_eq!(
-                rung.keyframe_interval_frames,
-                frames.round() as u32,
-                "{}",
-                rung.name
-            );
+            assert_eq!(rung.keyframe_interval_frames, frames.round() as u32, "{}", rung.name);
         }
     }
 }
@@ -278,20 +225,10 @@ fn ladders_are_ordered_highest_first_with_unique_names_and_whole_segment_gops() 
 fn the_fast_preset_makes_fewer_quicker_rungs() {
     let fast = Preset::builtin("fast").expect("built in");
     let planned = plan(&movie(video(3840, 2160, FPS_30)), &fast).expect("plannable");
-    let summary: Vec<(String, String)> = planned
-        .video
-        .iter()
-        .map(|rung| (rung.name.clone(), rung.encoder_preset.clone()))
-        .collect();
-    let expected = [
-        ("1080p", "superfast"),
-        ("720p", "superfast"),
-        ("360p", "superfast"),
-    ];
-    assert_eq!(
-        summary,
-        expected.map(|(name, preset)| (name.to_owned(), preset.to_owned()))
-    );
+    let summary: Vec<(String, String)> =
+        planned.video.iter().map(|rung| (rung.name.clone(), rung.encoder_preset.clone())).collect();
+    let expected = [("1080p", "superfast"), ("720p", "superfast"), ("360p", "superfast")];
+    assert_eq!(summary, expected.map(|(name, preset)| (name.to_owned(), preset.to_owned())));
 }
 
 #[test]

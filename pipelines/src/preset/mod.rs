@@ -65,8 +65,7 @@ pub struct RungPreset {
 
 impl RungPreset {
     pub fn buffer_size(&self) -> u32 {
-        self.buffer_size
-            .unwrap_or_else(|| self.max_bitrate.saturating_mul(2))
+        self.buffer_size.unwrap_or_else(|| self.max_bitrate.saturating_mul(2))
     }
 }
 
@@ -131,8 +130,7 @@ pub enum PresetError {
 impl Preset {
     /// The default preset for course video, embedded at build time.
     pub fn default_course() -> Self {
-        Self::from_toml_str(COURSE_TOML)
-            .expect("the embedded course preset is valid: `built_in_presets_load` tests it")
+        Self::from_toml_str(COURSE_TOML).expect("the embedded course preset is valid: `built_in_presets_load` tests it")
     }
 
     /// One of the embedded presets by name (see [`BUILTIN_PRESETS`]).
@@ -141,9 +139,7 @@ impl Preset {
             "course" => COURSE_TOML,
             "fast" => FAST_TOML,
             _ => {
-                return Err(PresetError::UnknownBuiltin {
-                    name: name.to_owned(),
-                });
+                return Err(PresetError::UnknownBuiltin { name: name.to_owned() });
             }
         };
         Self::from_toml_str(text)

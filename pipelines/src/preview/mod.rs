@@ -192,7 +192,14 @@ impl SegmentCutter {
     }
 
     fn new(target_seconds: f64, tolerance_seconds: f64, on_grid: bool) -> Self {
-        Self { target_seconds, tolerance_seconds, on_grid, first_seconds: None, segment_start_seconds: 0.0, segments_begun: 0 }
+        Self {
+            target_seconds,
+            tolerance_seconds,
+            on_grid,
+            first_seconds: None,
+            segment_start_seconds: 0.0,
+            segments_begun: 0,
+        }
     }
 
     /// Whether a new segment begins with this packet (decode time in seconds). The first

@@ -39,9 +39,18 @@ fn sources_players_cannot_take_as_they_are_get_no_preview() {
         ("4:4:4", movie(VideoStreamInfo { pixel_format: "yuv444p".to_owned(), ..video(1920, 1080, FPS_30) })),
         ("interlaced", movie(VideoStreamInfo { field_order: FieldOrder::TopFieldFirst, ..video(1920, 1080, FPS_30) })),
         ("rotated", movie(VideoStreamInfo { rotation_degrees: 90, ..video(1920, 1080, FPS_30) })),
-        ("anamorphic", movie(VideoStreamInfo { sample_aspect_ratio: Rational::new(64, 45), ..video(720, 576, FPS_30) })),
+        (
+            "anamorphic",
+            movie(VideoStreamInfo { sample_aspect_ratio: Rational::new(64, 45), ..video(720, 576, FPS_30) }),
+        ),
         ("odd size", movie(video(641, 361, FPS_30))),
-        ("opus audio", source(vec![video(1920, 1080, FPS_30)], vec![AudioStreamInfo { codec: "opus".to_owned(), ..audio(1, None, 2) }])),
+        (
+            "opus audio",
+            source(
+                vec![video(1920, 1080, FPS_30)],
+                vec![AudioStreamInfo { codec: "opus".to_owned(), ..audio(1, None, 2) }],
+            ),
+        ),
         ("audio only", source(vec![], vec![audio(0, None, 2)])),
         ("matroska", SourceInfo { container: "matroska,webm".to_owned(), ..movie(video(1920, 1080, FPS_30)) }),
     ];
@@ -54,7 +63,10 @@ fn sources_players_cannot_take_as_they_are_get_no_preview() {
 #[test]
 fn a_second_language_in_another_codec_is_left_out_of_the_preview() {
     let mut two = movie(video(1920, 1080, FPS_30));
-    two.audio = vec![audio(1, Some("eng"), 2), AudioStreamInfo { codec: "mp3".to_owned(), default: false, ..audio(2, Some("rus"), 2) }];
+    two.audio = vec![
+        audio(1, Some("eng"), 2),
+        AudioStreamInfo { codec: "mp3".to_owned(), default: false, ..audio(2, Some("rus"), 2) },
+    ];
     let plan = remux(&two).expect("remuxable");
     assert_eq!(plan.audio.iter().map(|a| a.source_index).collect::<Vec<_>>(), [1]);
 }

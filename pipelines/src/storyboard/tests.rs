@@ -27,11 +27,7 @@ fn thumbnails_are_taken_every_interval_inside_the_duration() {
         (35.0, &[0.0, 10.0, 20.0, 30.0]),
     ];
     for (duration, expected) in cases {
-        assert_eq!(
-            thumbnail_times(*duration, &images()),
-            *expected,
-            "{duration}"
-        );
+        assert_eq!(thumbnail_times(*duration, &images()), *expected, "{duration}");
     }
 }
 
@@ -46,10 +42,7 @@ fn tiles_fill_rows_then_sheets() {
     assert_eq!(place(10), (0, 0, 90));
     assert_eq!(place(99), (0, 1440, 810));
     assert_eq!(place(100), (1, 0, 0));
-    assert_eq!(
-        (tiles[100].start_seconds, tiles[100].end_seconds),
-        (1000.0, 1005.0)
-    );
+    assert_eq!((tiles[100].start_seconds, tiles[100].end_seconds), (1000.0, 1005.0));
     assert_eq!(sheet_count(&tiles), 2);
     assert_eq!(sheet_size(&tiles, 0), (1600, 900));
     assert_eq!(sheet_size(&tiles, 1), (160, 90));
@@ -57,25 +50,16 @@ fn tiles_fill_rows_then_sheets() {
 
 #[test]
 fn plans_without_tile_sizes_use_the_thumbnail_size() {
-    let old_plan = ImagePlan {
-        storyboard_tile_width: 0,
-        storyboard_tile_height: 0,
-        ..images()
-    };
+    let old_plan = ImagePlan { storyboard_tile_width: 0, storyboard_tile_height: 0, ..images() };
     let tiles = tile_layout(20.0, &old_plan);
-    assert_eq!(
-        (tiles[1].x, tiles[1].width, tiles[1].height),
-        (320, 320, 180)
-    );
+    assert_eq!((tiles[1].x, tiles[1].width, tiles[1].height), (320, 320, 180));
 }
 
 #[test]
 fn the_storyboard_vtt_matches_its_snapshot() {
     let vtt = webvtt(&tile_layout(3725.5, &images()));
     assert!(vtt.contains("01:00:00.000 --> 01:00:10.000\nstoryboard_004.jpg#xywh=0,540,160,90\n"));
-    assert!(
-        vtt.ends_with("01:02:00.000 --> 01:02:05.500\nstoryboard_004.jpg#xywh=320,630,160,90\n")
-    );
+    assert!(vtt.ends_with("01:02:00.000 --> 01:02:05.500\nstoryboard_004.jpg#xywh=320,630,160,90\n"));
     let short = webvtt(&tile_layout(25.0, &images()));
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path("../snapshots");

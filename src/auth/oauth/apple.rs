@@ -117,7 +117,9 @@ pub fn provider(settings: &AppleSettings, http: reqwest::Client) -> Result<OidcP
 #[cfg(test)]
 mod tests {
     use aws_lc_rs::rand::SystemRandom;
-    use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, UnparsedPublicKey, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING};
+    use aws_lc_rs::signature::{
+        ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, UnparsedPublicKey,
+    };
     use base64::Engine;
 
     use super::*;
@@ -152,7 +154,9 @@ mod tests {
         // The signature is the raw r‖s of ES256 (RFC 7518 §3.4) over `header.claims`.
         let signature = b64.decode(parts[2]).expect("b64");
         let public = UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, pair.public_key().as_ref());
-        public.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature).expect("verifies with the public key");
+        public
+            .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
+            .expect("verifies with the public key");
         let mut tampered = signature;
         tampered[10] ^= 1;
         assert!(public.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &tampered).is_err());

@@ -8,7 +8,7 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{pkce_challenge, OAuthError, ProviderId, FLOW_TTL, LOGIN_CODE_TTL};
+use super::{FLOW_TTL, LOGIN_CODE_TTL, OAuthError, ProviderId, pkce_challenge};
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
 
 /// A flow just started: the secrets that go into the authorization URL.

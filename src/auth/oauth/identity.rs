@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{ExternalIdentity, OAuthError, ProviderId};
-use crate::auth::{accounts, AuthError, Email};
+use crate::auth::{AuthError, Email, accounts};
 
 /// A linked identity, as its owner sees it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -179,9 +179,8 @@ pub async fn list(pool: &PgPool, account_id: Uuid) -> Result<Vec<IdentityView>, 
 /// other identity): `last_sign_in_method`. The account row is locked for the check and the delete.
 pub async fn unlink(pool: &PgPool, account_id: Uuid, identity_id: Uuid) -> Result<(), OAuthError> {
     let mut tx = pool.begin().await?;
-    let has_password = accounts::lock_and_has_password(&mut tx, account_id)
-        .await?
-        .ok_or(AuthError::NotFound("no such identity"))?;
+    let has_password =
+        accounts::lock_and_has_password(&mut tx, account_id).await?.ok_or(AuthError::NotFound("no such identity"))?;
     let counts = sqlx::query!(
         r#"
         select count(*) as "total!", count(*) filter (where identity_id = $2) as "this!"

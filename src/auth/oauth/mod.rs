@@ -273,24 +273,41 @@ impl OAuth {
             .map_err(|e| AuthError::Hashing(format!("cannot build the HTTP client ({e})")))?;
         let mut providers: BTreeMap<ProviderId, Arc<dyn OAuthProvider>> = BTreeMap::new();
         if let Some(google) = &settings.google {
-            let client = oidc::OidcProvider::new(ProviderId::Google, google, oidc::ClientAuth::from_secret(google), http.clone());
+            let client = oidc::OidcProvider::new(
+                ProviderId::Google,
+                google,
+                oidc::ClientAuth::from_secret(google),
+                http.clone(),
+            );
             providers.insert(ProviderId::Google, Arc::new(client));
         }
         if let Some(generic) = &settings.oidc {
-            let client = oidc::OidcProvider::new(ProviderId::Oidc, generic, oidc::ClientAuth::from_secret(generic), http.clone());
+            let client = oidc::OidcProvider::new(
+                ProviderId::Oidc,
+                generic,
+                oidc::ClientAuth::from_secret(generic),
+                http.clone(),
+            );
             providers.insert(ProviderId::Oidc, Arc::new(client));
         }
         if let Some(apple) = &settings.apple {
-            providers.insert(ProviderId::Apple, Arc::new(apple::provider(apple, http.clone()).map_err(AuthError::Hashing)?));
+            providers
+                .insert(ProviderId::Apple, Arc::new(apple::provider(apple, http.clone()).map_err(AuthError::Hashing)?));
         }
         if let Some(yandex) = &settings.yandex {
-            providers.insert(ProviderId::Yandex, Arc::new(yandex::Yandex::new(yandex.clone(), settings.yandex_trust_email, http.clone())));
+            providers.insert(
+                ProviderId::Yandex,
+                Arc::new(yandex::Yandex::new(yandex.clone(), settings.yandex_trust_email, http.clone())),
+            );
         }
         if let Some(vk) = &settings.vk {
             providers.insert(ProviderId::Vk, Arc::new(vk::Vk::new(vk.clone(), http)));
         }
-        let redirect_origins =
-            if settings.redirect_origins.is_empty() { vec![public_url.origin()] } else { settings.redirect_origins.clone() };
+        let redirect_origins = if settings.redirect_origins.is_empty() {
+            vec![public_url.origin()]
+        } else {
+            settings.redirect_origins.clone()
+        };
         let callback_base = format!("{}/v1/auth/oauth", public_url.as_str().trim_end_matches('/'));
         Ok(Self { providers, redirect_origins, callback_base })
     }

@@ -21,8 +21,8 @@ use tokio::sync::RwLock;
 use url::Url;
 
 use super::{
-    read_token_response, unavailable, AuthorizeRequest, ExchangeRequest, ExternalIdentity, OAuthError, OAuthProvider,
-    ProviderId,
+    AuthorizeRequest, ExchangeRequest, ExternalIdentity, OAuthError, OAuthProvider, ProviderId, read_token_response,
+    unavailable,
 };
 use crate::auth::OidcClientSettings;
 
@@ -224,7 +224,12 @@ impl OidcProvider {
     }
 
     /// Checks an ID token completely and returns its claims.
-    async fn verify_id_token(&self, token: &str, discovery: &Discovery, nonce: Option<&str>) -> Result<IdClaims, OAuthError> {
+    async fn verify_id_token(
+        &self,
+        token: &str,
+        discovery: &Discovery,
+        nonce: Option<&str>,
+    ) -> Result<IdClaims, OAuthError> {
         let invalid = |why: &str| OAuthError::InvalidIdToken(why.to_owned());
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("not a JWT"))?;
         let alg = header.alg;
@@ -364,7 +369,7 @@ pub fn parse_algorithm(name: &str) -> Option<Algorithm> {
 #[cfg(test)]
 mod tests {
     use aws_lc_rs::rand::SystemRandom;
-    use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
     use jsonwebtoken::{EncodingKey, Header};
 
     use super::*;
@@ -444,19 +449,18 @@ mod tests {
 
         // `alg: none`, and HS256 keyed with anything, are never accepted.
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let unsigned = format!(
-            "{}.{}.",
-            b64.encode(br#"{"alg":"none","kid":"k1"}"#),
-            b64.encode(claims("n-1").to_string())
-        );
+        let unsigned =
+            format!("{}.{}.", b64.encode(br#"{"alg":"none","kid":"k1"}"#), b64.encode(claims("n-1").to_string()));
         assert!(refused(verify(unsigned).await), "alg none");
         let mut hs_header = Header::new(Algorithm::HS256);
         hs_header.kid = Some("k1".to_owned());
-        let hs = jsonwebtoken::encode(&hs_header, &claims("n-1"), &EncodingKey::from_secret(b"public")).expect("signed");
+        let hs =
+            jsonwebtoken::encode(&hs_header, &claims("n-1"), &EncodingKey::from_secret(b"public")).expect("signed");
         assert!(refused(verify(hs).await), "HS256");
 
         // A signature from another key under the same kid.
-        let stranger = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new()).expect("key");
+        let stranger =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new()).expect("key");
         let forged = es256(&EncodingKey::from_ec_der(stranger.as_ref()), "k1", &claims("n-1"));
         assert!(refused(verify(forged).await), "foreign signature");
     }

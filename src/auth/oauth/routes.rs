@@ -2,7 +2,7 @@
 //! exchange) and `/v1/me/identities…` (list, link, unlink).
 
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -12,10 +12,10 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::identity::{self, IdentityView};
-use super::{flow, AuthorizeRequest, CallbackParams, ExchangeRequest, OAuthError, ProviderId};
+use super::{AuthorizeRequest, CallbackParams, ExchangeRequest, OAuthError, ProviderId, flow};
 use crate::app::AppState;
-use crate::auth::routes::{issue_session, limit, TokenPair};
-use crate::auth::{accounts, Authenticated, ClientInfo};
+use crate::auth::routes::{TokenPair, issue_session, limit};
+use crate::auth::{Authenticated, ClientInfo, accounts};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::Json;
 use crate::ids::IdentityId;
@@ -111,14 +111,9 @@ async fn begin(
     let oauth = &state.auth.oauth;
     let (id, provider) = oauth.provider(provider)?;
     let return_to = return_to.map(|raw| oauth.check_return_to(raw)).transpose()?;
-    let started = flow::start(
-        &state.pool,
-        id,
-        provider.uses_nonce(),
-        return_to.as_ref().map(Url::as_str),
-        link_account_id,
-    )
-    .await?;
+    let started =
+        flow::start(&state.pool, id, provider.uses_nonce(), return_to.as_ref().map(Url::as_str), link_account_id)
+            .await?;
     let redirect_uri = oauth.redirect_uri(id);
     provider
         .authorize_url(&AuthorizeRequest {
@@ -237,9 +232,7 @@ async fn callback(state: &AppState, client: &ClientInfo, provider: &str, params:
     };
     let return_to = flow.return_to.clone();
     match finish(state, client, provider, flow, params, &raw_state).await {
-        Ok(Outcome::Tokens(tokens)) => {
-            ([(header::CACHE_CONTROL, "no-store")], axum::Json(tokens)).into_response()
-        }
+        Ok(Outcome::Tokens(tokens)) => ([(header::CACHE_CONTROL, "no-store")], axum::Json(tokens)).into_response(),
         Ok(Outcome::Linked(identity)) => axum::Json(identity).into_response(),
         Ok(Outcome::Redirect(location)) => see_other(&location),
         Err(error) => match return_to {
@@ -337,7 +330,10 @@ async fn exchange_login_code(
         (status = OK, description = "Linked identities, oldest first", body = IdentityList),
         (status = UNAUTHORIZED, description = "`missing_token`, `invalid_token` or `token_expired`", body = ErrorBody),
     ))]
-async fn list_identities(State(state): State<AppState>, caller: Authenticated) -> Result<axum::Json<IdentityList>, ApiError> {
+async fn list_identities(
+    State(state): State<AppState>,
+    caller: Authenticated,
+) -> Result<axum::Json<IdentityList>, ApiError> {
     let identities = identity::list(&state.pool, caller.account_id).await?;
     Ok(axum::Json(IdentityList { identities }))
 }

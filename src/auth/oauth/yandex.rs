@@ -18,8 +18,8 @@ use serde::Deserialize;
 use url::Url;
 
 use super::{
-    read_token_response, unavailable, AuthorizeRequest, ExchangeRequest, ExternalIdentity, OAuthError, OAuthProvider,
-    ProviderId,
+    AuthorizeRequest, ExchangeRequest, ExternalIdentity, OAuthError, OAuthProvider, ProviderId, read_token_response,
+    unavailable,
 };
 use crate::auth::PlainOAuthSettings;
 

@@ -77,7 +77,8 @@ pub(super) fn encode_metadata(metadata: &serde_json::Value) -> String {
 /// `Upload-Checksum: <algorithm> <base64 digest>`.
 pub(super) fn parse_checksum(headers: &HeaderMap) -> Result<Option<ExpectedChecksum>, MediaError> {
     let Some(value) = headers.get("upload-checksum") else { return Ok(None) };
-    let invalid = || MediaError::InvalidUploadHeader("Upload-Checksum must be `<algorithm> <base64 digest>`".to_owned());
+    let invalid =
+        || MediaError::InvalidUploadHeader("Upload-Checksum must be `<algorithm> <base64 digest>`".to_owned());
     let text = value.to_str().map_err(|_| invalid())?.trim();
     let (algorithm, digest) = text.split_once(' ').ok_or_else(invalid)?;
     let digest = base64::engine::general_purpose::STANDARD.decode(digest.trim()).map_err(|_| invalid())?;

@@ -25,7 +25,10 @@ use axum::routing::post;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use headers::{check_version, encode_metadata, header_u64, header_value, http_date, is_offset_stream, parse_checksum, parse_metadata};
+use headers::{
+    check_version, encode_metadata, header_u64, header_value, http_date, is_offset_stream, parse_checksum,
+    parse_metadata,
+};
 pub use writer::tail_key;
 use writer::{Lease, Written};
 
@@ -40,15 +43,17 @@ use crate::ids::{AccountId, UploadId};
 use crate::storage::{MultipartId, PutOptions};
 
 pub const TUS_VERSION: &str = "1.0.0";
-pub const TUS_EXTENSIONS: &str =
-    "creation,creation-with-upload,creation-defer-length,expiration,checksum,termination";
+pub const TUS_EXTENSIONS: &str = "creation,creation-with-upload,creation-defer-length,expiration,checksum,termination";
 pub const TUS_CHECKSUM_ALGORITHMS: &str = "sha1,sha256";
 
 /// The tus routes; merged beside the JSON API (see `crate::app::router`).
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/uploads/tus", post(create_upload).options(options_tus))
-        .route("/v1/uploads/tus/{upload_id}", axum::routing::head(head_upload).patch(patch_upload).delete(delete_upload))
+        .route(
+            "/v1/uploads/tus/{upload_id}",
+            axum::routing::head(head_upload).patch(patch_upload).delete(delete_upload),
+        )
         // Bodies are streamed into storage a part at a time, never buffered whole.
         .layer(DefaultBodyLimit::disable())
 }
@@ -236,7 +241,10 @@ async fn create_upload_inner(state: &AppState, request: Request) -> Result<Respo
         None => false,
     };
     if length.is_some() == deferred {
-        return Err(MediaError::InvalidUploadHeader("send exactly one of Upload-Length and Upload-Defer-Length: 1".to_owned()).into());
+        return Err(MediaError::InvalidUploadHeader(
+            "send exactly one of Upload-Length and Upload-Defer-Length: 1".to_owned(),
+        )
+        .into());
     }
     if let Some(length) = length
         && length > state.uploads.max_size
@@ -245,11 +253,12 @@ async fn create_upload_inner(state: &AppState, request: Request) -> Result<Respo
     }
     let raw_metadata = headers.get("upload-metadata").and_then(|v| v.to_str().ok()).unwrap_or("");
     let metadata = parse_metadata(raw_metadata)?;
-    let asset_id = metadata
-        .get("asset_id")
-        .and_then(|id| Uuid::parse_str(id.trim()).ok())
-        .map(AssetId)
-        .ok_or_else(|| MediaError::InvalidUploadHeader("Upload-Metadata must name the asset: asset_id <base64 of its id>".to_owned()))?;
+    let asset_id =
+        metadata.get("asset_id").and_then(|id| Uuid::parse_str(id.trim()).ok()).map(AssetId).ok_or_else(|| {
+            MediaError::InvalidUploadHeader(
+                "Upload-Metadata must name the asset: asset_id <base64 of its id>".to_owned(),
+            )
+        })?;
     let has_body = is_offset_stream(headers);
     let principal = writer_principal(state, &mut parts).await?;
 
@@ -259,7 +268,9 @@ async fn create_upload_inner(state: &AppState, request: Request) -> Result<Respo
         _ => return Err(MediaError::NotFound("no such asset").into()),
     };
     if asset.status() != AssetStatus::WaitingUpload {
-        return Err(MediaError::WrongState { expected: AssetStatus::WaitingUpload.as_str(), actual: asset.status }.into());
+        return Err(
+            MediaError::WrongState { expected: AssetStatus::WaitingUpload.as_str(), actual: asset.status }.into()
+        );
     }
     if let Some(open) = uploads::open_for_asset(&state.pool, asset_id).await? {
         if !open.is_expired(OffsetDateTime::now_utc()) {

@@ -67,9 +67,8 @@ impl Lease {
     pub async fn acquire(state: &AppState, upload_id: Uuid) -> Result<(Self, UploadRow), MediaError> {
         let token = Uuid::new_v4();
         let duration = state.uploads.lease;
-        let row = uploads::acquire_lease(&state.pool, upload_id, token, duration)
-            .await?
-            .ok_or(MediaError::UploadLocked)?;
+        let row =
+            uploads::acquire_lease(&state.pool, upload_id, token, duration).await?.ok_or(MediaError::UploadLocked)?;
         let lease =
             Self { pool: state.pool.clone(), upload_id, token, duration, renewed_at: Instant::now(), released: false };
         Ok((lease, row))
@@ -220,8 +219,8 @@ impl Patch<'_> {
         self.hash_buffer(size);
         let part: Bytes = self.buffer.split_to(size).freeze();
         self.hashed = 0;
-        let part_number = u32::try_from(self.parts.len() + 1)
-            .map_err(|_| MediaError::Corrupt("too many parts".to_owned()))?;
+        let part_number =
+            u32::try_from(self.parts.len() + 1).map_err(|_| MediaError::Corrupt("too many parts".to_owned()))?;
         let info = self.state.storage.upload_part(&self.key, &self.multipart, part_number, part).await?;
         self.parts_bytes += info.size;
         self.parts.push(StoredPart { part_number, etag: info.etag, size: info.size });
@@ -287,13 +286,21 @@ impl Patch<'_> {
                 .collect();
             let meta = self.state.storage.complete_multipart(&self.key, &self.multipart, &completed).await?;
             if meta.size != length {
-                return Err(MediaError::Corrupt(format!("completed object has {} bytes, expected {length}", meta.size)));
+                return Err(MediaError::Corrupt(format!(
+                    "completed object has {} bytes, expected {length}",
+                    meta.size
+                )));
             }
         }
         let hash_state = save_hash(&self.hasher);
         let sha256: [u8; 32] = self.hasher.clone().finalize().into();
-        let progress =
-            Progress { offset: length, length: Some(length), parts: &self.parts, tail_size: 0, hash_state: &hash_state };
+        let progress = Progress {
+            offset: length,
+            length: Some(length),
+            parts: &self.parts,
+            tail_size: 0,
+            hash_state: &hash_state,
+        };
         let source = SourceObject { key: self.key.clone(), size: length, sha256 };
         record_completion(self.state, self.upload, self.token, &progress, &source).await?;
         lease.forget();
@@ -361,7 +368,8 @@ pub async fn recover_published(state: &AppState, upload: &UploadRow) -> Result<O
         let hash_state = save_hash(&hasher);
         let sha256: [u8; 32] = hasher.finalize().into();
         let parts = upload.parts()?;
-        let progress = Progress { offset: length, length: Some(length), parts: &parts, tail_size: 0, hash_state: &hash_state };
+        let progress =
+            Progress { offset: length, length: Some(length), parts: &parts, tail_size: 0, hash_state: &hash_state };
         let source = SourceObject { key: key.clone(), size: length, sha256 };
         record_completion(state, &upload, lease.token(), &progress, &source).await?;
         Ok(sha256)
@@ -672,7 +680,8 @@ where
     }
     let hash_state = save_hash(&hasher);
     let sha256: [u8; 32] = hasher.finalize().into();
-    let progress = Progress { offset: position, length: Some(position), parts: &[], tail_size: 0, hash_state: &hash_state };
+    let progress =
+        Progress { offset: position, length: Some(position), parts: &[], tail_size: 0, hash_state: &hash_state };
     record_completion(state, upload, token, &progress, &SourceObject { key, size: position, sha256 }).await?;
     lease.forget();
     tracing::info!(upload_id = %upload.upload_id, asset_id = %upload.asset_id, size = position,

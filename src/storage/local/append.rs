@@ -97,13 +97,7 @@ impl LocalAppendFile {
             }
             Ok(())
         });
-        Self {
-            pending: Vec::with_capacity(WRITE_BUFFER_BYTES),
-            spare,
-            queue: Some(queue),
-            writer: Some(writer),
-            size,
-        }
+        Self { pending: Vec::with_capacity(WRITE_BUFFER_BYTES), spare, queue: Some(queue), writer: Some(writer), size }
     }
 
     /// Why the writer thread stopped (it only stops early on an error).
@@ -186,13 +180,14 @@ impl AppendStore for LocalStore {
     async fn open_append(&self, name: &str, offset: u64) -> Result<Box<dyn AppendFile>, StorageError> {
         let path = self.append_path(name)?;
         let lock = self.append_writers.acquire(name).await;
-        let file = tokio::fs::OpenOptions::new().write(true).create(offset == 0).open(&path).await.map_err(|error| {
-            if error.kind() == std::io::ErrorKind::NotFound {
-                StorageError::UploadNotFound
-            } else {
-                StorageError::io("open_append", error)
-            }
-        })?;
+        let file =
+            tokio::fs::OpenOptions::new().write(true).create(offset == 0).open(&path).await.map_err(|error| {
+                if error.kind() == std::io::ErrorKind::NotFound {
+                    StorageError::UploadNotFound
+                } else {
+                    StorageError::io("open_append", error)
+                }
+            })?;
         let io_error = |error| StorageError::io("open_append", error);
         let length = file.metadata().await.map_err(io_error)?.len();
         if length < offset {
@@ -226,7 +221,9 @@ impl AppendStore for LocalStore {
     async fn discard_append(&self, name: &str) -> Result<(), StorageError> {
         let path = self.append_path(name)?;
         match tokio::fs::remove_file(&path).await {
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(StorageError::io("discard_append", error)),
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                Err(StorageError::io("discard_append", error))
+            }
             _ => Ok(()),
         }
     }

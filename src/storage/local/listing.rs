@@ -11,10 +11,7 @@ use crate::storage::{KeyPrefix, ObjectKey};
 /// Every regular file below `root` whose key starts with `prefix`, sorted by key. Dot entries
 /// (bookkeeping) and symbolic links are skipped; only directories that can contain matching
 /// keys are entered.
-pub(super) fn list_files(
-    root: &Path,
-    prefix: &KeyPrefix,
-) -> io::Result<Vec<(ObjectKey, PathBuf, fs::Metadata)>> {
+pub(super) fn list_files(root: &Path, prefix: &KeyPrefix) -> io::Result<Vec<(ObjectKey, PathBuf, fs::Metadata)>> {
     let prefix = prefix.as_str();
     let start = prefix.rfind('/').map_or("", |slash| &prefix[..slash]);
     let Some(start_path) = paths::existing_directory(root, start)? else {
@@ -37,11 +34,7 @@ pub(super) fn list_files(
             if name.starts_with('.') {
                 continue;
             }
-            let key = if relative.is_empty() {
-                name
-            } else {
-                format!("{relative}/{name}")
-            };
+            let key = if relative.is_empty() { name } else { format!("{relative}/{name}") };
             let file_type = entry.file_type()?;
             if file_type.is_dir() {
                 let as_directory = format!("{key}/");
@@ -76,12 +69,7 @@ pub(super) fn remove_files(root: &Path, prefix: &KeyPrefix) -> io::Result<u64> {
             Err(error) if error.kind() == ErrorKind::NotFound => {}
             Err(error) => return Err(error),
         }
-        directories.extend(
-            path.ancestors()
-                .skip(1)
-                .take_while(|dir| *dir != root)
-                .map(Path::to_path_buf),
-        );
+        directories.extend(path.ancestors().skip(1).take_while(|dir| *dir != root).map(Path::to_path_buf));
     }
     // Deepest first, so children go before their parents; directories that still hold
     // something fail to be removed, which is exactly what should happen.

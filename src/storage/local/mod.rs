@@ -31,8 +31,8 @@ use tokio_util::io::ReaderStream;
 use url::Url;
 
 use crate::storage::{
-    BodyStream, ByteRange, CompletedPart, KeyPrefix, LocalSettings, MultipartId, ObjectBody,
-    AppendStore, ObjectKey, ObjectMeta, ObjectStore, PartInfo, PutOptions, StorageError,
+    AppendStore, BodyStream, ByteRange, CompletedPart, KeyPrefix, LocalSettings, MultipartId, ObjectBody, ObjectKey,
+    ObjectMeta, ObjectStore, PartInfo, PutOptions, StorageError,
 };
 
 const STAGING_DIR: &str = ".staging";
@@ -86,29 +86,11 @@ impl LocalStore {
     /// Streams `body` into a new file in `.staging`, optionally hashing it with MD5 on the way.
     /// The returned guard removes the file unless it is published, so an error from the body
     /// (or a cancelled request) leaves nothing behind.
-    async fn stage(
-        &self,
-        op: &'static str,
-        mut body: BodyStream,
-        hash: bool,
-    ) -> Result<Staged, StorageError> {
+    async fn stage(&self, op: &'static str, mut body: BodyStream, hash: bool) -> Result<Staged, StorageError> {
         let io_error = |error| StorageError::io(op, error);
-        let path = self
-            .root
-            .join(STAGING_DIR)
-            .join(uuid::Uuid::new_v4().to_string());
-        let file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .await
-            .map_err(io_error)?;
-        let mut staged = Staged {
-            path,
-            size: 0,
-            md5: None,
-            published: false,
-        };
+        let path = self.root.join(STAGING_DIR).join(uuid::Uuid::new_v4().to_string());
+        let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&path).await.map_err(io_error)?;
+        let mut staged = Staged { path, size: 0, md5: None, published: false };
         let mut hasher = hash.then(Md5::new);
         let mut writer = BufWriter::with_capacity(BUFFER_BYTES, file);
         while let Some(chunk) = body.next().await {
@@ -127,19 +109,11 @@ impl LocalStore {
 
     /// Renames a staged file onto `key`. A concurrent `delete_prefix` may remove the freshly
     /// created parent directories between the path check and the rename, so that case retries.
-    async fn publish(
-        &self,
-        op: &'static str,
-        mut staged: Staged,
-        key: &ObjectKey,
-    ) -> Result<ObjectMeta, StorageError> {
+    async fn publish(&self, op: &'static str, mut staged: Staged, key: &ObjectKey) -> Result<ObjectMeta, StorageError> {
         let mut attempts = 0;
         let path = loop {
             attempts += 1;
-            let path = self
-                .object_path(key, true)
-                .await
-                .map_err(|error| StorageError::io(op, error))?;
+            let path = self.object_path(key, true).await.map_err(|error| StorageError::io(op, error))?;
             match tokio::fs::rename(&staged.path, &path).await {
                 Ok(()) => break path,
                 Err(error) if error.kind() == ErrorKind::NotFound && attempts < 3 => continue,
@@ -147,9 +121,7 @@ impl LocalStore {
             }
         };
         staged.published = true;
-        let metadata = tokio::fs::symlink_metadata(&path)
-            .await
-            .map_err(|error| StorageError::io(op, error))?;
+        let metadata = tokio::fs::symlink_metadata(&path).await.map_err(|error| StorageError::io(op, error))?;
         Ok(object_meta(key.clone(), &metadata))
     }
 }
@@ -183,24 +155,12 @@ impl ObjectStore for LocalStore {
     }
 
     async fn check(&self) -> Result<(), StorageError> {
-        let probe = self
-            .root
-            .join(STAGING_DIR)
-            .join(format!("check-{}", uuid::Uuid::new_v4()));
-        tokio::fs::write(&probe, b"ok")
-            .await
-            .map_err(|error| StorageError::io("check", error))?;
-        tokio::fs::remove_file(&probe)
-            .await
-            .map_err(|error| StorageError::io("check", error))
+        let probe = self.root.join(STAGING_DIR).join(format!("check-{}", uuid::Uuid::new_v4()));
+        tokio::fs::write(&probe, b"ok").await.map_err(|error| StorageError::io("check", error))?;
+        tokio::fs::remove_file(&probe).await.map_err(|error| StorageError::io("check", error))
     }
 
-    async fn put(
-        &self,
-        key: &ObjectKey,
-        body: BodyStream,
-        _options: PutOptions,
-    ) -> Result<ObjectMeta, StorageError> {
+    async fn put(&self, key: &ObjectKey, body: BodyStream, _options: PutOptions) -> Result<ObjectMeta, StorageError> {
         // The local backend keeps no metadata: the content type always follows the extension.
         let staged = self.stage("put", body, false).await?;
         self.publish("put", staged, key).await
@@ -210,27 +170,15 @@ impl ObjectStore for LocalStore {
     /// a copy: the local transcoder's packages are written next to the data directory in the
     /// usual set-up); otherwise copies it like `put`. Either way the data is on disk before the
     /// object appears, as with `put`.
-    async fn put_file(
-        &self,
-        key: &ObjectKey,
-        path: &Path,
-        options: PutOptions,
-    ) -> Result<ObjectMeta, StorageError> {
+    async fn put_file(&self, key: &ObjectKey, path: &Path, options: PutOptions) -> Result<ObjectMeta, StorageError> {
         let op = "put_file";
-        let file = tokio::fs::File::open(path)
-            .await
-            .map_err(|error| StorageError::io(op, error))?;
-        file.sync_all()
-            .await
-            .map_err(|error| StorageError::io(op, error))?;
+        let file = tokio::fs::File::open(path).await.map_err(|error| StorageError::io(op, error))?;
+        file.sync_all().await.map_err(|error| StorageError::io(op, error))?;
         let body: BodyStream = Box::pin(ReaderStream::new(file));
         let mut attempts = 0;
         let target = loop {
             attempts += 1;
-            let target = self
-                .object_path(key, true)
-                .await
-                .map_err(|error| StorageError::io(op, error))?;
+            let target = self.object_path(key, true).await.map_err(|error| StorageError::io(op, error))?;
             match tokio::fs::rename(path, &target).await {
                 Ok(()) => break target,
                 // A concurrent `delete_prefix` removed the fresh parent directories.
@@ -241,9 +189,7 @@ impl ObjectStore for LocalStore {
                 Err(error) => return Err(StorageError::io(op, error)),
             }
         };
-        let metadata = tokio::fs::symlink_metadata(&target)
-            .await
-            .map_err(|error| StorageError::io(op, error))?;
+        let metadata = tokio::fs::symlink_metadata(&target).await.map_err(|error| StorageError::io(op, error))?;
         Ok(object_meta(key.clone(), &metadata))
     }
 
@@ -261,18 +207,9 @@ impl ObjectStore for LocalStore {
         }
     }
 
-    async fn get(
-        &self,
-        key: &ObjectKey,
-        range: Option<ByteRange>,
-    ) -> Result<ObjectBody, StorageError> {
-        let path = self
-            .object_path(key, false)
-            .await
-            .map_err(read_error("get"))?;
-        let mut file = tokio::fs::File::open(&path)
-            .await
-            .map_err(read_error("get"))?;
+    async fn get(&self, key: &ObjectKey, range: Option<ByteRange>) -> Result<ObjectBody, StorageError> {
+        let path = self.object_path(key, false).await.map_err(read_error("get"))?;
+        let mut file = tokio::fs::File::open(&path).await.map_err(read_error("get"))?;
         let metadata = file.metadata().await.map_err(read_error("get"))?;
         if !metadata.is_file() {
             return Err(StorageError::NotFound);
@@ -281,23 +218,14 @@ impl ObjectStore for LocalStore {
         let (range, length) = match range {
             None => (None, meta.size),
             Some(range) => {
-                let (first, last) = range
-                    .resolve(meta.size)
-                    .ok_or(StorageError::RangeNotSatisfiable)?;
-                file.seek(SeekFrom::Start(first))
-                    .await
-                    .map_err(|error| StorageError::io("get", error))?;
+                let (first, last) = range.resolve(meta.size).ok_or(StorageError::RangeNotSatisfiable)?;
+                file.seek(SeekFrom::Start(first)).await.map_err(|error| StorageError::io("get", error))?;
                 (Some((first, last)), last - first + 1)
             }
         };
-        let stream =
-            ReaderStream::with_capacity(tokio::io::AsyncReadExt::take(file, length), BUFFER_BYTES)
-                .map_err(|error| StorageError::io("get", error));
-        Ok(ObjectBody {
-            meta,
-            range,
-            stream: Box::pin(stream),
-        })
+        let stream = ReaderStream::with_capacity(tokio::io::AsyncReadExt::take(file, length), BUFFER_BYTES)
+            .map_err(|error| StorageError::io("get", error));
+        Ok(ObjectBody { meta, range, stream: Box::pin(stream) })
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StorageError> {
@@ -319,10 +247,7 @@ impl ObjectStore for LocalStore {
         let found = blocking(move || listing::list_files(&root, &prefix))
             .await
             .map_err(|error| StorageError::io("list", error))?;
-        Ok(found
-            .into_iter()
-            .map(|(key, _path, metadata)| object_meta(key, &metadata))
-            .collect())
+        Ok(found.into_iter().map(|(key, _path, metadata)| object_meta(key, &metadata)).collect())
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
@@ -351,37 +276,18 @@ impl ObjectStore for LocalStore {
     }
 
     async fn copy(&self, from: &ObjectKey, to: &ObjectKey) -> Result<ObjectMeta, StorageError> {
-        let source = self
-            .object_path(from, false)
-            .await
-            .map_err(read_error("copy"))?;
-        let metadata = tokio::fs::symlink_metadata(&source)
-            .await
-            .map_err(read_error("copy"))?;
+        let source = self.object_path(from, false).await.map_err(read_error("copy"))?;
+        let metadata = tokio::fs::symlink_metadata(&source).await.map_err(read_error("copy"))?;
         if !metadata.is_file() {
             return Err(StorageError::NotFound);
         }
-        let staged_path = self
-            .root
-            .join(STAGING_DIR)
-            .join(uuid::Uuid::new_v4().to_string());
-        let staged = Staged {
-            path: staged_path.clone(),
-            size: metadata.len(),
-            md5: None,
-            published: false,
-        };
-        blocking(move || fs::copy(&source, &staged_path))
-            .await
-            .map_err(read_error("copy"))?;
+        let staged_path = self.root.join(STAGING_DIR).join(uuid::Uuid::new_v4().to_string());
+        let staged = Staged { path: staged_path.clone(), size: metadata.len(), md5: None, published: false };
+        blocking(move || fs::copy(&source, &staged_path)).await.map_err(read_error("copy"))?;
         self.publish("copy", staged, to).await
     }
 
-    async fn presign_get(
-        &self,
-        key: &ObjectKey,
-        expires_in: Duration,
-    ) -> Result<String, StorageError> {
+    async fn presign_get(&self, key: &ObjectKey, expires_in: Duration) -> Result<String, StorageError> {
         self.presign_object("GET", key, "", expires_in)
     }
 
@@ -394,11 +300,7 @@ impl ObjectStore for LocalStore {
         self.presign_object("PUT", key, content_type, expires_in)
     }
 
-    async fn create_multipart(
-        &self,
-        key: &ObjectKey,
-        options: PutOptions,
-    ) -> Result<MultipartId, StorageError> {
+    async fn create_multipart(&self, key: &ObjectKey, options: PutOptions) -> Result<MultipartId, StorageError> {
         self.create_upload(key, options).await
     }
 
@@ -410,8 +312,7 @@ impl ObjectStore for LocalStore {
         body: Bytes,
     ) -> Result<PartInfo, StorageError> {
         let body: BodyStream = Box::pin(futures::stream::once(async move { Ok(body) }));
-        self.upload_part_stream(key, upload, part_number, body)
-            .await
+        self.upload_part_stream(key, upload, part_number, body).await
     }
 
     async fn presign_part(
@@ -424,11 +325,7 @@ impl ObjectStore for LocalStore {
         self.presign_upload_part(key, upload, part_number, expires_in)
     }
 
-    async fn list_parts(
-        &self,
-        key: &ObjectKey,
-        upload: &MultipartId,
-    ) -> Result<Vec<PartInfo>, StorageError> {
+    async fn list_parts(&self, key: &ObjectKey, upload: &MultipartId) -> Result<Vec<PartInfo>, StorageError> {
         self.uploaded_parts(key, upload).await
     }
 
@@ -441,11 +338,7 @@ impl ObjectStore for LocalStore {
         self.complete_upload(key, upload, parts).await
     }
 
-    async fn abort_multipart(
-        &self,
-        key: &ObjectKey,
-        upload: &MultipartId,
-    ) -> Result<(), StorageError> {
+    async fn abort_multipart(&self, key: &ObjectKey, upload: &MultipartId) -> Result<(), StorageError> {
         self.abort_upload(key, upload).await
     }
 }
@@ -454,9 +347,7 @@ impl ObjectStore for LocalStore {
 /// rename publishes new content (unless within the same second with the same size).
 fn object_meta(key: ObjectKey, metadata: &fs::Metadata) -> ObjectMeta {
     let modified = metadata.modified().ok();
-    let modified_secs = modified
-        .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |age| age.as_secs());
+    let modified_secs = modified.and_then(|time| time.duration_since(UNIX_EPOCH).ok()).map_or(0, |age| age.as_secs());
     let content_type = content_type_for(&key).to_owned();
     ObjectMeta {
         key,
@@ -475,19 +366,11 @@ fn is_absent(error: &io::Error) -> bool {
 
 fn read_error(op: &'static str) -> impl Fn(io::Error) -> StorageError {
     move |error| {
-        if is_absent(&error) {
-            StorageError::NotFound
-        } else {
-            StorageError::io(op, error)
-        }
+        if is_absent(&error) { StorageError::NotFound } else { StorageError::io(op, error) }
     }
 }
 
 /// Runs blocking filesystem work off the async threads.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> io::Result<T> + Send + 'static,
-) -> io::Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(io::Error::other)?
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(io::Error::other)?
 }

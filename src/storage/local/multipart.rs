@@ -15,8 +15,7 @@ use uuid::Uuid;
 
 use super::{LocalStore, MULTIPART_DIR, STAGING_DIR, Staged, blocking};
 use crate::storage::{
-    BodyStream, CompletedPart, MultipartId, ObjectKey, ObjectMeta, PartInfo, PutOptions,
-    StorageError,
+    BodyStream, CompletedPart, MultipartId, ObjectKey, ObjectMeta, PartInfo, PutOptions, StorageError,
 };
 
 const UPLOAD_FILE: &str = "upload.json";
@@ -37,11 +36,9 @@ impl LocalStore {
     ) -> Result<MultipartId, StorageError> {
         let id = Uuid::new_v4().hyphenated().to_string();
         let directory = self.root.join(MULTIPART_DIR).join(&id);
-        let record = serde_json::to_vec(&UploadRecord {
-            key: key.as_str().to_owned(),
-            content_type: options.content_type,
-        })
-        .map_err(|error| StorageError::io("create_multipart", io::Error::other(error)))?;
+        let record =
+            serde_json::to_vec(&UploadRecord { key: key.as_str().to_owned(), content_type: options.content_type })
+                .map_err(|error| StorageError::io("create_multipart", io::Error::other(error)))?;
         blocking(move || {
             fs::create_dir(&directory)?;
             // Written then renamed: an upload without its record is treated as unknown.
@@ -96,11 +93,7 @@ impl LocalStore {
             }
         })?;
         staged.published = true;
-        Ok(PartInfo {
-            part_number,
-            etag: format!("\"{md5}\""),
-            size,
-        })
+        Ok(PartInfo { part_number, etag: format!("\"{md5}\""), size })
     }
 
     pub(super) async fn uploaded_parts(
@@ -109,9 +102,8 @@ impl LocalStore {
         upload: &MultipartId,
     ) -> Result<Vec<PartInfo>, StorageError> {
         let directory = self.upload_directory(key, upload).await?;
-        let parts = blocking(move || read_parts(&directory))
-            .await
-            .map_err(|error| StorageError::io("list_parts", error))?;
+        let parts =
+            blocking(move || read_parts(&directory)).await.map_err(|error| StorageError::io("list_parts", error))?;
         Ok(parts.into_values().map(|(info, _path)| info).collect())
     }
 
@@ -124,13 +116,8 @@ impl LocalStore {
         if parts.is_empty() {
             return Err(StorageError::InvalidMultipart("no parts given".to_owned()));
         }
-        if parts
-            .windows(2)
-            .any(|pair| pair[0].part_number >= pair[1].part_number)
-        {
-            return Err(StorageError::InvalidMultipart(
-                "part numbers must be in ascending order".to_owned(),
-            ));
+        if parts.windows(2).any(|pair| pair[0].part_number >= pair[1].part_number) {
+            return Err(StorageError::InvalidMultipart("part numbers must be in ascending order".to_owned()));
         }
         let directory = self.upload_directory(key, upload).await?;
         let uploaded = {
@@ -142,32 +129,18 @@ impl LocalStore {
         let mut sources = Vec::with_capacity(parts.len());
         for part in parts {
             let Some((info, path)) = uploaded.get(&part.part_number) else {
-                return Err(StorageError::InvalidMultipart(format!(
-                    "part {} was not uploaded",
-                    part.part_number
-                )));
+                return Err(StorageError::InvalidMultipart(format!("part {} was not uploaded", part.part_number)));
             };
             if info.etag.trim_matches('"') != part.etag.trim_matches('"') {
-                return Err(StorageError::InvalidMultipart(format!(
-                    "part {} has a different ETag",
-                    part.part_number
-                )));
+                return Err(StorageError::InvalidMultipart(format!("part {} has a different ETag", part.part_number)));
             }
             sources.push(path.clone());
         }
         let staged_path = self.root.join(STAGING_DIR).join(Uuid::new_v4().to_string());
-        let staged = Staged {
-            path: staged_path.clone(),
-            size: 0,
-            md5: None,
-            published: false,
-        };
+        let staged = Staged { path: staged_path.clone(), size: 0, md5: None, published: false };
         blocking(move || {
             // Streaming concatenation: memory stays at one copy buffer whatever the part sizes.
-            let mut output = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&staged_path)?;
+            let mut output = fs::OpenOptions::new().write(true).create_new(true).open(&staged_path)?;
             for source in sources {
                 io::copy(&mut fs::File::open(source)?, &mut output)?;
             }
@@ -182,49 +155,35 @@ impl LocalStore {
         Ok(meta)
     }
 
-    pub(super) async fn abort_upload(
-        &self,
-        key: &ObjectKey,
-        upload: &MultipartId,
-    ) -> Result<(), StorageError> {
+    pub(super) async fn abort_upload(&self, key: &ObjectKey, upload: &MultipartId) -> Result<(), StorageError> {
         let directory = match self.upload_directory(key, upload).await {
             Ok(directory) => directory,
             Err(StorageError::UploadNotFound) => return Ok(()),
             Err(error) => return Err(error),
         };
         match blocking(move || fs::remove_dir_all(directory)).await {
-            Err(error) if error.kind() != ErrorKind::NotFound => {
-                Err(StorageError::io("abort_multipart", error))
-            }
+            Err(error) if error.kind() != ErrorKind::NotFound => Err(StorageError::io("abort_multipart", error)),
             _ => Ok(()),
         }
     }
 
     /// The directory of an upload in progress for `key`. Upload ids arrive from clients through
     /// presigned URLs, so only canonical UUIDs are accepted before one touches a path.
-    async fn upload_directory(
-        &self,
-        key: &ObjectKey,
-        upload: &MultipartId,
-    ) -> Result<PathBuf, StorageError> {
-        let is_canonical =
-            Uuid::parse_str(&upload.0).is_ok_and(|id| id.hyphenated().to_string() == upload.0);
+    async fn upload_directory(&self, key: &ObjectKey, upload: &MultipartId) -> Result<PathBuf, StorageError> {
+        let is_canonical = Uuid::parse_str(&upload.0).is_ok_and(|id| id.hyphenated().to_string() == upload.0);
         if !is_canonical {
             return Err(StorageError::UploadNotFound);
         }
         let directory = self.root.join(MULTIPART_DIR).join(&upload.0);
         let record = match tokio::fs::read(directory.join(UPLOAD_FILE)).await {
             Ok(record) => record,
-            Err(error)
-                if matches!(error.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) =>
-            {
+            Err(error) if matches!(error.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
                 return Err(StorageError::UploadNotFound);
             }
             Err(error) => return Err(StorageError::io("multipart", error)),
         };
-        let record: UploadRecord = serde_json::from_slice(&record).map_err(|error| {
-            StorageError::io("multipart", io::Error::new(ErrorKind::InvalidData, error))
-        })?;
+        let record: UploadRecord = serde_json::from_slice(&record)
+            .map_err(|error| StorageError::io("multipart", io::Error::new(ErrorKind::InvalidData, error)))?;
         // S3 scopes an upload id to its key; a mismatch is an unknown upload there too.
         if record.key != key.as_str() {
             return Err(StorageError::UploadNotFound);
@@ -249,17 +208,7 @@ fn read_parts(directory: &std::path::Path) -> io::Result<BTreeMap<u32, (PartInfo
             continue;
         }
         let size = entry.metadata()?.len();
-        parts.insert(
-            part_number,
-            (
-                PartInfo {
-                    part_number,
-                    etag: format!("\"{md5}\""),
-                    size,
-                },
-                entry.path(),
-            ),
-        );
+        parts.insert(part_number, (PartInfo { part_number, etag: format!("\"{md5}\""), size }, entry.path()));
     }
     Ok(parts)
 }

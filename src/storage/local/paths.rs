@@ -16,15 +16,9 @@ use crate::storage::ObjectKey;
 
 /// The path of `key` below `root` (which must be canonical). With `create_parents`, missing
 /// directories on the way are created; without, a missing one yields `NotFound`.
-pub(super) fn object_path(
-    root: &Path,
-    key: &ObjectKey,
-    create_parents: bool,
-) -> io::Result<PathBuf> {
+pub(super) fn object_path(root: &Path, key: &ObjectKey, create_parents: bool) -> io::Result<PathBuf> {
     let segments: Vec<&str> = key.segments().collect();
-    let (file_name, directories) = segments
-        .split_last()
-        .expect("a parsed key has at least one segment");
+    let (file_name, directories) = segments.split_last().expect("a parsed key has at least one segment");
     let mut path = root.to_path_buf();
     for directory in directories {
         path.push(directory);
@@ -86,10 +80,7 @@ fn ensure_directory(path: &Path, metadata: &fs::Metadata) -> io::Result<()> {
     } else {
         Err(io::Error::new(
             ErrorKind::NotADirectory,
-            format!(
-                "{} is an object, so it cannot also be a prefix",
-                path.display()
-            ),
+            format!("{} is an object, so it cannot also be a prefix", path.display()),
         ))
     }
 }
@@ -97,9 +88,6 @@ fn ensure_directory(path: &Path, metadata: &fs::Metadata) -> io::Result<()> {
 fn symlink_refused(path: &Path) -> io::Error {
     io::Error::new(
         ErrorKind::PermissionDenied,
-        format!(
-            "refusing to follow the symbolic link {} below the storage root",
-            path.display()
-        ),
+        format!("refusing to follow the symbolic link {} below the storage root", path.display()),
     )
 }

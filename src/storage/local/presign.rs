@@ -23,37 +23,19 @@ const SIGNATURE_VERSION: &str = "lectern-presign-v1";
 
 /// What a signature authorises.
 pub enum Grant<'a> {
-    Object {
-        method: &'a str,
-        key: &'a str,
-        content_type: &'a str,
-    },
-    Part {
-        key: &'a str,
-        upload_id: &'a str,
-        part_number: u32,
-    },
+    Object { method: &'a str, key: &'a str, content_type: &'a str },
+    Part { key: &'a str, upload_id: &'a str, part_number: u32 },
 }
 
 impl Grant<'_> {
     /// Fields joined by newlines, which neither keys, upload ids nor header values can contain.
     fn message(&self, expires: u64) -> String {
         match self {
-            Self::Object {
-                method,
-                key,
-                content_type,
-            } => {
+            Self::Object { method, key, content_type } => {
                 format!("{SIGNATURE_VERSION}\n{method}\nobjects/{key}\n{expires}\n{content_type}")
             }
-            Self::Part {
-                key,
-                upload_id,
-                part_number,
-            } => {
-                format!(
-                    "{SIGNATURE_VERSION}\nPUT\nuploads/{upload_id}/{part_number}\n{key}\n{expires}"
-                )
+            Self::Part { key, upload_id, part_number } => {
+                format!("{SIGNATURE_VERSION}\nPUT\nuploads/{upload_id}/{part_number}\n{key}\n{expires}")
             }
         }
     }
@@ -72,16 +54,10 @@ impl LocalStore {
     }
 
     /// Checks the signature first (so a tampered expiry reads as tampering), then the expiry.
-    pub fn verify(
-        &self,
-        grant: &Grant<'_>,
-        query: &SignedQuery,
-    ) -> Result<(), SignatureError> {
+    pub fn verify(&self, grant: &Grant<'_>, query: &SignedQuery) -> Result<(), SignatureError> {
         let signature = hex::decode(&query.signature).map_err(|_| SignatureError::Invalid)?;
         // `verify_slice` compares in constant time.
-        self.mac(grant, query.expires)
-            .verify_slice(&signature)
-            .map_err(|_| SignatureError::Invalid)?;
+        self.mac(grant, query.expires).verify_slice(&signature).map_err(|_| SignatureError::Invalid)?;
         if unix_now() > query.expires {
             return Err(SignatureError::Expired);
         }
@@ -112,20 +88,10 @@ impl LocalStore {
         expires_in: Duration,
     ) -> Result<String, StorageError> {
         let expires = expiry(expires_in);
-        let signature = self.sign(
-            &Grant::Object {
-                method,
-                key: key.as_str(),
-                content_type,
-            },
-            expires,
-        );
+        let signature = self.sign(&Grant::Object { method, key: key.as_str(), content_type }, expires);
         let expires = expires.to_string();
         let segments = ["objects"].into_iter().chain(key.segments());
-        self.storage_url(
-            segments,
-            &[("expires", &expires), ("signature", &signature)],
-        )
+        self.storage_url(segments, &[("expires", &expires), ("signature", &signature)])
     }
 
     pub(super) fn presign_upload_part(
@@ -136,20 +102,12 @@ impl LocalStore {
         expires_in: Duration,
     ) -> Result<String, StorageError> {
         let expires = expiry(expires_in);
-        let grant = Grant::Part {
-            key: key.as_str(),
-            upload_id: &upload.0,
-            part_number,
-        };
+        let grant = Grant::Part { key: key.as_str(), upload_id: &upload.0, part_number };
         let signature = self.sign(&grant, expires);
         let (expires, part) = (expires.to_string(), part_number.to_string());
         self.storage_url(
             ["uploads", &upload.0, &part],
-            &[
-                ("key", key.as_str()),
-                ("expires", &expires),
-                ("signature", &signature),
-            ],
+            &[("key", key.as_str()), ("expires", &expires), ("signature", &signature)],
         )
     }
 }
@@ -182,11 +140,7 @@ impl SignedQuery {
             }
         }
         match (expires, signature) {
-            (Some(expires), Some(signature)) => Ok(Self {
-                expires,
-                signature,
-                key,
-            }),
+            (Some(expires), Some(signature)) => Ok(Self { expires, signature, key }),
             _ => Err(SignatureError::Invalid),
         }
     }
@@ -199,9 +153,7 @@ fn expiry(expires_in: Duration) -> u64 {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs())
 }
 
 #[cfg(test)]
@@ -220,66 +172,32 @@ mod tests {
     }
 
     fn signed(store: &LocalStore, grant: &Grant<'_>, expires: u64) -> SignedQuery {
-        SignedQuery {
-            expires,
-            signature: store.sign(grant, expires),
-            key: None,
-        }
+        SignedQuery { expires, signature: store.sign(grant, expires), key: None }
     }
 
     #[test]
     fn a_signature_only_verifies_for_what_it_granted() {
         let store = store();
         let expires = unix_now() + 60;
-        let grant = Grant::Object {
-            method: "PUT",
-            key: "a/b.mp4",
-            content_type: "video/mp4",
-        };
+        let grant = Grant::Object { method: "PUT", key: "a/b.mp4", content_type: "video/mp4" };
         let query = signed(&store, &grant, expires);
         assert_eq!(store.verify(&grant, &query), Ok(()));
         for other in [
-            Grant::Object {
-                method: "GET",
-                key: "a/b.mp4",
-                content_type: "video/mp4",
-            },
-            Grant::Object {
-                method: "PUT",
-                key: "a/c.mp4",
-                content_type: "video/mp4",
-            },
-            Grant::Object {
-                method: "PUT",
-                key: "a/b.mp4",
-                content_type: "text/html",
-            },
-            Grant::Part {
-                key: "a/b.mp4",
-                upload_id: "x",
-                part_number: 1,
-            },
+            Grant::Object { method: "GET", key: "a/b.mp4", content_type: "video/mp4" },
+            Grant::Object { method: "PUT", key: "a/c.mp4", content_type: "video/mp4" },
+            Grant::Object { method: "PUT", key: "a/b.mp4", content_type: "text/html" },
+            Grant::Part { key: "a/b.mp4", upload_id: "x", part_number: 1 },
         ] {
             assert_eq!(store.verify(&other, &query), Err(SignatureError::Invalid));
         }
-        let stretched = SignedQuery {
-            expires: expires + 3600,
-            ..signed(&store, &grant, expires)
-        };
-        assert_eq!(
-            store.verify(&grant, &stretched),
-            Err(SignatureError::Invalid)
-        );
+        let stretched = SignedQuery { expires: expires + 3600, ..signed(&store, &grant, expires) };
+        assert_eq!(store.verify(&grant, &stretched), Err(SignatureError::Invalid));
     }
 
     #[test]
     fn a_genuine_but_old_signature_is_expired() {
         let store = store();
-        let grant = Grant::Object {
-            method: "GET",
-            key: "a",
-            content_type: "",
-        };
+        let grant = Grant::Object { method: "GET", key: "a", content_type: "" };
         let query = signed(&store, &grant, unix_now() - 1);
         assert_eq!(store.verify(&grant, &query), Err(SignatureError::Expired));
     }
@@ -287,14 +205,7 @@ mod tests {
     #[test]
     fn urls_keep_the_base_path_and_encode_each_key_segment() {
         let key = ObjectKey::parse("a b/c?d#e%.mp4").expect("valid key");
-        let url = store()
-            .presign_object("GET", &key, "", Duration::from_secs(60))
-            .expect("presign");
-        assert!(
-            url.starts_with(
-                "http://lectern.test/base/storage/objects/a%20b/c%3Fd%23e%25.mp4?expires="
-            ),
-            "{url}"
-        );
+        let url = store().presign_object("GET", &key, "", Duration::from_secs(60)).expect("presign");
+        assert!(url.starts_with("http://lectern.test/base/storage/objects/a%20b/c%3Fd%23e%25.mp4?expires="), "{url}");
     }
 }

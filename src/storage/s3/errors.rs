@@ -46,10 +46,7 @@ where
     match (error.code(), status_of(&error)) {
         (Some("NoSuchUpload"), _) => StorageError::UploadNotFound,
         (Some(code @ ("InvalidPart" | "InvalidPartOrder" | "EntityTooSmall")), _) => {
-            StorageError::InvalidMultipart(format!(
-                "{code}: {}",
-                error.message().unwrap_or_default()
-            ))
+            StorageError::InvalidMultipart(format!("{code}: {}", error.message().unwrap_or_default()))
         }
         (code, Some(404)) if code != Some("NoSuchBucket") => StorageError::UploadNotFound,
         _ => backend_error(op, error),

@@ -17,9 +17,7 @@ use aws_sdk_s3::config::{
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream as S3ByteStream;
-use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier,
-};
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use secrecy::ExposeSecret;
@@ -30,8 +28,8 @@ use errors::{backend_error, error_chain, read_error};
 use crate::storage::content_type::content_type_for;
 use crate::storage::range::parse_content_range;
 use crate::storage::{
-    BodyStream, ByteRange, ByteStream, CompletedPart, KeyPrefix, MultipartId, ObjectBody,
-    ObjectKey, ObjectMeta, ObjectStore, PartInfo, PutOptions, S3Settings, StorageError,
+    BodyStream, ByteRange, ByteStream, CompletedPart, KeyPrefix, MultipartId, ObjectBody, ObjectKey, ObjectMeta,
+    ObjectStore, PartInfo, PutOptions, S3Settings, StorageError,
 };
 
 /// S3's floor for every part but the last.
@@ -49,18 +47,9 @@ pub struct S3Store {
 impl S3Store {
     /// Builds the client, checks the bucket answers and creates it when asked to.
     pub async fn connect(settings: &S3Settings) -> Result<Self, StorageError> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(settings.region.clone()));
-        if let (Some(access_key_id), Some(secret)) =
-            (&settings.access_key_id, &settings.secret_access_key)
-        {
-            let credentials = Credentials::new(
-                access_key_id,
-                secret.expose_secret(),
-                None,
-                None,
-                "lectern-settings",
-            );
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(settings.region.clone()));
+        if let (Some(access_key_id), Some(secret)) = (&settings.access_key_id, &settings.secret_access_key) {
+            let credentials = Credentials::new(access_key_id, secret.expose_secret(), None, None, "lectern-settings");
             loader = loader.credentials_provider(credentials);
         }
         let shared = loader.load().await;
@@ -79,15 +68,7 @@ impl S3Store {
             bucket: settings.bucket.clone(),
             part_size: settings.multipart_part_size.max(MIN_PART_SIZE),
         };
-        if settings.create_bucket
-            && store
-                .client
-                .head_bucket()
-                .bucket(&store.bucket)
-                .send()
-                .await
-                .is_err()
-        {
+        if settings.create_bucket && store.client.head_bucket().bucket(&store.bucket).send().await.is_err() {
             store.create_bucket(&settings.region).await?;
         }
         store.check().await?;
@@ -115,24 +96,12 @@ impl S3Store {
         match request.send().await {
             Ok(_) => Ok(()),
             // Another instance (or test) created it in the meantime.
-            Err(error)
-                if matches!(
-                    error.code(),
-                    Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")
-                ) =>
-            {
-                Ok(())
-            }
+            Err(error) if matches!(error.code(), Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")) => Ok(()),
             Err(error) => Err(backend_error("create_bucket", error)),
         }
     }
 
-    async fn put_single(
-        &self,
-        key: &ObjectKey,
-        body: Bytes,
-        options: &PutOptions,
-    ) -> Result<ObjectMeta, StorageError> {
+    async fn put_single(&self, key: &ObjectKey, body: Bytes, options: &PutOptions) -> Result<ObjectMeta, StorageError> {
         let size = body.len() as u64;
         let content_type = content_type_of(key, options);
         let output = self
@@ -156,8 +125,7 @@ impl S3Store {
     }
 
     fn presigning(expires_in: Duration) -> Result<PresigningConfig, StorageError> {
-        PresigningConfig::expires_in(expires_in)
-            .map_err(|error| StorageError::backend("presign", error))
+        PresigningConfig::expires_in(expires_in).map_err(|error| StorageError::backend("presign", error))
     }
 }
 
@@ -168,12 +136,7 @@ impl ObjectStore for S3Store {
     }
 
     async fn check(&self) -> Result<(), StorageError> {
-        self.client
-            .head_bucket()
-            .bucket(&self.bucket)
-            .send()
-            .await
-            .map_err(|error| backend_error("check", error))?;
+        self.client.head_bucket().bucket(&self.bucket).send().await.map_err(|error| backend_error("check", error))?;
         Ok(())
     }
 
@@ -186,8 +149,7 @@ impl ObjectStore for S3Store {
         let mut buffer = BytesMut::new();
         while buffer.len() < self.part_size {
             match body.next().await {
-                Some(chunk) => buffer
-                    .extend_from_slice(&chunk.map_err(|error| StorageError::io("put", error))?),
+                Some(chunk) => buffer.extend_from_slice(&chunk.map_err(|error| StorageError::io("put", error))?),
                 None => return self.put_single(key, buffer.freeze(), &options).await,
             }
         }
@@ -203,11 +165,7 @@ impl ObjectStore for S3Store {
         result
     }
 
-    async fn get(
-        &self,
-        key: &ObjectKey,
-        range: Option<ByteRange>,
-    ) -> Result<ObjectBody, StorageError> {
+    async fn get(&self, key: &ObjectKey, range: Option<ByteRange>) -> Result<ObjectBody, StorageError> {
         let output = self
             .client
             .get_object()
@@ -218,15 +176,10 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|error| read_error("get", error))?;
         let content_range = output.content_range().and_then(parse_content_range);
-        let length = output
-            .content_length()
-            .and_then(|length| u64::try_from(length).ok())
-            .unwrap_or(0);
+        let length = output.content_length().and_then(|length| u64::try_from(length).ok()).unwrap_or(0);
         let meta = ObjectMeta {
             key: key.clone(),
-            size: content_range
-                .and_then(|(_, _, total)| total)
-                .unwrap_or(length),
+            size: content_range.and_then(|(_, _, total)| total).unwrap_or(length),
             etag: output.e_tag().unwrap_or_default().to_owned(),
             last_modified: output.last_modified().and_then(to_offset_date_time),
             content_type: output.content_type().map(str::to_owned),
@@ -236,38 +189,18 @@ impl ObjectStore for S3Store {
             // A server that ignored the range sent everything: say so rather than pretend.
             _ => None,
         };
-        let stream: ByteStream = Box::pin(futures::stream::unfold(
-            output.body,
-            |mut body| async move {
-                let chunk = body.next().await?;
-                Some((
-                    chunk.map_err(|error| StorageError::backend("get", error)),
-                    body,
-                ))
-            },
-        ));
-        Ok(ObjectBody {
-            meta,
-            range,
-            stream,
-        })
+        let stream: ByteStream = Box::pin(futures::stream::unfold(output.body, |mut body| async move {
+            let chunk = body.next().await?;
+            Some((chunk.map_err(|error| StorageError::backend("get", error)), body))
+        }));
+        Ok(ObjectBody { meta, range, stream })
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StorageError> {
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .send()
-            .await
-        {
+        match self.client.head_object().bucket(&self.bucket).key(key.as_str()).send().await {
             Ok(output) => Ok(Some(ObjectMeta {
                 key: key.clone(),
-                size: output
-                    .content_length()
-                    .and_then(|length| u64::try_from(length).ok())
-                    .unwrap_or(0),
+                size: output.content_length().and_then(|length| u64::try_from(length).ok()).unwrap_or(0),
                 etag: output.e_tag().unwrap_or_default().to_owned(),
                 last_modified: output.last_modified().and_then(to_offset_date_time),
                 content_type: output.content_type().map(str::to_owned),
@@ -281,13 +214,8 @@ impl ObjectStore for S3Store {
 
     async fn list(&self, prefix: &KeyPrefix) -> Result<Vec<ObjectMeta>, StorageError> {
         let mut objects = Vec::new();
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix.as_str())
-            .into_paginator()
-            .send();
+        let mut pages =
+            self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix.as_str()).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|error| backend_error("list", error))?;
             for object in page.contents() {
@@ -297,10 +225,7 @@ impl ObjectStore for S3Store {
                 };
                 objects.push(ObjectMeta {
                     key,
-                    size: object
-                        .size()
-                        .and_then(|size| u64::try_from(size).ok())
-                        .unwrap_or(0),
+                    size: object.size().and_then(|size| u64::try_from(size).ok()).unwrap_or(0),
                     etag: object.e_tag().unwrap_or_default().to_owned(),
                     last_modified: object.last_modified().and_then(to_offset_date_time),
                     content_type: None,
@@ -313,14 +238,7 @@ impl ObjectStore for S3Store {
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
-        match self
-            .client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .send()
-            .await
-        {
+        match self.client.delete_object().bucket(&self.bucket).key(key.as_str()).send().await {
             Ok(_) => Ok(()),
             Err(error) => match read_error("delete", error) {
                 StorageError::NotFound => Ok(()),
@@ -330,12 +248,7 @@ impl ObjectStore for S3Store {
     }
 
     async fn delete_prefix(&self, prefix: &KeyPrefix) -> Result<u64, StorageError> {
-        let keys: Vec<ObjectKey> = self
-            .list(prefix)
-            .await?
-            .into_iter()
-            .map(|meta| meta.key)
-            .collect();
+        let keys: Vec<ObjectKey> = self.list(prefix).await?.into_iter().map(|meta| meta.key).collect();
         for batch in keys.chunks(DELETE_BATCH) {
             if let Err(error) = self.delete_batch(batch).await {
                 // Some S3-compatible servers do not implement DeleteObjects; one by one still works.
@@ -353,33 +266,17 @@ impl ObjectStore for S3Store {
             .copy_object()
             .bucket(&self.bucket)
             .key(to.as_str())
-            .copy_source(format!(
-                "{}/{}",
-                self.bucket,
-                encode_copy_source(from.as_str())
-            ))
+            .copy_source(format!("{}/{}", self.bucket, encode_copy_source(from.as_str())))
             .send()
             .await
             .map_err(|error| read_error("copy", error))?;
-        self.head(to)
-            .await?
-            .ok_or_else(|| StorageError::backend("copy", "the copied object is not visible"))
+        self.head(to).await?.ok_or_else(|| StorageError::backend("copy", "the copied object is not visible"))
     }
 
-    async fn presign_get(
-        &self,
-        key: &ObjectKey,
-        expires_in: Duration,
-    ) -> Result<String, StorageError> {
-        let request = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key.as_str());
-        let presigned = request
-            .presigned(Self::presigning(expires_in)?)
-            .await
-            .map_err(|error| backend_error("presign", error))?;
+    async fn presign_get(&self, key: &ObjectKey, expires_in: Duration) -> Result<String, StorageError> {
+        let request = self.client.get_object().bucket(&self.bucket).key(key.as_str());
+        let presigned =
+            request.presigned(Self::presigning(expires_in)?).await.map_err(|error| backend_error("presign", error))?;
         Ok(presigned.uri().to_owned())
     }
 
@@ -389,24 +286,13 @@ impl ObjectStore for S3Store {
         content_type: &str,
         expires_in: Duration,
     ) -> Result<String, StorageError> {
-        let request = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .content_type(content_type);
-        let presigned = request
-            .presigned(Self::presigning(expires_in)?)
-            .await
-            .map_err(|error| backend_error("presign", error))?;
+        let request = self.client.put_object().bucket(&self.bucket).key(key.as_str()).content_type(content_type);
+        let presigned =
+            request.presigned(Self::presigning(expires_in)?).await.map_err(|error| backend_error("presign", error))?;
         Ok(presigned.uri().to_owned())
     }
 
-    async fn create_multipart(
-        &self,
-        key: &ObjectKey,
-        options: PutOptions,
-    ) -> Result<MultipartId, StorageError> {
+    async fn create_multipart(&self, key: &ObjectKey, options: PutOptions) -> Result<MultipartId, StorageError> {
         self.start_upload(key, options).await
     }
 
@@ -427,15 +313,10 @@ impl ObjectStore for S3Store {
         part_number: u32,
         expires_in: Duration,
     ) -> Result<String, StorageError> {
-        self.presign_upload_part(key, upload, part_number, expires_in)
-            .await
+        self.presign_upload_part(key, upload, part_number, expires_in).await
     }
 
-    async fn list_parts(
-        &self,
-        key: &ObjectKey,
-        upload: &MultipartId,
-    ) -> Result<Vec<PartInfo>, StorageError> {
+    async fn list_parts(&self, key: &ObjectKey, upload: &MultipartId) -> Result<Vec<PartInfo>, StorageError> {
         self.uploaded_parts(key, upload).await
     }
 
@@ -448,11 +329,7 @@ impl ObjectStore for S3Store {
         self.finish_upload(key, upload, parts).await
     }
 
-    async fn abort_multipart(
-        &self,
-        key: &ObjectKey,
-        upload: &MultipartId,
-    ) -> Result<(), StorageError> {
+    async fn abort_multipart(&self, key: &ObjectKey, upload: &MultipartId) -> Result<(), StorageError> {
         self.cancel_upload(key, upload).await
     }
 }
@@ -481,27 +358,19 @@ impl S3Store {
             None => Ok(()),
             Some(failure) => Err(StorageError::backend(
                 "delete_prefix",
-                format!(
-                    "{}: {}",
-                    failure.key().unwrap_or_default(),
-                    failure.message().unwrap_or_default()
-                ),
+                format!("{}: {}", failure.key().unwrap_or_default(), failure.message().unwrap_or_default()),
             )),
         }
     }
 }
 
 fn content_type_of(key: &ObjectKey, options: &PutOptions) -> String {
-    options
-        .content_type
-        .clone()
-        .unwrap_or_else(|| content_type_for(key).to_owned())
+    options.content_type.clone().unwrap_or_else(|| content_type_for(key).to_owned())
 }
 
 fn part_number_i32(part_number: u32) -> Result<i32, StorageError> {
-    i32::try_from(part_number).map_err(|_| {
-        StorageError::InvalidMultipart(format!("part number {part_number} is too large"))
-    })
+    i32::try_from(part_number)
+        .map_err(|_| StorageError::InvalidMultipart(format!("part number {part_number} is too large")))
 }
 
 fn to_offset_date_time(time: &aws_sdk_s3::primitives::DateTime) -> Option<OffsetDateTime> {

@@ -11,8 +11,7 @@ use futures::StreamExt;
 use super::errors::{backend_error, multipart_error};
 use super::{S3Store, content_type_of, part_number_i32};
 use crate::storage::{
-    BodyStream, CompletedPart, MultipartId, ObjectKey, ObjectMeta, ObjectStore, PartInfo,
-    PutOptions, StorageError,
+    BodyStream, CompletedPart, MultipartId, ObjectKey, ObjectMeta, ObjectStore, PartInfo, PutOptions, StorageError,
 };
 
 impl S3Store {
@@ -30,8 +29,7 @@ impl S3Store {
         while !finished {
             while buffer.len() < self.part_size {
                 match body.next().await {
-                    Some(chunk) => buffer
-                        .extend_from_slice(&chunk.map_err(|error| StorageError::io("put", error))?),
+                    Some(chunk) => buffer.extend_from_slice(&chunk.map_err(|error| StorageError::io("put", error))?),
                     None => {
                         finished = true;
                         break;
@@ -45,19 +43,12 @@ impl S3Store {
             let part_number = u32::try_from(parts.len() + 1)
                 .map_err(|_| StorageError::InvalidMultipart("too many parts".to_owned()))?;
             let info = self.upload_part(key, upload, part_number, part).await?;
-            parts.push(CompletedPart {
-                part_number,
-                etag: info.etag,
-            });
+            parts.push(CompletedPart { part_number, etag: info.etag });
         }
         self.complete_multipart(key, upload, &parts).await
     }
 
-    pub(super) async fn start_upload(
-        &self,
-        key: &ObjectKey,
-        options: PutOptions,
-    ) -> Result<MultipartId, StorageError> {
+    pub(super) async fn start_upload(&self, key: &ObjectKey, options: PutOptions) -> Result<MultipartId, StorageError> {
         let output = self
             .client
             .create_multipart_upload()
@@ -68,9 +59,9 @@ impl S3Store {
             .send()
             .await
             .map_err(|error| backend_error("create_multipart", error))?;
-        let upload_id = output.upload_id().ok_or_else(|| {
-            StorageError::backend("create_multipart", "no upload id in the answer")
-        })?;
+        let upload_id = output
+            .upload_id()
+            .ok_or_else(|| StorageError::backend("create_multipart", "no upload id in the answer"))?;
         Ok(MultipartId(upload_id.to_owned()))
     }
 
@@ -93,11 +84,7 @@ impl S3Store {
             .send()
             .await
             .map_err(|error| multipart_error("upload_part", error))?;
-        Ok(PartInfo {
-            part_number,
-            etag: output.e_tag().unwrap_or_default().to_owned(),
-            size,
-        })
+        Ok(PartInfo { part_number, etag: output.e_tag().unwrap_or_default().to_owned(), size })
     }
 
     pub(super) async fn presign_upload_part(
@@ -114,10 +101,8 @@ impl S3Store {
             .key(key.as_str())
             .upload_id(&upload.0)
             .part_number(part_number_i32(part_number)?);
-        let presigned = request
-            .presigned(Self::presigning(expires_in)?)
-            .await
-            .map_err(|error| backend_error("presign", error))?;
+        let presigned =
+            request.presigned(Self::presigning(expires_in)?).await.map_err(|error| backend_error("presign", error))?;
         Ok(presigned.uri().to_owned())
     }
 
@@ -138,19 +123,13 @@ impl S3Store {
             .send();
         while let Some(part) = pages.next().await {
             let part = part.map_err(|error| multipart_error("list_parts", error))?;
-            let Some(part_number) = part
-                .part_number()
-                .and_then(|number| u32::try_from(number).ok())
-            else {
+            let Some(part_number) = part.part_number().and_then(|number| u32::try_from(number).ok()) else {
                 continue;
             };
             parts.push(PartInfo {
                 part_number,
                 etag: part.e_tag().unwrap_or_default().to_owned(),
-                size: part
-                    .size()
-                    .and_then(|size| u64::try_from(size).ok())
-                    .unwrap_or(0),
+                size: part.size().and_then(|size| u64::try_from(size).ok()).unwrap_or(0),
             });
         }
         parts.sort_by_key(|part| part.part_number);
@@ -166,10 +145,7 @@ impl S3Store {
         let mut completed = Vec::with_capacity(parts.len());
         for part in parts {
             completed.push(
-                S3CompletedPart::builder()
-                    .part_number(part_number_i32(part.part_number)?)
-                    .e_tag(&part.etag)
-                    .build(),
+                S3CompletedPart::builder().part_number(part_number_i32(part.part_number)?).e_tag(&part.etag).build(),
             );
         }
         self.client
@@ -177,24 +153,16 @@ impl S3Store {
             .bucket(&self.bucket)
             .key(key.as_str())
             .upload_id(&upload.0)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(completed))
-                    .build(),
-            )
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(completed)).build())
             .send()
             .await
             .map_err(|error| multipart_error("complete_multipart", error))?;
-        self.head(key).await?.ok_or_else(|| {
-            StorageError::backend("complete_multipart", "the completed object is not visible")
-        })
+        self.head(key)
+            .await?
+            .ok_or_else(|| StorageError::backend("complete_multipart", "the completed object is not visible"))
     }
 
-    pub(super) async fn cancel_upload(
-        &self,
-        key: &ObjectKey,
-        upload: &MultipartId,
-    ) -> Result<(), StorageError> {
+    pub(super) async fn cancel_upload(&self, key: &ObjectKey, upload: &MultipartId) -> Result<(), StorageError> {
         match self
             .client
             .abort_multipart_upload()

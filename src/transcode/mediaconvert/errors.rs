@@ -135,7 +135,10 @@ impl MediaConvertError {
 /// Keeps the whole SDK error as the source and decides whether a retry may help: throttling
 /// (429 `TooManyRequestsException`), 5xx answers, timeouts and connection failures may; bad
 /// requests, missing permissions and quota refusals may not.
-pub(super) fn api_error<E>(op: &'static str, error: SdkError<E, aws_sdk_mediaconvert::config::http::HttpResponse>) -> MediaConvertError
+pub(super) fn api_error<E>(
+    op: &'static str,
+    error: SdkError<E, aws_sdk_mediaconvert::config::http::HttpResponse>,
+) -> MediaConvertError
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
 {

@@ -19,19 +19,16 @@
 //! sheets and the progressive download MP4.
 
 use aws_sdk_mediaconvert::types::{
-    AacCodecProfile, AacCodingMode, AacRateControlMode, AacSettings, AudioCodec,
-    AudioCodecSettings, AudioDefaultSelection, AudioDescription, AudioLanguageCodeControl,
-    AudioNormalizationAlgorithm, AudioNormalizationAlgorithmControl, AudioNormalizationSettings,
-    AudioSelector, AudioSelectorType, CmafGroupSettings, ColorCorrector, ColorSpaceConversion,
-    HdrToSdrToneMapper, CmafManifestDurationFormat,
-    CmafSegmentControl, CmafWriteDashManifest, CmafWriteHlsManifest, CmfcAudioTrackType,
-    CmfcSettings, ContainerSettings, ContainerType, Deinterlacer, DeinterlacerMode,
-    FileGroupSettings, FrameCaptureSettings, H264CodecLevel, H264CodecProfile,
-    H264FramerateControl, H264GopSizeUnits, H264QualityTuningLevel, H264QvbrSettings,
-    H264RateControlMode, H264SceneChangeDetect, H264Settings, Input, InputRotate,
-    InputTimecodeSource, JobSettings, Output, OutputGroup, OutputGroupSettings, OutputGroupType,
-    ScalingBehavior, VideoCodec, VideoCodecSettings, VideoDescription, VideoPreprocessor,
-    VideoSelector,
+    AacCodecProfile, AacCodingMode, AacRateControlMode, AacSettings, AudioCodec, AudioCodecSettings,
+    AudioDefaultSelection, AudioDescription, AudioLanguageCodeControl, AudioNormalizationAlgorithm,
+    AudioNormalizationAlgorithmControl, AudioNormalizationSettings, AudioSelector, AudioSelectorType,
+    CmafGroupSettings, CmafManifestDurationFormat, CmafSegmentControl, CmafWriteDashManifest, CmafWriteHlsManifest,
+    CmfcAudioTrackType, CmfcSettings, ColorCorrector, ColorSpaceConversion, ContainerSettings, ContainerType,
+    Deinterlacer, DeinterlacerMode, FileGroupSettings, FrameCaptureSettings, H264CodecLevel, H264CodecProfile,
+    H264FramerateControl, H264GopSizeUnits, H264QualityTuningLevel, H264QvbrSettings, H264RateControlMode,
+    H264SceneChangeDetect, H264Settings, HdrToSdrToneMapper, Input, InputRotate, InputTimecodeSource, JobSettings,
+    Output, OutputGroup, OutputGroupSettings, OutputGroupType, ScalingBehavior, VideoCodec, VideoCodecSettings,
+    VideoDescription, VideoPreprocessor, VideoSelector,
 };
 use pipelines::plan::{AudioRendition, H264Profile, ImagePlan, Plan, VideoFilters, VideoRung};
 use pipelines::source::SourceInfo;
@@ -80,11 +77,7 @@ pub fn job_settings(
         job_input = job_input.audio_selectors(audio_selector_name(position), audio_selector(source, audio));
     }
 
-    let mut cmaf_outputs: Vec<Output> = plan
-        .video
-        .iter()
-        .map(|rung| video_output(rung, &plan.video_filters))
-        .collect();
+    let mut cmaf_outputs: Vec<Output> = plan.video.iter().map(|rung| video_output(rung, &plan.video_filters)).collect();
     let audio_only = plan.video.is_empty();
     cmaf_outputs
         .extend(plan.audio.iter().enumerate().map(|(position, audio)| audio_output(position, audio, audio_only)));
@@ -124,14 +117,15 @@ fn audio_selector_name(position: usize) -> String {
 fn audio_selector(source: &SourceInfo, audio: &AudioRendition) -> AudioSelector {
     let mut indices: Vec<usize> = source.audio.iter().map(|stream| stream.index).collect();
     indices.sort_unstable();
-    let track = indices
-        .iter()
-        .position(|index| *index == audio.source_index)
-        .map_or(1, |position| position + 1);
+    let track = indices.iter().position(|index| *index == audio.source_index).map_or(1, |position| position + 1);
     AudioSelector::builder()
         .selector_type(AudioSelectorType::Track)
         .tracks(i32::try_from(track).unwrap_or(1))
-        .default_selection(if audio.default { AudioDefaultSelection::Default } else { AudioDefaultSelection::NotDefault })
+        .default_selection(if audio.default {
+            AudioDefaultSelection::Default
+        } else {
+            AudioDefaultSelection::NotDefault
+        })
         .build()
 }
 
@@ -199,9 +193,8 @@ fn audio_output(position: usize, audio: &AudioRendition, audio_only: bool) -> Ou
         .stream_name(&audio.label)
         .codec_settings(AudioCodecSettings::builder().codec(AudioCodec::Aac).aac_settings(aac).build());
     if let Some(language) = &audio.language {
-        description = description
-            .custom_language_code(language)
-            .language_code_control(AudioLanguageCodeControl::UseConfigured);
+        description =
+            description.custom_language_code(language).language_code_control(AudioLanguageCodeControl::UseConfigured);
     }
     if let Some(loudness) = audio.loudness {
         description = description.audio_normalization_settings(

@@ -1,6 +1,6 @@
 use aws_sdk_mediaconvert::types::{
-    AacCodingMode, CmafWriteDashManifest, CmafWriteHlsManifest, ContainerType, H264CodecProfile,
-    H264GopSizeUnits, H264RateControlMode, H264SceneChangeDetect, OutputGroupType, VideoCodec,
+    AacCodingMode, CmafWriteDashManifest, CmafWriteHlsManifest, ContainerType, H264CodecProfile, H264GopSizeUnits,
+    H264RateControlMode, H264SceneChangeDetect, OutputGroupType, VideoCodec,
 };
 use pipelines::preset::Preset;
 use pipelines::source::{AudioStreamInfo, FieldOrder, Rational, SourceInfo, VideoStreamInfo};

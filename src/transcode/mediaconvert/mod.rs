@@ -25,8 +25,8 @@ use uuid::Uuid;
 pub use errors::{JobErrorClass, MediaConvertError, classify_job_error};
 pub use job::job_settings;
 
-use crate::transcode::MediaConvertSettings;
 use crate::storage::{KeyPrefix, ObjectStore};
+use crate::transcode::MediaConvertSettings;
 use crate::transcode::TranscodeOutput;
 
 /// Consecutive failed status polls (each already retried by the SDK) tolerated before giving
@@ -83,9 +83,14 @@ impl fmt::Display for JobId {
 pub enum JobStatus {
     /// `SUBMITTED` (queued, `percent` 0) or `PROGRESSING` (with `jobPercentComplete` once the
     /// transcoding phase has started).
-    Progress { percent: Option<u8> },
+    Progress {
+        percent: Option<u8>,
+    },
     Complete,
-    Error { code: i32, message: String },
+    Error {
+        code: i32,
+        message: String,
+    },
     Canceled,
 }
 
@@ -176,9 +181,7 @@ impl MediaConvertTranscoder {
             },
             SdkJobStatus::Submitted => JobStatus::Progress { percent: Some(0) },
             // PROGRESSING, and any status added after this SDK version: keep waiting.
-            _ => JobStatus::Progress {
-                percent: job.job_percent_complete().map(|percent| percent.clamp(0, 100) as u8),
-            },
+            _ => JobStatus::Progress { percent: job.job_percent_complete().map(|percent| percent.clamp(0, 100) as u8) },
         })
     }
 

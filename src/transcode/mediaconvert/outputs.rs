@@ -61,12 +61,14 @@ async fn read_small(store: &dyn ObjectStore, key: &ObjectKey) -> Result<Vec<u8>,
 /// writes them relative to the master, which sits directly under the prefix).
 fn parse_master(text: &[u8], prefix: &KeyPrefix, master: &ObjectKey) -> Result<Vec<Rendition>, MediaConvertError> {
     let invalid = |reason: String| MediaConvertError::Manifest { key: master.to_string(), reason };
-    let playlist = m3u8_rs::parse_master_playlist_res(text).map_err(|e| invalid(format!("not an HLS master playlist ({e})")))?;
+    let playlist =
+        m3u8_rs::parse_master_playlist_res(text).map_err(|e| invalid(format!("not an HLS master playlist ({e})")))?;
     let resolve = |uri: &str| {
         if uri.contains("://") || uri.starts_with('/') {
             return Err(invalid(format!("rendition URI {uri:?} is not relative")));
         }
-        ObjectKey::parse(format!("{}{uri}", prefix.as_str())).map_err(|e| invalid(format!("rendition URI {uri:?}: {e}")))
+        ObjectKey::parse(format!("{}{uri}", prefix.as_str()))
+            .map_err(|e| invalid(format!("rendition URI {uri:?}: {e}")))
     };
     let mut video: Vec<Rendition> = Vec::new();
     let mut audio_variants: Vec<Rendition> = Vec::new();
@@ -77,7 +79,13 @@ fn parse_master(text: &[u8], prefix: &KeyPrefix, master: &ObjectKey) -> Result<V
             audio_variants.push(Rendition {
                 name: rendition_name(&variant.uri),
                 playlist,
-                kind: RenditionKind::Audio { language: None, label: rendition_name(&variant.uri), default: audio_variants.is_empty(), bandwidth: Some(variant.bandwidth), codecs: variant.codecs.clone() },
+                kind: RenditionKind::Audio {
+                    language: None,
+                    label: rendition_name(&variant.uri),
+                    default: audio_variants.is_empty(),
+                    bandwidth: Some(variant.bandwidth),
+                    codecs: variant.codecs.clone(),
+                },
             });
             continue;
         }
@@ -109,7 +117,13 @@ fn parse_master(text: &[u8], prefix: &KeyPrefix, master: &ObjectKey) -> Result<V
         renditions.push(Rendition {
             name: rendition_name(uri),
             playlist: resolve(uri)?,
-            kind: RenditionKind::Audio { language: media.language.clone(), label: media.name.clone(), default: media.default, bandwidth: None, codecs: None },
+            kind: RenditionKind::Audio {
+                language: media.language.clone(),
+                label: media.name.clone(),
+                default: media.default,
+                bandwidth: None,
+                codecs: None,
+            },
         });
     }
     if renditions.is_empty() {

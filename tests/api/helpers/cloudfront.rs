@@ -57,7 +57,11 @@ impl StandIn {
             if received.len() >= n {
                 return received;
             }
-            assert!(std::time::Instant::now() < deadline, "CloudFront received {} requests, expected {n}: {received:?}", received.len());
+            assert!(
+                std::time::Instant::now() < deadline,
+                "CloudFront received {} requests, expected {n}: {received:?}",
+                received.len()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -84,7 +88,13 @@ fn error_response(status: StatusCode, code: &str) -> Response {
     (status, [(header::CONTENT_TYPE, "text/xml")], body).into_response()
 }
 
-async fn answer(State(stand_in): State<Arc<StandIn>>, method: Method, uri: Uri, headers: axum::http::HeaderMap, body: Bytes) -> Response {
+async fn answer(
+    State(stand_in): State<Arc<StandIn>>,
+    method: Method,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
     let text = String::from_utf8_lossy(&body).into_owned();
     let paths: Vec<String> = between(&text, "<Path>", "</Path>").into_iter().map(str::to_owned).collect();
     let received = Received {
@@ -112,8 +122,11 @@ async fn answer(State(stand_in): State<Arc<StandIn>>, method: Method, uri: Uri, 
         r#"<?xml version="1.0"?><Invalidation xmlns="{NAMESPACE}"><Id>I2J0I21PCUYOIK</Id><Status>InProgress</Status><CreateTime>2026-11-25T18:40:49.413Z</CreateTime><InvalidationBatch><Paths><Quantity>{}</Quantity><Items>{items}</Items></Paths><CallerReference>{}</CallerReference></InvalidationBatch></Invalidation>"#,
         received.quantity, received.caller_reference
     );
-    let location = format!("https://cloudfront.amazonaws.com/2020-05-31/distribution/{DISTRIBUTION_ID}/invalidation/I2J0I21PCUYOIK");
-    (StatusCode::CREATED, [(header::CONTENT_TYPE, "text/xml".to_owned()), (header::LOCATION, location)], body).into_response()
+    let location = format!(
+        "https://cloudfront.amazonaws.com/2020-05-31/distribution/{DISTRIBUTION_ID}/invalidation/I2J0I21PCUYOIK"
+    );
+    (StatusCode::CREATED, [(header::CONTENT_TYPE, "text/xml".to_owned()), (header::LOCATION, location)], body)
+        .into_response()
 }
 
 /// Serves the stand-in on a free loopback port; returns the settings that reach it (static

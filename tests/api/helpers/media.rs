@@ -117,9 +117,14 @@ pub async fn complete_upload(app: &super::TestApp, asset_id: uuid::Uuid, bytes: 
     let key = lectern::media::source_key(lectern::media::AssetId(asset_id));
     let sha256: [u8; 32] = sha2::Sha256::digest(&bytes).into();
     let size = bytes.len() as u64;
-    lectern::storage::put_bytes(&*app.storage, &key, bytes::Bytes::from(bytes), lectern::storage::PutOptions::default())
-        .await
-        .expect("stored");
+    lectern::storage::put_bytes(
+        &*app.storage,
+        &key,
+        bytes::Bytes::from(bytes),
+        lectern::storage::PutOptions::default(),
+    )
+    .await
+    .expect("stored");
     let mut connection = app.pool.acquire().await.expect("connection");
     let source = lectern::media::SourceObject { key, size, sha256 };
     lectern::media::upload_completed(&mut connection, lectern::media::AssetId(asset_id), &source)

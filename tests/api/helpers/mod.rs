@@ -24,9 +24,9 @@ use lectern::app::{Application, ServeSettings};
 use lectern::auth::{Argon2Settings, AuthSettings, RateLimit};
 use lectern::db::DatabaseSettings;
 use lectern::http::HttpSettings;
+use lectern::jobs::WorkerSettings;
 use lectern::keys::{KeyPath, KeyPaths};
 use lectern::media::IngestSettings;
-use lectern::jobs::WorkerSettings;
 use lectern::storage::{LocalSettings, StorageSettings};
 use secrecy::SecretString;
 use sqlx::PgPool;
@@ -134,7 +134,8 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
     let listen = probe.local_addr().expect("address");
     drop(probe);
-    let public_url = options.public_url.unwrap_or_else(|| url::Url::parse(&format!("http://{listen}")).expect("valid URL"));
+    let public_url =
+        options.public_url.unwrap_or_else(|| url::Url::parse(&format!("http://{listen}")).expect("valid URL"));
     let storage_settings = options.storage.unwrap_or_else(|| {
         StorageSettings::Local(LocalSettings {
             root: data_dir.path().join("objects"),
@@ -221,7 +222,8 @@ impl TestApp {
 
     /// Registers an account and returns the whole 201 body (`account` and `tokens`).
     pub async fn register(&self, email: &str) -> serde_json::Value {
-        let response = self.post_json("/v1/auth/register", serde_json::json!({"email": email, "password": PASSWORD})).await;
+        let response =
+            self.post_json("/v1/auth/register", serde_json::json!({"email": email, "password": PASSWORD})).await;
         assert_eq!(response.status(), 201, "registering {email}");
         response.json().await.expect("json")
     }

@@ -85,7 +85,8 @@ pub async fn publish(app: &TestApp, asset_id: uuid::Uuid) {
         let relative = path.to_str().expect("utf-8");
         let key = lectern::storage::ObjectKey::parse(format!("assets/{asset_id}/v1/{relative}")).expect("key");
         let bytes = std::fs::read(dir.join(&path)).expect("read");
-        let options = lectern::storage::PutOptions { content_type: Some(content_type(&path).to_owned()), cache_control: None };
+        let options =
+            lectern::storage::PutOptions { content_type: Some(content_type(&path).to_owned()), cache_control: None };
         lectern::storage::put_bytes(app.storage.as_ref(), &key, bytes.into(), options).await.expect("upload");
     }
     let manifests = json!({

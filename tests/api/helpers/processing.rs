@@ -123,7 +123,8 @@ pub async fn assert_only_version_stored(store: &dyn ObjectStore, asset_id: Uuid,
     let keys = keys_under(store, &format!("assets/{asset_id}/")).await;
     let source = lectern::media::source_key(AssetId(asset_id));
     let package = format!("assets/{asset_id}/v{version}/");
-    let strays: Vec<&String> = keys.iter().filter(|key| **key != source.as_str() && !key.starts_with(&package)).collect();
+    let strays: Vec<&String> =
+        keys.iter().filter(|key| **key != source.as_str() && !key.starts_with(&package)).collect();
     assert!(strays.is_empty(), "files of other versions are stored: {strays:?}");
     assert!(keys.iter().any(|key| *key == format!("{package}master.m3u8")), "no master playlist in {keys:?}");
 }

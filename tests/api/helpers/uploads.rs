@@ -21,12 +21,21 @@ pub async fn media_app(pool: PgPool, backend: Backend, uploads: UploadSettings) 
     Box::pin(media_app_with(pool, backend, uploads, None)).await
 }
 
-pub async fn media_app_with(pool: PgPool, backend: Backend, uploads: UploadSettings, public_url: Option<Url>) -> TestApp {
+pub async fn media_app_with(
+    pool: PgPool,
+    backend: Backend,
+    uploads: UploadSettings,
+    public_url: Option<Url>,
+) -> TestApp {
     let storage = match backend {
         Backend::Local => None,
         Backend::S3 => Some(seaweed_settings().await),
     };
-    Box::pin(spawn_app_with(pool, TestOptions { uploads: Some(uploads), storage, public_url, ..TestOptions::default() })).await
+    Box::pin(spawn_app_with(
+        pool,
+        TestOptions { uploads: Some(uploads), storage, public_url, ..TestOptions::default() },
+    ))
+    .await
 }
 
 pub fn b64(text: &str) -> String {

@@ -1,9 +1,7 @@
 //! One audio rendition: decode its source stream, resample to 48 kHz stereo float planar
 //! (downmixing as needed, optionally loudness-normalised), encode AAC-LC.
 
-use ffmpeg::{
-    ChannelLayout, Packet, Rational, Rescale, codec, decoder, encoder, filter, format, frame,
-};
+use ffmpeg::{ChannelLayout, Packet, Rational, Rescale, codec, decoder, encoder, filter, format, frame};
 use ffmpeg_next as ffmpeg;
 use pipelines::plan::AudioRendition;
 
@@ -39,9 +37,9 @@ impl AudioTrack {
         origin_seconds: f64,
     ) -> Result<Self, EngineError> {
         let stream_index = rendition.source_index;
-        let stream = input.stream(stream_index).ok_or_else(|| {
-            EngineError::InvalidPlan(format!("the source has no stream {stream_index}"))
-        })?;
+        let stream = input
+            .stream(stream_index)
+            .ok_or_else(|| EngineError::InvalidPlan(format!("the source has no stream {stream_index}")))?;
         let context = format!("opening the decoder of audio stream {stream_index}");
         let mut decoder = codec::context::Context::from_parameters(stream.parameters())
             .map_err(ffmpeg_error(&context))?
@@ -54,16 +52,12 @@ impl AudioTrack {
         let origin = (origin_seconds / f64::from(input_time_base)).round() as i64;
 
         let context = format!("opening the AAC encoder for {}", rendition.name);
-        let codec = encoder::find_by_name("aac").ok_or_else(|| EngineError::Ffmpeg {
-            context: context.clone(),
-            source: ffmpeg::Error::EncoderNotFound,
-        })?;
-        let mut audio = codec::context::Context::new_with_codec(codec)
-            .encoder()
-            .audio()
-            .map_err(ffmpeg_error(&context))?;
-        let sample_rate = i32::try_from(rendition.sample_rate)
-            .map_err(|_| EngineError::InvalidPlan("sample rate".to_owned()))?;
+        let codec = encoder::find_by_name("aac")
+            .ok_or_else(|| EngineError::Ffmpeg { context: context.clone(), source: ffmpeg::Error::EncoderNotFound })?;
+        let mut audio =
+            codec::context::Context::new_with_codec(codec).encoder().audio().map_err(ffmpeg_error(&context))?;
+        let sample_rate =
+            i32::try_from(rendition.sample_rate).map_err(|_| EngineError::InvalidPlan("sample rate".to_owned()))?;
         let time_base = Rational::new(1, sample_rate);
         audio.set_rate(sample_rate);
         audio.set_channel_layout(ChannelLayout::STEREO);
@@ -96,11 +90,7 @@ impl AudioTrack {
         StreamSetup::of(&self.encoder)
     }
 
-    pub fn send_packet(
-        &mut self,
-        packet: &Packet,
-        outputs: &mut Outputs,
-    ) -> Result<(), EngineError> {
+    pub fn send_packet(&mut self, packet: &Packet, outputs: &mut Outputs) -> Result<(), EngineError> {
         if let Err(error) = self.decoder.send_packet(packet) {
             tracing::warn!(%error, stream = self.stream_index, "audio packet rejected by the decoder");
             return Ok(());
@@ -112,14 +102,10 @@ impl AudioTrack {
         let _ = self.decoder.send_eof();
         self.receive_frames(outputs)?;
         if let Some(graph) = self.graph.as_mut() {
-            graph
-                .flush()
-                .map_err(ffmpeg_error("flushing the audio filter graph"))?;
+            graph.flush().map_err(ffmpeg_error("flushing the audio filter graph"))?;
         }
         self.drain_graph(outputs)?;
-        self.encoder
-            .send_eof()
-            .map_err(ffmpeg_error("flushing the AAC encoder"))?;
+        self.encoder.send_eof().map_err(ffmpeg_error("flushing the AAC encoder"))?;
         self.receive_packets(outputs)
     }
 
@@ -131,9 +117,7 @@ impl AudioTrack {
                 self.graph = Some(self.build_graph()?);
             }
             if let Some(graph) = self.graph.as_mut() {
-                graph
-                    .push(&mut self.decoded)
-                    .map_err(ffmpeg_error("feeding the audio filter graph"))?;
+                graph.push(&mut self.decoded).map_err(ffmpeg_error("feeding the audio filter graph"))?;
             }
             self.drain_graph(outputs)?;
         }
@@ -158,15 +142,9 @@ impl AudioTrack {
             frame.format().name(),
         );
         let mut graph = filter::Graph::new();
-        let abuffer = filter::find("abuffer")
-            .ok_or(ffmpeg::Error::FilterNotFound)
-            .map_err(ffmpeg_error(context))?;
-        let sink = filter::find("abuffersink")
-            .ok_or(ffmpeg::Error::FilterNotFound)
-            .map_err(ffmpeg_error(context))?;
-        graph
-            .add(&abuffer, "in", &args)
-            .map_err(ffmpeg_error(format!("{context} ({args})")))?;
+        let abuffer = filter::find("abuffer").ok_or(ffmpeg::Error::FilterNotFound).map_err(ffmpeg_error(context))?;
+        let sink = filter::find("abuffersink").ok_or(ffmpeg::Error::FilterNotFound).map_err(ffmpeg_error(context))?;
+        graph.add(&abuffer, "in", &args).map_err(ffmpeg_error(format!("{context} ({args})")))?;
         graph.add(&sink, "out", "").map_err(ffmpeg_error(context))?;
         graph
             .output("in", 0)
@@ -174,8 +152,7 @@ impl AudioTrack {
             .and_then(|parser| parser.parse(&format!("[in]{}[out]", self.spec)))
             .map_err(ffmpeg_error(format!("{context} `{}`", self.spec)))?;
         graph.validate().map_err(ffmpeg_error(context))?;
-        let mut pipes =
-            FilterPipes::new(graph, "in", &["out".to_owned()]).map_err(ffmpeg_error(context))?;
+        let mut pipes = FilterPipes::new(graph, "in", &["out".to_owned()]).map_err(ffmpeg_error(context))?;
         // The AAC encoder takes exactly `frame_size` samples per frame.
         pipes.set_frame_size(0, self.frame_size);
         Ok(pipes)
@@ -187,18 +164,14 @@ impl AudioTrack {
         };
         let sink_time_base = graph.time_base(0);
         while graph.pull(0, &mut self.filtered).is_ok() {
-            let pts = self.filtered.pts().map_or(self.next_pts, |pts| {
-                pts.rescale(sink_time_base, self.time_base)
-            });
+            let pts = self.filtered.pts().map_or(self.next_pts, |pts| pts.rescale(sink_time_base, self.time_base));
             let pts = pts.max(self.next_pts);
             self.filtered.set_pts(Some(pts));
             self.next_pts = pts + i64::try_from(self.filtered.samples()).unwrap_or(0);
             #[allow(clippy::cast_precision_loss)]
             let seconds = self.next_pts as f64 * f64::from(self.time_base);
             self.out_time_seconds = seconds;
-            self.encoder
-                .send_frame(&self.filtered)
-                .map_err(ffmpeg_error("encoding AAC"))?;
+            self.encoder.send_frame(&self.filtered).map_err(ffmpeg_error("encoding AAC"))?;
             while self.encoder.receive_packet(&mut self.encoded).is_ok() {
                 outputs.write_audio(self.rendition_index, &mut self.encoded, self.time_base)?;
             }

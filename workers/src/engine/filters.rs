@@ -26,12 +26,7 @@ pub fn source_chain(plan: &Plan) -> String {
     if filters.deinterlace {
         // One output frame per frame (not per field): the planned rate decides the output.
         chain.push(
-            if has_filter("bwdif") {
-                "bwdif=mode=send_frame:deint=all"
-            } else {
-                "yadif=mode=send_frame"
-            }
-            .to_owned(),
+            if has_filter("bwdif") { "bwdif=mode=send_frame:deint=all" } else { "yadif=mode=send_frame" }.to_owned(),
         );
     }
     match filters.rotate_degrees % 360 {
@@ -50,9 +45,7 @@ pub fn source_chain(plan: &Plan) -> String {
         } else {
             // Without zimg the best libavfilter can do is a matrix/primaries conversion; the
             // picture will look flat, but it plays.
-            tracing::warn!(
-                "zscale or tonemap missing: HDR is converted with `colorspace`, not tone-mapped"
-            );
+            tracing::warn!("zscale or tonemap missing: HDR is converted with `colorspace`, not tone-mapped");
             chain.push("colorspace=all=bt709:iall=bt2020:fast=1".to_owned());
         }
     }
@@ -131,11 +124,7 @@ pub fn build_video_graph(
     let mut graph = filter::Graph::new();
     let pixel_format = frame.format().descriptor().map_or("yuv420p", |d| d.name());
     let aspect = frame.aspect_ratio();
-    let aspect = if aspect.numerator() > 0 && aspect.denominator() > 0 {
-        aspect
-    } else {
-        Rational::new(1, 1)
-    };
+    let aspect = if aspect.numerator() > 0 && aspect.denominator() > 0 { aspect } else { Rational::new(1, 1) };
     let args = format!(
         "video_size={}x{}:pix_fmt={pixel_format}:time_base={}/{}:pixel_aspect={}/{}",
         frame.width(),
@@ -145,15 +134,9 @@ pub fn build_video_graph(
         aspect.numerator(),
         aspect.denominator()
     );
-    let buffer = filter::find("buffer")
-        .ok_or(ffmpeg::Error::FilterNotFound)
-        .map_err(ffmpeg_error(context))?;
-    let sink = filter::find("buffersink")
-        .ok_or(ffmpeg::Error::FilterNotFound)
-        .map_err(ffmpeg_error(context))?;
-    graph
-        .add(&buffer, "in", &args)
-        .map_err(ffmpeg_error(format!("{context} ({args})")))?;
+    let buffer = filter::find("buffer").ok_or(ffmpeg::Error::FilterNotFound).map_err(ffmpeg_error(context))?;
+    let sink = filter::find("buffersink").ok_or(ffmpeg::Error::FilterNotFound).map_err(ffmpeg_error(context))?;
+    graph.add(&buffer, "in", &args).map_err(ffmpeg_error(format!("{context} ({args})")))?;
     for name in sinks {
         graph.add(&sink, name, "").map_err(ffmpeg_error(context))?;
     }
@@ -161,9 +144,7 @@ pub fn build_video_graph(
     for name in sinks {
         parser = parser.input(name, 0).map_err(ffmpeg_error(context))?;
     }
-    parser
-        .parse(spec)
-        .map_err(ffmpeg_error(format!("{context} `{spec}`")))?;
+    parser.parse(spec).map_err(ffmpeg_error(format!("{context} `{spec}`")))?;
     graph.validate().map_err(ffmpeg_error(context))?;
     Ok(graph)
 }

@@ -22,14 +22,10 @@ struct JpegEncoder {
 impl JpegEncoder {
     fn open(width: u32, height: u32) -> Result<Self, EngineError> {
         let context = format!("opening the JPEG encoder for {width}x{height}");
-        let codec = encoder::find(codec::Id::MJPEG).ok_or_else(|| EngineError::Ffmpeg {
-            context: context.clone(),
-            source: ffmpeg::Error::EncoderNotFound,
-        })?;
-        let mut video = codec::context::Context::new_with_codec(codec)
-            .encoder()
-            .video()
-            .map_err(ffmpeg_error(&context))?;
+        let codec = encoder::find(codec::Id::MJPEG)
+            .ok_or_else(|| EngineError::Ffmpeg { context: context.clone(), source: ffmpeg::Error::EncoderNotFound })?;
+        let mut video =
+            codec::context::Context::new_with_codec(codec).encoder().video().map_err(ffmpeg_error(&context))?;
         video.set_width(width);
         video.set_height(height);
         video.set_format(format::Pixel::YUVJ420P);
@@ -39,27 +35,17 @@ impl JpegEncoder {
         video.set_flags(codec::Flags::QSCALE);
         video.set_global_quality(3 * ffmpeg::ffi::FF_QP2LAMBDA);
         let encoder = video.open_as(codec).map_err(ffmpeg_error(&context))?;
-        Ok(Self {
-            encoder,
-            packet: Packet::empty(),
-            next_pts: 0,
-        })
+        Ok(Self { encoder, packet: Packet::empty(), next_pts: 0 })
     }
 
     fn write(&mut self, picture: &mut frame::Video, path: &Path) -> Result<(), EngineError> {
         picture.set_pts(Some(self.next_pts));
         self.next_pts += 1;
-        self.encoder
-            .send_frame(picture)
-            .map_err(ffmpeg_error(format!("encoding {}", path.display())))?;
-        self.encoder
-            .receive_packet(&mut self.packet)
-            .map_err(ffmpeg_error(format!("encoding {}", path.display())))?;
+        self.encoder.send_frame(picture).map_err(ffmpeg_error(format!("encoding {}", path.display())))?;
+        self.encoder.receive_packet(&mut self.packet).map_err(ffmpeg_error(format!("encoding {}", path.display())))?;
         let bytes = self.packet.data().unwrap_or_default();
-        std::fs::write(path, bytes).map_err(|source| EngineError::Io {
-            context: format!("writing {}", path.display()),
-            source,
-        })
+        std::fs::write(path, bytes)
+            .map_err(|source| EngineError::Io { context: format!("writing {}", path.display()), source })
     }
 }
 
@@ -81,10 +67,8 @@ pub struct ImageWriter {
 impl ImageWriter {
     pub fn new(out_dir: &Path, plan: &ImagePlan) -> Result<Self, EngineError> {
         let dir = out_dir.join(IMAGES_DIR);
-        std::fs::create_dir_all(&dir).map_err(|source| EngineError::Io {
-            context: format!("creating {}", dir.display()),
-            source,
-        })?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|source| EngineError::Io { context: format!("creating {}", dir.display()), source })?;
         let (tile_width, tile_height) = plan.storyboard_tile_size();
         let sheet_width = tile_width * plan.storyboard_columns.max(1);
         let sheet_height = tile_height * plan.storyboard_rows.max(1);
@@ -155,22 +139,10 @@ impl ImageWriter {
 
     /// Keeps the most detailed picture seen so far; near-black and near-white frames (fades,
     /// title cards) only win when nothing better exists.
-    pub fn poster_candidate(
-        &mut self,
-        picture: &frame::Video,
-        _seconds: f64,
-    ) -> Result<(), EngineError> {
+    pub fn poster_candidate(&mut self, picture: &frame::Video, _seconds: f64) -> Result<(), EngineError> {
         let (mean, variance) = luma_statistics(picture);
-        let score = if (24.0..=232.0).contains(&mean) {
-            variance
-        } else {
-            variance * 0.01
-        };
-        if self
-            .best_poster
-            .as_ref()
-            .is_none_or(|(best, _)| score > *best)
-        {
+        let score = if (24.0..=232.0).contains(&mean) { variance } else { variance * 0.01 };
+        if self.best_poster.as_ref().is_none_or(|(best, _)| score > *best) {
             // Cloning copies the picture; it happens only when a better candidate appears.
             self.best_poster = Some((score, picture.clone()));
         }
@@ -225,10 +197,7 @@ fn clear_to_black(sheet: &mut frame::Video) {
 fn blit(tile: &frame::Video, sheet: &mut frame::Video, x: u32, y: u32) {
     for plane in 0..3 {
         let shift = u32::from(plane > 0);
-        let (tile_width, tile_height) = (
-            tile.plane_width(plane) as usize,
-            tile.plane_height(plane) as usize,
-        );
+        let (tile_width, tile_height) = (tile.plane_width(plane) as usize, tile.plane_height(plane) as usize);
         let (x, y) = ((x >> shift) as usize, (y >> shift) as usize);
         let (tile_stride, sheet_stride) = (tile.stride(plane), sheet.stride(plane));
         let sheet_width = sheet.plane_width(plane) as usize;
@@ -238,10 +207,9 @@ fn blit(tile: &frame::Video, sheet: &mut frame::Video, x: u32, y: u32) {
         for row in 0..tile_height {
             let from = row * tile_stride;
             let to = (y + row) * sheet_stride + x;
-            if let (Some(source), Some(destination)) = (
-                source.get(from..from + width),
-                destination.get_mut(to..to + width),
-            ) {
+            if let (Some(source), Some(destination)) =
+                (source.get(from..from + width), destination.get_mut(to..to + width))
+            {
                 destination.copy_from_slice(source);
             }
         }

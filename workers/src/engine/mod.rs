@@ -37,16 +37,10 @@ use video::VideoLadder;
 pub enum EngineError {
     /// FFmpeg refused something (opening, decoding, filtering, encoding or muxing).
     #[error("{context}: {source}")]
-    Ffmpeg {
-        context: String,
-        source: ffmpeg::Error,
-    },
+    Ffmpeg { context: String, source: ffmpeg::Error },
     /// Reading the source or writing the package failed.
     #[error("{context}: {source}")]
-    Io {
-        context: String,
-        source: std::io::Error,
-    },
+    Io { context: String, source: std::io::Error },
     /// The plan asks for something the engine cannot do (a bug in the planner, not the file).
     #[error("invalid plan: {0}")]
     InvalidPlan(String),
@@ -74,15 +68,10 @@ impl EngineError {
     }
 }
 
-pub(crate) fn ffmpeg_error<C: Into<String>>(
-    context: C,
-) -> impl FnOnce(ffmpeg::Error) -> EngineError {
+pub(crate) fn ffmpeg_error<C: Into<String>>(context: C) -> impl FnOnce(ffmpeg::Error) -> EngineError {
     // The context is turned into a String only when an error really happens, so the hot
     // paths that pass a literal allocate nothing on success.
-    move |source| EngineError::Ffmpeg {
-        context: context.into(),
-        source,
-    }
+    move |source| EngineError::Ffmpeg { context: context.into(), source }
 }
 
 /// How many unreadable packets in a row the demuxer may skip before the source is declared
@@ -124,11 +113,8 @@ pub fn transcode(
     let mut source = open_job(input, out_dir)?;
     // Browser recordings declare no duration; measuring it reads packet headers only, and
     // the progress fraction and poster window need it.
-    let duration = crate::probe::container_duration(&source).or_else(|| {
-        ffmpeg::format::input(input)
-            .ok()
-            .and_then(|mut scan| crate::probe::measure_duration(&mut scan))
-    });
+    let duration = crate::probe::container_duration(&source)
+        .or_else(|| ffmpeg::format::input(input).ok().and_then(|mut scan| crate::probe::measure_duration(&mut scan)));
     // Output time zero is the earliest stream start, so audio and video keep their offset.
     #[allow(clippy::cast_precision_loss)]
     let origin_seconds = source
@@ -143,14 +129,7 @@ pub fn transcode(
     // The poster is chosen among frames of the first fifth (at least the first second).
     let poster_window = duration.map_or(10.0, |duration| (duration * 0.2).max(1.0));
     let mut video = match plan.source_video_index {
-        Some(index) => Some(VideoLadder::new(
-            &source,
-            plan,
-            index,
-            origin_seconds,
-            poster_window,
-            with_images,
-        )?),
+        Some(index) => Some(VideoLadder::new(&source, plan, index, origin_seconds, poster_window, with_images)?),
         None => None,
     };
     let mut audio = plan
@@ -160,11 +139,7 @@ pub fn transcode(
         .map(|(index, rendition)| AudioTrack::new(&source, rendition, index, origin_seconds))
         .collect::<Result<Vec<_>, _>>()?;
     let mut outputs = Outputs::create(out_dir, plan, video.as_ref(), &audio)?;
-    let mut images = if with_images {
-        Some(ImageWriter::new(out_dir, &plan.images)?)
-    } else {
-        None
-    };
+    let mut images = if with_images { Some(ImageWriter::new(out_dir, &plan.images)?) } else { None };
 
     let started = Instant::now();
     let mut reported_at = -1.0f64;
@@ -220,10 +195,8 @@ pub fn transcode(
 
 /// Creates the package directory `out_dir` and opens the source `input`.
 fn open_job(input: &Path, out_dir: &Path) -> Result<ffmpeg::format::context::Input, EngineError> {
-    std::fs::create_dir_all(out_dir).map_err(|source| EngineError::Io {
-        context: format!("creating {}", out_dir.display()),
-        source,
-    })?;
+    std::fs::create_dir_all(out_dir)
+        .map_err(|source| EngineError::Io { context: format!("creating {}", out_dir.display()), source })?;
     ffmpeg::format::input(input).map_err(ffmpeg_error(format!("opening {}", input.display())))
 }
 
@@ -232,10 +205,8 @@ fn write_package_json(out_dir: &Path, package: &Package) -> Result<(), EngineErr
     let json = serde_json::to_vec_pretty(package)
         .map_err(|error| EngineError::Output(format!("serialising package.json: {error}")))?;
     let path = out_dir.join("package.json");
-    std::fs::write(&path, json).map_err(|source| EngineError::Io {
-        context: format!("writing {}", path.display()),
-        source,
-    })
+    std::fs::write(&path, json)
+        .map_err(|source| EngineError::Io { context: format!("writing {}", path.display()), source })
 }
 
 /// A failed packet read of `input`: an operating-system error is the infrastructure's
@@ -246,21 +217,13 @@ fn read_error(input: &Path, error: ffmpeg::Error) -> EngineError {
             context: format!("reading {}", input.display()),
             source: std::io::Error::from_raw_os_error(errno),
         },
-        error => EngineError::Ffmpeg {
-            context: format!("reading {}", input.display()),
-            source: error,
-        },
+        error => EngineError::Ffmpeg { context: format!("reading {}", input.display()), source: error },
     }
 }
 
 fn current_time(video: Option<&VideoLadder>, audio: &[AudioTrack]) -> f64 {
     video.map_or_else(
-        || {
-            audio
-                .iter()
-                .map(|track| track.out_time_seconds)
-                .fold(0.0, f64::max)
-        },
+        || audio.iter().map(|track| track.out_time_seconds).fold(0.0, f64::max),
         |video| video.out_time_seconds,
     )
 }
@@ -285,28 +248,17 @@ fn validate(plan: &Plan) -> Result<(), EngineError> {
     for name in names {
         let safe = !name.is_empty()
             && name != images::IMAGES_DIR
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !safe {
             return invalid(format!("rendition name `{name}` is not a safe folder name"));
         }
     }
     for rung in &plan.video {
         if rung.width == 0 || rung.height == 0 || rung.width % 2 == 1 || rung.height % 2 == 1 {
-            return invalid(format!(
-                "rung {} has size {}x{}; sizes must be even",
-                rung.name, rung.width, rung.height
-            ));
+            return invalid(format!("rung {} has size {}x{}; sizes must be even", rung.name, rung.width, rung.height));
         }
-        if rung.frame_rate.num == 0
-            || rung.frame_rate.den == 0
-            || rung.keyframe_interval_frames == 0
-        {
-            return invalid(format!(
-                "rung {} has no frame rate or keyframe interval",
-                rung.name
-            ));
+        if rung.frame_rate.num == 0 || rung.frame_rate.den == 0 || rung.keyframe_interval_frames == 0 {
+            return invalid(format!("rung {} has no frame rate or keyframe interval", rung.name));
         }
     }
     if let Some(download) = &plan.download_rung
@@ -316,13 +268,7 @@ fn validate(plan: &Plan) -> Result<(), EngineError> {
     }
     let images = &plan.images;
     if plan.source_video_index.is_some()
-        && [
-            images.poster_width,
-            images.poster_height,
-            images.thumbnail_width,
-            images.thumbnail_height,
-        ]
-        .contains(&0)
+        && [images.poster_width, images.poster_height, images.thumbnail_width, images.thumbnail_height].contains(&0)
     {
         return invalid("image sizes must not be zero".to_owned());
     }

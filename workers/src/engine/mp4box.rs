@@ -45,11 +45,7 @@ pub fn boxes(data: &[u8]) -> Result<Vec<Mp4Box>, String> {
                 rest.len()
             ));
         }
-        found.push(Mp4Box {
-            kind,
-            whole: offset..offset + size,
-            body: offset + header_len..offset + size,
-        });
+        found.push(Mp4Box { kind, whole: offset..offset + size, body: offset + header_len..offset + size });
         offset += size;
     }
     Ok(found)
@@ -57,29 +53,20 @@ pub fn boxes(data: &[u8]) -> Result<Vec<Mp4Box>, String> {
 
 /// The first child box of the given type inside `body`.
 pub fn child<'a>(data: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
-    boxes(data)
-        .ok()?
-        .into_iter()
-        .find(|b| &b.kind == kind)
-        .map(|b| &data[b.body])
+    boxes(data).ok()?.into_iter().find(|b| &b.kind == kind).map(|b| &data[b.body])
 }
 
 /// Follows a path of box types from `data` down, e.g. `moov/trak/mdia/mdhd`.
 pub fn path<'a>(data: &'a [u8], kinds: &[&[u8; 4]]) -> Option<&'a [u8]> {
-    kinds
-        .iter()
-        .try_fold(data, |current, kind| child(current, kind))
+    kinds.iter().try_fold(data, |current, kind| child(current, kind))
 }
 
 pub fn read_u32(data: &[u8], at: usize) -> u32 {
-    data.get(at..at + 4)
-        .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    data.get(at..at + 4).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 pub fn read_u64(data: &[u8], at: usize) -> u64 {
-    data.get(at..at + 8).map_or(0, |b| {
-        u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-    })
+    data.get(at..at + 8).map_or(0, |b| u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
 }
 
 /// What a walk over a file's top-level boxes found.
@@ -90,20 +77,13 @@ pub enum TopLevel {
     /// Every box ends inside the file; `has_moov` says whether the index is there.
     Complete { has_moov: bool },
     /// A box claims more bytes than the file holds: the file was cut short.
-    Overrun {
-        kind: String,
-        offset: u64,
-        claimed: u64,
-        file_size: u64,
-    },
+    Overrun { kind: String, offset: u64, claimed: u64, file_size: u64 },
 }
 
 /// Walks the top-level boxes of a file by seeking over them, reading 16 bytes per box, so it
 /// costs a few reads whatever the file's size.
 pub fn walk_top_level(file: &mut File, file_size: u64) -> std::io::Result<TopLevel> {
-    const KNOWN: [&[u8; 4]; 8] = [
-        b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"styp", b"pnot",
-    ];
+    const KNOWN: [&[u8; 4]; 8] = [b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"styp", b"pnot"];
     let mut offset = 0u64;
     let (mut has_moov, mut has_mdat) = (false, false);
     let mut first = true;

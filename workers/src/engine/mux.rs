@@ -34,20 +34,14 @@ pub enum Cut {
 fn ffmpeg_error<C: Into<String>>(context: C) -> impl FnOnce(ffmpeg::Error) -> EngineError {
     // The context is turned into a String only when an error really happens, so the hot
     // paths that pass a literal allocate nothing on success.
-    move |source| EngineError::Ffmpeg {
-        context: context.into(),
-        source,
-    }
+    move |source| EngineError::Ffmpeg { context: context.into(), source }
 }
 
 /// A track timescale in which every frame lasts a whole number of ticks: 90 kHz when it
 /// divides the frame duration (24, 25, 30, 50, 60 and 29.97 fps all do), otherwise a multiple
 /// of the frame rate's numerator (24000 for 23.976 fps).
 pub fn video_timescale(frame_duration: Rational) -> u32 {
-    let (num, den) = (
-        i64::from(frame_duration.numerator()),
-        i64::from(frame_duration.denominator()),
-    );
+    let (num, den) = (i64::from(frame_duration.numerator()), i64::from(frame_duration.denominator()));
     if num <= 0 || den <= 0 || (90_000 * num) % den == 0 {
         return 90_000;
     }
@@ -75,15 +69,9 @@ impl StreamSetup {
     }
 }
 
-fn add_stream(
-    context: &mut format::context::Output,
-    setup: &StreamSetup,
-    what: &str,
-) -> Result<(), EngineError> {
+fn add_stream(context: &mut format::context::Output, setup: &StreamSetup, what: &str) -> Result<(), EngineError> {
     let codec = ffmpeg::encoder::find(setup.parameters.id());
-    let mut stream = context
-        .add_stream(codec)
-        .map_err(ffmpeg_error(format!("adding the {what} stream")))?;
+    let mut stream = context.add_stream(codec).map_err(ffmpeg_error(format!("adding the {what} stream")))?;
     stream.set_parameters(setup.parameters.clone());
     stream.set_time_base(setup.time_base);
     Ok(())
@@ -93,19 +81,12 @@ impl FragmentedOutput {
     /// `offset_seconds` is added to every timestamp so that no rendition has a negative decode
     /// time: fragmented MP4 has no edit list, so the muxer would otherwise shift each file to
     /// zero on its own and the renditions would drift apart by their different delays.
-    pub fn create(
-        dir: &Path,
-        encoder: &StreamSetup,
-        cut: &Cut,
-        offset_seconds: f64,
-    ) -> Result<Self, EngineError> {
-        std::fs::create_dir_all(dir).map_err(|source| EngineError::Io {
-            context: format!("creating {}", dir.display()),
-            source,
-        })?;
+    pub fn create(dir: &Path, encoder: &StreamSetup, cut: &Cut, offset_seconds: f64) -> Result<Self, EngineError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|source| EngineError::Io { context: format!("creating {}", dir.display()), source })?;
         let path = dir.join(FRAGMENTED_FILE);
-        let mut context = format::output_as(&path, "mp4")
-            .map_err(ffmpeg_error(format!("creating {}", path.display())))?;
+        let mut context =
+            format::output_as(&path, "mp4").map_err(ffmpeg_error(format!("creating {}", path.display())))?;
         add_stream(&mut context, encoder, "rendition")?;
         let mut options = Dictionary::new();
         // Without an edit list the MP4 muxer would otherwise shift every track to start at
@@ -119,30 +100,15 @@ impl FragmentedOutput {
         // segment; `default_base_moof` makes every fragment self-contained, as CMAF wants.
         match cut {
             Cut::AtKeyframes => {
-                options.set(
-                    "movflags",
-                    "+frag_keyframe+empty_moov+default_base_moof+frag_discont+skip_trailer",
-                );
-                options.set(
-                    "video_track_timescale",
-                    &video_timescale(encoder.time_base).to_string(),
-                );
+                options.set("movflags", "+frag_keyframe+empty_moov+default_base_moof+frag_discont+skip_trailer");
+                options.set("video_track_timescale", &video_timescale(encoder.time_base).to_string());
             }
             Cut::EverySeconds(seconds) => {
-                options.set(
-                    "movflags",
-                    "+empty_moov+default_base_moof+frag_discont+skip_trailer",
-                );
-                options.set(
-                    "frag_duration",
-                    &(u64::from(*seconds) * 1_000_000).to_string(),
-                );
+                options.set("movflags", "+empty_moov+default_base_moof+frag_discont+skip_trailer");
+                options.set("frag_duration", &(u64::from(*seconds) * 1_000_000).to_string());
             }
             Cut::Custom { video_timescale } => {
-                options.set(
-                    "movflags",
-                    "+frag_custom+empty_moov+default_base_moof+frag_discont+skip_trailer",
-                );
+                options.set("movflags", "+frag_custom+empty_moov+default_base_moof+frag_discont+skip_trailer");
                 if let Some(timescale) = video_timescale {
                     options.set("video_track_timescale", &timescale.to_string());
                 }
@@ -151,40 +117,24 @@ impl FragmentedOutput {
         {
             let _unused = context
                 .write_header_with(options)
-                .map_err(ffmpeg_error(format!(
-                    "writing the header of {}",
-                    path.display()
-                )))?;
+                .map_err(ffmpeg_error(format!("writing the header of {}", path.display())))?;
         }
-        let time_base = context
-            .stream(0)
-            .map_or(encoder.time_base, |stream| stream.time_base());
+        let time_base = context.stream(0).map_or(encoder.time_base, |stream| stream.time_base());
         #[allow(clippy::cast_possible_truncation)]
         let offset = (offset_seconds / f64::from(time_base)).round() as i64;
-        Ok(Self {
-            dir: dir.to_path_buf(),
-            context,
-            time_base,
-            offset,
-        })
+        Ok(Self { dir: dir.to_path_buf(), context, time_base, offset })
     }
 
     /// Writes one encoded packet whose timestamps are in `encoder_time_base`.
-    pub fn write(
-        &mut self,
-        packet: &mut Packet,
-        encoder_time_base: Rational,
-    ) -> Result<(), EngineError> {
+    pub fn write(&mut self, packet: &mut Packet, encoder_time_base: Rational) -> Result<(), EngineError> {
         packet.set_stream(0);
         packet.rescale_ts(encoder_time_base, self.time_base);
         packet.set_pts(packet.pts().map(|pts| pts + self.offset));
         packet.set_dts(packet.dts().map(|dts| dts + self.offset));
-        packet
-            .write_interleaved(&mut self.context)
-            .map_err(|source| EngineError::Ffmpeg {
-                context: format!("writing a packet to {}", self.dir.display()),
-                source,
-            })
+        packet.write_interleaved(&mut self.context).map_err(|source| EngineError::Ffmpeg {
+            context: format!("writing a packet to {}", self.dir.display()),
+            source,
+        })
     }
 
     /// Closes the current fragment: the next packet written begins a new segment.
@@ -196,9 +146,7 @@ impl FragmentedOutput {
     }
 
     pub fn finish(mut self) -> Result<PathBuf, EngineError> {
-        self.context
-            .write_trailer()
-            .map_err(ffmpeg_error(format!("finishing {}", self.dir.display())))?;
+        self.context.write_trailer().map_err(ffmpeg_error(format!("finishing {}", self.dir.display())))?;
         Ok(self.dir.join(FRAGMENTED_FILE))
     }
 }
@@ -214,13 +162,9 @@ pub struct DownloadOutput {
 }
 
 impl DownloadOutput {
-    pub fn create(
-        path: &Path,
-        video: &StreamSetup,
-        audio: Option<&StreamSetup>,
-    ) -> Result<Self, EngineError> {
-        let mut context = format::output_as(&path, "mp4")
-            .map_err(ffmpeg_error(format!("creating {}", path.display())))?;
+    pub fn create(path: &Path, video: &StreamSetup, audio: Option<&StreamSetup>) -> Result<Self, EngineError> {
+        let mut context =
+            format::output_as(&path, "mp4").map_err(ffmpeg_error(format!("creating {}", path.display())))?;
         add_stream(&mut context, video, "download video")?;
         if let Some(audio) = audio {
             add_stream(&mut context, audio, "download audio")?;
@@ -230,22 +174,11 @@ impl DownloadOutput {
         {
             let _unused = context
                 .write_header_with(options)
-                .map_err(ffmpeg_error(format!(
-                    "writing the header of {}",
-                    path.display()
-                )))?;
+                .map_err(ffmpeg_error(format!("writing the header of {}", path.display())))?;
         }
-        let video_time_base = context
-            .stream(0)
-            .map_or(video.time_base, |stream| stream.time_base());
+        let video_time_base = context.stream(0).map_or(video.time_base, |stream| stream.time_base());
         let audio_time_base = context.stream(1).map(|stream| stream.time_base());
-        Ok(Self {
-            context,
-            video_time_base,
-            audio_time_base,
-            path: path.to_path_buf(),
-            copy: Packet::empty(),
-        })
+        Ok(Self { context, video_time_base, audio_time_base, path: path.to_path_buf(), copy: Packet::empty() })
     }
 
     /// Writes a copy of a packet already written to a rendition (the rendition's muxer consumes
@@ -271,17 +204,14 @@ impl DownloadOutput {
         let copy = &mut self.copy;
         copy.set_stream(stream);
         copy.rescale_ts(encoder_time_base, time_base);
-        copy.write_interleaved(&mut self.context)
-            .map_err(|source| EngineError::Ffmpeg {
-                context: format!("writing a packet to {}", self.path.display()),
-                source,
-            })
+        copy.write_interleaved(&mut self.context).map_err(|source| EngineError::Ffmpeg {
+            context: format!("writing a packet to {}", self.path.display()),
+            source,
+        })
     }
 
     pub fn finish(mut self) -> Result<(), EngineError> {
-        self.context
-            .write_trailer()
-            .map_err(ffmpeg_error(format!("finishing {}", self.path.display())))
+        self.context.write_trailer().map_err(ffmpeg_error(format!("finishing {}", self.path.display())))
     }
 }
 

@@ -50,14 +50,12 @@ pub fn remux(
     let selected = std::iter::once((plan.video.source_index, plan.video.name.as_str(), true))
         .chain(plan.audio.iter().map(|audio| (audio.source_index, audio.name.as_str(), false)));
     for (index, name, is_video) in selected {
-        let stream = source.stream(index).ok_or_else(|| {
-            EngineError::InvalidPlan(format!("the source has no stream {index}"))
-        })?;
+        let stream = source
+            .stream(index)
+            .ok_or_else(|| EngineError::InvalidPlan(format!("the source has no stream {index}")))?;
         let expected = if is_video { media::Type::Video } else { media::Type::Audio };
         if stream.parameters().medium() != expected {
-            return Err(EngineError::InvalidPlan(format!(
-                "stream {index} is not {expected:?}"
-            )));
+            return Err(EngineError::InvalidPlan(format!("stream {index} is not {expected:?}")));
         }
         let mut parameters = stream.parameters();
         crate::ffi::clear_codec_tag(&mut parameters);
@@ -128,9 +126,7 @@ pub fn remux(
         }
     }
     if !opened {
-        return Err(EngineError::Output(
-            "a copied stream has no timestamped packets".to_owned(),
-        ));
+        return Err(EngineError::Output("a copied stream has no timestamped packets".to_owned()));
     }
     finish(tracks, plan, out_dir)
 }
@@ -140,16 +136,9 @@ pub fn remux(
 /// the whole package is pushed later by the largest decode lead (B-frames decode before they
 /// show), because fragmented MP4 has no edit list and decode times may not be negative.
 fn open_outputs(tracks: &mut [Track]) -> Result<f64, EngineError> {
-    let origin = tracks
-        .iter()
-        .filter_map(|t| t.first_pts_seconds.or(t.first_dts_seconds))
-        .reduce(f64::min)
-        .unwrap_or(0.0);
-    let lead = tracks
-        .iter()
-        .filter_map(|t| t.first_dts_seconds)
-        .map(|dts| origin - dts)
-        .fold(0.0, f64::max);
+    let origin =
+        tracks.iter().filter_map(|t| t.first_pts_seconds.or(t.first_dts_seconds)).reduce(f64::min).unwrap_or(0.0);
+    let lead = tracks.iter().filter_map(|t| t.first_dts_seconds).map(|dts| origin - dts).fold(0.0, f64::max);
     let offset_seconds = lead - origin;
     for track in tracks.iter_mut() {
         let cut = Cut::Custom { video_timescale: track.video_timescale };
@@ -165,10 +154,7 @@ fn copy(tracks: &mut [Track], packet: &mut Packet, offset_seconds: f64) -> Resul
         return Ok(0.0);
     };
     let Some(dts) = packet.dts().or(packet.pts()) else {
-        return Err(EngineError::Output(format!(
-            "stream {} has a packet without timestamps",
-            track.source_index
-        )));
+        return Err(EngineError::Output(format!("stream {} has a packet without timestamps", track.source_index)));
     };
     let decode_seconds = seconds_of(dts, track.source_time_base) + offset_seconds;
     let Some(output) = track.output.as_mut() else {
@@ -189,12 +175,7 @@ fn finish(tracks: Vec<Track>, plan: &RemuxPlan, out_dir: &Path) -> Result<Packag
     let mut audio = Vec::new();
     for track in tracks {
         let Some(output) = track.output else { continue };
-        let name = output
-            .dir
-            .file_name()
-            .and_then(|name| name.to_str())
-            .unwrap_or_default()
-            .to_owned();
+        let name = output.dir.file_name().and_then(|name| name.to_str()).unwrap_or_default().to_owned();
         let split = segments::split(&output.finish()?, &name)?;
         let longest = split.segments.iter().map(|s| s.duration_ticks).max().unwrap_or(0);
         if longest > u64::from(plan.max_segment_seconds) * u64::from(split.timescale) {
@@ -240,9 +221,7 @@ fn finish(tracks: Vec<Track>, plan: &RemuxPlan, out_dir: &Path) -> Result<Packag
         .unwrap_or(0);
     let package = Package {
         duration_seconds,
-        segment_duration_seconds: plan
-            .segment_duration_seconds
-            .max(u32::try_from(longest_segment).unwrap_or(u32::MAX)),
+        segment_duration_seconds: plan.segment_duration_seconds.max(u32::try_from(longest_segment).unwrap_or(u32::MAX)),
         video,
         audio,
         poster: None,

@@ -52,10 +52,7 @@ fn top_level_boxes(file: &mut File, file_size: u64) -> std::io::Result<Vec<([u8;
             other => u64::from(other),
         };
         if size < 8 || offset + size > file_size {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "box overruns the file",
-            ));
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "box overruns the file"));
         }
         found.push((kind, offset, size));
         offset += size;
@@ -75,10 +72,7 @@ fn copy_range(file: &mut File, offset: u64, size: u64, destination: &Path) -> st
     let mut writer = BufWriter::new(File::create(destination)?);
     let copied = std::io::copy(&mut (&mut *file).take(size), &mut writer)?;
     if copied != size {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            "short copy",
-        ));
+        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "short copy"));
     }
     writer.flush()
 }
@@ -95,8 +89,7 @@ pub fn split(fragmented: &Path, name: &str) -> Result<SplitRendition, EngineErro
     let init_end = first_moof.map_or(file_size, |index| top[index].1);
     let init = read_range(&mut file, 0, init_end).map_err(io_error(context.clone()))?;
     std::fs::write(dir.join("init.mp4"), &init).map_err(io_error(context.clone()))?;
-    let track =
-        InitInfo::parse(&init).map_err(|message| output_error(format!("{context}: {message}")))?;
+    let track = InitInfo::parse(&init).map_err(|message| output_error(format!("{context}: {message}")))?;
 
     let mut segments = Vec::new();
     let mut all_sync = true;
@@ -116,21 +109,14 @@ pub fn split(fragmented: &Path, name: &str) -> Result<SplitRendition, EngineErro
             }
             next += 1;
         }
-        let moof =
-            read_range(&mut file, moof_offset, moof_size).map_err(io_error(context.clone()))?;
-        let fragment = FragmentInfo::parse(&moof, &track).map_err(|message| {
-            output_error(format!("{context}: fragment at {moof_offset}: {message}"))
-        })?;
+        let moof = read_range(&mut file, moof_offset, moof_size).map_err(io_error(context.clone()))?;
+        let fragment = FragmentInfo::parse(&moof, &track)
+            .map_err(|message| output_error(format!("{context}: fragment at {moof_offset}: {message}")))?;
         all_sync &= fragment.first_sample_is_sync;
         let number = START_NUMBER + segments.len() as u64;
         let file_name = segment_file_name(number);
-        copy_range(
-            &mut file,
-            moof_offset,
-            end - moof_offset,
-            &dir.join(&file_name),
-        )
-        .map_err(io_error(context.clone()))?;
+        copy_range(&mut file, moof_offset, end - moof_offset, &dir.join(&file_name))
+            .map_err(io_error(context.clone()))?;
         segments.push(SegmentInfo {
             uri: format!("{name}/{file_name}"),
             start_ticks: fragment.base_decode_time,
@@ -160,22 +146,13 @@ pub struct InitInfo {
 
 impl InitInfo {
     pub fn parse(init: &[u8]) -> Result<Self, String> {
-        let mdhd =
-            path(init, &[b"moov", b"trak", b"mdia", b"mdhd"]).ok_or("no moov/trak/mdia/mdhd")?;
-        let timescale = if mdhd.first() == Some(&1) {
-            read_u32(mdhd, 20)
-        } else {
-            read_u32(mdhd, 12)
-        };
+        let mdhd = path(init, &[b"moov", b"trak", b"mdia", b"mdhd"]).ok_or("no moov/trak/mdia/mdhd")?;
+        let timescale = if mdhd.first() == Some(&1) { read_u32(mdhd, 20) } else { read_u32(mdhd, 12) };
         if timescale == 0 {
             return Err("zero timescale".to_owned());
         }
         let trex = path(init, &[b"moov", b"mvex", b"trex"]);
-        let stsd = path(
-            init,
-            &[b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"],
-        )
-        .ok_or("no stsd")?;
+        let stsd = path(init, &[b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"]).ok_or("no stsd")?;
         Ok(Self {
             timescale,
             default_sample_duration: trex.map_or(0, |trex| read_u32(trex, 12)),
@@ -193,27 +170,16 @@ fn codecs_from_stsd(stsd: &[u8]) -> Result<String, String> {
     let body = &stsd[8..][entry.body.clone()];
     match &entry.kind {
         b"avc1" | b"avc3" => {
-            let avcc =
-                child(body.get(78..).ok_or("short avc1 entry")?, b"avcC").ok_or("no avcC")?;
+            let avcc = child(body.get(78..).ok_or("short avc1 entry")?, b"avcC").ok_or("no avcC")?;
             let bytes = avcc.get(1..4).ok_or("short avcC")?;
-            Ok(format!(
-                "{}.{:02x}{:02x}{:02x}",
-                String::from_utf8_lossy(&entry.kind),
-                bytes[0],
-                bytes[1],
-                bytes[2]
-            ))
+            Ok(format!("{}.{:02x}{:02x}{:02x}", String::from_utf8_lossy(&entry.kind), bytes[0], bytes[1], bytes[2]))
         }
         b"mp4a" => {
-            let esds =
-                child(body.get(28..).ok_or("short mp4a entry")?, b"esds").ok_or("no esds")?;
+            let esds = child(body.get(28..).ok_or("short mp4a entry")?, b"esds").ok_or("no esds")?;
             let object_type = audio_object_type(esds.get(4..).ok_or("short esds")?).unwrap_or(2);
             Ok(format!("mp4a.40.{object_type}"))
         }
-        other => Err(format!(
-            "unexpected sample entry {}",
-            String::from_utf8_lossy(other)
-        )),
+        other => Err(format!("unexpected sample entry {}", String::from_utf8_lossy(other))),
     }
 }
 
@@ -269,11 +235,7 @@ impl FragmentInfo {
         let traf = child(moof, b"traf").ok_or("no traf")?;
         let tfhd = child(traf, b"tfhd").ok_or("no tfhd")?;
         let tfdt = child(traf, b"tfdt").ok_or("no tfdt")?;
-        let base_decode_time = if tfdt.first() == Some(&1) {
-            read_u64(tfdt, 4)
-        } else {
-            u64::from(read_u32(tfdt, 4))
-        };
+        let base_decode_time = if tfdt.first() == Some(&1) { read_u64(tfdt, 4) } else { u64::from(read_u32(tfdt, 4)) };
         let tfhd_flags = read_u32(tfhd, 0) & 0x00ff_ffff;
         let mut at = 8; // version/flags and track_ID
         if tfhd_flags & 0x1 != 0 {
@@ -310,21 +272,13 @@ impl FragmentInfo {
             if flags & 0x4 != 0 {
                 at += 4;
             }
-            let per_sample = [0x100, 0x200, 0x400, 0x800]
-                .iter()
-                .filter(|bit| flags & **bit != 0)
-                .count()
-                * 4;
+            let per_sample = [0x100, 0x200, 0x400, 0x800].iter().filter(|bit| flags & **bit != 0).count() * 4;
             for sample in 0..count as usize {
                 let entry = at + sample * per_sample;
                 if entry + per_sample > trun.len() {
                     return Err("trun shorter than its sample count".to_owned());
                 }
-                let duration = if flags & 0x100 != 0 {
-                    read_u32(trun, entry)
-                } else {
-                    default_duration
-                };
+                let duration = if flags & 0x100 != 0 { read_u32(trun, entry) } else { default_duration };
                 duration_ticks += u64::from(duration);
                 if first_flags.is_none() {
                     let mut offset = entry;
@@ -334,11 +288,7 @@ impl FragmentInfo {
                     if flags & 0x200 != 0 {
                         offset += 4;
                     }
-                    let sample_flags = if flags & 0x400 != 0 {
-                        read_u32(trun, offset)
-                    } else {
-                        default_flags
-                    };
+                    let sample_flags = if flags & 0x400 != 0 { read_u32(trun, offset) } else { default_flags };
                     first_flags = Some(first_sample_flags.unwrap_or(sample_flags));
                 }
             }
@@ -346,12 +296,7 @@ impl FragmentInfo {
         }
         // Bit 16 of the sample flags is `sample_is_non_sync_sample`.
         let first_sample_is_sync = first_flags.is_some_and(|flags| flags & 0x0001_0000 == 0);
-        Ok(Self {
-            base_decode_time,
-            duration_ticks,
-            sample_count,
-            first_sample_is_sync,
-        })
+        Ok(Self { base_decode_time, duration_ticks, sample_count, first_sample_is_sync })
     }
 }
 
@@ -360,20 +305,14 @@ mod tests {
     use super::{FragmentInfo, InitInfo, audio_object_type};
 
     fn mp4_box(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
-        let mut bytes = u32::try_from(body.len() + 8)
-            .map_or_else(|_| vec![], |size| size.to_be_bytes().to_vec());
+        let mut bytes = u32::try_from(body.len() + 8).map_or_else(|_| vec![], |size| size.to_be_bytes().to_vec());
         bytes.extend_from_slice(kind);
         bytes.extend_from_slice(body);
         bytes
     }
 
     fn track() -> InitInfo {
-        InitInfo {
-            timescale: 48000,
-            default_sample_duration: 1024,
-            default_sample_flags: 0,
-            codecs: String::new(),
-        }
+        InitInfo { timescale: 48000, default_sample_duration: 1024, default_sample_flags: 0, codecs: String::new() }
     }
 
     #[test]
@@ -391,15 +330,9 @@ mod tests {
         for size in [10u32, 20, 30] {
             trun.extend_from_slice(&size.to_be_bytes());
         }
-        let traf = [
-            mp4_box(b"tfhd", &tfhd),
-            mp4_box(b"tfdt", &tfdt),
-            mp4_box(b"trun", &trun),
-        ]
-        .concat();
+        let traf = [mp4_box(b"tfhd", &tfhd), mp4_box(b"tfdt", &tfdt), mp4_box(b"trun", &trun)].concat();
         let moof = mp4_box(b"moof", &mp4_box(b"traf", &traf));
-        let fragment =
-            FragmentInfo::parse(&moof, &track()).unwrap_or_else(|error| panic!("{error}"));
+        let fragment = FragmentInfo::parse(&moof, &track()).unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(fragment.base_decode_time, 5_000_000_000);
         assert_eq!(fragment.duration_ticks, 3 * 1024);
         assert_eq!(fragment.sample_count, 3);
@@ -412,12 +345,7 @@ mod tests {
         let tfdt = vec![0, 0, 0, 0, 0, 0, 0, 0];
         let mut trun = vec![0, 0, 0x01, 0x00];
         trun.extend_from_slice(&1000u32.to_be_bytes());
-        let traf = [
-            mp4_box(b"tfhd", &tfhd),
-            mp4_box(b"tfdt", &tfdt),
-            mp4_box(b"trun", &trun),
-        ]
-        .concat();
+        let traf = [mp4_box(b"tfhd", &tfhd), mp4_box(b"tfdt", &tfdt), mp4_box(b"trun", &trun)].concat();
         let moof = mp4_box(b"moof", &mp4_box(b"traf", &traf));
         assert!(FragmentInfo::parse(&moof, &track()).is_err());
     }

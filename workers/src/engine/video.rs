@@ -1,9 +1,7 @@
 //! The video ladder: one decoder, one filter graph (per-source filters once, then a branch per
 //! rung), one libx264 encoder per rung, all in this process.
 
-use ffmpeg::{
-    Dictionary, Packet, Rational, Rescale, codec, decoder, encoder, format, frame, picture,
-};
+use ffmpeg::{Dictionary, Packet, Rational, Rescale, codec, decoder, encoder, format, frame, picture};
 use ffmpeg_next as ffmpeg;
 use pipelines::plan::{Plan, VideoRung};
 
@@ -47,16 +45,11 @@ pub struct VideoLadder {
 
 fn open_rung_encoder(rung: &VideoRung) -> Result<RungEncoder, EngineError> {
     let context = format!("opening libx264 for rung {}", rung.name);
-    let codec = encoder::find_by_name("libx264").ok_or_else(|| EngineError::Ffmpeg {
-        context: context.clone(),
-        source: ffmpeg::Error::EncoderNotFound,
-    })?;
+    let codec = encoder::find_by_name("libx264")
+        .ok_or_else(|| EngineError::Ffmpeg { context: context.clone(), source: ffmpeg::Error::EncoderNotFound })?;
     let frame_rate = Rational::new(to_i32(rung.frame_rate.num)?, to_i32(rung.frame_rate.den)?);
     let time_base = frame_rate.invert();
-    let mut video = codec::context::Context::new_with_codec(codec)
-        .encoder()
-        .video()
-        .map_err(ffmpeg_error(&context))?;
+    let mut video = codec::context::Context::new_with_codec(codec).encoder().video().map_err(ffmpeg_error(&context))?;
     video.set_width(rung.width);
     video.set_height(rung.height);
     video.set_format(format::Pixel::YUV420P);
@@ -85,20 +78,12 @@ fn open_rung_encoder(rung: &VideoRung) -> Result<RungEncoder, EngineError> {
             rung.buffer_size.div_ceil(1000)
         ),
     );
-    let encoder = video
-        .open_as_with(codec, options)
-        .map_err(ffmpeg_error(&context))?;
-    Ok(RungEncoder {
-        encoder,
-        time_base,
-        keyframe_interval: i64::from(keyint),
-        frame_duration: 1,
-    })
+    let encoder = video.open_as_with(codec, options).map_err(ffmpeg_error(&context))?;
+    Ok(RungEncoder { encoder, time_base, keyframe_interval: i64::from(keyint), frame_duration: 1 })
 }
 
 fn to_i32(value: u32) -> Result<i32, EngineError> {
-    i32::try_from(value)
-        .map_err(|_| EngineError::InvalidPlan(format!("{value} does not fit a rational")))
+    i32::try_from(value).map_err(|_| EngineError::InvalidPlan(format!("{value} does not fit a rational")))
 }
 
 impl VideoLadder {
@@ -110,21 +95,18 @@ impl VideoLadder {
         poster_window_seconds: f64,
         with_images: bool,
     ) -> Result<Self, EngineError> {
-        let stream = input.stream(stream_index).ok_or_else(|| {
-            EngineError::InvalidPlan(format!("the source has no stream {stream_index}"))
-        })?;
+        let stream = input
+            .stream(stream_index)
+            .ok_or_else(|| EngineError::InvalidPlan(format!("the source has no stream {stream_index}")))?;
         let context = format!("opening the decoder of video stream {stream_index}");
-        let mut decoder_context = codec::context::Context::from_parameters(stream.parameters())
-            .map_err(ffmpeg_error(&context))?;
+        let mut decoder_context =
+            codec::context::Context::from_parameters(stream.parameters()).map_err(ffmpeg_error(&context))?;
         decoder_context.set_threading(codec::threading::Config {
             kind: codec::threading::Type::Frame,
             count: 0,
             ..Default::default()
         });
-        let mut decoder = decoder_context
-            .decoder()
-            .video()
-            .map_err(ffmpeg_error(&context))?;
+        let mut decoder = decoder_context.decoder().video().map_err(ffmpeg_error(&context))?;
         decoder.set_packet_time_base(stream.time_base());
         let input_time_base = stream.time_base();
         #[allow(clippy::cast_possible_truncation)]
@@ -132,17 +114,12 @@ impl VideoLadder {
         let average_rate = stream.avg_frame_rate();
         let frame_gap = if average_rate.numerator() > 0 && average_rate.denominator() > 0 {
             #[allow(clippy::cast_possible_truncation)]
-            let ticks =
-                (1.0 / (f64::from(average_rate) * f64::from(input_time_base))).round() as i64;
+            let ticks = (1.0 / (f64::from(average_rate) * f64::from(input_time_base))).round() as i64;
             ticks.max(1)
         } else {
             1
         };
-        let encoders = plan
-            .video
-            .iter()
-            .map(open_rung_encoder)
-            .collect::<Result<Vec<_>, _>>()?;
+        let encoders = plan.video.iter().map(open_rung_encoder).collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             stream_index,
             decoder,
@@ -164,9 +141,7 @@ impl VideoLadder {
     }
 
     pub fn stream_setup(&self, rung: usize) -> Option<StreamSetup> {
-        self.encoders
-            .get(rung)
-            .map(|rung| StreamSetup::of(&rung.encoder))
+        self.encoders.get(rung).map(|rung| StreamSetup::of(&rung.encoder))
     }
 
     pub fn send_packet(
@@ -183,27 +158,18 @@ impl VideoLadder {
         self.receive_frames(outputs, images)
     }
 
-    pub fn finish(
-        &mut self,
-        outputs: &mut Outputs,
-        mut images: Option<&mut ImageWriter>,
-    ) -> Result<(), EngineError> {
+    pub fn finish(&mut self, outputs: &mut Outputs, mut images: Option<&mut ImageWriter>) -> Result<(), EngineError> {
         // The decoder may refuse EOF when it already failed; what it holds is then lost anyway.
         let _ = self.decoder.send_eof();
         self.receive_frames(outputs, images.as_deref_mut())?;
         if let Some(graph) = self.graph.as_mut() {
             // Closing at the end of the last frame (not at its start) lets `fps` emit the
             // last frame instead of treating it as zero-length.
-            graph
-                .close(self.last_end)
-                .map_err(ffmpeg_error("flushing the video filter graph"))?;
+            graph.close(self.last_end).map_err(ffmpeg_error("flushing the video filter graph"))?;
             self.drain_graph(outputs, images)?;
         }
         for index in 0..self.encoders.len() {
-            self.encoders[index]
-                .encoder
-                .send_eof()
-                .map_err(ffmpeg_error("flushing libx264"))?;
+            self.encoders[index].encoder.send_eof().map_err(ffmpeg_error("flushing libx264"))?;
             self.receive_packets(index, outputs)?;
         }
         Ok(())
@@ -230,21 +196,14 @@ impl VideoLadder {
                 self.frame_gap = pts - last;
             }
             let duration = self.decoded.packet().duration;
-            self.last_end = pts
-                + if duration > 0 {
-                    duration
-                } else {
-                    self.frame_gap
-                };
+            self.last_end = pts + if duration > 0 { duration } else { self.frame_gap };
             self.last_pts = Some(pts);
             self.decoded.set_pts(Some(pts));
             if self.graph.is_none() {
                 self.graph = Some(self.build_graph()?);
             }
             if let Some(graph) = self.graph.as_mut() {
-                graph
-                    .push(&mut self.decoded)
-                    .map_err(ffmpeg_error("feeding the video filter graph"))?;
+                graph.push(&mut self.decoded).map_err(ffmpeg_error("feeding the video filter graph"))?;
             }
             self.drain_graph(outputs, images.as_deref_mut())?;
         }
@@ -260,17 +219,11 @@ impl VideoLadder {
             sinks.push(THUMBNAIL_SINK.to_owned());
             sinks.push(POSTER_SINK.to_owned());
         }
-        let graph =
-            filters::build_video_graph(&self.decoded, self.input_time_base, &sinks, &self.spec)?;
-        FilterPipes::new(graph, "in", &sinks)
-            .map_err(ffmpeg_error("looking up the video graph's sinks"))
+        let graph = filters::build_video_graph(&self.decoded, self.input_time_base, &sinks, &self.spec)?;
+        FilterPipes::new(graph, "in", &sinks).map_err(ffmpeg_error("looking up the video graph's sinks"))
     }
 
-    fn drain_graph(
-        &mut self,
-        outputs: &mut Outputs,
-        images: Option<&mut ImageWriter>,
-    ) -> Result<(), EngineError> {
+    fn drain_graph(&mut self, outputs: &mut Outputs, images: Option<&mut ImageWriter>) -> Result<(), EngineError> {
         let Some(graph) = self.graph.as_mut() else {
             return Ok(());
         };
@@ -284,15 +237,9 @@ impl VideoLadder {
                 self.filtered.set_pts(Some(pts));
                 // Forcing the picture type backs up the fixed GOP: a keyframe at every
                 // segment boundary even if the encoder were configured otherwise.
-                let kind = if pts % rung.keyframe_interval == 0 {
-                    picture::Type::I
-                } else {
-                    picture::Type::None
-                };
+                let kind = if pts % rung.keyframe_interval == 0 { picture::Type::I } else { picture::Type::None };
                 self.filtered.set_kind(kind);
-                rung.encoder
-                    .send_frame(&self.filtered)
-                    .map_err(ffmpeg_error("encoding with libx264"))?;
+                rung.encoder.send_frame(&self.filtered).map_err(ffmpeg_error("encoding with libx264"))?;
                 if index == 0 {
                     #[allow(clippy::cast_precision_loss)]
                     let seconds = (pts + 1) as f64 * f64::from(rung.time_base);
@@ -306,8 +253,7 @@ impl VideoLadder {
                 let sink_time_base = graph.time_base(sink);
                 while graph.pull(sink, &mut self.filtered).is_ok() {
                     #[allow(clippy::cast_precision_loss)]
-                    let seconds =
-                        self.filtered.pts().unwrap_or(0) as f64 * f64::from(sink_time_base);
+                    let seconds = self.filtered.pts().unwrap_or(0) as f64 * f64::from(sink_time_base);
                     if is_thumbnail {
                         images.thumbnail(&mut self.filtered)?;
                     } else {

@@ -25,10 +25,7 @@ pub enum ProbeError {
     Refused(Refusal),
     /// The file could not be read; retrying may help.
     #[error("reading {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
 }
 
 impl ProbeError {
@@ -56,17 +53,11 @@ const VFR_SAMPLE_PACKETS: usize = 120;
 
 pub fn probe(path: &Path) -> Result<SourceInfo, ProbeError> {
     crate::init();
-    let io_error = |source| ProbeError::Io {
-        path: path.display().to_string(),
-        source,
-    };
+    let io_error = |source| ProbeError::Io { path: path.display().to_string(), source };
     let mut file = File::open(path).map_err(io_error)?;
     let size_bytes = file.metadata().map_err(io_error)?.len();
     if size_bytes == 0 {
-        return Err(ProbeError::refused(
-            RefusalCode::EmptyFile,
-            "the file is empty",
-        ));
+        return Err(ProbeError::refused(RefusalCode::EmptyFile, "the file is empty"));
     }
     truncation::check(&mut file, size_bytes).map_err(io_error)??;
     drop(file);
@@ -85,8 +76,7 @@ pub fn probe(path: &Path) -> Result<SourceInfo, ProbeError> {
     let mut undecodable = Vec::new();
     for stream in input.streams() {
         let medium = stream.parameters().medium();
-        if medium == media::Type::Video && stream.disposition().contains(Disposition::ATTACHED_PIC)
-        {
+        if medium == media::Type::Video && stream.disposition().contains(Disposition::ATTACHED_PIC) {
             continue;
         }
         match medium {
@@ -103,10 +93,7 @@ pub fn probe(path: &Path) -> Result<SourceInfo, ProbeError> {
     }
     if video.is_empty() && audio.is_empty() {
         if undecodable.is_empty() {
-            return Err(ProbeError::refused(
-                RefusalCode::NoPlayableStreams,
-                "the file holds no audio or video",
-            ));
+            return Err(ProbeError::refused(RefusalCode::NoPlayableStreams, "the file holds no audio or video"));
         }
         return Err(ProbeError::refused(
             RefusalCode::UnsupportedCodec,
@@ -114,61 +101,36 @@ pub fn probe(path: &Path) -> Result<SourceInfo, ProbeError> {
         ));
     }
     if is_still_image(&input, &container, &video) && audio.is_empty() {
-        return Err(ProbeError::refused(
-            RefusalCode::NoPlayableStreams,
-            "the file is a still image, not a video",
-        ));
+        return Err(ProbeError::refused(RefusalCode::NoPlayableStreams, "the file is a still image, not a video"));
     }
 
     let declared = container_duration(&input);
-    let scan = scan_packets(
-        &mut input,
-        video.first().map(|first| first.index),
-        declared.is_none(),
-    );
+    let scan = scan_packets(&mut input, video.first().map(|first| first.index), declared.is_none());
     let duration_seconds = declared.or(scan.duration);
     if let Some(first) = video.first_mut() {
         first.variable_frame_rate = frame_durations_vary(scan.video_timestamps);
     }
-    let bit_rate = u64::try_from(input.bit_rate())
-        .ok()
-        .filter(|rate| *rate > 0);
-    Ok(SourceInfo {
-        container,
-        duration_seconds,
-        size_bytes,
-        bit_rate,
-        video,
-        audio,
-    })
+    let bit_rate = u64::try_from(input.bit_rate()).ok().filter(|rate| *rate > 0);
+    Ok(SourceInfo { container, duration_seconds, size_bytes, bit_rate, video, audio })
 }
 
 fn open_input(path: &Path) -> Result<ffmpeg::format::context::Input, ProbeError> {
     ffmpeg::format::input(path).map_err(|error| match error {
-        ffmpeg::Error::Other { errno } if errno != ffmpeg::util::error::EINVAL => ProbeError::Io {
-            path: path.display().to_string(),
-            source: std::io::Error::from_raw_os_error(errno),
-        },
-        other => ProbeError::refused(
-            RefusalCode::NotAMediaFile,
-            format!("not a recognised audio or video file ({other})"),
-        ),
+        ffmpeg::Error::Other { errno } if errno != ffmpeg::util::error::EINVAL => {
+            ProbeError::Io { path: path.display().to_string(), source: std::io::Error::from_raw_os_error(errno) }
+        }
+        other => {
+            ProbeError::refused(RefusalCode::NotAMediaFile, format!("not a recognised audio or video file ({other})"))
+        }
     })
 }
 
-fn is_still_image(
-    input: &ffmpeg::format::context::Input,
-    container: &str,
-    video: &[VideoStreamInfo],
-) -> bool {
+fn is_still_image(input: &ffmpeg::format::context::Input, container: &str, video: &[VideoStreamInfo]) -> bool {
     if STILL_IMAGE_DEMUXERS.contains(&container) || container.ends_with("_pipe") {
         return true;
     }
     video.iter().all(|info| {
-        let image_codec = matches!(
-            info.codec.as_str(),
-            "mjpeg" | "png" | "bmp" | "tiff" | "webp" | "jpeg2000"
-        );
+        let image_codec = matches!(info.codec.as_str(), "mjpeg" | "png" | "bmp" | "tiff" | "webp" | "jpeg2000");
         // A one-frame mjpeg/png stream is a picture; an image codec in a container that
         // declares neither a frame count nor a duration is one too.
         let frames = input.stream(info.index).map_or(0, |stream| stream.frames());
@@ -207,15 +169,8 @@ struct Scan {
 /// One forward pass over packet headers from where the demuxer stands (the start, right after
 /// opening; no seek, which files without an index may not support): the first presentation
 /// timestamps of `video_index`, and the span of all timestamps when `to_the_end`.
-fn scan_packets(
-    input: &mut ffmpeg::format::context::Input,
-    video_index: Option<usize>,
-    to_the_end: bool,
-) -> Scan {
-    let time_bases: Vec<f64> = input
-        .streams()
-        .map(|stream| f64::from(stream.time_base()))
-        .collect();
+fn scan_packets(input: &mut ffmpeg::format::context::Input, video_index: Option<usize>, to_the_end: bool) -> Scan {
+    let time_bases: Vec<f64> = input.streams().map(|stream| f64::from(stream.time_base())).collect();
     let mut video_timestamps = Vec::with_capacity(VFR_SAMPLE_PACKETS);
     let mut first: Option<f64> = None;
     let mut last: Option<f64> = None;
@@ -229,9 +184,7 @@ fn scan_packets(
             if let Some(pts) = packet.pts() {
                 video_timestamps.push(pts);
             }
-        } else if !to_the_end
-            && (video_index.is_none() || video_timestamps.len() >= VFR_SAMPLE_PACKETS)
-        {
+        } else if !to_the_end && (video_index.is_none() || video_timestamps.len() >= VFR_SAMPLE_PACKETS) {
             break;
         }
         if !to_the_end {
@@ -248,25 +201,15 @@ fn scan_packets(
         first = Some(first.map_or(start, |value: f64| value.min(start)));
         last = Some(last.map_or(end, |value: f64| value.max(end)));
     }
-    let duration = first
-        .zip(last)
-        .map(|(first, last)| last - first)
-        .filter(|duration| *duration > 0.0);
-    Scan {
-        video_timestamps,
-        duration,
-    }
+    let duration = first.zip(last).map(|(first, last)| last - first).filter(|duration| *duration > 0.0);
+    Scan { video_timestamps, duration }
 }
 
 /// True when the gaps between the first presentation timestamps differ from their median by
 /// more than rounding would explain, in more than a tenth of the gaps.
 fn frame_durations_vary(mut timestamps: Vec<i64>) -> bool {
     timestamps.sort_unstable();
-    let mut gaps: Vec<i64> = timestamps
-        .windows(2)
-        .map(|pair| pair[1] - pair[0])
-        .filter(|gap| *gap > 0)
-        .collect();
+    let mut gaps: Vec<i64> = timestamps.windows(2).map(|pair| pair[1] - pair[0]).filter(|gap| *gap > 0).collect();
     if gaps.len() < 8 {
         return false;
     }

@@ -14,39 +14,25 @@ pub(super) fn rational(value: ffmpeg::Rational) -> Option<Rational> {
 
 fn tag(stream: &ffmpeg::format::stream::Stream, key: &str) -> Option<String> {
     let metadata = stream.metadata();
-    metadata
-        .get(key)
-        .filter(|value| !value.is_empty() && *value != "und")
-        .map(str::to_owned)
+    metadata.get(key).filter(|value| !value.is_empty() && *value != "und").map(str::to_owned)
 }
 
-pub(super) fn video_stream_info(
-    stream: &ffmpeg::format::stream::Stream,
-) -> Option<VideoStreamInfo> {
+pub(super) fn video_stream_info(stream: &ffmpeg::format::stream::Stream) -> Option<VideoStreamInfo> {
     let parameters = stream.parameters();
     let raw = ffi::raw_parameters(&parameters);
-    let decoder = ffmpeg::codec::context::Context::from_parameters(parameters)
-        .ok()?
-        .decoder()
-        .video()
-        .ok()?;
-    let codec = decoder.codec().map_or_else(
-        || format!("{:?}", decoder.id()),
-        |codec| codec.name().to_owned(),
-    );
+    let decoder = ffmpeg::codec::context::Context::from_parameters(parameters).ok()?.decoder().video().ok()?;
+    let codec = decoder.codec().map_or_else(|| format!("{:?}", decoder.id()), |codec| codec.name().to_owned());
     let pixel_format = decoder.format();
     let pixel_format_name = match pixel_format {
         ffmpeg::format::Pixel::None => "unknown".to_owned(),
-        other => other
-            .descriptor()
-            .map_or_else(|| "unknown".to_owned(), |d| d.name().to_owned()),
+        other => other.descriptor().map_or_else(|| "unknown".to_owned(), |d| d.name().to_owned()),
     };
     let bit_depth = ffi::pixel_bit_depth(pixel_format)
         .or((raw.bits_per_raw_sample > 0).then_some(raw.bits_per_raw_sample))
         .unwrap_or(8);
     let sample_aspect_ratio = rational(decoder.aspect_ratio()).unwrap_or(Rational::new(1, 1));
-    let frame_rate = rational(stream.avg_frame_rate())
-        .or_else(|| rational(stream.rate()).filter(|rate| rate.as_f64() <= 240.0));
+    let frame_rate =
+        rational(stream.avg_frame_rate()).or_else(|| rational(stream.rate()).filter(|rate| rate.as_f64() <= 240.0));
     let color_transfer = decoder.color_transfer_characteristic();
     let color_primaries = decoder.color_primaries();
     let color_space = decoder.color_space();
@@ -73,9 +59,7 @@ pub(super) fn video_stream_info(
             .then(|| color_space.name().map(str::to_owned))
             .flatten(),
         language: tag(stream, "language"),
-        bit_rate: u64::try_from(stream.parameters().bit_rate())
-            .ok()
-            .filter(|rate| *rate > 0),
+        bit_rate: u64::try_from(stream.parameters().bit_rate()).ok().filter(|rate| *rate > 0),
     })
 }
 
@@ -91,20 +75,11 @@ fn canonical_codec_name(decoder_name: &str) -> String {
     }
 }
 
-pub(super) fn audio_stream_info(
-    stream: &ffmpeg::format::stream::Stream,
-) -> Option<AudioStreamInfo> {
+pub(super) fn audio_stream_info(stream: &ffmpeg::format::stream::Stream) -> Option<AudioStreamInfo> {
     let parameters = stream.parameters();
     let raw = ffi::raw_parameters(&parameters);
-    let decoder = ffmpeg::codec::context::Context::from_parameters(parameters)
-        .ok()?
-        .decoder()
-        .audio()
-        .ok()?;
-    let codec = decoder.codec().map_or_else(
-        || format!("{:?}", decoder.id()),
-        |codec| codec.name().to_owned(),
-    );
+    let decoder = ffmpeg::codec::context::Context::from_parameters(parameters).ok()?.decoder().audio().ok()?;
+    let codec = decoder.codec().map_or_else(|| format!("{:?}", decoder.id()), |codec| codec.name().to_owned());
     Some(AudioStreamInfo {
         index: stream.index(),
         codec: canonical_codec_name(&codec),
@@ -114,9 +89,7 @@ pub(super) fn audio_stream_info(
         language: tag(stream, "language"),
         title: tag(stream, "title"),
         default: stream.disposition().contains(Disposition::DEFAULT),
-        bit_rate: u64::try_from(stream.parameters().bit_rate())
-            .ok()
-            .filter(|rate| *rate > 0),
+        bit_rate: u64::try_from(stream.parameters().bit_rate()).ok().filter(|rate| *rate > 0),
     })
 }
 
@@ -142,8 +115,7 @@ fn rotation_degrees(stream: &ffmpeg::format::stream::Stream) -> u16 {
         // upright iPhone recording (ffprobe: "rotation of -90.00 degrees") gives 90 here.
         Some((b / scale_y).atan2(a / scale_x).to_degrees())
     });
-    let degrees =
-        from_matrix.or_else(|| tag(stream, "rotate").and_then(|value| value.parse::<f64>().ok()));
+    let degrees = from_matrix.or_else(|| tag(stream, "rotate").and_then(|value| value.parse::<f64>().ok()));
     normalise_rotation(degrees.unwrap_or(0.0))
 }
 

@@ -28,16 +28,9 @@ fn check_mp4(file: &mut File, size_bytes: u64) -> std::io::Result<Result<(), Pro
             RefusalCode::TruncatedFile,
             "the MP4 index (`moov` box) is missing; the upload was probably cut short",
         )),
-        TopLevel::Overrun {
-            kind,
-            offset,
-            claimed,
-            file_size,
-        } => Err(ProbeError::refused(
+        TopLevel::Overrun { kind, offset, claimed, file_size } => Err(ProbeError::refused(
             RefusalCode::TruncatedFile,
-            format!(
-                "the `{kind}` box at byte {offset} needs {claimed} bytes but the file ends at {file_size}"
-            ),
+            format!("the `{kind}` box at byte {offset} needs {claimed} bytes but the file ends at {file_size}"),
         )),
     })
 }
@@ -76,9 +69,7 @@ fn check_matroska(file: &mut File, size_bytes: u64) -> std::io::Result<Result<()
     if declared_end > size_bytes {
         return Ok(Err(ProbeError::refused(
             RefusalCode::TruncatedFile,
-            format!(
-                "the Matroska segment needs {declared_end} bytes but the file ends at {size_bytes}"
-            ),
+            format!("the Matroska segment needs {declared_end} bytes but the file ends at {size_bytes}"),
         )));
     }
     Ok(Ok(()))
@@ -92,12 +83,7 @@ fn element_id(data: &[u8]) -> Option<(u32, usize)> {
         return None;
     }
     let bytes = data.get(..length)?;
-    Some((
-        bytes
-            .iter()
-            .fold(0u32, |id, byte| (id << 8) | u32::from(*byte)),
-        length,
-    ))
+    Some((bytes.iter().fold(0u32, |id, byte| (id << 8) | u32::from(*byte)), length))
 }
 
 /// An EBML variable-length size: `None` for the reserved "unknown size" value.
@@ -109,11 +95,7 @@ fn vint(data: &[u8]) -> Option<(Option<u64>, usize)> {
     }
     let bytes = data.get(..length)?;
     let mask = if length == 8 { 0 } else { 0xffu8 >> length };
-    let value = bytes[1..]
-        .iter()
-        .fold(u64::from(first & mask), |value, byte| {
-            (value << 8) | u64::from(*byte)
-        });
+    let value = bytes[1..].iter().fold(u64::from(first & mask), |value, byte| (value << 8) | u64::from(*byte));
     let all_ones = (1u64 << (7 * length)) - 1;
     Some(((value != all_ones).then_some(value), length))
 }
@@ -126,10 +108,7 @@ mod tests {
     fn ebml_sizes_decode_and_unknown_size_is_recognised() {
         assert_eq!(vint(&[0x81]), Some((Some(1), 1)));
         assert_eq!(vint(&[0x40, 0x02]), Some((Some(2), 2)));
-        assert_eq!(
-            vint(&[0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
-            Some((None, 8))
-        );
+        assert_eq!(vint(&[0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), Some((None, 8)));
         assert_eq!(vint(&[0xff]), Some((None, 1)));
         assert_eq!(vint(&[0x00]), None);
     }

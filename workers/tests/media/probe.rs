@@ -6,9 +6,7 @@ use workers::probe;
 fn refusal(path: &std::path::Path) -> RefusalCode {
     match probe(path) {
         Ok(info) => panic!("expected a refusal, got {info:?}"),
-        Err(error) => error
-            .refusal_code()
-            .unwrap_or_else(|| panic!("expected a refusal, got {error}")),
+        Err(error) => error.refusal_code().unwrap_or_else(|| panic!("expected a refusal, got {error}")),
     }
 }
 
@@ -21,10 +19,7 @@ fn probing_a_plain_mp4_reports_its_streams() {
     assert!((info.duration_seconds.unwrap() - 2.0).abs() < 0.1);
     assert_eq!(info.size_bytes, std::fs::metadata(&path).unwrap().len());
     let video = &info.video[0];
-    assert_eq!(
-        (video.codec.as_str(), video.width, video.height),
-        ("h264", 320, 240)
-    );
+    assert_eq!((video.codec.as_str(), video.width, video.height), ("h264", 320, 240));
     assert_eq!(video.frame_rate, Some(Rational::new(30, 1)));
     assert!(!video.variable_frame_rate);
     assert_eq!(video.pixel_format, "yuv420p");
@@ -33,10 +28,7 @@ fn probing_a_plain_mp4_reports_its_streams() {
     assert_eq!(video.field_order, FieldOrder::Progressive);
     assert!(video.profile.is_some());
     let audio = &info.audio[0];
-    assert_eq!(
-        (audio.codec.as_str(), audio.sample_rate, audio.channels),
-        ("aac", 44100, 1)
-    );
+    assert_eq!((audio.codec.as_str(), audio.sample_rate, audio.channels), ("aac", 44100, 1));
     assert!(audio.default);
 }
 
@@ -48,11 +40,7 @@ fn a_phone_video_held_upright_reports_90_degrees_clockwise() {
     let dir = tempdir();
     let plain = basic_mp4(dir.path(), "plain.mp4", 1, "320x240", 30);
     let plain = plain.to_str().unwrap();
-    let rotated = ffmpeg(
-        dir.path(),
-        "rotated.mp4",
-        &["-i", plain, "-c", "copy", "-metadata:s:v:0", "rotate=270"],
-    );
+    let rotated = ffmpeg(dir.path(), "rotated.mp4", &["-i", plain, "-c", "copy", "-metadata:s:v:0", "rotate=270"]);
     let info = probe(&rotated).unwrap();
     assert_eq!(info.video[0].rotation_degrees, 90);
     assert_eq!(info.video[0].display_size(), (240.0, 320.0));
@@ -104,14 +92,7 @@ fn hevc_10_bit_mkv_reports_depth_and_format() {
     let info = probe(&path).unwrap();
     assert_eq!(info.container, "matroska,webm");
     let video = &info.video[0];
-    assert_eq!(
-        (
-            video.codec.as_str(),
-            video.bit_depth,
-            video.pixel_format.as_str()
-        ),
-        ("hevc", 10, "yuv420p10le")
-    );
+    assert_eq!((video.codec.as_str(), video.bit_depth, video.pixel_format.as_str()), ("hevc", 10, "yuv420p10le"));
     assert_eq!(video.profile.as_deref(), Some("Main 10"));
 }
 
@@ -218,10 +199,7 @@ fn yuv444_odd_sized_video_reports_its_format_and_size() {
         ],
     );
     let video = &probe(&path).unwrap().video[0];
-    assert_eq!(
-        (video.width, video.height, video.pixel_format.as_str()),
-        (641, 361, "yuv444p")
-    );
+    assert_eq!((video.width, video.height, video.pixel_format.as_str()), (641, 361, "yuv444p"));
     assert_eq!(video.profile.as_deref(), Some("High 4:4:4 Predictive"));
 }
 
@@ -283,25 +261,12 @@ fn prores_mov_and_audio_only_m4a_are_probed() {
     let prores = ffmpeg(
         dir.path(),
         "prores.mov",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25:duration=1",
-            "-c:v",
-            "prores_ks",
-            "-profile:v",
-            "0",
-        ],
+        &["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1", "-c:v", "prores_ks", "-profile:v", "0"],
     );
     let video = &probe(&prores).unwrap().video[0];
     assert_eq!(video.codec, "prores");
     assert_eq!(video.pixel_format, "yuv422p10le");
-    let m4a = ffmpeg(
-        dir.path(),
-        "voice.m4a",
-        &["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac"],
-    );
+    let m4a = ffmpeg(dir.path(), "voice.m4a", &["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac"]);
     let info = probe(&m4a).unwrap();
     assert!(info.video.is_empty());
     assert_eq!(info.audio.len(), 1);
@@ -310,18 +275,7 @@ fn prores_mov_and_audio_only_m4a_are_probed() {
 #[test]
 fn cover_art_in_an_audio_file_is_not_a_video_stream() {
     let dir = tempdir();
-    let png = ffmpeg(
-        dir.path(),
-        "cover.png",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "color=red:size=64x64",
-            "-frames:v",
-            "1",
-        ],
-    );
+    let png = ffmpeg(dir.path(), "cover.png", &["-f", "lavfi", "-i", "color=red:size=64x64", "-frames:v", "1"]);
     let png = png.to_str().unwrap();
     let path = ffmpeg(
         dir.path(),
@@ -362,17 +316,11 @@ fn an_empty_file_is_refused_as_empty_file() {
 fn random_bytes_and_text_are_refused_as_not_a_media_file() {
     let dir = tempdir();
     let random = dir.path().join("random.bin");
-    let bytes: Vec<u8> = (0u32..65536)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
+    let bytes: Vec<u8> = (0u32..65536).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     std::fs::write(&random, bytes).unwrap();
     assert_eq!(refusal(&random), RefusalCode::NotAMediaFile);
     let text = dir.path().join("notes.txt");
-    std::fs::write(
-        &text,
-        "Lesson one: hello.\nThis is not a video.\n".repeat(50),
-    )
-    .unwrap();
+    std::fs::write(&text, "Lesson one: hello.\nThis is not a video.\n".repeat(50)).unwrap();
     assert_eq!(refusal(&text), RefusalCode::NotAMediaFile);
     let text_as_mp4 = dir.path().join("notes.mp4");
     std::fs::write(&text_as_mp4, "Lesson one: hello.\n".repeat(50)).unwrap();
@@ -382,31 +330,9 @@ fn random_bytes_and_text_are_refused_as_not_a_media_file() {
 #[test]
 fn still_images_are_refused_as_no_playable_streams() {
     let dir = tempdir();
-    let png = ffmpeg(
-        dir.path(),
-        "still.png",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240",
-            "-frames:v",
-            "1",
-        ],
-    );
+    let png = ffmpeg(dir.path(), "still.png", &["-f", "lavfi", "-i", "testsrc2=size=320x240", "-frames:v", "1"]);
     assert_eq!(refusal(&png), RefusalCode::NoPlayableStreams);
-    let jpeg = ffmpeg(
-        dir.path(),
-        "still.jpg",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240",
-            "-frames:v",
-            "1",
-        ],
-    );
+    let jpeg = ffmpeg(dir.path(), "still.jpg", &["-f", "lavfi", "-i", "testsrc2=size=320x240", "-frames:v", "1"]);
     assert_eq!(refusal(&jpeg), RefusalCode::NoPlayableStreams);
 }
 
@@ -467,11 +393,7 @@ fn a_tiny_file_declaring_a_huge_picture_probes_quickly() {
     );
     let started = std::time::Instant::now();
     let info = probe(&path).unwrap();
-    assert!(
-        started.elapsed().as_secs_f64() < 1.0,
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed().as_secs_f64() < 1.0, "{:?}", started.elapsed());
     assert_eq!(info.video[0].width, 8192);
 }
 
@@ -481,16 +403,7 @@ fn an_mkv_cut_short_is_refused_as_truncated_but_a_live_webm_is_not() {
     let mkv = ffmpeg(
         dir.path(),
         "whole.mkv",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25:duration=2",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-        ],
+        &["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2", "-c:v", "libx264", "-preset", "ultrafast"],
     );
     let bytes = std::fs::read(&mkv).unwrap();
     let cut = dir.path().join("cut.mkv");
@@ -551,22 +464,12 @@ fn a_stream_whose_codec_has_no_decoder_is_refused_as_unsupported_codec() {
     let path = ffmpeg(
         dir.path(),
         "mpeg4.mkv",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25:duration=1",
-            "-c:v",
-            "mpeg4",
-        ],
+        &["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1", "-c:v", "mpeg4"],
     );
     // Renaming the track's CodecID (same length) leaves a well-formed file whose codec no
     // FFmpeg decoder knows.
     let mut bytes = std::fs::read(&path).unwrap();
-    let at = bytes
-        .windows(8)
-        .position(|window| window == b"V_MPEG4/")
-        .unwrap();
+    let at = bytes.windows(8).position(|window| window == b"V_MPEG4/").unwrap();
     bytes[at..at + 8].copy_from_slice(b"V_ZZZZZ/");
     let unknown = dir.path().join("unknown.mkv");
     std::fs::write(&unknown, bytes).unwrap();

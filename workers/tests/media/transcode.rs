@@ -25,11 +25,7 @@ fn a_plain_moov_at_end_mp4_becomes_aligned_cmaf_with_images_and_download() {
     let input = basic_mp4(dir.path(), "in.mp4", 3, "640x360", 30);
     let out = dir.path().join("out");
     let (package, reports) = run(&input, &two_rungs(30, 1), &out);
-    assert!(
-        (package.duration_seconds - 3.0).abs() < 0.1,
-        "{}",
-        package.duration_seconds
-    );
+    assert!((package.duration_seconds - 3.0).abs() < 0.1, "{}", package.duration_seconds);
     assert!(reports.len() >= 3, "{reports:?}");
     // At least one report per second of output.
     let mut previous = 0.0;
@@ -43,31 +39,20 @@ fn a_plain_moov_at_end_mp4_becomes_aligned_cmaf_with_images_and_download() {
     for rendition in &package.video {
         assert_eq!(rendition.segments.len(), 3, "{}", rendition.name);
         assert_eq!(rendition.timescale, 90000);
-        assert!(
-            rendition
-                .segments
-                .iter()
-                .all(|segment| segment.duration_ticks == 90000)
-        );
+        assert!(rendition.segments.iter().all(|segment| segment.duration_ticks == 90000));
     }
     assert_eq!(package.audio[0].timescale, 48000);
     assert_eq!(package.poster.as_deref(), Some("images/poster.jpg"));
-    assert_eq!(
-        package.storyboard_vtt.as_deref(),
-        Some("images/storyboard.vtt")
-    );
+    assert_eq!(package.storyboard_vtt.as_deref(), Some("images/storyboard.vtt"));
     assert_eq!(package.download.as_deref(), Some("download.mp4"));
     for number in 1..=3 {
         assert!(out.join(format!("images/thumb_{number:05}.jpg")).exists());
     }
     assert!(!out.join("images/thumb_00004.jpg").exists());
-    let download = crate::common::ffprobe_json(
-        &out.join("download.mp4"),
-        &["-show_entries", "stream=codec_name,width"],
-    );
+    let download =
+        crate::common::ffprobe_json(&out.join("download.mp4"), &["-show_entries", "stream=codec_name,width"]);
     assert_eq!(download["streams"].as_array().unwrap().len(), 2);
-    let written: Package =
-        serde_json::from_slice(&std::fs::read(out.join("package.json")).unwrap()).unwrap();
+    let written: Package = serde_json::from_slice(&std::fs::read(out.join("package.json")).unwrap()).unwrap();
     assert_eq!(written, package);
 }
 
@@ -78,14 +63,7 @@ fn a_rotated_phone_video_comes_out_upright() {
     let input = ffmpeg(
         dir.path(),
         "rotated.mp4",
-        &[
-            "-i",
-            plain.to_str().unwrap(),
-            "-c",
-            "copy",
-            "-metadata:s:v:0",
-            "rotate=90",
-        ],
+        &["-i", plain.to_str().unwrap(), "-c", "copy", "-metadata:s:v:0", "rotate=90"],
     );
     let mut plan = two_rungs(30, 1);
     plan.video_filters.rotate_degrees = 90;
@@ -124,19 +102,9 @@ fn anamorphic_sixty_fps_source_is_scaled_to_square_pixels_at_thirty_fps() {
     plan.download_rung = Some("360p".to_owned());
     let out = dir.path().join("out");
     let (package, _) = run(&input, &plan, &out);
-    let first = join(
-        &out,
-        &package.video[0],
-        &package.video[0].segments,
-        "all.mp4",
-    );
-    let json = crate::common::ffprobe_json(
-        &first,
-        &[
-            "-show_entries",
-            "stream=sample_aspect_ratio,avg_frame_rate,nb_frames",
-        ],
-    );
+    let first = join(&out, &package.video[0], &package.video[0].segments, "all.mp4");
+    let json =
+        crate::common::ffprobe_json(&first, &["-show_entries", "stream=sample_aspect_ratio,avg_frame_rate,nb_frames"]);
     assert_eq!(json["streams"][0]["avg_frame_rate"], "30/1");
 }
 
@@ -146,16 +114,7 @@ fn a_screen_recording_without_audio_makes_video_only() {
     let input = ffmpeg(
         dir.path(),
         "screen.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=640x360:rate=25:duration=2",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-        ],
+        &["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=2", "-c:v", "libx264", "-preset", "ultrafast"],
     );
     let mut plan = two_rungs(25, 2);
     plan.audio.clear();
@@ -171,16 +130,7 @@ fn an_audio_only_m4a_makes_audio_renditions_and_no_images() {
     let input = ffmpeg(
         dir.path(),
         "voice.m4a",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=duration=3:sample_rate=44100",
-            "-ac",
-            "2",
-            "-c:a",
-            "aac",
-        ],
+        &["-f", "lavfi", "-i", "sine=duration=3:sample_rate=44100", "-ac", "2", "-c:a", "aac"],
     );
     let mut plan = two_rungs(30, 1);
     plan.source_video_index = None;
@@ -193,11 +143,7 @@ fn an_audio_only_m4a_makes_audio_renditions_and_no_images() {
     assert_eq!(package.poster, None);
     assert_eq!(package.storyboard_vtt, None);
     assert!(!out.join("images").exists());
-    assert!(
-        (package.duration_seconds - 3.0).abs() < 0.15,
-        "{}",
-        package.duration_seconds
-    );
+    assert!((package.duration_seconds - 3.0).abs() < 0.15, "{}", package.duration_seconds);
 }
 
 #[test]
@@ -263,11 +209,7 @@ fn a_browser_recording_webm_without_duration_is_transcoded() {
     );
     let out = dir.path().join("out");
     let (package, _) = run(&input, &two_rungs(30, 1), &out);
-    assert!(
-        (package.duration_seconds - 2.0).abs() < 0.15,
-        "{}",
-        package.duration_seconds
-    );
+    assert!((package.duration_seconds - 2.0).abs() < 0.15, "{}", package.duration_seconds);
 }
 
 #[test]
@@ -397,11 +339,8 @@ fn two_audio_languages_become_two_renditions_and_loudness_can_be_normalised() {
     plan.video = vec![rung("240p", 320, 240, 25, 1)];
     plan.download_rung = None;
     let mut russian = audio("audio_rus", 2, Some("rus"), false);
-    russian.loudness = Some(pipelines::plan::LoudnessTarget {
-        integrated_lufs: -16.0,
-        true_peak_db: -1.5,
-        loudness_range_lu: 11.0,
-    });
+    russian.loudness =
+        Some(pipelines::plan::LoudnessTarget { integrated_lufs: -16.0, true_peak_db: -1.5, loudness_range_lu: 11.0 });
     plan.audio = vec![audio("audio_eng", 1, Some("eng"), true), russian];
     let out = dir.path().join("out");
     let (package, _) = run(&input, &plan, &out);
@@ -442,31 +381,14 @@ fn a_plan_with_an_unsafe_rendition_name_is_rejected_before_any_work() {
     let dir = tempdir();
     let mut plan = two_rungs(30, 1);
     plan.video[0].name = "../escape".to_owned();
-    let error = transcode(
-        &dir.path().join("missing.mp4"),
-        &plan,
-        &dir.path().join("out"),
-        &mut |_| {},
-    )
-    .unwrap_err();
-    assert!(
-        matches!(error, workers::EngineError::InvalidPlan(_)),
-        "{error}"
-    );
+    let error = transcode(&dir.path().join("missing.mp4"), &plan, &dir.path().join("out"), &mut |_| {}).unwrap_err();
+    assert!(matches!(error, workers::EngineError::InvalidPlan(_)), "{error}");
 }
 
 /// First presentation time of the only stream of a rendition, in seconds.
 fn first_pts_seconds(out: &Path, rendition: &pipelines::package::PackagedRendition) -> f64 {
     let whole = join(out, rendition, &rendition.segments, "first_pts.mp4");
-    let json = crate::common::ffprobe_json(
-        &whole,
-        &[
-            "-show_entries",
-            "packet=pts_time",
-            "-read_intervals",
-            "%+#20",
-        ],
-    );
+    let json = crate::common::ffprobe_json(&whole, &["-show_entries", "packet=pts_time", "-read_intervals", "%+#20"]);
     json["packets"]
         .as_array()
         .unwrap()
@@ -487,22 +409,13 @@ fn b_frame_delay_is_matched_by_audio_so_renditions_stay_in_sync() {
     let out = dir.path().join("out");
     let (package, _) = run(&input, &plan, &out);
     let video_start = first_pts_seconds(&out, &package.video[0]);
-    assert!(
-        video_start > 0.05,
-        "the veryfast rung should have B-frames: {video_start}"
-    );
+    assert!(video_start > 0.05, "the veryfast rung should have B-frames: {video_start}");
     let other_start = first_pts_seconds(&out, &package.video[1]);
-    assert!(
-        (other_start - video_start).abs() < 0.001,
-        "{other_start} vs {video_start}"
-    );
+    assert!((other_start - video_start).abs() < 0.001, "{other_start} vs {video_start}");
     // The audio's first packet is AAC priming (1024 samples); its first real sample must be
     // presented with the first frame.
     let audio_start = first_pts_seconds(&out, &package.audio[0]) + 1024.0 / 48000.0;
-    assert!(
-        (audio_start - video_start).abs() < 0.002,
-        "audio {audio_start} vs video {video_start}"
-    );
+    assert!((audio_start - video_start).abs() < 0.002, "audio {audio_start} vs video {video_start}");
 }
 
 #[test]
@@ -531,22 +444,13 @@ fn hdr_pq_source_is_tone_mapped_to_sdr() {
         ],
     );
     let source = workers::probe(&input).unwrap();
-    assert!(
-        source.video[0].is_hdr(),
-        "{:?}",
-        source.video[0].color_transfer
-    );
+    assert!(source.video[0].is_hdr(), "{:?}", source.video[0].color_transfer);
     let mut plan = two_rungs(24, 1);
     plan.audio.clear();
     plan.video_filters.tone_map_to_sdr = true;
     let out = dir.path().join("out");
     let (package, _) = run(&input, &plan, &out);
-    let first = join(
-        &out,
-        &package.video[0],
-        &package.video[0].segments[..1],
-        "sdr.mp4",
-    );
+    let first = join(&out, &package.video[0], &package.video[0].segments[..1], "sdr.mp4");
     let json = crate::common::ffprobe_json(&first, &["-show_entries", "stream=color_transfer,pix_fmt"]);
     assert_eq!(json["streams"][0]["pix_fmt"], "yuv420p");
     assert_eq!(json["streams"][0]["color_transfer"], "bt709");
@@ -601,12 +505,7 @@ fn a_raw_h264_stream_without_container_timestamps_is_transcoded() {
     plan.download_rung = None;
     let out = dir.path().join("out");
     let (package, _) = run(&input, &plan, &out);
-    let seconds: u64 = package.video[0]
-        .segments
-        .iter()
-        .map(|segment| segment.duration_ticks)
-        .sum::<u64>()
-        / 90;
+    let seconds: u64 = package.video[0].segments.iter().map(|segment| segment.duration_ticks).sum::<u64>() / 90;
     assert!((1900..=2100).contains(&seconds), "{seconds} ms");
 }
 
@@ -639,11 +538,7 @@ fn film_rate_rungs_get_a_timescale_with_whole_frame_durations() {
     let rendition = &package.video[0];
     assert_eq!(rendition.timescale, 24000);
     let n = rendition.segments.len();
-    assert!(
-        rendition.segments[..n - 1]
-            .iter()
-            .all(|segment| segment.duration_ticks == 24 * 1001)
-    );
+    assert!(rendition.segments[..n - 1].iter().all(|segment| segment.duration_ticks == 24 * 1001));
 }
 
 /// Average luma (0–255) of a picture file, measured by FFmpeg's `signalstats`.
@@ -651,18 +546,10 @@ fn average_luma(path: &Path) -> f64 {
     let filter = format!("movie={},signalstats", path.display());
     let output = std::process::Command::new("ffprobe")
         .args(["-v", "error", "-f", "lavfi", "-i", &filter])
-        .args([
-            "-show_entries",
-            "frame_tags=lavfi.signalstats.YAVG",
-            "-of",
-            "csv=p=0",
-        ])
+        .args(["-show_entries", "frame_tags=lavfi.signalstats.YAVG", "-of", "csv=p=0"])
         .output()
         .unwrap();
-    String::from_utf8_lossy(&output.stdout)
-        .trim()
-        .parse()
-        .unwrap()
+    String::from_utf8_lossy(&output.stdout).trim().parse().unwrap()
 }
 
 #[test]
@@ -690,18 +577,12 @@ fn the_poster_skips_a_black_opening_and_storyboards_tile_thumbnails() {
     run(&input, &plan, &out);
     let first_thumbnail = average_luma(&out.join("images/thumb_00001.jpg"));
     let poster = average_luma(&out.join("images/poster.jpg"));
-    assert!(
-        first_thumbnail < 20.0,
-        "the first frame should be black: {first_thumbnail}"
-    );
+    assert!(first_thumbnail < 20.0, "the first frame should be black: {first_thumbnail}");
     assert!(poster > 60.0, "the poster should not be black: {poster}");
     // Six thumbnails at 2×2 per sheet: two sheets of 320×180.
     assert!(out.join("images/thumb_00006.jpg").exists());
     assert!(!out.join("images/thumb_00007.jpg").exists());
     assert!(out.join("images/storyboard_002.jpg").exists());
     assert!(!out.join("images/storyboard_003.jpg").exists());
-    assert_eq!(
-        video_size(&out.join("images/storyboard_001.jpg")),
-        (320, 180)
-    );
+    assert_eq!(video_size(&out.join("images/storyboard_001.jpg")), (320, 180));
 }

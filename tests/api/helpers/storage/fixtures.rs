@@ -2,9 +2,7 @@
 
 use bytes::Bytes;
 use futures::TryStreamExt;
-use lectern::storage::{
-    ByteRange, KeyPrefix, ObjectKey, ObjectStore, PutOptions, StorageError, put_bytes,
-};
+use lectern::storage::{ByteRange, KeyPrefix, ObjectKey, ObjectStore, PutOptions, StorageError, put_bytes};
 
 pub fn key(text: &str) -> ObjectKey {
     ObjectKey::parse(text).expect("test keys are valid")
@@ -15,14 +13,7 @@ pub fn prefix(text: &str) -> KeyPrefix {
 }
 
 pub async fn put(store: &dyn ObjectStore, name: &str, content: &'static [u8]) {
-    put_bytes(
-        store,
-        &key(name),
-        Bytes::from_static(content),
-        PutOptions::default(),
-    )
-    .await
-    .expect("put succeeds");
+    put_bytes(store, &key(name), Bytes::from_static(content), PutOptions::default()).await.expect("put succeeds");
 }
 
 pub async fn read_range(
@@ -44,10 +35,7 @@ pub fn generated_chunk(index: u64, length: usize) -> Bytes {
 /// Flips one hex digit of the signature in a presigned URL (`signature=` locally,
 /// `X-Amz-Signature=` on S3).
 pub fn tamper(url: &str) -> String {
-    let at = url
-        .find("ignature=")
-        .expect("presigned URLs carry a signature")
-        + "ignature=".len();
+    let at = url.find("ignature=").expect("presigned URLs carry a signature") + "ignature=".len();
     let mut tampered = url.to_owned();
     let flipped = if &url[at..=at] == "0" { "1" } else { "0" };
     tampered.replace_range(at..=at, flipped);

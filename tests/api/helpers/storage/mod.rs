@@ -10,9 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lectern::storage::{
-    KeyPrefix, LocalSettings, LocalStore, ObjectStore, S3Settings, S3Store, StorageSettings,
-};
+use lectern::storage::{KeyPrefix, LocalSettings, LocalStore, ObjectStore, S3Settings, S3Store, StorageSettings};
 use secrecy::SecretString;
 use tempfile::TempDir;
 use url::Url;
@@ -144,51 +142,30 @@ pub struct Harness {
 
 /// Where a [`Harness`] keeps its objects.
 enum HarnessBackend {
-    Local {
-        root: PathBuf,
-        _directory: TempDir,
-        server: tokio::task::JoinHandle<()>,
-    },
-    S3 {
-        store: Arc<S3Store>,
-    },
+    Local { root: PathBuf, _directory: TempDir, server: tokio::task::JoinHandle<()> },
+    S3 { store: Arc<S3Store> },
 }
 
 impl Harness {
     pub async fn local() -> Self {
         let directory = tempfile::tempdir().expect("a temporary directory can be created");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a loopback port is free");
-        let address = listener
-            .local_addr()
-            .expect("a bound listener has an address");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port is free");
+        let address = listener.local_addr().expect("a bound listener has an address");
         let settings = LocalSettings {
             root: directory.path().join("objects"),
-            public_url: Url::parse(&format!("http://{address}"))
-                .expect("a socket address makes a valid URL"),
+            public_url: Url::parse(&format!("http://{address}")).expect("a socket address makes a valid URL"),
             presign_secret: SecretString::from("conformance-test-secret"),
         };
-        let store = Arc::new(
-            LocalStore::open(&settings)
-                .await
-                .expect("the local store opens"),
-        );
+        let store = Arc::new(LocalStore::open(&settings).await.expect("the local store opens"));
         let routes = lectern::delivery::storage::routes(Arc::clone(&store));
         let server = tokio::spawn(async move {
-            axum::serve(listener, routes)
-                .await
-                .expect("the presign routes serve");
+            axum::serve(listener, routes).await.expect("the presign routes serve");
         });
         let root = store.root().to_path_buf();
         Self {
             store,
             http: reqwest::Client::new(),
-            backend: HarnessBackend::Local {
-                root,
-                _directory: directory,
-                server,
-            },
+            backend: HarnessBackend::Local { root, _directory: directory, server },
         }
     }
 
@@ -201,11 +178,7 @@ impl Harness {
                 chain(&error)
             )
         }));
-        Self {
-            store: store.clone(),
-            http: reqwest::Client::new(),
-            backend: HarnessBackend::S3 { store },
-        }
+        Self { store: store.clone(), http: reqwest::Client::new(), backend: HarnessBackend::S3 { store } }
     }
 
     pub fn store(&self) -> &dyn ObjectStore {
@@ -229,9 +202,8 @@ impl Harness {
         match &self.backend {
             HarnessBackend::Local { root, .. } => {
                 for bookkeeping in [".staging", ".multipart"] {
-                    let entries: Vec<_> = std::fs::read_dir(root.join(bookkeeping))
-                        .expect("bookkeeping exists")
-                        .collect();
+                    let entries: Vec<_> =
+                        std::fs::read_dir(root.join(bookkeeping)).expect("bookkeeping exists").collect();
                     assert!(entries.is_empty(), "{bookkeeping} still holds {entries:?}");
                 }
             }

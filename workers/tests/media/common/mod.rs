@@ -71,12 +71,7 @@ pub fn basic_mp4(dir: &Path, name: &str, seconds: u32, size: &str, rate: u32) ->
 }
 
 pub fn ffprobe_json(path: &Path, extra: &[&str]) -> serde_json::Value {
-    let output = Command::new("ffprobe")
-        .args(["-v", "error", "-of", "json"])
-        .args(extra)
-        .arg(path)
-        .output()
-        .unwrap();
+    let output = Command::new("ffprobe").args(["-v", "error", "-of", "json"]).args(extra).arg(path).output().unwrap();
     assert!(
         output.status.success(),
         "ffprobe failed on {}: {}",

@@ -1,9 +1,7 @@
 //! Hand-built plans: the planner lives in `pipelines` on another branch, so tests describe the
 //! ladder they want directly.
 
-use pipelines::plan::{
-    AudioRendition, H264Profile, ImagePlan, Plan, VideoCodec, VideoFilters, VideoRung,
-};
+use pipelines::plan::{AudioRendition, H264Profile, ImagePlan, Plan, VideoCodec, VideoFilters, VideoRung};
 use pipelines::source::Rational;
 
 pub fn rung(name: &str, width: u32, height: u32, fps: u32, segment_seconds: u32) -> VideoRung {
@@ -22,12 +20,7 @@ pub fn rung(name: &str, width: u32, height: u32, fps: u32, segment_seconds: u32)
     }
 }
 
-pub fn audio(
-    name: &str,
-    source_index: usize,
-    language: Option<&str>,
-    default: bool,
-) -> AudioRendition {
+pub fn audio(name: &str, source_index: usize, language: Option<&str>, default: bool) -> AudioRendition {
     AudioRendition {
         name: name.to_owned(),
         source_index,
@@ -62,10 +55,7 @@ pub fn two_rungs(fps: u32, segment_seconds: u32) -> Plan {
         segment_duration_seconds: segment_seconds,
         source_video_index: Some(0),
         video_filters: VideoFilters::default(),
-        video: vec![
-            rung("360p", 640, 360, fps, segment_seconds),
-            rung("240p", 426, 240, fps, segment_seconds),
-        ],
+        video: vec![rung("360p", 640, 360, fps, segment_seconds), rung("240p", 426, 240, fps, segment_seconds)],
         audio: vec![audio("audio", 1, None, true)],
         images: images(),
         download_rung: Some("240p".to_owned()),

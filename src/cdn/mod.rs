@@ -1,6 +1,6 @@
 //! Delivery: CloudFront-compatible signed URLs and cookies, their verification, and CloudFront
 //! invalidations (sent by the `cdn.invalidate` job). The local signed origin (`/cdn/{key…}`)
-//! that verifies them is `crate::delivery::origin`; this module knows no HTTP server.
+//! that verifies them is in `src/delivery/origin.rs`; this module knows no HTTP server.
 //!
 //! The scheme is CloudFront's own, so the same signatures work whether viewers reach Lectern's
 //! local origin or a CloudFront distribution in front of the object store:

@@ -1,4 +1,4 @@
-//! Presigned URLs for the local backend: signing and verifying (`crate::delivery::storage` serves them).
+//! Presigned URLs for the local backend: signing and verifying (`src/delivery/storage.rs` serves them).
 //!
 //! A URL carries `expires` (unix seconds) and `signature`, the hex HMAC-SHA256 of a message
 //! naming what it allows: the method, the object (or the upload part) and the expiry; for a PUT

@@ -2,49 +2,18 @@ use aws_sdk_mediaconvert::types::{
     AacCodingMode, CmafWriteDashManifest, CmafWriteHlsManifest, ContainerType, H264CodecProfile, H264GopSizeUnits,
     H264RateControlMode, H264SceneChangeDetect, OutputGroupType, VideoCodec,
 };
+use pipelines::fixtures::{self, FPS_30};
 use pipelines::preset::Preset;
-use pipelines::source::{AudioStreamInfo, FieldOrder, Rational, SourceInfo, VideoStreamInfo};
+use pipelines::source::{AudioStreamInfo, FieldOrder, SourceInfo, VideoStreamInfo};
 
 use super::*;
 
-/// A ten-minute 1080p30 H.264 recording with one English stereo track, as the probe reports it.
+/// A ten-minute 1080p30 H.264 recording with one English stereo track (44.1 kHz), as the probe
+/// reports it: the shared fixture with this recording's bit rate and sample rate.
 fn source_1080p30() -> SourceInfo {
-    SourceInfo {
-        container: "mov,mp4,m4a,3gp,3g2,mj2".to_owned(),
-        duration_seconds: Some(600.0),
-        size_bytes: 300_000_000,
-        bit_rate: Some(4_000_000),
-        video: vec![VideoStreamInfo {
-            index: 0,
-            codec: "h264".to_owned(),
-            profile: Some("High".to_owned()),
-            width: 1920,
-            height: 1080,
-            sample_aspect_ratio: Rational::new(1, 1),
-            rotation_degrees: 0,
-            frame_rate: Some(Rational::new(30, 1)),
-            variable_frame_rate: false,
-            field_order: FieldOrder::Progressive,
-            pixel_format: "yuv420p".to_owned(),
-            bit_depth: 8,
-            color_transfer: Some("bt709".to_owned()),
-            color_primaries: Some("bt709".to_owned()),
-            color_space: Some("bt709".to_owned()),
-            language: None,
-            bit_rate: Some(3_800_000),
-        }],
-        audio: vec![AudioStreamInfo {
-            index: 1,
-            codec: "aac".to_owned(),
-            channels: 2,
-            channel_layout: Some("stereo".to_owned()),
-            sample_rate: 44_100,
-            language: Some("eng".to_owned()),
-            title: None,
-            default: true,
-            bit_rate: Some(128_000),
-        }],
-    }
+    let video = VideoStreamInfo { bit_rate: Some(3_800_000), ..fixtures::video(1920, 1080, FPS_30) };
+    let audio = AudioStreamInfo { title: None, sample_rate: 44_100, ..fixtures::audio(1, Some("eng"), 2) };
+    fixtures::source(vec![video], vec![audio])
 }
 
 fn course_job() -> (Plan, JobSettings) {

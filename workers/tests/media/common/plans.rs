@@ -1,5 +1,5 @@
-//! Hand-built plans: the planner lives in `pipelines` on another branch, so tests describe the
-//! ladder they want directly.
+//! Hand-built plans: engine tests describe exactly the ladder they exercise (small rungs, chosen
+//! segment lengths) instead of the one the planner would pick for their source.
 
 use pipelines::plan::{AudioRendition, H264Profile, ImagePlan, Plan, VideoCodec, VideoFilters, VideoRung};
 use pipelines::source::Rational;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::helpers::media::fixtures;
+use crate::helpers::media::{assert_probed_as_expected, fixtures};
 
 fn lectern(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lectern"));
@@ -81,21 +81,7 @@ fn every_fixture_probes_to_its_expected_outcome() {
         if outcome == "ok" {
             assert!(output.status.success(), "{name}: {}", stderr(&output));
             let source: Value = serde_json::from_slice(&output.stdout).expect("probe prints JSON");
-            let expect = &fixture["expect"];
-            assert_eq!(source["container"], expect["container"], "{name}");
-            let has_video = source["video"].as_array().is_some_and(|v| !v.is_empty());
-            assert_eq!(Value::Bool(has_video), expect["has_video"], "{name}");
-            assert_eq!(
-                source["audio"].as_array().map(Vec::len),
-                expect["audio_streams"].as_u64().map(|n| n as usize),
-                "{name}"
-            );
-            if has_video {
-                let video = &source["video"][0];
-                assert_eq!(video["rotation_degrees"], expect["rotation_degrees"], "{name}");
-                assert_eq!(video["width"], expect["width"], "{name}");
-                assert_eq!(video["height"], expect["height"], "{name}");
-            }
+            assert_probed_as_expected(name, &source, &fixture["expect"]);
         } else {
             assert_eq!(output.status.code(), Some(3), "{name} should be refused: {}", stderr(&output));
             assert!(stderr(&output).contains(&format!("error: {outcome}:")), "{name}: {}", stderr(&output));

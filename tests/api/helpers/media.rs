@@ -32,6 +32,27 @@ pub fn fixtures() -> &'static (PathBuf, Vec<Value>) {
     })
 }
 
+/// Checks a probed source (the probe's JSON, from the CLI or the asset) against a fixture's
+/// `expect`: container, audio stream count, and the first video stream's size and rotation.
+/// Returns whether the source has video, for checks of its own.
+pub fn assert_probed_as_expected(name: &str, source: &Value, expect: &Value) -> bool {
+    assert_eq!(source["container"], expect["container"], "{name}");
+    let has_video = source["video"].as_array().is_some_and(|v| !v.is_empty());
+    assert_eq!(Value::Bool(has_video), expect["has_video"], "{name}");
+    assert_eq!(
+        source["audio"].as_array().map(Vec::len),
+        expect["audio_streams"].as_u64().map(|n| n as usize),
+        "{name}"
+    );
+    if has_video {
+        let video = &source["video"][0];
+        assert_eq!(video["width"], expect["width"], "{name}");
+        assert_eq!(video["height"], expect["height"], "{name}");
+        assert_eq!(video["rotation_degrees"], expect["rotation_degrees"], "{name}");
+    }
+    has_video
+}
+
 pub fn fixture_dir() -> PathBuf {
     fixtures().0.clone()
 }

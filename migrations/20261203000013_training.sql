@@ -193,6 +193,11 @@ create table progress_stream
     lesson_id      uuid        not null references lesson (lesson_id) on delete cascade,
     last_seq       bigint      not null check (last_seq >= 0),
     last_report_at timestamptz not null,
+    -- Milliseconds of new coverage the stream may still add: starts at 2 s of slack, grows by
+    -- the wall time between reports × min(rate, 2), shrinks by what is covered. Unused slack
+    -- carries over, so jitter between reports costs nothing, but it never adds up to more than
+    -- the wall time the session has been reporting allows.
+    credit_ms      bigint      not null check (credit_ms >= 0),
     -- [{"seq": n, "answer": {…}}, …], newest last, at most a few.
     answers        jsonb       not null default '[]',
     created_at     timestamptz not null default now()

@@ -11,6 +11,7 @@ mod auth;
 mod delivery;
 mod infrastructure;
 mod media;
+mod training;
 mod webhooks;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ pub use infrastructure::{
     DatabaseArgs, HttpArgs, JobArgs, KeyFileArgs, StorageArgs, StorageKind, TranscoderArgs, TranscoderKind,
 };
 pub use media::{EngineArgs, IngestArgs, MediaLimitArgs, UploadArgs, parse_resolution};
+pub use training::TrainingArgs;
 pub use webhooks::WebhookArgs;
 
 use crate::auth::RateLimit;
@@ -156,6 +158,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub webhooks: WebhookArgs,
     #[command(flatten)]
+    pub training: TrainingArgs,
+    #[command(flatten)]
     pub jobs: JobArgs,
     /// Background workers to run inside the API process; 0 runs the API alone.
     #[arg(long, env = "LECTERN_WORKERS", default_value_t = 1)]
@@ -181,6 +185,8 @@ pub struct WorkerArgs {
     pub transcoder: TranscoderArgs,
     #[command(flatten)]
     pub webhooks: WebhookArgs,
+    #[command(flatten)]
+    pub training: TrainingArgs,
     #[command(flatten)]
     pub distribution: DistributionArgs,
     #[command(flatten)]

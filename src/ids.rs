@@ -65,4 +65,12 @@ path_ids! {
     WebhookId("webhook_id", "webhook_not_found", "no such webhook endpoint");
     /// A webhook delivery (`/v1/webhooks/deliveries/{delivery_id}/retry`).
     WebhookDeliveryId("delivery_id", "webhook_delivery_not_found", "no such webhook delivery");
+    /// A course (`/v1/courses/{course_id}`, `/v1/me/courses/{course_id}`).
+    CourseId("course_id", "course_not_found", "no such course");
+    /// A section of a course (`/v1/sections/{section_id}`).
+    SectionId("section_id", "section_not_found", "no such section");
+    /// A lesson (`/v1/lessons/{lesson_id}`).
+    LessonId("lesson_id", "lesson_not_found", "no such lesson");
+    /// An enrolment (`/v1/enrollments/{enrollment_id}`).
+    EnrollmentId("enrollment_id", "enrollment_not_found", "no such enrollment");
 }

@@ -107,6 +107,7 @@ pub async fn start(database_url: &str, data_dir: &std::path::Path) -> (String, S
         transcoder: lectern::transcode::TranscoderSettings::Local,
         uploads: lectern::media::UploadSettings::default(),
         webhooks: lectern::webhooks::WebhookSettings::default(),
+        training: lectern::training::TrainingSettings::default(),
         keys,
         auth,
         workers: WorkerSettings { concurrency: 0, ..WorkerSettings::default() },

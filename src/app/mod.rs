@@ -27,6 +27,7 @@ use crate::keys::Keys;
 use crate::media::{IngestSettings, UploadSettings};
 use crate::metrics::Metrics;
 use crate::storage::{ObjectStore, StorageSettings};
+use crate::training::TrainingSettings;
 use crate::transcode::TranscoderSettings;
 use crate::webhooks::WebhookSettings;
 
@@ -50,6 +51,7 @@ pub struct AppState {
     pub ingest: Arc<IngestSettings>,
     pub uploads: Arc<UploadSettings>,
     pub webhooks: Arc<WebhookSettings>,
+    pub training: Arc<TrainingSettings>,
 }
 
 /// The settings of the domains, which both `serve` and `worker` hand to their job handlers.
@@ -57,6 +59,7 @@ pub struct AppState {
 pub struct Settings {
     pub ingest: Arc<IngestSettings>,
     pub webhooks: Arc<WebhookSettings>,
+    pub training: Arc<TrainingSettings>,
 }
 
 /// Resolved settings of `lectern serve`.
@@ -72,6 +75,7 @@ pub struct ServeSettings {
     pub transcoder: TranscoderSettings,
     pub uploads: UploadSettings,
     pub webhooks: WebhookSettings,
+    pub training: TrainingSettings,
     pub workers: WorkerSettings,
     pub migrate_on_start: bool,
     pub shutdown_timeout: Duration,
@@ -133,7 +137,11 @@ impl Application {
         .await?;
         let auth = Auth::new(settings.auth, &settings.keys, &settings.http.public_url).await?;
         let cdn = Cdn::new(settings.cdn, &settings.keys.cdn);
-        let domain_settings = Settings { ingest: Arc::new(settings.ingest), webhooks: Arc::new(settings.webhooks) };
+        let domain_settings = Settings {
+            ingest: Arc::new(settings.ingest),
+            webhooks: Arc::new(settings.webhooks),
+            training: Arc::new(settings.training),
+        };
         let state = AppState {
             pool: services.pool.clone(),
             storage: Arc::clone(&services.storage),
@@ -146,6 +154,7 @@ impl Application {
             ingest: Arc::clone(&domain_settings.ingest),
             uploads: Arc::new(settings.uploads),
             webhooks: Arc::clone(&domain_settings.webhooks),
+            training: Arc::clone(&domain_settings.training),
         };
         let address = settings.http.listen;
         let listener = TcpListener::bind(address).await.map_err(|source| StartupError::Bind { address, source })?;

@@ -19,6 +19,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::media::router())
         .merge(crate::playback::router())
         .merge(crate::webhooks::router())
+        .merge(crate::training::router())
 }
 
 fn base_document() -> OpenApi {
@@ -43,6 +44,11 @@ fn base_document() -> OpenApi {
     let mut playback = Tag::new("playback");
     playback.description =
         Some("Playback sessions, grants and access settings, and the per-session manifests under /play".to_owned());
+    let mut training = Tag::new("training");
+    training.description = Some(
+        "Courses, sections and lessons, enrolments, watch progress reported from players, resume points and reports"
+            .to_owned(),
+    );
     let mut webhooks = Tag::new("webhooks");
     webhooks.description = Some("Endpoints that receive signed asset events, and their deliveries".to_owned());
     let mut document = OpenApiBuilder::new()
@@ -53,7 +59,7 @@ fn base_document() -> OpenApi {
                 .description(Some("Media ingest and streaming delivery for course video"))
                 .build(),
         )
-        .tags(Some(vec![operations, identity, assets, playback, webhooks, storage, delivery]))
+        .tags(Some(vec![operations, identity, assets, playback, training, webhooks, storage, delivery]))
         // Protected operations name this scheme with `security(("bearer" = []))`.
         .components(Some(
             ComponentsBuilder::new()

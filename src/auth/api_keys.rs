@@ -43,11 +43,24 @@ pub enum Scope {
     /// Create and delete webhook endpoints and retry deliveries.
     #[serde(rename = "webhooks:write")]
     WebhooksWrite,
+    /// See the owner's courses, their enrolments and their learners' progress.
+    #[serde(rename = "courses:read")]
+    CoursesRead,
+    /// Create and change the owner's courses and enrol learners in them.
+    #[serde(rename = "courses:write")]
+    CoursesWrite,
 }
 
 impl Scope {
-    pub const ALL: [Self; 5] =
-        [Self::AssetsRead, Self::AssetsWrite, Self::PlaybackCreate, Self::WebhooksRead, Self::WebhooksWrite];
+    pub const ALL: [Self; 7] = [
+        Self::AssetsRead,
+        Self::AssetsWrite,
+        Self::PlaybackCreate,
+        Self::WebhooksRead,
+        Self::WebhooksWrite,
+        Self::CoursesRead,
+        Self::CoursesWrite,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -56,6 +69,8 @@ impl Scope {
             Self::PlaybackCreate => "playback:create",
             Self::WebhooksRead => "webhooks:read",
             Self::WebhooksWrite => "webhooks:write",
+            Self::CoursesRead => "courses:read",
+            Self::CoursesWrite => "courses:write",
         }
     }
 
@@ -76,9 +91,13 @@ impl Scope {
     /// reaches no further than the owner's own asset list). Learners hold no keys at all.
     pub fn allowed_for(self, roles: &[Role]) -> bool {
         match self {
-            Self::AssetsRead | Self::AssetsWrite | Self::PlaybackCreate | Self::WebhooksRead | Self::WebhooksWrite => {
-                roles.contains(&Role::Instructor) || roles.contains(&Role::Admin)
-            }
+            Self::AssetsRead
+            | Self::AssetsWrite
+            | Self::PlaybackCreate
+            | Self::WebhooksRead
+            | Self::WebhooksWrite
+            | Self::CoursesRead
+            | Self::CoursesWrite => roles.contains(&Role::Instructor) || roles.contains(&Role::Admin),
         }
     }
 

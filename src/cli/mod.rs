@@ -114,6 +114,7 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
         transcoder: args.transcoder.resolve(&args.storage)?,
         uploads: args.uploads.resolve()?,
         webhooks: args.webhooks.resolve()?,
+        training: args.training.resolve()?,
         workers: args.jobs.resolve(args.workers, args.common.shutdown_timeout)?,
         migrate_on_start: args.migrate_on_start,
         shutdown_timeout: args.common.shutdown_timeout,
@@ -131,7 +132,11 @@ async fn worker(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
     }
     let database = args.database.resolve()?;
     let worker_settings = args.jobs.resolve(args.workers, args.common.shutdown_timeout)?;
-    let settings = Settings { ingest: Arc::new(args.ingest.resolve()?), webhooks: Arc::new(args.webhooks.resolve()?) };
+    let settings = Settings {
+        ingest: Arc::new(args.ingest.resolve()?),
+        webhooks: Arc::new(args.webhooks.resolve()?),
+        training: Arc::new(args.training.resolve()?),
+    };
     let transcoder = args.transcoder.resolve(&args.storage)?;
     let (keys, _) = crate::keys::load_or_generate(&args.keys.resolve(&args.common))?;
     // Workers never serve presigned URLs, but the local backend is built from the same settings.

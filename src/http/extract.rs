@@ -85,6 +85,10 @@ path_id_extractors!(
     PlaybackSessionId,
     WebhookId,
     WebhookDeliveryId,
+    CourseId,
+    SectionId,
+    LessonId,
+    EnrollmentId,
 );
 
 #[cfg(test)]

@@ -208,3 +208,41 @@ pub async fn states(pool: &PgPool, asset_id: AssetId) -> Result<Vec<(i32, String
             .await?;
     Ok(rows.into_iter().map(|row| (row.version, row.state)).collect())
 }
+
+/// The version learners get now of each of `asset_ids` (live assets with a current version) and
+/// its duration in milliseconds: the longest rendition of that version, else the probed length
+/// of the original. Read by training to snapshot lesson durations.
+pub async fn current_durations(pool: &PgPool, asset_ids: &[uuid::Uuid]) -> Result<Vec<CurrentDuration>, MediaError> {
+    let rows = sqlx::query!(
+        r#"
+        select a.asset_id, a.current_version as "version!",
+               coalesce((select max(r.duration_seconds) from rendition r
+                         where r.asset_id = a.asset_id and r.version = a.current_version),
+                        (a.source ->> 'duration_seconds')::float8) as duration_seconds
+        from asset a
+        where a.asset_id = any($1) and a.deleted_at is null and a.current_version is not null
+        "#,
+        asset_ids,
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let seconds = row.duration_seconds.filter(|s| s.is_finite() && *s >= 0.0)?;
+            Some(CurrentDuration {
+                asset_id: row.asset_id,
+                version: row.version,
+                duration_ms: (seconds * 1000.0).round() as i64,
+            })
+        })
+        .collect())
+}
+
+/// See [`current_durations`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CurrentDuration {
+    pub asset_id: uuid::Uuid,
+    pub version: i32,
+    pub duration_ms: i64,
+}

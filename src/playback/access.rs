@@ -1,16 +1,21 @@
 //! Who may watch an asset, decided in one place: [`may_watch`].
 //!
 //! The rules, in order: the owner and administrators always; any signed-in account when the
-//! asset is `public`; otherwise an active `asset_grant`. Course enrolment will be the next rule:
-//! it belongs in [`may_watch`] (one more `exists (…)` in its query, answering
-//! [`Decision::Allowed`] for an enrolled learner), so that session creation and every manifest
-//! request keep asking the same function.
+//! asset is `public`; an active `asset_grant`; an active, unexpired pass to an open collection
+//! that holds the asset; and any signed-in account when an open collection holds it as a
+//! preview. Session creation and every manifest request ask this one function.
 //!
-//! This module owns all SQL of `asset_grant` and the access columns of `asset` (`visibility`,
-//! `allowed_origins`, `bind_ip`), which the assets module never writes.
+//! Other domains *write* the facts it reads and never read them back: training keeps one
+//! collection per course (open once published), its lessons' assets (free previews marked) and
+//! one pass per enrolled learner ([`open_collection`], [`set_collection_assets`], [`set_pass`]).
+//! Closing a pass ends the holder's sessions that lost their right ([`end_lost_sessions`]).
+//!
+//! This module owns all SQL of `asset_grant`, `access_collection`, `access_collection_asset`,
+//! `access_pass` and the access columns of `asset` (`visibility`, `allowed_origins`, `bind_ip`),
+//! which the assets module never writes.
 
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -81,7 +86,7 @@ pub enum Decision {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DenyReason {
-    /// A private asset, and the account has no active grant.
+    /// A private asset, and the account has no active grant or pass.
     NoGrant,
     /// The account no longer exists.
     UnknownAccount,
@@ -110,14 +115,21 @@ pub async fn load(pool: &PgPool, asset_id: Uuid) -> Result<Option<AssetAccess>, 
     }))
 }
 
-/// The one access policy: may `account_id` watch `asset`? Read with the account's roles and
-/// grants as they are now, so a demotion or a revoked grant acts on the next request.
+/// The one access policy: may `account_id` watch `asset`? Read with the account's roles,
+/// grants and passes as they are now, so a demotion, a revoked grant or a suspended enrolment
+/// acts on the next request.
 pub async fn may_watch(pool: &PgPool, account_id: Uuid, asset: &AssetAccess) -> Result<Decision, PlaybackError> {
     let row = sqlx::query!(
         r#"
         select roles,
                exists (select 1 from asset_grant g
-                       where g.asset_id = $2 and g.account_id = $1 and g.revoked_at is null) as "granted!"
+                       where g.asset_id = $2 and g.account_id = $1 and g.revoked_at is null)
+               or exists (select 1 from access_collection_asset ca
+                          join access_collection c using (collection_id)
+                          left join access_pass p on p.collection_id = ca.collection_id and p.account_id = $1
+                          where ca.asset_id = $2 and c.open
+                            and (ca.preview or (p.active and (p.expires_at is null or p.expires_at > now()))))
+               as "granted!"
         from account where account_id = $1
         "#,
         account_id,
@@ -132,6 +144,116 @@ pub async fn may_watch(pool: &PgPool, account_id: Uuid, asset: &AssetAccess) -> 
         || asset.visibility == Visibility::Public
         || row.granted;
     Ok(if allowed { Decision::Allowed } else { Decision::Denied(DenyReason::NoGrant) })
+}
+
+/// Creates the collection `collection_id` (a course) of `owner_id`, or sets whether it is open.
+pub async fn open_collection(
+    conn: &mut PgConnection,
+    collection_id: Uuid,
+    owner_id: Uuid,
+    open: bool,
+) -> Result<(), PlaybackError> {
+    sqlx::query!(
+        r#"
+        insert into access_collection (collection_id, owner_id, open) values ($1, $2, $3)
+        on conflict (collection_id) do update set open = excluded.open
+        "#,
+        collection_id,
+        owner_id,
+        open,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Forgets a collection, its assets and its passes (a deleted draft course).
+pub async fn delete_collection(conn: &mut PgConnection, collection_id: Uuid) -> Result<(), PlaybackError> {
+    sqlx::query!("delete from access_collection where collection_id = $1", collection_id).execute(conn).await?;
+    Ok(())
+}
+
+/// Replaces the assets of a collection: `(asset_id, preview)`, an asset listed twice is a preview
+/// when either listing is.
+pub async fn set_collection_assets(
+    conn: &mut PgConnection,
+    collection_id: Uuid,
+    assets: &[(Uuid, bool)],
+) -> Result<(), PlaybackError> {
+    let (ids, previews): (Vec<Uuid>, Vec<bool>) = assets.iter().copied().unzip();
+    sqlx::query!("delete from access_collection_asset where collection_id = $1", collection_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query!(
+        r#"
+        insert into access_collection_asset (collection_id, asset_id, preview)
+        select $1, asset_id, bool_or(preview) from unnest($2::uuid[], $3::bool[]) as t(asset_id, preview)
+        where exists (select 1 from asset a where a.asset_id = t.asset_id)
+        group by asset_id
+        "#,
+        collection_id,
+        &ids,
+        &previews,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Opens (`active`) or closes the pass of `account_id` to a collection; `source` says who wrote it
+/// (`enrollment`). A pass with `expires_at` stops opening anything at that time by itself.
+pub async fn set_pass(
+    conn: &mut PgConnection,
+    collection_id: Uuid,
+    account_id: Uuid,
+    active: bool,
+    expires_at: Option<OffsetDateTime>,
+    source: &str,
+) -> Result<(), PlaybackError> {
+    sqlx::query!(
+        r#"
+        insert into access_pass (collection_id, account_id, active, expires_at, source) values ($1, $2, $3, $4, $5)
+        on conflict (collection_id, account_id)
+        do update set active = excluded.active, expires_at = excluded.expires_at, source = excluded.source
+        "#,
+        collection_id,
+        account_id,
+        active,
+        expires_at,
+        source,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// After a pass closed: revokes the open playback sessions of `account_id` on the collection's
+/// assets that [`may_watch`] no longer allows (another grant, pass or a public asset keeps a
+/// session alive). Returns how many were revoked.
+pub async fn end_lost_sessions(pool: &PgPool, collection_id: Uuid, account_id: Uuid) -> Result<u64, PlaybackError> {
+    let watched = sqlx::query_scalar!(
+        r#"
+        select distinct s.asset_id from playback_session s
+        join access_collection_asset ca on ca.asset_id = s.asset_id and ca.collection_id = $1
+        where s.account_id = $2 and s.revoked_at is null and s.expires_at > now()
+        "#,
+        collection_id,
+        account_id,
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut revoked = 0;
+    for asset_id in watched {
+        let still = match load(pool, asset_id).await? {
+            Some(asset) => may_watch(pool, account_id, &asset).await? == Decision::Allowed,
+            None => false,
+        };
+        if !still {
+            let mut conn = pool.acquire().await?;
+            revoked += sessions::revoke_for_viewer(&mut conn, asset_id, account_id).await?;
+        }
+    }
+    Ok(revoked)
 }
 
 /// An active grant, as listed to the owner.

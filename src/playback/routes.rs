@@ -143,12 +143,7 @@ async fn create_session(
     body: Bytes,
 ) -> Result<(StatusCode, axum::Json<SessionView>), ApiError> {
     let result = new_session(&state, &principal, &client, asset_id, &headers, &body).await;
-    let outcome = match &result {
-        Ok(_) => "created",
-        Err(error) if error.status.is_client_error() => "refused",
-        Err(_) => "failed",
-    };
-    state.metrics.playback_sessions.get_or_create(&OutcomeLabels { outcome }).inc();
+    count_outcome(&state, &result);
     result
 }
 
@@ -193,34 +188,73 @@ async fn new_session(
             (viewer, Some(key.api_key_id))
         }
     };
-    if access::may_watch(&state.pool, viewer, &asset).await? != Decision::Allowed {
-        return Err(PlaybackError::NotAllowed.into());
+    let view =
+        open_session(state, &asset, &Viewer { account_id: viewer, api_key_id, context_id: None }, client, headers)
+            .await?;
+    Ok((StatusCode::CREATED, axum::Json(view)))
+}
+
+/// Who a session is for: the viewing account, the key that opened it for them, and what another
+/// domain opened it for (training: the lesson).
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer {
+    pub account_id: Uuid,
+    pub api_key_id: Option<Uuid>,
+    pub context_id: Option<Uuid>,
+}
+
+/// Opens a session on `asset` for `viewer` after the checks every session passes: [`may_watch`],
+/// a playable version, the page's origin. Used by `POST /v1/assets/{id}/playback` and by domains
+/// that open sessions in their own context (a lesson).
+///
+/// [`may_watch`]: access::may_watch
+pub async fn open_session(
+    state: &AppState,
+    asset: &AssetAccess,
+    viewer: &Viewer,
+    client: &ClientInfo,
+    headers: &HeaderMap,
+) -> Result<SessionView, PlaybackError> {
+    if access::may_watch(&state.pool, viewer.account_id, asset).await? != Decision::Allowed {
+        return Err(PlaybackError::NotAllowed);
     }
     let version = asset.playable_version().ok_or(PlaybackError::AssetNotReady)?;
     let origin = access::request_origin(header_text(headers, header::ORIGIN), header_text(headers, header::REFERER));
     if !asset.origin_allowed(origin.as_deref()) {
-        return Err(PlaybackError::OriginNotAllowed.into());
+        return Err(PlaybackError::OriginNotAllowed);
     }
     let ttl = i64::try_from(state.cdn.settings.playback_session_ttl.as_secs()).unwrap_or(i64::MAX);
     let expires = OffsetDateTime::now_utc().unix_timestamp().saturating_add(ttl);
     let expires_at = OffsetDateTime::from_unix_timestamp(expires)
         .map_err(|_| PlaybackError::InvalidField("TTL too long".to_owned()))?;
     let version_number = i32::try_from(version).map_err(|_| PlaybackError::AssetNotReady)?;
-    let manifests = sessions::published_manifests(&state.pool, asset_id, version_number).await?.unwrap_or_default();
+    let manifests =
+        sessions::published_manifests(&state.pool, asset.asset_id, version_number).await?.unwrap_or_default();
     let session = sessions::create(
         &state.pool,
         &NewSession {
-            asset_id,
+            asset_id: asset.asset_id,
             version: version_number,
-            account_id: viewer,
-            api_key_id,
+            account_id: viewer.account_id,
+            api_key_id: viewer.api_key_id,
             expires_at,
             client_ip: asset.bind_ip.then(|| client.ip.to_string()),
+            context_id: viewer.context_id,
         },
     )
     .await?;
     tracing::info!(session_id = %session.session_id, version, "playback session created");
-    Ok((StatusCode::CREATED, axum::Json(session_view(state, &session, &manifests)?)))
+    session_view(state, &session, &manifests)
+}
+
+/// Counts a session request's outcome in `lectern_playback_sessions_total`.
+pub fn count_outcome<T>(state: &AppState, result: &Result<T, ApiError>) {
+    let outcome = match result {
+        Ok(_) => "created",
+        Err(error) if error.status.is_client_error() => "refused",
+        Err(_) => "failed",
+    };
+    state.metrics.playback_sessions.get_or_create(&OutcomeLabels { outcome }).inc();
 }
 
 /// A path of the package from the version's `manifests` map, or the engine's default name.

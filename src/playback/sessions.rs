@@ -19,6 +19,8 @@ pub struct SessionRow {
     pub expires_at: OffsetDateTime,
     pub revoked_at: Option<OffsetDateTime>,
     pub client_ip: Option<String>,
+    /// What another domain opened the session for (training: the lesson); never interpreted here.
+    pub context_id: Option<Uuid>,
 }
 
 /// What a new session is for. `expires_at` is whole seconds: the CDN policy is re-derived from
@@ -31,15 +33,17 @@ pub struct NewSession {
     pub api_key_id: Option<Uuid>,
     pub expires_at: OffsetDateTime,
     pub client_ip: Option<String>,
+    pub context_id: Option<Uuid>,
 }
 
 pub async fn create(pool: &PgPool, new: &NewSession) -> Result<SessionRow, PlaybackError> {
     Ok(sqlx::query_as!(
         SessionRow,
         r#"
-        insert into playback_session (asset_id, version, account_id, api_key_id, expires_at, client_ip)
-        values ($1, $2, $3, $4, $5, $6)
-        returning session_id, asset_id, version, account_id, api_key_id, created_at, expires_at, revoked_at, client_ip
+        insert into playback_session (asset_id, version, account_id, api_key_id, expires_at, client_ip, context_id)
+        values ($1, $2, $3, $4, $5, $6, $7)
+        returning session_id, asset_id, version, account_id, api_key_id, created_at, expires_at, revoked_at, client_ip,
+                  context_id
         "#,
         new.asset_id,
         new.version,
@@ -47,6 +51,7 @@ pub async fn create(pool: &PgPool, new: &NewSession) -> Result<SessionRow, Playb
         new.api_key_id,
         new.expires_at,
         new.client_ip,
+        new.context_id,
     )
     .fetch_one(pool)
     .await?)
@@ -56,7 +61,8 @@ pub async fn get(pool: &PgPool, session_id: Uuid) -> Result<Option<SessionRow>, 
     Ok(sqlx::query_as!(
         SessionRow,
         r#"
-        select session_id, asset_id, version, account_id, api_key_id, created_at, expires_at, revoked_at, client_ip
+        select session_id, asset_id, version, account_id, api_key_id, created_at, expires_at, revoked_at, client_ip,
+               context_id
         from playback_session where session_id = $1
         "#,
         session_id,

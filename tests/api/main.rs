@@ -37,6 +37,7 @@ mod playback_api;
 mod playback_browser;
 mod processing_resilience;
 mod storage_conformance;
+mod training;
 mod transcode_local;
 mod transcode_mediaconvert;
 mod webhooks;

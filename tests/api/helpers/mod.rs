@@ -73,6 +73,7 @@ pub struct TestOptions {
     pub uploads: Option<lectern::media::UploadSettings>,
     /// Webhook settings; `None` uses the defaults.
     pub webhooks: Option<lectern::webhooks::WebhookSettings>,
+    pub training: Option<lectern::training::TrainingSettings>,
     /// Object storage; `None` is a local store in the app's temporary directory.
     pub storage: Option<StorageSettings>,
     /// The public URL (e.g. a proxy in front of the app); `None` is the app's own address.
@@ -172,6 +173,7 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
         transcoder: lectern::transcode::TranscoderSettings::Local,
         uploads: options.uploads.unwrap_or_default(),
         webhooks: options.webhooks.unwrap_or_default(),
+        training: options.training.unwrap_or_default(),
         workers: WorkerSettings {
             concurrency: options.workers,
             ..options

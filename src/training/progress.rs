@@ -1,0 +1,367 @@
+//! All SQL of `lesson_progress` and `progress_stream`: progress reports from players, applied
+//! under the plausibility rule of [`super::coverage`], and completion.
+//!
+//! A report is one transaction that locks the learner's enrolment row (so the reports of one
+//! learner in one course apply one at a time, from any number of devices), reads the session's
+//! stream and the lesson's progress in the same statement, and writes both back in one more.
+//! A `seq` the stream has answered gets that answer again and changes nothing; a lesson's
+//! `completed_at` and an enrolment's are set once and never cleared.
+
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::TrainingError;
+use super::coverage::{self, Coverage, Span};
+use super::enrollments;
+
+/// Answers a stream keeps for replays.
+const REMEMBERED_ANSWERS: usize = 8;
+
+/// One report from a player (validated by the route).
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub seq: u64,
+    pub position_ms: u64,
+    pub playing: bool,
+    pub visible: bool,
+    pub spans: Vec<Span>,
+}
+
+/// What the server made of a report: the lesson's progress after it. A replayed `seq` gets the
+/// same answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReportAnswer {
+    pub seq: u64,
+    pub lesson_id: Uuid,
+    /// Seconds of the lesson covered so far (all devices, all sessions).
+    pub covered_seconds: u32,
+    pub duration_seconds: u32,
+    /// `covered_seconds / duration_seconds`.
+    pub covered_ratio: f64,
+    /// Seconds this report added.
+    pub newly_covered_seconds: u32,
+    /// Reported time this report could not add: more than the wall time since the previous
+    /// report allows (a seek is not watching).
+    pub clipped_ms: u64,
+    /// The position kept for resuming.
+    pub position_ms: u64,
+    pub lesson_completed: bool,
+    pub course_completed: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Remembered {
+    seq: u64,
+    answer: ReportAnswer,
+}
+
+/// What a report changed beyond the lesson's numbers, for events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Completions {
+    pub lesson_completed_now: bool,
+    pub course_completed_now: bool,
+}
+
+/// Who and what a report is about.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject {
+    pub session_id: Uuid,
+    /// When the session started: the plausibility clock of its first report.
+    pub session_started: OffsetDateTime,
+    pub lesson_id: Uuid,
+    pub account_id: Uuid,
+}
+
+/// The facts of a completion, for events and certificates.
+#[derive(Debug, Clone, Copy)]
+pub struct Completed {
+    pub enrollment_id: Uuid,
+    pub course_id: Uuid,
+    pub owner_id: Uuid,
+    pub completions: Completions,
+}
+
+/// Applies one report. `not_enrolled` unless the account has an active enrolment in the lesson's
+/// course; `stale_report` for a `seq` below the stream's that it no longer remembers.
+pub async fn record(
+    conn: &mut PgConnection,
+    subject: &Subject,
+    report: &Report,
+) -> Result<(ReportAnswer, Completed), TrainingError> {
+    let row = sqlx::query!(
+        r#"
+        select now() as "now!", e.enrollment_id, e.status, e.completed_at as enrollment_completed_at,
+               l.course_id, l.kind, l.duration_ms,
+               coalesce(l.completion_threshold, c.completion_threshold) as "threshold!", c.owner_id,
+               s.enrollment_id as "stream_enrollment?", s.last_seq as "last_seq?",
+               s.last_report_at as "last_report_at?", s.credit_ms as "credit_ms?", s.answers as "answers?",
+               p.coverage as "coverage?", p.position_ms as "position_ms?", p.completed_at as "completed_at?"
+        from lesson l
+        join course c using (course_id)
+        join enrollment e on e.course_id = l.course_id and e.account_id = $2 and e.status in ('active', 'suspended')
+        left join progress_stream s on s.session_id = $3
+        left join lesson_progress p on p.enrollment_id = e.enrollment_id and p.lesson_id = l.lesson_id
+        where l.lesson_id = $1
+        for update of e
+        "#,
+        subject.lesson_id,
+        subject.account_id,
+        subject.session_id,
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(TrainingError::NotEnrolled)?;
+    if row.status != "active" || row.stream_enrollment.is_some_and(|id| id != row.enrollment_id) {
+        return Err(TrainingError::NotEnrolled);
+    }
+    let completed_base = Completed {
+        enrollment_id: row.enrollment_id,
+        course_id: row.course_id,
+        owner_id: row.owner_id,
+        completions: Completions::default(),
+    };
+    let remembered: Vec<Remembered> = match &row.answers {
+        Some(answers) => serde_json::from_value(answers.clone()).map_err(|e| TrainingError::Corrupt(e.to_string()))?,
+        None => Vec::new(),
+    };
+    if let Some(last_seq) = row.last_seq.and_then(|seq| u64::try_from(seq).ok())
+        && report.seq <= last_seq
+    {
+        return match remembered.iter().find(|r| r.seq == report.seq) {
+            Some(replayed) => Ok((replayed.answer.clone(), completed_base)),
+            None => Err(TrainingError::StaleReport(report.seq)),
+        };
+    }
+    let duration_ms = row.duration_ms.and_then(|d| u64::try_from(d).ok()).unwrap_or(0);
+    let previous_at = row.last_report_at.unwrap_or(subject.session_started);
+    let wall_ms = u64::try_from((row.now - previous_at).whole_milliseconds().max(0)).unwrap_or(u64::MAX);
+    let credit = row.credit_ms.and_then(|c| u64::try_from(c).ok()).unwrap_or(coverage::INITIAL_CREDIT_MS);
+    let mut bits = Coverage::from_bytes(row.coverage.unwrap_or_default());
+    let applied = if row.kind == "video" {
+        coverage::apply(&mut bits, &report.spans, report.visible, credit, wall_ms, duration_ms)
+    } else {
+        coverage::Applied { credit_ms: credit, ..coverage::Applied::default() }
+    };
+    let seconds = coverage::seconds_of(duration_ms);
+    let covered = bits.count_below(seconds);
+    let ratio = coverage::covered_ratio(&bits, duration_ms);
+    let was_completed = row.completed_at.is_some();
+    let completes_now = !was_completed && seconds > 0 && ratio + 1e-9 >= f64::from(row.threshold);
+    let position_ms = if duration_ms > 0 { report.position_ms.min(duration_ms) } else { report.position_ms };
+    let answer_base = ReportAnswer {
+        seq: report.seq,
+        lesson_id: subject.lesson_id,
+        covered_seconds: covered,
+        duration_seconds: seconds,
+        covered_ratio: ratio,
+        newly_covered_seconds: applied.covered_s,
+        clipped_ms: applied.clipped_ms,
+        position_ms,
+        lesson_completed: was_completed || completes_now,
+        course_completed: row.enrollment_completed_at.is_some(),
+    };
+    let mut completions = Completions { lesson_completed_now: completes_now, course_completed_now: false };
+    // The write: the lesson's progress and the stream, in one statement.
+    let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let mut answer = answer_base;
+    let remember = |answer: &ReportAnswer| -> Result<serde_json::Value, TrainingError> {
+        let mut kept: Vec<Remembered> = remembered.clone();
+        kept.push(Remembered { seq: report.seq, answer: answer.clone() });
+        let skip = kept.len().saturating_sub(REMEMBERED_ANSWERS);
+        serde_json::to_value(&kept[skip..]).map_err(|e| TrainingError::Corrupt(e.to_string()))
+    };
+    sqlx::query!(
+        r#"
+        insert into lesson_progress (enrollment_id, lesson_id, coverage, covered_seconds, position_ms, position_at,
+                                     watch_ms, clipped_ms, completed_at)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, case when $9 then $6::timestamptz end)
+        on conflict (enrollment_id, lesson_id) do update
+        set coverage = excluded.coverage, covered_seconds = excluded.covered_seconds,
+            position_ms = excluded.position_ms, position_at = excluded.position_at,
+            watch_ms = lesson_progress.watch_ms + excluded.watch_ms,
+            clipped_ms = lesson_progress.clipped_ms + excluded.clipped_ms,
+            completed_at = coalesce(lesson_progress.completed_at, excluded.completed_at),
+            updated_at = excluded.position_at
+        "#,
+        row.enrollment_id,
+        subject.lesson_id,
+        bits.as_bytes(),
+        i32::try_from(covered).unwrap_or(i32::MAX),
+        i32::try_from(position_ms).unwrap_or(i32::MAX),
+        row.now,
+        to_i64(applied.watch_ms),
+        to_i64(applied.clipped_ms),
+        completes_now,
+    )
+    .execute(&mut *conn)
+    .await?;
+    if completes_now && course_complete(&mut *conn, row.enrollment_id, row.course_id).await? {
+        completions.course_completed_now = enrollments::mark_completed(&mut *conn, row.enrollment_id).await?;
+        answer.course_completed = true;
+    }
+    let answers = remember(&answer)?;
+    sqlx::query!(
+        r#"
+        insert into progress_stream (session_id, enrollment_id, lesson_id, last_seq, last_report_at, credit_ms, answers)
+        values ($1, $2, $3, $4, $5, $6, $7)
+        on conflict (session_id) do update
+        set last_seq = excluded.last_seq, last_report_at = excluded.last_report_at, credit_ms = excluded.credit_ms,
+            answers = excluded.answers
+        "#,
+        subject.session_id,
+        row.enrollment_id,
+        subject.lesson_id,
+        to_i64(report.seq),
+        row.now,
+        to_i64(applied.credit_ms),
+        answers,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok((answer, Completed { completions, ..completed_base }))
+}
+
+/// Marks a text or link lesson done for the learner's active enrolment.
+pub async fn complete_manually(
+    conn: &mut PgConnection,
+    lesson_id: Uuid,
+    account_id: Uuid,
+) -> Result<Completed, TrainingError> {
+    let row = sqlx::query!(
+        r#"
+        select e.enrollment_id, e.status, l.course_id, l.kind, c.owner_id
+        from lesson l join course c using (course_id)
+        join enrollment e on e.course_id = l.course_id and e.account_id = $2 and e.status in ('active', 'suspended')
+        where l.lesson_id = $1
+        for update of e
+        "#,
+        lesson_id,
+        account_id,
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(TrainingError::NotEnrolled)?;
+    if row.status != "active" {
+        return Err(TrainingError::NotEnrolled);
+    }
+    if row.kind == "video" {
+        return Err(TrainingError::WrongState("a video lesson completes by being watched".into()));
+    }
+    let done = sqlx::query!(
+        r#"
+        insert into lesson_progress (enrollment_id, lesson_id, completed_at, position_at) values ($1, $2, now(), now())
+        on conflict (enrollment_id, lesson_id) do update
+        set completed_at = coalesce(lesson_progress.completed_at, now()), position_at = now()
+        returning completed_at = now() as "now!"
+        "#,
+        row.enrollment_id,
+        lesson_id,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let mut completions = Completions { lesson_completed_now: done.now, course_completed_now: false };
+    if done.now && course_complete(&mut *conn, row.enrollment_id, row.course_id).await? {
+        completions.course_completed_now = enrollments::mark_completed(&mut *conn, row.enrollment_id).await?;
+    }
+    Ok(Completed { enrollment_id: row.enrollment_id, course_id: row.course_id, owner_id: row.owner_id, completions })
+}
+
+/// Whether every required lesson of the course (every lesson, when none is required) is complete
+/// for the enrolment.
+async fn course_complete(conn: &mut PgConnection, enrollment_id: Uuid, course_id: Uuid) -> Result<bool, TrainingError> {
+    let row = sqlx::query!(
+        r#"
+        select count(*) filter (where l.required) as "required!",
+               count(*) filter (where l.required and p.completed_at is not null) as "required_done!",
+               count(*) as "all!",
+               count(p.completed_at) as "all_done!"
+        from lesson l left join lesson_progress p on p.lesson_id = l.lesson_id and p.enrollment_id = $1
+        where l.course_id = $2
+        "#,
+        enrollment_id,
+        course_id,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(if row.required > 0 { row.required_done == row.required } else { row.all > 0 && row.all_done == row.all })
+}
+
+/// One lesson's progress in one enrolment, as stored.
+#[derive(Debug, Clone)]
+pub struct LessonProgress {
+    pub lesson_id: Uuid,
+    /// Empty unless read with coverage.
+    pub coverage: Coverage,
+    pub covered_seconds: u32,
+    pub position_ms: u64,
+    pub position_at: Option<OffsetDateTime>,
+    pub watch_ms: u64,
+    pub completed_at: Option<OffsetDateTime>,
+}
+
+/// The progress rows of an enrolment, with their bitmaps when `with_coverage`.
+pub async fn for_enrollment(
+    pool: &PgPool,
+    enrollment_id: Uuid,
+    with_coverage: bool,
+) -> Result<Vec<LessonProgress>, TrainingError> {
+    let rows = sqlx::query!(
+        r#"
+        select lesson_id, case when $2 then coverage else '\x'::bytea end as "coverage!", covered_seconds,
+               position_ms, position_at, watch_ms, completed_at
+        from lesson_progress where enrollment_id = $1
+        "#,
+        enrollment_id,
+        with_coverage,
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| LessonProgress {
+            lesson_id: row.lesson_id,
+            coverage: Coverage::from_bytes(row.coverage),
+            covered_seconds: u32::try_from(row.covered_seconds).unwrap_or(0),
+            position_ms: u64::try_from(row.position_ms).unwrap_or(0),
+            position_at: row.position_at,
+            watch_ms: u64::try_from(row.watch_ms).unwrap_or(0),
+            completed_at: row.completed_at,
+        })
+        .collect())
+}
+
+/// The progress rows (without bitmaps) of several enrolments: `(enrollment_id, progress)`.
+pub async fn for_enrollments(
+    pool: &PgPool,
+    enrollment_ids: &[Uuid],
+) -> Result<Vec<(Uuid, LessonProgress)>, TrainingError> {
+    let rows = sqlx::query!(
+        r#"
+        select enrollment_id, lesson_id, covered_seconds, position_ms, position_at, watch_ms, completed_at
+        from lesson_progress where enrollment_id = any($1)
+        "#,
+        enrollment_ids,
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            (
+                row.enrollment_id,
+                LessonProgress {
+                    lesson_id: row.lesson_id,
+                    coverage: Coverage::default(),
+                    covered_seconds: u32::try_from(row.covered_seconds).unwrap_or(0),
+                    position_ms: u64::try_from(row.position_ms).unwrap_or(0),
+                    position_at: row.position_at,
+                    watch_ms: u64::try_from(row.watch_ms).unwrap_or(0),
+                    completed_at: row.completed_at,
+                },
+            )
+        })
+        .collect())
+}

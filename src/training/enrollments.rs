@@ -352,7 +352,7 @@ pub async fn after_access_lost(pool: &PgPool, course_id: Uuid, account_id: Uuid)
         Ok(0) => {}
         Ok(revoked) => tracing::info!(%course_id, %account_id, revoked, "playback sessions ended with the enrolment"),
         Err(error) => {
-            tracing::warn!(%course_id, %account_id, error = %crate::error_chain(&error), "cannot end playback sessions")
+            tracing::warn!(%course_id, %account_id, error = %crate::error_chain(&error), "cannot end playback sessions");
         }
     }
 }

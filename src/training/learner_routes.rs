@@ -427,7 +427,10 @@ async fn open_lesson_session(
     }
     let asset_id = lesson.asset_id.ok_or_else(|| TrainingError::WrongState("the lesson has no video yet".into()))?;
     let enrollment = enrollments::current(&state.pool, course.course_id, viewer).await?;
-    let enrolled = enrollment.as_ref().is_some_and(|e| e.status() == EnrollmentStatus::Active);
+    let now = OffsetDateTime::now_utc();
+    let enrolled = enrollment
+        .as_ref()
+        .is_some_and(|e| e.status() == EnrollmentStatus::Active && e.expires_at.is_none_or(|at| at > now));
     let staff = viewer == course.owner_id || (manages && principal.is_admin());
     if !enrolled && !lesson.free_preview && !staff {
         return Err(TrainingError::NotEnrolled);

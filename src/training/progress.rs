@@ -93,7 +93,7 @@ pub async fn record(
 ) -> Result<(ReportAnswer, Completed), TrainingError> {
     let row = sqlx::query!(
         r#"
-        select now() as "now!", e.enrollment_id, e.status, e.completed_at as enrollment_completed_at,
+        select now() as "now!", e.enrollment_id, e.status, e.expires_at, e.completed_at as enrollment_completed_at,
                l.course_id, l.kind, l.duration_ms,
                coalesce(l.completion_threshold, c.completion_threshold) as "threshold!", c.owner_id,
                s.enrollment_id as "stream_enrollment?", s.last_seq as "last_seq?",
@@ -114,7 +114,8 @@ pub async fn record(
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(TrainingError::NotEnrolled)?;
-    if row.status != "active" || row.stream_enrollment.is_some_and(|id| id != row.enrollment_id) {
+    let lapsed = row.expires_at.is_some_and(|at| at <= row.now);
+    if row.status != "active" || lapsed || row.stream_enrollment.is_some_and(|id| id != row.enrollment_id) {
         return Err(TrainingError::NotEnrolled);
     }
     let completed_base = Completed {

@@ -770,3 +770,63 @@ async fn an_api_key_with_course_scopes_enrols_and_opens_lessons_for_learners(poo
     .await;
     assert_eq!(response.status(), 404);
 }
+
+#[sqlx::test(migrator = "lectern::db::MIGRATOR")]
+async fn an_enrolment_past_its_end_date_stops_at_once_and_the_sweep_expires_it(pool: PgPool) {
+    let training = lectern::training::TrainingSettings {
+        sweep_interval: std::time::Duration::from_millis(200),
+        ..lectern::training::TrainingSettings::default()
+    };
+    let app = crate::helpers::spawn_app_with(
+        pool,
+        crate::helpers::TestOptions { workers: 1, training: Some(training), ..Default::default() },
+    )
+    .await;
+    let course = course(&app, &[60.0], json!({"title": "Short access"})).await;
+    let past = post(
+        &app,
+        &format!("/v1/courses/{}/enrollments", course.course_id),
+        &course.instructor,
+        json!({"account_id": course.learner_id, "expires_at": "2020-01-01T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!(error_code(past).await, "invalid_field");
+    let enrollment = enroll(&app, &course).await;
+    let session = lesson_session(&app, course.lessons[0], &course.learner).await;
+    let master = session["hls_url"].as_str().expect("hls_url").to_owned();
+    // The end date passes (as the sweep would find it): access ends before any sweep ran.
+    sqlx::query("update enrollment set expires_at = now() - interval '1 s' where enrollment_id = $1")
+        .bind(id(&enrollment, "enrollment_id"))
+        .execute(&app.pool)
+        .await
+        .expect("expire");
+    sqlx::query("update access_pass set expires_at = now() - interval '1 s' where account_id = $1")
+        .bind(course.learner_id)
+        .execute(&app.pool)
+        .await
+        .expect("expire pass");
+    let response = report(&app, &session, json!({"seq": 1, "position_ms": 0})).await;
+    assert_eq!(error_code(response).await, "not_enrolled");
+    let mut status = String::new();
+    for _ in 0..100 {
+        status = sqlx::query_scalar("select status from enrollment where enrollment_id = $1")
+            .bind(id(&enrollment, "enrollment_id"))
+            .fetch_one(&app.pool)
+            .await
+            .expect("status");
+        if status == "expired" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "expired");
+    let response = app.client.get(&master).send().await.expect("request");
+    assert!(matches!(response.status().as_u16(), 403 | 410), "{}", response.status());
+    let revoked: Option<time::OffsetDateTime> =
+        sqlx::query_scalar("select revoked_at from playback_session where session_id = $1")
+            .bind(id(&session, "session_id"))
+            .fetch_one(&app.pool)
+            .await
+            .expect("session");
+    assert!(revoked.is_some(), "the sweep ended the live session");
+}

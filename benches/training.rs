@@ -263,6 +263,7 @@ async fn main() {
                     session_started: time::OffsetDateTime::now_utc() - time::Duration::days(1),
                     lesson_id: *lesson,
                     account_id: *learner,
+                    playing_version: 1,
                 };
                 let report = lectern::training::progress::Report {
                     seq: 100_000_000 + i,
@@ -372,7 +373,7 @@ async fn main() {
     }
     sqlx::query("analyze").execute(&pool).await.expect("analyze");
     println!("(seeded {} learners × 100 lessons in {:.1} s)", learners.len(), seeding.elapsed().as_secs_f64());
-    let (_, instructor_token) = {
+    let instructor_token = {
         let answer: Value = client
             .post(format!("{app}/v1/auth/login"))
             .json(&json!({"email": "teacher@example.com", "password": PASSWORD}))
@@ -382,7 +383,7 @@ async fn main() {
             .json()
             .await
             .expect("json");
-        ((), answer["tokens"]["access_token"].as_str().expect("token").to_owned())
+        answer["access_token"].as_str().expect("token").to_owned()
     };
     sqlx::query("update account set roles = '{learner,instructor}' where account_id = $1")
         .bind(owner)

@@ -194,9 +194,10 @@ create table progress_stream
     last_seq       bigint      not null check (last_seq >= 0),
     last_report_at timestamptz not null,
     -- Milliseconds of new coverage the stream may still add: starts at 2 s of slack, grows by
-    -- the wall time between reports × min(rate, 2), shrinks by what is covered. Unused slack
-    -- carries over, so jitter between reports costs nothing, but it never adds up to more than
-    -- the wall time the session has been reporting allows.
+    -- the wall time between reports × min(rate, 2), shrinks by what is covered. Unused credit
+    -- carries over, so jitter between reports costs nothing: over the whole stream, coverage
+    -- never exceeds what its wall time allows (a paused page saves credit it may spend later,
+    -- as a per-report cap measured from the previous report would allow too).
     credit_ms      bigint      not null check (credit_ms >= 0),
     -- [{"seq": n, "answer": {…}}, …], newest last, at most a few.
     answers        jsonb       not null default '[]',

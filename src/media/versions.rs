@@ -212,7 +212,10 @@ pub async fn states(pool: &PgPool, asset_id: AssetId) -> Result<Vec<(i32, String
 /// The version learners get now of each of `asset_ids` (live assets with a current version) and
 /// its duration in milliseconds: the longest rendition of that version, else the probed length
 /// of the original. Read by training to snapshot lesson durations.
-pub async fn current_durations(pool: &PgPool, asset_ids: &[uuid::Uuid]) -> Result<Vec<CurrentDuration>, MediaError> {
+pub async fn current_durations<'c>(
+    executor: impl sqlx::PgExecutor<'c>,
+    asset_ids: &[uuid::Uuid],
+) -> Result<Vec<CurrentDuration>, MediaError> {
     let rows = sqlx::query!(
         r#"
         select a.asset_id, a.current_version as "version!",
@@ -224,7 +227,7 @@ pub async fn current_durations(pool: &PgPool, asset_ids: &[uuid::Uuid]) -> Resul
         "#,
         asset_ids,
     )
-    .fetch_all(pool)
+    .fetch_all(executor)
     .await?;
     Ok(rows
         .into_iter()

@@ -593,7 +593,12 @@ pub async fn video_lessons(pool: &PgPool) -> Result<Vec<(Uuid, Uuid, Option<i32>
 }
 
 /// Sets the duration snapshot of the lessons of `asset_id` taken from an older version.
-pub async fn set_duration(pool: &PgPool, asset_id: Uuid, version: i32, duration_ms: i32) -> Result<u64, TrainingError> {
+pub async fn set_duration<'c>(
+    executor: impl sqlx::PgExecutor<'c>,
+    asset_id: Uuid,
+    version: i32,
+    duration_ms: i32,
+) -> Result<u64, TrainingError> {
     let done = sqlx::query!(
         r#"
         update lesson set duration_ms = $3, duration_version = $2
@@ -603,7 +608,7 @@ pub async fn set_duration(pool: &PgPool, asset_id: Uuid, version: i32, duration_
         version,
         duration_ms,
     )
-    .execute(pool)
+    .execute(executor)
     .await?;
     Ok(done.rows_affected())
 }

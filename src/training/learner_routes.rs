@@ -556,28 +556,18 @@ async fn progress_report(
         return Err(PlaybackError::SessionExpired.into());
     }
     let report = validate(&request, state.training.max_spans_per_report)?;
-    let lesson = courses::lesson(&state.pool, lesson_id).await?.ok_or(TrainingError::LessonNotFound)?;
-    refresh_duration(state, &lesson, session.version).await?;
-    let subject =
-        Subject { session_id, session_started: session.created_at, lesson_id, account_id: session.account_id };
+    let subject = Subject {
+        session_id,
+        session_started: session.created_at,
+        lesson_id,
+        account_id: session.account_id,
+        playing_version: session.version,
+    };
     let mut tx = state.pool.begin().await?;
     let (answer, completed) = progress::record(&mut tx, &subject, &report).await?;
     after_completion(state, &mut tx, &completed, lesson_id).await?;
     tx.commit().await?;
     Ok(answer)
-}
-
-/// A lesson whose snapshot predates the version being played takes the new duration first.
-async fn refresh_duration(state: &AppState, lesson: &LessonRow, playing_version: i32) -> Result<(), TrainingError> {
-    let Some(asset_id) = lesson.asset_id else { return Ok(()) };
-    if lesson.duration_version.is_some_and(|v| v >= playing_version) {
-        return Ok(());
-    }
-    for current in crate::media::versions::current_durations(&state.pool, &[asset_id]).await? {
-        let ms = i32::try_from(current.duration_ms).unwrap_or(i32::MAX);
-        courses::set_duration(&state.pool, current.asset_id, current.version, ms).await?;
-    }
-    Ok(())
 }
 
 /// The numbers of a report, checked.

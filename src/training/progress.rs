@@ -73,6 +73,9 @@ pub struct Subject {
     pub session_started: OffsetDateTime,
     pub lesson_id: Uuid,
     pub account_id: Uuid,
+    /// The asset version the session plays: a lesson whose duration was snapshotted from an
+    /// older one takes the current duration first.
+    pub playing_version: i32,
 }
 
 /// The facts of a completion, for events and certificates.
@@ -94,7 +97,7 @@ pub async fn record(
     let row = sqlx::query!(
         r#"
         select now() as "now!", e.enrollment_id, e.status, e.expires_at, e.completed_at as enrollment_completed_at,
-               l.course_id, l.kind, l.duration_ms,
+               l.course_id, l.kind, l.duration_ms, l.duration_version, l.asset_id,
                coalesce(l.completion_threshold, c.completion_threshold) as "threshold!", c.owner_id,
                s.enrollment_id as "stream_enrollment?", s.last_seq as "last_seq?",
                s.last_report_at as "last_report_at?", s.credit_ms as "credit_ms?", s.answers as "answers?",
@@ -136,7 +139,13 @@ pub async fn record(
             None => Err(TrainingError::StaleReport(report.seq)),
         };
     }
-    let duration_ms = row.duration_ms.and_then(|d| u64::try_from(d).ok()).unwrap_or(0);
+    let mut duration_ms = row.duration_ms.and_then(|d| u64::try_from(d).ok()).unwrap_or(0);
+    if let Some(asset_id) = row.asset_id
+        && row.duration_version.is_none_or(|v| v < subject.playing_version)
+        && let Some(current) = refresh_duration(&mut *conn, asset_id).await?
+    {
+        duration_ms = current;
+    }
     let previous_at = row.last_report_at.unwrap_or(subject.session_started);
     let wall_ms = u64::try_from((row.now - previous_at).whole_milliseconds().max(0)).unwrap_or(u64::MAX);
     let credit = row.credit_ms.and_then(|c| u64::try_from(c).ok()).unwrap_or(coverage::INITIAL_CREDIT_MS);
@@ -174,6 +183,73 @@ pub async fn record(
         let skip = kept.len().saturating_sub(REMEMBERED_ANSWERS);
         serde_json::to_value(&kept[skip..]).map_err(|e| TrainingError::Corrupt(e.to_string()))
     };
+    let progress = ProgressWrite {
+        enrollment_id: row.enrollment_id,
+        lesson_id: subject.lesson_id,
+        coverage: bits.as_bytes(),
+        covered_seconds: i32::try_from(covered).unwrap_or(i32::MAX),
+        position_ms: i32::try_from(position_ms).unwrap_or(i32::MAX),
+        at: row.now,
+        watch_ms: to_i64(applied.watch_ms),
+        clipped_ms: to_i64(applied.clipped_ms),
+        completes_now,
+    };
+    let stream = StreamWrite {
+        session_id: subject.session_id,
+        enrollment_id: row.enrollment_id,
+        lesson_id: subject.lesson_id,
+        seq: to_i64(report.seq),
+        at: row.now,
+        credit_ms: to_i64(applied.credit_ms),
+    };
+    if completes_now {
+        // Rare: completion needs the lesson's row written before the course is checked.
+        write_progress(&mut *conn, &progress).await?;
+        if course_complete(&mut *conn, row.enrollment_id, row.course_id).await? {
+            completions.course_completed_now = enrollments::mark_completed(&mut *conn, row.enrollment_id).await?;
+            answer.course_completed = true;
+        }
+        write_stream(&mut *conn, &stream, remember(&answer)?).await?;
+    } else {
+        // The common report: both rows in one statement.
+        write_both(&mut *conn, &progress, &stream, remember(&answer)?).await?;
+    }
+    Ok((answer, Completed { completions, ..completed_base }))
+}
+
+/// The lesson's duration from the asset's current version, written into every lesson of that
+/// asset; `None` when the asset has none.
+async fn refresh_duration(conn: &mut PgConnection, asset_id: Uuid) -> Result<Option<u64>, TrainingError> {
+    let Some(current) = crate::media::versions::current_durations(&mut *conn, &[asset_id]).await?.pop() else {
+        return Ok(None);
+    };
+    let ms = i32::try_from(current.duration_ms).unwrap_or(i32::MAX);
+    super::courses::set_duration(&mut *conn, asset_id, current.version, ms).await?;
+    Ok(u64::try_from(current.duration_ms).ok())
+}
+
+struct ProgressWrite<'a> {
+    enrollment_id: Uuid,
+    lesson_id: Uuid,
+    coverage: &'a [u8],
+    covered_seconds: i32,
+    position_ms: i32,
+    at: OffsetDateTime,
+    watch_ms: i64,
+    clipped_ms: i64,
+    completes_now: bool,
+}
+
+struct StreamWrite {
+    session_id: Uuid,
+    enrollment_id: Uuid,
+    lesson_id: Uuid,
+    seq: i64,
+    at: OffsetDateTime,
+    credit_ms: i64,
+}
+
+async fn write_progress(conn: &mut PgConnection, p: &ProgressWrite<'_>) -> Result<(), TrainingError> {
     sqlx::query!(
         r#"
         insert into lesson_progress (enrollment_id, lesson_id, coverage, covered_seconds, position_ms, position_at,
@@ -187,23 +263,26 @@ pub async fn record(
             completed_at = coalesce(lesson_progress.completed_at, excluded.completed_at),
             updated_at = excluded.position_at
         "#,
-        row.enrollment_id,
-        subject.lesson_id,
-        bits.as_bytes(),
-        i32::try_from(covered).unwrap_or(i32::MAX),
-        i32::try_from(position_ms).unwrap_or(i32::MAX),
-        row.now,
-        to_i64(applied.watch_ms),
-        to_i64(applied.clipped_ms),
-        completes_now,
+        p.enrollment_id,
+        p.lesson_id,
+        p.coverage,
+        p.covered_seconds,
+        p.position_ms,
+        p.at,
+        p.watch_ms,
+        p.clipped_ms,
+        p.completes_now,
     )
-    .execute(&mut *conn)
+    .execute(conn)
     .await?;
-    if completes_now && course_complete(&mut *conn, row.enrollment_id, row.course_id).await? {
-        completions.course_completed_now = enrollments::mark_completed(&mut *conn, row.enrollment_id).await?;
-        answer.course_completed = true;
-    }
-    let answers = remember(&answer)?;
+    Ok(())
+}
+
+async fn write_stream(
+    conn: &mut PgConnection,
+    s: &StreamWrite,
+    answers: serde_json::Value,
+) -> Result<(), TrainingError> {
     sqlx::query!(
         r#"
         insert into progress_stream (session_id, enrollment_id, lesson_id, last_seq, last_report_at, credit_ms, answers)
@@ -212,17 +291,62 @@ pub async fn record(
         set last_seq = excluded.last_seq, last_report_at = excluded.last_report_at, credit_ms = excluded.credit_ms,
             answers = excluded.answers
         "#,
-        subject.session_id,
-        row.enrollment_id,
-        subject.lesson_id,
-        to_i64(report.seq),
-        row.now,
-        to_i64(applied.credit_ms),
+        s.session_id,
+        s.enrollment_id,
+        s.lesson_id,
+        s.seq,
+        s.at,
+        s.credit_ms,
         answers,
     )
-    .execute(&mut *conn)
+    .execute(conn)
     .await?;
-    Ok((answer, Completed { completions, ..completed_base }))
+    Ok(())
+}
+
+/// [`write_progress`] and [`write_stream`] in one statement (one round trip).
+async fn write_both(
+    conn: &mut PgConnection,
+    p: &ProgressWrite<'_>,
+    s: &StreamWrite,
+    answers: serde_json::Value,
+) -> Result<(), TrainingError> {
+    sqlx::query!(
+        r#"
+        with progress as (
+            insert into lesson_progress (enrollment_id, lesson_id, coverage, covered_seconds, position_ms,
+                                         position_at, watch_ms, clipped_ms)
+            values ($1, $2, $3, $4, $5, $6, $7, $8)
+            on conflict (enrollment_id, lesson_id) do update
+            set coverage = excluded.coverage, covered_seconds = excluded.covered_seconds,
+                position_ms = excluded.position_ms, position_at = excluded.position_at,
+                watch_ms = lesson_progress.watch_ms + excluded.watch_ms,
+                clipped_ms = lesson_progress.clipped_ms + excluded.clipped_ms,
+                updated_at = excluded.position_at
+            returning 1
+        )
+        insert into progress_stream (session_id, enrollment_id, lesson_id, last_seq, last_report_at, credit_ms, answers)
+        values ($9, $1, $2, $10, $6, $11, $12)
+        on conflict (session_id) do update
+        set last_seq = excluded.last_seq, last_report_at = excluded.last_report_at, credit_ms = excluded.credit_ms,
+            answers = excluded.answers
+        "#,
+        p.enrollment_id,
+        p.lesson_id,
+        p.coverage,
+        p.covered_seconds,
+        p.position_ms,
+        p.at,
+        p.watch_ms,
+        p.clipped_ms,
+        s.session_id,
+        s.seq,
+        s.credit_ms,
+        answers,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Marks a text or link lesson done for the learner's active enrolment.

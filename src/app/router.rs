@@ -50,7 +50,8 @@ fn base_document() -> OpenApi {
             .to_owned(),
     );
     let mut webhooks = Tag::new("webhooks");
-    webhooks.description = Some("Endpoints that receive signed asset events, and their deliveries".to_owned());
+    webhooks.description =
+        Some("Endpoints that receive signed events (assets, enrolments), and their deliveries".to_owned());
     let mut document = OpenApiBuilder::new()
         .info(
             InfoBuilder::new()

@@ -61,13 +61,13 @@ pub async fn completed(
     Ok(())
 }
 
+/// Records an event for the course owner's endpoints in the caller's transaction.
 async fn record(
     conn: &mut PgConnection,
     owner_id: Uuid,
     event_type: &str,
     data: serde_json::Value,
 ) -> Result<(), TrainingError> {
-    // MERGE: replaced by the webhooks outbox call when the account-events branch lands.
-    let _ = (conn, owner_id, event_type, data);
+    crate::webhooks::dispatch::record_account_event(conn, owner_id, event_type, data).await?;
     Ok(())
 }

@@ -20,7 +20,11 @@ pub struct SendRow {
     pub event_id: Uuid,
     pub event_type: String,
     pub event_created_at: OffsetDateTime,
+    /// Set for an asset event, whose body carries `asset_snapshot`; null for any other event,
+    /// whose body carries `data`.
+    pub asset_id: Option<Uuid>,
     pub asset_snapshot: Option<serde_json::Value>,
+    pub data: Option<serde_json::Value>,
 }
 
 pub async fn for_send(pool: &PgPool, delivery_id: Uuid) -> Result<Option<SendRow>, sqlx::Error> {
@@ -28,7 +32,8 @@ pub async fn for_send(pool: &PgPool, delivery_id: Uuid) -> Result<Option<SendRow
         SendRow,
         r#"
         select d.webhook_delivery_id, d.state, d.schedule, d.attempts, w.owner_id, w.url, w.secret,
-               e.event_id, e.type as event_type, e.created_at as event_created_at, e.asset_snapshot
+               e.event_id, e.type as event_type, e.created_at as event_created_at, e.asset_id,
+               e.asset_snapshot, e.data
         from webhook_delivery d
         join webhook_endpoint w using (webhook_endpoint_id)
         join asset_event e using (event_id)

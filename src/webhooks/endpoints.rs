@@ -200,7 +200,12 @@ mod tests {
             parse_events(Some(&strings(&["asset.ready", "asset.created", "asset.ready"]))).expect("valid"),
             strings(&["asset.created", "asset.ready"])
         );
+        assert_eq!(
+            parse_events(Some(&strings(&["certificate.issued", "asset.ready", "enrollment.created"]))).expect("valid"),
+            strings(&["asset.ready", "enrollment.created", "certificate.issued"])
+        );
         assert!(matches!(parse_events(Some(&strings(&["asset.probed"]))), Err(WebhookError::UnknownEventType(_))));
+        assert!(matches!(parse_events(Some(&strings(&["enrollment.*"]))), Err(WebhookError::UnknownEventType(_))));
         assert!(matches!(parse_events(Some(&strings(&["asset.*"]))), Err(WebhookError::UnknownEventType(_))));
     }
 

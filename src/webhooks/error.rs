@@ -12,9 +12,7 @@ pub enum WebhookError {
     UrlInvalid(String),
     #[error("{0}")]
     UrlForbidden(String),
-    #[error(
-        "unknown event type {0:?}; known: asset.created, asset.uploaded, asset.playable, asset.ready, asset.errored, asset.deleted (or * for all)"
-    )]
+    #[error("unknown event type {0:?}; known: {known} (or * for all)", known = super::EVENT_TYPES.join(", "))]
     UnknownEventType(String),
     #[error("an account may have at most {0} webhook endpoints; delete one first")]
     TooMany(u32),

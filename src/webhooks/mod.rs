@@ -1,11 +1,14 @@
 //! Webhooks: an account registers endpoints (a URL, an event filter, a secret Lectern makes) and
-//! Lectern POSTs its assets' events to them, signed, retried for a day.
+//! Lectern POSTs its events to them, signed, retried for a day: its assets' events, and the
+//! events other domains record for it (training's enrolments, completions and certificates).
 //!
 //! The path of an event, each step durable before the next:
-//! 1. `media::assets::record_event` writes the event into the `asset_event` outbox in the
-//!    transaction of the state change. When an endpoint of the owner wants that type, the same
-//!    transaction stores the asset as the API shows it (the snapshot the receiver gets) and
-//!    enqueues a `webhooks.dispatch` job for the owner ([`dispatch`]).
+//! 1. The event is written into the `asset_event` outbox (which holds both kinds) in the
+//!    transaction of the state change: by `media::assets::record_event` for an asset, by
+//!    [`dispatch::record_account_event`] for anything else. When an endpoint of the owner wants
+//!    that type, the same transaction stores what the receiver will get (the asset as the API
+//!    shows it; another event's `data` is stored always) and enqueues a `webhooks.dispatch` job
+//!    for the owner ([`dispatch`]).
 //! 2. The dispatch job locks undispatched events (`for update skip locked`), inserts one
 //!    `webhook_delivery` per matching endpoint (unique per endpoint and event, so a second run
 //!    never doubles them), marks the events dispatched and enqueues one `webhooks.deliver` job
@@ -17,7 +20,8 @@
 //!
 //! Delivery is at least once and in no particular order; receivers dedupe on the event `id`.
 //! All SQL of `webhook_endpoint`, `webhook_delivery` and `webhook_attempt` (and of the
-//! `asset_snapshot` and `dispatched_at` columns of `asset_event`) is in this module.
+//! `asset_snapshot` and `dispatched_at` columns of `asset_event`, and of its rows that are not
+//! about an asset) is in this module.
 
 pub mod deliveries;
 pub mod dispatch;
@@ -34,10 +38,25 @@ pub use settings::WebhookSettings;
 
 use crate::app::Services;
 
-/// The event types delivered to webhooks, in the order an asset usually meets them. The outbox
+/// The event types delivered to webhooks: an asset's in the order it usually meets them, then an
+/// enrolment's (recorded by training through [`dispatch::record_account_event`]). The outbox
 /// records more (`asset.probed`, `asset.updated`, …); those are internal and not delivered.
-pub const EVENT_TYPES: [&str; 6] =
-    ["asset.created", "asset.uploaded", "asset.playable", "asset.ready", "asset.errored", "asset.deleted"];
+/// Endpoint filters are kept in this order, and the `webhook_endpoint.events` check lists the
+/// same types.
+pub const EVENT_TYPES: [&str; 12] = [
+    "asset.created",
+    "asset.uploaded",
+    "asset.playable",
+    "asset.ready",
+    "asset.errored",
+    "asset.deleted",
+    "enrollment.created",
+    "enrollment.suspended",
+    "enrollment.revoked",
+    "lesson.completed",
+    "enrollment.completed",
+    "certificate.issued",
+];
 
 /// Whether webhooks deliver events of this type.
 pub fn is_delivered(event_type: &str) -> bool {

@@ -43,8 +43,12 @@ pub struct CreateWebhookRequest {
     /// reaching a public address.
     #[schema(example = "https://courses.example.com/hooks/lectern")]
     pub url: String,
-    /// Event types to receive; absent, empty or `["*"]` means all of them.
-    #[schema(example = json!(["asset.ready", "asset.errored"]))]
+    /// Event types to receive; absent, empty or `["*"]` means all of them. An asset's:
+    /// `asset.created`, `asset.uploaded`, `asset.playable`, `asset.ready`, `asset.errored`,
+    /// `asset.deleted`; an enrolment in one of the account's courses: `enrollment.created`,
+    /// `enrollment.suspended`, `enrollment.revoked`, `lesson.completed`, `enrollment.completed`,
+    /// `certificate.issued`.
+    #[schema(example = json!(["asset.ready", "asset.errored", "enrollment.created"]))]
     pub events: Option<Vec<String>>,
     /// A note for yourself (up to 200 characters).
     pub description: Option<String>,
@@ -55,7 +59,7 @@ pub struct CreateWebhookRequest {
 pub struct WebhookView {
     pub id: Uuid,
     pub url: String,
-    /// The event types it receives; `["*"]` for all.
+    /// The event types it receives (see `events` of the creating request); `["*"]` for all.
     pub events: Vec<String>,
     pub description: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
@@ -104,6 +108,7 @@ pub struct DeliveryView {
     pub webhook_id: Uuid,
     /// The `id` of the event in the body (what receivers dedupe on).
     pub event_id: Uuid,
+    /// One of the event types an endpoint can ask for (`asset.ready`, `enrollment.created`, …).
     #[schema(example = "asset.ready")]
     pub event_type: String,
     /// `pending`, `succeeded` or `failed`.

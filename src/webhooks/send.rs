@@ -73,20 +73,22 @@ struct DeliverPayload {
     manual: bool,
 }
 
-/// The JSON body of a send. Field order is part of the documented example, not of the contract.
+/// The JSON body of a send, the same envelope for every kind of event; `data` is
+/// [`AssetData`] for an asset event and the recorded `data` for any other. Field order is part of
+/// the documented example, not of the contract.
 #[derive(Debug, Serialize)]
-struct EventBody<'a> {
+struct EventBody<'a, Data> {
     /// The event id (UUIDv7): the same on every send of this event to every endpoint.
     id: Uuid,
     #[serde(rename = "type")]
     event_type: &'a str,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
-    data: EventData<'a>,
+    data: Data,
 }
 
 #[derive(Debug, Serialize)]
-struct EventData<'a> {
+struct AssetData<'a> {
     /// The asset as `GET /v1/assets/{id}` showed it when the event happened.
     asset: &'a serde_json::Value,
 }
@@ -94,12 +96,21 @@ struct EventData<'a> {
 /// The body of a delivery: the same bytes on every send.
 pub fn body(row: &SendRow) -> Result<Vec<u8>, serde_json::Error> {
     let null = serde_json::Value::Null;
-    serde_json::to_vec(&EventBody {
-        id: row.event_id,
-        event_type: &row.event_type,
-        created_at: row.event_created_at,
-        data: EventData { asset: row.asset_snapshot.as_ref().unwrap_or(&null) },
-    })
+    if row.asset_id.is_some() {
+        serde_json::to_vec(&EventBody {
+            id: row.event_id,
+            event_type: &row.event_type,
+            created_at: row.event_created_at,
+            data: AssetData { asset: row.asset_snapshot.as_ref().unwrap_or(&null) },
+        })
+    } else {
+        serde_json::to_vec(&EventBody {
+            id: row.event_id,
+            event_type: &row.event_type,
+            created_at: row.event_created_at,
+            data: row.data.as_ref().unwrap_or(&null),
+        })
+    }
 }
 
 /// `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. The key is the whole secret
@@ -259,6 +270,49 @@ mod tests {
         assert_eq!(excerpt_text(b"a\0b\xff"), Some("ab\u{fffd}".to_owned()));
         assert_eq!(excerpt_text(b"\0"), None);
         assert_eq!(excerpt_text(b""), None);
+    }
+
+    fn send_row(
+        asset_id: Option<Uuid>,
+        asset_snapshot: Option<serde_json::Value>,
+        data: Option<serde_json::Value>,
+    ) -> SendRow {
+        SendRow {
+            webhook_delivery_id: Uuid::nil(),
+            state: "pending".to_owned(),
+            schedule: 0,
+            attempts: 0,
+            owner_id: Uuid::nil(),
+            url: "https://example.com/hook".to_owned(),
+            secret: "whsec_test".to_owned(),
+            event_id: Uuid::parse_str("019ac1f2-7d1e-7c3a-9b1e-3f5a2c9d8e10").expect("uuid"),
+            event_type: if asset_id.is_some() { "asset.ready" } else { "enrollment.created" }.to_owned(),
+            event_created_at: OffsetDateTime::from_unix_timestamp(1_795_688_102).expect("time"),
+            asset_id,
+            asset_snapshot,
+            data,
+        }
+    }
+
+    #[test]
+    fn an_asset_event_body_is_the_asset_snapshot_under_data_asset() {
+        // The bytes receivers have always got for an asset event; this pins them.
+        let snapshot = serde_json::json!({"id": "6f0c", "status": "ready", "playable": true});
+        let row = send_row(Some(Uuid::nil()), Some(snapshot), None);
+        assert_eq!(
+            String::from_utf8(body(&row).expect("serialises")).expect("utf-8"),
+            r#"{"id":"019ac1f2-7d1e-7c3a-9b1e-3f5a2c9d8e10","type":"asset.ready","created_at":"2026-11-26T10:15:02Z","data":{"asset":{"id":"6f0c","playable":true,"status":"ready"}}}"#
+        );
+    }
+
+    #[test]
+    fn any_other_event_body_carries_the_recorded_data_as_data() {
+        let data = serde_json::json!({"enrollment": {"id": "e1", "course_id": "c1"}});
+        let row = send_row(None, None, Some(data));
+        assert_eq!(
+            String::from_utf8(body(&row).expect("serialises")).expect("utf-8"),
+            r#"{"id":"019ac1f2-7d1e-7c3a-9b1e-3f5a2c9d8e10","type":"enrollment.created","created_at":"2026-11-26T10:15:02Z","data":{"enrollment":{"course_id":"c1","id":"e1"}}}"#
+        );
     }
 
     #[test]

@@ -655,6 +655,174 @@ async fn bad_and_private_urls_are_refused_with_stable_codes(pool: PgPool) {
     assert_eq!(error_code(response).await, "too_many_webhooks");
 }
 
+/// Records an event that is not about an asset, as the training domain does: in its own
+/// transaction, committed.
+async fn record_account_event(pool: &PgPool, owner_id: uuid::Uuid, event_type: &str, data: Value) -> String {
+    let mut tx = pool.begin().await.expect("transaction");
+    let event_id = lectern::webhooks::dispatch::record_account_event(&mut tx, owner_id, event_type, data)
+        .await
+        .expect("record the event");
+    tx.commit().await.expect("commit");
+    event_id.to_string()
+}
+
+fn enrollment(learner: &str) -> Value {
+    json!({"enrollment": {"id": "0193a1b2-0000-7000-8000-000000000001", "course_id": "0193a1b2-0000-7000-8000-0000000000c1",
+                          "learner": {"email": learner}, "state": "active", "progress": 0.0}})
+}
+
+#[sqlx::test]
+async fn an_enrolment_event_reaches_the_endpoints_that_asked_for_it_signed_and_carrying_its_data(pool: PgPool) {
+    let app = app_with(pool, loopback_settings()).await;
+    let (owner_id, token) =
+        crate::helpers::account_with_roles(&app, "teacher@example.com", &["learner", "instructor"]).await;
+    let (stranger_id, stranger) =
+        crate::helpers::account_with_roles(&app, "stranger@example.com", &["learner", "instructor"]).await;
+    let (enrolments, everything, listed, assets_only, completions, strangers) = (
+        Receiver::start().await,
+        Receiver::start().await,
+        Receiver::start().await,
+        Receiver::start().await,
+        Receiver::start().await,
+        Receiver::start().await,
+    );
+    let created = webhook(&app, &token, json!({"url": enrolments.url, "events": ["enrollment.created"]})).await;
+    assert_eq!(created["events"], json!(["enrollment.created"]));
+    let secret = created["secret"].as_str().expect("secret").to_owned();
+    let webhook_id = created["id"].as_str().expect("id").to_owned();
+    webhook(&app, &token, json!({"url": everything.url})).await;
+    // Every documented type may be asked for by name, and comes back in the documented order.
+    let mut all_types: Vec<&str> = lectern::webhooks::EVENT_TYPES.to_vec();
+    all_types.reverse();
+    let all_by_name = webhook(&app, &token, json!({"url": listed.url, "events": all_types})).await;
+    assert_eq!(all_by_name["events"], json!(lectern::webhooks::EVENT_TYPES));
+    webhook(&app, &token, json!({"url": assets_only.url, "events": ["asset.created", "asset.ready"]})).await;
+    webhook(&app, &token, json!({"url": completions.url, "events": ["enrollment.completed", "lesson.completed"]}))
+        .await;
+    webhook(&app, &stranger, json!({"url": strangers.url})).await;
+
+    // An asset event and an enrolment event of the same owner, fanned out side by side.
+    let asset = create_asset(&app, &token).await;
+    let data = enrollment("learner@example.com");
+    let event_id = record_account_event(&app.pool, owner_id, "enrollment.created", data.clone()).await;
+
+    let received = enrolments.wait_for(1).await;
+    let request = &received[0];
+    let signature = request.header("lectern-signature");
+    assert!(verifies(&secret, signature, &request.body), "the README recipe accepts {signature}");
+    let mut tampered = request.body.clone();
+    tampered.push(b' ');
+    assert!(!verifies(&secret, signature, &tampered), "a changed body does not verify");
+    assert_eq!(request.header("content-type"), "application/json");
+    assert_eq!(request.header("lectern-event-id"), event_id);
+    assert_eq!(request.header("lectern-event-type"), "enrollment.created");
+    let body = request.json();
+    let mut keys: Vec<&String> = body.as_object().expect("an object").keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["created_at", "data", "id", "type"], "the envelope of every event, nothing else");
+    assert_eq!(body["id"], event_id);
+    assert_eq!(body["type"], "enrollment.created");
+    assert_eq!(body["data"], data, "data is what the caller recorded, not wrapped in anything");
+    let created_at = time::OffsetDateTime::parse(
+        body["created_at"].as_str().expect("created_at"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("RFC 3339");
+    assert!((time::OffsetDateTime::now_utc() - created_at).whole_seconds().abs() < 60);
+
+    let mut got: Vec<String> = everything
+        .wait_for(2)
+        .await
+        .iter()
+        .map(|r| r.json())
+        .map(|body| {
+            if body["type"] == "asset.created" {
+                assert_eq!(body["data"]["asset"]["id"], asset.as_str(), "asset events keep their shape");
+            } else {
+                assert_eq!(body["data"], data);
+            }
+            body["type"].as_str().expect("type").to_owned()
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, ["asset.created", "enrollment.created"]);
+    assert_eq!(listed.wait_for(2).await.len(), 2);
+    assert_eq!(assets_only.wait_for(1).await[0].json()["type"], "asset.created");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(enrolments.received().len(), 1);
+    assert_eq!(everything.received().len(), 2);
+    assert_eq!(listed.received().len(), 2);
+    assert_eq!(assets_only.received().len(), 1, "an endpoint filtered to asset types hears no enrolment");
+    assert!(completions.received().is_empty(), "an endpoint filtered to other types hears nothing");
+    assert!(strangers.received().is_empty(), "another account's endpoints hear nothing of this owner");
+
+    // The owner's deliveries listing shows it like any delivery.
+    let delivery = delivery_in_state(&app, &token, &webhook_id, "succeeded").await;
+    assert_eq!(delivery["event_id"], event_id);
+    assert_eq!(delivery["event_type"], "enrollment.created");
+    assert_eq!(delivery["attempts"][0]["status_code"], 200);
+    let deliveries_made: i64 = sqlx::query_scalar("select count(*) from webhook_delivery where event_id = $1::uuid")
+        .bind(&event_id)
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(deliveries_made, 3);
+
+    // The stranger's own events reach only the stranger.
+    record_account_event(&app.pool, stranger_id, "enrollment.created", enrollment("other@example.com")).await;
+    assert_eq!(strangers.wait_for(1).await[0].json()["data"], enrollment("other@example.com"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(enrolments.received().len(), 1);
+    assert_eq!(everything.received().len(), 2);
+}
+
+#[sqlx::test]
+async fn an_account_event_recorded_before_an_endpoint_existed_is_not_delivered_to_it(pool: PgPool) {
+    // Recorded by a process without workers, so nothing is fanned out until the workers start.
+    let recording = app_with_workers(pool.clone(), loopback_settings(), 0).await;
+    let (owner_id, token) =
+        crate::helpers::account_with_roles(&recording, "teacher@example.com", &["learner", "instructor"]).await;
+    let dispatch_jobs = || async {
+        let count: i64 = sqlx::query_scalar("select count(*) from job where kind = 'webhooks.dispatch'")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        count
+    };
+
+    // Nobody listens yet: the event is stored already dispatched, and no fan-out is queued.
+    let unheard = record_account_event(&pool, owner_id, "enrollment.created", enrollment("a@example.com")).await;
+    let dispatched: bool =
+        sqlx::query_scalar("select dispatched_at is not null from asset_event where event_id = $1::uuid")
+            .bind(&unheard)
+            .fetch_one(&pool)
+            .await
+            .expect("the event");
+    assert!(dispatched);
+    assert_eq!(dispatch_jobs().await, 0);
+
+    let (early, late) = (Receiver::start().await, Receiver::start().await);
+    webhook(&recording, &token, json!({"url": early.url, "events": ["enrollment.created"]})).await;
+    let first = record_account_event(&pool, owner_id, "enrollment.created", enrollment("b@example.com")).await;
+    assert_eq!(dispatch_jobs().await, 1, "an event an endpoint wants queues its fan-out");
+    // Created while the first event still waits for its fan-out.
+    webhook(&recording, &token, json!({"url": late.url, "events": ["enrollment.created"]})).await;
+    let second = record_account_event(&pool, owner_id, "enrollment.created", enrollment("c@example.com")).await;
+    drop(recording);
+
+    let _workers = app_with_workers(pool.clone(), loopback_settings(), 2).await;
+    let ids = |received: Vec<Received>| {
+        let mut ids: Vec<String> = received.iter().map(|r| r.json()["id"].as_str().expect("id").to_owned()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(early.wait_for(2).await), [first.clone(), second.clone()]);
+    assert_eq!(ids(late.wait_for(1).await), std::slice::from_ref(&second));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(ids(early.received()), [first, second.clone()], "the event from before any endpoint reached nobody");
+    assert_eq!(ids(late.received()), [second], "nothing recorded before the endpoint reached it");
+}
+
 #[test]
 fn the_readme_recipe_is_the_one_the_tests_run() {
     let root = env!("CARGO_MANIFEST_DIR");

@@ -128,6 +128,18 @@ async fn report(app: &TestApp, session: &Value, body: Value) -> reqwest::Respons
         .expect("request")
 }
 
+/// The types of the webhook events recorded for the course owner, oldest first.
+async fn owner_events(app: &TestApp, course_id: Uuid) -> Vec<String> {
+    sqlx::query_scalar(
+        "select e.type from asset_event e join course c on c.owner_id = e.owner_id
+         where c.course_id = $1 and e.asset_id is null order by e.event_id",
+    )
+    .bind(course_id)
+    .fetch_all(&app.pool)
+    .await
+    .expect("events")
+}
+
 /// Moves the session's plausibility clock `seconds` into the past: the session started earlier
 /// and its last report came earlier, as if that much wall time had passed.
 async fn let_time_pass(app: &TestApp, session: &Value, seconds: i64) {
@@ -388,6 +400,11 @@ async fn enrolment_opens_the_lessons_and_suspension_stops_the_manifests_on_the_n
     let response =
         patch(&app, &format!("/v1/enrollments/{enrollment_id}"), &course.instructor, json!({"status": "active"})).await;
     assert_eq!(error_code(response).await, "wrong_state");
+    // One event per change, none per heartbeat.
+    assert_eq!(
+        owner_events(&app, course.course_id).await,
+        ["enrollment.created", "enrollment.suspended", "enrollment.revoked"]
+    );
 }
 
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
@@ -580,6 +597,10 @@ async fn completion_survives_a_reprocess_that_shortens_the_video_and_completes_t
     assert_eq!(entry["enrollment"]["enrollment_id"], enrollment["enrollment_id"]);
     assert_eq!(entry["progress"]["completed"], true);
     assert_eq!(entry["progress"]["lessons_completed"], 1);
+    assert_eq!(
+        owner_events(&app, course.course_id).await,
+        ["enrollment.created", "lesson.completed", "enrollment.completed"]
+    );
     // Assigning the course again starts attempt 2 from nothing and keeps attempt 1.
     let again = json_of(
         post(

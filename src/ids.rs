@@ -65,4 +65,7 @@ path_ids! {
     WebhookId("webhook_id", "webhook_not_found", "no such webhook endpoint");
     /// A webhook delivery (`/v1/webhooks/deliveries/{delivery_id}/retry`).
     WebhookDeliveryId("delivery_id", "webhook_delivery_not_found", "no such webhook delivery");
+    /// A course-completion certificate (`/v1/certificates/{certificate_id}`, public: the id is
+    /// 122 random bits printed on the certificate).
+    CertificateId("certificate_id", "certificate_not_found", "no such certificate");
 }

@@ -20,6 +20,7 @@ pub mod net;
 pub mod playback;
 pub mod storage;
 pub mod telemetry;
+pub mod training;
 pub mod transcode;
 pub mod webhooks;
 

@@ -19,6 +19,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::media::router())
         .merge(crate::playback::router())
         .merge(crate::webhooks::router())
+        // Until the training domain has a router of its own to merge this into.
+        .merge(crate::training::certificates::router())
 }
 
 fn base_document() -> OpenApi {
@@ -45,6 +47,11 @@ fn base_document() -> OpenApi {
         Some("Playback sessions, grants and access settings, and the per-session manifests under /play".to_owned());
     let mut webhooks = Tag::new("webhooks");
     webhooks.description = Some("Endpoints that receive signed asset events, and their deliveries".to_owned());
+    let mut certificates = Tag::new("certificates");
+    certificates.description = Some(
+        "Course-completion certificates: the signed record (public to whoever holds its id), its PDF, and the keys that verify it"
+            .to_owned(),
+    );
     let mut document = OpenApiBuilder::new()
         .info(
             InfoBuilder::new()
@@ -53,7 +60,7 @@ fn base_document() -> OpenApi {
                 .description(Some("Media ingest and streaming delivery for course video"))
                 .build(),
         )
-        .tags(Some(vec![operations, identity, assets, playback, webhooks, storage, delivery]))
+        .tags(Some(vec![operations, identity, assets, playback, webhooks, certificates, storage, delivery]))
         // Protected operations name this scheme with `security(("bearer" = []))`.
         .components(Some(
             ComponentsBuilder::new()

@@ -85,6 +85,7 @@ path_id_extractors!(
     PlaybackSessionId,
     WebhookId,
     WebhookDeliveryId,
+    CertificateId,
 );
 
 #[cfg(test)]

@@ -33,6 +33,13 @@ ensure_build_packages() {
         libswscale-dev libswresample-dev libavfilter-dev libavdevice-dev ffmpeg curl ca-certificates
 }
 
+# Tools the certificate tests check the server's output with, tools this project did not write:
+# OpenSSL verifies the Ed25519 signatures, qpdf checks the PDF's structure, poppler-utils
+# (pdftotext, pdfinfo, pdffonts) read its text and fonts back.
+ensure_certificate_tools() {
+    ensure_packages openssl qpdf poppler-utils python3
+}
+
 # Node.js and npm drive the browser players in the playback tests.
 ensure_node() {
     command -v node >/dev/null && command -v npm >/dev/null && return 0

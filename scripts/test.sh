@@ -14,6 +14,7 @@ cargo fmt --all -- --check || die "the code is not formatted: run 'cargo fmt --a
 ensure_postgres
 ensure_redis
 ensure_node
+ensure_certificate_tools
 say "installing the browser players (Debian chromium, pinned npm packages)"
 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 bash scripts/install-players.sh
 bash scripts/install-oauth-provider.sh

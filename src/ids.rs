@@ -73,4 +73,7 @@ path_ids! {
     LessonId("lesson_id", "lesson_not_found", "no such lesson");
     /// An enrolment (`/v1/enrollments/{enrollment_id}`).
     EnrollmentId("enrollment_id", "enrollment_not_found", "no such enrollment");
+    /// A course-completion certificate (`/v1/certificates/{certificate_id}`, public: the id is
+    /// 122 random bits printed on the certificate).
+    CertificateId("certificate_id", "certificate_not_found", "no such certificate");
 }

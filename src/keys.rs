@@ -1,7 +1,11 @@
 //! Signing keys: loaded from PEM files, and generated on first start in embedded mode.
 //!
-//! Three secrets exist: an RSA-2048 key that signs CloudFront-style playback URLs, an Ed25519 key
-//! that signs access tokens, and an HMAC secret for the local storage backend's presigned URLs.
+//! Four secrets exist: an RSA-2048 key that signs CloudFront-style playback URLs, an Ed25519 key
+//! that signs access tokens, another Ed25519 key that signs course-completion certificates, and an
+//! HMAC secret for the local storage backend's presigned URLs. The two Ed25519 keys are kept apart
+//! (loading refuses one key in both roles): a token key's compromise is handled by rotating it
+//! within minutes, while a certificate key vouches for records for years; and a key that signs both
+//! could be made to sign a token that parses as a certificate or the other way round.
 //! Keys at their default paths (under the data directory) are generated when missing, with file
 //! mode 0600; a path set explicitly must exist and parse, so a typo never silently mints a new
 //! key that no CDN knows.
@@ -28,6 +32,9 @@ pub struct KeyPaths {
     /// Verification-only token keys from before a rotation; each must exist.
     pub token_previous_keys: Vec<PathBuf>,
     pub storage_secret: KeyPath,
+    pub certificate_key: KeyPath,
+    /// Verification-only certificate keys from before a rotation; each must exist.
+    pub certificate_previous_keys: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +81,29 @@ impl std::fmt::Debug for TokenSigningKey {
     }
 }
 
+/// The Ed25519 key that signs course-completion certificates, as PKCS#8 DER, with its raw public
+/// half. A type of its own, so a token key cannot be handed to the certificate signer.
+#[derive(Clone)]
+pub struct CertificateSigningKey {
+    pub key_id: String,
+    pub pkcs8_der: Vec<u8>,
+    pub public_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for CertificateSigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertificateSigningKey").field("key_id", &self.key_id).finish_non_exhaustive()
+    }
+}
+
+/// An Ed25519 public key that verifies certificates signed before a rotation. It never signs.
+#[derive(Debug, Clone)]
+pub struct CertificateVerifyingKey {
+    pub key_id: String,
+    /// The raw 32-byte public key.
+    pub public_key: Vec<u8>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Keys {
     pub cdn: CdnSigningKey,
@@ -81,6 +111,9 @@ pub struct Keys {
     /// Verification-only keys from `LECTERN_TOKEN_PREVIOUS_KEY_FILES`.
     pub token_previous: Vec<TokenVerifyingKey>,
     pub storage_secret: SecretString,
+    pub certificate: CertificateSigningKey,
+    /// Verification-only keys from `LECTERN_CERTIFICATE_PREVIOUS_KEY_FILES`.
+    pub certificate_previous: Vec<CertificateVerifyingKey>,
 }
 
 /// Which keys were created by this call, for the log and `lectern keys generate`.
@@ -99,23 +132,27 @@ pub fn load_or_generate(paths: &KeyPaths) -> Result<(Keys, Generated), ConfigErr
         }
     };
 
-    let token_pem = read_or_create(&paths.token_key, &mut generated, generate_ed25519_pem)?;
-    let pkcs8_der =
-        pem_body(&token_pem, "PRIVATE KEY").map_err(|message| ConfigError::new(paths.token_key.setting, message))?;
-    let token_public_key =
-        ed25519_public_key(&pkcs8_der).map_err(|message| ConfigError::new(paths.token_key.setting, message))?;
-    let token_key_id = derive_token_key_id(&token_public_key);
-    let mut token_previous = Vec::new();
-    for path in &paths.token_previous_keys {
-        const SETTING: &str = "LECTERN_TOKEN_PREVIOUS_KEY_FILES";
-        let pem = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::new(SETTING, format!("cannot read {} ({e})", path.display())))?;
-        let public_key = parse_ed25519_public(&pem)
-            .map_err(|message| ConfigError::new(SETTING, format!("{}: {message}", path.display())))?;
-        // The current key is already published; listing it twice would only confuse clients.
-        if public_key != token_public_key {
-            token_previous.push(TokenVerifyingKey { key_id: derive_token_key_id(&public_key), public_key });
-        }
+    let token = load_ed25519(&paths.token_key, &paths.token_previous_keys, TOKEN_PREVIOUS_SETTING, &mut generated)?;
+    let certificate = load_ed25519(
+        &paths.certificate_key,
+        &paths.certificate_previous_keys,
+        CERTIFICATE_PREVIOUS_SETTING,
+        &mut generated,
+    )?;
+    let token_public_keys: Vec<&[u8]> = token.public_keys().collect();
+    if let Some(shared) = certificate.public_keys().find(|key| token_public_keys.contains(key)) {
+        let setting = if shared == certificate.public_key.as_slice() {
+            paths.certificate_key.setting
+        } else {
+            CERTIFICATE_PREVIOUS_SETTING
+        };
+        return Err(ConfigError::new(
+            setting,
+            format!(
+                "key {} is also a token key; certificates need an Ed25519 key of their own",
+                derive_ed25519_key_id(shared)
+            ),
+        ));
     }
 
     let secret = read_or_create(&paths.storage_secret, &mut generated, generate_secret)?;
@@ -126,16 +163,74 @@ pub fn load_or_generate(paths: &KeyPaths) -> Result<(Keys, Generated), ConfigErr
 
     let keys = Keys {
         cdn: CdnSigningKey { key_pair_id, private_key },
-        token: TokenSigningKey { key_id: token_key_id, pkcs8_der, public_key: token_public_key },
-        token_previous,
+        token: TokenSigningKey { key_id: token.key_id, pkcs8_der: token.pkcs8_der, public_key: token.public_key },
+        token_previous: token
+            .previous
+            .into_iter()
+            .map(|(key_id, public_key)| TokenVerifyingKey { key_id, public_key })
+            .collect(),
         storage_secret: SecretString::from(secret),
+        certificate: CertificateSigningKey {
+            key_id: certificate.key_id,
+            pkcs8_der: certificate.pkcs8_der,
+            public_key: certificate.public_key,
+        },
+        certificate_previous: certificate
+            .previous
+            .into_iter()
+            .map(|(key_id, public_key)| CertificateVerifyingKey { key_id, public_key })
+            .collect(),
     };
     Ok((keys, generated))
 }
 
-/// The key id published in the JWKS and in token headers: derived from the public key alone, so a
-/// previous key given as a public key keeps the id it had while it was signing.
-fn derive_token_key_id(public_key: &[u8]) -> String {
+const TOKEN_PREVIOUS_SETTING: &str = "LECTERN_TOKEN_PREVIOUS_KEY_FILES";
+const CERTIFICATE_PREVIOUS_SETTING: &str = "LECTERN_CERTIFICATE_PREVIOUS_KEY_FILES";
+
+/// An Ed25519 signing key with its id, and the verification-only keys of earlier rotations.
+struct LoadedEd25519 {
+    key_id: String,
+    pkcs8_der: Vec<u8>,
+    public_key: Vec<u8>,
+    /// `(key_id, raw public key)`, without the current key.
+    previous: Vec<(String, Vec<u8>)>,
+}
+
+impl LoadedEd25519 {
+    fn public_keys(&self) -> impl Iterator<Item = &[u8]> {
+        std::iter::once(self.public_key.as_slice()).chain(self.previous.iter().map(|(_, key)| key.as_slice()))
+    }
+}
+
+/// Loads (or generates) an Ed25519 signing key and reads its previous keys, each of which must
+/// exist.
+fn load_ed25519(
+    key: &KeyPath,
+    previous_paths: &[PathBuf],
+    previous_setting: &'static str,
+    generated: &mut Generated,
+) -> Result<LoadedEd25519, ConfigError> {
+    let pem = read_or_create(key, generated, generate_ed25519_pem)?;
+    let pkcs8_der = pem_body(&pem, "PRIVATE KEY").map_err(|message| ConfigError::new(key.setting, message))?;
+    let public_key = ed25519_public_key(&pkcs8_der).map_err(|message| ConfigError::new(key.setting, message))?;
+    let mut previous = Vec::new();
+    for path in previous_paths {
+        let pem = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(previous_setting, format!("cannot read {} ({e})", path.display())))?;
+        let previous_key = parse_ed25519_public(&pem)
+            .map_err(|message| ConfigError::new(previous_setting, format!("{}: {message}", path.display())))?;
+        // The current key is already published; listing it twice would only confuse clients.
+        if previous_key != public_key {
+            previous.push((derive_ed25519_key_id(&previous_key), previous_key));
+        }
+    }
+    Ok(LoadedEd25519 { key_id: derive_ed25519_key_id(&public_key), pkcs8_der, public_key, previous })
+}
+
+/// The key id published in the JWKS and in token headers (or beside a certificate): derived from
+/// the public key alone, so a previous key given as a public key keeps the id it had while it was
+/// signing.
+fn derive_ed25519_key_id(public_key: &[u8]) -> String {
     format!("ed25519-{}", &hex::encode(Sha256::digest(public_key))[..16])
 }
 
@@ -341,6 +436,8 @@ mod tests {
             token_key: key("token.pem", "LECTERN_TOKEN_KEY_FILE"),
             token_previous_keys: Vec::new(),
             storage_secret: key("secret", "LECTERN_STORAGE_SECRET_FILE"),
+            certificate_key: key("certificate.pem", "LECTERN_CERTIFICATE_KEY_FILE"),
+            certificate_previous_keys: Vec::new(),
         }
     }
 
@@ -349,8 +446,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let paths = default_paths(&dir.path().join("keys"));
         let (first, generated) = load_or_generate(&paths).expect("generated");
-        assert_eq!(generated.0.len(), 3);
-        for path in [&paths.cdn_key.path, &paths.token_key.path, &paths.storage_secret.path] {
+        assert_eq!(generated.0.len(), 4);
+        for path in
+            [&paths.cdn_key.path, &paths.token_key.path, &paths.storage_secret.path, &paths.certificate_key.path]
+        {
             let mode = std::fs::metadata(path).expect("exists").permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{}", path.display());
         }
@@ -358,6 +457,9 @@ mod tests {
         assert!(generated.0.is_empty());
         assert_eq!(first.cdn.key_pair_id, second.cdn.key_pair_id);
         assert_eq!(first.token.pkcs8_der, second.token.pkcs8_der);
+        assert_eq!(first.certificate.pkcs8_der, second.certificate.pkcs8_der);
+        assert_ne!(first.certificate.public_key, first.token.public_key);
+        assert_ne!(first.certificate.key_id, first.token.key_id);
         assert!(first.cdn.key_pair_id.starts_with('K') && first.cdn.key_pair_id.len() == 14);
     }
 
@@ -396,5 +498,42 @@ mod tests {
         std::fs::write(&paths.token_key.path, "not a key").expect("write");
         let error = load_or_generate(&paths).expect_err("garbage");
         assert_eq!(error.setting, "LECTERN_TOKEN_KEY_FILE");
+    }
+
+    #[test]
+    fn the_token_key_is_refused_as_a_certificate_key() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (keys, _) = load_or_generate(&default_paths(dir.path())).expect("generated");
+        let mut paths = default_paths(dir.path());
+        paths.certificate_key = KeyPath {
+            path: paths.token_key.path.clone(),
+            setting: "LECTERN_CERTIFICATE_KEY_FILE",
+            generate_if_missing: false,
+        };
+        let error = load_or_generate(&paths).expect_err("one key in two roles");
+        assert_eq!(error.setting, "LECTERN_CERTIFICATE_KEY_FILE");
+        assert!(error.to_string().contains(&keys.token.key_id), "{error}");
+
+        // Nor may a previous certificate key be a token key.
+        let mut paths = default_paths(dir.path());
+        paths.certificate_previous_keys = vec![paths.token_key.path.clone()];
+        let error = load_or_generate(&paths).expect_err("a token key trusted for certificates");
+        assert_eq!(error.setting, "LECTERN_CERTIFICATE_PREVIOUS_KEY_FILES");
+    }
+
+    #[test]
+    fn a_previous_certificate_key_keeps_its_key_id() {
+        let old_dir = tempfile::tempdir().expect("temp dir");
+        let (old, _) = load_or_generate(&default_paths(old_dir.path())).expect("generated");
+        let public_pem = old_dir.path().join("old-certificate-public.pem");
+        std::fs::write(&public_pem, ed25519_public_key_pem(&old.certificate.public_key)).expect("write");
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut paths = default_paths(dir.path());
+        paths.certificate_previous_keys = vec![public_pem];
+        let (keys, _) = load_or_generate(&paths).expect("loaded");
+        assert_eq!(keys.certificate_previous.len(), 1);
+        assert_eq!(keys.certificate_previous[0].key_id, old.certificate.key_id);
+        assert!(keys.token_previous.is_empty());
     }
 }

@@ -66,6 +66,8 @@ pub fn key_paths(dir: &std::path::Path) -> KeyPaths {
         token_key: key("token.pem", "LECTERN_TOKEN_KEY_FILE"),
         token_previous_keys: Vec::new(),
         storage_secret: key("storage-secret", "LECTERN_STORAGE_SECRET_FILE"),
+        certificate_key: key("certificate.pem", "LECTERN_CERTIFICATE_KEY_FILE"),
+        certificate_previous_keys: Vec::new(),
     }
 }
 

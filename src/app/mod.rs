@@ -28,6 +28,7 @@ use crate::media::{IngestSettings, UploadSettings};
 use crate::metrics::Metrics;
 use crate::storage::{ObjectStore, StorageSettings};
 use crate::training::TrainingSettings;
+use crate::training::certificates::CertificateSigner;
 use crate::transcode::TranscoderSettings;
 use crate::webhooks::WebhookSettings;
 
@@ -52,6 +53,9 @@ pub struct AppState {
     pub uploads: Arc<UploadSettings>,
     pub webhooks: Arc<WebhookSettings>,
     pub training: Arc<TrainingSettings>,
+    /// Signs course-completion certificates (`training::certificates::issue_in`) and verifies
+    /// them with the current and earlier certificate keys.
+    pub certificates: Arc<CertificateSigner>,
 }
 
 /// The settings of the domains, which both `serve` and `worker` hand to their job handlers.
@@ -91,6 +95,8 @@ pub enum StartupError {
     Transcoder(#[source] std::io::Error),
     #[error("cannot set up identity")]
     Auth(#[from] crate::auth::AuthError),
+    #[error("cannot use the certificate key")]
+    CertificateKey(#[source] aws_lc_rs::error::KeyRejected),
     #[error("cannot listen on {address}")]
     Bind {
         address: SocketAddr,
@@ -137,6 +143,8 @@ impl Application {
         .await?;
         let auth = Auth::new(settings.auth, &settings.keys, &settings.http.public_url).await?;
         let cdn = Cdn::new(settings.cdn, &settings.keys.cdn);
+        let certificates = CertificateSigner::new(&settings.keys.certificate, &settings.keys.certificate_previous)
+            .map_err(StartupError::CertificateKey)?;
         let domain_settings = Settings {
             ingest: Arc::new(settings.ingest),
             webhooks: Arc::new(settings.webhooks),
@@ -154,6 +162,7 @@ impl Application {
             ingest: Arc::clone(&domain_settings.ingest),
             uploads: Arc::new(settings.uploads),
             webhooks: Arc::clone(&domain_settings.webhooks),
+            certificates: Arc::new(certificates),
             training: Arc::clone(&domain_settings.training),
         };
         let address = settings.http.listen;

@@ -20,6 +20,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::playback::router())
         .merge(crate::webhooks::router())
         .merge(crate::training::router())
+        .merge(crate::training::certificates::router())
 }
 
 fn base_document() -> OpenApi {
@@ -52,6 +53,11 @@ fn base_document() -> OpenApi {
     let mut webhooks = Tag::new("webhooks");
     webhooks.description =
         Some("Endpoints that receive signed events (assets, enrolments), and their deliveries".to_owned());
+    let mut certificates = Tag::new("certificates");
+    certificates.description = Some(
+        "Course-completion certificates: the signed record (public to whoever holds its id), its PDF, and the keys that verify it"
+            .to_owned(),
+    );
     let mut document = OpenApiBuilder::new()
         .info(
             InfoBuilder::new()
@@ -60,7 +66,7 @@ fn base_document() -> OpenApi {
                 .description(Some("Media ingest and streaming delivery for course video"))
                 .build(),
         )
-        .tags(Some(vec![operations, identity, assets, playback, training, webhooks, storage, delivery]))
+        .tags(Some(vec![operations, identity, assets, playback, training, certificates, webhooks, storage, delivery]))
         // Protected operations name this scheme with `security(("bearer" = []))`.
         .components(Some(
             ComponentsBuilder::new()

@@ -166,6 +166,8 @@ mod tests {
             token_key: key("token.pem", "LECTERN_TOKEN_KEY_FILE"),
             token_previous_keys: Vec::new(),
             storage_secret: key("secret", "LECTERN_STORAGE_SECRET_FILE"),
+            certificate_key: key("certificate.pem", "LECTERN_CERTIFICATE_KEY_FILE"),
+            certificate_previous_keys: Vec::new(),
         };
         crate::keys::load_or_generate(&paths).expect("generated").0
     }

@@ -75,6 +75,10 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 eprintln!("all keys already exist; nothing generated");
             }
             let public = crate::keys::cdn_public_key_pem(&keys.cdn).map_err(anyhow::Error::msg)?;
+            eprintln!(
+                "certificate key id: {} (published at /.well-known/lectern-certificate-keys.json)",
+                keys.certificate.key_id
+            );
             eprintln!("CDN key-pair id: {}", keys.cdn.key_pair_id);
             eprintln!("CDN public key (upload it to CloudFront as a public key in a key group):");
             let mut stdout = std::io::stdout().lock();

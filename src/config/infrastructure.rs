@@ -236,6 +236,16 @@ pub struct KeyFileArgs {
     /// Default: `<LECTERN_DATA_DIR>/keys/storage-url-secret`, generated when missing.
     #[arg(long, env = "LECTERN_STORAGE_SECRET_FILE")]
     pub storage_secret_file: Option<PathBuf>,
+    /// Ed25519 private key (PEM, PKCS#8) that signs course-completion certificates; it must not
+    /// be the token key. Default: `<LECTERN_DATA_DIR>/keys/certificate-signing-key.pem`, generated
+    /// when missing.
+    #[arg(long, env = "LECTERN_CERTIFICATE_KEY_FILE")]
+    pub certificate_key_file: Option<PathBuf>,
+    /// Earlier certificate keys (PEM: Ed25519 public keys, or PKCS#8 private keys of which only the
+    /// public half is used), comma-separated. Certificates signed before a key rotation keep
+    /// verifying with them, and they are published with the current key; they never sign.
+    #[arg(long, env = "LECTERN_CERTIFICATE_PREVIOUS_KEY_FILES", value_delimiter = ',')]
+    pub certificate_previous_key_files: Vec<PathBuf>,
 }
 
 impl KeyFileArgs {
@@ -256,6 +266,17 @@ impl KeyFileArgs {
                 .cloned()
                 .collect(),
             storage_secret: key_path(&self.storage_secret_file, "storage-url-secret", "LECTERN_STORAGE_SECRET_FILE"),
+            certificate_key: key_path(
+                &self.certificate_key_file,
+                "certificate-signing-key.pem",
+                "LECTERN_CERTIFICATE_KEY_FILE",
+            ),
+            certificate_previous_keys: self
+                .certificate_previous_key_files
+                .iter()
+                .filter(|path| !path.as_os_str().is_empty())
+                .cloned()
+                .collect(),
         }
     }
 }

@@ -193,6 +193,32 @@ fn the_cdn_defaults_to_the_local_origin_and_takes_a_cloudfront_url() {
 }
 
 #[test]
+fn the_certificate_key_lives_beside_the_others_and_an_explicit_one_is_never_generated() {
+    let cli = Cli::try_parse_from(["lectern", "serve", "--data-dir", "/srv/lectern"]).expect("flags parse");
+    let Command::Serve(args) = cli.command else { panic!("serve expected") };
+    let paths = args.keys.resolve(&args.common);
+    assert_eq!(paths.certificate_key.path, std::path::Path::new("/srv/lectern/keys/certificate-signing-key.pem"));
+    assert!(paths.certificate_key.generate_if_missing);
+    assert_eq!(paths.certificate_key.setting, "LECTERN_CERTIFICATE_KEY_FILE");
+    assert!(paths.certificate_previous_keys.is_empty());
+
+    let cli = Cli::try_parse_from([
+        "lectern",
+        "serve",
+        "--certificate-key-file",
+        "/etc/lectern/certificate.pem",
+        "--certificate-previous-key-files",
+        "/etc/lectern/old-1.pem,/etc/lectern/old-2.pem",
+    ])
+    .expect("flags parse");
+    let Command::Serve(args) = cli.command else { panic!("serve expected") };
+    let paths = args.keys.resolve(&args.common);
+    assert_eq!(paths.certificate_key.path, std::path::Path::new("/etc/lectern/certificate.pem"));
+    assert!(!paths.certificate_key.generate_if_missing);
+    assert_eq!(paths.certificate_previous_keys.len(), 2);
+}
+
+#[test]
 fn a_worker_invalidates_only_with_a_distribution_and_the_base_url_its_paths_hang_under() {
     let worker = |flags: &[&str]| {
         let mut argv = vec!["lectern", "worker"];

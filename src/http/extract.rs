@@ -89,6 +89,7 @@ path_id_extractors!(
     SectionId,
     LessonId,
     EnrollmentId,
+    CertificateId,
 );
 
 #[cfg(test)]

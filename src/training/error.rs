@@ -48,6 +48,8 @@ pub enum TrainingError {
     Media(#[source] Box<crate::media::MediaError>),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    #[error(transparent)]
+    Certificate(#[from] super::certificates::CertificateError),
 }
 
 impl From<crate::media::MediaError> for TrainingError {
@@ -79,6 +81,7 @@ impl TrainingError {
             Self::Playback(playback) => playback.error_code(),
             Self::Auth(auth) => auth.error_code(),
             Self::Database(_) | Self::Media(_) | Self::Corrupt(_) => "internal_error",
+            Self::Certificate(certificate) => crate::http::HttpError::error_code(certificate),
         }
     }
 }
@@ -89,6 +92,7 @@ impl HttpError for TrainingError {
             Self::Database(database) => Some(database),
             Self::Auth(auth) => Some(auth),
             Self::Playback(playback) => Some(playback),
+            Self::Certificate(certificate) => Some(certificate),
             _ => None,
         }
     }
@@ -106,9 +110,12 @@ impl HttpError for TrainingError {
             Self::NotEnrolled | Self::NotJoinable => StatusCode::FORBIDDEN,
             Self::InvalidProgressToken => StatusCode::UNAUTHORIZED,
             Self::InvalidCursor => StatusCode::BAD_REQUEST,
-            Self::Database(_) | Self::Auth(_) | Self::Playback(_) | Self::Media(_) | Self::Corrupt(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Self::Database(_)
+            | Self::Auth(_)
+            | Self::Playback(_)
+            | Self::Media(_)
+            | Self::Corrupt(_)
+            | Self::Certificate(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

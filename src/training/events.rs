@@ -61,6 +61,25 @@ pub async fn completed(
     Ok(())
 }
 
+/// A certificate issued on course completion.
+pub async fn certificate_issued(
+    conn: &mut PgConnection,
+    owner_id: Uuid,
+    certificate: &super::certificates::StoredCertificate,
+    issuer: &str,
+) -> Result<(), TrainingError> {
+    let data = json!({
+        "certificate": {
+            "certificate_id": certificate.certificate_id,
+            "enrollment_id": certificate.enrollment_id,
+            "course_id": certificate.course_id,
+            "account_id": certificate.account_id,
+            "verification_url": super::certificates::verification_url(issuer, certificate.certificate_id),
+        },
+    });
+    record(conn, owner_id, "certificate.issued", data).await
+}
+
 /// Records an event for the course owner's endpoints in the caller's transaction.
 async fn record(
     conn: &mut PgConnection,

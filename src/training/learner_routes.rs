@@ -320,7 +320,6 @@ async fn after_completion(
     completed: &Completed,
     lesson_id: Uuid,
 ) -> Result<(), TrainingError> {
-    let _ = state;
     let c = completed.completions;
     if c.lesson_completed_now || c.course_completed_now {
         events::completed(
@@ -331,6 +330,14 @@ async fn after_completion(
             c.course_completed_now,
         )
         .await?;
+    }
+    if c.course_completed_now {
+        let issuer = state.http.public_url.as_str().trim_end_matches('/');
+        let issued =
+            super::certificates::issue_in(&mut *conn, &state.certificates, issuer, completed.enrollment_id).await?;
+        if let Some(issued) = issued.filter(|issued| issued.newly_issued) {
+            events::certificate_issued(conn, completed.owner_id, &issued.certificate, issuer).await?;
+        }
     }
     Ok(())
 }

@@ -17,6 +17,7 @@
 //!   (`POST /v1/lessons/{id}/playback`, `POST /v1/playback/{session}/progress`); [`events`] the
 //!   webhook events; [`sweep`] the periodic job (end dates, lesson durations).
 
+pub mod certificates;
 pub mod courses;
 pub mod coverage;
 pub mod enrollments;

@@ -18,6 +18,7 @@ mod cdn_conformance;
 mod cdn_invalidation;
 mod cdn_invalidation_jobs;
 mod cdn_origin;
+mod certificates;
 mod cli;
 mod engine_cli;
 mod http_ops;

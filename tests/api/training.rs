@@ -556,7 +556,9 @@ async fn two_devices_interleaving_resume_at_the_latest_position(pool: PgPool) {
 #[sqlx::test(migrator = "lectern::db::MIGRATOR")]
 async fn completion_survives_a_reprocess_that_shortens_the_video_and_completes_the_course(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let course = course(&app, &[200.0], json!({"title": "Music", "completion_threshold": 0.9})).await;
+    let course =
+        course(&app, &[200.0], json!({"title": "Music", "completion_threshold": 0.9, "certificate_enabled": true}))
+            .await;
     let enrollment = enroll(&app, &course).await;
     let session = lesson_session(&app, course.lessons[0], &course.learner).await;
     // The learner skips the first 20 s and watches the remaining 180 s: 90 %.
@@ -599,8 +601,17 @@ async fn completion_survives_a_reprocess_that_shortens_the_video_and_completes_t
     assert_eq!(entry["progress"]["lessons_completed"], 1);
     assert_eq!(
         owner_events(&app, course.course_id).await,
-        ["enrollment.created", "lesson.completed", "enrollment.completed"]
+        ["enrollment.created", "lesson.completed", "enrollment.completed", "certificate.issued"]
     );
+    // The completion issued a certificate that verifies; re-assigning keeps it.
+    let mine = json_of(get(&app, "/v1/me/certificates", &course.learner).await, 200).await;
+    let certificate_id = mine["certificates"][0]["certificate_id"].as_str().expect("a certificate").to_owned();
+    let public = json_of(
+        app.client.get(app.url(&format!("/v1/certificates/{certificate_id}"))).send().await.expect("request"),
+        200,
+    )
+    .await;
+    assert_eq!(public["verified"], true);
     // Assigning the course again starts attempt 2 from nothing and keeps attempt 1.
     let again = json_of(
         post(

@@ -260,7 +260,7 @@ mod tests {
 
     fn measured(query: &str) -> Result<(), String> {
         let document = async_graphql::parser::parse_query(query).map_err(|e| e.to_string())?;
-        refuse_changes(&document).map_err(|e| e.message.clone())?;
+        refuse_changes(&document).map_err(|e| e.message)?;
         measure(&document, settings()).map_err(|e| e.message)
     }
 

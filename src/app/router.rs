@@ -50,6 +50,13 @@ fn base_document() -> OpenApi {
         "Courses, sections and lessons, enrolments, watch progress reported from players, resume points and reports"
             .to_owned(),
     );
+    let mut graphql = Tag::new("graphql");
+    graphql.description = Some(
+        "A read-only GraphQL endpoint for apps: a course outline with the learner's progress and resume point, the \
+         dashboard, the catalogue and an instructor's courses in one round trip; its schema is GraphQL's own \
+         (introspection, or the README)"
+            .to_owned(),
+    );
     let mut webhooks = Tag::new("webhooks");
     webhooks.description =
         Some("Endpoints that receive signed events (assets, enrolments), and their deliveries".to_owned());
@@ -63,10 +70,26 @@ fn base_document() -> OpenApi {
             InfoBuilder::new()
                 .title("Lectern")
                 .version(env!("CARGO_PKG_VERSION"))
-                .description(Some("Media ingest and streaming delivery for course video"))
+                .description(Some(
+                    "Media ingest and streaming delivery for course video. This document describes the REST API; \
+                     apps that want a course outline with progress in one round trip can also ask the read-only \
+                     GraphQL endpoint, `POST /graphql` (same credentials and error codes, its schema through \
+                     introspection).",
+                ))
                 .build(),
         )
-        .tags(Some(vec![operations, identity, assets, playback, training, certificates, webhooks, storage, delivery]))
+        .tags(Some(vec![
+            operations,
+            identity,
+            assets,
+            playback,
+            training,
+            graphql,
+            certificates,
+            webhooks,
+            storage,
+            delivery,
+        ]))
         // Protected operations name this scheme with `security(("bearer" = []))`.
         .components(Some(
             ComponentsBuilder::new()
@@ -118,6 +141,7 @@ fn base_document() -> OpenApi {
     document.merge(<crate::delivery::origin::CdnOriginApi as utoipa::OpenApi>::openapi());
     document.merge(<crate::media::tus::TusApi as utoipa::OpenApi>::openapi());
     document.merge(<crate::playback::routes::PlayApi as utoipa::OpenApi>::openapi());
+    document.merge(<crate::training::graphql::GraphQlApi as utoipa::OpenApi>::openapi());
     document
 }
 
@@ -130,7 +154,8 @@ pub fn openapi_document() -> OpenApi {
 /// whose presigned-URL endpoints (`/storage/…`) are mounted when it is the configured one. Those,
 /// the signed origin (`/cdn/…`), tus uploads and the per-session manifests stream or rewrite
 /// bodies per request, so they are mounted beside the JSON API and get neither its body limit nor
-/// its request timeout.
+/// its request timeout. `/graphql` is not an `OpenApiRouter` route (its transport is documented
+/// through `GraphQlApi`), but it is JSON in and out, so it gets the API's layers.
 pub fn router(state: &AppState, local_store: Option<Arc<crate::storage::LocalStore>>) -> Router {
     let (api_router, document) = api().split_for_parts();
     let document_json = serde_json::to_string(&document).unwrap_or_else(|error| {
@@ -138,7 +163,9 @@ pub fn router(state: &AppState, local_store: Option<Arc<crate::storage::LocalSto
         "{}".to_owned()
     });
     let api_router = crate::http::api_layers(
-        api_router.layer(Extension(Arc::new(super::ops::OpenApiJson(document_json)))),
+        api_router
+            .layer(Extension(Arc::new(super::ops::OpenApiJson(document_json))))
+            .merge(crate::training::graphql::routes(state.training.graphql)),
         &state.http,
     );
     let mut router = Router::new()

@@ -283,6 +283,27 @@ fn the_webhook_defaults_match_the_documented_ones_and_bad_values_name_their_sett
 }
 
 #[test]
+fn the_graphql_limits_default_to_the_documented_values_and_bad_ones_name_their_setting() {
+    let training = |flags: &[&str]| {
+        let cli = Cli::try_parse_from([&["lectern", "serve"], flags].concat()).expect("flags parse");
+        let Command::Serve(args) = cli.command else { panic!("serve expected") };
+        args.training.resolve()
+    };
+    let settings = training(&[]).expect("valid");
+    assert_eq!(settings.graphql, crate::training::GraphQlSettings::default());
+    assert_eq!((settings.graphql.max_depth, settings.graphql.max_complexity), (15, 1000));
+    let settings = training(&["--graphql-max-depth", "8", "--graphql-max-complexity", "300"]).expect("valid");
+    assert_eq!((settings.graphql.max_depth, settings.graphql.max_complexity), (8, 300));
+    for (flags, setting) in [
+        (["--graphql-max-depth", "4"], "LECTERN_GRAPHQL_MAX_DEPTH"),
+        (["--graphql-max-depth", "31"], "LECTERN_GRAPHQL_MAX_DEPTH"),
+        (["--graphql-max-complexity", "99"], "LECTERN_GRAPHQL_MAX_COMPLEXITY"),
+    ] {
+        assert_eq!(training(&flags).expect_err("invalid").setting, setting);
+    }
+}
+
+#[test]
 fn an_unparsable_import_allow_list_names_its_setting() {
     let cli = Cli::try_parse_from(["lectern", "serve", "--import-allow-hosts", "10.0.0.0/40"]).expect("flags parse");
     let Command::Serve(args) = cli.command else { panic!("serve expected") };

@@ -1,11 +1,11 @@
-//! Training arguments: limits of progress reports and the training sweep.
+//! Training arguments: limits of progress reports, the training sweep and the GraphQL endpoint.
 
 use std::time::Duration;
 
 use clap::Args;
 
 use super::{ConfigError, parse_duration};
-use crate::training::TrainingSettings;
+use crate::training::{GraphQlSettings, TrainingSettings};
 
 /// Courses, enrolments and watch progress.
 #[derive(Debug, Args)]
@@ -19,6 +19,13 @@ pub struct TrainingArgs {
     /// How often workers expire enrolments past their end date and refresh lesson durations.
     #[arg(long, env = "LECTERN_TRAINING_SWEEP_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub training_sweep_interval: Duration,
+    /// The deepest nesting of fields a GraphQL query may have (`/graphql`).
+    #[arg(long, env = "LECTERN_GRAPHQL_MAX_DEPTH", default_value_t = 15)]
+    pub graphql_max_depth: usize,
+    /// The highest complexity a GraphQL query may have: 1 per field, 25 more per field that reads
+    /// the database, a page's selection counted `first` times.
+    #[arg(long, env = "LECTERN_GRAPHQL_MAX_COMPLEXITY", default_value_t = 1000)]
+    pub graphql_max_complexity: usize,
 }
 
 impl TrainingArgs {
@@ -32,10 +39,19 @@ impl TrainingArgs {
         if self.training_sweep_interval < Duration::from_secs(1) {
             return Err(ConfigError::new("LECTERN_TRAINING_SWEEP_INTERVAL", "must be at least 1s"));
         }
+        // Below 5 the course outline with progress cannot be asked for; the parser refuses
+        // nesting past 32 whatever this says.
+        if !(5..=30).contains(&self.graphql_max_depth) {
+            return Err(ConfigError::new("LECTERN_GRAPHQL_MAX_DEPTH", "must be between 5 and 30"));
+        }
+        if !(100..=100_000).contains(&self.graphql_max_complexity) {
+            return Err(ConfigError::new("LECTERN_GRAPHQL_MAX_COMPLEXITY", "must be between 100 and 100000"));
+        }
         Ok(TrainingSettings {
             max_spans_per_report: self.progress_max_spans,
             report_grace: self.progress_grace,
             sweep_interval: self.training_sweep_interval,
+            graphql: GraphQlSettings { max_depth: self.graphql_max_depth, max_complexity: self.graphql_max_complexity },
         })
     }
 }

@@ -13,7 +13,7 @@ use super::TrainingError;
 use crate::playback::access;
 
 /// Where a course is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, async_graphql::Enum)]
 #[serde(rename_all = "snake_case")]
 pub enum CourseStatus {
     /// Being built: only its owner and administrators see it; nobody can be enrolled yet.
@@ -48,7 +48,7 @@ impl CourseStatus {
 }
 
 /// What a lesson is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, async_graphql::Enum)]
 #[serde(rename_all = "snake_case")]
 pub enum LessonKind {
     /// A lecture video (an asset); completed by watching.

@@ -16,7 +16,7 @@ use crate::playback::access;
 /// The pass source training writes into the access seam.
 const PASS_SOURCE: &str = "enrollment";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, async_graphql::Enum)]
 #[serde(rename_all = "snake_case")]
 pub enum EnrollmentStatus {
     /// The learner may watch the course's lessons.

@@ -55,10 +55,19 @@ async fn catalog(
     _user: Authenticated,
     Query(query): Query<ListQuery>,
 ) -> Result<axum::Json<CourseList>, ApiError> {
-    let limit = page_limit(query.limit)?;
-    let before = query.cursor.as_deref().map(decode_cursor).transpose()?;
-    let rows = courses::list(&state.pool, None, Some(CourseStatus::Published), before, limit + 1).await?;
-    Ok(axum::Json(course_page(rows, limit)))
+    Ok(axum::Json(catalog_page(&state.pool, query.limit, query.cursor.as_deref()).await?))
+}
+
+/// One page of the catalogue, for `GET /v1/catalog` and GraphQL's `catalog`.
+pub async fn catalog_page(
+    pool: &sqlx::PgPool,
+    limit: Option<i64>,
+    cursor: Option<&str>,
+) -> Result<CourseList, TrainingError> {
+    let limit = page_limit(limit)?;
+    let before = cursor.map(decode_cursor).transpose()?;
+    let rows = courses::list(pool, None, Some(CourseStatus::Published), before, limit + 1).await?;
+    Ok(course_page(rows, limit))
 }
 
 /// A course a person may see: published or archived, or one they manage.
@@ -236,7 +245,17 @@ async fn my_course(
     user: Authenticated,
     course_id: CourseId,
 ) -> Result<axum::Json<LearnerOutlineView>, ApiError> {
-    let course = visible_course(&state, &user, course_id.0).await?;
+    Ok(axum::Json(learner_course(&state, &user, course_id.0).await?))
+}
+
+/// The learner's outline of a course, for `GET /v1/me/courses/{id}` and GraphQL's `course`:
+/// drafts only for who may manage them, text bodies only for an active enrolment or a preview.
+pub async fn learner_course(
+    state: &AppState,
+    user: &Authenticated,
+    course_id: Uuid,
+) -> Result<LearnerOutlineView, TrainingError> {
+    let course = visible_course(state, user, course_id).await?;
     let enrollment = enrollments::latest(&state.pool, course.course_id, user.account_id).await?;
     let sections = courses::sections(&state.pool, course.course_id).await?;
     let mut lessons = courses::lessons(&state.pool, course.course_id).await?;
@@ -250,7 +269,7 @@ async fn my_course(
             lesson.body = None;
         }
     }
-    Ok(axum::Json(views::learner_outline(&course, &sections, &lessons, enrollment.as_ref(), &stored)))
+    Ok(views::learner_outline(&course, &sections, &lessons, enrollment.as_ref(), &stored))
 }
 
 /// Where to pick the course up: the latest position across devices, rewound 3 s; the next

@@ -23,6 +23,7 @@ pub mod coverage;
 pub mod enrollments;
 mod error;
 pub mod events;
+pub mod graphql;
 pub mod learner_routes;
 pub mod progress;
 pub mod reports;
@@ -40,7 +41,7 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 pub use error::TrainingError;
-pub use settings::TrainingSettings;
+pub use settings::{GraphQlSettings, TrainingSettings};
 
 use crate::app::{AppState, Services};
 use crate::keys::Keys;

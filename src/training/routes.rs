@@ -185,12 +185,23 @@ async fn list_courses(
     principal: Principal,
     Query(query): Query<ListQuery>,
 ) -> Result<axum::Json<CourseList>, ApiError> {
-    principal.require_scope(Scope::CoursesRead).map_err(TrainingError::from)?;
-    let limit = page_limit(query.limit)?;
-    let before = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    Ok(axum::Json(managed_courses_page(&state.pool, &principal, query.limit, query.cursor.as_deref()).await?))
+}
+
+/// One page of the caller's courses (an administrator's: everyone's), for `GET /v1/courses` and
+/// GraphQL's `myCourses`.
+pub async fn managed_courses_page(
+    pool: &sqlx::PgPool,
+    principal: &Principal,
+    limit: Option<i64>,
+    cursor: Option<&str>,
+) -> Result<CourseList, TrainingError> {
+    principal.require_scope(Scope::CoursesRead)?;
+    let limit = page_limit(limit)?;
+    let before = cursor.map(decode_cursor).transpose()?;
     let owner = if principal.is_admin() { None } else { Some(principal.account_id()) };
-    let rows = courses::list(&state.pool, owner, None, before, limit + 1).await?;
-    Ok(axum::Json(course_page(rows, limit)))
+    let rows = courses::list(pool, owner, None, before, limit + 1).await?;
+    Ok(course_page(rows, limit))
 }
 
 pub(super) fn course_page(mut rows: Vec<CourseRow>, limit: i64) -> CourseList {

@@ -12,6 +12,8 @@ pub struct TrainingSettings {
     /// How often workers expire enrolments whose end date passed and refresh lesson durations
     /// from newly published versions.
     pub sweep_interval: Duration,
+    /// The limits of the read-only GraphQL endpoint.
+    pub graphql: GraphQlSettings,
 }
 
 impl Default for TrainingSettings {
@@ -21,6 +23,26 @@ impl Default for TrainingSettings {
             max_spans_per_report: 64,
             report_grace: Duration::from_secs(600),
             sweep_interval: Duration::from_secs(60),
+            graphql: GraphQlSettings::default(),
         }
+    }
+}
+
+/// What one GraphQL query may cost (`POST`/`GET /graphql`). Both limits are checked before
+/// anything runs, and introspection counts like any other field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GraphQlSettings {
+    /// The deepest nesting of fields (`course { sections { lessons { progress { gaps } } } }`
+    /// is 5; the standard introspection query of GraphiQL and graphql-js is 13).
+    pub max_depth: usize,
+    /// The highest complexity score: 1 per field, plus 25 for each field that reads the database,
+    /// and a page's selection counted `first` times.
+    pub max_complexity: usize,
+}
+
+impl Default for GraphQlSettings {
+    /// The documented defaults.
+    fn default() -> Self {
+        Self { max_depth: 15, max_complexity: 1000 }
     }
 }

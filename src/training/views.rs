@@ -1,8 +1,12 @@
 //! The JSON shapes of courses, lessons, enrolments and a learner's progress, and the pure
 //! assembly of a learner's outline, resume point and dashboard entry from stored rows.
+//!
+//! The learner's shapes are also GraphQL objects (`SimpleObject`, named without `View`), so the
+//! GraphQL endpoint (`super::graphql`) answers with exactly the values REST answers with.
 
 use std::collections::HashMap;
 
+use async_graphql::SimpleObject;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -16,7 +20,8 @@ use super::progress::LessonProgress;
 /// Gaps listed per lesson at most (the first ones; a player jumps to the first).
 const MAX_GAPS: usize = 200;
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, SimpleObject)]
+#[graphql(name = "Course")]
 pub struct CourseView {
     pub course_id: Uuid,
     pub owner_id: Uuid,
@@ -26,6 +31,7 @@ pub struct CourseView {
     /// Any signed-in learner may join it (`POST /v1/courses/{id}/join`).
     pub free: bool,
     /// Covered share that completes a lesson, unless the lesson sets its own.
+    #[graphql(skip, derived(name = "completion_threshold", into = "f64", owned, with = "decimal"))]
     pub completion_threshold: f32,
     pub certificate_enabled: bool,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -61,7 +67,8 @@ impl From<&CourseRow> for CourseView {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, SimpleObject)]
+#[graphql(name = "LessonFields")]
 pub struct LessonView {
     pub lesson_id: Uuid,
     pub section_id: Uuid,
@@ -80,6 +87,7 @@ pub struct LessonView {
     /// Anyone signed in may watch it, enrolled or not.
     pub free_preview: bool,
     /// The lesson's own threshold; `null` uses the course's.
+    #[graphql(skip, derived(name = "completion_threshold", into = "Option<f64>", owned, with = "optional_decimal"))]
     pub completion_threshold: Option<f32>,
 }
 
@@ -138,7 +146,8 @@ impl OutlineView {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, SimpleObject)]
+#[graphql(name = "Enrollment")]
 pub struct EnrollmentView {
     pub enrollment_id: Uuid,
     pub course_id: Uuid,
@@ -183,7 +192,7 @@ impl From<&EnrollmentRow> for EnrollmentView {
 }
 
 /// Where to pick the course up.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq, SimpleObject)]
 pub struct ResumePoint {
     pub lesson_id: Uuid,
     pub position_ms: u64,
@@ -192,12 +201,14 @@ pub struct ResumePoint {
 }
 
 /// A learner's progress in one lesson.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, SimpleObject)]
+#[graphql(name = "LessonProgress")]
 pub struct LessonProgressView {
     pub covered_seconds: u32,
     pub duration_seconds: u32,
     pub covered_ratio: f64,
     /// The threshold in force for this lesson.
+    #[graphql(skip, derived(name = "completion_threshold", into = "f64", owned, with = "decimal"))]
     pub completion_threshold: f32,
     pub completed: bool,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -210,14 +221,17 @@ pub struct LessonProgressView {
     pub watch_ms: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, SimpleObject)]
+#[graphql(name = "LearnerLesson")]
 pub struct LearnerLessonView {
     #[serde(flatten)]
+    #[graphql(flatten)]
     pub lesson: LessonView,
     pub progress: LessonProgressView,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, SimpleObject)]
+#[graphql(name = "LearnerSection")]
 pub struct LearnerSectionView {
     pub section_id: Uuid,
     pub title: String,
@@ -225,7 +239,8 @@ pub struct LearnerSectionView {
 }
 
 /// Totals of a learner's progress in a course.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, SimpleObject)]
+#[graphql(name = "CourseProgress")]
 pub struct CourseProgressView {
     pub lessons_total: u32,
     pub lessons_completed: u32,
@@ -240,8 +255,10 @@ pub struct CourseProgressView {
 }
 
 /// A course as a learner sees it: the outline with their progress, and where to resume.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, SimpleObject)]
+#[graphql(name = "LearnerCourse")]
 pub struct LearnerOutlineView {
+    #[graphql(flatten)]
     pub course: CourseView,
     /// The current enrolment, else the latest; `null` when never enrolled (a catalogue view).
     pub enrollment: Option<EnrollmentView>,
@@ -251,13 +268,23 @@ pub struct LearnerOutlineView {
 }
 
 /// One entry of `GET /v1/me/enrollments`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, SimpleObject)]
 pub struct DashboardEntry {
     pub enrollment: EnrollmentView,
     pub course: CourseView,
     pub progress: CourseProgressView,
     /// Where to continue; `null` for a course without lessons.
     pub next: Option<ResumePoint>,
+}
+
+/// A stored `f32` as the decimal it was written as (0.9, not 0.8999999761581421): GraphQL's
+/// Float is an `f64`, and REST's JSON writes an `f32`'s shortest form.
+fn decimal(value: f32) -> f64 {
+    value.to_string().parse().unwrap_or(f64::from(value))
+}
+
+fn optional_decimal(value: Option<f32>) -> Option<f64> {
+    value.map(decimal)
 }
 
 /// The effective threshold of a lesson.

@@ -6,6 +6,9 @@
 //! Wall time is simulated where a test would otherwise wait minutes: the session's start and its
 //! stream's last report are moved back in the database, which is exactly what the passing of
 //! that time looks like to the server.
+//!
+//! The course-building helpers are `pub(crate)` for `training_graphql`, which builds the same
+//! courses and compares its answers with these endpoints'.
 
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -16,36 +19,36 @@ use crate::helpers::{TestApp, account_with_roles, api_key, error_code, spawn_app
 
 /// A published course with one section and `durations_s.len()` video lessons (each its own
 /// asset of that length), an instructor and a learner who is not enrolled yet.
-struct Course {
-    instructor: String,
-    course_id: Uuid,
-    section_id: Uuid,
-    lessons: Vec<Uuid>,
-    assets: Vec<Uuid>,
-    learner_id: Uuid,
-    learner: String,
+pub(crate) struct Course {
+    pub(crate) instructor: String,
+    pub(crate) course_id: Uuid,
+    pub(crate) section_id: Uuid,
+    pub(crate) lessons: Vec<Uuid>,
+    pub(crate) assets: Vec<Uuid>,
+    pub(crate) learner_id: Uuid,
+    pub(crate) learner: String,
 }
 
-async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> reqwest::Response {
+pub(crate) async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> reqwest::Response {
     app.client.post(app.url(path)).bearer_auth(token).json(&body).send().await.expect("request")
 }
 
-async fn patch(app: &TestApp, path: &str, token: &str, body: Value) -> reqwest::Response {
+pub(crate) async fn patch(app: &TestApp, path: &str, token: &str, body: Value) -> reqwest::Response {
     app.client.patch(app.url(path)).bearer_auth(token).json(&body).send().await.expect("request")
 }
 
-async fn get(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
+pub(crate) async fn get(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
     app.client.get(app.url(path)).bearer_auth(token).send().await.expect("request")
 }
 
-async fn json_of(response: reqwest::Response, status: u16) -> Value {
+pub(crate) async fn json_of(response: reqwest::Response, status: u16) -> Value {
     let actual = response.status().as_u16();
     let text = response.text().await.expect("body");
     assert_eq!(actual, status, "{text}");
     serde_json::from_str(&text).expect("json")
 }
 
-fn id(value: &Value, field: &str) -> Uuid {
+pub(crate) fn id(value: &Value, field: &str) -> Uuid {
     value[field].as_str().unwrap_or_else(|| panic!("{field} in {value}")).parse().expect("uuid")
 }
 
@@ -62,7 +65,7 @@ async fn video(app: &TestApp, token: &str, seconds: f64) -> Uuid {
     asset_id
 }
 
-async fn course(app: &TestApp, durations_s: &[f64], body: Value) -> Course {
+pub(crate) async fn course(app: &TestApp, durations_s: &[f64], body: Value) -> Course {
     let (_, instructor) = account_with_roles(app, "teacher@example.com", &["learner", "instructor"]).await;
     let (learner_id, learner) = account_with_roles(app, "learner@example.com", &["learner"]).await;
     let created = json_of(post(app, "/v1/courses", &instructor, body).await, 201).await;
@@ -98,7 +101,7 @@ async fn course(app: &TestApp, durations_s: &[f64], body: Value) -> Course {
     Course { instructor, course_id, section_id, lessons, assets, learner_id, learner }
 }
 
-async fn enroll(app: &TestApp, course: &Course) -> Value {
+pub(crate) async fn enroll(app: &TestApp, course: &Course) -> Value {
     json_of(
         post(
             app,
@@ -112,11 +115,11 @@ async fn enroll(app: &TestApp, course: &Course) -> Value {
     .await
 }
 
-async fn lesson_session(app: &TestApp, lesson_id: Uuid, token: &str) -> Value {
+pub(crate) async fn lesson_session(app: &TestApp, lesson_id: Uuid, token: &str) -> Value {
     json_of(post(app, &format!("/v1/lessons/{lesson_id}/playback"), token, json!({})).await, 201).await
 }
 
-async fn report(app: &TestApp, session: &Value, body: Value) -> reqwest::Response {
+pub(crate) async fn report(app: &TestApp, session: &Value, body: Value) -> reqwest::Response {
     let mut body = body;
     body["token"] = session["progress_token"].clone();
     app.client
@@ -142,7 +145,7 @@ async fn owner_events(app: &TestApp, course_id: Uuid) -> Vec<String> {
 
 /// Moves the session's plausibility clock `seconds` into the past: the session started earlier
 /// and its last report came earlier, as if that much wall time had passed.
-async fn let_time_pass(app: &TestApp, session: &Value, seconds: i64) {
+pub(crate) async fn let_time_pass(app: &TestApp, session: &Value, seconds: i64) {
     let session_id = id(session, "session_id");
     sqlx::query(
         "update playback_session set created_at = created_at - make_interval(secs => $2) where session_id = $1",

@@ -38,6 +38,7 @@ mod playback_browser;
 mod processing_resilience;
 mod storage_conformance;
 mod training;
+mod training_browser;
 mod transcode_local;
 mod transcode_mediaconvert;
 mod webhooks;

@@ -39,6 +39,7 @@ mod playback_browser;
 mod processing_resilience;
 mod storage_conformance;
 mod training;
+mod training_browser;
 mod training_graphql;
 mod transcode_local;
 mod transcode_mediaconvert;

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::playback::publish;
+use crate::helpers::playback::{package, video_asset};
 use crate::helpers::{TestApp, account_with_roles, api_key, error_code, spawn_app};
 
 /// A published course with one section and `durations_s.len()` video lessons (each its own
@@ -52,17 +52,10 @@ pub(crate) fn id(value: &Value, field: &str) -> Uuid {
     value[field].as_str().unwrap_or_else(|| panic!("{field} in {value}")).parse().expect("uuid")
 }
 
-/// A ready asset of the instructor whose (probed) length is `seconds`.
+/// A ready asset of the instructor (the shared 5-second package) whose (probed) length is
+/// `seconds`.
 async fn video(app: &TestApp, token: &str, seconds: f64) -> Uuid {
-    let asset_id = crate::helpers::media::new_asset(app, token).await;
-    publish(app, asset_id).await;
-    sqlx::query("update asset set source = jsonb_build_object('duration_seconds', $2::float8) where asset_id = $1")
-        .bind(asset_id)
-        .bind(seconds)
-        .execute(&app.pool)
-        .await
-        .expect("duration");
-    asset_id
+    video_asset(app, token, &package().0, seconds).await
 }
 
 pub(crate) async fn course(app: &TestApp, durations_s: &[f64], body: Value) -> Course {

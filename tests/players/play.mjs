@@ -22,11 +22,12 @@
 // Exit codes: 0 passed, 1 playback failed, 2 bad usage, 3 the harness itself could not run
 // (browser missing, page did not load, timeout).
 
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { DEFAULT_CHROMIUM, launchChromium } from './browser.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const nodeModules = path.join(here, 'node_modules');
@@ -38,21 +39,6 @@ const PLAYER_BUNDLES = {
   shaka: path.join(nodeModules, 'shaka-player/dist/shaka-player.compiled.js'),
 };
 
-// Flags for a quiet, reproducible Chromium: no network calls of its own (updates, sync,
-// field trials), no GPU (there is none), no sandbox (we run as root in a container).
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  // Belt and braces: the page plays muted, which autoplay policy allows anyway.
-  '--autoplay-policy=no-user-gesture-required',
-];
-
 const EXIT = { passed: 0, failed: 1, usage: 2, harness: 3 };
 
 function usage(message) {
@@ -62,7 +48,7 @@ function usage(message) {
 }
 
 function parseArgs(argv) {
-  const options = { timeout: 60, json: false, full: false, verbose: false, chromium: '/usr/bin/chromium' };
+  const options = { timeout: 60, json: false, full: false, verbose: false, chromium: DEFAULT_CHROMIUM };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
     const value = () => {
@@ -160,31 +146,12 @@ async function main() {
   const options = parseArgs(process.argv.slice(2));
   const started = Date.now();
 
-  let chromium;
-  try {
-    ({ chromium } = await import('playwright-core'));
-  } catch {
-    console.error('play.mjs: playwright-core is not installed; run scripts/install-players.sh');
-    process.exit(EXIT.harness);
-  }
-
   const { server, origin } = await startPageServer(options.player);
-  // A fresh profile every run: no cached segments, no state from an earlier test.
-  const profileDir = await mkdtemp(path.join(tmpdir(), 'lectern-player-'));
-  let context;
+  let browser;
   let exitCode = EXIT.harness;
   try {
-    try {
-      // launchPersistentContext is how Playwright takes a --user-data-dir of our choosing.
-      context = await chromium.launchPersistentContext(profileDir, {
-        executablePath: options.chromium,
-        headless: true,
-        args: CHROMIUM_ARGS,
-        timeout: 30_000,
-      });
-    } catch (error) {
-      throw new Error(`could not start Chromium at ${options.chromium} (run scripts/install-players.sh): ${error.message.split('\n')[0]}`);
-    }
+    browser = await launchChromium(options.chromium);
+    const { context } = browser;
     const page = context.pages()[0] ?? (await context.newPage());
 
     const httpErrors = [];
@@ -264,10 +231,9 @@ async function main() {
     }
     exitCode = EXIT.harness;
   } finally {
-    await context?.close().catch(() => {});
+    await browser?.close();
     server.close();
     server.closeAllConnections();
-    await rm(profileDir, { recursive: true, force: true });
   }
   process.exit(exitCode);
 }

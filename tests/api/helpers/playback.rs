@@ -78,7 +78,12 @@ fn content_type(path: &Path) -> &'static str {
 
 /// Makes `asset_id` a ready asset whose version 1 is the shared package.
 pub async fn publish(app: &TestApp, asset_id: uuid::Uuid) {
-    let (dir, _) = package();
+    publish_package(app, asset_id, &package().0).await;
+}
+
+/// Makes `asset_id` a ready asset whose version 1 is the package in `dir` (one made by
+/// [`transcoded_clip`]).
+pub async fn publish_package(app: &TestApp, asset_id: uuid::Uuid, dir: &Path) {
     let mut paths = Vec::new();
     files(dir, dir, &mut paths);
     for path in paths {
@@ -107,6 +112,21 @@ pub async fn publish(app: &TestApp, asset_id: uuid::Uuid) {
         .execute(&app.pool)
         .await
         .expect("ready");
+}
+
+/// A new ready asset of the account `owner_token` signs in, whose version 1 is the package in
+/// `dir` and whose probed length is `seconds` (what a lesson takes its duration from: the
+/// package is published without rendition rows).
+pub async fn video_asset(app: &TestApp, owner_token: &str, dir: &Path, seconds: f64) -> uuid::Uuid {
+    let asset_id = super::media::new_asset(app, owner_token).await;
+    publish_package(app, asset_id, dir).await;
+    sqlx::query("update asset set source = jsonb_build_object('duration_seconds', $2::float8) where asset_id = $1")
+        .bind(asset_id)
+        .bind(seconds)
+        .execute(&app.pool)
+        .await
+        .expect("duration");
+    asset_id
 }
 
 /// An instructor with a ready (published) asset, and a learner: owner token, asset id, learner

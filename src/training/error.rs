@@ -34,8 +34,6 @@ pub enum TrainingError {
     NotALessonSession,
     #[error("the progress token is missing or does not belong to this session")]
     InvalidProgressToken,
-    #[error("report {0} is older than the reports this session remembers; send a new seq")]
-    StaleReport(u64),
     #[error("the cursor is not one this API handed out")]
     InvalidCursor,
     #[error(transparent)]
@@ -76,7 +74,6 @@ impl TrainingError {
             Self::NotJoinable => "course_not_joinable",
             Self::NotALessonSession => "not_a_lesson_session",
             Self::InvalidProgressToken => "invalid_progress_token",
-            Self::StaleReport(_) => "stale_report",
             Self::InvalidCursor => "invalid_cursor",
             Self::Playback(playback) => playback.error_code(),
             Self::Auth(auth) => auth.error_code(),
@@ -106,7 +103,7 @@ impl HttpError for TrainingError {
             | Self::AccountNotFound
             | Self::AssetNotFound => StatusCode::NOT_FOUND,
             Self::InvalidField(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::WrongState(_) | Self::NotALessonSession | Self::StaleReport(_) => StatusCode::CONFLICT,
+            Self::WrongState(_) | Self::NotALessonSession => StatusCode::CONFLICT,
             Self::NotEnrolled | Self::NotJoinable => StatusCode::FORBIDDEN,
             Self::InvalidProgressToken => StatusCode::UNAUTHORIZED,
             Self::InvalidCursor => StatusCode::BAD_REQUEST,

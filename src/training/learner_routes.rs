@@ -509,7 +509,7 @@ pub struct ProgressSpan {
 #[serde(deny_unknown_fields)]
 pub struct ProgressReport {
     /// Increases with every report of this session; a replay of an answered `seq` gets the
-    /// same answer and changes nothing.
+    /// same answer and changes nothing; a lower `seq` arriving late adds only its coverage.
     pub seq: u64,
     /// The player's position now.
     pub position_ms: u64,
@@ -542,7 +542,7 @@ fn visible_default() -> bool {
         (status = OK, description = "The lesson's progress after the report", body = ReportAnswer),
         (status = UNAUTHORIZED, description = "`invalid_progress_token`", body = ErrorBody),
         (status = FORBIDDEN, description = "`not_enrolled`: the enrolment is not active", body = ErrorBody),
-        (status = CONFLICT, description = "`not_a_lesson_session` or `stale_report`", body = ErrorBody),
+        (status = CONFLICT, description = "`not_a_lesson_session`", body = ErrorBody),
         (status = GONE, description = "`playback_session_revoked` or `playback_session_expired`", body = ErrorBody),
         (status = UNPROCESSABLE_ENTITY, description = "`invalid_field`", body = ErrorBody),
         (status = NOT_FOUND, description = "`playback_session_not_found`", body = ErrorBody),

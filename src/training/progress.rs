@@ -88,7 +88,8 @@ pub struct Completed {
 }
 
 /// Applies one report. `not_enrolled` unless the account has an active enrolment in the lesson's
-/// course; `stale_report` for a `seq` below the stream's that it no longer remembers.
+/// course. A `seq` the stream remembers gets its answer again; an older one counts its spans
+/// only (see the body).
 pub async fn record(
     conn: &mut PgConnection,
     subject: &Subject,
@@ -131,14 +132,15 @@ pub async fn record(
         Some(answers) => serde_json::from_value(answers.clone()).map_err(|e| TrainingError::Corrupt(e.to_string()))?,
         None => Vec::new(),
     };
-    if let Some(last_seq) = row.last_seq.and_then(|seq| u64::try_from(seq).ok())
-        && report.seq <= last_seq
-    {
-        return match remembered.iter().find(|r| r.seq == report.seq) {
-            Some(replayed) => Ok((replayed.answer.clone(), completed_base)),
-            None => Err(TrainingError::StaleReport(report.seq)),
-        };
+    if let Some(replayed) = remembered.iter().find(|r| r.seq == report.seq) {
+        return Ok((replayed.answer.clone(), completed_base));
     }
+    // A report that arrives after a later one (two requests overtaking each other), or a replay
+    // of one too old to be remembered: its spans still count — coverage is a union, so a second
+    // application adds nothing — but it moves neither the position nor the clock, and adds no
+    // watch time.
+    let last_seq = row.last_seq.and_then(|seq| u64::try_from(seq).ok());
+    let late = last_seq.is_some_and(|last| report.seq < last);
     let mut duration_ms = row.duration_ms.and_then(|d| u64::try_from(d).ok()).unwrap_or(0);
     if let Some(asset_id) = row.asset_id
         && row.duration_version.is_none_or(|v| v < subject.playing_version)
@@ -147,10 +149,11 @@ pub async fn record(
         duration_ms = current;
     }
     let previous_at = row.last_report_at.unwrap_or(subject.session_started);
-    let wall_ms = u64::try_from((row.now - previous_at).whole_milliseconds().max(0)).unwrap_or(u64::MAX);
+    let wall_ms =
+        if late { 0 } else { u64::try_from((row.now - previous_at).whole_milliseconds().max(0)).unwrap_or(u64::MAX) };
     let credit = row.credit_ms.and_then(|c| u64::try_from(c).ok()).unwrap_or(coverage::INITIAL_CREDIT_MS);
     let mut bits = Coverage::from_bytes(row.coverage.unwrap_or_default());
-    let applied = if row.kind == "video" {
+    let mut applied = if row.kind == "video" {
         coverage::apply(&mut bits, &report.spans, report.visible, credit, wall_ms, duration_ms)
     } else {
         coverage::Applied { credit_ms: credit, ..coverage::Applied::default() }
@@ -160,7 +163,12 @@ pub async fn record(
     let ratio = coverage::covered_ratio(&bits, duration_ms);
     let was_completed = row.completed_at.is_some();
     let completes_now = !was_completed && seconds > 0 && ratio + 1e-9 >= f64::from(row.threshold);
-    let position_ms = if duration_ms > 0 { report.position_ms.min(duration_ms) } else { report.position_ms };
+    let reported =
+        if late { row.position_ms.and_then(|p| u64::try_from(p).ok()).unwrap_or(0) } else { report.position_ms };
+    let position_ms = if duration_ms > 0 { reported.min(duration_ms) } else { reported };
+    if late {
+        applied.watch_ms = 0;
+    }
     let answer_base = ReportAnswer {
         seq: report.seq,
         lesson_id: subject.lesson_id,
@@ -179,7 +187,9 @@ pub async fn record(
     let mut answer = answer_base;
     let remember = |answer: &ReportAnswer| -> Result<serde_json::Value, TrainingError> {
         let mut kept: Vec<Remembered> = remembered.clone();
-        kept.push(Remembered { seq: report.seq, answer: answer.clone() });
+        if !late {
+            kept.push(Remembered { seq: report.seq, answer: answer.clone() });
+        }
         let skip = kept.len().saturating_sub(REMEMBERED_ANSWERS);
         serde_json::to_value(&kept[skip..]).map_err(|e| TrainingError::Corrupt(e.to_string()))
     };
@@ -198,8 +208,8 @@ pub async fn record(
         session_id: subject.session_id,
         enrollment_id: row.enrollment_id,
         lesson_id: subject.lesson_id,
-        seq: to_i64(report.seq),
-        at: row.now,
+        seq: to_i64(if late { last_seq.unwrap_or(report.seq) } else { report.seq }),
+        at: if late { previous_at } else { row.now },
         credit_ms: to_i64(applied.credit_ms),
     };
     if completes_now {

@@ -484,13 +484,19 @@ async fn hidden_spans_move_the_position_but_cover_nothing_and_a_replayed_seq_cha
     let progress = &outline["sections"][0]["lessons"][0]["progress"];
     assert_eq!(progress["covered_seconds"], 20);
     assert_eq!(progress["gaps"], json!([[0, 30], [50, 600]]));
-    // A seq below the stream's that it no longer remembers is refused.
+    // A seq below the stream's that it no longer remembers (a report that arrived late) adds its
+    // coverage only: the position stays, and sending it again adds nothing.
     for seq in 3..=12u64 {
         json_of(report(&app, &session, json!({"seq": seq, "position_ms": 50_000})).await, 200).await;
     }
-    let response = report(&app, &session, json!({"seq": 1, "position_ms": 0})).await;
-    assert_eq!(response.status(), 409);
-    assert_eq!(error_code(response).await, "stale_report");
+    let late = json!({"seq": 1, "position_ms": 0, "spans": [{"from_ms": 0, "to_ms": 5_000}]});
+    let answer = json_of(report(&app, &session, late.clone()).await, 200).await;
+    assert_eq!(answer["covered_seconds"], 25);
+    assert_eq!(answer["newly_covered_seconds"], 5);
+    assert_eq!(answer["position_ms"], 50_000);
+    let again = json_of(report(&app, &session, late).await, 200).await;
+    assert_eq!(again["covered_seconds"], 25);
+    assert_eq!(again["newly_covered_seconds"], 0);
     // The token of another session does not work.
     let mut forged = session.clone();
     forged["progress_token"] = json!("AAAA");

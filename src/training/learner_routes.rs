@@ -153,31 +153,8 @@ pub async fn dashboard(pool: &sqlx::PgPool, account_id: Uuid) -> Result<Dashboar
     )
     .fetch_all(pool)
     .await?;
-    let course_ids: Vec<Uuid> = rows.iter().map(|r| r.course_id).collect();
     let enrollment_ids: Vec<Uuid> = rows.iter().map(|r| r.enrollment_id).collect();
-    let lessons = sqlx::query_as!(
-        LessonRow,
-        r#"
-        select l.lesson_id, l.course_id, l.section_id, l.position, l.title, l.kind, l.asset_id, l.duration_ms,
-               l.duration_version, null::text as body, l.url, l.required, l.free_preview, l.completion_threshold
-        from lesson l join course_section s using (section_id)
-        where l.course_id = any($1)
-        order by l.course_id, s.position, l.position
-        "#,
-        &course_ids,
-    )
-    .fetch_all(pool)
-    .await?;
-    let stored = progress::for_enrollments(pool, &enrollment_ids).await?;
-    let mut by_enrollment: HashMap<Uuid, HashMap<Uuid, &LessonProgress>> = HashMap::new();
-    for (enrollment_id, progress) in &stored {
-        by_enrollment.entry(*enrollment_id).or_default().insert(progress.lesson_id, progress);
-    }
-    let mut by_course: HashMap<Uuid, Vec<&LessonRow>> = HashMap::new();
-    for lesson in &lessons {
-        by_course.entry(lesson.course_id).or_default().push(lesson);
-    }
-    let empty = HashMap::new();
+    let outlines = progress::outlines(pool, &enrollment_ids).await?;
     let mut entries: Vec<DashboardEntry> = rows
         .into_iter()
         .map(|row| {
@@ -210,10 +187,12 @@ pub async fn dashboard(pool: &sqlx::PgPool, account_id: Uuid) -> Result<Dashboar
                 created_at: row.course_created_at,
                 updated_at: row.course_updated_at,
             };
-            let lessons = by_course.get(&course.course_id).map(Vec::as_slice).unwrap_or_default();
-            let progress = by_enrollment.get(&enrollment.enrollment_id).unwrap_or(&empty);
-            let totals = views::course_progress(&course, lessons, progress, Some(&enrollment));
-            let next = views::resume_point(lessons, progress, enrollment.completed_at.is_some());
+            let outline = outlines.get(&enrollment.enrollment_id).map(Vec::as_slice).unwrap_or_default();
+            let lessons: Vec<&LessonRow> = outline.iter().map(|(lesson, _)| lesson).collect();
+            let progress: HashMap<Uuid, &LessonProgress> =
+                outline.iter().filter_map(|(lesson, stored)| Some((lesson.lesson_id, stored.as_ref()?))).collect();
+            let totals = views::course_progress(&course, &lessons, &progress, Some(&enrollment));
+            let next = views::resume_point(&lessons, &progress, enrollment.completed_at.is_some());
             DashboardEntry {
                 enrollment: EnrollmentView::from(&enrollment),
                 course: views::CourseView::from(&course),
@@ -293,18 +272,16 @@ async fn resume(
 
 /// The resume point of the learner's current enrolment (in two queries).
 pub async fn resume_for(pool: &sqlx::PgPool, account_id: Uuid, course_id: Uuid) -> Result<ResumePoint, TrainingError> {
-    let enrollment = enrollments::current(pool, course_id, account_id).await?;
-    let Some(enrollment) = enrollment else {
+    let Some((completed, rows)) = progress::current_outline(pool, course_id, account_id).await? else {
         return Err(match courses::get(pool, course_id).await? {
             Some(course) if course.status() != CourseStatus::Draft => TrainingError::NotEnrolled,
             _ => TrainingError::CourseNotFound,
         });
     };
-    let lessons = courses::lessons(pool, course_id).await?;
-    let stored = progress::for_enrollment(pool, enrollment.enrollment_id, false).await?;
-    let progress: HashMap<Uuid, &LessonProgress> = stored.iter().map(|p| (p.lesson_id, p)).collect();
-    let ordered: Vec<&LessonRow> = lessons.iter().collect();
-    views::resume_point(&ordered, &progress, enrollment.completed_at.is_some())
+    let progress: HashMap<Uuid, &LessonProgress> =
+        rows.iter().filter_map(|(lesson, stored)| Some((lesson.lesson_id, stored.as_ref()?))).collect();
+    let ordered: Vec<&LessonRow> = rows.iter().map(|(lesson, _)| lesson).collect();
+    views::resume_point(&ordered, &progress, completed)
         .ok_or_else(|| TrainingError::WrongState("the course has no lessons".into()))
 }
 

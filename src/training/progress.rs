@@ -468,35 +468,127 @@ pub async fn for_enrollment(
         .collect())
 }
 
-/// The progress rows (without bitmaps) of several enrolments: `(enrollment_id, progress)`.
-pub async fn for_enrollments(
+/// One lesson of an enrolment's outline with its stored progress, as the outline queries read it.
+struct OutlineRow {
+    enrollment_id: Uuid,
+    course_id: Uuid,
+    enrollment_completed_at: Option<OffsetDateTime>,
+    lesson_id: Option<Uuid>,
+    section_id: Option<Uuid>,
+    position: Option<i32>,
+    kind: Option<String>,
+    duration_ms: Option<i32>,
+    duration_version: Option<i32>,
+    required: Option<bool>,
+    free_preview: Option<bool>,
+    completion_threshold: Option<f32>,
+    covered_seconds: Option<i32>,
+    position_ms: Option<i32>,
+    position_at: Option<OffsetDateTime>,
+    watch_ms: Option<i64>,
+    completed_at: Option<OffsetDateTime>,
+    progress_lesson: Option<Uuid>,
+}
+
+/// A lesson (only what progress needs: no title, text or link) and its progress, if any.
+pub type LessonWithProgress = (super::courses::LessonRow, Option<LessonProgress>);
+
+impl OutlineRow {
+    fn split(self) -> Option<LessonWithProgress> {
+        let lesson_id = self.lesson_id?;
+        let lesson = super::courses::LessonRow {
+            lesson_id,
+            course_id: self.course_id,
+            section_id: self.section_id?,
+            position: self.position?,
+            title: String::new(),
+            kind: self.kind?,
+            asset_id: None,
+            duration_ms: self.duration_ms,
+            duration_version: self.duration_version,
+            body: None,
+            url: None,
+            required: self.required?,
+            free_preview: self.free_preview?,
+            completion_threshold: self.completion_threshold,
+        };
+        let progress = self.progress_lesson.map(|_| LessonProgress {
+            lesson_id,
+            coverage: Coverage::default(),
+            covered_seconds: self.covered_seconds.and_then(|c| u32::try_from(c).ok()).unwrap_or(0),
+            position_ms: self.position_ms.and_then(|p| u64::try_from(p).ok()).unwrap_or(0),
+            position_at: self.position_at,
+            watch_ms: self.watch_ms.and_then(|w| u64::try_from(w).ok()).unwrap_or(0),
+            completed_at: self.completed_at,
+        });
+        Some((lesson, progress))
+    }
+}
+
+/// The learner's current enrolment in a course with every lesson in outline order and its
+/// stored progress (without bitmaps), in one query: what a resume point needs. `None` when the
+/// learner has no current enrolment; else whether it is completed, and the lessons.
+pub async fn current_outline(
+    pool: &PgPool,
+    course_id: Uuid,
+    account_id: Uuid,
+) -> Result<Option<(bool, Vec<LessonWithProgress>)>, TrainingError> {
+    let rows = sqlx::query_as!(
+        OutlineRow,
+        r#"
+        select e.enrollment_id, e.course_id, e.completed_at as enrollment_completed_at,
+               l.lesson_id as "lesson_id?", l.section_id as "section_id?", l.position as "position?",
+               l.kind as "kind?", l.duration_ms, l.duration_version, l.required as "required?",
+               l.free_preview as "free_preview?", l.completion_threshold,
+               p.covered_seconds as "covered_seconds?", p.position_ms as "position_ms?", p.position_at,
+               p.watch_ms as "watch_ms?", p.completed_at, p.lesson_id as "progress_lesson?"
+        from enrollment e
+        left join (lesson l join course_section s using (section_id)) on l.course_id = e.course_id
+        left join lesson_progress p on p.enrollment_id = e.enrollment_id and p.lesson_id = l.lesson_id
+        where e.course_id = $1 and e.account_id = $2 and e.status in ('active', 'suspended')
+        order by s.position, l.position
+        "#,
+        course_id,
+        account_id,
+    )
+    .fetch_all(pool)
+    .await?;
+    let Some(first) = rows.first() else { return Ok(None) };
+    let completed = first.enrollment_completed_at.is_some();
+    Ok(Some((completed, rows.into_iter().filter_map(OutlineRow::split).collect())))
+}
+
+/// The outlines with progress of several enrolments, by enrolment, in one query (the dashboard).
+pub async fn outlines(
     pool: &PgPool,
     enrollment_ids: &[Uuid],
-) -> Result<Vec<(Uuid, LessonProgress)>, TrainingError> {
-    let rows = sqlx::query!(
+) -> Result<std::collections::HashMap<Uuid, Vec<LessonWithProgress>>, TrainingError> {
+    let rows = sqlx::query_as!(
+        OutlineRow,
         r#"
-        select enrollment_id, lesson_id, covered_seconds, position_ms, position_at, watch_ms, completed_at
-        from lesson_progress where enrollment_id = any($1)
+        select e.enrollment_id, e.course_id, e.completed_at as enrollment_completed_at,
+               l.lesson_id as "lesson_id?", l.section_id as "section_id?", l.position as "position?",
+               l.kind as "kind?", l.duration_ms, l.duration_version, l.required as "required?",
+               l.free_preview as "free_preview?", l.completion_threshold,
+               p.covered_seconds as "covered_seconds?", p.position_ms as "position_ms?", p.position_at,
+               p.watch_ms as "watch_ms?", p.completed_at, p.lesson_id as "progress_lesson?"
+        from enrollment e
+        join lesson l on l.course_id = e.course_id
+        join course_section s using (section_id)
+        left join lesson_progress p on p.enrollment_id = e.enrollment_id and p.lesson_id = l.lesson_id
+        where e.enrollment_id = any($1)
+        order by e.enrollment_id, s.position, l.position
         "#,
         enrollment_ids,
     )
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            (
-                row.enrollment_id,
-                LessonProgress {
-                    lesson_id: row.lesson_id,
-                    coverage: Coverage::default(),
-                    covered_seconds: u32::try_from(row.covered_seconds).unwrap_or(0),
-                    position_ms: u64::try_from(row.position_ms).unwrap_or(0),
-                    position_at: row.position_at,
-                    watch_ms: u64::try_from(row.watch_ms).unwrap_or(0),
-                    completed_at: row.completed_at,
-                },
-            )
-        })
-        .collect())
+    let mut by_enrollment: std::collections::HashMap<Uuid, Vec<LessonWithProgress>> = std::collections::HashMap::new();
+    for row in rows {
+        let enrollment_id = row.enrollment_id;
+        if let Some(pair) = row.split() {
+            by_enrollment.entry(enrollment_id).or_default().push(pair);
+        }
+    }
+    Ok(by_enrollment)
 }

@@ -272,9 +272,16 @@ async fn main() {
                     visible: true,
                     spans: vec![lectern::training::coverage::Span { from_ms: at, to_ms: at + 1000, rate: 1.0 }],
                 };
-                let mut tx = pool.begin().await.expect("begin");
-                lectern::training::progress::record(&mut tx, &subject, &report).await.expect("record");
-                tx.commit().await.expect("commit");
+                let mut conn = pool.acquire().await.expect("connection");
+                let applied = lectern::training::progress::record(
+                    &mut conn,
+                    &subject,
+                    &report,
+                    lectern::training::progress::Concurrency::Optimistic,
+                )
+                .await
+                .expect("record");
+                assert!(applied.is_some(), "one writer per session never conflicts");
             }
         })
         .await

@@ -566,8 +566,28 @@ async fn progress_report(
         account_id: session.account_id,
         playing_version: session.version,
     };
+    // The common report: read, then a guarded write, without a transaction; a report that
+    // lost a race reads again, and after a few tries (or to complete a lesson) takes the lock.
+    {
+        let mut conn = state.pool.acquire().await?;
+        for _ in 0..3 {
+            if let Some((answer, _)) =
+                progress::record(&mut conn, &subject, &report, progress::Concurrency::Optimistic).await?
+            {
+                return Ok(answer);
+            }
+        }
+    }
     let mut tx = state.pool.begin().await?;
-    let (answer, completed) = progress::record(&mut tx, &subject, &report).await?;
+    let mut recorded = None;
+    for _ in 0..3 {
+        recorded = progress::record(&mut tx, &subject, &report, progress::Concurrency::Locked).await?;
+        if recorded.is_some() {
+            break;
+        }
+    }
+    let (answer, completed) =
+        recorded.ok_or_else(|| TrainingError::Corrupt("a report was not applied under the enrolment lock".into()))?;
     after_completion(state, &mut tx, &completed, lesson_id).await?;
     tx.commit().await?;
     Ok(answer)

@@ -87,14 +87,28 @@ pub struct Completed {
     pub completions: Completions,
 }
 
+/// How [`record`] keeps concurrent reports of one learner from losing each other's coverage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Concurrency {
+    /// Inside the caller's transaction, holding the enrolment row's lock: always applies.
+    Locked,
+    /// Without a transaction: the write applies only if neither the lesson's progress nor the
+    /// stream changed since they were read, else nothing is written and `record` answers
+    /// `None` (read again, or take the lock). Also `None` when the report completes the lesson,
+    /// which needs the lock. Three statements instead of five for the common report.
+    Optimistic,
+}
+
 /// Applies one report. `not_enrolled` unless the account has an active enrolment in the lesson's
 /// course. A `seq` the stream remembers gets its answer again; an older one counts its spans
-/// only (see the body).
+/// only (see the body). `None` when nothing was written: read again (under a held lock, the
+/// second read always applies).
 pub async fn record(
     conn: &mut PgConnection,
     subject: &Subject,
     report: &Report,
-) -> Result<(ReportAnswer, Completed), TrainingError> {
+    concurrency: Concurrency,
+) -> Result<Option<(ReportAnswer, Completed)>, TrainingError> {
     let row = sqlx::query!(
         r#"
         select now() as "now!", e.enrollment_id, e.status, e.expires_at, e.completed_at as enrollment_completed_at,
@@ -102,7 +116,8 @@ pub async fn record(
                coalesce(l.completion_threshold, c.completion_threshold) as "threshold!", c.owner_id,
                s.enrollment_id as "stream_enrollment?", s.last_seq as "last_seq?",
                s.last_report_at as "last_report_at?", s.credit_ms as "credit_ms?", s.answers as "answers?",
-               p.coverage as "coverage?", p.position_ms as "position_ms?", p.completed_at as "completed_at?"
+               p.coverage as "coverage?", p.position_ms as "position_ms?", p.completed_at as "completed_at?",
+               p.updated_at as "progress_updated_at?"
         from lesson l
         join course c using (course_id)
         join enrollment e on e.course_id = l.course_id and e.account_id = $2 and e.status in ('active', 'suspended')
@@ -133,7 +148,7 @@ pub async fn record(
         None => Vec::new(),
     };
     if let Some(replayed) = remembered.iter().find(|r| r.seq == report.seq) {
-        return Ok((replayed.answer.clone(), completed_base));
+        return Ok(Some((replayed.answer.clone(), completed_base)));
     }
     // A report that arrives after a later one (two requests overtaking each other), or a replay
     // of one too old to be remembered: its spans still count — coverage is a union, so a second
@@ -212,6 +227,9 @@ pub async fn record(
         at: if late { previous_at } else { row.now },
         credit_ms: to_i64(applied.credit_ms),
     };
+    if completes_now && concurrency == Concurrency::Optimistic {
+        return Ok(None);
+    }
     if completes_now {
         // Rare: completion needs the lesson's row written before the course is checked.
         write_progress(&mut *conn, &progress).await?;
@@ -222,9 +240,22 @@ pub async fn record(
         write_stream(&mut *conn, &stream, remember(&answer)?).await?;
     } else {
         // The common report: both rows in one statement.
-        write_both(&mut *conn, &progress, &stream, remember(&answer)?).await?;
+        let guards = Guards { progress_updated_at: row.progress_updated_at, last_seq: row.last_seq };
+        let (progress_written, stream_written) =
+            write_both(&mut *conn, &progress, &stream, remember(&answer)?, &guards).await?;
+        if !progress_written {
+            // Optimistic: someone wrote since our read. Locked: our read's snapshot predates the
+            // lock we waited for (the locking select sees the enrolment row as it is now, the
+            // joined rows as they were); reading again under the lock sees them as they are.
+            return Ok(None);
+        }
+        if !stream_written {
+            // Another report of this very session (one player sending two at once) moved the
+            // stream between our read and write: our coverage is in, its clock and seq are not.
+            tracing::debug!(session_id = %subject.session_id, "a concurrent report of the session moved its stream");
+        }
     }
-    Ok((answer, Completed { completions, ..completed_base }))
+    Ok(Some((answer, Completed { completions, ..completed_base })))
 }
 
 /// The lesson's duration from the asset's current version, written into every lesson of that
@@ -314,32 +345,51 @@ async fn write_stream(
     Ok(())
 }
 
-/// [`write_progress`] and [`write_stream`] in one statement (one round trip).
+/// What the rows looked like when a report read them.
+struct Guards {
+    progress_updated_at: Option<OffsetDateTime>,
+    last_seq: Option<i64>,
+}
+
+/// [`write_progress`] (without completion) and [`write_stream`] in one statement (one round
+/// trip), each only if its row is still as the report read it (a missing row must still be
+/// missing), and the stream only with the progress. Returns what was written.
 async fn write_both(
     conn: &mut PgConnection,
     p: &ProgressWrite<'_>,
     s: &StreamWrite,
     answers: serde_json::Value,
-) -> Result<(), TrainingError> {
-    sqlx::query!(
+    guards: &Guards,
+) -> Result<(bool, bool), TrainingError> {
+    let written = sqlx::query!(
         r#"
-        with progress as (
+        with locked as (
+            -- Waits for a report that holds the enrolment's lock (Concurrency::Locked), so a
+            -- locked report's guards always hold and this one's fail and read again.
+            select enrollment_id from enrollment where enrollment_id = $1 for update
+        ), progress as (
             insert into lesson_progress (enrollment_id, lesson_id, coverage, covered_seconds, position_ms,
-                                         position_at, watch_ms, clipped_ms)
-            values ($1, $2, $3, $4, $5, $6, $7, $8)
+                                         position_at, watch_ms, clipped_ms, updated_at)
+            select $1, $2, $3, $4, $5, $6, $7, $8, $6 from locked
             on conflict (enrollment_id, lesson_id) do update
             set coverage = excluded.coverage, covered_seconds = excluded.covered_seconds,
                 position_ms = excluded.position_ms, position_at = excluded.position_at,
                 watch_ms = lesson_progress.watch_ms + excluded.watch_ms,
                 clipped_ms = lesson_progress.clipped_ms + excluded.clipped_ms,
                 updated_at = excluded.position_at
+            where lesson_progress.updated_at = $13
+            returning 1
+        ), stream as (
+            insert into progress_stream (session_id, enrollment_id, lesson_id, last_seq, last_report_at, credit_ms,
+                                         answers)
+            select $9, $1, $2, $10, $6, $11, $12 where exists (select 1 from progress)
+            on conflict (session_id) do update
+            set last_seq = excluded.last_seq, last_report_at = excluded.last_report_at,
+                credit_ms = excluded.credit_ms, answers = excluded.answers
+            where progress_stream.last_seq = $14
             returning 1
         )
-        insert into progress_stream (session_id, enrollment_id, lesson_id, last_seq, last_report_at, credit_ms, answers)
-        values ($9, $1, $2, $10, $6, $11, $12)
-        on conflict (session_id) do update
-        set last_seq = excluded.last_seq, last_report_at = excluded.last_report_at, credit_ms = excluded.credit_ms,
-            answers = excluded.answers
+        select exists (select 1 from progress) as "progress!", exists (select 1 from stream) as "stream!"
         "#,
         p.enrollment_id,
         p.lesson_id,
@@ -353,10 +403,12 @@ async fn write_both(
         s.seq,
         s.credit_ms,
         answers,
+        guards.progress_updated_at,
+        guards.last_seq,
     )
-    .execute(conn)
+    .fetch_one(conn)
     .await?;
-    Ok(())
+    Ok((written.progress, written.stream))
 }
 
 /// Marks a text or link lesson done for the learner's active enrolment.

@@ -867,3 +867,43 @@ async fn an_enrolment_past_its_end_date_stops_at_once_and_the_sweep_expires_it(p
             .expect("session");
     assert!(revoked.is_some(), "the sweep ended the live session");
 }
+
+#[sqlx::test(migrator = "lectern::db::MIGRATOR")]
+async fn concurrent_reports_from_two_devices_lose_no_coverage(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let course = course(&app, &[600.0], json!({"title": "Races"})).await;
+    enroll(&app, &course).await;
+    let phone = lesson_session(&app, course.lessons[0], &course.learner).await;
+    let laptop = lesson_session(&app, course.lessons[0], &course.learner).await;
+    let_time_pass(&app, &phone, 300).await;
+    let_time_pass(&app, &laptop, 300).await;
+    // Both devices send ten reports each, all at once: the phone covers 0–100 s, the laptop
+    // 100–200 s, in 10 s spans; reports of one device may also overtake each other.
+    let mut sends = Vec::new();
+    for (device, base) in [(&phone, 0u64), (&laptop, 100_000)] {
+        for seq in 1..=10u64 {
+            let from = base + (seq - 1) * 10_000;
+            let body = json!({"seq": seq, "position_ms": from + 10_000, "playing": true,
+                              "spans": [{"from_ms": from, "to_ms": from + 10_000}]});
+            let (app_client, device) = (app.client.clone(), device.clone());
+            sends.push(tokio::spawn(async move {
+                let mut body = body;
+                body["token"] = device["progress_token"].clone();
+                let response = app_client
+                    .post(device["progress_url"].as_str().expect("url"))
+                    .body(body.to_string())
+                    .send()
+                    .await
+                    .expect("request");
+                assert_eq!(response.status(), 200, "{}", response.text().await.unwrap_or_default());
+            }));
+        }
+    }
+    for send in sends {
+        send.await.expect("report");
+    }
+    let outline = json_of(get(&app, &format!("/v1/me/courses/{}", course.course_id), &course.learner).await, 200).await;
+    let progress = &outline["sections"][0]["lessons"][0]["progress"];
+    assert_eq!(progress["covered_seconds"], 200, "{progress}");
+    assert_eq!(progress["gaps"], json!([[200, 600]]));
+}

@@ -1,9 +1,11 @@
 //! All SQL of `lesson_progress` and `progress_stream`: progress reports from players, applied
 //! under the plausibility rule of [`super::coverage`], and completion.
 //!
-//! A report is one transaction that locks the learner's enrolment row (so the reports of one
-//! learner in one course apply one at a time, from any number of devices), reads the session's
-//! stream and the lesson's progress in the same statement, and writes both back in one more.
+//! A report reads the session's stream and the lesson's progress in one statement and writes
+//! both back in one more, each row only if it is still as it was read ([`Concurrency`]): no
+//! transaction, three statements with the session's lookup. A report that lost a race to
+//! another device reads again; one that completes the lesson (and one that lost three times)
+//! runs in a transaction holding the learner's enrolment row, which the guarded writes wait for.
 //! A `seq` the stream has answered gets that answer again and changes nothing; a lesson's
 //! `completed_at` and an enrolment's are set once and never cleared.
 

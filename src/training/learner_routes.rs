@@ -580,7 +580,7 @@ async fn progress_report(
     }
     let mut tx = state.pool.begin().await?;
     let mut recorded = None;
-    for _ in 0..3 {
+    for _ in 0..5 {
         recorded = progress::record(&mut tx, &subject, &report, progress::Concurrency::Locked).await?;
         if recorded.is_some() {
             break;

@@ -5,7 +5,8 @@
 //! both back in one more, each row only if it is still as it was read ([`Concurrency`]): no
 //! transaction, three statements with the session's lookup. A report that lost a race to
 //! another device reads again; one that completes the lesson (and one that lost three times)
-//! runs in a transaction holding the learner's enrolment row, which the guarded writes wait for.
+//! runs in a transaction holding the learner's enrolment row, so completions apply one at a
+//! time and a course's completion check sees every lesson completed before it.
 //! A `seq` the stream has answered gets that answer again and changes nothing; a lesson's
 //! `completed_at` and an enrolment's are set once and never cleared.
 
@@ -92,7 +93,9 @@ pub struct Completed {
 /// How [`record`] keeps concurrent reports of one learner from losing each other's coverage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Concurrency {
-    /// Inside the caller's transaction, holding the enrolment row's lock: always applies.
+    /// Inside the caller's transaction, holding the enrolment row's lock (the path of
+    /// completions). Its guarded write can still lose to an optimistic one; it then reads again
+    /// under the lock.
     Locked,
     /// Without a transaction: the write applies only if neither the lesson's progress nor the
     /// stream changed since they were read, else nothing is written and `record` answers
@@ -111,6 +114,22 @@ pub async fn record(
     report: &Report,
     concurrency: Concurrency,
 ) -> Result<Option<(ReportAnswer, Completed)>, TrainingError> {
+    if concurrency == Concurrency::Locked {
+        // Held to the end of the caller's transaction: the learner's reports that complete
+        // something apply one at a time, so two lessons completed at once on two devices still
+        // see each other when the course's completion is checked.
+        sqlx::query_scalar!(
+            r#"
+            select e.enrollment_id from enrollment e join lesson l on l.course_id = e.course_id
+            where l.lesson_id = $1 and e.account_id = $2 and e.status in ('active', 'suspended')
+            for update of e
+            "#,
+            subject.lesson_id,
+            subject.account_id,
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+    }
     let row = sqlx::query!(
         r#"
         select now() as "now!", e.enrollment_id, e.status, e.expires_at, e.completed_at as enrollment_completed_at,
@@ -126,7 +145,6 @@ pub async fn record(
         left join progress_stream s on s.session_id = $3
         left join lesson_progress p on p.enrollment_id = e.enrollment_id and p.lesson_id = l.lesson_id
         where l.lesson_id = $1
-        for update of e
         "#,
         subject.lesson_id,
         subject.account_id,
@@ -246,9 +264,7 @@ pub async fn record(
         let (progress_written, stream_written) =
             write_both(&mut *conn, &progress, &stream, remember(&answer)?, &guards).await?;
         if !progress_written {
-            // Optimistic: someone wrote since our read. Locked: our read's snapshot predates the
-            // lock we waited for (the locking select sees the enrolment row as it is now, the
-            // joined rows as they were); reading again under the lock sees them as they are.
+            // Someone wrote since our read: read again.
             return Ok(None);
         }
         if !stream_written {
@@ -365,14 +381,10 @@ async fn write_both(
 ) -> Result<(bool, bool), TrainingError> {
     let written = sqlx::query!(
         r#"
-        with locked as (
-            -- Waits for a report that holds the enrolment's lock (Concurrency::Locked), so a
-            -- locked report's guards always hold and this one's fail and read again.
-            select enrollment_id from enrollment where enrollment_id = $1 for update
-        ), progress as (
+        with progress as (
             insert into lesson_progress (enrollment_id, lesson_id, coverage, covered_seconds, position_ms,
                                          position_at, watch_ms, clipped_ms, updated_at)
-            select $1, $2, $3, $4, $5, $6, $7, $8, $6 from locked
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $6)
             on conflict (enrollment_id, lesson_id) do update
             set coverage = excluded.coverage, covered_seconds = excluded.covered_seconds,
                 position_ms = excluded.position_ms, position_at = excluded.position_at,
@@ -425,7 +437,6 @@ pub async fn complete_manually(
         from lesson l join course c using (course_id)
         join enrollment e on e.course_id = l.course_id and e.account_id = $2 and e.status in ('active', 'suspended')
         where l.lesson_id = $1
-        for update of e
         "#,
         lesson_id,
         account_id,

@@ -272,6 +272,8 @@ async fn main() {
                     visible: true,
                     spans: vec![lectern::training::coverage::Span { from_ms: at, to_ms: at + 1000, rate: 1.0 }],
                 };
+                // As the route does: optimistic first; a report that completes the lesson
+                // takes the enrolment's lock.
                 let mut conn = pool.acquire().await.expect("connection");
                 let applied = lectern::training::progress::record(
                     &mut conn,
@@ -281,7 +283,20 @@ async fn main() {
                 )
                 .await
                 .expect("record");
-                assert!(applied.is_some(), "one writer per session never conflicts");
+                drop(conn);
+                if applied.is_none() {
+                    let mut tx = pool.begin().await.expect("begin");
+                    let locked = lectern::training::progress::record(
+                        &mut tx,
+                        &subject,
+                        &report,
+                        lectern::training::progress::Concurrency::Locked,
+                    )
+                    .await
+                    .expect("record");
+                    assert!(locked.is_some(), "one writer per session applies under the lock");
+                    tx.commit().await.expect("commit");
+                }
             }
         })
         .await

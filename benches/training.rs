@@ -31,6 +31,7 @@ const PASSWORD: &str = "correct horse battery staple";
 
 struct Round {
     rate: f64,
+    p50_ms: f64,
     p99_ms: f64,
 }
 
@@ -76,7 +77,8 @@ where
         latencies.sort_by(f64::total_cmp);
         let p99 =
             latencies.get((latencies.len() * 99 / 100).min(latencies.len().saturating_sub(1))).copied().unwrap_or(0.0);
-        results.push(Round { rate: latencies.len() as f64 / elapsed, p99_ms: p99 });
+        let p50 = latencies.get(latencies.len() / 2).copied().unwrap_or(0.0);
+        results.push(Round { rate: latencies.len() as f64 / elapsed, p50_ms: p50, p99_ms: p99 });
     }
     results
 }
@@ -176,6 +178,125 @@ async fn seed_progress(pool: &PgPool, course: Uuid, accounts: &[Uuid], seconds: 
     .expect("progress");
 }
 
+/// `count` learners enrolled in `course`, each with a lesson session (lessons in turn), as
+/// (report path, progress token).
+async fn progress_sessions(
+    pool: &PgPool,
+    course: Uuid,
+    lessons: &[Uuid],
+    keys: &lectern::keys::Keys,
+    count: u64,
+) -> Vec<(String, String)> {
+    let learners: Vec<Uuid> = sqlx::query_scalar(
+        "insert into account (email) select 'wrk' || n || '@example.com' from generate_series(1, $1) n returning account_id",
+    )
+    .bind(i32::try_from(count).expect("count"))
+    .fetch_all(pool)
+    .await
+    .expect("learners");
+    let mut sessions = Vec::new();
+    for (n, learner) in learners.iter().enumerate() {
+        let lesson = lessons[n % lessons.len()];
+        sqlx::query("insert into enrollment (course_id, account_id, source) values ($1, $2, 'admin')")
+            .bind(course)
+            .bind(learner)
+            .execute(pool)
+            .await
+            .expect("enrol");
+        let session: Uuid = sqlx::query_scalar(
+            "insert into playback_session (asset_id, version, account_id, expires_at, context_id, created_at)
+             select asset_id, 1, $1, now() + interval '1 day', lesson_id, now() - interval '1 day'
+             from lesson where lesson_id = $2 returning session_id",
+        )
+        .bind(learner)
+        .bind(lesson)
+        .fetch_one(pool)
+        .await
+        .expect("session");
+        sessions.push((format!("/v1/playback/{session}/progress"), lectern::training::progress_token(keys, session)));
+    }
+    sessions
+}
+
+/// A wrk script in which each of `threads` threads reports for its own share of `sessions`, in
+/// turn, with increasing `seq`s above the base given as the script's argument.
+fn progress_script(sessions: &[(String, String)], threads: usize) -> String {
+    let list: Vec<String> = sessions.iter().map(|(path, token)| format!("  {{\"{path}\", \"{token}\"}},")).collect();
+    format!(
+        r#"local sessions = {{
+{}
+}}
+local per = {}
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+function init(args)
+  base = tonumber(args[1])
+  n = 0
+  seqs = {{}}
+end
+function request()
+  local k = tid * per + (n % per) + 1
+  n = n + 1
+  local seq = (seqs[k] or 0) + 1
+  seqs[k] = seq
+  local at = (seq % 3600) * 1000
+  local body = string.format('{{"seq":%d,"position_ms":%d,"playing":true,"visible":true,"spans":[{{"from_ms":%d,"to_ms":%d,"rate":1.0}}],"token":"%s"}}',
+    base + seq, at + 1000, at, at + 1000, sessions[k][2])
+  return wrk.format("POST", sessions[k][1], {{["Content-Type"] = "application/json"}}, body)
+end
+"#,
+        list.join("\n"),
+        sessions.len() / threads
+    )
+}
+
+/// A GET measured twice: at the bench's concurrency (throughput, and latency when saturated)
+/// and with two clients, one per core here (latency when not queued behind the others).
+struct GetFigures {
+    loaded: Vec<Round>,
+    pair_p50: f64,
+    pair_p99: f64,
+}
+
+async fn http_get(bench: &Bench, use_wrk: bool, client: &reqwest::Client, url: &str, token: &str) -> GetFigures {
+    let mut loaded = Vec::new();
+    let mut pairs = Vec::new();
+    if use_wrk {
+        let header = vec![format!("Authorization: Bearer {token}")];
+        for _ in 0..bench.rounds {
+            let run = support::wrk(url, bench.clients, bench.seconds, &header, None).await;
+            loaded.push(Round { rate: run.rate, p50_ms: run.p50_ms, p99_ms: run.p99_ms });
+            pairs.push(support::wrk(url, 2, bench.seconds, &header, None).await);
+        }
+        return GetFigures {
+            loaded,
+            pair_p50: median(pairs.iter().map(|r| r.p50_ms).collect()),
+            pair_p99: median(pairs.iter().map(|r| r.p99_ms).collect()),
+        };
+    }
+    let get = |clients: u64| {
+        let (client, url, token) = (client.clone(), url.to_owned(), token.to_owned());
+        let bench = Bench { rounds: bench.rounds, seconds: bench.seconds, clients };
+        async move {
+            rounds(&bench, move |_, _| {
+                let (client, url, token) = (client.clone(), url.clone(), token.clone());
+                async move {
+                    let answer = client.get(url).bearer_auth(token).send().await.expect("GET");
+                    assert!(answer.status().is_success(), "answered {}", answer.status());
+                    answer.bytes().await.expect("body");
+                }
+            })
+            .await
+        }
+    };
+    let loaded = get(bench.clients).await;
+    let pair = get(2).await;
+    GetFigures { loaded, pair_p50: median(pair.iter().map(|r| r.p50_ms).collect()), pair_p99: summary(&pair).1 }
+}
+
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -201,6 +322,12 @@ async fn main() {
         "training: {} rounds of {} s, {} concurrent clients, median of rounds",
         bench.rounds, bench.seconds, bench.clients
     );
+    let use_wrk = support::have_wrk();
+    if use_wrk {
+        println!("HTTP load from wrk (outside this process; the server alone is measured here)");
+    } else {
+        println!("wrk not found (Debian: apt-get install wrk): HTTP load from in-process clients");
+    }
 
     // 1. Progress reports: one learner, enrolment and lesson session per client.
     let (course, lessons) = seed_course(&pool, owner, 40, 3600).await;
@@ -233,7 +360,21 @@ async fn main() {
         players.push((format!("{app}/v1/playback/{session}/progress"), token, session, lesson, learner));
     }
     let players = Arc::new(players);
-    let http = {
+    let http = if use_wrk {
+        // Many more sessions than connections, each thread of wrk with its own, so no two
+        // reports of one session are ever in flight at once (as with one real player).
+        let sessions = progress_sessions(&pool, course, &lessons, &keys, bench.clients * 8).await;
+        let script = data_dir.path().join("progress.lua");
+        std::fs::write(&script, progress_script(&sessions, 2)).expect("wrk script");
+        let mut results = Vec::new();
+        for round in 0..bench.rounds {
+            let base = (round + 1) * 10_000_000;
+            let run = support::wrk(&app, bench.clients, bench.seconds, &[], Some((&script, vec![base.to_string()]))).await;
+            results.push(Round { rate: run.rate, p50_ms: run.p50_ms, p99_ms: run.p99_ms });
+        }
+        results
+    } else {
+
         let (players, client) = (players.clone(), client.clone());
         rounds(&bench, move |n, i| {
             let (players, client) = (players.clone(), client.clone());
@@ -256,15 +397,8 @@ async fn main() {
         rounds(&bench, move |n, i| {
             let (players, pool) = (players.clone(), pool.clone());
             async move {
-                let (_, _, session, lesson, learner) = &players[usize::try_from(n).expect("n")];
+                let (_, _, session, ..) = &players[usize::try_from(n).expect("n")];
                 let at = (i % 3600) * 1000;
-                let subject = lectern::training::progress::Subject {
-                    session_id: *session,
-                    session_started: time::OffsetDateTime::now_utc() - time::Duration::days(1),
-                    lesson_id: *lesson,
-                    account_id: *learner,
-                    playing_version: 1,
-                };
                 let report = lectern::training::progress::Report {
                     seq: 100_000_000 + i,
                     position_ms: at + 1000,
@@ -277,8 +411,9 @@ async fn main() {
                 let mut conn = pool.acquire().await.expect("connection");
                 let applied = lectern::training::progress::record(
                     &mut conn,
-                    &subject,
+                    *session,
                     &report,
+                    time::Duration::ZERO,
                     lectern::training::progress::Concurrency::Optimistic,
                 )
                 .await
@@ -288,8 +423,9 @@ async fn main() {
                     let mut tx = pool.begin().await.expect("begin");
                     let locked = lectern::training::progress::record(
                         &mut tx,
-                        &subject,
+                        *session,
                         &report,
+                        time::Duration::ZERO,
                         lectern::training::progress::Concurrency::Locked,
                     )
                     .await
@@ -344,20 +480,12 @@ async fn main() {
     let (reader, reader_token) = register(&client, &app, "reader@example.com").await;
     seed_progress(&pool, course, &[reader], 3600, 1200).await;
     let resume_url = format!("{app}/v1/me/courses/{course}/resume");
-    let resume = {
-        let (client, token) = (client.clone(), reader_token.clone());
-        rounds(&bench, move |_, _| {
-            let (client, url, token) = (client.clone(), resume_url.clone(), token.clone());
-            async move {
-                let answer = client.get(url).bearer_auth(token).send().await.expect("resume");
-                assert!(answer.status().is_success(), "answered {}", answer.status());
-                answer.bytes().await.expect("body");
-            }
-        })
-        .await
-    };
-    let (resume_rate, resume_p99) = summary(&resume);
-    println!("resume (40 lessons):                {resume_rate:>8.0}/s  p99 {resume_p99:>6.2} ms");
+    let resume = http_get(&bench, use_wrk, &client, &resume_url, &reader_token).await;
+    let (resume_rate, resume_p99) = summary(&resume.loaded);
+    println!(
+        "resume (40 lessons):                {resume_rate:>8.0}/s  p99 {resume_p99:>6.2} ms   (2 clients: p50 {:.2} ms, p99 {:.2} ms)",
+        resume.pair_p50, resume.pair_p99
+    );
 
     // 3. The dashboard of a learner with 50 enrolments × 40 lessons.
     for _ in 0..49 {
@@ -365,20 +493,12 @@ async fn main() {
         seed_progress(&pool, other, &[reader], 1800, 600).await;
     }
     let dashboard_url = format!("{app}/v1/me/enrollments");
-    let dashboard = {
-        let (client, token) = (client.clone(), reader_token.clone());
-        rounds(&bench, move |_, _| {
-            let (client, url, token) = (client.clone(), dashboard_url.clone(), token.clone());
-            async move {
-                let answer = client.get(url).bearer_auth(token).send().await.expect("dashboard");
-                assert!(answer.status().is_success(), "answered {}", answer.status());
-                answer.bytes().await.expect("body");
-            }
-        })
-        .await
-    };
-    let (dashboard_rate, dashboard_p99) = summary(&dashboard);
-    println!("dashboard (50 × 40):                {dashboard_rate:>8.0}/s  p99 {dashboard_p99:>6.2} ms");
+    let dashboard = http_get(&bench, use_wrk, &client, &dashboard_url, &reader_token).await;
+    let (dashboard_rate, dashboard_p99) = summary(&dashboard.loaded);
+    println!(
+        "dashboard (50 × 40):                {dashboard_rate:>8.0}/s  p99 {dashboard_p99:>6.2} ms   (2 clients: p50 {:.2} ms, p99 {:.2} ms)",
+        dashboard.pair_p50, dashboard.pair_p99
+    );
 
     // 4. The CSV of 10,000 learners × 100 lessons.
     let seeding = Instant::now();

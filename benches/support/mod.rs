@@ -123,3 +123,89 @@ pub async fn start(database_url: &str, data_dir: &std::path::Path) -> (String, S
     tokio::spawn(async move { application.run_until_stopped(stopped.cancelled_owned()).await });
     (address, storage, stop)
 }
+
+/// What `wrk` measured in one run: requests per second and latency percentiles.
+pub struct WrkRun {
+    pub rate: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// Whether `wrk` (Debian's package `wrk`) is on the PATH. With it, HTTP figures come from an
+/// outside load generator, so the bench process holds the server alone; without it, the benches
+/// fall back to their in-process clients and say so.
+pub fn have_wrk() -> bool {
+    std::process::Command::new("wrk")
+        .arg("--version")
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).contains("wrk") || String::from_utf8_lossy(&out.stderr).contains("wrk"))
+        .unwrap_or(false)
+}
+
+/// Runs `wrk -t2 -c{connections} -d{seconds}s --latency` against `url` (with `headers`, and a
+/// Lua `script` given `script_args`), and reads its summary. Panics when any answer was not a
+/// success: a benchmark of errors measures nothing.
+pub async fn wrk(
+    url: &str,
+    connections: u64,
+    seconds: u64,
+    headers: &[String],
+    script: Option<(&std::path::Path, Vec<String>)>,
+) -> WrkRun {
+    let mut command = tokio::process::Command::new("wrk");
+    command
+        .arg("-t")
+        .arg(connections.clamp(1, 2).to_string())
+        .arg("-c")
+        .arg(connections.to_string())
+        .arg("-d")
+        .arg(format!("{seconds}s"))
+        .arg("--latency")
+        .arg("--timeout")
+        .arg("10s");
+    for header in headers {
+        command.arg("-H").arg(header);
+    }
+    let args = match script {
+        Some((path, args)) => {
+            command.arg("-s").arg(path);
+            args
+        }
+        None => Vec::new(),
+    };
+    command.arg(url);
+    if !args.is_empty() {
+        command.arg("--").args(args);
+    }
+    let output = command.output().await.expect("wrk runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "wrk failed: {text}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        !text.contains("Non-2xx") && !text.contains("Socket errors"),
+        "wrk saw failed requests:\n{text}"
+    );
+    let millis = |value: &str| -> f64 {
+        let (number, factor) = if let Some(v) = value.strip_suffix("us") {
+            (v, 0.001)
+        } else if let Some(v) = value.strip_suffix("ms") {
+            (v, 1.0)
+        } else if let Some(v) = value.strip_suffix('s') {
+            (v, 1000.0)
+        } else {
+            (value, 1.0)
+        };
+        number.parse::<f64>().expect("a wrk latency") * factor
+    };
+    let percentile = |name: &str| -> f64 {
+        text.lines()
+            .map(str::trim)
+            .find_map(|line| line.strip_prefix(name).map(|rest| millis(rest.trim())))
+            .unwrap_or_else(|| panic!("no {name} line in wrk's output:\n{text}"))
+    };
+    let rate = text
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("Requests/sec:"))
+        .map(|v| v.trim().parse::<f64>().expect("a rate"))
+        .unwrap_or_else(|| panic!("no rate in wrk's output:\n{text}"));
+    WrkRun { rate, p50_ms: percentile("50%"), p99_ms: percentile("99%") }
+}

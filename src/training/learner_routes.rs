@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::courses::{self, CourseRow, CourseStatus, LessonKind, LessonRow};
 use super::coverage::{self, Span};
 use super::enrollments::{self, Enroll, EnrollmentSource, EnrollmentStatus, Outcome};
-use super::progress::{self, Completed, LessonProgress, Report, ReportAnswer, Subject};
+use super::progress::{self, Completed, LessonProgress, Report, ReportAnswer};
 use super::routes::{CourseList, ListQuery, course_page, decode_cursor, enroll_now, page_limit};
 use super::views::{self, DashboardEntry, EnrollmentView, LearnerOutlineView, ResumePoint};
 use super::{TrainingError, events};
@@ -27,7 +27,7 @@ use crate::auth::{Authenticated, ClientInfo, Principal};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::ids::{AccountId, CourseId, LessonId, PlaybackSessionId};
 use crate::playback::routes::{SessionView, Viewer};
-use crate::playback::{PlaybackError, access, sessions};
+use crate::playback::access;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -303,7 +303,7 @@ async fn complete_lesson(
     courses::lesson(&state.pool, lesson_id.0).await?.ok_or(TrainingError::LessonNotFound)?;
     let mut tx = state.pool.begin().await.map_err(TrainingError::from)?;
     let completed = progress::complete_manually(&mut tx, lesson_id.0, user.account_id).await?;
-    after_completion(&state, &mut tx, &completed, lesson_id.0).await?;
+    after_completion(&state, &mut tx, &completed).await?;
     tx.commit().await.map_err(TrainingError::from)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -314,7 +314,6 @@ async fn after_completion(
     state: &AppState,
     conn: &mut sqlx::PgConnection,
     completed: &Completed,
-    lesson_id: Uuid,
 ) -> Result<(), TrainingError> {
     let c = completed.completions;
     if c.lesson_completed_now || c.course_completed_now {
@@ -322,7 +321,7 @@ async fn after_completion(
             conn,
             completed.owner_id,
             completed.enrollment_id,
-            c.lesson_completed_now.then_some(lesson_id),
+            c.lesson_completed_now.then_some(completed.lesson_id),
             c.course_completed_now,
         )
         .await?;
@@ -541,38 +540,25 @@ async fn progress_report(
 ) -> Result<ReportAnswer, TrainingError> {
     let request: ProgressReport =
         serde_json::from_slice(body).map_err(|e| TrainingError::InvalidField(format!("invalid report: {e}")))?;
-    let session = sessions::get(&state.pool, session_id).await?.ok_or(PlaybackError::SessionNotFound)?;
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+    // The token is checked before anything is read: a forged report costs no query.
     let token = request.token.as_deref().or(bearer).ok_or(TrainingError::InvalidProgressToken)?;
     if !super::progress_token_valid(&state.keys, session_id, token) {
         return Err(TrainingError::InvalidProgressToken);
     }
-    let lesson_id = session.context_id.ok_or(TrainingError::NotALessonSession)?;
-    if session.revoked_at.is_some() {
-        return Err(PlaybackError::SessionRevoked.into());
-    }
-    let grace = time::Duration::try_from(state.training.report_grace).unwrap_or(time::Duration::ZERO);
-    if session.expires_at + grace <= OffsetDateTime::now_utc() {
-        return Err(PlaybackError::SessionExpired.into());
-    }
     let report = validate(&request, state.training.max_spans_per_report)?;
-    let subject = Subject {
-        session_id,
-        session_started: session.created_at,
-        lesson_id,
-        account_id: session.account_id,
-        playing_version: session.version,
-    };
-    // The common report: read, then a guarded write, without a transaction; a report that
-    // lost a race reads again, and after a few tries (or to complete a lesson) takes the lock.
+    let grace = time::Duration::try_from(state.training.report_grace).unwrap_or(time::Duration::ZERO);
+    // The common report: read (the session with the progress), then a guarded write, without a
+    // transaction; a report that lost a race reads again, and after a few tries (or to complete
+    // a lesson) takes the lock.
     {
         let mut conn = state.pool.acquire().await?;
         for _ in 0..3 {
             if let Some((answer, _)) =
-                progress::record(&mut conn, &subject, &report, progress::Concurrency::Optimistic).await?
+                progress::record(&mut conn, session_id, &report, grace, progress::Concurrency::Optimistic).await?
             {
                 return Ok(answer);
             }
@@ -581,14 +567,14 @@ async fn progress_report(
     let mut tx = state.pool.begin().await?;
     let mut recorded = None;
     for _ in 0..5 {
-        recorded = progress::record(&mut tx, &subject, &report, progress::Concurrency::Locked).await?;
+        recorded = progress::record(&mut tx, session_id, &report, grace, progress::Concurrency::Locked).await?;
         if recorded.is_some() {
             break;
         }
     }
     let (answer, completed) =
         recorded.ok_or_else(|| TrainingError::Corrupt("a report was not applied under the enrolment lock".into()))?;
-    after_completion(state, &mut tx, &completed, lesson_id).await?;
+    after_completion(state, &mut tx, &completed).await?;
     tx.commit().await?;
     Ok(answer)
 }

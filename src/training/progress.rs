@@ -1,9 +1,9 @@
 //! All SQL of `lesson_progress` and `progress_stream`: progress reports from players, applied
 //! under the plausibility rule of [`super::coverage`], and completion.
 //!
-//! A report reads the session's stream and the lesson's progress in one statement and writes
-//! both back in one more, each row only if it is still as it was read ([`Concurrency`]): no
-//! transaction, three statements with the session's lookup. A report that lost a race to
+//! A report reads its playback session, the session's stream and the lesson's progress in one
+//! statement and writes both back in one more, each row only if it is still as it was read
+//! ([`Concurrency`]): no transaction, two statements. A report that lost a race to
 //! another device reads again; one that completes the lesson (and one that lost three times)
 //! runs in a transaction holding the learner's enrolment row, so completions apply one at a
 //! time and a course's completion check sees every lesson completed before it.
@@ -19,6 +19,7 @@ use uuid::Uuid;
 use super::TrainingError;
 use super::coverage::{self, Coverage, Span};
 use super::enrollments;
+use crate::playback::PlaybackError;
 
 /// Answers a stream keeps for replays.
 const REMEMBERED_ANSWERS: usize = 8;
@@ -68,23 +69,11 @@ pub struct Completions {
     pub course_completed_now: bool,
 }
 
-/// Who and what a report is about.
-#[derive(Debug, Clone, Copy)]
-pub struct Subject {
-    pub session_id: Uuid,
-    /// When the session started: the plausibility clock of its first report.
-    pub session_started: OffsetDateTime,
-    pub lesson_id: Uuid,
-    pub account_id: Uuid,
-    /// The asset version the session plays: a lesson whose duration was snapshotted from an
-    /// older one takes the current duration first.
-    pub playing_version: i32,
-}
-
 /// The facts of a completion, for events and certificates.
 #[derive(Debug, Clone, Copy)]
 pub struct Completed {
     pub enrollment_id: Uuid,
+    pub lesson_id: Uuid,
     pub course_id: Uuid,
     pub owner_id: Uuid,
     pub completions: Completions,
@@ -100,18 +89,24 @@ pub enum Concurrency {
     /// Without a transaction: the write applies only if neither the lesson's progress nor the
     /// stream changed since they were read, else nothing is written and `record` answers
     /// `None` (read again, or take the lock). Also `None` when the report completes the lesson,
-    /// which needs the lock. Three statements instead of five for the common report.
+    /// which needs the lock. Two statements instead of four for the common report.
     Optimistic,
 }
 
-/// Applies one report. `not_enrolled` unless the account has an active enrolment in the lesson's
-/// course. A `seq` the stream remembers gets its answer again; an older one counts its spans
-/// only (see the body). `None` when nothing was written: read again (under a held lock, the
-/// second read always applies).
+/// Applies one report of the lesson session `session_id` (its token already checked).
+/// `playback_session_not_found`, `not_a_lesson_session`, `playback_session_revoked`, or
+/// `playback_session_expired` once the session ended more than `grace` ago; `not_enrolled` unless
+/// the account has an active enrolment in the lesson's course. A `seq` the stream remembers gets
+/// its answer again; an older one counts its spans only (see the body). `None` when nothing was
+/// written: read again (under a held lock, the second read always applies).
+///
+/// The session's row is read in the same statement as the progress (one round trip fewer per
+/// report than asking playback first): the one place training reads a playback table, read-only.
 pub async fn record(
     conn: &mut PgConnection,
-    subject: &Subject,
+    session_id: Uuid,
     report: &Report,
+    grace: time::Duration,
     concurrency: Concurrency,
 ) -> Result<Option<(ReportAnswer, Completed)>, TrainingError> {
     if concurrency == Concurrency::Locked {
@@ -120,47 +115,67 @@ pub async fn record(
         // see each other when the course's completion is checked.
         sqlx::query_scalar!(
             r#"
-            select e.enrollment_id from enrollment e join lesson l on l.course_id = e.course_id
-            where l.lesson_id = $1 and e.account_id = $2 and e.status in ('active', 'suspended')
+            select e.enrollment_id
+            from playback_session ps
+            join lesson l on l.lesson_id = ps.context_id
+            join enrollment e on e.course_id = l.course_id and e.account_id = ps.account_id
+                             and e.status in ('active', 'suspended')
+            where ps.session_id = $1
             for update of e
             "#,
-            subject.lesson_id,
-            subject.account_id,
+            session_id,
         )
         .fetch_optional(&mut *conn)
         .await?;
     }
     let row = sqlx::query!(
         r#"
-        select now() as "now!", e.enrollment_id, e.status, e.expires_at, e.completed_at as enrollment_completed_at,
-               l.course_id, l.kind, l.duration_ms, l.duration_version, l.asset_id,
-               coalesce(l.completion_threshold, c.completion_threshold) as "threshold!", c.owner_id,
+        select now() as "now!", ps.context_id, ps.version as "version!", ps.created_at as "session_started!",
+               ps.expires_at as "session_expires_at!", ps.revoked_at,
+               e.enrollment_id as "enrollment_id?", e.status as "status?", e.expires_at as "expires_at?",
+               e.completed_at as "enrollment_completed_at?",
+               l.course_id as "course_id?", l.kind as "kind?", l.duration_ms as "duration_ms?",
+               l.duration_version as "duration_version?", l.asset_id as "asset_id?",
+               coalesce(l.completion_threshold, c.completion_threshold) as "threshold?", c.owner_id as "owner_id?",
                s.enrollment_id as "stream_enrollment?", s.last_seq as "last_seq?",
                s.last_report_at as "last_report_at?", s.credit_ms as "credit_ms?", s.answers as "answers?",
                p.coverage as "coverage?", p.position_ms as "position_ms?", p.completed_at as "completed_at?",
                p.updated_at as "progress_updated_at?"
-        from lesson l
-        join course c using (course_id)
-        join enrollment e on e.course_id = l.course_id and e.account_id = $2 and e.status in ('active', 'suspended')
-        left join progress_stream s on s.session_id = $3
+        from playback_session ps
+        left join lesson l on l.lesson_id = ps.context_id
+        left join course c on c.course_id = l.course_id
+        left join enrollment e on e.course_id = l.course_id and e.account_id = ps.account_id
+                              and e.status in ('active', 'suspended')
+        left join progress_stream s on s.session_id = ps.session_id
         left join lesson_progress p on p.enrollment_id = e.enrollment_id and p.lesson_id = l.lesson_id
-        where l.lesson_id = $1
+        where ps.session_id = $1
         "#,
-        subject.lesson_id,
-        subject.account_id,
-        subject.session_id,
+        session_id,
     )
     .fetch_optional(&mut *conn)
     .await?
-    .ok_or(TrainingError::NotEnrolled)?;
+    .ok_or(PlaybackError::SessionNotFound)?;
+    let lesson_id = row.context_id.ok_or(TrainingError::NotALessonSession)?;
+    if row.revoked_at.is_some() {
+        return Err(PlaybackError::SessionRevoked.into());
+    }
+    if row.session_expires_at + grace <= row.now {
+        return Err(PlaybackError::SessionExpired.into());
+    }
+    let (Some(enrollment_id), Some(status), Some(course_id), Some(kind), Some(threshold), Some(owner_id)) =
+        (row.enrollment_id, row.status.as_deref(), row.course_id, row.kind.as_deref(), row.threshold, row.owner_id)
+    else {
+        return Err(TrainingError::NotEnrolled);
+    };
     let lapsed = row.expires_at.is_some_and(|at| at <= row.now);
-    if row.status != "active" || lapsed || row.stream_enrollment.is_some_and(|id| id != row.enrollment_id) {
+    if status != "active" || lapsed || row.stream_enrollment.is_some_and(|id| id != enrollment_id) {
         return Err(TrainingError::NotEnrolled);
     }
     let completed_base = Completed {
-        enrollment_id: row.enrollment_id,
-        course_id: row.course_id,
-        owner_id: row.owner_id,
+        enrollment_id,
+        lesson_id,
+        course_id,
+        owner_id,
         completions: Completions::default(),
     };
     let remembered: Vec<Remembered> = match &row.answers {
@@ -178,17 +193,17 @@ pub async fn record(
     let late = last_seq.is_some_and(|last| report.seq < last);
     let mut duration_ms = row.duration_ms.and_then(|d| u64::try_from(d).ok()).unwrap_or(0);
     if let Some(asset_id) = row.asset_id
-        && row.duration_version.is_none_or(|v| v < subject.playing_version)
+        && row.duration_version.is_none_or(|v| v < row.version)
         && let Some(current) = refresh_duration(&mut *conn, asset_id).await?
     {
         duration_ms = current;
     }
-    let previous_at = row.last_report_at.unwrap_or(subject.session_started);
+    let previous_at = row.last_report_at.unwrap_or(row.session_started);
     let wall_ms =
         if late { 0 } else { u64::try_from((row.now - previous_at).whole_milliseconds().max(0)).unwrap_or(u64::MAX) };
     let credit = row.credit_ms.and_then(|c| u64::try_from(c).ok()).unwrap_or(coverage::INITIAL_CREDIT_MS);
     let mut bits = Coverage::from_bytes(row.coverage.unwrap_or_default());
-    let mut applied = if row.kind == "video" {
+    let mut applied = if kind == "video" {
         coverage::apply(&mut bits, &report.spans, report.visible, credit, wall_ms, duration_ms)
     } else {
         coverage::Applied { credit_ms: credit, ..coverage::Applied::default() }
@@ -197,7 +212,7 @@ pub async fn record(
     let covered = bits.count_below(seconds);
     let ratio = coverage::covered_ratio(&bits, duration_ms);
     let was_completed = row.completed_at.is_some();
-    let completes_now = !was_completed && seconds > 0 && ratio + 1e-9 >= f64::from(row.threshold);
+    let completes_now = !was_completed && seconds > 0 && ratio + 1e-9 >= f64::from(threshold);
     let reported =
         if late { row.position_ms.and_then(|p| u64::try_from(p).ok()).unwrap_or(0) } else { report.position_ms };
     let position_ms = if duration_ms > 0 { reported.min(duration_ms) } else { reported };
@@ -206,7 +221,7 @@ pub async fn record(
     }
     let answer_base = ReportAnswer {
         seq: report.seq,
-        lesson_id: subject.lesson_id,
+        lesson_id: lesson_id,
         covered_seconds: covered,
         duration_seconds: seconds,
         covered_ratio: ratio,
@@ -229,8 +244,8 @@ pub async fn record(
         serde_json::to_value(&kept[skip..]).map_err(|e| TrainingError::Corrupt(e.to_string()))
     };
     let progress = ProgressWrite {
-        enrollment_id: row.enrollment_id,
-        lesson_id: subject.lesson_id,
+        enrollment_id: enrollment_id,
+        lesson_id: lesson_id,
         coverage: bits.as_bytes(),
         covered_seconds: i32::try_from(covered).unwrap_or(i32::MAX),
         position_ms: i32::try_from(position_ms).unwrap_or(i32::MAX),
@@ -240,9 +255,9 @@ pub async fn record(
         completes_now,
     };
     let stream = StreamWrite {
-        session_id: subject.session_id,
-        enrollment_id: row.enrollment_id,
-        lesson_id: subject.lesson_id,
+        session_id: session_id,
+        enrollment_id: enrollment_id,
+        lesson_id: lesson_id,
         seq: to_i64(if late { last_seq.unwrap_or(report.seq) } else { report.seq }),
         at: if late { previous_at } else { row.now },
         credit_ms: to_i64(applied.credit_ms),
@@ -253,8 +268,8 @@ pub async fn record(
     if completes_now {
         // Rare: completion needs the lesson's row written before the course is checked.
         write_progress(&mut *conn, &progress).await?;
-        if course_complete(&mut *conn, row.enrollment_id, row.course_id).await? {
-            completions.course_completed_now = enrollments::mark_completed(&mut *conn, row.enrollment_id).await?;
+        if course_complete(&mut *conn, enrollment_id, course_id).await? {
+            completions.course_completed_now = enrollments::mark_completed(&mut *conn, enrollment_id).await?;
             answer.course_completed = true;
         }
         write_stream(&mut *conn, &stream, remember(&answer)?).await?;
@@ -270,7 +285,7 @@ pub async fn record(
         if !stream_written {
             // Another report of this very session (one player sending two at once) moved the
             // stream between our read and write: our coverage is in, its clock and seq are not.
-            tracing::debug!(session_id = %subject.session_id, "a concurrent report of the session moved its stream");
+            tracing::debug!(session_id = %session_id, "a concurrent report of the session moved its stream");
         }
     }
     Ok(Some((answer, Completed { completions, ..completed_base })))
@@ -466,7 +481,13 @@ pub async fn complete_manually(
     if done.now && course_complete(&mut *conn, row.enrollment_id, row.course_id).await? {
         completions.course_completed_now = enrollments::mark_completed(&mut *conn, row.enrollment_id).await?;
     }
-    Ok(Completed { enrollment_id: row.enrollment_id, course_id: row.course_id, owner_id: row.owner_id, completions })
+    Ok(Completed {
+        enrollment_id: row.enrollment_id,
+        lesson_id,
+        course_id: row.course_id,
+        owner_id: row.owner_id,
+        completions,
+    })
 }
 
 /// Whether every required lesson of the course (every lesson, when none is required) is complete

@@ -129,7 +129,7 @@ check_grafana() {
 check_container() {
     ensure_infra_venv
     say "hadolint (infra/container/Dockerfile)"
-    "$VENV/bin/hadolint" infra/container/Dockerfile || die "hadolint found problems in infra/container/Dockerfile"
+    "$VENV/bin/hadolint" --config infra/container/.hadolint.yaml infra/container/Dockerfile || die "hadolint found problems in infra/container/Dockerfile"
 }
 
 sections=("$@")

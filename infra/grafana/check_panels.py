@@ -6,8 +6,9 @@ second, makes Lectern do the work each panel shows (API requests, an upload that
 transcoded, a playback session, a webhook send, a deletion that asks for a CDN invalidation), then
 runs each panel's query through Prometheus's HTTP API and fails for any that returns nothing.
 
-The serve process first runs without workers, so the upload's jobs wait in the queue while
-Prometheus scrapes the queue gauges; then it restarts with one worker that processes them.
+It is deployed split, as on ECS: `lectern serve --workers 0` and, once Prometheus has seen the
+upload's jobs waiting in the queue, a separate `lectern worker` that processes them and serves
+its own counters on LECTERN_METRICS_LISTEN. Prometheus scrapes both as job="lectern".
 
     python infra/grafana/check_panels.py --lectern target/debug/lectern \
         --database-url postgres://postgres@127.0.0.1:5432/postgres
@@ -114,21 +115,21 @@ class Lectern:
         self.binary, self.env, self.log_path = binary, env, log_path
         self.process = None
 
-    def start(self, workers):
-        env = dict(self.env, LECTERN_WORKERS=str(workers))
+    def start(self, command, listen, **settings):
+        env = dict(self.env, **settings)
         log = open(self.log_path, "ab")
-        self.process = subprocess.Popen([self.binary, "serve"], env=env, stdout=log, stderr=log)
-        base = f"http://{env['LECTERN_LISTEN']}"
+        self.process = subprocess.Popen([self.binary, command], env=env, stdout=log, stderr=log)
+        base = f"http://{listen}"
 
         def ready():
             if self.process.poll() is not None:
-                raise SystemExit(f"lectern serve exited with {self.process.returncode}; log: {self.log_path}")
+                raise SystemExit(f"lectern {command} exited with {self.process.returncode}; log: {self.log_path}")
             try:
-                return request("GET", f"{base}/readyz")[0] == 200
+                return request("GET", f"{base}/{'readyz' if command == 'serve' else 'healthz'}")[0] == 200
             except OSError:
                 return False
 
-        wait_for("lectern serve to be ready", ready, 60)
+        wait_for(f"lectern {command} to be ready", ready, 60)
 
     def stop(self):
         if self.process and self.process.poll() is None:
@@ -180,7 +181,7 @@ def main() -> int:
                    capture_output=True)
 
     work = pathlib.Path(tempfile.mkdtemp(prefix="lectern-dashboards-"))
-    api_port, prometheus_port, hook_port = free_port(), free_port(), free_port()
+    api_port, worker_port, prometheus_port, hook_port = free_port(), free_port(), free_port(), free_port()
     api = f"http://127.0.0.1:{api_port}"
     prometheus = f"http://127.0.0.1:{prometheus_port}"
     env = dict(
@@ -196,28 +197,32 @@ def main() -> int:
         # CloudFront's API is stood in for by the webhook receiver (it cannot run here).
         LECTERN_CLOUDFRONT_DISTRIBUTION_ID="EDFDVBD6EXAMPLE",
         LECTERN_CLOUDFRONT_ENDPOINT=f"http://127.0.0.1:{hook_port}",
+        LECTERN_CDN_BASE_URL=f"http://127.0.0.1:{api_port}/cdn",
         AWS_ACCESS_KEY_ID="dashboard-check",
         AWS_SECRET_ACCESS_KEY="dashboard-check-secret",
         RUST_LOG="info",
     )
-    lectern = Lectern(args.lectern, env, work / "lectern.log")
+    lectern = Lectern(args.lectern, env, work / "serve.log")
+    worker = Lectern(args.lectern, env, work / "worker.log")
     prometheus_process = None
     receiver = http.server.ThreadingHTTPServer(("127.0.0.1", hook_port), WebhookReceiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     failures = 0
     try:
-        # Phase one: the API alone, so queued jobs stay in the queue while Prometheus looks.
-        lectern.start(workers=0)
+        # The API alone first, so queued jobs stay in the queue while Prometheus looks.
+        lectern.start("serve", env["LECTERN_LISTEN"], LECTERN_WORKERS="0")
+        targets = [f"127.0.0.1:{api_port}", f"127.0.0.1:{worker_port}"]
         (work / "prometheus.yml").write_text(json.dumps({
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
-            "scrape_configs": [{"job_name": "lectern", "static_configs": [{"targets": [f"127.0.0.1:{api_port}"]}]}],
+            "scrape_configs": [{"job_name": "lectern", "static_configs": [{"targets": targets}]}],
         }))
         prometheus_log = open(work / "prometheus.log", "wb")
         prometheus_process = subprocess.Popen(
             [args.prometheus, f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'tsdb'}",
              f"--web.listen-address=127.0.0.1:{prometheus_port}"],
             stdout=prometheus_log, stderr=prometheus_log)
-        wait_for("Prometheus to scrape lectern", lambda: (prometheus_query(prometheus, 'up{job="lectern"} == 1')[0] or None), 60)
+        wait_for("Prometheus to scrape lectern serve",
+                 lambda: prometheus_query(prometheus, f'up{{job="lectern", instance="127.0.0.1:{api_port}"}} == 1')[0], 60)
 
         subprocess.run([args.lectern, "users", "create-admin", "--email", ADMIN_EMAIL], env=env,
                        input=ADMIN_PASSWORD.encode(), check=True, capture_output=True)
@@ -246,9 +251,11 @@ def main() -> int:
         wait_for("Prometheus to see the queued jobs",
                  lambda: prometheus_query(prometheus, 'lectern_queue_depth{job="lectern"} > 0')[0], 60)
 
-        # Phase two: the same API with a worker, which probes and transcodes the upload.
-        lectern.stop()
-        lectern.start(workers=1)
+        # Then a worker process, which probes and transcodes the upload.
+        worker.start("worker", f"127.0.0.1:{worker_port}", LECTERN_WORKERS="1",
+                     LECTERN_METRICS_LISTEN=f"127.0.0.1:{worker_port}")
+        wait_for("Prometheus to scrape lectern worker",
+                 lambda: prometheus_query(prometheus, f'up{{job="lectern", instance="127.0.0.1:{worker_port}"}} == 1')[0], 60)
 
         def asset_ready():
             _, payload, _ = request("GET", f"{api}/v1/assets/{asset['id']}", token=token, expect={200})
@@ -291,6 +298,7 @@ def main() -> int:
                      for p in panels(json.loads(d.read_text()))) - failures
         print(f"dashboards: {passed} passed, {failures} failed")
     finally:
+        worker.stop()
         lectern.stop()
         if prometheus_process:
             prometheus_process.terminate()

@@ -216,11 +216,17 @@ module "worker" {
   ephemeral_storage_gb = var.worker.disk_gb
   vpc_id               = var.vpc_id
   subnet_ids           = var.private_subnet_ids
-  environment          = merge(local.common_settings, { LECTERN_WORKERS = tostring(var.worker.workers_per_task), LECTERN_MIGRATE_ON_START = "false" })
-  secret_environment   = local.secret_environment
-  secret_files         = local.secret_files
-  secret_kms_key_arn   = module.secrets.kms_key_arn
-  task_policy_json     = local.worker_policy
+  environment = merge(local.common_settings, {
+    LECTERN_WORKERS          = tostring(var.worker.workers_per_task)
+    LECTERN_MIGRATE_ON_START = "false"
+    # The worker's own job counters, for a Prometheus inside the VPC (allow it in the task's
+    # security group); the queue gauges come from serve.
+    LECTERN_METRICS_LISTEN = "0.0.0.0:9090"
+  })
+  secret_environment = local.secret_environment
+  secret_files       = local.secret_files
+  secret_kms_key_arn = module.secrets.kms_key_arn
+  task_policy_json   = local.worker_policy
   queue_scaling = {
     namespace       = "Lectern"
     metric_name     = "lectern_queue_depth"

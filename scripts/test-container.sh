@@ -27,7 +27,8 @@ ensure_packages podman buildah runc debootstrap uidmap binutils curl
 WORK="$LECTERN_ROOT/.tools/container"
 BASE_IMAGE=localhost/lectern-debian:bookworm
 IMAGE="${LECTERN_IMAGE:-localhost/lectern:test}"
-PORT=18080
+# A free loopback port for the containerised serve (it shares the host's network).
+PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 mkdir -p "$WORK"
 
 # crun fails on hybrid cgroup hosts and raising ulimits is refused in some sandboxes: run with

@@ -78,13 +78,16 @@ podman run --rm "$IMAGE" --version >/dev/null || die "the binary does not start 
 server_url="${DATABASE_URL%/*}"
 database=lectern_container_test
 test_url="$server_url/$database"
-psql "$server_url/postgres" -qc "DROP DATABASE IF EXISTS $database" >/dev/null
+# Containers left by an interrupted earlier run of this script (named after their pid).
+podman ps -a --format '{{.Names}}' | grep '^lectern-container-test-' | xargs -r podman rm -f -t 0 >/dev/null 2>&1 || true
+psql "$server_url/postgres" -qc "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null
 psql "$server_url/postgres" -qc "CREATE DATABASE $database" >/dev/null
 
 name="lectern-container-test-$$"
 cleanup() {
-    podman rm -f "$name" >/dev/null 2>&1 || true
-    psql "$server_url/postgres" -qc "DROP DATABASE IF EXISTS $database" >/dev/null 2>&1 || true
+    podman rm --ignore -f -t 0 "$name" >/dev/null 2>&1 || true
+    podman rm --ignore -f -t 0 "$name-worker" >/dev/null 2>&1 || true
+    psql "$server_url/postgres" -qc "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1 || true
     rm -rf "$context"
 }
 trap cleanup EXIT
@@ -114,12 +117,44 @@ echo "$ready" | python3 -c 'import json,sys; body=json.load(sys.stdin); assert b
     || die "/readyz answered but not ok: $ready"
 echo "/readyz: $ready"
 podman healthcheck run "$name" >/dev/null 2>&1 || die "the image's HEALTHCHECK fails while /readyz answers"
-podman logs "$name" 2>&1 | head -n1 | python3 -c 'import json,sys; json.loads(sys.stdin.readline())' \
-    || die "the image's logs are not JSON lines (LECTERN_LOG_FORMAT=json)"
+# Every line lectern wrote (on standard error) must be a JSON object.
+podman logs "$name" >"$WORK/serve.log" 2>&1 || die "podman logs failed"
+python3 - "$WORK/serve.log" <<'PY' || die "the image's logs are not JSON lines (LECTERN_LOG_FORMAT=json); see $WORK/serve.log"
+import json, sys
+# podman's own complaints (logrus lines: time="..." level=...) share the stream; they are not lectern's.
+lines = [line for line in open(sys.argv[1]) if line.strip() and not line.startswith('time="')]
+assert lines, "no log line"
+for line in lines:
+    try:
+        assert isinstance(json.loads(line), dict)
+    except Exception:
+        sys.exit(f"not a JSON object: {line!r}")
+PY
 
 podman stop --time 30 "$name" >/dev/null
 status="$(podman inspect --format '{{.State.ExitCode}}' "$name")"
 [ "$status" -eq 0 ] || die "serve exited with $status after SIGTERM (expected a clean 0)"
+
+say "lectern worker (in the image) starts, serves its metrics, and stops cleanly"
+metrics_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+podman run -d --name "$name-worker" --network host --health-cmd none -e DATABASE_URL="$test_url" \
+    -e LECTERN_MIGRATE_ON_START=false -e LECTERN_METRICS_LISTEN="127.0.0.1:$metrics_port" "$IMAGE" worker >/dev/null \
+    || die "podman run worker failed"
+metrics=""
+for _ in $(seq 1 60); do
+    if metrics="$(curl -fsS "http://127.0.0.1:$metrics_port/metrics" 2>/dev/null)"; then break; fi
+    metrics=""
+    sleep 1
+done
+if [ -z "$metrics" ]; then
+    podman logs "$name-worker" >&2 || true
+    die "the worker in the image did not serve /metrics on LECTERN_METRICS_LISTEN within 60 s (its log is above)"
+fi
+grep -q '^# TYPE lectern_jobs_finished counter' <<<"$metrics" || die "the worker's /metrics lacks lectern_jobs_finished"
+podman stop --time 30 "$name-worker" >/dev/null
+status="$(podman inspect --format '{{.State.ExitCode}}' "$name-worker")"
+[ "$status" -eq 0 ] || die "worker exited with $status after SIGTERM (expected a clean 0)"
+podman rm -f "$name-worker" >/dev/null
 
 size="$(podman image inspect --format '{{.Size}}' "$IMAGE")"
 echo "image $IMAGE: $((size / 1024 / 1024)) MiB (binary $(($(stat -c %s "$context/lectern") / 1024 / 1024)) MiB)"

@@ -45,6 +45,17 @@ read -r passed failed ignored < <(awk '/^test result:/ {
     }
 } END { print p + 0, f + 0, g + 0 }' "$log")
 rm -f "$log"
+
+# ---- infra/ (issue 19): Terraform, checkov, Prometheus rules, Grafana panels, the container ----
+# Runs after the Rust tests because the Grafana and container checks run the lectern binary
+# that `cargo test` built (target/debug/lectern); neither compiles Lectern again.
+if [ "$status" -eq 0 ]; then
+    say "checking infra/ (scripts/test-infra.sh, then scripts/test-container.sh)"
+    bash scripts/test-infra.sh
+    bash scripts/test-container.sh
+fi
+# ---- end of infra/ ----
+
 echo
 echo "${passed} passed, ${failed} failed, ${ignored} skipped"
 if [ "$status" -ne 0 ]; then

@@ -194,6 +194,10 @@ pub struct WorkerArgs {
     /// Jobs to run at once in this process.
     #[arg(long, env = "LECTERN_WORKERS", default_value_t = 1)]
     pub workers: usize,
+    /// Address to serve this process's `/metrics` (job outcomes, encode speed, webhook sends,
+    /// invalidations) and `/healthz` on, for Prometheus; unset, no listener.
+    #[arg(long, env = "LECTERN_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]

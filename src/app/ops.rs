@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::metrics::KindLabels;
+use crate::metrics::{KindLabels, Metrics};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -124,6 +124,20 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
 }
 
+/// The listener of a `lectern worker` (`LECTERN_METRICS_LISTEN`): liveness and the metrics this
+/// process counts. Not the queue gauges: `serve` reads those from the database at scrape time,
+/// and a second source of the same gauge would add up on a dashboard.
+pub fn worker_router(metrics: Arc<Metrics>) -> axum::Router {
+    axum::Router::new()
+        .route("/healthz", axum::routing::get(healthz))
+        .route("/metrics", axum::routing::get(worker_metrics))
+        .with_state(metrics)
+}
+
+async fn worker_metrics(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], metrics.render())
+}
+
 /// This API's OpenAPI 3.1 document, generated from the code.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = OK, description = "OpenAPI 3.1 document", content_type = "application/json")))]
@@ -133,3 +147,35 @@ async fn openapi_json(Extension(document): Extension<Arc<OpenApiJson>>) -> impl 
 
 /// The serialised OpenAPI document, made once at start-up.
 pub struct OpenApiJson(pub String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::JobLabels;
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_worker_listener_serves_the_counters_of_its_process() {
+        let metrics = Arc::new(Metrics::new());
+        let labels = JobLabels { kind: "media.probe".to_owned(), outcome: "succeeded" };
+        metrics.jobs_finished.get_or_create(&labels).inc();
+
+        let response = worker_router(metrics.clone())
+            .oneshot(Request::get("/metrics").body(Body::empty()).expect("request"))
+            .await
+            .expect("answer");
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = response.into_body().collect().await.expect("body").to_bytes();
+        let text = String::from_utf8(body.to_vec()).expect("utf-8");
+        assert!(text.contains(r#"lectern_jobs_finished_total{kind="media.probe",outcome="succeeded"} 1"#), "{text}");
+
+        let response = worker_router(metrics)
+            .oneshot(Request::get("/healthz").body(Body::empty()).expect("request"))
+            .await
+            .expect("answer");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+}

@@ -158,10 +158,26 @@ async fn worker(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
         },
     )
     .await?;
+    // Bound before the workers start, so a taken port stops the process before it claims a job.
+    let metrics_server = match args.metrics_listen {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address} (LECTERN_METRICS_LISTEN)"))?;
+            tracing::info!(%address, "serving this worker's metrics");
+            let router = crate::app::ops::worker_router(services.metrics.clone());
+            Some(tokio::spawn(async move { axum::serve(listener, router).await }))
+        }
+        None => None,
+    };
     let workers = crate::app::start_workers(&services, &settings, worker_settings);
     crate::app::shutdown_signal().await;
     tracing::info!("shutdown requested; finishing running jobs");
     workers.shutdown().await;
+    // Scraped until the last job has been counted; nothing in flight is lost by stopping it now.
+    if let Some(server) = metrics_server {
+        server.abort();
+    }
     Ok(())
 }
 

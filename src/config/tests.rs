@@ -403,3 +403,17 @@ mod transcoder_settings {
         Flags::command().debug_assert();
     }
 }
+
+#[test]
+fn a_worker_serves_metrics_only_where_told_and_refuses_an_address_it_cannot_parse() {
+    let cli = Cli::try_parse_from(["lectern", "worker"]).expect("flags parse");
+    let Command::Worker(args) = cli.command else { panic!("worker expected") };
+    assert_eq!(args.metrics_listen, None, "no listener by default");
+
+    let cli = Cli::try_parse_from(["lectern", "worker", "--metrics-listen", "0.0.0.0:9090"]).expect("flags parse");
+    let Command::Worker(args) = cli.command else { panic!("worker expected") };
+    assert_eq!(args.metrics_listen, Some("0.0.0.0:9090".parse().expect("address")));
+
+    let error = Cli::try_parse_from(["lectern", "worker", "--metrics-listen", "localhost"]).expect_err("refused");
+    assert!(error.to_string().contains("--metrics-listen"), "{error}");
+}

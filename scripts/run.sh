@@ -10,6 +10,10 @@ ensure_build_packages
 ensure_rust
 ensure_postgres
 
+# The web console is built first: release builds embed web/dist. Cached when unchanged.
+ensure_node
+bash scripts/build-ui.sh
+
 profile="${LECTERN_PROFILE:-dev}"
 say "building lectern (profile $profile)"
 cargo build --profile "$profile" --bin lectern

@@ -229,6 +229,12 @@ try {
   say({ done: true, closed_at_seconds: closedAt, resume_ms: resume.resume_ms, current_seconds: resume.current });
 } catch (error) {
   say({ error: error.message ?? String(error) });
+  // What the page looked like when it failed, for the person reading the test's output.
+  for (const open of context.pages()) {
+    const buttons = await open.getByRole('button').evaluateAll((all) => all.map((b) => b.textContent)).catch(() => []);
+    say({ page_at_failure: open.url(), buttons });
+    await open.screenshot({ path: path.join(config.screenshots, 'failure.png'), fullPage: true }).catch(() => {});
+  }
   await close();
   process.exit(1);
 }

@@ -44,13 +44,14 @@ export function lessonPath(courseId: string, lessonId: string, positionMs?: numb
   return `/learn/${courseId}/${lessonId}${positionMs ? `?t=${Math.floor(positionMs / 1000)}` : ''}`;
 }
 
-export function Outline({ outline, currentLesson }: { outline: LearnerOutline; currentLesson?: string }) {
+export function Outline({ outline, currentLesson, level = 2 }: { outline: LearnerOutline; currentLesson?: string; level?: 2 | 3 }) {
   const { t } = useI18n();
+  const Heading = level === 2 ? 'h2' : 'h3';
   return (
     <nav aria-label={t('course.outline')} className="outline">
       {outline.sections.map((section) => (
         <section key={section.section_id}>
-          <h3>{section.title}</h3>
+          <Heading>{section.title}</Heading>
           <ol>
             {section.lessons.map((lesson) => (
               <OutlineLesson key={lesson.lesson_id} courseId={outline.course.course_id} lesson={lesson} current={lesson.lesson_id === currentLesson} />
@@ -136,7 +137,7 @@ export function CoursePage({ courseId }: { courseId: string }) {
       )}
       <ErrorMessage error={joinError instanceof ApiError ? joinError : joinError} />
       <h2>{t('course.outline')}</h2>
-      <Outline outline={data} />
+      <Outline outline={data} level={3} />
     </section>
   );
 }

@@ -8,8 +8,8 @@ import type { LearnerOutline, PlaybackSession } from '../types';
 import { ErrorMessage, Link } from '../ui';
 import { Outline, useLoad } from './Learner';
 
-interface LessonSession {
-  session: PlaybackSession;
+// The playback session's fields, flattened, and the lesson's reporting credentials.
+interface LessonSession extends PlaybackSession {
   lesson_id: string;
   progress_url: string;
   progress_token: string;
@@ -58,7 +58,7 @@ function VideoLesson({ lessonId, onReported }: { lessonId: string; onReported: (
       const session = await api<LessonSession>('POST', `v1/lessons/${lessonId}/playback`, {});
       const element = video.current;
       if (cancelled || !element) return;
-      if (session.session.poster_url) element.poster = session.session.poster_url;
+      if (session.poster_url) element.poster = session.poster_url;
       // `?t=` (seconds) overrides where the server says the learner left off.
       const start = query('t') !== null ? Number(query('t')) * 1000 : session.resume_position_ms;
       setResumeAt(start > 0 ? start : null);
@@ -70,7 +70,7 @@ function VideoLesson({ lessonId, onReported }: { lessonId: string; onReported: (
         },
         { once: true },
       );
-      cleanup.push(await attachHls(element, session.session.hls_url));
+      cleanup.push(await attachHls(element, session.hls_url));
       cleanup.push(reportProgress(element, session.progress_url, session.progress_token, () => reported.current()));
     })().catch((caught) => !cancelled && setError(caught));
     return () => {

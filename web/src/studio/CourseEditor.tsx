@@ -66,26 +66,22 @@ export default function CourseEditor({ courseId }: { courseId: string }) {
           <li key={section.section_id} className="card">
             <div className="row">
               <h2>{section.title}</h2>
-              <button type="button" className="secondary" disabled={sectionIndex === 0} onClick={() => moveSection(sectionIndex, -1)}>
+              <button type="button" aria-label={`${t('editor.up')}: ${section.title}`} className="secondary" disabled={sectionIndex === 0} onClick={() => moveSection(sectionIndex, -1)}>
                 {t('editor.up')}
-                <span className="visually-hidden">: {section.title}</span>
               </button>
-              <button type="button" className="secondary" disabled={sectionIndex === data.sections.length - 1} onClick={() => moveSection(sectionIndex, 1)}>
+              <button type="button" aria-label={`${t('editor.down')}: ${section.title}`} className="secondary" disabled={sectionIndex === data.sections.length - 1} onClick={() => moveSection(sectionIndex, 1)}>
                 {t('editor.down')}
-                <span className="visually-hidden">: {section.title}</span>
               </button>
             </div>
             <ol className="editor-lessons">
               {section.lessons.map((lesson, index) => (
                 <li key={lesson.lesson_id} className="row" data-testid="editor-lesson">
                   <span>{lesson.title}</span>
-                  <button type="button" className="secondary" disabled={index === 0} onClick={() => moveLesson(sectionIndex, index, -1)}>
+                  <button type="button" aria-label={`${t('editor.up')}: ${lesson.title}`} className="secondary" disabled={index === 0} onClick={() => moveLesson(sectionIndex, index, -1)}>
                     {t('editor.up')}
-                    <span className="visually-hidden">: {lesson.title}</span>
                   </button>
-                  <button type="button" className="secondary" disabled={index === section.lessons.length - 1} onClick={() => moveLesson(sectionIndex, index, 1)}>
+                  <button type="button" aria-label={`${t('editor.down')}: ${lesson.title}`} className="secondary" disabled={index === section.lessons.length - 1} onClick={() => moveLesson(sectionIndex, index, 1)}>
                     {t('editor.down')}
-                    <span className="visually-hidden">: {lesson.title}</span>
                   </button>
                 </li>
               ))}

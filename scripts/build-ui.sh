@@ -28,5 +28,5 @@ if [ "${1:-}" != "--force" ] && [ -f dist/index.html ] && [ "$(cat dist/.source-
     exit 0
 fi
 say "building the web console (tsc + vite build in web/)"
-npm run --silent build >/dev/null || { npm run build; die "the web console did not build"; }
+npm run --silent build >/dev/null 2>&1 || { npm run build; die "the web console did not build"; }
 echo "$inputs_hash" > dist/.source-hash

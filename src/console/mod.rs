@@ -57,7 +57,7 @@ pub fn is_built() -> bool {
 
 async fn index(State(console): State<Console>) -> Response {
     let Some(file) = Built::get("index.html") else {
-        return not_built();
+        return not_built(&console.base_path);
     };
     let html = String::from_utf8_lossy(&file.data);
     let base = format!("<head>\n    <base href=\"{}\" />", html_escape(&console.base_path));
@@ -98,14 +98,17 @@ async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
     response
 }
 
-fn not_built() -> Response {
-    let page = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Lectern</title></head>\
+fn not_built(base_path: &str) -> Response {
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Lectern</title></head>\
         <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;line-height:1.5\">\
         <h1>Lectern is running; its web console is not built</h1>\
         <p>This binary was compiled without the console's files (<code>web/dist</code>). Build them with \
         <code>scripts/build-ui.sh</code> (Node 20.19 or newer: <code>npm ci</code> and <code>vite build</code> in \
         <code>web/</code>), then rebuild or restart <code>lectern</code>. <code>scripts/run.sh</code> does both.</p>\
-        <p>The API answers meanwhile: <a href=\"openapi.json\">openapi.json</a>.</p></body></html>";
+        <p>The API answers meanwhile: <a href=\"{}openapi.json\">openapi.json</a>.</p></body></html>",
+        html_escape(base_path)
+    );
     (
         StatusCode::SERVICE_UNAVAILABLE,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],

@@ -13,6 +13,8 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use lectern::net::AddressPolicy;
+use lectern::webhooks::WebhookSettings;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -50,8 +52,24 @@ async fn instructor_and_learner_flows_work_in_chromium(pool: PgPool) {
     // Fast start on, as by default: the asset plays from its preview package while the ladder
     // is made.
     let ingest = lectern::media::IngestSettings { fast_start: true, ..test_ingest_settings() };
-    let app =
-        spawn_app_with(pool.clone(), TestOptions { workers: 2, ingest: Some(ingest), ..TestOptions::default() }).await;
+    // The webhook receiver is console.mjs's, on 127.0.0.1 over plain http; a short retry window
+    // turns its refusals into `failed` deliveries within the test.
+    let webhooks = WebhookSettings {
+        fetch: WebhookSettings::fetch_settings(
+            AddressPolicy::parse(&["127.0.0.1"]).expect("valid allow-list"),
+            Duration::from_secs(5),
+        ),
+        allow_http: true,
+        retry_base_delay: Duration::from_millis(200),
+        retry_max_delay: Duration::from_secs(1),
+        retry_window: Duration::from_secs(3),
+        ..WebhookSettings::default()
+    };
+    let app = spawn_app_with(
+        pool.clone(),
+        TestOptions { workers: 2, ingest: Some(ingest), webhooks: Some(webhooks), ..TestOptions::default() },
+    )
+    .await;
 
     let work = tempfile::tempdir().expect("temp dir");
     let clip = make_clip(work.path());
@@ -108,7 +126,18 @@ async fn instructor_and_learner_flows_work_in_chromium(pool: PgPool) {
     );
     // Every page passed axe.
     let checked: Vec<&str> = steps.iter().filter(|s| s["step"] == "axe").filter_map(|s| s["page"].as_str()).collect();
-    for page in ["setup", "library", "course-editor", "sign-in", "catalogue", "course", "player", "my-learning"] {
+    for page in [
+        "setup",
+        "library",
+        "course-editor",
+        "api-keys",
+        "webhooks",
+        "sign-in",
+        "catalogue",
+        "course",
+        "player",
+        "my-learning",
+    ] {
         assert!(checked.contains(&page), "axe did not check {page}: {checked:?}");
     }
 
@@ -128,7 +157,14 @@ async fn instructor_and_learner_flows_work_in_chromium(pool: PgPool) {
         .await
         .expect("the course");
     assert_eq!(published, "published");
-    for name in ["setup", "library-preview", "course-editor", "catalogue", "player", "my-learning-ru"] {
+    let keys: Vec<(String, bool)> = sqlx::query_as(
+        "select name, revoked_at is not null from api_key join account using (account_id) where email = 'head@example.com'",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("api keys");
+    assert_eq!(keys, vec![("course site".to_owned(), true)], "the key made and revoked in the console");
+    for name in ["setup", "api-keys", "library-preview", "course-editor", "catalogue", "player", "my-learning-ru"] {
         for width in ["desktop", "phone"] {
             assert!(screenshots.join(format!("{name}-{width}.png")).exists(), "no screenshot {name}-{width}");
         }

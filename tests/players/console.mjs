@@ -15,6 +15,7 @@
 // {"error": …} on the first failure.
 
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +59,20 @@ async function look(page, name) {
   await photograph(page, name);
 }
 
+// A webhook receiver that refuses (503) until told otherwise, so deliveries fail first and the
+// console's "Send again" has something to do.
+let receiverAccepts = false;
+const received = [];
+const receiver = createServer((request, response) => {
+  request.resume();
+  request.on('end', () => {
+    received.push({ accepted: receiverAccepts, event: request.headers['webhook-id'] ?? null });
+    response.writeHead(receiverAccepts ? 200 : 503).end();
+  });
+});
+await new Promise((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+const receiverUrl = `http://127.0.0.1:${receiver.address().port}/hooks/lectern`;
+
 const { context, close } = await launchChromium();
 try {
   const page = await context.newPage();
@@ -76,6 +91,18 @@ try {
   await page.waitForURL(/\/studio$/);
   await page.getByRole('heading', { name: 'Media library' }).waitFor();
   say({ step: 'setup', ok: true });
+
+  // --- A webhook, before anything happens, so the upload's events are delivered to it -------
+  await page.getByRole('link', { name: 'Webhooks' }).click();
+  await page.getByRole('heading', { name: 'Webhooks', level: 1 }).waitFor();
+  await page.getByLabel('Receiver URL').fill(receiverUrl);
+  await page.getByLabel('Events (empty: all)').fill('asset.uploaded, asset.ready');
+  await page.getByRole('button', { name: 'Add webhook' }).click();
+  const hookSecret = await page.getByTestId('webhook-secret').inputValue();
+  if (!hookSecret.startsWith('whsec_')) throw new Error(`the webhook's secret is ${hookSecret}`);
+  await page.getByTestId('webhook').filter({ hasText: 'No delivery yet.' }).waitFor();
+  await page.getByRole('link', { name: 'Media library' }).click();
+  await page.getByRole('heading', { name: 'Media library' }).waitFor();
 
   // --- Upload a video: the progress bar moves, the asset becomes playable, the preview plays -
   const seen = new Set();
@@ -165,6 +192,36 @@ try {
   await page.getByRole('button', { name: 'Publish' }).click();
   await page.getByText('Published — learners can find it in the catalogue.').first().waitFor();
   say({ step: 'course-published', video: videoTitle });
+
+  // --- An API key: created with its scopes, shown once, listed, revoked --------------------
+  await page.getByRole('link', { name: 'API keys' }).click();
+  await page.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
+  await page.getByLabel('Name').fill('course site');
+  await page.getByLabel('courses:read').check();
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const secret = await page.getByTestId('api-key-secret').inputValue();
+  if (!secret.startsWith('lk_')) throw new Error(`the new key's secret is ${secret}`);
+  await page.getByTestId('api-key').filter({ hasText: 'course site' }).waitFor();
+  await look(page, 'api-keys');
+  page.once('dialog', (dialog) => dialog.accept());
+  await page.getByRole('button', { name: 'Revoke: course site' }).click();
+  await page.getByTestId('api-key').filter({ hasText: 'Revoked' }).waitFor();
+  say({ step: 'api-key', prefix: secret.slice(0, 8) });
+
+  // --- The webhook's deliveries failed (the receiver refused); send one again -------------
+  receiverAccepts = true;
+  await page.getByRole('link', { name: 'Webhooks' }).click();
+  const failed = page.getByRole('row').filter({ hasText: 'asset.uploaded' }).filter({ hasText: 'HTTP 503' });
+  for (let i = 0; i < 60 && (await failed.count()) === 0; i += 1) {
+    await page.waitForTimeout(1000);
+    await page.reload();
+  }
+  await failed.first().waitFor();
+  await look(page, 'webhooks');
+  await page.getByRole('button', { name: 'Send again: asset.uploaded' }).first().click();
+  await page.getByRole('row').filter({ hasText: 'asset.uploaded' }).filter({ hasText: 'HTTP 200' }).first().waitFor({ timeout: 30_000 });
+  say({ step: 'webhook-retried', received });
+
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.waitForURL(/\/sign-in$/);
   await look(page, 'sign-in');
@@ -228,6 +285,7 @@ try {
   if (lang !== 'ru') throw new Error(`<html lang> is ${lang} after switching to Russian`);
   say({ done: true, closed_at_seconds: closedAt, resume_ms: resume.resume_ms, current_seconds: resume.current });
 } catch (error) {
+  receiver.close();
   say({ error: error.message ?? String(error) });
   // What the page looked like when it failed, for the person reading the test's output.
   for (const open of context.pages()) {
@@ -239,3 +297,4 @@ try {
   process.exit(1);
 }
 await close();
+receiver.close();

@@ -12,6 +12,8 @@ const LessonPlayer = lazy(() => import('./pages/LessonPlayer'));
 const Library = lazy(() => import('./studio/Library'));
 const Courses = lazy(() => import('./studio/Courses'));
 const CourseEditor = lazy(() => import('./studio/CourseEditor'));
+const ApiKeys = lazy(() => import('./studio/ApiKeys'));
+const Webhooks = lazy(() => import('./studio/Webhooks'));
 
 export function App() {
   const [lang, setLangState] = useState<Lang>(initialLang());
@@ -119,6 +121,16 @@ function Shell() {
                     {t('nav.courses')}
                   </Link>
                 </li>
+                <li>
+                  <Link to="/settings/api-keys" current={path.startsWith('/settings/api-keys')}>
+                    {t('nav.apiKeys')}
+                  </Link>
+                </li>
+                <li>
+                  <Link to="/settings/webhooks" current={path.startsWith('/settings/webhooks')}>
+                    {t('nav.webhooks')}
+                  </Link>
+                </li>
               </>
             )}
           </ul>
@@ -174,6 +186,9 @@ function Page({ path, account, setupNeeded }: { path: string; account: Account |
       return <LessonPlayer courseId={parts[1]} lessonId={parts[2]} />;
     case 'my':
       return <MyLearning />;
+    case 'settings':
+      if (!isInstructor(account)) return <Catalogue />;
+      return parts[1] === 'webhooks' ? <Webhooks /> : <ApiKeys />;
     case 'studio':
       if (!isInstructor(account)) return <Catalogue />;
       if (parts[1] === 'courses') return parts[2] ? <CourseEditor courseId={parts[2]} /> : <Courses />;

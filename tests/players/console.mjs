@@ -151,10 +151,24 @@ try {
       await route.abort('connectionreset');
       return;
     }
+    // Loopback is fast: slow the PATCHes so the Pause click lands while one is on its way.
+    if (request.method() === 'PATCH') await new Promise((resolve) => setTimeout(resolve, 400));
     await route.continue();
   });
   await page.locator('input[type=file]').setInputFiles(config.big_file);
   const bigName = path.basename(config.big_file);
+  // Pause: no request goes out while paused; Resume carries on.
+  const bigRow = page.locator('[data-testid=upload]', { hasText: bigName });
+  // Paused while the first chunk's PATCH is on its way (it is held back 400 ms).
+  await page.waitForRequest((request) => request.method() === 'PATCH' && request.url().includes('/v1/uploads/tus/'));
+  await bigRow.getByRole('button', { name: 'Pause' }).click();
+  await bigRow.getByRole('button', { name: 'Resume' }).waitFor();
+  await page.waitForTimeout(300);
+  const whilePaused = requests.length;
+  await page.waitForTimeout(1500);
+  if (requests.length !== whilePaused) throw new Error(`requests went out while paused: ${JSON.stringify(requests)}`);
+  await bigRow.getByRole('button', { name: 'Resume' }).click();
+  say({ step: 'paused-and-resumed', requests_before_resume: whilePaused });
   await page.locator('[data-testid=upload]', { hasText: bigName }).filter({ hasText: 'Uploaded' }).waitFor({ timeout: 120_000 });
   await page.unroute('**/v1/uploads/tus/**');
   say({ step: 'resumed-upload', cut, requests });

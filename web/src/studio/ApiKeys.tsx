@@ -61,7 +61,8 @@ export default function ApiKeys() {
         </div>
       )}
       <ErrorMessage error={keys.error ?? error} />
-      <table className="table">
+      <div className="table-wrap">
+<table className="table">
         <caption className="visually-hidden">{t('keys.title')}</caption>
         <thead>
           <tr>
@@ -94,6 +95,7 @@ export default function ApiKeys() {
           ))}
         </tbody>
       </table>
+</div>
       <form onSubmit={create} className="card form" aria-labelledby="new-key">
         <h2 id="new-key">{t('keys.new')}</h2>
         <label className="field">

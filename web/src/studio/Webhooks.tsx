@@ -114,7 +114,8 @@ function WebhookRow({ hook, onDeleted }: { hook: Webhook; onDeleted: () => void 
       <ErrorMessage error={deliveries.error ?? error} />
       {deliveries.data && deliveries.data.deliveries.length === 0 && <p className="meta">{t('hooks.noDeliveries')}</p>}
       {deliveries.data && deliveries.data.deliveries.length > 0 && (
-        <table className="table">
+        <div className="table-wrap">
+<table className="table">
           <caption className="visually-hidden">{t('hooks.deliveries')}</caption>
           <thead>
             <tr>
@@ -146,6 +147,7 @@ function WebhookRow({ hook, onDeleted }: { hook: Webhook; onDeleted: () => void 
             })}
           </tbody>
         </table>
+</div>
       )}
     </li>
   );

@@ -78,12 +78,17 @@ async fn instructor_and_learner_flows_work_in_chromium(pool: PgPool) {
     let big = generated_bytes(17, 12 * 1024 * 1024);
     let big_file = work.path().join("scanned-notes.mp4");
     std::fs::write(&big_file, &big).expect("write");
+    // Picked, half sent, the page reloaded, picked again: it must resume into the same asset.
+    let reloaded = generated_bytes(23, 12 * 1024 * 1024);
+    let reload_file = work.path().join("whiteboard.mp4");
+    std::fs::write(&reload_file, &reloaded).expect("write");
     let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/console-screenshots");
     let config = json!({
         "url": format!("{}/", app.address),
         "setup_token": setup_token,
         "video": clip,
         "big_file": big_file,
+        "reload_file": reload_file,
         "screenshots": screenshots,
         "admin": {"email": "head@example.com", "password": PASSWORD},
         "learner": {"email": "student@example.com", "password": PASSWORD},
@@ -152,6 +157,12 @@ async fn instructor_and_learner_flows_work_in_chromium(pool: PgPool) {
         .await
         .expect("the second asset");
     assert_eq!(big_sha.as_deref(), Some(sha256_hex(&big).as_str()), "the resumed upload is not the file sent");
+    let whiteboards: Vec<Option<String>> =
+        sqlx::query_scalar("select source_sha256 from asset where title = 'whiteboard'")
+            .fetch_all(&pool)
+            .await
+            .expect("the reloaded upload's asset");
+    assert_eq!(whiteboards, vec![Some(sha256_hex(&reloaded))], "one asset, holding the whole file");
     let published: String = sqlx::query_scalar("select status from course where title = 'Calculus I'")
         .fetch_one(&pool)
         .await

@@ -177,6 +177,30 @@ try {
     throw new Error(`the upload did not resume from its offset after the cut: ${JSON.stringify(requests)}`);
   }
 
+  // --- A page reload in the middle of an upload: the same file picked again resumes -------
+  const reloadRequests = [];
+  const trackReload = async (route) => {
+    const request = route.request();
+    reloadRequests.push({ method: request.method(), offset: request.headers()['upload-offset'] ?? null });
+    if (request.method() === 'PATCH') await new Promise((resolve) => setTimeout(resolve, 400));
+    await route.continue();
+  };
+  await page.route('**/v1/uploads/tus/**', trackReload);
+  await page.locator('input[type=file]').setInputFiles(config.reload_file);
+  await page.waitForResponse((response) => response.request().method() === 'PATCH' && response.status() === 204);
+  await page.reload();
+  await page.getByRole('heading', { name: 'Media library' }).waitFor();
+  const beforeReload = reloadRequests.length;
+  await page.route('**/v1/uploads/tus/**', trackReload);
+  await page.locator('input[type=file]').setInputFiles(config.reload_file);
+  await page.locator('[data-testid=upload]', { hasText: path.basename(config.reload_file) }).filter({ hasText: 'Uploaded' }).waitFor({ timeout: 120_000 });
+  await page.unroute('**/v1/uploads/tus/**');
+  const afterReload = reloadRequests.slice(beforeReload);
+  say({ step: 'reload-resumed', before: reloadRequests.slice(0, beforeReload), after: afterReload });
+  if (afterReload.some((r) => r.method === 'PATCH' && r.offset === '0') || !afterReload.some((r) => r.method === 'PATCH' && Number(r.offset) > 0)) {
+    throw new Error(`after the reload the upload started over instead of resuming: ${JSON.stringify(afterReload)}`);
+  }
+
   // --- Build and publish a course --------------------------------------------------------
   await page.getByRole('link', { name: 'Courses' }).click();
   await page.getByRole('heading', { name: 'Courses', level: 1 }).waitFor();

@@ -36,6 +36,9 @@ function useUppy(onChange: () => void) {
       // can be resumed from the offset the server holds.
       retryDelays: [0, 1000, 3000, 5000, 10000],
       allowedMetaFields: ['asset_id', 'name', 'type'],
+      // A finished upload is forgotten: the same file picked again is a new asset, not a
+      // "resumed" upload that is already complete.
+      removeFingerprintOnSuccess: true,
       async onBeforeRequest(request) {
         const token = await accessToken();
         if (token) request.setHeader('Authorization', `Bearer ${token}`);

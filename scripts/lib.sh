@@ -41,9 +41,33 @@ ensure_certificate_tools() {
 }
 
 # Node.js and npm drive the browser players in the playback tests.
+# ensure_node: Node.js and npm, at least 20.19 (the web console's Vite needs it). Debian 12
+# ships 18: then a newer Node comes from the npm registry's `node-linux-<arch>` package (the
+# official build) into .tools/node, put first on PATH; Debian's npm runs on it.
 ensure_node() {
-    command -v node >/dev/null && command -v npm >/dev/null && return 0
-    ensure_packages nodejs npm
+    if [ -x "$LECTERN_ROOT/.tools/node/package/bin/node" ]; then
+        export PATH="$LECTERN_ROOT/.tools/node/package/bin:$PATH"
+    fi
+    command -v node >/dev/null && command -v npm >/dev/null || ensure_packages nodejs npm
+    local version
+    version="$(node --version | sed 's/^v//')"
+    [ "$(printf '%s\n20.19.0\n' "$version" | sort -V | head -n1)" = "20.19.0" ] && return 0
+    local arch
+    case "$(uname -m)" in
+        x86_64) arch=x64 ;;
+        aarch64) arch=arm64 ;;
+        *) die "Node $version is too old (20.19 or newer is needed) and no newer build is known for $(uname -m)" ;;
+    esac
+    say "Node $version is older than 20.19: installing Node 22 (node-linux-$arch from the npm registry) into .tools/node"
+    local scratch
+    scratch="$(mktemp -d)"
+    (cd "$scratch" && npm pack --silent "node-linux-$arch@22" >/dev/null) \
+        || die "could not download node-linux-$arch from the npm registry"
+    rm -rf "$LECTERN_ROOT/.tools/node" && mkdir -p "$LECTERN_ROOT/.tools/node"
+    tar xzf "$scratch"/node-linux-*.tgz -C "$LECTERN_ROOT/.tools/node" package/bin/node package/LICENSE
+    rm -rf "$scratch"
+    export PATH="$LECTERN_ROOT/.tools/node/package/bin:$PATH"
+    node --version >/dev/null || die "the Node downloaded into .tools/node does not run"
 }
 
 ensure_rust() {

@@ -10,6 +10,11 @@ ensure_build_packages
 ensure_rust
 ensure_postgres
 
+# The web console is built first: release builds embed web/dist. Cached when unchanged. Without
+# it (no Node 20.19+), Lectern still runs and its pages say how to build the console.
+ensure_node
+bash scripts/build-ui.sh || say "the web console was not built (see above); starting without it"
+
 profile="${LECTERN_PROFILE:-dev}"
 say "building lectern (profile $profile)"
 cargo build --profile "$profile" --bin lectern

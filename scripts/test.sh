@@ -20,6 +20,11 @@ PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 bash scripts/install-players.sh
 bash scripts/install-oauth-provider.sh
 bash scripts/install-cdn-tools.sh
 bash scripts/install-tus-client.sh
+# --- Web console (issue 17) -------------------------------------------------------------
+# Built before the Rust tests: tests/api/console_browser.rs drives it in Chromium, and the
+# debug binary serves web/dist from disk. npm ci and vite build are skipped when unchanged.
+bash scripts/build-ui.sh
+# --- end of web console -------------------------------------------------------------------
 # #[sqlx::test] creates a fresh database per test through this URL's server; point it at the
 # server's maintenance database rather than at the application's.
 export DATABASE_URL="${DATABASE_URL%/*}/postgres"

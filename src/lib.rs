@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cdn;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod delivery;
 pub mod engine;

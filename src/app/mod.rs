@@ -123,7 +123,22 @@ impl Application {
         if settings.migrate_on_start {
             crate::db::migrate(&pool).await?;
         }
-        Box::pin(Self::build_with_pool(settings, pool)).await
+        let public_url = settings.http.public_url.clone();
+        let application = Box::pin(Self::build_with_pool(settings, pool)).await?;
+        // First run: no administrator yet, so the console's first page needs this token.
+        match crate::auth::setup::prepare(&application.state.pool).await {
+            Ok(Some(token)) => {
+                let url = public_url.join(&format!("setup?token={token}")).unwrap_or(public_url);
+                tracing::warn!(
+                    setup_token = %token,
+                    %url,
+                    "no administrator yet: open {url} to create one (or run `lectern users create-admin`)"
+                );
+            }
+            Ok(None) => {}
+            Err(error) => tracing::error!(error = %crate::error_chain(&error), "cannot prepare the setup token"),
+        }
+        Ok(application)
     }
 
     /// Like [`Application::build`] with a pool already made (tests get one per test from

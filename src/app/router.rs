@@ -173,7 +173,8 @@ pub fn router(state: &AppState, local_store: Option<Arc<crate::storage::LocalSto
         .merge(crate::media::tus::routes())
         .with_state(state.clone())
         .merge(crate::delivery::origin::routes(state.clone()))
-        .merge(crate::playback::routes::play_routes(state.clone()));
+        .merge(crate::playback::routes::play_routes(state.clone()))
+        .merge(crate::console::routes(&state.http.public_url));
     if let Some(store) = local_store {
         router = router.merge(crate::delivery::storage::routes(store));
     }

@@ -19,6 +19,7 @@ pub mod rate_limit;
 mod routes;
 pub mod sessions;
 mod settings;
+pub mod setup;
 pub mod tokens;
 
 use url::Url;
@@ -36,7 +37,7 @@ use crate::keys::Keys;
 
 /// Identity's routes: sign-in and sessions, API keys, external sign-in.
 pub fn router() -> utoipa_axum::router::OpenApiRouter<crate::app::AppState> {
-    routes::router().merge(key_routes::router()).merge(oauth::router())
+    routes::router().merge(key_routes::router()).merge(oauth::router()).merge(setup::router())
 }
 
 /// The identity subsystem's state, shared by every request through `AppState`.

@@ -20,6 +20,8 @@ mod cdn_invalidation_jobs;
 mod cdn_origin;
 mod certificates;
 mod cli;
+mod console;
+mod console_browser;
 mod engine_cli;
 mod http_ops;
 mod job_queue;

@@ -119,6 +119,7 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
         uploads: args.uploads.resolve()?,
         webhooks: args.webhooks.resolve()?,
         training: args.training.resolve()?,
+        payments: args.payments.resolve()?,
         workers: args.jobs.resolve(args.workers, args.common.shutdown_timeout)?,
         migrate_on_start: args.migrate_on_start,
         shutdown_timeout: args.common.shutdown_timeout,
@@ -140,6 +141,7 @@ async fn worker(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
         ingest: Arc::new(args.ingest.resolve()?),
         webhooks: Arc::new(args.webhooks.resolve()?),
         training: Arc::new(args.training.resolve()?),
+        payments: Arc::new(args.payments.resolve()?),
     };
     let transcoder = args.transcoder.resolve(&args.storage)?;
     let (keys, _) = crate::keys::load_or_generate(&args.keys.resolve(&args.common))?;

@@ -1,5 +1,6 @@
-//! Payment arguments: the Stripe account, its webhook secrets, and the access policy of refunds
-//! and past-due subscriptions. Payments are off unless `LECTERN_STRIPE_SECRET_KEY` is set.
+//! Payment arguments: the Stripe account and its webhook secrets, the YooKassa shop, and the
+//! access policy of refunds and past-due subscriptions. Payments are off unless a provider is
+//! configured (free prices and 100 % coupons work without one).
 
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use clap::Args;
 use secrecy::SecretString;
 
 use super::{ConfigError, parse_duration, secret_value};
-use crate::payments::{PaymentSettings, StripeSettings};
+use crate::payments::{PaymentSettings, ReceiptSettings, StripeSettings, YOOKASSA_NETWORKS, YooKassaSettings};
 
 /// Payments (Stripe) and what refunds and subscriptions do to access.
 #[derive(Debug, Args)]
@@ -26,7 +27,7 @@ pub struct PaymentArgs {
     /// Stripe's API base URL (a local stand-in in tests).
     #[arg(long, env = "LECTERN_STRIPE_API_BASE", default_value = "https://api.stripe.com")]
     pub stripe_api_base: String,
-    /// How long one call to Stripe may take.
+    /// How long one call to Stripe or YooKassa may take.
     #[arg(long, env = "LECTERN_STRIPE_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
     pub stripe_timeout: Duration,
     /// Whether a partial refund revokes the order's access (a full refund always does).
@@ -35,6 +36,31 @@ pub struct PaymentArgs {
     /// How long a past-due subscription keeps access while the provider retries the payment.
     #[arg(long, env = "LECTERN_PAYMENTS_PAST_DUE_GRACE", default_value = "3d", value_parser = parse_duration)]
     pub past_due_grace: Duration,
+    /// YooKassa's shop id (`shopId`). Set with `LECTERN_YOOKASSA_SECRET_KEY` to take payments in
+    /// roubles through YooKassa.
+    #[arg(long, env = "LECTERN_YOOKASSA_SHOP_ID")]
+    pub yookassa_shop_id: Option<String>,
+    /// YooKassa's secret key; also `LECTERN_YOOKASSA_SECRET_KEY_FILE`.
+    #[arg(long, env = "LECTERN_YOOKASSA_SECRET_KEY", hide_env_values = true)]
+    pub yookassa_secret_key: Option<String>,
+    /// YooKassa's API base URL (a local stand-in in tests).
+    #[arg(long, env = "LECTERN_YOOKASSA_API_BASE", default_value = "https://api.yookassa.ru")]
+    pub yookassa_api_base: String,
+    /// Networks YooKassa notifications are accepted from, comma-separated CIDR blocks. Default:
+    /// the ranges YooKassa documents. The client address is read from `X-Forwarded-For` only
+    /// behind `LECTERN_TRUSTED_PROXIES`.
+    #[arg(long, env = "LECTERN_YOOKASSA_NOTIFICATION_NETWORKS", value_delimiter = ',')]
+    pub yookassa_notification_networks: Vec<String>,
+    /// Send a 54-FZ receipt with every YooKassa payment, with this VAT code (1–6; 1 = no VAT).
+    /// Unset: no receipt (the shop fiscalises otherwise).
+    #[arg(long, env = "LECTERN_YOOKASSA_RECEIPT_VAT_CODE")]
+    pub yookassa_receipt_vat_code: Option<u8>,
+    /// The receipt item's `payment_subject`.
+    #[arg(long, env = "LECTERN_YOOKASSA_RECEIPT_PAYMENT_SUBJECT", default_value = "service")]
+    pub yookassa_receipt_payment_subject: String,
+    /// The receipt item's `payment_mode`.
+    #[arg(long, env = "LECTERN_YOOKASSA_RECEIPT_PAYMENT_MODE", default_value = "full_payment")]
+    pub yookassa_receipt_payment_mode: String,
     /// How often workers end entitlements past their end date.
     #[arg(long, env = "LECTERN_PAYMENTS_SWEEP_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub payments_sweep_interval: Duration,
@@ -96,11 +122,65 @@ impl PaymentArgs {
         if self.payments_sweep_interval < Duration::from_secs(1) {
             return Err(ConfigError::new("LECTERN_PAYMENTS_SWEEP_INTERVAL", "must be at least 1s"));
         }
+        let yookassa = self.resolve_yookassa()?;
         Ok(PaymentSettings {
             stripe,
+            yookassa,
             partial_refund_revokes: self.partial_refund_revokes,
             past_due_grace: self.past_due_grace,
             sweep_interval: self.payments_sweep_interval,
         })
+    }
+}
+
+impl PaymentArgs {
+    fn resolve_yookassa(&self) -> Result<Option<YooKassaSettings>, ConfigError> {
+        let secret = secret_value("LECTERN_YOOKASSA_SECRET_KEY", self.yookassa_secret_key.as_deref())?;
+        let shop_id = self.yookassa_shop_id.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let (shop_id, secret) = match (shop_id, secret) {
+            (None, None) => return Ok(None),
+            (Some(shop_id), Some(secret)) => (shop_id.to_owned(), secret),
+            (None, Some(_)) => {
+                return Err(ConfigError::new("LECTERN_YOOKASSA_SHOP_ID", "is required with the secret key"));
+            }
+            (Some(_), None) => {
+                return Err(ConfigError::new("LECTERN_YOOKASSA_SECRET_KEY", "is required with the shop id"));
+            }
+        };
+        let networks: Vec<&str> = if self.yookassa_notification_networks.iter().all(|n| n.trim().is_empty()) {
+            YOOKASSA_NETWORKS.to_vec()
+        } else {
+            self.yookassa_notification_networks.iter().map(|n| n.trim()).filter(|n| !n.is_empty()).collect()
+        };
+        let allowed_networks = networks
+            .iter()
+            .map(|raw| {
+                raw.parse::<ipnet::IpNet>()
+                    .or_else(|_| raw.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        ConfigError::new(
+                            "LECTERN_YOOKASSA_NOTIFICATION_NETWORKS",
+                            format!("{raw:?} is not a CIDR block"),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let receipt = match self.yookassa_receipt_vat_code {
+            None => None,
+            Some(vat_code @ 1..=6) => Some(ReceiptSettings {
+                vat_code,
+                payment_subject: self.yookassa_receipt_payment_subject.trim().to_owned(),
+                payment_mode: self.yookassa_receipt_payment_mode.trim().to_owned(),
+            }),
+            Some(_) => return Err(ConfigError::new("LECTERN_YOOKASSA_RECEIPT_VAT_CODE", "must be 1–6")),
+        };
+        Ok(Some(YooKassaSettings {
+            shop_id,
+            secret_key: SecretString::from(secret),
+            api_base: super::parse_base_url("LECTERN_YOOKASSA_API_BASE", &self.yookassa_api_base)?,
+            allowed_networks,
+            timeout: self.stripe_timeout,
+            receipt,
+        }))
     }
 }

@@ -8,7 +8,7 @@ use crate::training::TrainingError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PaymentError {
-    #[error("payments are not configured on this server (set LECTERN_STRIPE_SECRET_KEY)")]
+    #[error("this payment provider is not configured on this server (see LECTERN_STRIPE_* and LECTERN_YOOKASSA_*)")]
     Disabled,
     #[error("no such product")]
     ProductNotFound,
@@ -32,6 +32,8 @@ pub enum PaymentError {
     InvalidSignature(&'static str),
     #[error("the webhook body is not a provider event: {0}")]
     InvalidEvent(String),
+    #[error("notifications are not accepted from this address")]
+    ForbiddenSource,
     #[error("the payment provider failed: {0}")]
     Provider(String),
     #[error(transparent)]
@@ -58,6 +60,7 @@ impl PaymentError {
             Self::InvalidSignature(_) => "invalid_signature",
             Self::InvalidEvent(_) => "invalid_event",
             Self::Provider(_) => "payment_provider_error",
+            Self::ForbiddenSource => "forbidden_source",
             Self::Auth(auth) => auth.error_code(),
             Self::Training(training) => training.error_code(),
             Self::Database(_) => "internal_error",
@@ -88,6 +91,7 @@ impl HttpError for PaymentError {
             Self::InvalidSignature(_) => StatusCode::BAD_REQUEST,
             Self::InvalidEvent(_) => StatusCode::BAD_REQUEST,
             Self::Provider(_) => StatusCode::BAD_GATEWAY,
+            Self::ForbiddenSource => StatusCode::FORBIDDEN,
             Self::Auth(_) | Self::Training(_) | Self::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

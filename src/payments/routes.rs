@@ -19,7 +19,7 @@ use super::stripe::signature;
 use super::stripe::webhook::{self, Intake};
 use crate::app::AppState;
 use crate::auth::api_keys::Scope;
-use crate::auth::{Authenticated, Principal};
+use crate::auth::{Authenticated, ClientInfo, Principal};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::Json;
 use crate::ids::{AccountId, CourseId, OrderId, ProductId};
@@ -33,6 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(checkout))
         .routes(routes!(get_order))
         .routes(routes!(stripe_webhook))
+        .routes(routes!(yookassa_notification))
         .routes(routes!(access))
 }
 
@@ -252,6 +253,9 @@ pub struct CheckoutRequest {
     /// Where the provider sends the buyer after paying; the page then asks `GET /v1/orders/{id}`.
     pub success_url: Option<String>,
     pub cancel_url: Option<String>,
+    /// `stripe` or `yookassa`; absent: YooKassa for prices in roubles when it is configured,
+    /// else Stripe, else YooKassa.
+    pub provider: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -314,9 +318,24 @@ async fn checkout(
         let order = orders::get(&state.pool, order.order_id).await?.ok_or(PaymentError::OrderNotFound)?;
         return Ok((StatusCode::CREATED, axum::Json(CheckoutResponse { order, checkout_url: None })));
     }
-    let stripe = state.payments.stripe()?;
+    let payments = &state.payments;
+    let provider = match request.provider.as_deref() {
+        Some(provider @ ("stripe" | "yookassa")) => provider,
+        Some(_) => return Err(invalid("provider must be stripe or yookassa").into()),
+        None if sale.price.currency == "rub" && payments.yookassa.is_some() => "yookassa",
+        None if payments.stripe.is_some() => "stripe",
+        None => "yookassa",
+    };
+    // An unconfigured provider is named before any field is judged.
+    if provider == "stripe" {
+        payments.stripe()?;
+    } else {
+        payments.yookassa()?;
+    }
+    if provider == "yookassa" && sale.price.recurring_interval.is_some() {
+        return Err(invalid("subscriptions are sold through Stripe; YooKassa takes one-time prices").into());
+    }
     let success_url = redirect_url("success_url", request.success_url.as_deref())?;
-    let cancel_url = redirect_url("cancel_url", request.cancel_url.as_deref())?;
     let order = orders::create(
         &mut tx,
         user.account_id,
@@ -324,16 +343,30 @@ async fn checkout(
         coupon_id,
         amount,
         &sale.price.currency,
-        "stripe",
+        provider,
     )
     .await?;
-    // Committed before calling Stripe, so the webhook always finds the order; a failed call
-    // leaves a `created` order that the buyer may retry (same idempotency key) or abandon.
-    tx.commit().await.map_err(PaymentError::from)?;
-    let session = stripe.create_checkout_session(&order, &sale, &success_url, &cancel_url).await?;
-    orders::mark_pending(&state.pool, order.order_id, &session.id).await?;
+    // Committed before calling the provider, so its notification always finds the order; a
+    // failed call leaves a `created` order that the buyer may retry (same idempotency key) or
+    // abandon.
+    let checkout_url = if provider == "stripe" {
+        let stripe = payments.stripe()?;
+        let cancel_url = redirect_url("cancel_url", request.cancel_url.as_deref())?;
+        tx.commit().await.map_err(PaymentError::from)?;
+        let session = stripe.create_checkout_session(&order, &sale, &success_url, &cancel_url).await?;
+        orders::mark_pending(&state.pool, order.order_id, &session.id).await?;
+        session.url
+    } else {
+        let yookassa = payments.yookassa()?;
+        let account = crate::auth::accounts::find(&state.pool, user.account_id).await.map_err(PaymentError::from)?;
+        let email = account.map(|account| account.email).ok_or(PaymentError::AccountNotFound)?;
+        tx.commit().await.map_err(PaymentError::from)?;
+        let payment = yookassa.create_payment(&order, &sale, &success_url, &email).await?;
+        orders::mark_pending(&state.pool, order.order_id, &payment.id).await?;
+        payment.confirmation.and_then(|c| c.confirmation_url)
+    };
     let order = orders::get(&state.pool, order.order_id).await?.ok_or(PaymentError::OrderNotFound)?;
-    Ok((StatusCode::CREATED, axum::Json(CheckoutResponse { order, checkout_url: session.url })))
+    Ok((StatusCode::CREATED, axum::Json(CheckoutResponse { order, checkout_url })))
 }
 
 /// An order of the caller (or any, for an administrator). A pending Stripe order is first
@@ -382,6 +415,18 @@ async fn get_order(
         let order = orders::get(&state.pool, order.order_id).await?.ok_or(PaymentError::OrderNotFound)?;
         return Ok(axum::Json(order));
     }
+    if order.status == "pending"
+        && order.provider == "yookassa"
+        && let (Some(yookassa), Some(payment_id)) =
+            (state.payments.yookassa.as_ref(), order.provider_checkout_id.as_deref())
+    {
+        let payment = yookassa.get_payment(payment_id).await?;
+        if payment.order_id() == Some(order.order_id) {
+            super::yookassa::notification::act_on_payment(&state.pool, &state.payments.settings, &payment).await?;
+        }
+        let order = orders::get(&state.pool, order.order_id).await?.ok_or(PaymentError::OrderNotFound)?;
+        return Ok(axum::Json(order));
+    }
     Ok(axum::Json(order))
 }
 
@@ -417,6 +462,32 @@ async fn stripe_webhook(
         Intake::Duplicate => "duplicate",
     };
     Ok(axum::Json(WebhookAnswer { result }))
+}
+
+/// YooKassa's notification (HTTP notifications of the shop). Accepted only from the configured
+/// networks; the payment or refund it names is then fetched from YooKassa's API, and only the
+/// fetched state acts.
+#[utoipa::path(post, path = "/v1/payments/yookassa/notification", tag = "payments",
+    request_body(content = String, content_type = "application/json", description = "A YooKassa notification"),
+    responses(
+        (status = OK, body = WebhookAnswer),
+        (status = FORBIDDEN, description = "`forbidden_source`: not from an allowed network", body = ErrorBody),
+        (status = BAD_REQUEST, description = "`invalid_event`", body = ErrorBody),
+        (status = NOT_IMPLEMENTED, description = "`payments_disabled`", body = ErrorBody),
+        (status = BAD_GATEWAY, description = "`payment_provider_error`: the object could not be fetched (YooKassa retries)", body = ErrorBody),
+    ))]
+async fn yookassa_notification(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    body: Bytes,
+) -> Result<axum::Json<WebhookAnswer>, ApiError> {
+    let yookassa = state.payments.yookassa()?;
+    if !super::yookassa::notification::source_allowed(yookassa, client.ip) {
+        tracing::warn!(ip = %client.ip, "YooKassa notification from a network that is not allowed");
+        return Err(PaymentError::ForbiddenSource.into());
+    }
+    let handled = super::yookassa::notification::intake(&state.pool, &state.payments.settings, yookassa, &body).await?;
+    Ok(axum::Json(WebhookAnswer { result: if handled { "handled" } else { "duplicate" } }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -114,13 +114,15 @@ fn charge(intent: &str, amount: i64, refunded: i64, order_id: &str) -> Value {
 }
 
 #[sqlx::test]
-async fn payments_are_off_until_stripe_is_configured(pool: PgPool) {
+async fn payments_are_off_until_a_provider_is_configured(pool: PgPool) {
     let app = spawn_app(pool).await;
     let shop = shop(&app, "course", json!({"currency": "USD", "unit_amount": 4900})).await;
     let response = post(&app, "/v1/checkout", &shop.course.learner, json!({"price_id": shop.price_id})).await;
     assert_eq!(response.status(), 501);
     assert_eq!(error_code(response).await, "payments_disabled");
     let response = deliver(&app, &stand_in::event("evt_1", "checkout.session.completed", json!({}))).await;
+    assert_eq!(error_code(response).await, "payments_disabled");
+    let response = notify(&app, &crate::helpers::yookassa::notification("payment.succeeded", json!({"id": "x"}))).await;
     assert_eq!(error_code(response).await, "payments_disabled");
 }
 
@@ -534,4 +536,90 @@ async fn signature_checks_agree_with_the_official_stripe_sdk(pool: PgPool) {
         }
         assert_eq!(accepted, answer["sdk_accepts"].as_bool().expect("bool"), "{name}: Lectern and the SDK disagree");
     }
+}
+
+async fn notify(app: &TestApp, body: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/v1/payments/yookassa/notification"))
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("request")
+}
+
+#[sqlx::test]
+async fn a_yookassa_payment_carries_a_receipt_and_only_the_fetched_status_grants(pool: PgPool) {
+    let (yookassa, payments) = crate::helpers::yookassa::start(&["127.0.0.0/8"]).await;
+    let app = spawn_app_with(pool.clone(), TestOptions { payments: Some(payments), ..TestOptions::default() }).await;
+    let shop = shop(&app, "course", json!({"currency": "rub", "unit_amount": 149_000})).await;
+    let started = checkout(&app, &shop, json!({})).await;
+    assert_eq!(started["order"]["provider"], "yookassa");
+    assert!(started["checkout_url"].as_str().expect("url").starts_with("https://yoomoney.ru/checkout/"));
+    let order_id = started["order"]["order_id"].as_str().expect("order").to_owned();
+    let payment_id = started["order"]["provider_checkout_id"].as_str().expect("payment").to_owned();
+
+    let request = &yookassa.received()[0];
+    assert_eq!(request.idempotence_key.as_deref(), Some(format!("lectern-order-{order_id}").as_str()));
+    assert!(request.authorization.as_deref().is_some_and(|a| a.starts_with("Basic ")));
+    let body = &request.body;
+    assert_eq!(body["amount"], json!({"value": "1490.00", "currency": "RUB"}));
+    assert_eq!(body["capture"], true);
+    assert_eq!(body["confirmation"]["type"], "redirect");
+    assert_eq!(body["metadata"]["order_id"], order_id);
+    let item = &body["receipt"]["items"][0];
+    assert_eq!(body["receipt"]["customer"]["email"], "learner@example.com");
+    assert_eq!((item["vat_code"].clone(), item["quantity"].clone()), (json!(1), json!("1.00")));
+    assert_eq!(
+        (item["payment_subject"].clone(), item["payment_mode"].clone()),
+        (json!("service"), json!("full_payment"))
+    );
+
+    // A spoofed "succeeded" while the API says pending grants nothing.
+    let spoof = crate::helpers::yookassa::notification(
+        "payment.succeeded",
+        json!({"id": payment_id, "status": "succeeded", "paid": true, "metadata": {"order_id": order_id}}),
+    );
+    json_of(notify(&app, &spoof).await, 200).await;
+    assert_eq!(access(&app, &shop).await["entitled"], false);
+    assert_eq!(order(&app, &shop, &order_id).await["status"], "pending");
+
+    // The buyer pays: the return page's poll fulfils, the notification finds it done.
+    yookassa.set_status(&payment_id, "succeeded");
+    assert_eq!(order(&app, &shop, &order_id).await["status"], "paid");
+    let real = crate::helpers::yookassa::notification("payment.succeeded", json!({"id": payment_id}));
+    // The spoof left its inbox row unprocessed, so the genuine notification is handled, not
+    // taken for a duplicate; it finds the order paid and grants nothing more.
+    assert_eq!(json_of(notify(&app, &real).await, 200).await["result"], "handled");
+    assert_eq!(json_of(notify(&app, &real).await, 200).await["result"], "duplicate");
+    assert_eq!(access(&app, &shop).await["entitled"], true);
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from entitlement where source_id = $1",
+            Uuid::parse_str(&order_id).expect("uuid")
+        )
+        .await,
+        1
+    );
+
+    // A refund notification: fetched, then the payment's refunded amount revokes.
+    let refund_id = yookassa.refund(&payment_id, "1490.00");
+    json_of(
+        notify(&app, &crate::helpers::yookassa::notification("refund.succeeded", json!({"id": refund_id}))).await,
+        200,
+    )
+    .await;
+    assert_eq!(order(&app, &shop, &order_id).await["status"], "refunded");
+    assert_eq!(access(&app, &shop).await["entitled"], false);
+}
+
+#[sqlx::test]
+async fn yookassa_notifications_from_other_networks_are_refused(pool: PgPool) {
+    let (_yookassa, payments) = crate::helpers::yookassa::start(&["185.71.76.0/27"]).await;
+    let app = spawn_app_with(pool, TestOptions { payments: Some(payments), ..TestOptions::default() }).await;
+    let body = crate::helpers::yookassa::notification("payment.succeeded", json!({"id": "2e000001-000f-5000-8000-x"}));
+    let response = notify(&app, &body).await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(error_code(response).await, "forbidden_source");
 }

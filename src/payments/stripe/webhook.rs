@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::super::orders::{self, DisputeOutcome};
 use super::super::subscriptions::{self, ProviderState};
-use super::super::{PaymentError, PaymentSettings};
+use super::super::{PaymentError, PaymentSettings, inbox};
 
 const PROVIDER: &str = "stripe";
 
@@ -41,49 +41,13 @@ pub async fn intake(pool: &PgPool, settings: &PaymentSettings, raw: &[u8]) -> Re
     let event: Event = serde_json::from_slice(raw).map_err(|e| PaymentError::InvalidEvent(e.to_string()))?;
     let payload: serde_json::Value =
         serde_json::from_slice(raw).map_err(|e| PaymentError::InvalidEvent(e.to_string()))?;
-    let processed = sqlx::query_scalar!(
-        r#"
-        insert into payment_event (provider, event_id, event_type, payload) values ($1, $2, $3, $4)
-        on conflict (provider, event_id) do update set attempts = payment_event.attempts
-        returning processed_at is not null as "processed!"
-        "#,
-        PROVIDER,
-        event.id,
-        event.event_type,
-        payload,
-    )
-    .fetch_one(pool)
-    .await?;
+    let processed = inbox::record(pool, PROVIDER, &event.id, &event.event_type, &payload).await?;
     if processed {
         return Ok(Intake::Duplicate);
     }
-    match handle(pool, settings, &event).await {
-        Ok(()) => {
-            sqlx::query!(
-                r#"
-                update payment_event set processed_at = now(), attempts = attempts + 1, last_error = null
-                where provider = $1 and event_id = $2
-                "#,
-                PROVIDER,
-                event.id,
-            )
-            .execute(pool)
-            .await?;
-            Ok(Intake::Handled)
-        }
-        Err(error) => {
-            let text = crate::error_chain(&error);
-            sqlx::query!(
-                "update payment_event set attempts = attempts + 1, last_error = $3 where provider = $1 and event_id = $2",
-                PROVIDER,
-                event.id,
-                text,
-            )
-            .execute(pool)
-            .await?;
-            Err(error)
-        }
-    }
+    let outcome = handle(pool, settings, &event).await;
+    inbox::finish(pool, PROVIDER, &event.id, outcome.as_ref().err()).await?;
+    outcome.map(|()| Intake::Handled)
 }
 
 #[derive(Debug, Deserialize)]

@@ -18,6 +18,7 @@ pub mod processing;
 pub mod storage;
 pub mod stripe;
 pub mod uploads;
+pub mod yookassa;
 
 use std::time::Duration;
 

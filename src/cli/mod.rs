@@ -54,7 +54,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Probe(args) => media::probe(args).await,
         Command::Transcode(args) => media::transcode(*args).await,
         Command::Engine => unreachable_engine(),
-        Command::Worker(args) => worker(*args).await,
+        Command::Worker(args) => Box::pin(worker(*args)).await,
         Command::Migrate(args) => {
             crate::telemetry::init(args.common.log_format, &args.common.log_filter);
             let database = args.database.resolve()?;

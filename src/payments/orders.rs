@@ -149,7 +149,9 @@ pub async fn mark_paid(
     } else if partially_refunded {
         set_status(&mut tx, order_id, "partially_refunded").await?;
     }
-    if !fully_refunded && !(partially_refunded && settings.partial_refund_revokes) {
+    // A refund that came first and takes the access away means nothing is granted at all.
+    let refunded_away = fully_refunded || (partially_refunded && settings.partial_refund_revokes);
+    if !refunded_away {
         match (sale.product_kind.as_str(), subscription_ref) {
             ("plan", Some(reference)) => {
                 let subscription_id = super::subscriptions::upsert_from_order(

@@ -166,16 +166,16 @@ pub async fn start() -> (Arc<StandIn>, PaymentSettings) {
 
 /// A Stripe event envelope around `object`, as Stripe sends it.
 pub fn event(id: &str, event_type: &str, object: Value) -> String {
-    json!({
+    let mut envelope = json!({
         "id": id,
         "object": "event",
         "api_version": "2025-03-31.basil",
         "created": 1_764_700_000,
-        "data": { "object": object },
         "livemode": false,
         "pending_webhooks": 1,
         "request": { "id": null, "idempotency_key": null },
         "type": event_type,
-    })
-    .to_string()
+    });
+    envelope["data"]["object"] = object;
+    envelope.to_string()
 }

@@ -156,5 +156,7 @@ pub async fn start(networks: &[&str]) -> (Arc<StandIn>, PaymentSettings) {
 
 /// A notification as YooKassa posts it (the object is whatever the sender claims).
 pub fn notification(event: &str, object: Value) -> String {
-    json!({"type": "notification", "event": event, "object": object}).to_string()
+    let mut notification = json!({"type": "notification", "event": event});
+    notification["object"] = object;
+    notification.to_string()
 }

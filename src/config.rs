@@ -11,6 +11,7 @@ mod auth;
 mod delivery;
 mod infrastructure;
 mod media;
+mod payments;
 mod training;
 mod webhooks;
 
@@ -26,6 +27,7 @@ pub use infrastructure::{
     DatabaseArgs, HttpArgs, JobArgs, KeyFileArgs, StorageArgs, StorageKind, TranscoderArgs, TranscoderKind,
 };
 pub use media::{EngineArgs, IngestArgs, MediaLimitArgs, UploadArgs, parse_resolution};
+pub use payments::PaymentArgs;
 pub use training::TrainingArgs;
 pub use webhooks::WebhookArgs;
 
@@ -160,6 +162,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub training: TrainingArgs,
     #[command(flatten)]
+    pub payments: PaymentArgs,
+    #[command(flatten)]
     pub jobs: JobArgs,
     /// Background workers to run inside the API process; 0 runs the API alone.
     #[arg(long, env = "LECTERN_WORKERS", default_value_t = 1)]
@@ -187,6 +191,8 @@ pub struct WorkerArgs {
     pub webhooks: WebhookArgs,
     #[command(flatten)]
     pub training: TrainingArgs,
+    #[command(flatten)]
+    pub payments: PaymentArgs,
     #[command(flatten)]
     pub distribution: DistributionArgs,
     #[command(flatten)]

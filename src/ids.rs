@@ -76,4 +76,8 @@ path_ids! {
     /// A course-completion certificate (`/v1/certificates/{certificate_id}`, public: the id is
     /// 122 random bits printed on the certificate).
     CertificateId("certificate_id", "certificate_not_found", "no such certificate");
+    /// A product on sale (`/v1/products/{product_id}`).
+    ProductId("product_id", "product_not_found", "no such product");
+    /// An order (`/v1/orders/{order_id}`).
+    OrderId("order_id", "order_not_found", "no such order");
 }

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod media;
 pub mod metrics;
 pub mod net;
+pub mod payments;
 pub mod playback;
 pub mod storage;
 pub mod telemetry;

@@ -110,6 +110,7 @@ pub async fn start(database_url: &str, data_dir: &std::path::Path) -> (String, S
         uploads: lectern::media::UploadSettings::default(),
         webhooks: lectern::webhooks::WebhookSettings::default(),
         training: lectern::training::TrainingSettings::default(),
+        payments: lectern::payments::PaymentSettings::default(),
         keys,
         auth,
         workers: WorkerSettings { concurrency: 0, ..WorkerSettings::default() },

@@ -26,6 +26,7 @@ use crate::jobs::{WorkerPool, WorkerSettings};
 use crate::keys::Keys;
 use crate::media::{IngestSettings, UploadSettings};
 use crate::metrics::Metrics;
+use crate::payments::PaymentSettings;
 use crate::storage::{ObjectStore, StorageSettings};
 use crate::training::TrainingSettings;
 use crate::training::certificates::CertificateSigner;
@@ -56,6 +57,8 @@ pub struct AppState {
     /// Signs course-completion certificates (`training::certificates::issue_in`) and verifies
     /// them with the current and earlier certificate keys.
     pub certificates: Arc<CertificateSigner>,
+    /// Payment settings and the provider clients (none when payments are off).
+    pub payments: Arc<crate::payments::Payments>,
 }
 
 /// The settings of the domains, which both `serve` and `worker` hand to their job handlers.
@@ -64,6 +67,7 @@ pub struct Settings {
     pub ingest: Arc<IngestSettings>,
     pub webhooks: Arc<WebhookSettings>,
     pub training: Arc<TrainingSettings>,
+    pub payments: Arc<PaymentSettings>,
 }
 
 /// Resolved settings of `lectern serve`.
@@ -80,6 +84,7 @@ pub struct ServeSettings {
     pub uploads: UploadSettings,
     pub webhooks: WebhookSettings,
     pub training: TrainingSettings,
+    pub payments: PaymentSettings,
     pub workers: WorkerSettings,
     pub migrate_on_start: bool,
     pub shutdown_timeout: Duration,
@@ -164,6 +169,7 @@ impl Application {
             ingest: Arc::new(settings.ingest),
             webhooks: Arc::new(settings.webhooks),
             training: Arc::new(settings.training),
+            payments: Arc::new(settings.payments),
         };
         let state = AppState {
             pool: services.pool.clone(),
@@ -179,6 +185,7 @@ impl Application {
             webhooks: Arc::clone(&domain_settings.webhooks),
             certificates: Arc::new(certificates),
             training: Arc::clone(&domain_settings.training),
+            payments: Arc::new(crate::payments::Payments::new(&domain_settings.payments)),
         };
         let address = settings.http.listen;
         let listener = TcpListener::bind(address).await.map_err(|source| StartupError::Bind { address, source })?;

@@ -21,6 +21,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::webhooks::router())
         .merge(crate::training::router())
         .merge(crate::training::certificates::router())
+        .merge(crate::payments::router())
 }
 
 fn base_document() -> OpenApi {
@@ -57,6 +58,12 @@ fn base_document() -> OpenApi {
          (introspection, or the README)"
             .to_owned(),
     );
+    let mut payments = Tag::new("payments");
+    payments.description = Some(
+        "Products, prices and coupons; checkout through Stripe; orders, refunds, disputes and subscriptions, and the \
+         entitlements that open courses"
+            .to_owned(),
+    );
     let mut webhooks = Tag::new("webhooks");
     webhooks.description =
         Some("Endpoints that receive signed events (assets, enrolments), and their deliveries".to_owned());
@@ -86,6 +93,7 @@ fn base_document() -> OpenApi {
             training,
             graphql,
             certificates,
+            payments,
             webhooks,
             storage,
             delivery,

@@ -54,7 +54,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Probe(args) => media::probe(args).await,
         Command::Transcode(args) => media::transcode(*args).await,
         Command::Engine => unreachable_engine(),
-        Command::Worker(args) => worker(*args).await,
+        Command::Worker(args) => Box::pin(worker(*args)).await,
         Command::Migrate(args) => {
             crate::telemetry::init(args.common.log_format, &args.common.log_filter);
             let database = args.database.resolve()?;
@@ -119,6 +119,7 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
         uploads: args.uploads.resolve()?,
         webhooks: args.webhooks.resolve()?,
         training: args.training.resolve()?,
+        payments: args.payments.resolve()?,
         workers: args.jobs.resolve(args.workers, args.common.shutdown_timeout)?,
         migrate_on_start: args.migrate_on_start,
         shutdown_timeout: args.common.shutdown_timeout,
@@ -140,6 +141,7 @@ async fn worker(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
         ingest: Arc::new(args.ingest.resolve()?),
         webhooks: Arc::new(args.webhooks.resolve()?),
         training: Arc::new(args.training.resolve()?),
+        payments: Arc::new(args.payments.resolve()?),
     };
     let transcoder = args.transcoder.resolve(&args.storage)?;
     let (keys, _) = crate::keys::load_or_generate(&args.keys.resolve(&args.common))?;

@@ -90,6 +90,8 @@ path_id_extractors!(
     LessonId,
     EnrollmentId,
     CertificateId,
+    ProductId,
+    OrderId,
 );
 
 #[cfg(test)]

@@ -39,11 +39,12 @@ pub use settings::WebhookSettings;
 use crate::app::Services;
 
 /// The event types delivered to webhooks: an asset's in the order it usually meets them, then an
-/// enrolment's (recorded by training through [`dispatch::record_account_event`]). The outbox
+/// enrolment's (recorded by training through [`dispatch::record_account_event`]), then an
+/// order's (recorded by payments for the seller the same way). The outbox
 /// records more (`asset.probed`, `asset.updated`, …); those are internal and not delivered.
 /// Endpoint filters are kept in this order, and the `webhook_endpoint.events` check lists the
 /// same types.
-pub const EVENT_TYPES: [&str; 12] = [
+pub const EVENT_TYPES: [&str; 14] = [
     "asset.created",
     "asset.uploaded",
     "asset.playable",
@@ -56,6 +57,8 @@ pub const EVENT_TYPES: [&str; 12] = [
     "lesson.completed",
     "enrollment.completed",
     "certificate.issued",
+    "order.paid",
+    "order.refunded",
 ];
 
 /// Whether webhooks deliver events of this type.

@@ -47,7 +47,8 @@ pub struct CreateWebhookRequest {
     /// `asset.created`, `asset.uploaded`, `asset.playable`, `asset.ready`, `asset.errored`,
     /// `asset.deleted`; an enrolment in one of the account's courses: `enrollment.created`,
     /// `enrollment.suspended`, `enrollment.revoked`, `lesson.completed`, `enrollment.completed`,
-    /// `certificate.issued`.
+    /// `certificate.issued`; an order of one of the account's products: `order.paid`,
+    /// `order.refunded`.
     #[schema(example = json!(["asset.ready", "asset.errored", "enrollment.created"]))]
     pub events: Option<Vec<String>>,
     /// A note for yourself (up to 200 characters).

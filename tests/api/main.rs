@@ -36,6 +36,7 @@ mod media_tus;
 mod media_tus_client;
 mod oauth_oidc;
 mod oauth_plain;
+mod payments;
 mod playback_api;
 mod playback_browser;
 mod processing_resilience;

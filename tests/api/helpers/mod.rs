@@ -16,7 +16,9 @@ pub mod playback;
 pub mod players;
 pub mod processing;
 pub mod storage;
+pub mod stripe;
 pub mod uploads;
+pub mod yookassa;
 
 use std::time::Duration;
 
@@ -74,6 +76,8 @@ pub struct TestOptions {
     /// Webhook settings; `None` uses the defaults.
     pub webhooks: Option<lectern::webhooks::WebhookSettings>,
     pub training: Option<lectern::training::TrainingSettings>,
+    /// Payment settings; `None`: the defaults (payments off).
+    pub payments: Option<lectern::payments::PaymentSettings>,
     /// Object storage; `None` is a local store in the app's temporary directory.
     pub storage: Option<StorageSettings>,
     /// The public URL (e.g. a proxy in front of the app); `None` is the app's own address.
@@ -176,6 +180,7 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
         uploads: options.uploads.unwrap_or_default(),
         webhooks: options.webhooks.unwrap_or_default(),
         training: options.training.unwrap_or_default(),
+        payments: options.payments.unwrap_or_default(),
         workers: WorkerSettings {
             concurrency: options.workers,
             ..options

@@ -1,0 +1,213 @@
+//! All SQL of `subscription`, and the entitlements a subscription's state implies ([`sync`]):
+//!
+//! - `active`, `trialing`: access; until the period end when it is set to cancel then;
+//! - `past_due`: access for the grace period from when it became past due (the provider is
+//!   retrying the payment);
+//! - `canceled`: access until the period end already paid for, then none;
+//! - `unpaid`, `incomplete_expired`: none (expired); `incomplete`, `paused`: suspended.
+//!
+//! The provider's state is stored as it says it; [`sync`] derives the entitlements from it, so
+//! replaying an event or receiving them out of order converges on the same access.
+
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::entitlements::{self, Changes, Source};
+use super::{PaymentError, PaymentSettings, catalogue};
+
+/// The fields of a provider's subscription that access depends on.
+#[derive(Debug, Clone)]
+pub struct ProviderState<'a> {
+    pub status: &'a str,
+    pub current_period_end: Option<OffsetDateTime>,
+    pub cancel_at_period_end: bool,
+}
+
+/// The subscription a paid plan order started (status `active` until the provider says more).
+pub async fn upsert_from_order(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    price_id: Uuid,
+    order_id: Uuid,
+    provider: &str,
+    reference: &str,
+) -> Result<Uuid, PaymentError> {
+    Ok(sqlx::query_scalar!(
+        r#"
+        insert into subscription (account_id, price_id, order_id, provider, provider_subscription_id, status)
+        values ($1, $2, $3, $4, $5, 'active')
+        on conflict (provider, provider_subscription_id) do update set order_id = excluded.order_id
+        returning subscription_id
+        "#,
+        account_id,
+        price_id,
+        order_id,
+        provider,
+        reference,
+    )
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Records the provider's state of a subscription of `order_id` (its checkout's order) and
+/// brings its entitlements in line. Unknown orders are ignored (`None`).
+pub async fn update_from_provider(
+    conn: &mut PgConnection,
+    provider: &str,
+    reference: &str,
+    order_id: Option<Uuid>,
+    state: &ProviderState<'_>,
+    settings: &PaymentSettings,
+) -> Result<Option<Changes>, PaymentError> {
+    let existing = sqlx::query_scalar!(
+        "select subscription_id from subscription where provider = $1 and provider_subscription_id = $2 for update",
+        provider,
+        reference,
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let subscription_id = match existing {
+        Some(id) => id,
+        None => {
+            // Created before the checkout's completion was handled: start it from the order,
+            // but only once the order is paid (a subscription event is not proof of payment).
+            let Some(order_id) = order_id else { return Ok(None) };
+            let order = sqlx::query!(
+                "select account_id, price_id from payment_order where order_id = $1 and status = 'paid'",
+                order_id
+            )
+            .fetch_optional(&mut *conn)
+            .await?;
+            let Some(order) = order else { return Ok(None) };
+            upsert_from_order(conn, order.account_id, order.price_id, order_id, provider, reference).await?
+        }
+    };
+    sqlx::query!(
+        r#"
+        update subscription set status = $2, current_period_end = coalesce($3, current_period_end),
+               cancel_at_period_end = $4,
+               past_due_since = case when $2 = 'past_due' then coalesce(past_due_since, now()) end
+        where subscription_id = $1
+        "#,
+        subscription_id,
+        state.status,
+        state.current_period_end,
+        state.cancel_at_period_end,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(Some(sync(conn, subscription_id, settings).await?))
+}
+
+/// Sets only the status (an invoice paid or failed), keeping the rest.
+pub async fn set_status(
+    conn: &mut PgConnection,
+    provider: &str,
+    reference: &str,
+    status: &str,
+    settings: &PaymentSettings,
+) -> Result<Option<Changes>, PaymentError> {
+    let id = sqlx::query_scalar!(
+        r#"
+        update subscription set status = $3,
+               past_due_since = case when $3 = 'past_due' then coalesce(past_due_since, now()) end
+        where provider = $1 and provider_subscription_id = $2
+        returning subscription_id
+        "#,
+        provider,
+        reference,
+        status,
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    match id {
+        Some(id) => Ok(Some(sync(conn, id, settings).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Derives the subscription's entitlements from its stored state (see the module's docs).
+pub async fn sync(
+    conn: &mut PgConnection,
+    subscription_id: Uuid,
+    settings: &PaymentSettings,
+) -> Result<Changes, PaymentError> {
+    let row = sqlx::query!(
+        r#"
+        select account_id, price_id, status, current_period_end, cancel_at_period_end, past_due_since
+        from subscription where subscription_id = $1
+        "#,
+        subscription_id,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let sale = catalogue::price_for_sale(&mut *conn, row.price_id).await?.ok_or(PaymentError::PriceNotFound)?;
+    let now = OffsetDateTime::now_utc();
+    let grace = time::Duration::try_from(settings.past_due_grace).unwrap_or(time::Duration::days(3));
+    let grant_until = |ends_at: Option<OffsetDateTime>| Some(ends_at);
+    let until = match row.status.as_str() {
+        "active" | "trialing" if row.cancel_at_period_end => grant_until(row.current_period_end),
+        "active" | "trialing" => grant_until(None),
+        "past_due" => grant_until(Some(row.past_due_since.unwrap_or(now) + grace)),
+        "canceled" => match row.current_period_end {
+            Some(end) if end > now => grant_until(Some(end)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let mut changes = Changes::default();
+    match until {
+        Some(ends_at) => {
+            changes.merge(
+                entitlements::grant(
+                    conn,
+                    row.account_id,
+                    &sale.course_ids,
+                    Source::Subscription,
+                    subscription_id,
+                    ends_at,
+                )
+                .await?
+                .1,
+            );
+        }
+        None => {
+            let to = if matches!(row.status.as_str(), "incomplete" | "paused") { "suspended" } else { "expired" };
+            changes.merge(entitlements::end(conn, Source::Subscription, subscription_id, to, &row.status).await?.1);
+        }
+    }
+    Ok(changes)
+}
+
+/// Revokes the entitlements of the subscriptions an order started (a refunded or charged-back
+/// first payment).
+pub async fn end_for_order(conn: &mut PgConnection, order_id: Uuid, reason: &str) -> Result<Changes, PaymentError> {
+    let mut changes = Changes::default();
+    for id in for_order(conn, order_id).await? {
+        changes.merge(entitlements::end(conn, Source::Subscription, id, "revoked", reason).await?.1);
+    }
+    Ok(changes)
+}
+
+pub async fn suspend_for_order(conn: &mut PgConnection, order_id: Uuid) -> Result<Changes, PaymentError> {
+    let mut changes = Changes::default();
+    for id in for_order(conn, order_id).await? {
+        changes.merge(entitlements::end(conn, Source::Subscription, id, "suspended", "disputed").await?.1);
+    }
+    Ok(changes)
+}
+
+pub async fn restore_for_order(conn: &mut PgConnection, order_id: Uuid) -> Result<Changes, PaymentError> {
+    let mut changes = Changes::default();
+    for id in for_order(conn, order_id).await? {
+        changes.merge(entitlements::restore(conn, Source::Subscription, id).await?);
+    }
+    Ok(changes)
+}
+
+async fn for_order(conn: &mut PgConnection, order_id: Uuid) -> Result<Vec<Uuid>, PaymentError> {
+    Ok(sqlx::query_scalar!("select subscription_id from subscription where order_id = $1", order_id)
+        .fetch_all(conn)
+        .await?)
+}

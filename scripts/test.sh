@@ -19,6 +19,7 @@ say "installing the browser players (Debian chromium, pinned npm packages)"
 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 bash scripts/install-players.sh
 bash scripts/install-oauth-provider.sh
 bash scripts/install-cdn-tools.sh
+bash scripts/install-lti-tools.sh
 bash scripts/install-tus-client.sh
 # #[sqlx::test] creates a fresh database per test through this URL's server; point it at the
 # server's maintenance database rather than at the application's.

@@ -10,6 +10,7 @@
 mod auth;
 mod delivery;
 mod infrastructure;
+mod lti;
 mod media;
 mod training;
 mod webhooks;
@@ -25,6 +26,7 @@ pub use delivery::{CdnArgs, DistributionArgs};
 pub use infrastructure::{
     DatabaseArgs, HttpArgs, JobArgs, KeyFileArgs, StorageArgs, StorageKind, TranscoderArgs, TranscoderKind,
 };
+pub use lti::LtiArgs;
 pub use media::{EngineArgs, IngestArgs, MediaLimitArgs, UploadArgs, parse_resolution};
 pub use training::TrainingArgs;
 pub use webhooks::WebhookArgs;
@@ -159,6 +161,8 @@ pub struct ServeArgs {
     pub webhooks: WebhookArgs,
     #[command(flatten)]
     pub training: TrainingArgs,
+    #[command(flatten)]
+    pub lti: LtiArgs,
     #[command(flatten)]
     pub jobs: JobArgs,
     /// Background workers to run inside the API process; 0 runs the API alone.

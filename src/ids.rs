@@ -76,4 +76,6 @@ path_ids! {
     /// A course-completion certificate (`/v1/certificates/{certificate_id}`, public: the id is
     /// 122 random bits printed on the certificate).
     CertificateId("certificate_id", "certificate_not_found", "no such certificate");
+    /// A registered LTI platform (`/v1/lti/platforms/{platform_id}`).
+    LtiPlatformId("platform_id", "not_found", "no such LTI platform");
 }

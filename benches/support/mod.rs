@@ -68,6 +68,7 @@ pub fn key_paths(dir: &std::path::Path) -> KeyPaths {
         storage_secret: key("storage-secret", "LECTERN_STORAGE_SECRET_FILE"),
         certificate_key: key("certificate.pem", "LECTERN_CERTIFICATE_KEY_FILE"),
         certificate_previous_keys: Vec::new(),
+        lti_key: key("lti.pem", "LECTERN_LTI_KEY_FILE"),
     }
 }
 
@@ -110,6 +111,7 @@ pub async fn start(database_url: &str, data_dir: &std::path::Path) -> (String, S
         uploads: lectern::media::UploadSettings::default(),
         webhooks: lectern::webhooks::WebhookSettings::default(),
         training: lectern::training::TrainingSettings::default(),
+        lti: lectern::lti::LtiSettings::default(),
         keys,
         auth,
         workers: WorkerSettings { concurrency: 0, ..WorkerSettings::default() },

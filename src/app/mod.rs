@@ -56,6 +56,8 @@ pub struct AppState {
     /// Signs course-completion certificates (`training::certificates::issue_in`) and verifies
     /// them with the current and earlier certificate keys.
     pub certificates: Arc<CertificateSigner>,
+    /// The LTI 1.3 tool: its settings and the platforms' cached key sets.
+    pub lti: Arc<crate::lti::Lti>,
 }
 
 /// The settings of the domains, which both `serve` and `worker` hand to their job handlers.
@@ -80,6 +82,7 @@ pub struct ServeSettings {
     pub uploads: UploadSettings,
     pub webhooks: WebhookSettings,
     pub training: TrainingSettings,
+    pub lti: crate::lti::LtiSettings,
     pub workers: WorkerSettings,
     pub migrate_on_start: bool,
     pub shutdown_timeout: Duration,
@@ -164,6 +167,7 @@ impl Application {
             webhooks: Arc::clone(&domain_settings.webhooks),
             certificates: Arc::new(certificates),
             training: Arc::clone(&domain_settings.training),
+            lti: Arc::new(crate::lti::Lti::new(settings.lti)),
         };
         let address = settings.http.listen;
         let listener = TcpListener::bind(address).await.map_err(|source| StartupError::Bind { address, source })?;

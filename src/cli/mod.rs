@@ -119,6 +119,7 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
         uploads: args.uploads.resolve()?,
         webhooks: args.webhooks.resolve()?,
         training: args.training.resolve()?,
+        lti: args.lti.resolve()?,
         workers: args.jobs.resolve(args.workers, args.common.shutdown_timeout)?,
         migrate_on_start: args.migrate_on_start,
         shutdown_timeout: args.common.shutdown_timeout,

@@ -90,6 +90,7 @@ path_id_extractors!(
     LessonId,
     EnrollmentId,
     CertificateId,
+    LtiPlatformId,
 );
 
 #[cfg(test)]

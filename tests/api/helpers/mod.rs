@@ -11,6 +11,7 @@
 //! - [`players`]: the browser players of `tests/players`.
 
 pub mod cloudfront;
+pub mod lti;
 pub mod media;
 pub mod playback;
 pub mod players;
@@ -74,6 +75,8 @@ pub struct TestOptions {
     /// Webhook settings; `None` uses the defaults.
     pub webhooks: Option<lectern::webhooks::WebhookSettings>,
     pub training: Option<lectern::training::TrainingSettings>,
+    /// LTI settings; `None` uses the defaults.
+    pub lti: Option<lectern::lti::LtiSettings>,
     /// Object storage; `None` is a local store in the app's temporary directory.
     pub storage: Option<StorageSettings>,
     /// The public URL (e.g. a proxy in front of the app); `None` is the app's own address.
@@ -121,6 +124,7 @@ pub fn key_paths(dir: &std::path::Path) -> KeyPaths {
         storage_secret: key("storage-secret", "LECTERN_STORAGE_SECRET_FILE"),
         certificate_key: key("certificate.pem", "LECTERN_CERTIFICATE_KEY_FILE"),
         certificate_previous_keys: Vec::new(),
+        lti_key: key("lti.pem", "LECTERN_LTI_KEY_FILE"),
     }
 }
 
@@ -176,6 +180,7 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
         uploads: options.uploads.unwrap_or_default(),
         webhooks: options.webhooks.unwrap_or_default(),
         training: options.training.unwrap_or_default(),
+        lti: options.lti.unwrap_or_default(),
         workers: WorkerSettings {
             concurrency: options.workers,
             ..options

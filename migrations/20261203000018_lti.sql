@@ -83,3 +83,37 @@ create table lti_deep_link
     created_at    timestamptz not null default now(),
     expires_at    timestamptz not null
 );
+
+-- Assignment and Grade Services: one gradebook cell to keep up to date — a platform user's
+-- score on a resource link, derived from their progress in the linked course or lesson. Written
+-- by the launch when the platform offers the score scope; `lti.send_score` jobs post the score
+-- and record what the platform last accepted, so an unchanged score is not sent again.
+create table lti_grade_link
+(
+    grade_link_id    uuid primary key     default gen_random_uuid(),
+    platform_id      uuid        not null references lti_platform (platform_id) on delete cascade,
+    account_id       uuid        not null references account (account_id) on delete cascade,
+    -- The platform's user id (the launch's `sub`): the score's `userId`.
+    subject          text        not null,
+    resource_link_id text        not null,
+    course_id        uuid        not null references course (course_id) on delete cascade,
+    lesson_id        uuid references lesson (lesson_id) on delete cascade,
+    label            text        not null,
+    -- The context's line-item container, and the line item once known (from the launch's claim,
+    -- found by resource link, or created).
+    lineitems_url    text,
+    lineitem_url     text,
+    scopes           text[]      not null,
+    -- What the platform last accepted: score (0–100) and whether it was final.
+    sent_score       double precision,
+    sent_final       boolean,
+    sent_at          timestamptz,
+    created_at       timestamptz not null default now(),
+    updated_at       timestamptz not null default now(),
+    unique (platform_id, resource_link_id, subject),
+    check (lineitems_url is not null or lineitem_url is not null)
+);
+
+select trigger_updated_at('lti_grade_link');
+
+create index lti_grade_link_account on lti_grade_link (account_id, course_id);

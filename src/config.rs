@@ -192,6 +192,8 @@ pub struct WorkerArgs {
     #[command(flatten)]
     pub training: TrainingArgs,
     #[command(flatten)]
+    pub lti: LtiArgs,
+    #[command(flatten)]
     pub distribution: DistributionArgs,
     #[command(flatten)]
     pub jobs: JobArgs,

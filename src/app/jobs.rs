@@ -17,5 +17,6 @@ pub fn handlers(services: &Services, settings: &Settings) -> Vec<Arc<dyn JobHand
     handlers.extend(crate::media::job_handlers(services, &settings.ingest));
     handlers.extend(crate::webhooks::job_handlers(services, &settings.webhooks));
     handlers.extend(crate::training::job_handlers(services, &settings.training));
+    handlers.extend(crate::lti::job_handlers(services, &settings.lti));
     handlers
 }

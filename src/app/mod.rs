@@ -66,6 +66,8 @@ pub struct Settings {
     pub ingest: Arc<IngestSettings>,
     pub webhooks: Arc<WebhookSettings>,
     pub training: Arc<TrainingSettings>,
+    /// The LTI tool (its settings, key and token cache), for the grade jobs.
+    pub lti: Arc<crate::lti::Lti>,
 }
 
 /// Resolved settings of `lectern serve`.
@@ -152,6 +154,7 @@ impl Application {
             ingest: Arc::new(settings.ingest),
             webhooks: Arc::new(settings.webhooks),
             training: Arc::new(settings.training),
+            lti: Arc::new(crate::lti::Lti::new(settings.lti, settings.keys.lti.clone())),
         };
         let state = AppState {
             pool: services.pool.clone(),
@@ -167,7 +170,7 @@ impl Application {
             webhooks: Arc::clone(&domain_settings.webhooks),
             certificates: Arc::new(certificates),
             training: Arc::clone(&domain_settings.training),
-            lti: Arc::new(crate::lti::Lti::new(settings.lti)),
+            lti: Arc::clone(&domain_settings.lti),
         };
         let address = settings.http.listen;
         let listener = TcpListener::bind(address).await.map_err(|source| StartupError::Bind { address, source })?;

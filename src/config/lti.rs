@@ -24,6 +24,10 @@ pub struct LtiArgs {
     /// How long a platform's key set is cached (an unknown key id refetches it at once).
     #[arg(long, env = "LECTERN_LTI_JWKS_CACHE_TTL", default_value = "1h", value_parser = parse_duration)]
     pub lti_jwks_cache_ttl: Duration,
+    /// How often workers look for LTI grade links whose score moved (progress changed) and queue
+    /// its send to the platform.
+    #[arg(long, env = "LECTERN_LTI_GRADE_SYNC_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    pub lti_grade_sync_interval: Duration,
 }
 
 impl LtiArgs {
@@ -48,7 +52,11 @@ impl LtiArgs {
         if !(Duration::from_secs(60)..=Duration::from_secs(86_400)).contains(&self.lti_jwks_cache_ttl) {
             return Err(ConfigError::new("LECTERN_LTI_JWKS_CACHE_TTL", "must be between 1m and 24h"));
         }
+        if self.lti_grade_sync_interval < Duration::from_secs(1) {
+            return Err(ConfigError::new("LECTERN_LTI_GRADE_SYNC_INTERVAL", "must be at least 1s"));
+        }
         Ok(LtiSettings {
+            grade_sync_interval: self.lti_grade_sync_interval,
             landing_url,
             clock_leeway: self.lti_clock_leeway,
             state_ttl: self.lti_state_ttl,

@@ -12,7 +12,6 @@
 use axum::extract::{Form, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -250,12 +249,7 @@ fn sign_response(
     sign(state, &claims)
 }
 
-/// Signs claims with the tool's key (RS256, its `kid` in the header).
+/// Signs claims with the tool's key.
 pub fn sign(state: &AppState, claims: &Value) -> Result<String, LtiError> {
-    let key = &state.keys.lti;
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(key.key_id.clone());
-    header.typ = Some("JWT".to_owned());
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_rsa_der(&key.pkcs1_der))
-        .map_err(|e| LtiError::Signing(e.to_string()))
+    super::sign_with_tool_key(&state.keys.lti, claims)
 }

@@ -380,6 +380,14 @@ async fn run_launch(state: &AppState, client: &ClientInfo, form: LaunchForm) -> 
     let request =
         Enroll { account_id, source: EnrollmentSource::Lti, enrolled_by: None, expires_at: None, new_attempt: false };
     crate::training::routes::enroll_now(state, &course, &request).await?;
+    let label = lesson.as_ref().map_or(course.title.as_str(), |lesson| lesson.title.as_str());
+    let target = (course.course_id, lesson.as_ref().map(|lesson| lesson.lesson_id));
+    if let Some(grade_link_id) =
+        super::grades::record_link(&state.pool, platform.platform_id, account_id, &claims, target, label).await?
+    {
+        // The first score (`Initialized`, `Pending`) puts the learner in the gradebook.
+        super::grades::enqueue_send(&state.pool, grade_link_id).await?;
+    }
     tracing::info!(%account_id, platform_id = %platform.platform_id, course_id = %course.course_id, event = "lti_launch", "LTI launch");
     match &lti.settings.landing_url {
         Some(landing) => {

@@ -18,6 +18,8 @@ pub struct LtiSettings {
     /// How long a platform's key set is trusted before it is read again. An unknown `kid` reads it
     /// again at once (no more than once per two seconds per platform).
     pub jwks_cache_ttl: Duration,
+    /// How often workers look for grade links whose score moved and queue its send.
+    pub grade_sync_interval: Duration,
 }
 
 impl Default for LtiSettings {
@@ -28,6 +30,7 @@ impl Default for LtiSettings {
             clock_leeway: Duration::from_secs(60),
             state_ttl: Duration::from_secs(600),
             jwks_cache_ttl: Duration::from_secs(3600),
+            grade_sync_interval: Duration::from_secs(60),
         }
     }
 }

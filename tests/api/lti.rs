@@ -36,6 +36,12 @@ async fn admin(app: &TestApp) -> String {
 
 /// A published course of an instructor with one text lesson: (course_id, lesson_id).
 async fn published_course(app: &TestApp, title: &str) -> (Uuid, Uuid) {
+    let (course_id, lessons) = course_with_lessons(app, title, 1).await;
+    (course_id, lessons[0])
+}
+
+/// A published course of an instructor with `n` text lessons.
+async fn course_with_lessons(app: &TestApp, title: &str, n: usize) -> (Uuid, Vec<Uuid>) {
     let instructor = account_with_roles(
         app,
         &format!("teacher-{}@example.com", Uuid::new_v4().simple()),
@@ -57,14 +63,18 @@ async fn published_course(app: &TestApp, title: &str) -> (Uuid, Uuid) {
     let course_id: Uuid = course["course_id"].as_str().expect("id").parse().expect("uuid");
     let section = post(format!("/v1/courses/{course_id}/sections"), json!({"title": "Week 1"})).await;
     let section_id = section["section_id"].as_str().expect("id");
-    let lesson = post(
-        format!("/v1/sections/{section_id}/lessons"),
-        json!({"title": "Reading", "kind": "text", "body": "Read this."}),
-    )
-    .await;
-    let lesson_id: Uuid = lesson["lesson_id"].as_str().expect("id").parse().expect("uuid");
+    let mut lessons = Vec::new();
+    for n in 0..n {
+        let title = if n == 0 { "Reading".to_owned() } else { format!("Reading {}", n + 1) };
+        let lesson = post(
+            format!("/v1/sections/{section_id}/lessons"),
+            json!({"title": title, "kind": "text", "body": "Read this."}),
+        )
+        .await;
+        lessons.push(lesson["lesson_id"].as_str().expect("id").parse().expect("uuid"));
+    }
     post(format!("/v1/courses/{course_id}/publish"), json!({})).await;
-    (course_id, lesson_id)
+    (course_id, lessons)
 }
 
 fn landing_app_options() -> TestOptions {
@@ -542,4 +552,106 @@ async fn deep_linking_returns_a_signed_resource_link_that_then_launches_the_less
     let launched: Value = launched.json().await.expect("json");
     assert_eq!(launched["lesson_id"], lesson_id.to_string());
     assert_eq!(launched["course_id"], course_id.to_string());
+}
+
+/// Waits until the platform's gradebook holds `n` scores (the sends are jobs).
+async fn scores_after(platform: &lti::Platform, n: usize) -> Vec<(String, Value)> {
+    for _ in 0..300 {
+        {
+            let book = platform.gradebook.lock().expect("lock");
+            assert!(book.refusals.is_empty(), "the platform refused: {:?}", book.refusals);
+            if book.scores.len() >= n {
+                return book.scores.clone();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the platform did not receive {n} scores");
+}
+
+#[sqlx::test]
+async fn grade_passback_sends_pending_then_fully_graded_scores_through_jobs(pool: PgPool) {
+    let app = spawn_app_with(
+        pool,
+        TestOptions {
+            workers: 1,
+            lti: Some(lectern::lti::LtiSettings {
+                grade_sync_interval: Duration::from_secs(1),
+                ..lectern::lti::LtiSettings::default()
+            }),
+            ..TestOptions::default()
+        },
+    )
+    .await;
+    let admin = admin(&app).await;
+    let (course_id, lessons) = course_with_lessons(&app, "Geology", 2).await;
+    let platform = lti::start(&app, &admin).await;
+    let target = app.url(&format!("/lti/launch?course_id={course_id}"));
+    let launch_learner = || async {
+        let login = lti::login(&app, &target).await;
+        let mut claims = lti::resource_link_claims(&login["nonce"], "learner-ags", &target);
+        claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"] = lti::ags_claim(&platform);
+        let response = lti::launch(&app, &platform.key.sign(&claims), &login["state"]).await;
+        assert_eq!(response.status(), 200);
+        response.json::<Value>().await.expect("json")
+    };
+    let launched = launch_learner().await;
+    let access = launched["tokens"]["access_token"].as_str().expect("token").to_owned();
+
+    // The launch puts the learner in the gradebook: the tool created the line item (none
+    // existed for this resource link) and posted a pending score of 0.
+    let scores = scores_after(&platform, 1).await;
+    {
+        let book = platform.gradebook.lock().expect("lock");
+        assert_eq!(book.line_items.len(), 1);
+        assert_eq!(book.line_items[0]["resourceLinkId"], "resource-link-1");
+        assert_eq!(book.line_items[0]["label"], "Geology");
+        assert_eq!(book.line_items[0]["scoreMaximum"], 100);
+    }
+    let (line_item, first) = &scores[0];
+    assert!(line_item.ends_with("/lineitems/1/lineitem"));
+    assert_eq!(first["userId"], "learner-ags");
+    assert_eq!(first["scoreGiven"], 0.0);
+    assert_eq!(first["scoreMaximum"], 100);
+    assert_eq!(first["activityProgress"], "Initialized");
+    assert_eq!(first["gradingProgress"], "Pending");
+
+    // Progress moves: the periodic sync queues a send of the new score.
+    let done = app
+        .client
+        .post(app.url(&format!("/v1/me/lessons/{}/complete", lessons[0])))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("request");
+    assert!(done.status().is_success(), "{}", done.text().await.unwrap_or_default());
+    let scores = scores_after(&platform, 2).await;
+    assert_eq!(scores[1].1["scoreGiven"], 50.0);
+    assert_eq!(scores[1].1["activityProgress"], "InProgress");
+    assert_eq!(scores[1].1["gradingProgress"], "Pending");
+
+    let done = app
+        .client
+        .post(app.url(&format!("/v1/me/lessons/{}/complete", lessons[1])))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("request");
+    assert!(done.status().is_success());
+    let scores = scores_after(&platform, 3).await;
+    assert_eq!(scores[2].1["scoreGiven"], 100.0);
+    assert_eq!(scores[2].1["activityProgress"], "Completed");
+    assert_eq!(scores[2].1["gradingProgress"], "FullyGraded");
+
+    // Nothing changes afterwards: no further sends; the platform token was asked for once.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let book = platform.gradebook.lock().expect("lock");
+    assert_eq!(book.scores.len(), 3);
+    assert_eq!(book.token_requests, 1, "the token is cached until it expires");
+    drop(book);
+
+    // Launching the same link again reuses the stored line item.
+    launch_learner().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(platform.gradebook.lock().expect("lock").line_items.len(), 1);
 }

@@ -31,8 +31,12 @@ async fn app(pool: PgPool, storage: Option<StorageSettings>, workers: usize) -> 
 
 /// Workers of this test's app with the handlers `keep` selects (by kind).
 async fn workers(app: &TestApp, keep: impl Fn(&str) -> bool) -> WorkerPool {
-    let settings =
-        lectern::app::Settings { ingest: Arc::new(fast_start()), webhooks: Arc::default(), training: Arc::default() };
+    let settings = lectern::app::Settings {
+        ingest: Arc::new(fast_start()),
+        webhooks: Arc::default(),
+        training: Arc::default(),
+        lti: app.lti(),
+    };
     let services = crate::helpers::services(app, &settings).await;
     let handlers: Vec<Arc<dyn JobHandler>> =
         lectern::app::job_handlers(&services, &settings).into_iter().filter(|h| keep(h.kind())).collect();

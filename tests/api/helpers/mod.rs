@@ -225,6 +225,12 @@ impl TestApp {
         lectern::keys::load_or_generate(&key_paths(&self.data_dir.path().join("keys"))).expect("keys").0
     }
 
+    /// An LTI tool with the default settings and this app's key, for tests that build job
+    /// handlers themselves.
+    pub fn lti(&self) -> std::sync::Arc<lectern::lti::Lti> {
+        std::sync::Arc::new(lectern::lti::Lti::new(lectern::lti::LtiSettings::default(), self.keys().lti))
+    }
+
     pub async fn post_json(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
         self.client.post(self.url(path)).json(&body).send().await.expect("request")
     }

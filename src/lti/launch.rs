@@ -23,6 +23,7 @@ use crate::app::AppState;
 use crate::auth::routes::{TokenPair, issue_session, limit};
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
 use crate::auth::{ClientInfo, Email, accounts};
+use crate::http::HttpError as _;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::training::TrainingError;
 use crate::training::courses::{self, CourseStatus};
@@ -338,8 +339,6 @@ pub async fn launch(State(state): State<AppState>, client: ClientInfo, Form(form
         }
     }
 }
-
-use crate::http::HttpError as _;
 
 async fn run_launch(state: &AppState, client: &ClientInfo, form: LaunchForm) -> Result<Response, LtiError> {
     if let Some(error) = form.error.filter(|e| !e.is_empty()) {

@@ -183,7 +183,7 @@ pub async fn respond(State(state): State<AppState>, Form(choice): Form<DeepLinkC
         (None, None) => return Err(LtiError::UnknownTarget("choose a course or a lesson".to_owned()).into()),
     };
     let item = content_item(&launch_url(&state), &title, course_id, lesson_id);
-    let jwt = sign_response(&state, &platform, &row.deployment_id, row.data.as_deref(), vec![item])?;
+    let jwt = sign_response(&state, &platform, &row.deployment_id, row.data.as_deref(), &[item])?;
     let page = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Returning to the LMS</title></head>\
          <body><form id=\"lectern-return\" method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"JWT\" \
@@ -229,7 +229,7 @@ fn sign_response(
     platform: &Platform,
     deployment_id: &str,
     data: Option<&str>,
-    items: Vec<Value>,
+    items: &[Value],
 ) -> Result<String, LtiError> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let mut claims = json!({

@@ -90,14 +90,14 @@ impl KeyCache {
             }
         };
         let mut sets = self.sets.lock().await;
-        if let Some(cached) = sets.get(&platform.platform_id).filter(|c| c.jwks_url == platform.jwks_url) {
-            if cached.fetched.elapsed() < self.ttl {
-                if let Some(key) = find(&cached.keys) {
-                    return Ok(key);
-                }
-                if cached.fetched.elapsed() < REFETCH_MIN {
-                    return Err(unknown_key(kid));
-                }
+        if let Some(cached) = sets.get(&platform.platform_id).filter(|c| c.jwks_url == platform.jwks_url)
+            && cached.fetched.elapsed() < self.ttl
+        {
+            if let Some(key) = find(&cached.keys) {
+                return Ok(key);
+            }
+            if cached.fetched.elapsed() < REFETCH_MIN {
+                return Err(unknown_key(kid));
             }
         }
         let keys = self.fetch(&platform.jwks_url).await?;
@@ -223,7 +223,7 @@ pub async fn verify(
         return Err(LtiError::UnsupportedMessage(message_type));
     }
     let deployment_id = str_claim(CLAIM_DEPLOYMENT_ID).unwrap_or_default();
-    if !platform.deployment_ids.iter().any(|known| *known == deployment_id) {
+    if !platform.deployment_ids.contains(&deployment_id) {
         return Err(LtiError::UnknownDeployment(deployment_id));
     }
     let subject = str_claim("sub").filter(|sub| !sub.is_empty() && sub.len() <= 255).ok_or_else(|| {

@@ -645,10 +645,12 @@ async fn grade_passback_sends_pending_then_fully_graded_scores_through_jobs(pool
 
     // Nothing changes afterwards: no further sends; the platform token was asked for once.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let book = platform.gradebook.lock().expect("lock");
-    assert_eq!(book.scores.len(), 3);
-    assert_eq!(book.token_requests, 1, "the token is cached until it expires");
-    drop(book);
+    let (n_scores, token_requests) = {
+        let book = platform.gradebook.lock().expect("lock");
+        (book.scores.len(), book.token_requests)
+    };
+    assert_eq!(n_scores, 3);
+    assert_eq!(token_requests, 1, "the token is cached until it expires");
 
     // Launching the same link again reuses the stored line item.
     launch_learner().await;

@@ -84,7 +84,7 @@ pub async fn start(app: &TestApp, admin: &str) -> Platform {
     let address = listener.local_addr().expect("address");
     let base = format!("http://{address}");
     let gradebook = Arc::new(std::sync::Mutex::new(Gradebook::default()));
-    let services = grade_services(base.clone(), app.url("/lti/jwks"), Arc::clone(&gradebook));
+    let services = grade_services(&base, &app.url("/lti/jwks"), &gradebook);
     let router = services.route(
         "/jwks",
         axum::routing::get(move || {
@@ -181,7 +181,8 @@ const TOKEN: &str = "platform-access-token-1";
 /// endpoint applies Moodle's rules: every field present, `timestamp` in ISO 8601 with
 /// milliseconds, never older than the last accepted one, `scoreGiven` within 0..=`scoreMaximum`,
 /// the IMS progress vocabularies, and the score media type.
-fn grade_services(base: String, tool_jwks: String, gradebook: Arc<std::sync::Mutex<Gradebook>>) -> axum::Router {
+fn grade_services(base: &str, tool_jwks: &str, gradebook: &Arc<std::sync::Mutex<Gradebook>>) -> axum::Router {
+    let (base, tool_jwks) = (base.to_owned(), tool_jwks.to_owned());
     use axum::extract::{Form, Path, Query};
     use axum::http::{HeaderMap, StatusCode};
     use axum::routing::post;
@@ -197,7 +198,7 @@ fn grade_services(base: String, tool_jwks: String, gradebook: Arc<std::sync::Mut
 
     let token_url = format!("{base}/token");
     let (book_token, book_items, book_list, book_scores) =
-        (Arc::clone(&gradebook), Arc::clone(&gradebook), Arc::clone(&gradebook), Arc::clone(&gradebook));
+        (Arc::clone(gradebook), Arc::clone(gradebook), Arc::clone(gradebook), Arc::clone(gradebook));
     let items_base = base.clone();
     axum::Router::new()
         .route(

@@ -495,10 +495,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let paths = default_paths(&dir.path().join("keys"));
         let (first, generated) = load_or_generate(&paths).expect("generated");
-        assert_eq!(generated.0.len(), 4);
-        for path in
-            [&paths.cdn_key.path, &paths.token_key.path, &paths.storage_secret.path, &paths.certificate_key.path]
-        {
+        assert_eq!(generated.0.len(), 5);
+        for path in [
+            &paths.cdn_key.path,
+            &paths.token_key.path,
+            &paths.storage_secret.path,
+            &paths.certificate_key.path,
+            &paths.lti_key.path,
+        ] {
             let mode = std::fs::metadata(path).expect("exists").permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{}", path.display());
         }
@@ -510,6 +514,18 @@ mod tests {
         assert_ne!(first.certificate.public_key, first.token.public_key);
         assert_ne!(first.certificate.key_id, first.token.key_id);
         assert!(first.cdn.key_pair_id.starts_with('K') && first.cdn.key_pair_id.len() == 14);
+        assert_eq!(first.lti.pkcs1_der, second.lti.pkcs1_der);
+        assert_eq!(first.lti.key_id, second.lti.key_id);
+    }
+
+    #[test]
+    fn the_lti_key_cannot_be_the_cdn_key() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut paths = default_paths(dir.path());
+        load_or_generate(&paths).expect("generated");
+        paths.lti_key.path = paths.cdn_key.path.clone();
+        let error = load_or_generate(&paths).expect_err("one key in both roles");
+        assert!(error.to_string().contains("LECTERN_LTI_KEY_FILE"), "{error}");
     }
 
     #[test]

@@ -369,12 +369,12 @@ async fn main() {
         let mut results = Vec::new();
         for round in 0..bench.rounds {
             let base = (round + 1) * 10_000_000;
-            let run = support::wrk(&app, bench.clients, bench.seconds, &[], Some((&script, vec![base.to_string()]))).await;
+            let run =
+                support::wrk(&app, bench.clients, bench.seconds, &[], Some((&script, vec![base.to_string()]))).await;
             results.push(Round { rate: run.rate, p50_ms: run.p50_ms, p99_ms: run.p99_ms });
         }
         results
     } else {
-
         let (players, client) = (players.clone(), client.clone());
         rounds(&bench, move |n, i| {
             let (players, client) = (players.clone(), client.clone());

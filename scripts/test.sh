@@ -20,6 +20,7 @@ PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 bash scripts/install-players.sh
 bash scripts/install-oauth-provider.sh
 bash scripts/install-cdn-tools.sh
 bash scripts/install-payment-tools.sh
+bash scripts/install-lti-tools.sh
 bash scripts/install-tus-client.sh
 # --- Web console (issue 17) -------------------------------------------------------------
 # Built before the Rust tests: tests/api/console_browser.rs drives it in Chromium, and the

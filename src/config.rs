@@ -10,6 +10,7 @@
 mod auth;
 mod delivery;
 mod infrastructure;
+mod lti;
 mod media;
 mod payments;
 mod training;
@@ -26,6 +27,7 @@ pub use delivery::{CdnArgs, DistributionArgs};
 pub use infrastructure::{
     DatabaseArgs, HttpArgs, JobArgs, KeyFileArgs, StorageArgs, StorageKind, TranscoderArgs, TranscoderKind,
 };
+pub use lti::LtiArgs;
 pub use media::{EngineArgs, IngestArgs, MediaLimitArgs, UploadArgs, parse_resolution};
 pub use payments::PaymentArgs;
 pub use training::TrainingArgs;
@@ -164,6 +166,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub payments: PaymentArgs,
     #[command(flatten)]
+    pub lti: LtiArgs,
+    #[command(flatten)]
     pub jobs: JobArgs,
     /// Background workers to run inside the API process; 0 runs the API alone.
     #[arg(long, env = "LECTERN_WORKERS", default_value_t = 1)]
@@ -193,6 +197,8 @@ pub struct WorkerArgs {
     pub training: TrainingArgs,
     #[command(flatten)]
     pub payments: PaymentArgs,
+    #[command(flatten)]
+    pub lti: LtiArgs,
     #[command(flatten)]
     pub distribution: DistributionArgs,
     #[command(flatten)]

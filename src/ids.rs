@@ -80,4 +80,6 @@ path_ids! {
     ProductId("product_id", "product_not_found", "no such product");
     /// An order (`/v1/orders/{order_id}`).
     OrderId("order_id", "order_not_found", "no such order");
+    /// A registered LTI platform (`/v1/lti/platforms/{platform_id}`).
+    LtiPlatformId("platform_id", "not_found", "no such LTI platform");
 }

@@ -35,6 +35,9 @@ pub struct KeyPaths {
     pub certificate_key: KeyPath,
     /// Verification-only certificate keys from before a rotation; each must exist.
     pub certificate_previous_keys: Vec<PathBuf>,
+    /// The RSA key of the LTI 1.3 tool (signs deep-linking responses and grade-service
+    /// assertions; published at `/lti/jwks`).
+    pub lti_key: KeyPath,
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +100,25 @@ impl std::fmt::Debug for CertificateSigningKey {
 }
 
 /// An Ed25519 public key that verifies certificates signed before a rotation. It never signs.
+/// The RSA key the LTI tool signs with (RS256, which LTI 1.3 requires), as PKCS#1 DER, with its
+/// JWK parameters. Kept apart from the CDN key: an LMS that learns this public key must not be
+/// able to check (or be tricked into accepting) playback signatures, and either can be rotated
+/// alone.
+#[derive(Clone)]
+pub struct LtiSigningKey {
+    pub key_id: String,
+    pub pkcs1_der: Vec<u8>,
+    /// Modulus and exponent, base64url without padding (the JWK's `n` and `e`).
+    pub modulus: String,
+    pub exponent: String,
+}
+
+impl std::fmt::Debug for LtiSigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LtiSigningKey").field("key_id", &self.key_id).finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct CertificateVerifyingKey {
     pub key_id: String,
@@ -114,6 +136,7 @@ pub struct Keys {
     pub certificate: CertificateSigningKey,
     /// Verification-only keys from `LECTERN_CERTIFICATE_PREVIOUS_KEY_FILES`.
     pub certificate_previous: Vec<CertificateVerifyingKey>,
+    pub lti: LtiSigningKey,
 }
 
 /// Which keys were created by this call, for the log and `lectern keys generate`.
@@ -161,7 +184,18 @@ pub fn load_or_generate(paths: &KeyPaths) -> Result<(Keys, Generated), ConfigErr
         return Err(ConfigError::new(paths.storage_secret.setting, "secret must be at least 32 characters"));
     }
 
+    let lti_pem = read_or_create(&paths.lti_key, &mut generated, generate_rsa_pem)?;
+    let lti_private = parse_rsa(&lti_pem).map_err(|message| ConfigError::new(paths.lti_key.setting, message))?;
+    if lti_private.n_bytes() == private_key.n_bytes() {
+        return Err(ConfigError::new(
+            paths.lti_key.setting,
+            "the LTI tool needs an RSA key of its own, not the CDN key",
+        ));
+    }
+    let lti = lti_signing_key(&lti_private).map_err(|message| ConfigError::new(paths.lti_key.setting, message))?;
+
     let keys = Keys {
+        lti,
         cdn: CdnSigningKey { key_pair_id, private_key },
         token: TokenSigningKey { key_id: token.key_id, pkcs8_der: token.pkcs8_der, public_key: token.public_key },
         token_previous: token
@@ -296,6 +330,20 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     file.write_all(contents.as_bytes())?;
     file.sync_all()?;
     std::fs::rename(&temp, path)
+}
+
+fn lti_signing_key(key: &RsaPrivateKey) -> Result<LtiSigningKey, String> {
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let modulus = key.n_bytes();
+    let exponent = key.e_bytes();
+    let pkcs1_der = key.to_pkcs1_der().map_err(|e| format!("cannot encode the RSA key ({e})"))?.as_bytes().to_vec();
+    Ok(LtiSigningKey {
+        key_id: format!("rsa-{}", &hex::encode(Sha256::digest(&modulus))[..16]),
+        pkcs1_der,
+        modulus: b64.encode(&modulus),
+        exponent: b64.encode(&exponent),
+    })
 }
 
 fn generate_rsa_pem() -> Result<String, String> {
@@ -438,6 +486,7 @@ mod tests {
             storage_secret: key("secret", "LECTERN_STORAGE_SECRET_FILE"),
             certificate_key: key("certificate.pem", "LECTERN_CERTIFICATE_KEY_FILE"),
             certificate_previous_keys: Vec::new(),
+            lti_key: key("lti.pem", "LECTERN_LTI_KEY_FILE"),
         }
     }
 
@@ -446,10 +495,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let paths = default_paths(&dir.path().join("keys"));
         let (first, generated) = load_or_generate(&paths).expect("generated");
-        assert_eq!(generated.0.len(), 4);
-        for path in
-            [&paths.cdn_key.path, &paths.token_key.path, &paths.storage_secret.path, &paths.certificate_key.path]
-        {
+        assert_eq!(generated.0.len(), 5);
+        for path in [
+            &paths.cdn_key.path,
+            &paths.token_key.path,
+            &paths.storage_secret.path,
+            &paths.certificate_key.path,
+            &paths.lti_key.path,
+        ] {
             let mode = std::fs::metadata(path).expect("exists").permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{}", path.display());
         }
@@ -461,6 +514,18 @@ mod tests {
         assert_ne!(first.certificate.public_key, first.token.public_key);
         assert_ne!(first.certificate.key_id, first.token.key_id);
         assert!(first.cdn.key_pair_id.starts_with('K') && first.cdn.key_pair_id.len() == 14);
+        assert_eq!(first.lti.pkcs1_der, second.lti.pkcs1_der);
+        assert_eq!(first.lti.key_id, second.lti.key_id);
+    }
+
+    #[test]
+    fn the_lti_key_cannot_be_the_cdn_key() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut paths = default_paths(dir.path());
+        load_or_generate(&paths).expect("generated");
+        paths.lti_key.path = paths.cdn_key.path.clone();
+        let error = load_or_generate(&paths).expect_err("one key in both roles");
+        assert!(error.to_string().contains("LECTERN_LTI_KEY_FILE"), "{error}");
     }
 
     #[test]

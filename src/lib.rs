@@ -15,6 +15,7 @@ pub mod http;
 pub mod ids;
 pub mod jobs;
 pub mod keys;
+pub mod lti;
 pub mod media;
 pub mod metrics;
 pub mod net;

@@ -68,6 +68,7 @@ pub fn key_paths(dir: &std::path::Path) -> KeyPaths {
         storage_secret: key("storage-secret", "LECTERN_STORAGE_SECRET_FILE"),
         certificate_key: key("certificate.pem", "LECTERN_CERTIFICATE_KEY_FILE"),
         certificate_previous_keys: Vec::new(),
+        lti_key: key("lti.pem", "LECTERN_LTI_KEY_FILE"),
     }
 }
 
@@ -111,6 +112,7 @@ pub async fn start(database_url: &str, data_dir: &std::path::Path) -> (String, S
         webhooks: lectern::webhooks::WebhookSettings::default(),
         training: lectern::training::TrainingSettings::default(),
         payments: lectern::payments::PaymentSettings::default(),
+        lti: lectern::lti::LtiSettings::default(),
         keys,
         auth,
         workers: WorkerSettings { concurrency: 0, ..WorkerSettings::default() },
@@ -139,7 +141,9 @@ pub fn have_wrk() -> bool {
     std::process::Command::new("wrk")
         .arg("--version")
         .output()
-        .map(|out| String::from_utf8_lossy(&out.stdout).contains("wrk") || String::from_utf8_lossy(&out.stderr).contains("wrk"))
+        .map(|out| {
+            String::from_utf8_lossy(&out.stdout).contains("wrk") || String::from_utf8_lossy(&out.stderr).contains("wrk")
+        })
         .unwrap_or(false)
 }
 
@@ -181,10 +185,7 @@ pub async fn wrk(
     let output = command.output().await.expect("wrk runs");
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "wrk failed: {text}{}", String::from_utf8_lossy(&output.stderr));
-    assert!(
-        !text.contains("Non-2xx") && !text.contains("Socket errors"),
-        "wrk saw failed requests:\n{text}"
-    );
+    assert!(!text.contains("Non-2xx") && !text.contains("Socket errors"), "wrk saw failed requests:\n{text}");
     let millis = |value: &str| -> f64 {
         let (number, factor) = if let Some(v) = value.strip_suffix("us") {
             (v, 0.001)

@@ -59,6 +59,8 @@ pub struct AppState {
     pub certificates: Arc<CertificateSigner>,
     /// Payment settings and the provider clients (none when payments are off).
     pub payments: Arc<crate::payments::Payments>,
+    /// The LTI 1.3 tool: its settings and the platforms' cached key sets.
+    pub lti: Arc<crate::lti::Lti>,
 }
 
 /// The settings of the domains, which both `serve` and `worker` hand to their job handlers.
@@ -68,6 +70,8 @@ pub struct Settings {
     pub webhooks: Arc<WebhookSettings>,
     pub training: Arc<TrainingSettings>,
     pub payments: Arc<PaymentSettings>,
+    /// The LTI tool (its settings, key and token cache), for the grade jobs.
+    pub lti: Arc<crate::lti::Lti>,
 }
 
 /// Resolved settings of `lectern serve`.
@@ -85,6 +89,7 @@ pub struct ServeSettings {
     pub webhooks: WebhookSettings,
     pub training: TrainingSettings,
     pub payments: PaymentSettings,
+    pub lti: crate::lti::LtiSettings,
     pub workers: WorkerSettings,
     pub migrate_on_start: bool,
     pub shutdown_timeout: Duration,
@@ -170,6 +175,7 @@ impl Application {
             webhooks: Arc::new(settings.webhooks),
             training: Arc::new(settings.training),
             payments: Arc::new(settings.payments),
+            lti: Arc::new(crate::lti::Lti::new(settings.lti, settings.keys.lti.clone())),
         };
         let state = AppState {
             pool: services.pool.clone(),
@@ -186,6 +192,7 @@ impl Application {
             certificates: Arc::new(certificates),
             training: Arc::clone(&domain_settings.training),
             payments: Arc::new(crate::payments::Payments::new(&domain_settings.payments)),
+            lti: Arc::clone(&domain_settings.lti),
         };
         let address = settings.http.listen;
         let listener = TcpListener::bind(address).await.map_err(|source| StartupError::Bind { address, source })?;

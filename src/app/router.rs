@@ -22,6 +22,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::training::router())
         .merge(crate::training::certificates::router())
         .merge(crate::payments::router())
+        .merge(crate::lti::router())
 }
 
 fn base_document() -> OpenApi {
@@ -67,6 +68,12 @@ fn base_document() -> OpenApi {
     let mut webhooks = Tag::new("webhooks");
     webhooks.description =
         Some("Endpoints that receive signed events (assets, enrolments), and their deliveries".to_owned());
+    let mut lti = Tag::new("lti");
+    lti.description = Some(
+        "LTI 1.3 tool for LMS platforms (Moodle, Canvas, Open edX): platform registration, OIDC login and launch, \
+         deep linking, the tool's keys"
+            .to_owned(),
+    );
     let mut certificates = Tag::new("certificates");
     certificates.description = Some(
         "Course-completion certificates: the signed record (public to whoever holds its id), its PDF, and the keys that verify it"
@@ -94,6 +101,7 @@ fn base_document() -> OpenApi {
             graphql,
             certificates,
             payments,
+            lti,
             webhooks,
             storage,
             delivery,

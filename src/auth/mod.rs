@@ -16,7 +16,7 @@ mod key_routes;
 pub mod oauth;
 pub mod passwords;
 pub mod rate_limit;
-mod routes;
+pub(crate) mod routes;
 pub mod sessions;
 mod settings;
 pub mod setup;

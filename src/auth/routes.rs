@@ -87,7 +87,7 @@ fn lifetimes(state: &AppState) -> Lifetimes {
     Lifetimes { idle: settings.session_idle_timeout, absolute: settings.session_max_age }
 }
 
-pub(super) async fn limit(state: &AppState, scope: &str, subject: &str, limit: RateLimit) -> Result<(), AuthError> {
+pub(crate) async fn limit(state: &AppState, scope: &str, subject: &str, limit: RateLimit) -> Result<(), AuthError> {
     state.auth.limiter.check(&format!("{scope}:{subject}"), limit).await
 }
 
@@ -106,7 +106,7 @@ fn token_pair(state: &AppState, issued: Issued) -> Result<TokenPair, AuthError> 
 /// Starts a session for an account that has just proved who it is and answers its token pair.
 /// Every way of signing in (password, registration, an external provider's callback, a login
 /// code) ends here, so sessions and tokens are issued in exactly one way.
-pub(super) async fn issue_session(
+pub(crate) async fn issue_session(
     state: &AppState,
     account_id: Uuid,
     roles: Vec<Role>,

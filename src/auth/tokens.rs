@@ -168,6 +168,7 @@ mod tests {
             storage_secret: key("secret", "LECTERN_STORAGE_SECRET_FILE"),
             certificate_key: key("certificate.pem", "LECTERN_CERTIFICATE_KEY_FILE"),
             certificate_previous_keys: Vec::new(),
+            lti_key: key("lti.pem", "LECTERN_LTI_KEY_FILE"),
         };
         crate::keys::load_or_generate(&paths).expect("generated").0
     }

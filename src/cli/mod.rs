@@ -120,6 +120,7 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
         webhooks: args.webhooks.resolve()?,
         training: args.training.resolve()?,
         payments: args.payments.resolve()?,
+        lti: args.lti.resolve()?,
         workers: args.jobs.resolve(args.workers, args.common.shutdown_timeout)?,
         migrate_on_start: args.migrate_on_start,
         shutdown_timeout: args.common.shutdown_timeout,
@@ -137,14 +138,15 @@ async fn worker(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
     }
     let database = args.database.resolve()?;
     let worker_settings = args.jobs.resolve(args.workers, args.common.shutdown_timeout)?;
+    let transcoder = args.transcoder.resolve(&args.storage)?;
+    let (keys, _) = crate::keys::load_or_generate(&args.keys.resolve(&args.common))?;
     let settings = Settings {
         ingest: Arc::new(args.ingest.resolve()?),
         webhooks: Arc::new(args.webhooks.resolve()?),
         training: Arc::new(args.training.resolve()?),
         payments: Arc::new(args.payments.resolve()?),
+        lti: Arc::new(crate::lti::Lti::new(args.lti.resolve()?, keys.lti.clone())),
     };
-    let transcoder = args.transcoder.resolve(&args.storage)?;
-    let (keys, _) = crate::keys::load_or_generate(&args.keys.resolve(&args.common))?;
     // Workers never serve presigned URLs, but the local backend is built from the same settings.
     let public_url = url::Url::parse("http://127.0.0.1:8080").context("constant URL")?;
     let storage = args.storage.resolve(&args.common, &public_url, keys.storage_secret.clone())?;

@@ -246,6 +246,11 @@ pub struct KeyFileArgs {
     /// verifying with them, and they are published with the current key; they never sign.
     #[arg(long, env = "LECTERN_CERTIFICATE_PREVIOUS_KEY_FILES", value_delimiter = ',')]
     pub certificate_previous_key_files: Vec<PathBuf>,
+    /// RSA-2048 private key (PEM, PKCS#1 or PKCS#8) of the LTI 1.3 tool: signs deep-linking
+    /// responses and grade-service assertions, published at `/lti/jwks`; it must not be the CDN
+    /// key. Default: `<LECTERN_DATA_DIR>/keys/lti-tool-key.pem`, generated when missing.
+    #[arg(long, env = "LECTERN_LTI_KEY_FILE")]
+    pub lti_key_file: Option<PathBuf>,
 }
 
 impl KeyFileArgs {
@@ -277,6 +282,7 @@ impl KeyFileArgs {
                 .filter(|path| !path.as_os_str().is_empty())
                 .cloned()
                 .collect(),
+            lti_key: key_path(&self.lti_key_file, "lti-tool-key.pem", "LECTERN_LTI_KEY_FILE"),
         }
     }
 }

@@ -92,6 +92,7 @@ path_id_extractors!(
     CertificateId,
     ProductId,
     OrderId,
+    LtiPlatformId,
 );
 
 #[cfg(test)]

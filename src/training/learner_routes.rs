@@ -26,8 +26,8 @@ use crate::auth::api_keys::{self, Scope};
 use crate::auth::{Authenticated, ClientInfo, Principal};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::ids::{AccountId, CourseId, LessonId, PlaybackSessionId};
-use crate::playback::routes::{SessionView, Viewer};
 use crate::playback::access;
+use crate::playback::routes::{SessionView, Viewer};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -171,13 +171,8 @@ pub async fn record(
     if status != "active" || lapsed || row.stream_enrollment.is_some_and(|id| id != enrollment_id) {
         return Err(TrainingError::NotEnrolled);
     }
-    let completed_base = Completed {
-        enrollment_id,
-        lesson_id,
-        course_id,
-        owner_id,
-        completions: Completions::default(),
-    };
+    let completed_base =
+        Completed { enrollment_id, lesson_id, course_id, owner_id, completions: Completions::default() };
     let remembered: Vec<Remembered> = match &row.answers {
         Some(answers) => serde_json::from_value(answers.clone()).map_err(|e| TrainingError::Corrupt(e.to_string()))?,
         None => Vec::new(),

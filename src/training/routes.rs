@@ -783,7 +783,7 @@ async fn enroll(
 }
 
 /// Enrols in one transaction with its event.
-pub(super) async fn enroll_now(
+pub(crate) async fn enroll_now(
     state: &AppState,
     course: &CourseRow,
     request: &Enroll,

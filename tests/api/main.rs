@@ -25,6 +25,7 @@ mod console_browser;
 mod engine_cli;
 mod http_ops;
 mod job_queue;
+mod lti;
 mod media_assets;
 mod media_fast_start;
 mod media_housekeeping;

@@ -36,6 +36,7 @@ async fn workers(app: &TestApp, keep: impl Fn(&str) -> bool) -> WorkerPool {
         webhooks: Arc::default(),
         training: Arc::default(),
         payments: Arc::default(),
+        lti: app.lti(),
     };
     let services = crate::helpers::services(app, &settings).await;
     let handlers: Vec<Arc<dyn JobHandler>> =

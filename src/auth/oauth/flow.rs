@@ -84,6 +84,12 @@ pub async fn take(pool: &PgPool, state: &str) -> Result<Flow, OAuthError> {
 
 /// Issues a login code for an account that has just signed in through `provider`.
 pub async fn issue_login_code(pool: &PgPool, account_id: Uuid, provider: ProviderId) -> Result<String, OAuthError> {
+    issue_login_code_for(pool, account_id, provider.as_str()).await
+}
+
+/// Issues a login code for an account signed in by something other than an OAuth provider (an
+/// LTI launch: `source` is `lti`). The code is spent at the same `POST /v1/auth/oauth/token`.
+pub async fn issue_login_code_for(pool: &PgPool, account_id: Uuid, source: &str) -> Result<String, OAuthError> {
     let (code, code_hash) = new_refresh_token()?;
     sqlx::query!(r#"delete from oauth_login_code where expires_at < now()"#).execute(pool).await?;
     sqlx::query!(
@@ -93,7 +99,7 @@ pub async fn issue_login_code(pool: &PgPool, account_id: Uuid, provider: Provide
         "#,
         code_hash,
         account_id,
-        provider.as_str(),
+        source,
         LOGIN_CODE_TTL.as_secs_f64(),
     )
     .execute(pool)

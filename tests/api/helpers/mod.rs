@@ -11,6 +11,7 @@
 //! - [`players`]: the browser players of `tests/players`.
 
 pub mod cloudfront;
+pub mod lti;
 pub mod media;
 pub mod playback;
 pub mod players;
@@ -78,6 +79,8 @@ pub struct TestOptions {
     pub training: Option<lectern::training::TrainingSettings>,
     /// Payment settings; `None`: the defaults (payments off).
     pub payments: Option<lectern::payments::PaymentSettings>,
+    /// LTI settings; `None` uses the defaults.
+    pub lti: Option<lectern::lti::LtiSettings>,
     /// Object storage; `None` is a local store in the app's temporary directory.
     pub storage: Option<StorageSettings>,
     /// The public URL (e.g. a proxy in front of the app); `None` is the app's own address.
@@ -125,6 +128,7 @@ pub fn key_paths(dir: &std::path::Path) -> KeyPaths {
         storage_secret: key("storage-secret", "LECTERN_STORAGE_SECRET_FILE"),
         certificate_key: key("certificate.pem", "LECTERN_CERTIFICATE_KEY_FILE"),
         certificate_previous_keys: Vec::new(),
+        lti_key: key("lti.pem", "LECTERN_LTI_KEY_FILE"),
     }
 }
 
@@ -181,6 +185,7 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
         webhooks: options.webhooks.unwrap_or_default(),
         training: options.training.unwrap_or_default(),
         payments: options.payments.unwrap_or_default(),
+        lti: options.lti.unwrap_or_default(),
         workers: WorkerSettings {
             concurrency: options.workers,
             ..options
@@ -223,6 +228,12 @@ impl TestApp {
     /// The app's keys, read back from its data directory (they were generated there).
     pub fn keys(&self) -> lectern::keys::Keys {
         lectern::keys::load_or_generate(&key_paths(&self.data_dir.path().join("keys"))).expect("keys").0
+    }
+
+    /// An LTI tool with the default settings and this app's key, for tests that build job
+    /// handlers themselves.
+    pub fn lti(&self) -> std::sync::Arc<lectern::lti::Lti> {
+        std::sync::Arc::new(lectern::lti::Lti::new(lectern::lti::LtiSettings::default(), self.keys().lti))
     }
 
     pub async fn post_json(&self, path: &str, body: serde_json::Value) -> reqwest::Response {

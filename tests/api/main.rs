@@ -21,6 +21,7 @@ mod cdn_origin;
 mod certificates;
 mod cli;
 mod engine_cli;
+mod hardening;
 mod http_ops;
 mod job_queue;
 mod media_assets;

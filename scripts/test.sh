@@ -20,6 +20,9 @@ PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 bash scripts/install-players.sh
 bash scripts/install-oauth-provider.sh
 bash scripts/install-cdn-tools.sh
 bash scripts/install-tus-client.sh
+# --- hardening: schemathesis (PyPI) for tests/api/schemathesis.rs --------------------------
+bash scripts/install-schemathesis.sh
+# --- end hardening --------------------------------------------------------------------------
 # #[sqlx::test] creates a fresh database per test through this URL's server; point it at the
 # server's maintenance database rather than at the application's.
 export DATABASE_URL="${DATABASE_URL%/*}/postgres"

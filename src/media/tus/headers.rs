@@ -40,7 +40,7 @@ pub(super) fn is_offset_stream(headers: &HeaderMap) -> bool {
 }
 
 /// `Upload-Metadata`: comma-separated `key base64value` pairs (the value may be absent).
-pub(super) fn parse_metadata(raw: &str) -> Result<BTreeMap<String, String>, MediaError> {
+pub fn parse_metadata(raw: &str) -> Result<BTreeMap<String, String>, MediaError> {
     let invalid = |why: &str| MediaError::InvalidUploadHeader(format!("Upload-Metadata: {why}"));
     let mut metadata = BTreeMap::new();
     for pair in raw.split(',').map(str::trim).filter(|pair| !pair.is_empty()) {
@@ -65,7 +65,7 @@ pub(super) fn parse_metadata(raw: &str) -> Result<BTreeMap<String, String>, Medi
     Ok(metadata)
 }
 
-pub(super) fn encode_metadata(metadata: &serde_json::Value) -> String {
+pub fn encode_metadata(metadata: &serde_json::Value) -> String {
     let Some(map) = metadata.as_object() else { return String::new() };
     map.iter()
         .map(|(key, value)| {

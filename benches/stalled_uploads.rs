@@ -51,7 +51,8 @@ async fn main() {
     let data_dir = work.path().join("data");
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("address").port();
     let base = format!("http://127.0.0.1:{port}");
-    let lectern = std::env::var("BENCH_LECTERN").map_or_else(|_| PathBuf::from(env!("CARGO_BIN_EXE_lectern")), PathBuf::from);
+    let lectern =
+        std::env::var("BENCH_LECTERN").map_or_else(|_| PathBuf::from(env!("CARGO_BIN_EXE_lectern")), PathBuf::from);
 
     let envs = [
         ("DATABASE_URL", database_url.clone()),
@@ -102,7 +103,8 @@ async fn main() {
         .await
         .expect("json");
     let token = login["access_token"].as_str().expect("token").to_owned();
-    let me: Value = client.get(format!("{base}/v1/me")).bearer_auth(&token).send().await.expect("me").json().await.expect("json");
+    let me: Value =
+        client.get(format!("{base}/v1/me")).bearer_auth(&token).send().await.expect("me").json().await.expect("json");
     let owner_id: uuid::Uuid = me["account_id"].as_str().expect("id").parse().expect("uuid");
     let pool = sqlx::PgPool::connect(&database_url).await.expect("bench database");
     let package = make_package(work.path());

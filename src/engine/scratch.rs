@@ -76,10 +76,14 @@ pub fn sweep(parent: &Path, prefixes: &[&str]) -> io::Result<usize> {
                     tracing::info!(path = %path.display(), "removed the scratch directory of a job whose process died");
                 }
                 Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-                Err(error) => tracing::warn!(path = %path.display(), %error, "cannot remove an abandoned scratch directory"),
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), %error, "cannot remove an abandoned scratch directory")
+                }
             },
             Ok(false) => {}
-            Err(error) => tracing::warn!(path = %path.display(), %error, "cannot tell whether a scratch directory is in use"),
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "cannot tell whether a scratch directory is in use")
+            }
         }
     }
     Ok(removed)

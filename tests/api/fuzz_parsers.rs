@@ -9,8 +9,8 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use lectern::cdn::{Cdn, CdnSettings, Policy, SignedRequest};
 use lectern::media::tus::headers::{encode_metadata, parse_metadata};
-use lectern::storage::ObjectKey;
 use lectern::storage::ByteRange;
+use lectern::storage::ObjectKey;
 use lectern::storage::local::presign::SignedQuery;
 use proptest::prelude::*;
 

@@ -77,12 +77,12 @@ pub fn sweep(parent: &Path, prefixes: &[&str]) -> io::Result<usize> {
                 }
                 Err(error) if error.kind() == io::ErrorKind::NotFound => {}
                 Err(error) => {
-                    tracing::warn!(path = %path.display(), %error, "cannot remove an abandoned scratch directory")
+                    tracing::warn!(path = %path.display(), %error, "cannot remove an abandoned scratch directory");
                 }
             },
             Ok(false) => {}
             Err(error) => {
-                tracing::warn!(path = %path.display(), %error, "cannot tell whether a scratch directory is in use")
+                tracing::warn!(path = %path.display(), %error, "cannot tell whether a scratch directory is in use");
             }
         }
     }

@@ -70,12 +70,9 @@ pub async fn reject_nul_text(State(max_body): State<usize>, request: Request, ne
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, max_body).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
-                .into_response();
-        }
+    let Ok(bytes) = axum::body::to_bytes(body, max_body).await else {
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
+            .into_response();
     };
     if json_has_nul(&bytes) {
         return nul_error("the request body").into_response();

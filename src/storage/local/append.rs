@@ -58,6 +58,9 @@ impl LocalStore {
     }
 }
 
+/// What a blocking write hands back: the file and its emptied buffer, or why it failed.
+type WriteResult = std::io::Result<(std::fs::File, Vec<u8>)>;
+
 struct LocalAppendFile {
     /// Filled up to `WRITE_BUFFER_BYTES`, then handed to a blocking write.
     pending: Vec<u8>,
@@ -68,7 +71,7 @@ struct LocalAppendFile {
     /// one.
     file: Option<std::fs::File>,
     /// The write in flight, which hands the file and its buffer back.
-    in_flight: Option<JoinHandle<std::io::Result<(std::fs::File, Vec<u8>)>>>,
+    in_flight: Option<JoinHandle<WriteResult>>,
     /// The upload's writer lock, shared with the write in flight: released once this file is
     /// dropped and its last write has finished.
     lock: Arc<tokio::sync::OwnedMutexGuard<()>>,

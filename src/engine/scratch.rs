@@ -185,8 +185,10 @@ mod tests {
         let dir = parent.path().join("transcode-other");
         fs::create_dir(&dir).expect("dir");
         File::create(dir.join(LOCK_FILE)).expect("lock file");
-        // `flock` in a child process stands for another worker's live job.
+        // `flock` in a child process stands for another worker's live job (`-o`: the lock stays
+        // with flock itself, not with the command it runs, so killing it frees the lock).
         let mut child = std::process::Command::new("flock")
+            .arg("-o")
             .arg(dir.join(LOCK_FILE))
             .args(["sleep", "30"])
             .spawn()

@@ -27,6 +27,9 @@ bash scripts/install-tus-client.sh
 # debug binary serves web/dist from disk. npm ci and vite build are skipped when unchanged.
 bash scripts/build-ui.sh
 # --- end of web console -------------------------------------------------------------------
+# --- hardening: schemathesis (PyPI) for tests/api/schemathesis.rs --------------------------
+bash scripts/install-schemathesis.sh
+# --- end hardening --------------------------------------------------------------------------
 # #[sqlx::test] creates a fresh database per test through this URL's server; point it at the
 # server's maintenance database rather than at the application's.
 export DATABASE_URL="${DATABASE_URL%/*}/postgres"

@@ -52,6 +52,8 @@ pub struct AppState {
     pub cdn: Arc<Cdn>,
     pub ingest: Arc<IngestSettings>,
     pub uploads: Arc<UploadSettings>,
+    /// Upload requests sending bodies now, bounded per account and in total.
+    pub upload_slots: Arc<crate::media::UploadSlots>,
     pub webhooks: Arc<WebhookSettings>,
     pub training: Arc<TrainingSettings>,
     /// Signs course-completion certificates (`training::certificates::issue_in`) and verifies
@@ -187,6 +189,10 @@ impl Application {
             auth: Arc::new(auth),
             cdn: Arc::new(cdn),
             ingest: Arc::clone(&domain_settings.ingest),
+            upload_slots: crate::media::UploadSlots::new(
+                settings.uploads.max_concurrent,
+                settings.uploads.max_concurrent_per_account,
+            ),
             uploads: Arc::new(settings.uploads),
             webhooks: Arc::clone(&domain_settings.webhooks),
             certificates: Arc::new(certificates),

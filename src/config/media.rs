@@ -204,6 +204,16 @@ pub struct UploadArgs {
     /// request buffers at most one part in memory.
     #[arg(long, env = "LECTERN_UPLOAD_PART_SIZE", default_value = "8MiB", value_parser = parse_bytes)]
     pub upload_part_size: u64,
+    /// How long an upload body may send nothing before its request is ended (what arrived is
+    /// kept; the client resumes).
+    #[arg(long, env = "LECTERN_UPLOAD_IDLE_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub upload_idle_timeout: Duration,
+    /// Upload requests that may send bodies at once; more are answered `429 too_many_uploads`.
+    #[arg(long, env = "LECTERN_MAX_CONCURRENT_UPLOADS", default_value_t = 256)]
+    pub max_concurrent_uploads: usize,
+    /// Upload requests one account may have sending at once.
+    #[arg(long, env = "LECTERN_MAX_CONCURRENT_UPLOADS_PER_ACCOUNT", default_value_t = 16)]
+    pub max_concurrent_uploads_per_account: usize,
 }
 
 impl UploadArgs {
@@ -217,12 +227,24 @@ impl UploadArgs {
         if self.upload_part_size < MIN_UPLOAD_PART_SIZE {
             return Err(ConfigError::new("LECTERN_UPLOAD_PART_SIZE", "must be at least 5MiB (an S3 rule)"));
         }
+        if self.upload_idle_timeout < Duration::from_secs(1) {
+            return Err(ConfigError::new("LECTERN_UPLOAD_IDLE_TIMEOUT", "must be at least 1s"));
+        }
+        if self.max_concurrent_uploads == 0 {
+            return Err(ConfigError::new("LECTERN_MAX_CONCURRENT_UPLOADS", "must be more than 0"));
+        }
+        if self.max_concurrent_uploads_per_account == 0 {
+            return Err(ConfigError::new("LECTERN_MAX_CONCURRENT_UPLOADS_PER_ACCOUNT", "must be more than 0"));
+        }
         let part_size = usize::try_from(self.upload_part_size)
             .map_err(|_| ConfigError::new("LECTERN_UPLOAD_PART_SIZE", "too large for this machine"))?;
         Ok(UploadSettings {
             max_size: self.max_upload_size,
             expiry: self.upload_expiry,
             part_size,
+            body_idle_timeout: self.upload_idle_timeout,
+            max_concurrent: self.max_concurrent_uploads,
+            max_concurrent_per_account: self.max_concurrent_uploads_per_account,
             ..UploadSettings::default()
         })
     }

@@ -3,6 +3,7 @@
 //! unless its signature verifies and has not expired.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::body::Body;
@@ -115,26 +116,76 @@ async fn put_object(
     params(("upload_id" = String, Path, description = "Multipart upload id"),
            ("part_number" = u32, Path, description = "1-based part number"),
            ("key" = String, Query, description = "Object key of the upload"),
+           ("max_size" = u64, Query, description = "The most bytes the part may carry (signed)"),
            ("expires" = u64, Query, description = "Unix expiry time"),
            ("signature" = String, Query, description = "HMAC-SHA256 signature")),
     responses((status = OK, description = "Stored; the ETag header identifies the part"),
-              (status = FORBIDDEN, description = "Invalid or expired signature", body = crate::http::error::ErrorBody)))]
+              (status = FORBIDDEN, description = "`invalid_signature`, `signature_expired`, or `signature_used`: a part URL is good for one successful upload", body = crate::http::error::ErrorBody),
+              (status = PAYLOAD_TOO_LARGE, description = "`part_too_large`: more bytes than the URL's `max_size`", body = crate::http::error::ErrorBody)))]
 async fn put_part(
     State(store): State<Arc<LocalStore>>,
     Path((upload_id, part_number)): Path<(String, u32)>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
     body: Body,
 ) -> Response {
     let result = async {
         let query = SignedQuery::parse(query.as_deref())?;
         let key = query.key.clone().ok_or(SignatureError::Invalid)?;
-        store.verify(&Grant::Part { key: &key, upload_id: &upload_id, part_number }, &query)?;
+        let max_size = query.max_size.ok_or(SignatureError::Invalid)?;
+        store.verify(&Grant::Part { key: &key, upload_id: &upload_id, part_number, max_size }, &query)?;
+        let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        if declared.is_some_and(|length: u64| length > max_size) {
+            return Err(part_too_large(max_size));
+        }
         let key = ObjectKey::parse(key)?;
-        let part = store.upload_part_stream(&key, &MultipartId(upload_id), part_number, body_stream(body)).await?;
-        Ok::<_, ApiError>(etag_response(&part.etag))
+        let upload = MultipartId(upload_id);
+        if !store.claim_part_url(&key, &upload, &query.signature).await? {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "signature_used",
+                "this presigned part URL was already used; ask for a new one",
+            ));
+        }
+        let exceeded = Arc::new(AtomicBool::new(false));
+        let body = limited_stream(body, max_size, Arc::clone(&exceeded));
+        match store.upload_part_stream(&key, &upload, part_number, body).await {
+            Ok(part) => Ok::<_, ApiError>(etag_response(&part.etag)),
+            Err(error) => {
+                // The part was not stored: the same URL may be tried again.
+                store.release_part_url(&key, &upload, &query.signature).await;
+                if exceeded.load(Ordering::Relaxed) { Err(part_too_large(max_size)) } else { Err(error.into()) }
+            }
+        }
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+fn part_too_large(max_size: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "part_too_large",
+        format!("this part URL accepts at most {max_size} bytes"),
+    )
+}
+
+/// The body, failing once more than `max_size` bytes arrived (and saying so in `exceeded`), so
+/// a part is never written past its size whatever `Content-Length` claimed.
+fn limited_stream(body: Body, max_size: u64, exceeded: Arc<AtomicBool>) -> BodyStream {
+    let mut received = 0u64;
+    Box::pin(body.into_data_stream().map_err(std::io::Error::other).and_then(move |chunk| {
+        received = received.saturating_add(chunk.len() as u64);
+        let over = received > max_size;
+        if over {
+            exceeded.store(true, Ordering::Relaxed);
+        }
+        futures::future::ready(if over {
+            Err(std::io::Error::other("the part is larger than its URL allows"))
+        } else {
+            Ok(chunk)
+        })
+    }))
 }
 
 fn body_stream(body: Body) -> BodyStream {

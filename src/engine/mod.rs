@@ -14,6 +14,7 @@ pub mod child;
 pub mod manifests;
 pub mod protocol;
 pub mod runner;
+pub mod scratch;
 
 pub use runner::{EngineLimits, EngineRunner, Progress, RunError};
 

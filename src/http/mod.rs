@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod middleware;
 mod settings;
+pub mod text;
 
 pub use error::{ApiError, ErrorBody, HttpError};
 pub use settings::HttpSettings;
@@ -26,11 +27,33 @@ use crate::metrics::Metrics;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The layers of the JSON API only: the request timeout (answered in the API's error format)
-/// and the JSON body limit. Routes that stream large bodies (tus, the origin, presigned
-/// storage URLs) are mounted beside the API, outside these.
+/// The longest `X-Request-Id` kept from a client; a UUID is 36 characters, and proxies' ids
+/// (AWS's `Root=1-…`, nginx's 32 hex digits) fit too.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// A client's `X-Request-Id` is echoed in the response and written into every log line of the
+/// request, so one that is over-long or carries anything but visible ASCII is dropped, and the
+/// request gets a fresh UUID in its place.
+fn drop_unfit_request_id<B>(mut request: Request<B>) -> Request<B> {
+    let fit = |value: &HeaderValue| {
+        let bytes = value.as_bytes();
+        !bytes.is_empty() && bytes.len() <= MAX_REQUEST_ID_LEN && bytes.iter().all(u8::is_ascii_graphic)
+    };
+    let values = request.headers().get_all(REQUEST_ID);
+    let keep = values.iter().count() == 1 && values.iter().all(fit);
+    if !keep {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    request
+}
+
+/// The layers of the JSON API only: the request timeout (answered in the API's error format),
+/// the JSON body limit, and the refusal of NUL characters in query strings and JSON bodies.
+/// Routes that stream large bodies (tus, the origin, presigned storage URLs) are mounted beside
+/// the API, outside these.
 pub fn api_layers<S: Clone + Send + Sync + 'static>(router: Router<S>, settings: &HttpSettings) -> Router<S> {
     router
+        .layer(axum::middleware::from_fn_with_state(settings.max_json_body, text::reject_nul_text))
         .layer(axum::middleware::from_fn_with_state(settings.request_timeout, middleware::request_timeout))
         .layer(DefaultBodyLimit::max(settings.max_json_body))
 }
@@ -41,9 +64,11 @@ pub fn edge_layers(router: Router, settings: &HttpSettings, metrics: Arc<Metrics
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(middleware::json_rejections))
         .layer(axum::middleware::from_fn_with_state(metrics, middleware::record_metrics))
         .layer(
             ServiceBuilder::new()
+                .map_request(drop_unfit_request_id)
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
                     let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);

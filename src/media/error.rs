@@ -19,6 +19,9 @@ pub enum MediaError {
     InvalidField(String),
     #[error("{0}")]
     InvalidInput(String),
+    /// Text that PostgreSQL cannot store (a NUL character); see `crate::http::text`.
+    #[error("{0}")]
+    InvalidText(String),
     /// An import URL refused by the SSRF rules (scheme, address literal) at creation.
     #[error("input.url is not allowed: {0}")]
     UrlNotAllowed(String),
@@ -57,6 +60,9 @@ pub enum MediaError {
     UnsupportedChecksum(String),
     #[error("the upload body could not be read: {0}")]
     BodyRead(String),
+    /// Too many upload requests are sending at once (see `media::slots`).
+    #[error("{0}; retry shortly (the upload resumes where it stopped)")]
+    TooManyUploads(String),
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error("database error")]
@@ -79,6 +85,8 @@ impl MediaError {
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::InvalidCursor => "invalid_cursor",
             Self::InvalidQuery(_) => "invalid_query",
+            Self::InvalidText(_) => crate::http::text::NUL_CODE,
+            Self::TooManyUploads(_) => "too_many_uploads",
             Self::WrongState { .. } => "invalid_state",
             Self::TusVersion => "unsupported_tus_version",
             Self::InvalidUploadHeader(_) => "invalid_upload_header",
@@ -120,12 +128,23 @@ impl HttpError for MediaError {
         }
     }
 
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            // Upload slots free as fast as uploads finish or stall out; a few seconds is fair.
+            Self::TooManyUploads(_) => Some(5),
+            _ if self.status() == StatusCode::SERVICE_UNAVAILABLE => Some(5),
+            _ => None,
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             Self::NotFound(_) | Self::UploadNotFound => StatusCode::NOT_FOUND,
-            Self::InvalidTitle(_) | Self::InvalidField(_) | Self::InvalidInput(_) | Self::UrlNotAllowed(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            Self::InvalidTitle(_)
+            | Self::InvalidField(_)
+            | Self::InvalidInput(_)
+            | Self::InvalidText(_)
+            | Self::UrlNotAllowed(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::IdempotencyKeyReused
             | Self::WrongState { .. }
             | Self::UploadInProgress
@@ -140,6 +159,7 @@ impl HttpError for MediaError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::UploadExpired => StatusCode::GONE,
             Self::UploadLocked => StatusCode::LOCKED,
+            Self::TooManyUploads(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::FileTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             // tus 1.0 checksum extension: 460 Checksum Mismatch.
             Self::ChecksumMismatch => StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),

@@ -23,6 +23,7 @@ pub mod preview_job;
 pub mod probe_job;
 pub mod routes;
 mod settings;
+pub mod slots;
 pub mod transcode_job;
 pub mod tus;
 pub mod uploads;
@@ -36,6 +37,7 @@ use utoipa_axum::router::OpenApiRouter;
 pub use assets::{AssetId, AssetStatus, SourceObject, upload_completed};
 pub use error::{IngestError, MediaError};
 pub use settings::{IngestSettings, MIN_UPLOAD_PART_SIZE, UploadSettings};
+pub use slots::{UploadSlot, UploadSlots};
 
 use crate::app::{AppState, Services};
 

@@ -255,9 +255,11 @@ async fn presign_parts(
     let ttl = state.ingest.multipart_url_ttl.min(until_expiry).max(Duration::from_secs(1));
     let key = source_key(asset.id());
     let storage_upload = storage_upload_id(&upload)?;
+    // Each URL carries at most the announced part size (the last part is smaller).
+    let max_size = upload.metadata.get("part_size").and_then(serde_json::Value::as_u64).unwrap_or(MAX_PART_SIZE);
     let mut parts = Vec::with_capacity(numbers.len());
     for part_number in numbers {
-        let url = state.storage.presign_part(&key, &storage_upload, part_number, ttl).await?;
+        let url = state.storage.presign_part(&key, &storage_upload, part_number, max_size, ttl).await?;
         parts.push(PresignedPart { part_number, url });
     }
     Ok(axum::Json(PresignedParts { parts, expires_at: now + ttl }))

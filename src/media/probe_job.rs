@@ -31,6 +31,7 @@ use super::IngestSettings;
 use super::MediaError;
 use super::assets::{self, AssetId, AssetStatus};
 use super::transcode_job::TranscodeJob;
+use crate::engine::scratch::{ScratchDir, Sweeper};
 use crate::engine::{EngineRunner, RunError};
 use crate::jobs::{EnqueueOptions, JobContext, JobError, JobHandler, queue};
 use crate::storage::{ObjectKey, ObjectStore, StorageError};
@@ -42,13 +43,27 @@ pub struct ProbePayload {
 
 pub struct ProbeJob {
     settings: Arc<IngestSettings>,
+    /// Removes the scratch copies of probes whose process died (see `engine::scratch`).
+    sweeper: Sweeper,
+}
+
+/// Where probes copy sources, and the name their scratch directories start with.
+fn scratch_parent(settings: &IngestSettings) -> (std::path::PathBuf, &'static [&'static str]) {
+    match &settings.work_dir {
+        Some(dir) => (dir.clone(), &["probe-"]),
+        None => (std::env::temp_dir(), &["lectern-probe-"]),
+    }
 }
 
 impl ProbeJob {
     pub const KIND: &'static str = "media.probe";
 
+    /// Also sweeps what killed workers left in the scratch directory (the worker is starting).
     pub fn new(settings: Arc<IngestSettings>) -> Self {
-        Self { settings }
+        let (parent, prefixes) = scratch_parent(&settings);
+        let sweeper = Sweeper::new(parent, prefixes);
+        sweeper.sweep_if_due();
+        Self { settings, sweeper }
     }
 
     fn runner(&self) -> Result<EngineRunner, JobError> {
@@ -160,15 +175,14 @@ impl ProbeJob {
         };
         let key = ObjectKey::parse(source_key)
             .map_err(|error| ProbeFailure::Infrastructure(format!("stored source key is invalid: {error}")))?;
-        let scratch = match &self.settings.work_dir {
-            // Created on first use, as the local transcoder does: a fresh data disk or a
-            // cleaned temporary directory must not fail every probe.
-            Some(dir) => {
-                std::fs::create_dir_all(dir).and_then(|()| tempfile::Builder::new().prefix("probe-").tempdir_in(dir))
-            }
-            None => tempfile::Builder::new().prefix("lectern-probe-").tempdir(),
-        }
-        .map_err(|error| ProbeFailure::Infrastructure(format!("cannot create a scratch directory: {error}")))?;
+        let sweeper = self.sweeper.clone();
+        // Periodically, what killed workers left behind (a no-op until it is due).
+        let _ = tokio::task::spawn_blocking(move || sweeper.sweep_if_due()).await;
+        // Created on first use, as the local transcoder does: a fresh data disk or a cleaned
+        // temporary directory must not fail every probe.
+        let (parent, prefixes) = scratch_parent(&self.settings);
+        let scratch = ScratchDir::create(&parent, prefixes[0])
+            .map_err(|error| ProbeFailure::Infrastructure(format!("cannot create a scratch directory: {error}")))?;
         let path = scratch.path().join("source");
         let size = download(&*context.storage, &key, &path, self.settings.limits.max_file_bytes).await?;
         tracing::debug!(size, "source copied to scratch");

@@ -70,6 +70,13 @@ pub struct UploadSettings {
     /// How long a PATCH holds an upload without renewing its lease; it renews every third of
     /// this while bytes flow, and releases when it ends.
     pub lease: Duration,
+    /// How long an upload body may send nothing before the request is ended (what arrived is
+    /// kept, and the client resumes from there).
+    pub body_idle_timeout: Duration,
+    /// Upload requests that may stream bodies at once, in total and per account; beyond them a
+    /// request is answered `429 too_many_uploads`.
+    pub max_concurrent: usize,
+    pub max_concurrent_per_account: usize,
 }
 
 impl Default for UploadSettings {
@@ -79,6 +86,9 @@ impl Default for UploadSettings {
             expiry: Duration::from_secs(24 * 3600),
             part_size: 8 * 1024 * 1024,
             lease: Duration::from_secs(60),
+            body_idle_timeout: Duration::from_secs(30),
+            max_concurrent: 256,
+            max_concurrent_per_account: 16,
         }
     }
 }

@@ -127,8 +127,8 @@ async fn managed_asset(
     request_body(content = Option<CreateSessionRequest>, description = "Optional; `on_behalf_of` only with an API key"),
     responses(
         (status = CREATED, description = "The session and its URLs", body = SessionView),
-        (status = FORBIDDEN, description = "`playback_not_allowed`, `origin_not_allowed` or `insufficient_scope` (a key without playback:create)", body = ErrorBody),
-        (status = NOT_FOUND, description = "`not_found`: no such asset (or, for a key, not its owner's), or no such learner", body = ErrorBody),
+        (status = FORBIDDEN, description = "`origin_not_allowed`, `insufficient_scope` (a key without playback:create) or, for a key acting for a learner without a grant, `playback_not_allowed`", body = ErrorBody),
+        (status = NOT_FOUND, description = "`not_found`: no such asset, one the caller may not watch (answered alike, so ids cannot be probed), for a key not its owner's; or no such learner", body = ErrorBody),
         (status = CONFLICT, description = "`asset_not_ready`", body = ErrorBody),
         (status = UNPROCESSABLE_ENTITY, description = "`invalid_field`", body = ErrorBody),
         (status = UNAUTHORIZED, description = "`missing_token`, `invalid_token`, `token_expired` or `invalid_api_key`", body = ErrorBody),
@@ -165,6 +165,10 @@ async fn new_session(
     let asset_id = asset_id?;
     tracing::Span::current().record("asset_id", tracing::field::display(asset_id));
     let asset_id = asset_id.0;
+    // The scope first: a key without it is refused alike whether the asset exists or not.
+    if let Principal::ApiKey(key) = principal {
+        key.require_scope(Scope::PlaybackCreate).map_err(PlaybackError::from)?;
+    }
     let asset = access::load(&state.pool, asset_id).await?.ok_or(PlaybackError::AssetNotFound)?;
     let (viewer, api_key_id) = match principal {
         Principal::User(user) => {
@@ -174,7 +178,6 @@ async fn new_session(
             (user.account_id, None)
         }
         Principal::ApiKey(key) => {
-            key.require_scope(Scope::PlaybackCreate).map_err(PlaybackError::from)?;
             // An application acts for learners only on its owner's assets.
             if !principal.may_manage(AccountId(asset.owner_id)) {
                 return Err(PlaybackError::AssetNotFound.into());
@@ -188,9 +191,14 @@ async fn new_session(
             (viewer, Some(key.api_key_id))
         }
     };
-    let view =
-        open_session(state, &asset, &Viewer { account_id: viewer, api_key_id, context_id: None }, client, headers)
-            .await?;
+    let viewer = Viewer { account_id: viewer, api_key_id, context_id: None };
+    let view = match open_session(state, &asset, &viewer, client, headers).await {
+        // A person who may not watch a private asset is answered as for an asset that does not
+        // exist, so ids cannot be probed. (A key acts only on its owner's assets, whose existence
+        // its owner knows: it learns that the learner has no grant.)
+        Err(PlaybackError::NotAllowed) if api_key_id.is_none() => return Err(PlaybackError::AssetNotFound.into()),
+        other => other?,
+    };
     Ok((StatusCode::CREATED, axum::Json(view)))
 }
 
@@ -322,6 +330,7 @@ fn session_policy(state: &AppState, session: &SessionRow) -> Result<SignedPolicy
     responses(
         (status = NO_CONTENT, description = "Revoked (also when it already was)"),
         (status = NOT_FOUND, description = "`playback_session_not_found`: no such session, or not yours to end", body = ErrorBody),
+        (status = FORBIDDEN, description = "`insufficient_scope`: a key with neither playback:create nor assets:write", body = ErrorBody),
         (status = UNAUTHORIZED, description = "`missing_token`, `invalid_token`, `token_expired` or `invalid_api_key`", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all, fields(session_id = %session_id))]
@@ -330,6 +339,13 @@ async fn revoke_session(
     principal: Principal,
     session_id: PlaybackSessionId,
 ) -> Result<StatusCode, ApiError> {
+    // Ending a session is a write: a key needs playback:create (it ends what it opened) or
+    // assets:write (its owner's assets); a read-only key ends nothing.
+    if let Principal::ApiKey(key) = &principal
+        && key.require_scope(Scope::AssetsWrite).is_err()
+    {
+        key.require_scope(Scope::PlaybackCreate).map_err(PlaybackError::from)?;
+    }
     let session_id = session_id.0;
     let session = sessions::get(&state.pool, session_id).await?.ok_or(PlaybackError::SessionNotFound)?;
     let owner = access::load(&state.pool, session.asset_id).await?.map(|asset| asset.owner_id);

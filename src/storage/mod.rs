@@ -200,12 +200,16 @@ pub trait ObjectStore: Send + Sync + 'static {
         body: Bytes,
     ) -> Result<PartInfo, StorageError>;
 
-    /// A URL to PUT one part directly, bypassing Lectern.
+    /// A URL to PUT one part of at most `max_size` bytes directly, bypassing Lectern. The local
+    /// backend signs the size into the URL and accepts each URL once; S3 holds parts to its own
+    /// 5 GiB limit, and an S3 part URL may be reused until it expires (a re-uploaded part
+    /// replaces the earlier one there).
     async fn presign_part(
         &self,
         key: &ObjectKey,
         upload: &MultipartId,
         part_number: u32,
+        max_size: u64,
         expires_in: Duration,
     ) -> Result<String, StorageError>;
 

@@ -919,7 +919,8 @@ pub struct ReportQuery {
     security(("bearer" = []), ("api_key" = [])),
     params(("course_id" = Uuid, Path, description = "The course's id"), ReportQuery),
     responses(
-        (status = OK, description = "The report (`text/csv` or `application/json`)", body = String),
+        (status = OK, description = "The report (`text/csv` or `application/json`)",
+            content((String = "text/csv"), (String = "application/json"))),
         (status = UNPROCESSABLE_ENTITY, description = "`invalid_field`: an unknown format", body = ErrorBody),
         (status = NOT_FOUND, description = "`course_not_found`", body = ErrorBody),
     ))]

@@ -13,6 +13,7 @@ use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
 use super::{Rendition, RenditionKind, TranscodeError, TranscodeOutput, TranscodeRequest, Transcoder};
+use crate::engine::scratch::{ScratchDir, Sweeper};
 use crate::engine::{EngineRunner, Progress};
 use crate::storage::{KeyPrefix, ObjectKey, ObjectMeta, ObjectStore, PutOptions, StorageError, content_type_for};
 
@@ -22,11 +23,19 @@ pub struct LocalTranscoder {
     runner: EngineRunner,
     /// Parent of the per-job scratch directories (the source copy and the package).
     work_dir: PathBuf,
+    /// Removes the scratch directories of jobs whose process died (see `engine::scratch`).
+    sweeper: Sweeper,
 }
 
+/// The names of this transcoder's scratch directories.
+const SCRATCH_PREFIXES: &[&str] = &["transcode-", "remux-"];
+
 impl LocalTranscoder {
+    /// Also sweeps what killed workers left in `work_dir` (the worker is starting).
     pub fn new(runner: EngineRunner, work_dir: PathBuf) -> Self {
-        Self { runner, work_dir }
+        let sweeper = Sweeper::new(work_dir.clone(), SCRATCH_PREFIXES);
+        sweeper.sweep_if_due();
+        Self { runner, work_dir, sweeper }
     }
 }
 
@@ -82,7 +91,7 @@ impl LocalTranscoder {
 /// One job's scratch directory (removed on drop) with the engine's input and the directory it
 /// writes the package into.
 struct Scratch {
-    _dir: tempfile::TempDir,
+    _dir: ScratchDir,
     input: PathBuf,
     out_dir: PathBuf,
 }
@@ -97,12 +106,13 @@ impl LocalTranscoder {
         store: &dyn ObjectStore,
         cancellation: &CancellationToken,
     ) -> Result<Scratch, TranscodeError> {
-        tokio::fs::create_dir_all(&self.work_dir)
+        let sweeper = self.sweeper.clone();
+        // Periodically, what killed workers left behind (a no-op until it is due).
+        let _ = tokio::task::spawn_blocking(move || sweeper.sweep_if_due()).await;
+        let (work_dir, prefix_owned) = (self.work_dir.clone(), prefix.to_owned());
+        let dir = tokio::task::spawn_blocking(move || ScratchDir::create(&work_dir, &prefix_owned))
             .await
-            .map_err(|e| TranscodeError::io("create the work directory", e))?;
-        let dir = tempfile::Builder::new()
-            .prefix(prefix)
-            .tempdir_in(&self.work_dir)
+            .map_err(|e| TranscodeError::io("create a scratch directory", std::io::Error::other(e)))?
             .map_err(|e| TranscodeError::io("create a scratch directory", e))?;
         let input = dir.path().join("source");
         let out_dir = dir.path().join("package");

@@ -40,7 +40,7 @@ pub(super) fn is_offset_stream(headers: &HeaderMap) -> bool {
 }
 
 /// `Upload-Metadata`: comma-separated `key base64value` pairs (the value may be absent).
-pub(super) fn parse_metadata(raw: &str) -> Result<BTreeMap<String, String>, MediaError> {
+pub fn parse_metadata(raw: &str) -> Result<BTreeMap<String, String>, MediaError> {
     let invalid = |why: &str| MediaError::InvalidUploadHeader(format!("Upload-Metadata: {why}"));
     let mut metadata = BTreeMap::new();
     for pair in raw.split(',').map(str::trim).filter(|pair| !pair.is_empty()) {
@@ -52,6 +52,12 @@ pub(super) fn parse_metadata(raw: &str) -> Result<BTreeMap<String, String>, Medi
             .decode(value.trim())
             .map_err(|_| invalid("values must be base64"))?;
         let value = String::from_utf8(decoded).map_err(|_| invalid("values must be UTF-8 text"))?;
+        if crate::http::text::has_nul(&value) {
+            // Stored with the upload; PostgreSQL cannot hold it.
+            return Err(MediaError::InvalidText(format!(
+                "Upload-Metadata: the value of {key} contains a NUL character (U+0000), which text may not hold"
+            )));
+        }
         if metadata.insert(key.to_owned(), value).is_some() {
             return Err(invalid("a key appears twice"));
         }
@@ -59,7 +65,7 @@ pub(super) fn parse_metadata(raw: &str) -> Result<BTreeMap<String, String>, Medi
     Ok(metadata)
 }
 
-pub(super) fn encode_metadata(metadata: &serde_json::Value) -> String {
+pub fn encode_metadata(metadata: &serde_json::Value) -> String {
     let Some(map) = metadata.as_object() else { return String::new() };
     map.iter()
         .map(|(key, value)| {
@@ -114,6 +120,7 @@ mod tests {
         assert_eq!(parsed.get("is_confidential").map(String::as_str), Some(""));
         assert!(parse_metadata("filename !!!").is_err());
         assert!(parse_metadata("a MTIz,a MTIz").is_err());
+        assert!(matches!(parse_metadata("filename YQBi"), Err(MediaError::InvalidText(_))), "a\\0b");
         let json = serde_json::to_value(&parsed).expect("json");
         assert_eq!(parse_metadata(&encode_metadata(&json)).expect("round trip"), parsed);
     }

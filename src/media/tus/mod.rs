@@ -12,7 +12,8 @@
 //! random v4 UUID (122 random bits), so it is not guessable either, but it is not a credential
 //! on its own: a leaked upload URL without the owner's token is useless.
 
-mod headers;
+/// Public so the fuzz tests reach the parsers of outside bytes.
+pub mod headers;
 mod writer;
 
 use axum::Router;
@@ -147,11 +148,14 @@ fn resolve_length(state: &AppState, upload: &UploadRow, declared: Option<u64>) -
 /// happens, and a deferred upload that goes over the limit is discarded.
 async fn append(
     state: &AppState,
+    uploader: Uuid,
     upload: &UploadRow,
     claimed_offset: u64,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Written, ApiError> {
+    // Held until the body is written (or the request ends), before anything is read.
+    let _slot = state.upload_slots.acquire(uploader)?;
     let checksum = parse_checksum(headers)?;
     let declared_length = header_u64(headers, "upload-length")?;
     let content_length = header_u64(headers, header::CONTENT_LENGTH.as_str())?;
@@ -176,7 +180,8 @@ async fn append(
         lease.release().await;
         return Err(MediaError::LengthExceeded.into());
     }
-    let result = writer::write(state, &mut lease, &upload, length, checksum, body.into_data_stream()).await;
+    let body = writer::idle_timeout(body.into_data_stream(), state.uploads.body_idle_timeout);
+    let result = writer::write(state, &mut lease, &upload, length, checksum, body).await;
     lease.release().await;
     match result {
         Ok(written) => Ok(written),
@@ -317,9 +322,14 @@ async fn create_upload_inner(state: &AppState, request: Request) -> Result<Respo
     let mut response = StatusCode::CREATED.into_response();
     response.headers_mut().insert(header::LOCATION, header_value(&format!("{base}/v1/uploads/tus/{upload_id}")));
     response.headers_mut().insert("upload-expires", header_value(&http_date(expires_at)));
-    if has_body {
+    // An empty file is complete as soon as it exists: tus clients (tus-js-client among them)
+    // send no PATCH for it, so the creation finishes it (and the asset then fails as
+    // `empty_file` like any other empty source).
+    let empty = length == Some(0);
+    if has_body || empty {
+        let body = if has_body { body } else { Body::empty() };
         let upload = uploads::get(&state.pool, upload_id).await?.ok_or(MediaError::UploadNotFound)?;
-        let offset = match append(state, &upload, 0, &parts.headers, body).await {
+        let offset = match append(state, principal.account_id(), &upload, 0, &parts.headers, body).await {
             Ok(written) => written.offset(),
             // The upload exists either way; the client learns how far it got and resumes.
             Err(error) if error.status == StatusCode::PAYLOAD_TOO_LARGE => return Err(error),
@@ -455,7 +465,7 @@ async fn patch_upload_inner(
         response.headers_mut().insert("upload-offset", HeaderValue::from(length));
         return Ok(response);
     }
-    let written = append(state, &upload, claimed, &parts.headers, body).await?;
+    let written = append(state, principal.account_id(), &upload, claimed, &parts.headers, body).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert("upload-offset", HeaderValue::from(written.offset()));
     if matches!(written, Written::Partial(_)) {

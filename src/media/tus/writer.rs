@@ -30,7 +30,6 @@ use futures::{Stream, StreamExt};
 use sha2::digest::common::hazmat::{SerializableState, SerializedState};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
-use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -402,6 +401,30 @@ pub async fn recover_published(state: &AppState, upload: &UploadRow) -> Result<O
     }
 }
 
+/// `body`, ending with an error once it has sent nothing for `idle`: a client that stalls must
+/// not hold its upload (and the server's connection, task and buffers) for ever. The writer
+/// treats the error like any broken body: what arrived is kept and the client resumes.
+pub fn idle_timeout<S, E>(
+    body: S,
+    idle: std::time::Duration,
+) -> std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
+    E: std::fmt::Display,
+{
+    Box::pin(futures::stream::unfold(Some(body), move |body| async move {
+        let mut body = body?;
+        match tokio::time::timeout(idle, body.next()).await {
+            Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(body))),
+            Ok(Some(Err(error))) => Some((Err(error.to_string()), None)),
+            Ok(None) => None,
+            Err(_) => {
+                Some((Err(format!("no bytes arrived for {} s; resume from Upload-Offset", idle.as_secs())), None))
+            }
+        }
+    }))
+}
+
 /// Writes `body` at the upload's current offset. `length` is the upload's length when known
 /// (declared at creation or by this request). Returns how far the upload got.
 pub async fn write<S, E>(
@@ -514,42 +537,27 @@ fn check_room(state: &AppState, length: Option<u64>, end: u64) -> Result<(), Med
     }
 }
 
-/// Hashes an upload's bytes on a blocking thread, in order, so the request task only receives
-/// and writes: on the in-place path hashing was the largest CPU cost of an upload, and this lets
-/// it run on another core. The queue is short (chunks are shared, not copied).
+/// Hashes an upload's bytes on blocking tasks, in order, so the request task only receives and
+/// writes: on the in-place path hashing was the largest CPU cost of an upload, and this lets it
+/// run on another core. One batch is hashed at a time; no thread is held between batches, so a
+/// stalled upload holds none.
 struct HashWorker {
-    queue: mpsc::Sender<HashCommand>,
-    /// Chunks gathered into one message: a thread wake-up per network chunk (often a few KiB)
-    /// would cost more than the hashing saves.
+    /// The hasher while no batch is in flight.
+    hasher: Option<Sha256>,
+    /// The batch being hashed, which hands the hasher back.
+    in_flight: Option<tokio::task::JoinHandle<Sha256>>,
+    /// Chunks gathered into one batch: a task per network chunk (often a few KiB) would cost
+    /// more than the hashing saves.
     batch: Vec<Bytes>,
     batch_bytes: usize,
 }
 
-enum HashCommand {
-    Update(Vec<Bytes>),
-    Snapshot(oneshot::Sender<Sha256>),
-}
-
-/// Batches waiting to be hashed, and the size of one batch: a few MiB in flight at most.
-const HASH_QUEUE: usize = 4;
+/// The size of one batch: with one in flight, a MiB or so of chunks shared (not copied).
 const HASH_BATCH_BYTES: usize = 512 * 1024;
 
 impl HashWorker {
     fn start(hasher: Sha256) -> Self {
-        let (queue, mut commands) = mpsc::channel(HASH_QUEUE);
-        // Ends when the sender is dropped.
-        drop(tokio::task::spawn_blocking(move || {
-            let mut hasher = hasher;
-            while let Some(command) = commands.blocking_recv() {
-                match command {
-                    HashCommand::Update(batch) => batch.iter().for_each(|bytes| hasher.update(bytes)),
-                    HashCommand::Snapshot(reply) => {
-                        let _ = reply.send(hasher.clone());
-                    }
-                }
-            }
-        }));
-        Self { queue, batch: Vec::new(), batch_bytes: 0 }
+        Self { hasher: Some(hasher), in_flight: None, batch: Vec::new(), batch_bytes: 0 }
     }
 
     async fn update(&mut self, bytes: Bytes) -> Result<(), MediaError> {
@@ -561,25 +569,38 @@ impl HashWorker {
         Ok(())
     }
 
+    /// Waits for the batch in flight and takes the hasher back.
+    async fn settle(&mut self) -> Result<(), MediaError> {
+        if let Some(batch) = self.in_flight.take() {
+            self.hasher = Some(batch.await.map_err(|_| Self::stopped())?);
+        }
+        Ok(())
+    }
+
     async fn send_batch(&mut self) -> Result<(), MediaError> {
         if self.batch.is_empty() {
             return Ok(());
         }
+        self.settle().await?;
+        let mut hasher = self.hasher.take().ok_or_else(Self::stopped)?;
         let batch = std::mem::take(&mut self.batch);
         self.batch_bytes = 0;
-        self.queue.send(HashCommand::Update(batch)).await.map_err(|_| Self::stopped())
+        self.in_flight = Some(tokio::task::spawn_blocking(move || {
+            batch.iter().for_each(|bytes| hasher.update(bytes));
+            hasher
+        }));
+        Ok(())
     }
 
     /// The hash of every byte sent so far.
     async fn snapshot(&mut self) -> Result<Sha256, MediaError> {
         self.send_batch().await?;
-        let (reply, state) = oneshot::channel();
-        self.queue.send(HashCommand::Snapshot(reply)).await.map_err(|_| Self::stopped())?;
-        state.await.map_err(|_| Self::stopped())
+        self.settle().await?;
+        self.hasher.clone().ok_or_else(Self::stopped)
     }
 
     fn stopped() -> MediaError {
-        MediaError::Corrupt("the hashing thread stopped".to_owned())
+        MediaError::Corrupt("the hashing task stopped".to_owned())
     }
 }
 

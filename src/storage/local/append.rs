@@ -6,9 +6,11 @@
 //! the caller recorded, so bytes of an attempt that was never recorded (a checksum mismatch, a
 //! crash before the record) are dropped rather than kept.
 //!
-//! Writing happens on a blocking thread fed through a short queue of 2 MiB buffers, so the disk
-//! works while the request task goes on receiving and hashing; the queue bounds the memory of
-//! one upload to a few buffers.
+//! Each full 2 MiB buffer is written by a blocking task of its own while the request task goes on
+//! receiving (and hashing) into a second buffer, so the disk works in parallel and one upload
+//! holds at most two buffers. No blocking thread is held between writes: an upload whose client
+//! stalls holds none at all (one thread per open upload used to exhaust the blocking pool with a
+//! few hundred stalled uploads, and with it every file read of the server).
 
 use std::collections::HashMap;
 use std::io::{SeekFrom, Write};
@@ -17,7 +19,6 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use tokio::io::AsyncSeekExt;
-use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -27,12 +28,10 @@ use crate::storage::{AppendFile, AppendStore, ObjectKey, ObjectMeta, StorageErro
 pub(super) const APPEND_DIR: &str = ".appends";
 /// Large writes: few syscalls per gigabyte.
 const WRITE_BUFFER_BYTES: usize = 2 * 1024 * 1024;
-/// Buffers queued for the writer thread beyond the one it is writing.
-const QUEUED_BUFFERS: usize = 2;
 
-/// A lock per upload name. The writer thread of an open upload holds its lock until it has
-/// written its last queued buffer, so a new writer — the next request, after a cancelled one —
-/// can only truncate the file once the old one can no longer touch it.
+/// A lock per upload name. An open upload file, and its write in flight, hold its lock until its
+/// last write has finished, so a new writer — the next request, after a cancelled one — can only
+/// truncate the file once the old one can no longer touch it.
 #[derive(Default)]
 pub(super) struct WriterLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
 
@@ -59,78 +58,76 @@ impl LocalStore {
     }
 }
 
-enum Command {
-    Write(Vec<u8>),
-    Sync(oneshot::Sender<std::io::Result<()>>),
-}
+/// What a blocking write hands back: the file and its emptied buffer, or why it failed.
+type WriteResult = std::io::Result<(std::fs::File, Vec<u8>)>;
 
 struct LocalAppendFile {
-    /// Filled up to `WRITE_BUFFER_BYTES`, then handed to the writer thread.
+    /// Filled up to `WRITE_BUFFER_BYTES`, then handed to a blocking write.
     pending: Vec<u8>,
-    /// Buffers the writer thread has finished with, reused so an upload allocates a few buffers
-    /// once instead of one per buffer written (which also keeps the allocator from hoarding memory).
-    spare: mpsc::UnboundedReceiver<Vec<u8>>,
-    /// `None` once closed.
-    queue: Option<mpsc::Sender<Command>>,
-    writer: Option<JoinHandle<std::io::Result<()>>>,
+    /// The buffer the last write finished with, reused so an upload allocates two buffers once
+    /// instead of one per buffer written (which also keeps the allocator from hoarding memory).
+    spare: Option<Vec<u8>>,
+    /// The file while no write is in flight; `None` during a write, and for good after a failed
+    /// one.
+    file: Option<std::fs::File>,
+    /// The write in flight, which hands the file and its buffer back.
+    in_flight: Option<JoinHandle<WriteResult>>,
+    /// The upload's writer lock, shared with the write in flight: released once this file is
+    /// dropped and its last write has finished.
+    lock: Arc<tokio::sync::OwnedMutexGuard<()>>,
     size: u64,
 }
 
 impl LocalAppendFile {
     fn start(file: std::fs::File, size: u64, lock: tokio::sync::OwnedMutexGuard<()>) -> Self {
-        let (queue, mut commands) = mpsc::channel::<Command>(QUEUED_BUFFERS);
-        let (returns, spare) = mpsc::unbounded_channel();
-        let writer = tokio::task::spawn_blocking(move || {
-            let _lock = lock;
-            let mut file = file;
-            while let Some(command) = commands.blocking_recv() {
-                match command {
-                    Command::Write(mut buffer) => {
-                        file.write_all(&buffer)?;
-                        buffer.clear();
-                        let _ = returns.send(buffer);
-                    }
-                    Command::Sync(reply) => {
-                        let _ = reply.send(file.sync_data());
-                    }
-                }
-            }
-            Ok(())
-        });
-        Self { pending: Vec::with_capacity(WRITE_BUFFER_BYTES), spare, queue: Some(queue), writer: Some(writer), size }
-    }
-
-    /// Why the writer thread stopped (it only stops early on an error).
-    async fn writer_error(&mut self) -> StorageError {
-        let error = match self.writer.take() {
-            Some(writer) => match writer.await {
-                Ok(Err(error)) => error,
-                Ok(Ok(())) => std::io::Error::other("the upload writer stopped"),
-                Err(join) => std::io::Error::other(join),
-            },
-            None => std::io::Error::other("the upload writer stopped"),
-        };
-        StorageError::io("append", error)
-    }
-
-    async fn send(&mut self, command: Command) -> Result<(), StorageError> {
-        let sent = match &self.queue {
-            Some(queue) => queue.send(command).await.is_ok(),
-            None => false,
-        };
-        if !sent {
-            return Err(self.writer_error().await);
+        Self {
+            pending: Vec::with_capacity(WRITE_BUFFER_BYTES),
+            spare: None,
+            file: Some(file),
+            in_flight: None,
+            lock: Arc::new(lock),
+            size,
         }
-        Ok(())
     }
 
+    /// Waits for the write in flight and takes the file back.
+    async fn settle(&mut self) -> Result<(), StorageError> {
+        let Some(write) = self.in_flight.take() else { return Ok(()) };
+        match write.await {
+            Ok(Ok((file, mut buffer))) => {
+                buffer.clear();
+                self.file = Some(file);
+                self.spare = Some(buffer);
+                Ok(())
+            }
+            Ok(Err(error)) => Err(StorageError::io("append", error)),
+            Err(join) => Err(StorageError::io("append", std::io::Error::other(join))),
+        }
+    }
+
+    fn take_file(&mut self) -> Result<std::fs::File, StorageError> {
+        self.file
+            .take()
+            .ok_or_else(|| StorageError::io("append", std::io::Error::other("an earlier write of this upload failed")))
+    }
+
+    /// Hands the pending buffer to a blocking write, after the previous one finished: one write
+    /// in flight while the request goes on receiving into the other buffer.
     async fn flush_pending(&mut self) -> Result<(), StorageError> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let next = self.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(WRITE_BUFFER_BYTES));
+        self.settle().await?;
+        let mut file = self.take_file()?;
+        let next = self.spare.take().unwrap_or_else(|| Vec::with_capacity(WRITE_BUFFER_BYTES));
         let full = std::mem::replace(&mut self.pending, next);
-        self.send(Command::Write(full)).await
+        let lock = Arc::clone(&self.lock);
+        self.in_flight = Some(tokio::task::spawn_blocking(move || {
+            let _lock = lock;
+            file.write_all(&full)?;
+            Ok((file, full))
+        }));
+        Ok(())
     }
 }
 
@@ -152,26 +149,28 @@ impl AppendFile for LocalAppendFile {
 
     async fn sync(&mut self) -> Result<u64, StorageError> {
         self.flush_pending().await?;
-        let (reply, synced) = oneshot::channel();
-        self.send(Command::Sync(reply)).await?;
-        match synced.await {
-            Ok(result) => result.map_err(|error| StorageError::io("append", error))?,
-            Err(_) => return Err(self.writer_error().await),
-        }
+        self.settle().await?;
+        let file = self.take_file()?;
+        let lock = Arc::clone(&self.lock);
+        let (file, synced) = tokio::task::spawn_blocking(move || {
+            let _lock = lock;
+            let synced = file.sync_data();
+            (file, synced)
+        })
+        .await
+        .map_err(|join| StorageError::io("append", std::io::Error::other(join)))?;
+        self.file = Some(file);
+        synced.map_err(|error| StorageError::io("append", error))?;
         Ok(self.size)
     }
 
     async fn close(&mut self) {
         self.pending.clear();
-        // Closing the queue ends the writer thread after what is already queued.
-        self.queue = None;
-        if let Some(writer) = self.writer.take() {
-            match writer.await {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => tracing::warn!(%error, "an upload write failed after its request ended"),
-                Err(error) => tracing::warn!(%error, "the upload writer panicked"),
-            }
+        // What is in flight lands before this returns; nothing is written after.
+        if let Err(error) = self.settle().await {
+            tracing::warn!(error = %crate::error_chain(&error), "an upload write failed as its request ended");
         }
+        self.file = None;
     }
 }
 

@@ -320,9 +320,10 @@ impl ObjectStore for LocalStore {
         key: &ObjectKey,
         upload: &MultipartId,
         part_number: u32,
+        max_size: u64,
         expires_in: Duration,
     ) -> Result<String, StorageError> {
-        self.presign_upload_part(key, upload, part_number, expires_in)
+        self.presign_upload_part(key, upload, part_number, max_size, expires_in)
     }
 
     async fn list_parts(&self, key: &ObjectKey, upload: &MultipartId) -> Result<Vec<PartInfo>, StorageError> {

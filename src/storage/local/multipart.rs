@@ -96,6 +96,49 @@ impl LocalStore {
         Ok(PartInfo { part_number, etag: format!("\"{md5}\""), size })
     }
 
+    /// Claims a presigned part URL, named by its signature, for one use: `Ok(false)` when it was
+    /// already claimed. The claim is a file in the upload's directory (a name no part has), so it
+    /// goes with the upload; a request that fails gives it back ([`Self::release_part_url`]), so
+    /// the uploader may retry with the same URL.
+    pub async fn claim_part_url(
+        &self,
+        key: &ObjectKey,
+        upload: &MultipartId,
+        signature: &str,
+    ) -> Result<bool, StorageError> {
+        let path = self.part_claim_path(key, upload, signature).await?;
+        match tokio::fs::OpenOptions::new().write(true).create_new(true).open(&path).await {
+            Ok(_) => Ok(true),
+            Err(error) if error.kind() == ErrorKind::AlreadyExists => Ok(false),
+            Err(error) if error.kind() == ErrorKind::NotFound => Err(StorageError::UploadNotFound),
+            Err(error) => Err(StorageError::io("claim_part_url", error)),
+        }
+    }
+
+    /// Gives back a claim of [`Self::claim_part_url`] after a failed request.
+    pub async fn release_part_url(&self, key: &ObjectKey, upload: &MultipartId, signature: &str) {
+        let Ok(path) = self.part_claim_path(key, upload, signature).await else { return };
+        if let Err(error) = tokio::fs::remove_file(&path).await
+            && error.kind() != ErrorKind::NotFound
+        {
+            tracing::warn!(%error, "cannot release the claim of a presigned part URL");
+        }
+    }
+
+    async fn part_claim_path(
+        &self,
+        key: &ObjectKey,
+        upload: &MultipartId,
+        signature: &str,
+    ) -> Result<PathBuf, StorageError> {
+        // Verified hex by now; lower-cased so case variants of one signature are one claim.
+        if signature.is_empty() || !signature.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+            return Err(StorageError::InvalidMultipart("a claim needs a hex signature".to_owned()));
+        }
+        let directory = self.upload_directory(key, upload).await?;
+        Ok(directory.join(format!("used.{}", signature.to_ascii_lowercase())))
+    }
+
     pub(super) async fn uploaded_parts(
         &self,
         key: &ObjectKey,

@@ -2,7 +2,9 @@
 //!
 //! A URL carries `expires` (unix seconds) and `signature`, the hex HMAC-SHA256 of a message
 //! naming what it allows: the method, the object (or the upload part) and the expiry; for a PUT
-//! also the content type, so an uploader cannot store something else than what was approved.
+//! also the content type, so an uploader cannot store something else than what was approved; for
+//! a multipart part also the most bytes it may carry (`max_size`), so a part URL cannot fill the
+//! disk. A part URL is also single-use (see `LocalStore::claim_part_url`).
 //! The message uses the decoded key rather than the URL path, so percent-encoding variants of
 //! the same key all verify.
 
@@ -24,7 +26,7 @@ const SIGNATURE_VERSION: &str = "lectern-presign-v1";
 /// What a signature authorises.
 pub enum Grant<'a> {
     Object { method: &'a str, key: &'a str, content_type: &'a str },
-    Part { key: &'a str, upload_id: &'a str, part_number: u32 },
+    Part { key: &'a str, upload_id: &'a str, part_number: u32, max_size: u64 },
 }
 
 impl Grant<'_> {
@@ -34,8 +36,8 @@ impl Grant<'_> {
             Self::Object { method, key, content_type } => {
                 format!("{SIGNATURE_VERSION}\n{method}\nobjects/{key}\n{expires}\n{content_type}")
             }
-            Self::Part { key, upload_id, part_number } => {
-                format!("{SIGNATURE_VERSION}\nPUT\nuploads/{upload_id}/{part_number}\n{key}\n{expires}")
+            Self::Part { key, upload_id, part_number, max_size } => {
+                format!("{SIGNATURE_VERSION}\nPUT\nuploads/{upload_id}/{part_number}\n{key}\n{expires}\n{max_size}")
             }
         }
     }
@@ -99,15 +101,16 @@ impl LocalStore {
         key: &ObjectKey,
         upload: &MultipartId,
         part_number: u32,
+        max_size: u64,
         expires_in: Duration,
     ) -> Result<String, StorageError> {
         let expires = expiry(expires_in);
-        let grant = Grant::Part { key: key.as_str(), upload_id: &upload.0, part_number };
+        let grant = Grant::Part { key: key.as_str(), upload_id: &upload.0, part_number, max_size };
         let signature = self.sign(&grant, expires);
-        let (expires, part) = (expires.to_string(), part_number.to_string());
+        let (expires, part, max_size) = (expires.to_string(), part_number.to_string(), max_size.to_string());
         self.storage_url(
             ["uploads", &upload.0, &part],
-            &[("key", key.as_str()), ("expires", &expires), ("signature", &signature)],
+            &[("key", key.as_str()), ("max_size", &max_size), ("expires", &expires), ("signature", &signature)],
         )
     }
 }
@@ -126,21 +129,24 @@ pub struct SignedQuery {
     pub signature: String,
     /// The object key, for part uploads (whose path names only the upload).
     pub key: Option<String>,
+    /// The most bytes a part may carry, for part uploads.
+    pub max_size: Option<u64>,
 }
 
 impl SignedQuery {
     pub fn parse(query: Option<&str>) -> Result<Self, SignatureError> {
-        let (mut expires, mut signature, mut key) = (None, None, None);
+        let (mut expires, mut signature, mut key, mut max_size) = (None, None, None, None);
         for (name, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
             match &*name {
                 "expires" => expires = value.parse::<u64>().ok(),
                 "signature" => signature = Some(value.into_owned()),
                 "key" => key = Some(value.into_owned()),
+                "max_size" => max_size = value.parse::<u64>().ok(),
                 _ => {}
             }
         }
         match (expires, signature) {
-            (Some(expires), Some(signature)) => Ok(Self { expires, signature, key }),
+            (Some(expires), Some(signature)) => Ok(Self { expires, signature, key, max_size }),
             _ => Err(SignatureError::Invalid),
         }
     }
@@ -172,7 +178,7 @@ mod tests {
     }
 
     fn signed(store: &LocalStore, grant: &Grant<'_>, expires: u64) -> SignedQuery {
-        SignedQuery { expires, signature: store.sign(grant, expires), key: None }
+        SignedQuery { expires, signature: store.sign(grant, expires), key: None, max_size: None }
     }
 
     #[test]
@@ -186,7 +192,7 @@ mod tests {
             Grant::Object { method: "GET", key: "a/b.mp4", content_type: "video/mp4" },
             Grant::Object { method: "PUT", key: "a/c.mp4", content_type: "video/mp4" },
             Grant::Object { method: "PUT", key: "a/b.mp4", content_type: "text/html" },
-            Grant::Part { key: "a/b.mp4", upload_id: "x", part_number: 1 },
+            Grant::Part { key: "a/b.mp4", upload_id: "x", part_number: 1, max_size: 10 },
         ] {
             assert_eq!(store.verify(&other, &query), Err(SignatureError::Invalid));
         }

@@ -311,6 +311,7 @@ impl ObjectStore for S3Store {
         key: &ObjectKey,
         upload: &MultipartId,
         part_number: u32,
+        _max_size: u64,
         expires_in: Duration,
     ) -> Result<String, StorageError> {
         self.presign_upload_part(key, upload, part_number, expires_in).await

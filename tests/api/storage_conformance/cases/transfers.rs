@@ -54,7 +54,8 @@ pub async fn a_multipart_upload_with_a_presigned_part_completes(harness: &Harnes
     let first = generated_chunk(1, 5 * MIB);
     let part_1 = store.upload_part(&target, &upload, 1, first.clone()).await.expect("upload_part succeeds");
     assert_eq!(part_1.size, 5 * MIB as u64);
-    let url = store.presign_part(&target, &upload, 2, Duration::from_secs(60)).await.expect("presign");
+    let url =
+        store.presign_part(&target, &upload, 2, 1024 * 1024 * 1024, Duration::from_secs(60)).await.expect("presign");
     let response = http.put(&url).body("the last, short part").send().await.expect("PUT");
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap_or_default());
     let etag_2 = response.headers()["etag"].to_str().expect("ASCII").to_owned();

@@ -216,7 +216,7 @@ pub async fn record(
     }
     let answer_base = ReportAnswer {
         seq: report.seq,
-        lesson_id: lesson_id,
+        lesson_id,
         covered_seconds: covered,
         duration_seconds: seconds,
         covered_ratio: ratio,
@@ -239,8 +239,8 @@ pub async fn record(
         serde_json::to_value(&kept[skip..]).map_err(|e| TrainingError::Corrupt(e.to_string()))
     };
     let progress = ProgressWrite {
-        enrollment_id: enrollment_id,
-        lesson_id: lesson_id,
+        enrollment_id,
+        lesson_id,
         coverage: bits.as_bytes(),
         covered_seconds: i32::try_from(covered).unwrap_or(i32::MAX),
         position_ms: i32::try_from(position_ms).unwrap_or(i32::MAX),
@@ -250,9 +250,9 @@ pub async fn record(
         completes_now,
     };
     let stream = StreamWrite {
-        session_id: session_id,
-        enrollment_id: enrollment_id,
-        lesson_id: lesson_id,
+        session_id,
+        enrollment_id,
+        lesson_id,
         seq: to_i64(if late { last_seq.unwrap_or(report.seq) } else { report.seq }),
         at: if late { previous_at } else { row.now },
         credit_ms: to_i64(applied.credit_ms),

@@ -152,3 +152,29 @@ ensure_redis() {
 
 # Builds offline against the committed query data in .sqlx/, so no database is needed to compile.
 export SQLX_OFFLINE=true
+
+# ensure_python_venv NAME REQUIREMENTS IMPORTS: a Python virtual environment in .tools/NAME with
+# the pins of REQUIREMENTS (a path inside the repository), for a test that runs tools from PyPI.
+# Recreated only when the pins changed since the last install or `python -c "import IMPORTS"`
+# fails; quiet otherwise. Installs Debian's python3-venv when venv or ensurepip is missing.
+ensure_python_venv() {
+    local name=$1 requirements=$LECTERN_ROOT/$2 imports=$3
+    local venv=$LECTERN_ROOT/.tools/$name
+    local stamp=$venv/.requirements.txt
+    [ -f "$requirements" ] || die "$2 is missing"
+    if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+        ensure_packages python3 python3-venv
+    fi
+    if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && cmp -s "$requirements" "$stamp" \
+        && "$venv/bin/python" -c "import $imports" 2>/dev/null; then
+        return 0
+    fi
+    say "creating .tools/$name (pinned in $2)"
+    rm -rf "$venv"
+    mkdir -p "$LECTERN_ROOT/.tools"
+    python3 -m venv "$venv" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" \
+        || die "pip install -r $2 failed"
+    "$venv/bin/python" -c "import $imports" || die ".tools/$name was installed but cannot import $imports"
+    cp "$requirements" "$stamp"
+}

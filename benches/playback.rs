@@ -13,13 +13,12 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use lectern::storage::StorageSettings;
 use serde_json::{Value, json};
 use support::{Bench, fresh_database, median, start};
 
@@ -58,8 +57,8 @@ async fn main() {
         .execute(&pool)
         .await
         .expect("roles");
-    let package = make_package(data_dir.path());
-    let asset_id = publish(&pool, &storage, owner_id, &package).await;
+    let package = support::make_package(data_dir.path(), "1280x720");
+    let asset_id = support::publish(&pool, &storage, owner_id, &package).await;
 
     println!(
         "playback: {} rounds of {} s, {} concurrent HTTP clients, median of rounds",
@@ -174,50 +173,10 @@ where
 }
 
 /// Ten seconds of 720p through `lectern transcode` (the course ladder).
-fn make_package(dir: &Path) -> PathBuf {
-    let source = dir.join("lecture.mp4");
-    let status = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30:duration=10"])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:duration=10",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-c:a",
-            "aac",
-        ])
-        .arg(&source)
-        .status()
-        .expect("ffmpeg runs");
-    assert!(status.success());
-    let out = dir.join("package");
-    let output = Command::new(env!("CARGO_BIN_EXE_lectern"))
-        .args(["transcode", source.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8"), "--quiet"])
-        .output()
-        .expect("lectern runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    out
-}
-
-fn files(dir: &Path, base: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read dir") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            files(&path, base, out);
-        } else {
-            out.push(path.strip_prefix(base).expect("inside").to_path_buf());
-        }
-    }
-}
-
 /// The largest media segment of the package: (relative path, size).
 fn largest_segment(package: &Path) -> (String, u64) {
     let mut paths = Vec::new();
-    files(package, package, &mut paths);
+    support::files(package, package, &mut paths);
     paths
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "m4s"))
@@ -227,48 +186,6 @@ fn largest_segment(package: &Path) -> (String, u64) {
         })
         .max_by_key(|(_, size)| *size)
         .expect("a segment")
-}
-
-/// Uploads the package as version 1 of a new asset and marks the asset ready.
-async fn publish(pool: &sqlx::PgPool, storage: &StorageSettings, owner_id: uuid::Uuid, package: &Path) -> uuid::Uuid {
-    let new = lectern::media::assets::NewAsset {
-        owner_id,
-        title: "Lecture".to_owned(),
-        description: None,
-        passthrough: None,
-        input_url: None,
-        idempotency: None,
-    };
-    let asset_id = match lectern::media::assets::create(pool, &new).await.expect("asset") {
-        lectern::media::assets::Created::New(asset) | lectern::media::assets::Created::Existing(asset) => {
-            asset.asset_id
-        }
-    };
-    let store = lectern::storage::connect(storage).await.expect("store").store;
-    let mut paths = Vec::new();
-    files(package, package, &mut paths);
-    for path in paths {
-        let key = lectern::storage::ObjectKey::parse(format!("assets/{asset_id}/v1/{}", path.to_str().expect("utf-8")))
-            .expect("key");
-        let bytes = std::fs::read(package.join(&path)).expect("read");
-        lectern::storage::put_bytes(store.as_ref(), &key, bytes.into(), lectern::storage::PutOptions::default())
-            .await
-            .expect("upload");
-    }
-    sqlx::query(
-        "insert into asset_version (asset_id, version, preset, state, manifests, published_at)
-         values ($1, 1, 'course', 'published', '{}', now())",
-    )
-    .bind(asset_id)
-    .execute(pool)
-    .await
-    .expect("version");
-    sqlx::query("update asset set status = 'ready', current_version = 1, playable = true where asset_id = $1")
-        .bind(asset_id)
-        .execute(pool)
-        .await
-        .expect("ready");
-    asset_id
 }
 
 /// nginx serving `root` on a free loopback port with a throw-away configuration.

@@ -107,7 +107,7 @@ async fn main() {
         client.get(format!("{base}/v1/me")).bearer_auth(&token).send().await.expect("me").json().await.expect("json");
     let owner_id: uuid::Uuid = me["account_id"].as_str().expect("id").parse().expect("uuid");
     let pool = sqlx::PgPool::connect(&database_url).await.expect("bench database");
-    let package = make_package(work.path());
+    let package = support::make_package(work.path(), "640x360");
     let asset_id = publish(&pool, &data_dir.join("objects"), &base, owner_id, &package).await;
 
     // Each viewer has a session of its own.
@@ -274,40 +274,10 @@ async fn view(client: &reqwest::Client, base: &str, sessions: &[String], renditi
 }
 
 /// Ten seconds of 360p through `lectern transcode` (the course ladder).
-fn make_package(dir: &Path) -> PathBuf {
-    let source = dir.join("lecture.mp4");
-    let status = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=10"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=10", "-c:v", "libx264", "-preset", "ultrafast"])
-        .args(["-c:a", "aac"])
-        .arg(&source)
-        .status()
-        .expect("ffmpeg runs");
-    assert!(status.success());
-    let out = dir.join("package");
-    let output = Command::new(env!("CARGO_BIN_EXE_lectern"))
-        .args(["transcode", source.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8"), "--quiet"])
-        .output()
-        .expect("lectern runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    out
-}
-
-fn files(dir: &Path, base: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read dir") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            files(&path, base, out);
-        } else {
-            out.push(path.strip_prefix(base).expect("inside").to_path_buf());
-        }
-    }
-}
-
 /// The package path of a rendition playlist (`…/playlist.m3u8`).
 fn first_rendition(package: &Path) -> String {
     let mut paths = Vec::new();
-    files(package, package, &mut paths);
+    support::files(package, package, &mut paths);
     let mut playlists: Vec<String> = paths
         .iter()
         .filter(|p| p.file_name().is_some_and(|n| n == "playlist.m3u8"))
@@ -320,48 +290,11 @@ fn first_rendition(package: &Path) -> String {
 /// Stores the package as version 1 of a new asset in the server's local storage directory and
 /// marks the asset ready.
 async fn publish(pool: &sqlx::PgPool, root: &Path, base: &str, owner_id: uuid::Uuid, package: &Path) -> uuid::Uuid {
-    let new = lectern::media::assets::NewAsset {
-        owner_id,
-        title: "Lecture".to_owned(),
-        description: None,
-        passthrough: None,
-        input_url: None,
-        idempotency: None,
-    };
-    let asset_id = match lectern::media::assets::create(pool, &new).await.expect("asset") {
-        lectern::media::assets::Created::New(asset) | lectern::media::assets::Created::Existing(asset) => {
-            asset.asset_id
-        }
-    };
     let settings = lectern::storage::StorageSettings::Local(lectern::storage::LocalSettings {
         root: root.to_path_buf(),
         public_url: url::Url::parse(base).expect("url"),
         // Only presigning reads it; the bench only writes.
         presign_secret: secrecy::SecretString::from("unused"),
     });
-    let store = lectern::storage::connect(&settings).await.expect("store").store;
-    let mut paths = Vec::new();
-    files(package, package, &mut paths);
-    for path in paths {
-        let key = lectern::storage::ObjectKey::parse(format!("assets/{asset_id}/v1/{}", path.to_str().expect("utf-8")))
-            .expect("key");
-        let bytes = std::fs::read(package.join(&path)).expect("read");
-        lectern::storage::put_bytes(store.as_ref(), &key, bytes.into(), lectern::storage::PutOptions::default())
-            .await
-            .expect("upload");
-    }
-    sqlx::query(
-        "insert into asset_version (asset_id, version, preset, state, manifests, published_at)
-         values ($1, 1, 'course', 'published', '{}', now())",
-    )
-    .bind(asset_id)
-    .execute(pool)
-    .await
-    .expect("version");
-    sqlx::query("update asset set status = 'ready', current_version = 1, playable = true where asset_id = $1")
-        .bind(asset_id)
-        .execute(pool)
-        .await
-        .expect("ready");
-    asset_id
+    support::publish(pool, &settings, owner_id, package).await
 }

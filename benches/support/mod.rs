@@ -3,6 +3,8 @@
 //! measured is never registration). Each bench includes this file with `#[path]`.
 #![allow(dead_code, clippy::expect_used)]
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use lectern::app::{Application, ServeSettings};
@@ -210,4 +212,94 @@ pub async fn wrk(
         .map(|v| v.trim().parse::<f64>().expect("a rate"))
         .unwrap_or_else(|| panic!("no rate in wrk's output:\n{text}"));
     WrkRun { rate, p50_ms: percentile("50%"), p99_ms: percentile("99%") }
+}
+
+/// A 10-second H.264/AAC test clip of `size` (`WxH`), packaged by `lectern transcode` into
+/// `dir/package`.
+pub fn make_package(dir: &Path, size: &str) -> PathBuf {
+    let source = dir.join("lecture.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", &format!("testsrc2=size={size}:rate=30:duration=10")])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=10",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+        ])
+        .arg(&source)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success());
+    let out = dir.join("package");
+    let output = Command::new(env!("CARGO_BIN_EXE_lectern"))
+        .args(["transcode", source.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8"), "--quiet"])
+        .output()
+        .expect("lectern runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    out
+}
+
+/// Every file under `dir`, relative to `base`.
+pub fn files(dir: &Path, base: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            files(&path, base, out);
+        } else {
+            out.push(path.strip_prefix(base).expect("inside").to_path_buf());
+        }
+    }
+}
+
+/// Uploads the package as version 1 of a new asset into `storage` and marks the asset ready.
+pub async fn publish(
+    pool: &sqlx::PgPool,
+    storage: &StorageSettings,
+    owner_id: uuid::Uuid,
+    package: &Path,
+) -> uuid::Uuid {
+    let new = lectern::media::assets::NewAsset {
+        owner_id,
+        title: "Lecture".to_owned(),
+        description: None,
+        passthrough: None,
+        input_url: None,
+        idempotency: None,
+    };
+    let asset_id = match lectern::media::assets::create(pool, &new).await.expect("asset") {
+        lectern::media::assets::Created::New(asset) | lectern::media::assets::Created::Existing(asset) => {
+            asset.asset_id
+        }
+    };
+    let store = lectern::storage::connect(storage).await.expect("store").store;
+    let mut paths = Vec::new();
+    files(package, package, &mut paths);
+    for path in paths {
+        let key = lectern::storage::ObjectKey::parse(format!("assets/{asset_id}/v1/{}", path.to_str().expect("utf-8")))
+            .expect("key");
+        let bytes = std::fs::read(package.join(&path)).expect("read");
+        lectern::storage::put_bytes(store.as_ref(), &key, bytes.into(), lectern::storage::PutOptions::default())
+            .await
+            .expect("upload");
+    }
+    sqlx::query(
+        "insert into asset_version (asset_id, version, preset, state, manifests, published_at)
+         values ($1, 1, 'course', 'published', '{}', now())",
+    )
+    .bind(asset_id)
+    .execute(pool)
+    .await
+    .expect("version");
+    sqlx::query("update asset set status = 'ready', current_version = 1, playable = true where asset_id = $1")
+        .bind(asset_id)
+        .execute(pool)
+        .await
+        .expect("ready");
+    asset_id
 }

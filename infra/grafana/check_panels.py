@@ -265,11 +265,24 @@ def main() -> int:
             return current["status"] == "ready"
 
         wait_for("the asset to be transcoded", asset_ready, 600)
-        # A second encode: a histogram series is born at its first observation, so rate() sees
-        # an increase only from the second one on.
-        request("POST", f"{api}/v1/assets/{asset['id']}/reprocess", {"preset": "fast"}, token=token, expect={202})
-        wait_for("Prometheus to see a second encode",
-                 lambda: prometheus_query(prometheus, 'sum(lectern_encode_speed_ratio_count{job="lectern"}) >= 2')[0], 600)
+        # A histogram series is born at its first observation, so rate() sees an increase only
+        # once Prometheus holds a sample from before an encode and one from after it. Wait until
+        # it has scraped the series, then encode again until it sees the count rise: an encode
+        # that finished between two scrapes, or a reprocess folded into a running one, would
+        # otherwise leave the panel empty.
+        wait_for("Prometheus to see the first encode",
+                 lambda: prometheus_query(prometheus, 'sum(lectern_encode_speed_ratio_count{job="lectern"}) >= 1')[0], 600)
+        encode_rose = f'sum(increase(lectern_encode_speed_ratio_count{{job="lectern"}}[{RATE_WINDOW}])) > 0'
+        for attempt in range(3):
+            time.sleep(2)  # a scrape or two of the current count first
+            request("POST", f"{api}/v1/assets/{asset['id']}/reprocess", {"preset": "fast"}, token=token, expect={202})
+            try:
+                wait_for("Prometheus to see the encode count rise",
+                         lambda: prometheus_query(prometheus, encode_rose)[0], 300)
+                break
+            except SystemExit:
+                if attempt == 2:
+                    raise
         wait_for("the reprocessed asset to be ready", asset_ready, 600)
         request("POST", f"{api}/v1/assets/{asset['id']}/playback", {}, token=token, expect={201})
         request("DELETE", f"{api}/v1/assets/{asset['id']}", token=token, expect={204})

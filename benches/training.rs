@@ -394,8 +394,12 @@ async fn main() {
     // The same reports applied in-process (the transaction alone, no HTTP or JSON).
     let direct = {
         let (players, pool) = (players.clone(), pool.clone());
+        // As a server process keeps it (`LECTERN_PROGRESS_CACHE_SESSIONS`).
+        let cache = Arc::new(lectern::training::progress::ProgressCache::new(
+            lectern::training::DEFAULT_PROGRESS_CACHE_SESSIONS,
+        ));
         rounds(&bench, move |n, i| {
-            let (players, pool) = (players.clone(), pool.clone());
+            let (players, pool, cache) = (players.clone(), pool.clone(), cache.clone());
             async move {
                 let (_, _, session, ..) = &players[usize::try_from(n).expect("n")];
                 let at = (i % 3600) * 1000;
@@ -411,6 +415,7 @@ async fn main() {
                 let mut conn = pool.acquire().await.expect("connection");
                 let applied = lectern::training::progress::record(
                     &mut conn,
+                    &cache,
                     *session,
                     &report,
                     time::Duration::ZERO,
@@ -423,6 +428,7 @@ async fn main() {
                     let mut tx = pool.begin().await.expect("begin");
                     let locked = lectern::training::progress::record(
                         &mut tx,
+                        &cache,
                         *session,
                         &report,
                         time::Duration::ZERO,

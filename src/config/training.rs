@@ -19,6 +19,10 @@ pub struct TrainingArgs {
     /// How often workers expire enrolments past their end date and refresh lesson durations.
     #[arg(long, env = "LECTERN_TRAINING_SWEEP_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub training_sweep_interval: Duration,
+    /// Playback streams whose progress state this process keeps between their reports, so the
+    /// common report is one statement instead of two (about 1 KiB each; 0 turns it off).
+    #[arg(long, env = "LECTERN_PROGRESS_CACHE_SESSIONS", default_value_t = crate::training::DEFAULT_PROGRESS_CACHE_SESSIONS)]
+    pub progress_cache_sessions: usize,
     /// The deepest nesting of fields a GraphQL query may have (`/graphql`).
     #[arg(long, env = "LECTERN_GRAPHQL_MAX_DEPTH", default_value_t = 15)]
     pub graphql_max_depth: usize,
@@ -47,11 +51,17 @@ impl TrainingArgs {
         if !(100..=100_000).contains(&self.graphql_max_complexity) {
             return Err(ConfigError::new("LECTERN_GRAPHQL_MAX_COMPLEXITY", "must be between 100 and 100000"));
         }
+        if self.progress_cache_sessions > 1_000_000 {
+            return Err(ConfigError::new("LECTERN_PROGRESS_CACHE_SESSIONS", "must be at most 1000000"));
+        }
         Ok(TrainingSettings {
             max_spans_per_report: self.progress_max_spans,
             report_grace: self.progress_grace,
             sweep_interval: self.training_sweep_interval,
             graphql: GraphQlSettings { max_depth: self.graphql_max_depth, max_complexity: self.graphql_max_complexity },
+            progress_cache: std::sync::Arc::new(crate::training::progress::ProgressCache::new(
+                self.progress_cache_sessions,
+            )),
         })
     }
 }

@@ -551,6 +551,7 @@ async fn progress_report(
     }
     let report = validate(&request, state.training.max_spans_per_report)?;
     let grace = time::Duration::try_from(state.training.report_grace).unwrap_or(time::Duration::ZERO);
+    let cache = &state.training.progress_cache;
     // The common report: read (the session with the progress), then a guarded write, without a
     // transaction; a report that lost a race reads again, and after a few tries (or to complete
     // a lesson) takes the lock.
@@ -558,7 +559,8 @@ async fn progress_report(
         let mut conn = state.pool.acquire().await?;
         for _ in 0..3 {
             if let Some((answer, _)) =
-                progress::record(&mut conn, session_id, &report, grace, progress::Concurrency::Optimistic).await?
+                progress::record(&mut conn, cache, session_id, &report, grace, progress::Concurrency::Optimistic)
+                    .await?
             {
                 return Ok(answer);
             }
@@ -567,7 +569,7 @@ async fn progress_report(
     let mut tx = state.pool.begin().await?;
     let mut recorded = None;
     for _ in 0..5 {
-        recorded = progress::record(&mut tx, session_id, &report, grace, progress::Concurrency::Locked).await?;
+        recorded = progress::record(&mut tx, cache, session_id, &report, grace, progress::Concurrency::Locked).await?;
         if recorded.is_some() {
             break;
         }

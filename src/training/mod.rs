@@ -41,7 +41,7 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 pub use error::TrainingError;
-pub use settings::{GraphQlSettings, TrainingSettings};
+pub use settings::{DEFAULT_PROGRESS_CACHE_SESSIONS, GraphQlSettings, TrainingSettings};
 
 use crate::app::{AppState, Services};
 use crate::keys::Keys;

@@ -1,6 +1,12 @@
 //! Resolved training settings (see `crate::config` for the variables).
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use super::progress::ProgressCache;
+
+/// Streams whose state a process keeps between their reports (about 1 KiB each).
+pub const DEFAULT_PROGRESS_CACHE_SESSIONS: usize = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct TrainingSettings {
@@ -14,6 +20,9 @@ pub struct TrainingSettings {
     pub sweep_interval: Duration,
     /// The limits of the read-only GraphQL endpoint.
     pub graphql: GraphQlSettings,
+    /// The state of recently reporting streams, shared by this process's requests (not a
+    /// setting, but built from one: `LECTERN_PROGRESS_CACHE_SESSIONS`).
+    pub progress_cache: Arc<ProgressCache>,
 }
 
 impl Default for TrainingSettings {
@@ -24,6 +33,7 @@ impl Default for TrainingSettings {
             report_grace: Duration::from_secs(600),
             sweep_interval: Duration::from_secs(60),
             graphql: GraphQlSettings::default(),
+            progress_cache: Arc::new(ProgressCache::new(DEFAULT_PROGRESS_CACHE_SESSIONS)),
         }
     }
 }

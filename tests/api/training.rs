@@ -913,3 +913,76 @@ async fn concurrent_reports_from_two_devices_lose_no_coverage(pool: PgPool) {
     assert_eq!(progress["covered_seconds"], 200, "{progress}");
     assert_eq!(progress["gaps"], json!([[200, 600]]));
 }
+
+/// A stream's state is kept between its reports (so the common report is one statement), but it
+/// is only ever used through a write guarded by the rows: another device's coverage, a changed
+/// threshold, an ended session and a suspension all reach the very next report.
+#[sqlx::test(migrator = "lectern::db::MIGRATOR")]
+async fn a_cached_stream_still_sees_every_change_made_elsewhere(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let course = course(&app, &[100.0], json!({"title": "Caching"})).await;
+    let enrollment = enroll(&app, &course).await;
+    let phone = lesson_session(&app, course.lessons[0], &course.learner).await;
+    let laptop = lesson_session(&app, course.lessons[0], &course.learner).await;
+    let_time_pass(&app, &phone, 100).await;
+    let_time_pass(&app, &laptop, 100).await;
+    async fn ten_seconds(app: &TestApp, session: &Value, seq: u64, from: u64) -> reqwest::Response {
+        let body = json!({"seq": seq, "position_ms": from + 10_000, "playing": true,
+                          "spans": [{"from_ms": from, "to_ms": from + 10_000}]});
+        report(app, session, body).await
+    }
+    // The phone's stream is cached after its first report; the laptop writes the same lesson's
+    // row before the phone's second.
+    json_of(ten_seconds(&app, &phone, 1, 0).await, 200).await;
+    json_of(ten_seconds(&app, &laptop, 1, 50_000).await, 200).await;
+    let answer = json_of(ten_seconds(&app, &phone, 2, 10_000).await, 200).await;
+    assert_eq!(answer["covered_seconds"], 30, "the laptop's coverage survived the phone's report: {answer}");
+    assert_eq!(answer["lesson_completed"], false);
+
+    // Half the lesson now completes it; the phone's next report must know.
+    let changed = patch(
+        &app,
+        &format!("/v1/courses/{}", course.course_id),
+        &course.instructor,
+        json!({"completion_threshold": 0.5}),
+    )
+    .await;
+    assert_eq!(changed.status(), 200, "{}", changed.text().await.unwrap_or_default());
+    let answer = json_of(ten_seconds(&app, &phone, 3, 20_000).await, 200).await;
+    assert_eq!(answer["covered_seconds"], 40, "{answer}");
+    let answer = json_of(ten_seconds(&app, &phone, 4, 60_000).await, 200).await;
+    assert_eq!(answer["covered_seconds"], 50, "{answer}");
+    assert_eq!(answer["lesson_completed"], true, "the new threshold applied: {answer}");
+
+    // The laptop's session ends (its stream is cached): its next report is refused.
+    json_of(ten_seconds(&app, &laptop, 2, 70_000).await, 200).await;
+    let ended = app
+        .client
+        .delete(app.url(&format!("/v1/playback/{}", id(&laptop, "session_id"))))
+        .bearer_auth(&course.learner)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(ended.status(), 204);
+    let refused = ten_seconds(&app, &laptop, 3, 80_000).await;
+    assert_eq!(refused.status(), 410);
+    assert_eq!(error_code(refused).await, "playback_session_revoked");
+
+    // The enrolment is suspended: the phone's next report (cached stream) is refused.
+    json_of(ten_seconds(&app, &phone, 5, 80_000).await, 200).await;
+    let enrollment_id = id(&enrollment, "enrollment_id");
+    let suspended =
+        patch(&app, &format!("/v1/enrollments/{enrollment_id}"), &course.instructor, json!({"status": "suspended"}))
+            .await;
+    assert_eq!(suspended.status(), 200, "{}", suspended.text().await.unwrap_or_default());
+    let refused = ten_seconds(&app, &phone, 6, 90_000).await;
+    assert!([403, 410].contains(&refused.status().as_u16()), "{}", refused.status());
+    let code = error_code(refused).await;
+    assert!(code == "not_enrolled" || code == "playback_session_revoked", "{code}");
+    let covered: i32 = sqlx::query_scalar("select covered_seconds from lesson_progress where lesson_id = $1")
+        .bind(course.lessons[0])
+        .fetch_one(&app.pool)
+        .await
+        .expect("progress");
+    assert_eq!(covered, 70, "nothing of the refused reports was written");
+}

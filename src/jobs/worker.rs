@@ -289,11 +289,13 @@ fn log_if_err(result: Result<bool, sqlx::Error>) {
 async fn sqs_channel(shared: Arc<Shared>, settings: super::sqs::SqsSettings) {
     let client = super::sqs::client(&settings).await;
     let retry = shared.settings.poll_interval;
+    // Processes that lost the forwarder election ask again at most every 10 s (each asking opens
+    // a connection); wake-ups missed meanwhile only cost a poll interval.
     let forwarder = super::sqs::forward_queued_jobs(
         shared.pool.clone(),
         client.clone(),
         settings.queue_url.clone(),
-        retry,
+        retry.max(std::time::Duration::from_secs(10)),
         shared.stop.clone(),
     );
     let waker = Arc::clone(&shared);

@@ -159,3 +159,7 @@ podman rm -f "$name-worker" >/dev/null
 size="$(podman image inspect --format '{{.Size}}' "$IMAGE")"
 echo "image $IMAGE: $((size / 1024 / 1024)) MiB (binary $(($(stat -c %s "$context/lectern") / 1024 / 1024)) MiB)"
 echo "1 passed, 0 failed"
+
+# --- the compose file as a whole (issue 19): serve + worker + PostgreSQL + SeaweedFS ---
+LECTERN_IMAGE="$IMAGE" bash scripts/test-compose.sh
+# --- end compose ---

@@ -3,13 +3,16 @@
 #
 #   terraform   terraform fmt -check, init (offline from a provider mirror when the machine has
 #               one), validate, and `terraform test` with a mocked AWS provider; then checkov
+#   terraform-moto  `terraform test` in infra/terraform/examples/moto: the modules moto
+#               implements applied for real against moto's server (.tools/aws-venv), read back
+#               through data sources, destroyed (about two minutes, most of it provider waiters)
 #   prometheus  promtool check rules and the alert rules' unit tests (promtool test rules)
 #   grafana     the dashboards regenerate to the committed JSON, and every panel's query returns
 #               data from a Prometheus scraping a real `lectern serve` that did some work
 #   container   hadolint over the Dockerfile (building and running the image is the separate,
 #               slower scripts/test-container.sh)
 #
-#   scripts/test-infra.sh              # all four
+#   scripts/test-infra.sh              # all five
 #   scripts/test-infra.sh terraform    # one or more of them by name
 #
 # Tools are found or installed: Terraform must be on the PATH (no registry serves it here);
@@ -43,7 +46,7 @@ ensure_infra_venv() {
         || die "pip could not install ${PY_TOOLS[*]}"
 }
 
-check_terraform() {
+setup_terraform() {
     command -v terraform >/dev/null \
         || die "terraform is not on the PATH: install Terraform 1.7 or newer (https://developer.hashicorp.com/terraform/install)"
     local version
@@ -83,7 +86,10 @@ EOF
         : >"$TOOLS/terraform/cli.tfrc"
         export TF_CLI_CONFIG_FILE="$TOOLS/terraform/cli.tfrc"
     fi
+}
 
+check_terraform() {
+    setup_terraform
     say "terraform fmt -check (infra/terraform)"
     terraform fmt -check -recursive -diff infra/terraform \
         || die "infra/terraform is not formatted: run 'terraform fmt -recursive infra/terraform'"
@@ -101,6 +107,38 @@ EOF
         --quiet --compact --skip-download --output cli \
         || die "checkov found problems (above): fix them, or skip a check in infra/terraform/.checkov.yaml with its reason"
 }
+
+# --- terraform apply against moto (issue 19) ---
+# The modules whose services moto implements (S3, SQS, IAM, KMS, Secrets Manager, ECR) are
+# applied for real against moto's server, read back and destroyed (`terraform test` in
+# infra/terraform/examples/moto; what it leaves out and why is written at the top of its main.tf).
+check_terraform_moto() {
+    setup_terraform
+    bash scripts/install-aws-tools.sh
+    local port log
+    port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    log="$TOOLS/terraform/moto.log"
+    "$LECTERN_ROOT/.tools/aws-venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+    local moto_pid=$!
+    # shellcheck disable=SC2064 # the pid is known now
+    trap "kill $moto_pid 2>/dev/null || true" EXIT
+    for _ in $(seq 1 60); do
+        curl -fsS -o /dev/null "http://127.0.0.1:$port/moto-api/" 2>/dev/null && break
+        kill -0 "$moto_pid" 2>/dev/null || { cat "$log" >&2; die "moto_server exited (log above)"; }
+        sleep 0.5
+    done
+    local root=infra/terraform/examples/moto
+    say "terraform apply against moto on 127.0.0.1:$port ($root: apply, read back, destroy)"
+    export TF_DATA_DIR="$TOOLS/terraform/moto-data"
+    terraform -chdir="$root" init -backend=false -input=false -no-color >"$TOOLS/terraform/moto-init.log" 2>&1 \
+        || { cat "$TOOLS/terraform/moto-init.log" >&2; die "terraform init ($root) failed (log above)"; }
+    terraform -chdir="$root" test -no-color -var "moto_endpoint=http://127.0.0.1:$port" >"$TOOLS/terraform/moto-test.log" 2>&1 \
+        || { grep -v '^\s*- \|following problems' "$TOOLS/terraform/moto-test.log" >&2; die "terraform test against moto failed (log above)"; }
+    grep -E '^(tests/|  run |Success)' "$TOOLS/terraform/moto-test.log"
+    kill "$moto_pid" 2>/dev/null || true
+    trap - EXIT
+}
+# --- end terraform apply against moto ---
 
 check_prometheus() {
     command -v promtool >/dev/null || ensure_packages prometheus
@@ -128,19 +166,23 @@ check_grafana() {
 
 check_container() {
     ensure_infra_venv
-    say "hadolint (infra/container/Dockerfile)"
+    say "hadolint (infra/container/Dockerfile, infra/container/standins/)"
     "$VENV/bin/hadolint" --config infra/container/.hadolint.yaml infra/container/Dockerfile || die "hadolint found problems in infra/container/Dockerfile"
+    # The compose check's stand-ins for the PostgreSQL and SeaweedFS images (issue 19).
+    "$VENV/bin/hadolint" --config infra/container/.hadolint.yaml infra/container/standins/*.Containerfile \
+        || die "hadolint found problems in infra/container/standins/"
 }
 
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(terraform prometheus container grafana)
+[ ${#sections[@]} -gt 0 ] || sections=(terraform terraform-moto prometheus container grafana)
 for section in "${sections[@]}"; do
     case "$section" in
         terraform) check_terraform ;;
+        terraform-moto) check_terraform_moto ;;
         prometheus) check_prometheus ;;
         grafana) check_grafana ;;
         container) check_container ;;
-        *) die "unknown section '$section': choose from terraform, prometheus, grafana, container" ;;
+        *) die "unknown section '$section': choose from terraform, terraform-moto, prometheus, grafana, container" ;;
     esac
 done
 say "infra checks passed: ${sections[*]}"

@@ -30,6 +30,9 @@ bash scripts/build-ui.sh
 # --- hardening: schemathesis (PyPI) for tests/api/schemathesis.rs --------------------------
 bash scripts/install-schemathesis.sh
 # --- end hardening --------------------------------------------------------------------------
+# --- infra (issue 19): moto's server for tests/api/jobs_sqs.rs and the terraform apply check ----
+bash scripts/install-aws-tools.sh
+# --- end infra ------------------------------------------------------------------------------
 # #[sqlx::test] creates a fresh database per test through this URL's server; point it at the
 # server's maintenance database rather than at the application's.
 export DATABASE_URL="${DATABASE_URL%/*}/postgres"

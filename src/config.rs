@@ -243,7 +243,41 @@ pub struct CommonArgs {
     /// How long to let running requests and jobs finish after SIGTERM/SIGINT.
     #[arg(long, env = "LECTERN_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+    // --- OTLP trace export (issue 19) ---
+    /// Base URL of an OpenTelemetry collector's OTLP/HTTP receiver, e.g. `http://127.0.0.1:4318`
+    /// (plain HTTP: a sidecar or host agent); spans are POSTed as protobuf to its `/v1/traces`.
+    /// Unset: no spans leave the process.
+    #[arg(long, env = "LECTERN_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<url::Url>,
+    /// The `service.name` of the exported spans.
+    #[arg(long, env = "LECTERN_OTLP_SERVICE_NAME", default_value = "lectern")]
+    pub otlp_service_name: String,
+    // --- end OTLP ---
 }
+
+// --- OTLP trace export (issue 19) ---
+impl CommonArgs {
+    /// The span export settings, when an endpoint is set.
+    pub fn otlp(&self) -> Result<Option<crate::telemetry::OtlpSettings>, ConfigError> {
+        let Some(endpoint) = &self.otlp_endpoint else { return Ok(None) };
+        // The exporter's client is built without TLS: collectors run beside Lectern (a sidecar,
+        // an agent on the host), and their own exporters carry spans on over TLS.
+        if endpoint.scheme() != "http" || endpoint.host().is_none() {
+            return Err(ConfigError::new(
+                "LECTERN_OTLP_ENDPOINT",
+                "must be an http:// URL of a collector beside Lectern (the exporter does not speak TLS)",
+            ));
+        }
+        if self.otlp_service_name.trim().is_empty() {
+            return Err(ConfigError::new("LECTERN_OTLP_SERVICE_NAME", "must not be empty"));
+        }
+        Ok(Some(crate::telemetry::OtlpSettings {
+            endpoint: endpoint.clone(),
+            service_name: self.otlp_service_name.clone(),
+        }))
+    }
+}
+// --- end OTLP ---
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {

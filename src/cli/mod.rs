@@ -94,7 +94,16 @@ fn unreachable_engine() -> anyhow::Result<()> {
 }
 
 async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
-    crate::telemetry::init(args.common.log_format, &args.common.log_filter);
+    // --- OTLP trace export (issue 19) ---
+    let otlp = args.common.otlp()?;
+    let telemetry = crate::telemetry::init_with_export(args.common.log_format, &args.common.log_filter, otlp.as_ref());
+    let result = Box::pin(serve_traced(args)).await;
+    telemetry.shutdown().await;
+    result
+}
+
+async fn serve_traced(args: crate::config::ServeArgs) -> anyhow::Result<()> {
+    // --- end OTLP ---
     let http = args.http.resolve()?;
     let database = args.database.resolve()?;
     let (keys, generated) = crate::keys::load_or_generate(&args.keys.resolve(&args.common))?;
@@ -132,7 +141,16 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn worker(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
-    crate::telemetry::init(args.common.log_format, &args.common.log_filter);
+    // --- OTLP trace export (issue 19) ---
+    let otlp = args.common.otlp()?;
+    let telemetry = crate::telemetry::init_with_export(args.common.log_format, &args.common.log_filter, otlp.as_ref());
+    let result = Box::pin(worker_traced(args)).await;
+    telemetry.shutdown().await;
+    result
+}
+
+async fn worker_traced(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
+    // --- end OTLP ---
     if args.workers == 0 {
         return Err(ConfigError::new("LECTERN_WORKERS", "a worker process needs at least 1 worker").into());
     }

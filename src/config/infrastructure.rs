@@ -392,6 +392,22 @@ pub struct JobArgs {
     /// Longest delay between two attempts.
     #[arg(long, env = "LECTERN_JOB_RETRY_MAX_DELAY", default_value = "1h", value_parser = parse_duration)]
     pub job_retry_max_delay: Duration,
+    // --- SQS wake-up channel (issue 19) ---
+    /// URL of an SQS queue that carries wake-ups for workers (message body: a job id). Optional:
+    /// PostgreSQL stays the queue; SQS shortens idle workers' wait and gives CloudWatch a backlog
+    /// metric to scale workers on. Credentials come from the AWS default chain.
+    #[arg(long, env = "LECTERN_SQS_QUEUE_URL")]
+    pub sqs_queue_url: Option<Url>,
+    /// The queue's region; default: the one in an AWS queue URL (`sqs.<region>.amazonaws.com`).
+    #[arg(long, env = "LECTERN_SQS_REGION")]
+    pub sqs_region: Option<String>,
+    /// Another SQS endpoint than AWS's (moto, LocalStack).
+    #[arg(long, env = "LECTERN_SQS_ENDPOINT")]
+    pub sqs_endpoint: Option<Url>,
+    /// Long-poll wait of one SQS receive, 1s to 20s.
+    #[arg(long, env = "LECTERN_SQS_WAIT", default_value = "20s", value_parser = parse_duration)]
+    pub sqs_wait: Duration,
+    // --- end SQS ---
 }
 
 impl JobArgs {
@@ -423,6 +439,44 @@ impl JobArgs {
             shutdown_timeout,
             retry_delay: self.job_retry_delay,
             retry_max_delay: self.job_retry_max_delay,
+            sqs: self.sqs()?,
         })
     }
+
+    // --- SQS wake-up channel (issue 19) ---
+    fn sqs(&self) -> Result<Option<crate::jobs::sqs::SqsSettings>, ConfigError> {
+        let Some(queue_url) = &self.sqs_queue_url else { return Ok(None) };
+        if !matches!(queue_url.scheme(), "http" | "https") || queue_url.path().trim_matches('/').is_empty() {
+            return Err(ConfigError::new(
+                "LECTERN_SQS_QUEUE_URL",
+                "must be a queue URL like https://sqs.eu-west-1.amazonaws.com/123456789012/lectern-jobs",
+            ));
+        }
+        if !(Duration::from_secs(1)..=Duration::from_secs(20)).contains(&self.sqs_wait) {
+            return Err(ConfigError::new("LECTERN_SQS_WAIT", "must be between 1s and 20s (SQS long polling)"));
+        }
+        let from_url = queue_url
+            .host_str()
+            .and_then(|host| host.strip_prefix("sqs."))
+            .and_then(|rest| rest.strip_suffix(".amazonaws.com"))
+            .map(str::to_owned);
+        let region = match (&self.sqs_region, from_url) {
+            (Some(region), _) if !region.trim().is_empty() => region.trim().to_owned(),
+            (_, Some(region)) => region,
+            _ => {
+                return Err(ConfigError::new(
+                    "LECTERN_SQS_REGION",
+                    "is required when LECTERN_SQS_QUEUE_URL is not an AWS queue URL",
+                ));
+            }
+        };
+        Ok(Some(crate::jobs::sqs::SqsSettings {
+            queue_url: queue_url.to_string(),
+            region,
+            endpoint: self.sqs_endpoint.clone(),
+            credentials: None,
+            wait: self.sqs_wait,
+        }))
+    }
+    // --- end SQS ---
 }

@@ -417,3 +417,66 @@ fn a_worker_serves_metrics_only_where_told_and_refuses_an_address_it_cannot_pars
     let error = Cli::try_parse_from(["lectern", "worker", "--metrics-listen", "localhost"]).expect_err("refused");
     assert!(error.to_string().contains("--metrics-listen"), "{error}");
 }
+
+// --- OTLP trace export and SQS wake-ups (issue 19) ---
+#[test]
+fn span_export_is_off_by_default_and_needs_a_plain_http_collector() {
+    let cli = Cli::try_parse_from(["lectern", "serve"]).expect("flags parse");
+    let Command::Serve(args) = cli.command else { panic!("serve expected") };
+    assert!(args.common.otlp().expect("valid").is_none());
+
+    let cli = Cli::try_parse_from(["lectern", "worker", "--otlp-endpoint", "http://127.0.0.1:4318"]).expect("parse");
+    let Command::Worker(args) = cli.command else { panic!("worker expected") };
+    let otlp = args.common.otlp().expect("valid").expect("on");
+    assert_eq!((otlp.endpoint.as_str(), otlp.service_name.as_str()), ("http://127.0.0.1:4318/", "lectern"));
+
+    for (flags, setting) in [
+        (["--otlp-endpoint", "https://collector.example:4318"], "LECTERN_OTLP_ENDPOINT"),
+        (["--otlp-endpoint", "grpc://127.0.0.1:4317"], "LECTERN_OTLP_ENDPOINT"),
+        (["--otlp-service-name", " "], "LECTERN_OTLP_SERVICE_NAME"),
+    ] {
+        let mut argv = vec!["lectern", "serve", flags[0], flags[1]];
+        if flags[0] == "--otlp-service-name" {
+            argv.extend(["--otlp-endpoint", "http://127.0.0.1:4318"]);
+        }
+        let cli = Cli::try_parse_from(argv).expect("flags parse");
+        let Command::Serve(args) = cli.command else { panic!("serve expected") };
+        assert_eq!(args.common.otlp().expect_err("refused").setting, setting);
+    }
+}
+
+#[test]
+fn sqs_wakeups_are_off_by_default_and_take_the_region_from_an_aws_queue_url() {
+    let resolve = |flags: &[&str]| {
+        let argv = [&["lectern", "worker"][..], flags].concat();
+        let cli = Cli::try_parse_from(argv).expect("flags parse");
+        let Command::Worker(args) = cli.command else { panic!("worker expected") };
+        args.jobs.resolve(1, Duration::from_secs(30)).map(|settings| settings.sqs)
+    };
+    assert!(resolve(&[]).expect("valid").is_none());
+    let sqs = resolve(&["--sqs-queue-url", "https://sqs.eu-west-1.amazonaws.com/123456789012/lectern-job-wakeups"])
+        .expect("valid")
+        .expect("on");
+    assert_eq!((sqs.region.as_str(), sqs.wait), ("eu-west-1", Duration::from_secs(20)));
+    let sqs = resolve(&[
+        "--sqs-queue-url",
+        "http://127.0.0.1:5000/123456789012/jobs",
+        "--sqs-region",
+        "us-east-1",
+        "--sqs-endpoint",
+        "http://127.0.0.1:5000",
+    ])
+    .expect("valid")
+    .expect("on");
+    assert_eq!(sqs.region, "us-east-1");
+    assert!(sqs.endpoint.is_some());
+
+    for (flags, setting) in [
+        (&["--sqs-queue-url", "http://127.0.0.1:5000/123456789012/jobs"][..], "LECTERN_SQS_REGION"),
+        (&["--sqs-queue-url", "https://sqs.eu-west-1.amazonaws.com/"][..], "LECTERN_SQS_QUEUE_URL"),
+        (&["--sqs-queue-url", "https://sqs.eu-west-1.amazonaws.com/1/q", "--sqs-wait", "30s"][..], "LECTERN_SQS_WAIT"),
+    ] {
+        assert_eq!(resolve(flags).expect_err("refused").setting, setting);
+    }
+}
+// --- end OTLP/SQS ---

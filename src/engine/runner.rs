@@ -155,6 +155,8 @@ impl EngineRunner {
             .map_err(|e| RunError::Failed(format!("cannot encode the request: {e}")))?;
         let mut child = Command::new(&self.program)
             .arg("__engine")
+            // The job's trace context (W3C), for whatever the child runs under (issue 19).
+            .envs(crate::telemetry::current_traceparent().map(|traceparent| ("TRACEPARENT", traceparent)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

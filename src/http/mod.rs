@@ -73,7 +73,13 @@ pub fn edge_layers(router: Router, settings: &HttpSettings, metrics: Arc<Metrics
                 .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
                     let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
                     let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok());
-                    tracing::info_span!("http", method = %request.method(), route, uri = %request.uri(), request_id)
+                    let span =
+                        tracing::info_span!("http", method = %request.method(), route, uri = %request.uri(), request_id);
+                    // A caller's W3C trace context is continued (issue 19).
+                    if let Some(traceparent) = request.headers().get("traceparent").and_then(|v| v.to_str().ok()) {
+                        crate::telemetry::continue_trace(&span, traceparent);
+                    }
+                    span
                 }))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .option_layer(cors_layer(&settings.cors_origins))

@@ -9,6 +9,7 @@
 
 pub mod cdn_jobs;
 pub mod queue;
+pub mod sqs;
 pub mod storage_jobs;
 pub mod worker;
 

@@ -39,6 +39,9 @@ pub struct JobRow {
     pub run_after: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// The W3C trace context of whoever enqueued the job (see `telemetry`); not part of the API.
+    #[serde(skip)]
+    pub traceparent: Option<String>,
 }
 
 /// Adds a job; with a `unique_key` that is already queued or running, returns that job instead.
@@ -55,6 +58,9 @@ pub async fn enqueue(
 /// [`enqueue`] on a connection, usually an open transaction (`&mut *tx`), so a domain change and
 /// the job it calls for commit together: a job enqueued outside the transaction could run before
 /// the change is visible, or outlive a change that rolled back.
+///
+/// When spans are exported, the job carries the current span's trace context, so its run joins
+/// the trace of the request (or job) that asked for it.
 pub async fn enqueue_in(
     conn: &mut sqlx::PgConnection,
     kind: &str,
@@ -63,8 +69,8 @@ pub async fn enqueue_in(
 ) -> Result<JobId, sqlx::Error> {
     let inserted = sqlx::query_scalar!(
         r#"
-        insert into job (kind, payload, priority, max_attempts, unique_key, run_after, owner_id)
-        values ($1, $2, $3, coalesce($4, 5), $5, coalesce($6, now()), $7)
+        insert into job (kind, payload, priority, max_attempts, unique_key, run_after, owner_id, traceparent)
+        values ($1, $2, $3, coalesce($4, 5), $5, coalesce($6, now()), $7, $8)
         on conflict (unique_key) where unique_key is not null and state in ('queued', 'running')
         do nothing
         returning job_id
@@ -76,6 +82,7 @@ pub async fn enqueue_in(
         options.unique_key.as_deref(),
         options.run_after,
         options.owner_id,
+        crate::telemetry::current_traceparent(),
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -139,7 +146,7 @@ pub async fn claim(
             limit 1
         )
         returning job_id, kind, payload, state, priority, attempts, max_attempts, last_error,
-                  progress, run_after, created_at
+                  progress, run_after, created_at, traceparent
         "#,
         worker_id,
         kinds,
@@ -315,7 +322,7 @@ pub async fn get(pool: &PgPool, job_id: JobId) -> Result<Option<JobRow>, sqlx::E
         JobRow,
         r#"
         select job_id, kind, payload, state, priority, attempts, max_attempts, last_error,
-               progress, run_after, created_at
+               progress, run_after, created_at, traceparent
         from job where job_id = $1
         "#,
         job_id.0,

@@ -12,12 +12,13 @@ use sqlx::postgres::PgListener;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::{JobContext, JobError, JobHandler, JobId, queue};
 use crate::metrics::{JobLabels, Metrics};
 use crate::storage::ObjectStore;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct WorkerSettings {
     /// Jobs run at once by this process.
     pub concurrency: usize,
@@ -33,6 +34,8 @@ pub struct WorkerSettings {
     pub retry_delay: Duration,
     /// Longest delay between attempts.
     pub retry_max_delay: Duration,
+    /// The optional SQS wake-up channel (see [`super::sqs`]).
+    pub sqs: Option<super::sqs::SqsSettings>,
 }
 
 impl Default for WorkerSettings {
@@ -44,6 +47,7 @@ impl Default for WorkerSettings {
             shutdown_timeout: Duration::from_secs(30),
             retry_delay: Duration::from_secs(5),
             retry_max_delay: Duration::from_secs(3600),
+            sqs: None,
         }
     }
 }
@@ -64,6 +68,8 @@ struct Shared {
     kinds: Vec<String>,
     settings: WorkerSettings,
     wake: Notify,
+    /// Workers waiting for work, for the SQS receiver.
+    idle: Arc<super::sqs::Idle>,
     /// Cancelled when shutdown is requested; workers stop claiming.
     stop: CancellationToken,
     /// Cancelled when the shutdown deadline passes; running jobs are released.
@@ -83,6 +89,8 @@ impl WorkerPool {
         kinds.sort();
         let stop = CancellationToken::new();
         let abandon = CancellationToken::new();
+        let shutdown_timeout = settings.shutdown_timeout;
+        let concurrency = settings.concurrency;
         let shared = Arc::new(Shared {
             pool,
             storage,
@@ -91,6 +99,7 @@ impl WorkerPool {
             kinds,
             settings,
             wake: Notify::new(),
+            idle: Arc::default(),
             stop: stop.clone(),
             abandon: abandon.clone(),
         });
@@ -102,13 +111,16 @@ impl WorkerPool {
                 tasks.spawn(schedule_periodic(shared.clone(), handler.kind(), every));
             }
         }
+        if let Some(sqs) = shared.settings.sqs.clone() {
+            tasks.spawn(sqs_channel(shared.clone(), sqs));
+        }
         let process = format!("{}-{}", hostname(), std::process::id());
-        for index in 0..settings.concurrency {
+        for index in 0..concurrency {
             let worker_id = format!("{process}-{index}-{}", uuid::Uuid::new_v4().simple());
             tasks.spawn(work(shared.clone(), worker_id));
         }
-        tracing::info!(concurrency = settings.concurrency, "workers started");
-        Self { tasks, stop, abandon, shutdown_timeout: settings.shutdown_timeout }
+        tracing::info!(concurrency, "workers started");
+        Self { tasks, stop, abandon, shutdown_timeout }
     }
 
     /// Requests a graceful stop: no new claims; running jobs get the shutdown timeout.
@@ -141,8 +153,12 @@ async fn join_all(tasks: &mut JoinSet<()>) {
 async fn work(shared: Arc<Shared>, worker_id: String) {
     while !shared.stop.is_cancelled() {
         match queue::claim(&shared.pool, &worker_id, &shared.kinds, shared.settings.lease).await {
-            Ok(Some(job)) => run_one(&shared, &worker_id, job).await,
+            Ok(Some(job)) => {
+                let span = job_span(&job);
+                run_one(&shared, &worker_id, job).instrument(span).await;
+            }
             Ok(None) => {
+                let _idle = shared.idle.enter();
                 tokio::select! {
                     () = shared.wake.notified() => {}
                     () = tokio::time::sleep(shared.settings.poll_interval) => {}
@@ -161,7 +177,18 @@ async fn work(shared: Arc<Shared>, worker_id: String) {
     }
 }
 
-#[tracing::instrument(name = "job", skip_all, fields(job_id = %job.job_id, kind = %job.kind, attempt = job.attempts))]
+/// One span per attempt, with the job's id, kind and attempt, and the asset it works on when its
+/// payload names one. It continues the trace of whoever enqueued the job (an HTTP request,
+/// another job) when the row carries a trace context.
+fn job_span(job: &queue::JobRow) -> tracing::Span {
+    let asset_id = job.payload.get("asset_id").and_then(serde_json::Value::as_str);
+    let span = tracing::info_span!("job", job_id = %job.job_id, kind = %job.kind, attempt = job.attempts, asset_id);
+    if let Some(traceparent) = &job.traceparent {
+        crate::telemetry::continue_trace(&span, traceparent);
+    }
+    span
+}
+
 async fn run_one(shared: &Shared, worker_id: &str, job: queue::JobRow) {
     let job_id = JobId(job.job_id);
     let started = Instant::now();
@@ -182,7 +209,9 @@ async fn run_one(shared: &Shared, worker_id: &str, job: queue::JobRow) {
     let cancellation = context.cancellation.clone();
     // The handler runs in its own task: a panic inside it is caught as a JoinError and becomes
     // a retry, never the death of the worker.
-    let mut task = tokio::spawn(async move { handler.run(context, job.payload).await });
+    // In the job's span, so the handler's logs and spans (and the engine child's TRACEPARENT)
+    // belong to the job.
+    let mut task = tokio::spawn(async move { handler.run(context, job.payload).await }.in_current_span());
     let mut heartbeat = tokio::time::interval(shared.settings.lease / 3);
     heartbeat.tick().await;
     let outcome = loop {
@@ -253,6 +282,32 @@ fn log_if_err(result: Result<bool, sqlx::Error>) {
             tracing::error!(%error, "cannot record the job outcome; its lease will expire and it will run again");
         }
     }
+}
+
+/// The SQS wake-up channel: the forwarder of queued jobs (one process at a time forwards) and
+/// the receiver that wakes this process's idle workers.
+async fn sqs_channel(shared: Arc<Shared>, settings: super::sqs::SqsSettings) {
+    let client = super::sqs::client(&settings).await;
+    let retry = shared.settings.poll_interval;
+    // Processes that lost the forwarder election ask again at most every 10 s (each asking opens
+    // a connection); wake-ups missed meanwhile only cost a poll interval.
+    let forwarder = super::sqs::forward_queued_jobs(
+        shared.pool.clone(),
+        client.clone(),
+        settings.queue_url.clone(),
+        retry.max(std::time::Duration::from_secs(10)),
+        shared.stop.clone(),
+    );
+    let waker = Arc::clone(&shared);
+    let receiver = super::sqs::receive_wakeups(
+        client,
+        settings,
+        Arc::clone(&shared.idle),
+        move || waker.wake.notify_waiters(),
+        retry,
+        shared.stop.clone(),
+    );
+    tokio::join!(forwarder, receiver);
 }
 
 /// Turns `NOTIFY lectern_job_enqueued` into wake-ups. Reconnects forever: while it is down the

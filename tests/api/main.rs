@@ -26,6 +26,10 @@ mod engine_cli;
 mod fuzz_parsers;
 mod hardening;
 mod http_ops;
+// --- infra (issue 19): tracing, JSON logs, scale-out; the SQS wake-up channel ---
+mod infra_ops;
+mod jobs_sqs;
+// --- end infra ---
 mod job_queue;
 mod lti;
 mod media_assets;

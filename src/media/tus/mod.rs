@@ -427,7 +427,7 @@ async fn patch_upload(
     finish(patch_upload_inner(&state, upload_id, request).await)
 }
 
-#[tracing::instrument(skip_all, fields(upload_id = tracing::field::Empty))]
+#[tracing::instrument(skip_all, fields(upload_id = tracing::field::Empty, asset_id = tracing::field::Empty))]
 async fn patch_upload_inner(
     state: &AppState,
     upload_id: Result<UploadId, ApiError>,
@@ -444,6 +444,7 @@ async fn patch_upload_inner(
     let upload_id = upload_id?;
     tracing::Span::current().record("upload_id", tracing::field::display(upload_id));
     let upload = visible_upload(state, &principal, upload_id).await?;
+    tracing::Span::current().record("asset_id", tracing::field::display(upload.asset_id));
     if upload.completed_at.is_some() {
         // A retry of the request that finished the upload: nothing left to write.
         let done = claimed == upload.offset() && header_u64(&parts.headers, "content-length")?.unwrap_or(0) == 0;

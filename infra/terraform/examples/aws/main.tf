@@ -47,6 +47,13 @@ module "secrets" {
   provider_secret_names = var.provider_secret_names
 }
 
+# The job queue's optional SQS wake-up channel (issue 19): workers forward queued job ids and
+# wake on them; PostgreSQL stays the queue.
+module "job_wakeups" {
+  source = "../../modules/job_wakeups"
+  name   = var.name
+}
+
 module "alb" {
   source          = "../../modules/alb"
   name            = var.name
@@ -137,7 +144,7 @@ locals {
   ]
 
   serve_policy  = jsonencode({ Version = "2012-10-17", Statement = local.bucket_statements })
-  worker_policy = jsonencode({ Version = "2012-10-17", Statement = concat(local.bucket_statements, local.mediaconvert_statements) })
+  worker_policy = jsonencode({ Version = "2012-10-17", Statement = concat(local.bucket_statements, local.mediaconvert_statements, module.job_wakeups.worker_statements) })
 
   common_settings = merge({
     LECTERN_STORAGE                    = "s3"
@@ -222,6 +229,8 @@ module "worker" {
     # The worker's own job counters, for a Prometheus inside the VPC (allow it in the task's
     # security group); the queue gauges come from serve.
     LECTERN_METRICS_LISTEN = "0.0.0.0:9090"
+    # Wake-ups through SQS (the worker forwards queued job ids and receives them while idle).
+    LECTERN_SQS_QUEUE_URL = module.job_wakeups.queue_url
   })
   secret_environment = local.secret_environment
   secret_files       = local.secret_files

@@ -67,3 +67,8 @@ output "worker_container_definitions" {
   description = "The worker task's container definitions (JSON)."
   value       = module.worker.container_definitions
 }
+
+output "job_wakeups_queue" {
+  description = "The SQS wake-up queue (LECTERN_SQS_QUEUE_URL of the workers) and the name its CloudWatch metrics carry."
+  value       = { url = module.job_wakeups.queue_url, name = module.job_wakeups.queue_name }
+}

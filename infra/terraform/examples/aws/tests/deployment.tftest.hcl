@@ -31,19 +31,20 @@ run "the_worker_reaches_only_its_bucket_prefixes_and_mediaconvert" {
         resource == "arn:aws:mediaconvert:eu-west-1:123456789012:queues/lectern-test-transcode" ||
         resource == "arn:aws:mediaconvert:eu-west-1:123456789012:jobs/*" ||
         resource == "arn:aws:cloudfront::123456789012:distribution/EDFDVBD6EXAMPLE" ||
-        (resource == "arn:aws:iam::123456789012:role/lectern-test-role" && flatten([statement.Action]) == ["iam:PassRole"])
+        (resource == "arn:aws:iam::123456789012:role/lectern-test-role" && flatten([statement.Action]) == ["iam:PassRole"]) ||
+        (resource == "arn:aws:sqs:eu-west-1:123456789012:lectern-test-job-wakeups" && alltrue([for a in flatten([statement.Action]) : contains(["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"], a)]))
       ]
     ]))
-    error_message = "the worker's task role may touch only uploads/ and assets/ in its bucket, its MediaConvert queue and jobs, its distribution, and pass the MediaConvert job role"
+    error_message = "the worker's task role may touch only uploads/ and assets/ in its bucket, its MediaConvert queue and jobs, its distribution, its wake-up queue, and pass the MediaConvert job role"
   }
   assert {
     condition = alltrue(flatten([
       for statement in jsondecode(output.worker_task_policy).Statement : [
         for action in flatten([statement.Action]) :
-        can(regex("^(s3|mediaconvert):[A-Za-z]+$", action)) || contains(["cloudfront:CreateInvalidation", "iam:PassRole"], action)
+        can(regex("^(s3|mediaconvert):[A-Za-z]+$", action)) || contains(["cloudfront:CreateInvalidation", "iam:PassRole", "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"], action)
       ]
     ]))
-    error_message = "the worker may use only S3, MediaConvert, invalidations and PassRole"
+    error_message = "the worker may use only S3, MediaConvert, invalidations, PassRole and its wake-up queue"
   }
   assert {
     condition     = one([for s in jsondecode(output.worker_task_policy).Statement : s.Condition.StringEquals["iam:PassedToService"] if contains(flatten([s.Action]), "iam:PassRole")]) == "mediaconvert.amazonaws.com"
@@ -112,6 +113,14 @@ run "serve_and_worker_are_separate_services" {
   assert {
     condition     = one([for v in one([for c in jsondecode(output.serve_container_definitions) : c if c.name == "lectern"]).environment : v.value if v.name == "LECTERN_WORKERS"]) == "0"
     error_message = "the API tasks run no jobs: the worker service does"
+  }
+  assert {
+    condition     = one([for v in one([for c in jsondecode(output.worker_container_definitions) : c if c.name == "lectern"]).environment : v.value if v.name == "LECTERN_SQS_QUEUE_URL"]) == "https://sqs.eu-west-1.amazonaws.com/123456789012/lectern-test-job-wakeups"
+    error_message = "the workers wake on the deployment's SQS queue"
+  }
+  assert {
+    condition     = length([for s in jsondecode(output.serve_task_policy).Statement : s if anytrue([for a in flatten([s.Action]) : startswith(a, "sqs:")])]) == 0
+    error_message = "the API service has no use for the wake-up queue (the workers forward queued jobs)"
   }
   assert {
     condition     = module.alb.target_group_arn != "" && output.load_balancer_dns_name != ""

@@ -144,3 +144,10 @@ mock_resource "aws_elasticache_replication_group" {
     primary_endpoint_address = "master.lectern-test.abcdef.euw1.cache.amazonaws.com"
   }
 }
+
+mock_resource "aws_sqs_queue" {
+  defaults = {
+    id  = "https://sqs.eu-west-1.amazonaws.com/123456789012/lectern-test-job-wakeups"
+    arn = "arn:aws:sqs:eu-west-1:123456789012:lectern-test-job-wakeups"
+  }
+}

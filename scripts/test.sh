@@ -30,6 +30,9 @@ bash scripts/build-ui.sh
 # --- hardening: schemathesis (PyPI) for tests/api/schemathesis.rs --------------------------
 bash scripts/install-schemathesis.sh
 # --- end hardening --------------------------------------------------------------------------
+# --- accounts (issue 21): aiosmtpd and pyotp (PyPI) for tests/api/accounts_*.rs ------------
+bash scripts/install-account-tools.sh
+# --- end accounts ---------------------------------------------------------------------------
 # #[sqlx::test] creates a fresh database per test through this URL's server; point it at the
 # server's maintenance database rather than at the application's.
 export DATABASE_URL="${DATABASE_URL%/*}/postgres"

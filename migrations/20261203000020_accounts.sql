@@ -61,3 +61,15 @@ create table totp_recovery_code
     used_at          timestamptz,
     unique (account_id, code_hash)
 );
+
+-- Which notification mails a person wants. A missing row means the default: on. The kinds are
+-- the notifications Lectern knows; `new_sign_in` is sent today, the others once their events
+-- send mail (see README: Notifications).
+create table notification_preference
+(
+    account_id uuid    not null references account (account_id) on delete cascade,
+    kind       text    not null check (kind in ('new_sign_in', 'lecture_ready', 'enrolment', 'purchase_receipt',
+                                                'certificate_issued', 'refund')),
+    enabled    boolean not null,
+    primary key (account_id, kind)
+);

@@ -56,6 +56,8 @@ pub enum AuthError {
     TwoFactorNotEnabled,
     #[error("no enrolment is waiting for a code; start one with POST /v1/me/two-factor")]
     TwoFactorNotStarted,
+    #[error("{0}")]
+    InvalidNotificationKind(String),
     #[error("cannot queue the message")]
     Mail(#[source] sqlx::Error),
     #[error("database error")]
@@ -94,6 +96,7 @@ impl AuthError {
             Self::TwoFactorAlreadyEnabled => "two_factor_already_enabled",
             Self::TwoFactorNotEnabled => "two_factor_not_enabled",
             Self::TwoFactorNotStarted => "two_factor_not_started",
+            Self::InvalidNotificationKind(_) => "invalid_notification_kind",
             Self::Mail(_) | Self::Database(_) | Self::Hashing(_) | Self::Signing(_) | Self::Redis(_) => {
                 "internal_error"
             }
@@ -120,7 +123,8 @@ impl HttpError for AuthError {
             | Self::WeakPassword(_)
             | Self::InvalidRoles(_)
             | Self::InvalidScope(_)
-            | Self::InvalidName(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            | Self::InvalidName(_)
+            | Self::InvalidNotificationKind(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::InvalidCredentials
             | Self::MissingToken

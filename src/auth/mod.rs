@@ -15,6 +15,7 @@ mod error;
 pub mod extract;
 mod key_routes;
 mod mail_routes; // accounts (issue 21)
+pub mod notifications; // accounts (issue 21)
 pub mod oauth;
 pub mod passwords;
 pub mod rate_limit;
@@ -47,6 +48,7 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<crate::app::AppState> {
         .merge(setup::router())
         .merge(mail_routes::router()) // accounts (issue 21)
         .merge(two_factor::router()) // accounts (issue 21)
+        .merge(notifications::router()) // accounts (issue 21)
 }
 
 /// The identity subsystem's state, shared by every request through `AppState`.

@@ -112,6 +112,7 @@ pub(crate) async fn issue_session(
     roles: Vec<Role>,
     client: &ClientInfo,
 ) -> Result<TokenPair, AuthError> {
+    super::notifications::notify_new_device(state, account_id, client).await; // accounts (issue 21)
     let issued = sessions::start(&state.pool, account_id, roles, client, lifetimes(state)).await?;
     token_pair(state, issued)
 }

@@ -50,6 +50,8 @@ pub enum Template {
     VerifyEmail { link: String },
     /// A link to choose a new password.
     ResetPassword { link: String },
+    /// The account signed in from a device (user agent) it had not used before.
+    NewSignIn { device: String, ip: String, link: String },
 }
 
 impl Template {
@@ -58,13 +60,16 @@ impl Template {
         match self {
             Self::VerifyEmail { .. } => "verify_email",
             Self::ResetPassword { .. } => "reset_password",
+            Self::NewSignIn { .. } => "new_sign_in",
         }
     }
 
     /// The links the message carries (the log transport prints them).
     pub fn links(&self) -> Vec<&str> {
         match self {
-            Self::VerifyEmail { link } | Self::ResetPassword { link } => vec![link.as_str()],
+            Self::VerifyEmail { link } | Self::ResetPassword { link } | Self::NewSignIn { link, .. } => {
+                vec![link.as_str()]
+            }
         }
     }
 }
@@ -133,6 +138,30 @@ pub fn render(template: &Template, locale: Locale, product: &str) -> Rendered {
                 ),
             ],
         ),
+        (Template::NewSignIn { device, ip, link }, Locale::En) => (
+            format!("New sign-in to your {product} account"),
+            vec![
+                Block::Paragraph(format!("Your {product} account was just signed in to from a new device.")),
+                Block::Paragraph(format!("Device: {device}\nAddress: {ip}")),
+                Block::Paragraph(
+                    "If this was you, there is nothing to do. If not, change your password and sign the device out:"
+                        .to_owned(),
+                ),
+                Block::Link { label: "Your signed-in devices".to_owned(), url: link.clone() },
+            ],
+        ),
+        (Template::NewSignIn { device, ip, link }, Locale::Ru) => (
+            format!("Новый вход в учётную запись {product}"),
+            vec![
+                Block::Paragraph(format!("В вашу учётную запись {product} только что вошли с нового устройства.")),
+                Block::Paragraph(format!("Устройство: {device}\nАдрес: {ip}")),
+                Block::Paragraph(
+                    "Если это были вы, ничего делать не нужно. Если нет, смените пароль и завершите сеанс устройства:"
+                        .to_owned(),
+                ),
+                Block::Link { label: "Ваши устройства".to_owned(), url: link.clone() },
+            ],
+        ),
     };
     let mut text = String::new();
     let mut html = format!(
@@ -146,7 +175,7 @@ pub fn render(template: &Template, locale: Locale, product: &str) -> Rendered {
             Block::Paragraph(paragraph) => {
                 text.push_str(paragraph);
                 text.push_str("\n\n");
-                html.push_str(&format!("<p>{}</p>", escape(paragraph)));
+                html.push_str(&format!("<p>{}</p>", escape(paragraph).replace('\n', "<br>")));
             }
             Block::Link { label, url } => {
                 // On a line of its own in the text, so mail clients make the whole URL a link.

@@ -301,3 +301,60 @@ async fn mail_waits_in_the_queue_while_the_server_is_down(pool: PgPool) {
     let message = smtp.wait_for("patient@example.com", 1).await;
     assert_eq!(app.post_json("/v1/auth/email/verify", json!({"token": message.token()})).await.status(), 200);
 }
+
+#[sqlx::test]
+async fn a_sign_in_from_a_new_device_is_mailed_unless_switched_off(pool: PgPool) {
+    let smtp = SmtpServer::start().await;
+    let app = app_with_mail(pool, &smtp).await;
+    let sign_in_from = |device: &'static str| {
+        app.client
+            .post(app.url("/v1/auth/login"))
+            .header("user-agent", device)
+            .json(&json!({"email": "dev@example.com", "password": PASSWORD}))
+            .send()
+    };
+    let registered = app
+        .client
+        .post(app.url("/v1/auth/register"))
+        .header("user-agent", "Laptop/1.0")
+        .json(&json!({"email": "dev@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(registered.status(), 201);
+    let registered: serde_json::Value = registered.json().await.expect("json");
+    let access = registered["tokens"]["access_token"].as_str().expect("token").to_owned();
+    smtp.wait_for("dev@example.com", 1).await; // the verification link
+
+    assert_eq!(sign_in_from("Laptop/1.0").await.expect("request").status(), 200, "a known device");
+    assert_eq!(sign_in_from("Phone/2.0").await.expect("request").status(), 200);
+    let notice = smtp.wait_for("dev@example.com", 2).await;
+    assert_eq!(notice.subject, "New sign-in to your Lectern Test account");
+    assert!(notice.text.contains("Device: Phone/2.0"), "{}", notice.text);
+    assert!(notice.text.contains("Address: 127.0.0.1"), "{}", notice.text);
+
+    let preferences: serde_json::Value =
+        app.get_with("/v1/me/notifications", &access).await.json().await.expect("json");
+    assert_eq!(preferences["notifications"]["new_sign_in"], true);
+    let put = |body: serde_json::Value| {
+        app.client.put(app.url("/v1/me/notifications")).bearer_auth(&access).json(&body).send()
+    };
+    let unknown = put(json!({"notifications": {"horoscope": true}})).await.expect("request");
+    assert_eq!(unknown.status(), 422);
+    assert_eq!(error_code(unknown).await, "invalid_notification_kind");
+    let switched = put(json!({"notifications": {"new_sign_in": false}})).await.expect("request");
+    assert_eq!(switched.status(), 200);
+    let switched: serde_json::Value = switched.json().await.expect("json");
+    assert_eq!(switched["notifications"]["new_sign_in"], false);
+    assert_eq!(switched["notifications"]["certificate_issued"], true);
+
+    assert_eq!(sign_in_from("Tablet/3.0").await.expect("request").status(), 200);
+    // Nothing more is queued: every mail job so far was sent, and there are two of them.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let jobs: i64 = sqlx::query_scalar("select count(*) from job where kind = 'mail.send'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(jobs, 2);
+    assert_eq!(smtp.count().await, 2);
+}

@@ -33,6 +33,9 @@ bash scripts/install-schemathesis.sh
 # --- infra (issue 19): moto's server for tests/api/jobs_sqs.rs and the terraform apply check ----
 bash scripts/install-aws-tools.sh
 # --- end infra ------------------------------------------------------------------------------
+# --- accounts (issue 21): aiosmtpd and pyotp (PyPI) for tests/api/accounts_*.rs ------------
+bash scripts/install-account-tools.sh
+# --- end accounts ---------------------------------------------------------------------------
 # #[sqlx::test] creates a fresh database per test through this URL's server; point it at the
 # server's maintenance database rather than at the application's.
 export DATABASE_URL="${DATABASE_URL%/*}/postgres"

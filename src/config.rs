@@ -11,6 +11,7 @@ mod auth;
 mod delivery;
 mod infrastructure;
 mod lti;
+mod mail; // accounts (issue 21)
 mod media;
 mod payments;
 mod training;
@@ -28,6 +29,7 @@ pub use infrastructure::{
     DatabaseArgs, HttpArgs, JobArgs, KeyFileArgs, StorageArgs, StorageKind, TranscoderArgs, TranscoderKind,
 };
 pub use lti::LtiArgs;
+pub use mail::MailArgs; // accounts (issue 21)
 pub use media::{EngineArgs, IngestArgs, MediaLimitArgs, UploadArgs, parse_resolution};
 pub use payments::PaymentArgs;
 pub use training::TrainingArgs;
@@ -167,6 +169,9 @@ pub struct ServeArgs {
     pub payments: PaymentArgs,
     #[command(flatten)]
     pub lti: LtiArgs,
+    // accounts (issue 21)
+    #[command(flatten)]
+    pub mail: MailArgs,
     #[command(flatten)]
     pub jobs: JobArgs,
     /// Background workers to run inside the API process; 0 runs the API alone.
@@ -199,6 +204,9 @@ pub struct WorkerArgs {
     pub payments: PaymentArgs,
     #[command(flatten)]
     pub lti: LtiArgs,
+    // accounts (issue 21)
+    #[command(flatten)]
+    pub mail: MailArgs,
     #[command(flatten)]
     pub distribution: DistributionArgs,
     #[command(flatten)]

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod jobs;
 pub mod keys;
 pub mod lti;
+pub mod mail; // accounts (issue 21)
 pub mod media;
 pub mod metrics;
 pub mod net;

@@ -115,6 +115,7 @@ pub async fn start(database_url: &str, data_dir: &std::path::Path) -> (String, S
         training: lectern::training::TrainingSettings::default(),
         payments: lectern::payments::PaymentSettings::default(),
         lti: lectern::lti::LtiSettings::default(),
+        mail: lectern::mail::MailSettings::default(), // accounts (issue 21)
         keys,
         auth,
         workers: WorkerSettings { concurrency: 0, ..WorkerSettings::default() },

@@ -19,5 +19,6 @@ pub fn handlers(services: &Services, settings: &Settings) -> Vec<Arc<dyn JobHand
     handlers.extend(crate::training::job_handlers(services, &settings.training));
     handlers.extend(crate::payments::job_handlers(services, &settings.payments));
     handlers.extend(crate::lti::job_handlers(services, &settings.lti));
+    handlers.extend(crate::mail::job_handlers(&settings.mail)); // accounts (issue 21)
     handlers
 }

@@ -74,6 +74,8 @@ pub struct Settings {
     pub payments: Arc<PaymentSettings>,
     /// The LTI tool (its settings, key and token cache), for the grade jobs.
     pub lti: Arc<crate::lti::Lti>,
+    /// Outgoing mail's transport, for the `mail.send` job (accounts, issue 21).
+    pub mail: Arc<crate::mail::Mailer>,
 }
 
 /// Resolved settings of `lectern serve`.
@@ -92,6 +94,7 @@ pub struct ServeSettings {
     pub training: TrainingSettings,
     pub payments: PaymentSettings,
     pub lti: crate::lti::LtiSettings,
+    pub mail: crate::mail::MailSettings, // accounts (issue 21)
     pub workers: WorkerSettings,
     pub migrate_on_start: bool,
     pub shutdown_timeout: Duration,
@@ -107,6 +110,8 @@ pub enum StartupError {
     Transcoder(#[source] std::io::Error),
     #[error("cannot set up identity")]
     Auth(#[from] crate::auth::AuthError),
+    #[error("cannot set up outgoing mail: {0}")]
+    Mail(String), // accounts (issue 21)
     #[error("cannot use the certificate key")]
     CertificateKey(#[source] aws_lc_rs::error::KeyRejected),
     #[error("cannot listen on {address}")]
@@ -178,6 +183,7 @@ impl Application {
             training: Arc::new(settings.training),
             payments: Arc::new(settings.payments),
             lti: Arc::new(crate::lti::Lti::new(settings.lti, settings.keys.lti.clone())),
+            mail: Arc::new(crate::mail::Mailer::new(settings.mail).map_err(StartupError::Mail)?), // accounts (issue 21)
         };
         let state = AppState {
             pool: services.pool.clone(),

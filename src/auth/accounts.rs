@@ -83,8 +83,12 @@ pub const LOCKOUT_MAX: Duration = Duration::from_secs(15 * 60);
 pub const LOCKOUT_FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// Creates an account with the default role; `email_taken` when the email is in use.
-pub async fn create(pool: &PgPool, email: &Email, password_hash: &str) -> Result<Account, AuthError> {
-    insert(pool, email, Some(password_hash), false).await
+pub async fn create<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    email: &Email,
+    password_hash: &str,
+) -> Result<Account, AuthError> {
+    insert(executor, email, Some(password_hash), false).await
 }
 
 pub async fn find(pool: &PgPool, account_id: Uuid) -> Result<Option<Account>, AuthError> {
@@ -293,3 +297,116 @@ pub async fn lock_and_has_password(conn: &mut sqlx::PgConnection, account_id: Uu
     .fetch_optional(conn)
     .await?)
 }
+
+// --- accounts (issue 21): mail, verification and reset ---
+
+/// What the mail flows need to know about an account.
+pub struct MailProfile {
+    pub account_id: Uuid,
+    pub email: String,
+    pub email_verified: bool,
+    pub locale: crate::mail::Locale,
+    pub password_hash: Option<String>,
+}
+
+pub async fn mail_profile<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    account_id: Uuid,
+) -> Result<Option<MailProfile>, AuthError> {
+    let row = sqlx::query!(
+        r#"select account_id, email, email_verified, locale, password_hash from account where account_id = $1"#,
+        account_id,
+    )
+    .fetch_optional(executor)
+    .await?;
+    Ok(row.map(|row| MailProfile {
+        account_id: row.account_id,
+        email: row.email,
+        email_verified: row.email_verified,
+        locale: crate::mail::Locale::from_stored(&row.locale),
+        password_hash: row.password_hash,
+    }))
+}
+
+pub async fn mail_profile_by_email<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    email: &Email,
+) -> Result<Option<MailProfile>, AuthError> {
+    let row = sqlx::query!(
+        r#"select account_id, email, email_verified, locale, password_hash from account where email = $1"#,
+        email.as_str(),
+    )
+    .fetch_optional(executor)
+    .await?;
+    Ok(row.map(|row| MailProfile {
+        account_id: row.account_id,
+        email: row.email,
+        email_verified: row.email_verified,
+        locale: crate::mail::Locale::from_stored(&row.locale),
+        password_hash: row.password_hash,
+    }))
+}
+
+pub async fn set_locale(
+    conn: &mut sqlx::PgConnection,
+    account_id: Uuid,
+    locale: crate::mail::Locale,
+) -> Result<(), AuthError> {
+    sqlx::query!(r#"update account set locale = $2 where account_id = $1"#, account_id, locale.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Marks `email` as the account's verified address (an email change takes effect here).
+/// `email_taken` when another account took the address since the link was sent.
+pub async fn set_verified_email(
+    conn: &mut sqlx::PgConnection,
+    account_id: Uuid,
+    email: &str,
+) -> Result<Option<Account>, AuthError> {
+    let row = sqlx::query!(
+        r#"
+        update account set email = $2, email_verified = true where account_id = $1
+        returning account_id, email, email_verified, roles, created_at
+        "#,
+        account_id,
+        email,
+    )
+    .fetch_optional(conn)
+    .await
+    .map_err(|error| match &error {
+        sqlx::Error::Database(db) if db.constraint() == Some("account_email_key") => AuthError::EmailTaken,
+        _ => AuthError::Database(error),
+    })?;
+    Ok(row.map(|row| Account {
+        account_id: row.account_id,
+        email: row.email,
+        email_verified: row.email_verified,
+        roles: Role::from_stored(&row.roles),
+        created_at: row.created_at,
+    }))
+}
+
+/// Sets a new password after a reset: the lockout is forgotten, and the address counts as
+/// verified (following the mailed link proved it).
+pub async fn reset_password(
+    conn: &mut sqlx::PgConnection,
+    account_id: Uuid,
+    password_hash: &str,
+) -> Result<(), AuthError> {
+    sqlx::query!(
+        r#"
+        update account
+        set password_hash = $2, email_verified = true,
+            failed_logins = 0, last_failed_login_at = null, locked_until = null
+        where account_id = $1
+        "#,
+        account_id,
+        password_hash,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+// --- end accounts ---

@@ -41,6 +41,25 @@ pub enum AuthError {
     InvalidRoles(String),
     #[error("too many attempts; try again in {retry_after} s")]
     RateLimited { retry_after: u64 },
+    /// A mailed link's token that is unknown, expired, superseded or already used.
+    #[error("this link is unknown, expired or already used; ask for a new one")]
+    InvalidLink,
+    #[error("the current password is wrong")]
+    WrongPassword,
+    #[error("the email address is already verified")]
+    AlreadyVerified,
+    #[error("the two-factor code is wrong, expired or already used")]
+    InvalidTwoFactorCode,
+    #[error("two-factor sign-in is already on; turn it off first to enrol again")]
+    TwoFactorAlreadyEnabled,
+    #[error("two-factor sign-in is not on")]
+    TwoFactorNotEnabled,
+    #[error("no enrolment is waiting for a code; start one with POST /v1/me/two-factor")]
+    TwoFactorNotStarted,
+    #[error("{0}")]
+    InvalidNotificationKind(String),
+    #[error("cannot queue the message")]
+    Mail(#[source] sqlx::Error),
     #[error("database error")]
     Database(#[from] sqlx::Error),
     #[error("password hashing failed: {0}")]
@@ -70,13 +89,23 @@ impl AuthError {
             Self::NotFound(_) => "not_found",
             Self::InvalidRoles(_) => "invalid_roles",
             Self::RateLimited { .. } => "rate_limited",
-            Self::Database(_) | Self::Hashing(_) | Self::Signing(_) | Self::Redis(_) => "internal_error",
+            Self::InvalidLink => "invalid_link",
+            Self::WrongPassword => "wrong_password",
+            Self::AlreadyVerified => "already_verified",
+            Self::InvalidTwoFactorCode => "invalid_two_factor_code",
+            Self::TwoFactorAlreadyEnabled => "two_factor_already_enabled",
+            Self::TwoFactorNotEnabled => "two_factor_not_enabled",
+            Self::TwoFactorNotStarted => "two_factor_not_started",
+            Self::InvalidNotificationKind(_) => "invalid_notification_kind",
+            Self::Mail(_) | Self::Database(_) | Self::Hashing(_) | Self::Signing(_) | Self::Redis(_) => {
+                "internal_error"
+            }
         }
     }
 
     /// False for failures that are ours (and answered 5xx without detail).
     pub fn is_client_error(&self) -> bool {
-        !matches!(self, Self::Database(_) | Self::Hashing(_) | Self::Signing(_) | Self::Redis(_))
+        !matches!(self, Self::Mail(_) | Self::Database(_) | Self::Hashing(_) | Self::Signing(_) | Self::Redis(_))
     }
 }
 
@@ -94,7 +123,8 @@ impl HttpError for AuthError {
             | Self::WeakPassword(_)
             | Self::InvalidRoles(_)
             | Self::InvalidScope(_)
-            | Self::InvalidName(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            | Self::InvalidName(_)
+            | Self::InvalidNotificationKind(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::InvalidCredentials
             | Self::MissingToken
@@ -103,8 +133,15 @@ impl HttpError for AuthError {
             | Self::InvalidApiKey => StatusCode::UNAUTHORIZED,
             Self::InsufficientScope(_) | Self::Forbidden | Self::ForbiddenBecause(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::InvalidLink => StatusCode::BAD_REQUEST,
+            Self::WrongPassword => StatusCode::FORBIDDEN,
+            Self::AlreadyVerified
+            | Self::TwoFactorAlreadyEnabled
+            | Self::TwoFactorNotEnabled
+            | Self::TwoFactorNotStarted => StatusCode::CONFLICT,
+            Self::InvalidTwoFactorCode => StatusCode::UNAUTHORIZED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Database(_) | Self::Hashing(_) | Self::Signing(_) | Self::Redis(_) => {
+            Self::Mail(_) | Self::Database(_) | Self::Hashing(_) | Self::Signing(_) | Self::Redis(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         }

@@ -43,8 +43,16 @@ impl FromRequestParts<AppState> for Authenticated {
 impl Authenticated {
     async fn from_access_token(state: &AppState, token: &str) -> Result<Self, AuthError> {
         let claims = state.auth.tokens.verify(token)?;
-        let roles =
+        let mut roles =
             sessions::active_roles(&state.pool, claims.sid, claims.sub).await?.ok_or(AuthError::InvalidToken)?;
+        // accounts (issue 21): with LECTERN_REQUIRE_ADMIN_TWO_FACTOR, an administrator without
+        // two-factor sign-in acts without the admin role (one more lookup, for admins only).
+        if state.auth.settings.require_admin_two_factor
+            && roles.contains(&Role::Admin)
+            && !super::two_factor::is_enabled(&state.pool, claims.sub).await?
+        {
+            roles.retain(|role| *role != Role::Admin);
+        }
         Ok(Self { account_id: claims.sub, roles, session_id: claims.sid })
     }
 }

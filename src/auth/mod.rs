@@ -7,12 +7,15 @@
 //! (`sid`), and [`extract::Authenticated`] checks that it is still active on every request, so a
 //! logout takes effect at once rather than when the token expires.
 
+pub mod account_tokens; // accounts (issue 21)
 pub mod accounts;
 pub mod api_keys;
 pub mod email;
 mod error;
 pub mod extract;
 mod key_routes;
+mod mail_routes; // accounts (issue 21)
+pub mod notifications; // accounts (issue 21)
 pub mod oauth;
 pub mod passwords;
 pub mod rate_limit;
@@ -21,6 +24,8 @@ pub mod sessions;
 mod settings;
 pub mod setup;
 pub mod tokens;
+pub mod totp; // accounts (issue 21)
+pub mod two_factor; // accounts (issue 21)
 
 use url::Url;
 
@@ -37,7 +42,13 @@ use crate::keys::Keys;
 
 /// Identity's routes: sign-in and sessions, API keys, external sign-in.
 pub fn router() -> utoipa_axum::router::OpenApiRouter<crate::app::AppState> {
-    routes::router().merge(key_routes::router()).merge(oauth::router()).merge(setup::router())
+    routes::router()
+        .merge(key_routes::router())
+        .merge(oauth::router())
+        .merge(setup::router())
+        .merge(mail_routes::router()) // accounts (issue 21)
+        .merge(two_factor::router()) // accounts (issue 21)
+        .merge(notifications::router()) // accounts (issue 21)
 }
 
 /// The identity subsystem's state, shared by every request through `AppState`.

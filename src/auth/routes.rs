@@ -112,11 +112,14 @@ pub(crate) async fn issue_session(
     roles: Vec<Role>,
     client: &ClientInfo,
 ) -> Result<TokenPair, AuthError> {
+    super::notifications::notify_new_device(state, account_id, client).await; // accounts (issue 21)
     let issued = sessions::start(&state.pool, account_id, roles, client, lifetimes(state)).await?;
     token_pair(state, issued)
 }
 
-/// Create an account (role `learner`) and sign it in.
+/// Create an account (role `learner`) and sign it in. A link to confirm the address is mailed
+/// (in the language of `Accept-Language`, English or Russian); `email_verified` stays false until
+/// it is followed.
 #[utoipa::path(post, path = "/v1/auth/register", tag = "identity", request_body = CredentialsRequest,
     responses(
         (status = CREATED, description = "The account and its first tokens", body = Registered),
@@ -127,6 +130,7 @@ pub(crate) async fn issue_session(
 async fn register(
     State(state): State<AppState>,
     client: ClientInfo,
+    headers: axum::http::HeaderMap,
     Json(request): Json<CredentialsRequest>,
 ) -> Result<(StatusCode, axum::Json<Registered>), ApiError> {
     let limits = state.auth.settings.rate_limits.register;
@@ -135,17 +139,25 @@ async fn register(
     limit(&state, "register:email", email.as_str(), limits).await?;
     state.auth.passwords.check_policy(&request.password, &email)?;
     let hash = state.auth.passwords.hash(request.password).await?;
-    let account = accounts::create(&state.pool, &email, &hash).await?;
+    // The account, its language and the verification mail commit together (accounts, issue 21).
+    let locale = super::mail_routes::request_locale(&headers);
+    let mut tx = state.pool.begin().await.map_err(AuthError::from)?;
+    let account = accounts::create(&mut *tx, &email, &hash).await?;
+    accounts::set_locale(&mut tx, account.account_id, locale).await?;
+    super::mail_routes::send_verification_in(&state, &mut tx, account.account_id, &email, locale).await?;
+    tx.commit().await.map_err(AuthError::from)?;
     tracing::info!(account_id = %account.account_id, event = "account_registered", "account registered");
     let tokens = issue_session(&state, account.account_id, account.roles.clone(), &client).await?;
     Ok((StatusCode::CREATED, axum::Json(Registered { account, tokens })))
 }
 
 /// Sign in with email and password. Every failure, whether the email is unknown, the password
-/// wrong or the account temporarily locked, is the same `invalid_credentials`.
+/// wrong or the account temporarily locked, is the same `invalid_credentials`. An account with
+/// two-factor sign-in gets a challenge (202) to answer at `POST /v1/auth/login/two-factor`.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "identity", request_body = CredentialsRequest,
     responses(
         (status = OK, description = "Tokens for a new session", body = TokenPair),
+        (status = ACCEPTED, description = "Two-factor sign-in: the challenge", body = super::two_factor::TwoFactorChallenge),
         (status = UNAUTHORIZED, description = "`invalid_credentials`", body = ErrorBody),
         (status = TOO_MANY_REQUESTS, description = "`rate_limited`", body = ErrorBody),
     ))]
@@ -153,7 +165,7 @@ async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
     Json(request): Json<CredentialsRequest>,
-) -> Result<axum::Json<TokenPair>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let limits = state.auth.settings.rate_limits.login;
     limit(&state, "login:ip", &client.ip.to_string(), limits).await?;
     let passwords = &state.auth.passwords;
@@ -179,7 +191,8 @@ async fn login(
         return Err(AuthError::InvalidCredentials.into());
     }
     accounts::record_successful_login(&state.pool, account.account_id).await?;
-    Ok(axum::Json(issue_session(&state, account.account_id, account.roles, &client).await?))
+    let signed_in = super::two_factor::sign_in(&state, account.account_id, account.roles, &client).await?;
+    Ok(signed_in.into_response())
 }
 
 /// Trade a refresh token for a new access token and a new refresh token. The presented token is

@@ -38,6 +38,8 @@ pub enum RevokedReason {
     SignedOut,
     /// A spent refresh token was presented again: someone holds a stolen copy.
     RefreshTokenReuse,
+    /// The password was reset through a mailed link: whoever knew the old one is signed out.
+    PasswordReset,
 }
 
 impl RevokedReason {
@@ -46,6 +48,7 @@ impl RevokedReason {
             Self::Logout => "logout",
             Self::SignedOut => "signed_out",
             Self::RefreshTokenReuse => "refresh_token_reuse",
+            Self::PasswordReset => "password_reset",
         }
     }
 }
@@ -276,4 +279,23 @@ pub async fn list(pool: &PgPool, account_id: Uuid, current: Uuid) -> Result<Vec<
             expires_at: row.idle_expires_at,
         })
         .collect())
+}
+
+/// Ends every active session of the account (and so all its refresh tokens); returns how many.
+pub async fn revoke_all(
+    conn: &mut sqlx::PgConnection,
+    account_id: Uuid,
+    reason: RevokedReason,
+) -> Result<u64, AuthError> {
+    let result = sqlx::query!(
+        r#"
+        update auth_session set revoked_at = now(), revoked_reason = $2
+        where account_id = $1 and revoked_at is null
+        "#,
+        account_id,
+        reason.as_str(),
+    )
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected())
 }

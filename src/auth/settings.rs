@@ -35,6 +35,9 @@ pub struct RateLimitSettings {
     pub login: RateLimit,
     pub refresh: RateLimit,
     pub oauth_callback: RateLimit,
+    /// Mails a request may cause (password reset, verification, email change), per client
+    /// address and per address or account: each one lands in someone's inbox.
+    pub account_mail: RateLimit,
 }
 
 /// An OpenID Connect client: everything else comes from the issuer's discovery document.
@@ -92,6 +95,10 @@ pub struct AuthSettings {
     pub redis_url: Option<SecretString>,
     /// Boxed: it is large, and these settings travel by value through start-up futures.
     pub oauth: Box<OAuthSettings>,
+    /// The issuer authenticator apps show for Lectern's TOTP entries.
+    pub two_factor_issuer: String,
+    /// Administrators act without their admin role until they turn two-factor sign-in on.
+    pub require_admin_two_factor: bool,
 }
 
 impl Default for AuthSettings {
@@ -111,10 +118,13 @@ impl Default for AuthSettings {
                 login: per_minute(10),
                 refresh: per_minute(30),
                 oauth_callback: per_minute(30),
+                account_mail: RateLimit { max: 5, period: Duration::from_secs(3600) },
             },
             trusted_proxies: Vec::new(),
             redis_url: None,
             oauth: Box::default(),
+            two_factor_issuer: "Lectern".to_owned(),
+            require_admin_two_factor: false,
         }
     }
 }

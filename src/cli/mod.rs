@@ -130,6 +130,7 @@ async fn serve_traced(args: crate::config::ServeArgs) -> anyhow::Result<()> {
         training: args.training.resolve()?,
         payments: args.payments.resolve()?,
         lti: args.lti.resolve()?,
+        mail: args.mail.resolve()?, // accounts (issue 21)
         workers: args.jobs.resolve(args.workers, args.common.shutdown_timeout)?,
         migrate_on_start: args.migrate_on_start,
         shutdown_timeout: args.common.shutdown_timeout,
@@ -164,6 +165,11 @@ async fn worker_traced(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
         training: Arc::new(args.training.resolve()?),
         payments: Arc::new(args.payments.resolve()?),
         lti: Arc::new(crate::lti::Lti::new(args.lti.resolve()?, keys.lti.clone())),
+        // accounts (issue 21)
+        mail: Arc::new(
+            crate::mail::Mailer::new(args.mail.resolve()?)
+                .map_err(|message| ConfigError::new("LECTERN_MAIL_FROM", message))?,
+        ),
     };
     // Workers never serve presigned URLs, but the local backend is built from the same settings.
     let public_url = url::Url::parse("http://127.0.0.1:8080").context("constant URL")?;

@@ -81,12 +81,23 @@ pub struct AuthArgs {
     /// Token refreshes allowed per client address and per refresh token.
     #[arg(long, env = "LECTERN_RATE_LIMIT_REFRESH", default_value = "30/min", value_parser = parse_rate)]
     pub rate_limit_refresh: RateLimit,
+    /// Mails that password-reset, verification and email-change requests may cause, per client
+    /// address and per address or account.
+    #[arg(long, env = "LECTERN_RATE_LIMIT_ACCOUNT_MAIL", default_value = "5/h", value_parser = parse_rate)]
+    pub rate_limit_account_mail: RateLimit,
     /// Addresses of reverse proxies whose `X-Forwarded-For` is believed, comma-separated. From
     /// any other peer the socket address is the client address.
     #[arg(long, env = "LECTERN_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
     #[command(flatten)]
     pub oauth: OAuthArgs,
+    /// The issuer name authenticator apps show for two-factor sign-in entries.
+    #[arg(long, env = "LECTERN_TWO_FACTOR_ISSUER", default_value = "Lectern")]
+    pub two_factor_issuer: String,
+    /// Require two-factor sign-in of administrators: until they turn it on, they act without the
+    /// admin role (everything else works, including enrolment).
+    #[arg(long, env = "LECTERN_REQUIRE_ADMIN_TWO_FACTOR", default_value_t = false, action = clap::ArgAction::Set)]
+    pub require_admin_two_factor: bool,
 }
 
 impl AuthArgs {
@@ -128,10 +139,19 @@ impl AuthArgs {
                 login: self.rate_limit_login,
                 refresh: self.rate_limit_refresh,
                 oauth_callback: self.oauth.rate_limit_oauth_callback,
+                account_mail: self.rate_limit_account_mail,
             },
             trusted_proxies,
             redis_url,
             oauth: Box::new(self.oauth.resolve()?),
+            two_factor_issuer: {
+                let issuer = self.two_factor_issuer.trim();
+                if issuer.is_empty() || issuer.contains(':') {
+                    return Err(ConfigError::new("LECTERN_TWO_FACTOR_ISSUER", "must be a name without ':'"));
+                }
+                issuer.to_owned()
+            },
+            require_admin_two_factor: self.require_admin_two_factor,
         })
     }
 }

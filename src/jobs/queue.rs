@@ -409,6 +409,28 @@ pub fn backoff(attempt: i32, jitter_unit: f64, first: Duration, cap: Duration) -
     Duration::from_secs_f64(base * jitter)
 }
 
+// --- accounts (issue 21) ---
+/// Replaces the payload of a job this worker holds, e.g. with a redacted copy once a message
+/// carrying a single-use link has been sent (a finished job's payload stays readable through
+/// `GET /v1/jobs` and in backups). False when the worker no longer holds the job.
+pub async fn replace_payload(
+    pool: &PgPool,
+    job_id: JobId,
+    worker_id: &str,
+    payload: &serde_json::Value,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query!(
+        r#"update job set payload = $3 where job_id = $1 and locked_by = $2"#,
+        job_id.0,
+        worker_id,
+        payload,
+    )
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+// --- end accounts ---
+
 #[cfg(test)]
 mod tests {
     use super::*;

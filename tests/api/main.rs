@@ -7,6 +7,8 @@
 
 mod helpers;
 
+mod accounts_mail; // accounts (issue 21)
+mod accounts_two_factor; // accounts (issue 21)
 mod auth_accounts;
 mod auth_api_keys;
 mod auth_rate_limits;

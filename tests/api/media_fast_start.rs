@@ -37,6 +37,7 @@ async fn workers(app: &TestApp, keep: impl Fn(&str) -> bool) -> WorkerPool {
         training: Arc::default(),
         payments: Arc::default(),
         lti: app.lti(),
+        mail: std::sync::Arc::default(), // accounts (issue 21)
     };
     let services = crate::helpers::services(app, &settings).await;
     let handlers: Vec<Arc<dyn JobHandler>> =

@@ -577,6 +577,7 @@ async fn a_worker_lost_right_after_publishing_leaves_nothing_to_publish_again(po
         training: std::sync::Arc::default(),
         payments: std::sync::Arc::default(),
         lti: app.lti(),
+        mail: std::sync::Arc::default(), // accounts (issue 21)
     };
     let handlers = lectern::app::job_handlers(&crate::helpers::services(&app, &settings).await, &settings);
     let lease = Duration::from_secs(1);

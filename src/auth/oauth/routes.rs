@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::identity::{self, IdentityView};
 use super::{AuthorizeRequest, CallbackParams, ExchangeRequest, OAuthError, ProviderId, flow};
 use crate::app::AppState;
-use crate::auth::routes::{TokenPair, issue_session, limit};
+use crate::auth::routes::{TokenPair, limit};
 use crate::auth::{Authenticated, ClientInfo, accounts};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::Json;
@@ -172,7 +172,8 @@ fn with_param(return_to: &str, name: &str, value: &str) -> String {
 
 /// How a successful callback answers.
 enum Outcome {
-    Tokens(TokenPair),
+    /// Tokens, or the two-factor challenge of an account that has it.
+    SignedIn(crate::auth::two_factor::SignIn),
     Linked(IdentityView),
     Redirect(String),
 }
@@ -232,7 +233,7 @@ async fn callback(state: &AppState, client: &ClientInfo, provider: &str, params:
     };
     let return_to = flow.return_to.clone();
     match finish(state, client, provider, flow, params, &raw_state).await {
-        Ok(Outcome::Tokens(tokens)) => ([(header::CACHE_CONTROL, "no-store")], axum::Json(tokens)).into_response(),
+        Ok(Outcome::SignedIn(signed_in)) => signed_in.into_response(),
         Ok(Outcome::Linked(identity)) => axum::Json(identity).into_response(),
         Ok(Outcome::Redirect(location)) => see_other(&location),
         Err(error) => match return_to {
@@ -300,7 +301,7 @@ async fn finish(
         return Ok(Outcome::Redirect(with_param(&return_to, "login_code", &login_code)));
     }
     let account = accounts::find(&state.pool, resolved.account_id).await?.ok_or(OAuthError::InvalidState)?;
-    Ok(Outcome::Tokens(issue_session(state, account.account_id, account.roles, client).await?))
+    Ok(Outcome::SignedIn(crate::auth::two_factor::sign_in(state, account.account_id, account.roles, client).await?))
 }
 
 /// Trade the `login_code` from the callback's redirect for the usual token pair. A code works
@@ -308,6 +309,7 @@ async fn finish(
 #[utoipa::path(post, path = "/v1/auth/oauth/token", tag = "identity", request_body = LoginCodeRequest,
     responses(
         (status = OK, description = "Tokens for a new session", body = TokenPair),
+        (status = ACCEPTED, description = "Two-factor sign-in: the challenge", body = crate::auth::two_factor::TwoFactorChallenge),
         (status = BAD_REQUEST, description = "`invalid_login_code`", body = ErrorBody),
         (status = TOO_MANY_REQUESTS, description = "`rate_limited`", body = ErrorBody),
     ))]
@@ -320,8 +322,8 @@ async fn exchange_login_code(
     limit(&state, "oauth_token:ip", &client.ip.to_string(), limits).await?;
     let account_id = flow::spend_login_code(&state.pool, &request.login_code).await?;
     let account = accounts::find(&state.pool, account_id).await?.ok_or(OAuthError::InvalidLoginCode)?;
-    let tokens = issue_session(&state, account.account_id, account.roles, &client).await?;
-    Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(tokens)).into_response())
+    let signed_in = crate::auth::two_factor::sign_in(&state, account.account_id, account.roles, &client).await?;
+    Ok(signed_in.into_response())
 }
 
 /// The external identities that sign in to your account.

@@ -12,6 +12,7 @@
 
 pub mod cloudfront;
 pub mod lti;
+pub mod mail; // accounts (issue 21)
 pub mod media;
 pub mod playback;
 pub mod players;
@@ -92,6 +93,8 @@ pub struct TestOptions {
     /// Lease, polling and retry timings of the workers; `None`: the defaults with a 200 ms poll.
     /// (`workers` still says how many run.)
     pub job_timings: Option<WorkerSettings>,
+    /// Outgoing mail (accounts, issue 21); `None`: the log transport. See `mail::SmtpServer`.
+    pub mail: Option<lectern::mail::MailSettings>,
 }
 
 /// The documented defaults, with engine children run by the built `lectern` binary (the test
@@ -115,6 +118,7 @@ pub fn test_auth_settings() -> AuthSettings {
     settings.rate_limits.login = generous;
     settings.rate_limits.refresh = generous;
     settings.rate_limits.oauth_callback = generous;
+    settings.rate_limits.account_mail = generous; // accounts (issue 21)
     settings
 }
 
@@ -186,6 +190,7 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
         training: options.training.unwrap_or_default(),
         payments: options.payments.unwrap_or_default(),
         lti: options.lti.unwrap_or_default(),
+        mail: options.mail.unwrap_or_default(), // accounts (issue 21)
         workers: WorkerSettings {
             concurrency: options.workers,
             ..options

@@ -93,6 +93,10 @@ path_id_extractors!(
     ProductId,
     OrderId,
     LtiPlatformId,
+    // payments (second part)
+    PriceId,
+    CouponId,
+    EntitlementId,
 );
 
 #[cfg(test)]

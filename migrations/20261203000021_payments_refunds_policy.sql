@@ -32,6 +32,10 @@ alter table coupon add column active boolean not null default true;
 alter table payment_order add column provider_checked_at timestamptz;
 alter table subscription add column provider_checked_at timestamptz;
 
+-- YooKassa has no subscription object: Lectern charges the payment method saved by the first
+-- payment (`save_payment_method`) at each period end. Its id (never card data) is kept here.
+alter table subscription add column provider_payment_method_id text;
+
 create index subscription_period_end on subscription (current_period_end)
     where status in ('active', 'trialing', 'past_due');
 

@@ -87,6 +87,8 @@ path_ids! {
     CouponId("coupon_id", "coupon_not_found", "no such coupon");
     /// An entitlement (`/v1/entitlements/{entitlement_id}`).
     EntitlementId("entitlement_id", "entitlement_not_found", "no such entitlement");
+    /// A subscription to a plan (`/v1/subscriptions/{subscription_id}/cancel`).
+    SubscriptionId("subscription_id", "subscription_not_found", "no such subscription");
     /// A registered LTI platform (`/v1/lti/platforms/{platform_id}`).
     LtiPlatformId("platform_id", "not_found", "no such LTI platform");
 }

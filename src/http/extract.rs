@@ -97,6 +97,7 @@ path_id_extractors!(
     PriceId,
     CouponId,
     EntitlementId,
+    SubscriptionId,
 );
 
 #[cfg(test)]

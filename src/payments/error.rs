@@ -24,6 +24,8 @@ pub enum PaymentError {
     CouponNotFound,
     #[error("no such entitlement")]
     EntitlementNotFound,
+    #[error("no such subscription")]
+    SubscriptionNotFound,
     #[error("{0}")]
     NotRefundable(String),
     #[error("{0}")]
@@ -61,6 +63,7 @@ impl PaymentError {
             Self::AccountNotFound => "not_found",
             Self::CouponNotFound => "coupon_not_found",
             Self::EntitlementNotFound => "entitlement_not_found",
+            Self::SubscriptionNotFound => "subscription_not_found",
             Self::NotRefundable(_) => "order_not_refundable",
             Self::InvalidField(_) => "invalid_field",
             Self::InvalidCoupon(_) => "invalid_coupon",
@@ -96,7 +99,8 @@ impl HttpError for PaymentError {
             | Self::CourseNotFound
             | Self::AccountNotFound
             | Self::CouponNotFound
-            | Self::EntitlementNotFound => StatusCode::NOT_FOUND,
+            | Self::EntitlementNotFound
+            | Self::SubscriptionNotFound => StatusCode::NOT_FOUND,
             Self::InvalidField(_) | Self::InvalidCoupon(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::WrongState(_) | Self::CouponExists | Self::NotRefundable(_) => StatusCode::CONFLICT,
             Self::InvalidSignature(_) => StatusCode::BAD_REQUEST,

@@ -23,7 +23,7 @@ use crate::auth::Principal;
 use crate::auth::api_keys::Scope;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::Json;
-use crate::ids::{AccountId, CouponId, EntitlementId, OrderId, PriceId, ProductId};
+use crate::ids::{AccountId, CouponId, EntitlementId, OrderId, PriceId, ProductId, SubscriptionId};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -37,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(refund))
         .routes(routes!(grant_entitlement))
         .routes(routes!(revoke_entitlement))
+        .routes(routes!(cancel_subscription))
 }
 
 fn invalid(message: impl Into<String>) -> PaymentError {
@@ -542,4 +543,43 @@ async fn revoke_entitlement(
     }
     let (_, view) = entitlements::get(&state.pool, entitlement_id.0).await?.ok_or(PaymentError::EntitlementNotFound)?;
     Ok(axum::Json(view))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CancelAnswer {
+    pub subscription_id: Uuid,
+    /// Always true: access lasts to the end of the period paid for, and nothing renews.
+    pub cancel_at_period_end: bool,
+}
+
+/// Cancels a YooKassa plan at its period end (the subscriber or an administrator): access lasts
+/// to the end of the period paid for, and Lectern charges nothing more. Stripe subscriptions are
+/// cancelled at Stripe (its customer portal); their event updates Lectern.
+#[utoipa::path(post, path = "/v1/subscriptions/{subscription_id}/cancel", tag = "payments",
+    security(("bearer" = [])),
+    params(("subscription_id" = Uuid, Path)),
+    responses(
+        (status = OK, body = CancelAnswer),
+        (status = CONFLICT, description = "`wrong_state`: a Stripe subscription, or one that has ended or is cancelled already", body = ErrorBody),
+        (status = NOT_FOUND, description = "`subscription_not_found`", body = ErrorBody),
+    ))]
+async fn cancel_subscription(
+    State(state): State<AppState>,
+    user: crate::auth::Authenticated,
+    subscription_id: SubscriptionId,
+) -> Result<axum::Json<CancelAnswer>, ApiError> {
+    let holder = super::subscriptions::holder(&state.pool, subscription_id.0).await?;
+    let admin = user.roles.contains(&crate::auth::Role::Admin);
+    let Some((_, provider)) = holder.filter(|(account_id, _)| *account_id == user.account_id || admin) else {
+        return Err(PaymentError::SubscriptionNotFound.into());
+    };
+    if provider != "yookassa" {
+        return Err(
+            PaymentError::WrongState("a Stripe subscription is cancelled in Stripe's customer portal".into()).into()
+        );
+    }
+    if !super::subscriptions::cancel_at_period_end(&state.pool, subscription_id.0, &state.payments.settings).await? {
+        return Err(PaymentError::WrongState("this subscription has ended or is cancelled already".into()).into());
+    }
+    Ok(axum::Json(CancelAnswer { subscription_id: subscription_id.0, cancel_at_period_end: true }))
 }

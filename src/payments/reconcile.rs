@@ -104,6 +104,9 @@ async fn refresh_subscription(
     due: &subscriptions::DueSubscription,
 ) -> Result<(), PaymentError> {
     // YooKassa has no subscription object: its renewals are Lectern's own charges.
+    if due.provider == "yookassa" {
+        return renew_yookassa(pool, payments, due).await;
+    }
     let (Some(stripe), "stripe") = (payments.stripe.as_ref(), due.provider.as_str()) else { return Ok(()) };
     let subscription = stripe.retrieve_subscription(&due.provider_subscription_id).await?;
     let period_end = subscription.period_end().and_then(|seconds| OffsetDateTime::from_unix_timestamp(seconds).ok());
@@ -127,6 +130,87 @@ async fn refresh_subscription(
         changes.after_commit(pool).await;
     }
     Ok(())
+}
+
+/// Renews a YooKassa subscription whose period ended: charges the saved payment method once per
+/// period (the idempotence key names the period, so a retried run gets the same payment back),
+/// then extends the period (`succeeded`), or marks it past due (`canceled`: the grace runs);
+/// a pending charge is looked at again at the next run. One set to cancel just ends.
+async fn renew_yookassa(
+    pool: &PgPool,
+    payments: &Payments,
+    due: &subscriptions::DueSubscription,
+) -> Result<(), PaymentError> {
+    let Some(yookassa) = payments.yookassa.as_ref() else { return Ok(()) };
+    let Some(renewal) = subscriptions::renewal(pool, due.subscription_id).await? else { return Ok(()) };
+    let Some(period_end) = renewal.current_period_end else { return Ok(()) };
+    let outcome = if renewal.cancel_at_period_end {
+        Some(("canceled", period_end))
+    } else if let Some(method) = renewal.payment_method_id.as_deref() {
+        let key = format!("lectern-renewal-{}-{}", renewal.subscription_id, period_end.unix_timestamp());
+        let email = crate::auth::accounts::find(pool, renewal.account_id).await?.map(|account| account.email);
+        let description = format!("Renewal of subscription {}", renewal.subscription_id);
+        let payment = yookassa
+            .create_recurring_payment(
+                method,
+                renewal.amount,
+                &renewal.currency,
+                &description,
+                renewal.subscription_id,
+                email.as_deref(),
+                &key,
+            )
+            .await?;
+        let next = match renewal.interval.as_deref() {
+            Some("year") => {
+                period_end.replace_year(period_end.year() + 1).unwrap_or(period_end + time::Duration::days(365))
+            }
+            _ => add_month(period_end),
+        };
+        match payment.status.as_str() {
+            "succeeded" => Some(("active", next)),
+            "canceled" => Some(("past_due", period_end)),
+            _ => None,
+        }
+    } else {
+        Some(("past_due", period_end))
+    };
+    let Some((status, current_period_end)) = outcome else { return Ok(()) };
+    let state = ProviderState {
+        status,
+        current_period_end: Some(current_period_end),
+        cancel_at_period_end: renewal.cancel_at_period_end,
+    };
+    let mut tx = pool.begin().await?;
+    let changes = subscriptions::update_from_provider(
+        &mut tx,
+        "yookassa",
+        &renewal.provider_subscription_id,
+        None,
+        &state,
+        &payments.settings,
+    )
+    .await?;
+    tx.commit().await?;
+    if let Some(changes) = changes {
+        changes.after_commit(pool).await;
+    }
+    Ok(())
+}
+
+/// The same day of the next month, or its last day (31 January → 28/29 February).
+fn add_month(at: OffsetDateTime) -> OffsetDateTime {
+    let (year, month) = if at.month() == time::Month::December {
+        (at.year() + 1, time::Month::January)
+    } else {
+        (at.year(), at.month().next())
+    };
+    let last = month.length(year);
+    at.replace_day(1)
+        .and_then(|first| first.replace_year(year))
+        .and_then(|first| first.replace_month(month))
+        .and_then(|first| first.replace_day(at.day().min(last)))
+        .unwrap_or(at + time::Duration::days(30))
 }
 
 pub struct PaymentReconcile {
@@ -164,5 +248,20 @@ impl JobHandler for PaymentReconcile {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::add_month;
+
+    #[test]
+    fn a_month_later_is_the_same_day_or_the_months_last() {
+        assert_eq!(add_month(datetime!(2026-01-15 10:00 UTC)), datetime!(2026-02-15 10:00 UTC));
+        assert_eq!(add_month(datetime!(2026-01-31 10:00 UTC)), datetime!(2026-02-28 10:00 UTC));
+        assert_eq!(add_month(datetime!(2028-01-31 10:00 UTC)), datetime!(2028-02-29 10:00 UTC));
+        assert_eq!(add_month(datetime!(2026-12-31 23:59 UTC)), datetime!(2027-01-31 23:59 UTC));
     }
 }

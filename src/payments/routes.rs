@@ -332,9 +332,6 @@ async fn checkout(
     } else {
         payments.yookassa()?;
     }
-    if provider == "yookassa" && sale.price.recurring_interval.is_some() {
-        return Err(invalid("subscriptions are sold through Stripe; YooKassa takes one-time prices").into());
-    }
     let success_url = redirect_url("success_url", request.success_url.as_deref())?;
     let order = orders::create(
         &mut tx,

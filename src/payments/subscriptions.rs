@@ -284,3 +284,114 @@ async fn for_order(conn: &mut PgConnection, order_id: Uuid) -> Result<Vec<Uuid>,
         .fetch_all(conn)
         .await?)
 }
+
+/// The reference of the subscription a YooKassa plan order starts (YooKassa has no subscription
+/// object of its own).
+pub fn yookassa_reference(order_id: Uuid) -> String {
+    format!("lectern-{order_id}")
+}
+
+/// Starts a YooKassa subscription's first period (from now, one interval of its price) and keeps
+/// the saved payment method its renewals charge (without one, the first renewal fails and the
+/// past-due grace runs out). Idempotent: a period already started stays. Nothing happens for a
+/// reference no subscription has (a one-time order).
+pub async fn start_yookassa(
+    pool: &sqlx::PgPool,
+    reference: &str,
+    payment_method_id: Option<&str>,
+    settings: &PaymentSettings,
+) -> Result<(), PaymentError> {
+    let mut tx = pool.begin().await?;
+    let started = sqlx::query_scalar!(
+        r#"
+        update subscription s
+        set provider_payment_method_id = $2,
+            current_period_end = now() + case pr.recurring_interval when 'year' then interval '1 year'
+                                                                   else interval '1 month' end
+        from price pr
+        where s.provider = 'yookassa' and s.provider_subscription_id = $1 and pr.price_id = s.price_id
+          and s.current_period_end is null
+        returning s.subscription_id
+        "#,
+        reference,
+        payment_method_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let mut changes = Changes::default();
+    if let Some(subscription_id) = started {
+        record_updated(&mut tx, subscription_id).await?;
+        changes.merge(sync(&mut tx, subscription_id, settings).await?);
+    }
+    tx.commit().await?;
+    changes.after_commit(pool).await;
+    Ok(())
+}
+
+/// What a YooKassa renewal needs.
+#[derive(Debug, Clone)]
+pub struct Renewal {
+    pub subscription_id: Uuid,
+    pub account_id: Uuid,
+    pub provider_subscription_id: String,
+    pub payment_method_id: Option<String>,
+    pub current_period_end: Option<OffsetDateTime>,
+    pub cancel_at_period_end: bool,
+    pub amount: i64,
+    pub currency: String,
+    /// `month` or `year`.
+    pub interval: Option<String>,
+}
+
+pub async fn renewal(pool: &sqlx::PgPool, subscription_id: Uuid) -> Result<Option<Renewal>, PaymentError> {
+    Ok(sqlx::query_as!(
+        Renewal,
+        r#"
+        select s.subscription_id, s.account_id, s.provider_subscription_id,
+               s.provider_payment_method_id as payment_method_id, s.current_period_end, s.cancel_at_period_end,
+               coalesce(o.amount, pr.unit_amount) as "amount!", pr.currency, pr.recurring_interval as interval
+        from subscription s join price pr using (price_id) left join payment_order o using (order_id)
+        where s.subscription_id = $1
+        "#,
+        subscription_id,
+    )
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// A subscriber's (or an administrator's) cancel: access to the end of the period paid for, no
+/// renewal. For YooKassa plans, which Lectern renews itself; Stripe's are cancelled at Stripe.
+pub async fn cancel_at_period_end(
+    pool: &sqlx::PgPool,
+    subscription_id: Uuid,
+    settings: &PaymentSettings,
+) -> Result<bool, PaymentError> {
+    let mut tx = pool.begin().await?;
+    let changed = sqlx::query_scalar!(
+        r#"
+        update subscription set cancel_at_period_end = true
+        where subscription_id = $1 and provider = 'yookassa' and not cancel_at_period_end
+          and status in ('active', 'trialing', 'past_due')
+        returning subscription_id
+        "#,
+        subscription_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let mut changes = Changes::default();
+    if changed.is_some() {
+        record_updated(&mut tx, subscription_id).await?;
+        changes.merge(sync(&mut tx, subscription_id, settings).await?);
+    }
+    tx.commit().await?;
+    changes.after_commit(pool).await;
+    Ok(changed.is_some())
+}
+
+/// A subscription with its holder, for the cancel endpoint.
+pub async fn holder(pool: &sqlx::PgPool, subscription_id: Uuid) -> Result<Option<(Uuid, String)>, PaymentError> {
+    let row = sqlx::query!("select account_id, provider from subscription where subscription_id = $1", subscription_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(|row| (row.account_id, row.provider)))
+}

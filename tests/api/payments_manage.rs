@@ -694,3 +694,90 @@ async fn refunds_and_a_lapsed_subscription_against_localstripe(pool: PgPool) {
         .expect("status");
     assert_eq!(status, "canceled");
 }
+
+#[sqlx::test]
+async fn a_yookassa_plan_renews_by_charging_the_saved_method_and_ends_when_cancelled(pool: PgPool) {
+    let (yookassa, payments) = crate::helpers::yookassa::start(&["127.0.0.0/8"]).await;
+    let reconciler = lectern::payments::Payments::new(&payments);
+    let app = spawn_app_with(pool.clone(), TestOptions { payments: Some(payments), ..TestOptions::default() }).await;
+    let shop =
+        shop(&app, "plan", json!({"currency": "rub", "unit_amount": 99_000, "recurring_interval": "month"})).await;
+    let started = checkout(&app, &shop, json!({})).await;
+    assert_eq!(started["order"]["provider"], "yookassa");
+    let order_id = started["order"]["order_id"].as_str().expect("order").to_owned();
+    assert_eq!(yookassa.received()[0].body["save_payment_method"], true);
+    yookassa.set_status(started["order"]["provider_checkout_id"].as_str().expect("payment"), "succeeded");
+    assert_eq!(order(&app, &shop, &order_id).await["status"], "paid");
+    let answer = access(&app, &shop).await;
+    assert_eq!(
+        (answer["entitled"].clone(), answer["entitlements"][0]["source"].clone()),
+        (json!(true), json!("subscription"))
+    );
+    let subscription_id = Uuid::parse_str(answer["entitlements"][0]["source_id"].as_str().expect("id")).expect("uuid");
+    let period = |pool: PgPool| async move {
+        sqlx::query_as::<_, (time::OffsetDateTime, String, Option<String>)>(
+            "select current_period_end, status, provider_payment_method_id from subscription where subscription_id = $1",
+        )
+        .bind(subscription_id)
+        .fetch_one(&pool)
+        .await
+        .expect("subscription")
+    };
+    let (first_end, status, method) = period(pool.clone()).await;
+    assert_eq!(status, "active");
+    assert!(method.is_some_and(|m| m.ends_with("-method")), "the saved method is kept");
+    let month = first_end - time::OffsetDateTime::now_utc();
+    assert!(month > time::Duration::days(27) && month < time::Duration::days(32), "{month}");
+    let run = || lectern::payments::reconcile::run_once(&pool, &reconciler, time::OffsetDateTime::now_utc());
+    assert_eq!(run().await.expect("run").subscriptions_checked, 0, "not due yet");
+
+    // The period ended: a renewal charges the saved method, once, and the period moves on.
+    let ended = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let set_end = |at: time::OffsetDateTime| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query("update subscription set current_period_end = $2, provider_checked_at = null where subscription_id = $1")
+                .bind(subscription_id)
+                .bind(at)
+                .execute(&pool)
+                .await
+                .expect("period");
+        }
+    };
+    set_end(ended).await;
+    let done = run().await.expect("run");
+    assert_eq!((done.subscriptions_checked, done.failures), (1, 0));
+    let renewal = yookassa.received().into_iter().last().expect("a renewal");
+    assert!(renewal.body["payment_method_id"].as_str().is_some_and(|m| m.ends_with("-method")), "{:?}", renewal.body);
+    assert_eq!(renewal.body["amount"], json!({"value": "990.00", "currency": "RUB"}));
+    assert_eq!(renewal.body["metadata"]["subscription_id"], subscription_id.to_string());
+    assert_eq!(renewal.idempotence_key, Some(format!("lectern-renewal-{subscription_id}-{}", ended.unix_timestamp())));
+    let (renewed_end, status, _) = period(pool.clone()).await;
+    assert_eq!(status, "active");
+    assert!(renewed_end - ended > time::Duration::days(27), "one month on from the old end: {renewed_end}");
+    assert_eq!(access(&app, &shop).await["entitled"], true);
+
+    // A declined renewal: past due, access for the grace period only.
+    yookassa.decline_saved_methods.store(true, std::sync::atomic::Ordering::SeqCst);
+    set_end(time::OffsetDateTime::now_utc() - time::Duration::hours(2)).await;
+    run().await.expect("run");
+    assert_eq!(period(pool.clone()).await.1, "past_due");
+    let answer = access(&app, &shop).await;
+    assert_eq!(answer["entitled"], true);
+    assert!(answer["entitlements"][0]["ends_at"].is_string(), "the grace has an end: {answer}");
+
+    // Cancelled by the subscriber: nothing more is charged, and access ends with the period.
+    yookassa.decline_saved_methods.store(false, std::sync::atomic::Ordering::SeqCst);
+    let cancel = format!("/v1/subscriptions/{subscription_id}/cancel");
+    let (_, stranger) = account_with_roles(&app, "stranger@example.com", &["learner"]).await;
+    assert_eq!(error_code(post(&app, &cancel, &stranger, json!({})).await).await, "subscription_not_found");
+    json_of(post(&app, &cancel, &shop.course.learner, json!({})).await, 200).await;
+    assert_eq!(error_code(post(&app, &cancel, &shop.course.learner, json!({})).await).await, "wrong_state");
+    let charges = yookassa.received().len();
+    set_end(time::OffsetDateTime::now_utc() - time::Duration::hours(3)).await;
+    run().await.expect("run");
+    assert_eq!(yookassa.received().len(), charges, "a cancelled plan is not charged");
+    assert_eq!(period(pool.clone()).await.1, "canceled");
+    let answer = access(&app, &shop).await;
+    assert_eq!((answer["entitled"].clone(), answer["enrollment_status"].clone()), (json!(false), json!("suspended")));
+}

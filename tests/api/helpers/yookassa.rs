@@ -33,6 +33,9 @@ pub struct StandIn {
     pub payments: Mutex<HashMap<String, Value>>,
     pub refunds: Mutex<HashMap<String, Value>>,
     refund_keys: Mutex<HashMap<String, String>>,
+    payment_keys: Mutex<HashMap<String, String>>,
+    /// Charges of a saved payment method (renewals) are `canceled` while set, else `succeeded`.
+    pub decline_saved_methods: std::sync::atomic::AtomicBool,
 }
 
 impl StandIn {
@@ -83,12 +86,40 @@ async fn create_payment(State(stand_in): State<Arc<StandIn>>, headers: HeaderMap
     if !authorised(&headers) {
         return refused();
     }
+    // A repeated Idempotence-Key answers the first payment, as YooKassa does within 24 hours.
+    let key = headers.get("idempotence-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if let Some(key) = &key
+        && let Some(id) = stand_in.payment_keys.lock().expect("lock").get(key)
+    {
+        return axum::Json(stand_in.payments.lock().expect("lock")[id].clone()).into_response();
+    }
     let n = stand_in.payments.lock().expect("lock").len() + 1;
     let id = format!("2e{n:06}-000f-5000-8000-lecternstand");
+    if let Some(method) = body["payment_method_id"].as_str() {
+        // A charge of a saved method: no buyer, no confirmation, decided at once.
+        let declined = stand_in.decline_saved_methods.load(std::sync::atomic::Ordering::SeqCst);
+        let status = if declined { "canceled" } else { "succeeded" };
+        let mut payment = json!({
+            "id": id, "status": status, "paid": !declined, "amount": body["amount"],
+            "created_at": "2026-12-03T12:00:00.000Z", "description": body["description"],
+            "metadata": body["metadata"], "payment_method": {"type": "bank_card", "id": method, "saved": true},
+            "recipient": {"account_id": SHOP_ID, "gateway_id": "100700"}, "refundable": !declined, "test": true,
+        });
+        if declined {
+            payment["cancellation_details"] = json!({"party": "payment_network", "reason": "insufficient_funds"});
+        }
+        stand_in.payments.lock().expect("lock").insert(id.clone(), payment.clone());
+        if let Some(key) = key {
+            stand_in.payment_keys.lock().expect("lock").insert(key, id);
+        }
+        return axum::Json(payment).into_response();
+    }
+    let saves = body["save_payment_method"] == true;
     let payment = json!({
         "id": id,
         "status": "pending",
         "paid": false,
+        "payment_method": {"type": "bank_card", "id": format!("{id}-method"), "saved": saves},
         "amount": body["amount"],
         "confirmation": {
             "type": "redirect",
@@ -102,7 +133,10 @@ async fn create_payment(State(stand_in): State<Arc<StandIn>>, headers: HeaderMap
         "refundable": false,
         "test": true,
     });
-    stand_in.payments.lock().expect("lock").insert(id, payment.clone());
+    stand_in.payments.lock().expect("lock").insert(id.clone(), payment.clone());
+    if let Some(key) = key {
+        stand_in.payment_keys.lock().expect("lock").insert(key, id);
+    }
     axum::Json(payment).into_response()
 }
 

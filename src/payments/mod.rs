@@ -9,8 +9,9 @@
 //! - [`stripe`] speaks Stripe's HTTP API and verifies its webhook signatures on the raw body;
 //!   [`yookassa`] speaks YooKassa's and re-fetches what its (unsigned) notifications name.
 //! - [`routes`] is the HTTP API (with [`manage_routes`]: catalogue editing, refunds and their
-//!   quote, the seller's policy, entitlements by hand); [`sweep`] the periodic job ending
-//!   entitlements past their end; [`reconcile`] the one pulling missed state from the providers.
+//!   quote, the seller's policy; [`access_routes`]: entitlements by hand, a plan's cancel);
+//!   [`sweep`] the periodic job ending entitlements past their end; [`reconcile`] the one
+//!   pulling missed state from the providers and renewing YooKassa plans.
 //! - [`refunds`] refunds through the provider with an idempotency key; [`policy`] owns the
 //!   seller's refund rules and evaluates the refund quote from training's progress.
 //!
@@ -18,6 +19,7 @@
 //! `training::enrollments`, enrolments write passes through `playback::access`. Payments never
 //! write a pass itself.
 
+pub mod access_routes;
 pub mod catalogue;
 pub mod entitlements;
 mod error;
@@ -79,5 +81,5 @@ pub fn job_handlers(_services: &Services, settings: &Arc<PaymentSettings>) -> Ve
 
 /// The documented payment routes.
 pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
-    routes::router().merge(manage_routes::router())
+    routes::router().merge(manage_routes::router()).merge(access_routes::router())
 }

@@ -80,6 +80,15 @@ path_ids! {
     ProductId("product_id", "product_not_found", "no such product");
     /// An order (`/v1/orders/{order_id}`).
     OrderId("order_id", "order_not_found", "no such order");
+    // payments (second part): catalogue editing and entitlements by hand
+    /// A price of a product (`/v1/prices/{price_id}`).
+    PriceId("price_id", "price_not_found", "no such price");
+    /// A coupon (`/v1/coupons/{coupon_id}`).
+    CouponId("coupon_id", "coupon_not_found", "no such coupon");
+    /// An entitlement (`/v1/entitlements/{entitlement_id}`).
+    EntitlementId("entitlement_id", "entitlement_not_found", "no such entitlement");
+    /// A subscription to a plan (`/v1/subscriptions/{subscription_id}/cancel`).
+    SubscriptionId("subscription_id", "subscription_not_found", "no such subscription");
     /// A registered LTI platform (`/v1/lti/platforms/{platform_id}`).
     LtiPlatformId("platform_id", "not_found", "no such LTI platform");
 }

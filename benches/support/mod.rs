@@ -76,6 +76,15 @@ pub fn key_paths(dir: &std::path::Path) -> KeyPaths {
 
 /// A real Lectern on the local backend with cheap password hashing and rate limits out of the way.
 pub async fn start(database_url: &str, data_dir: &std::path::Path) -> (String, StorageSettings, CancellationToken) {
+    start_with(database_url, data_dir, lectern::payments::PaymentSettings::default()).await
+}
+
+/// [`start`] with payment providers configured (the payments bench).
+pub async fn start_with(
+    database_url: &str,
+    data_dir: &std::path::Path,
+    payments: lectern::payments::PaymentSettings,
+) -> (String, StorageSettings, CancellationToken) {
     let (keys, _) = lectern::keys::load_or_generate(&key_paths(&data_dir.join("keys"))).expect("keys");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
     let listen = listener.local_addr().expect("address");
@@ -113,7 +122,7 @@ pub async fn start(database_url: &str, data_dir: &std::path::Path) -> (String, S
         uploads: lectern::media::UploadSettings::default(),
         webhooks: lectern::webhooks::WebhookSettings::default(),
         training: lectern::training::TrainingSettings::default(),
-        payments: lectern::payments::PaymentSettings::default(),
+        payments,
         lti: lectern::lti::LtiSettings::default(),
         mail: lectern::mail::MailSettings::default(), // accounts (issue 21)
         keys,

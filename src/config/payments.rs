@@ -64,6 +64,14 @@ pub struct PaymentArgs {
     /// How often workers end entitlements past their end date.
     #[arg(long, env = "LECTERN_PAYMENTS_SWEEP_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub payments_sweep_interval: Duration,
+    /// How often workers reconcile pending orders and lapsed subscriptions with the providers'
+    /// APIs (only when a provider is configured).
+    #[arg(long, env = "LECTERN_PAYMENTS_RECONCILE_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+    pub payments_reconcile_interval: Duration,
+    /// How long an order may stay pending, or a subscription past its period end, before the
+    /// reconciliation asks the provider's API.
+    #[arg(long, env = "LECTERN_PAYMENTS_RECONCILE_AFTER", default_value = "30m", value_parser = parse_duration)]
+    pub payments_reconcile_after: Duration,
 }
 
 impl PaymentArgs {
@@ -122,6 +130,12 @@ impl PaymentArgs {
         if self.payments_sweep_interval < Duration::from_secs(1) {
             return Err(ConfigError::new("LECTERN_PAYMENTS_SWEEP_INTERVAL", "must be at least 1s"));
         }
+        if self.payments_reconcile_interval < Duration::from_secs(10) {
+            return Err(ConfigError::new("LECTERN_PAYMENTS_RECONCILE_INTERVAL", "must be at least 10s"));
+        }
+        if !(Duration::from_secs(60)..=Duration::from_secs(7 * 86_400)).contains(&self.payments_reconcile_after) {
+            return Err(ConfigError::new("LECTERN_PAYMENTS_RECONCILE_AFTER", "must be between 1m and 7d"));
+        }
         let yookassa = self.resolve_yookassa()?;
         Ok(PaymentSettings {
             stripe,
@@ -129,6 +143,8 @@ impl PaymentArgs {
             partial_refund_revokes: self.partial_refund_revokes,
             past_due_grace: self.past_due_grace,
             sweep_interval: self.payments_sweep_interval,
+            reconcile_interval: self.payments_reconcile_interval,
+            reconcile_after: self.payments_reconcile_after,
         })
     }
 }

@@ -93,6 +93,11 @@ path_id_extractors!(
     ProductId,
     OrderId,
     LtiPlatformId,
+    // payments (second part)
+    PriceId,
+    CouponId,
+    EntitlementId,
+    SubscriptionId,
 );
 
 #[cfg(test)]

@@ -201,6 +201,8 @@ pub struct CouponView {
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<OffsetDateTime>,
+    /// False once archived: no more redemptions.
+    pub active: bool,
 }
 
 pub struct NewCoupon<'a> {
@@ -219,7 +221,7 @@ pub async fn create_coupon(pool: &PgPool, owner_id: Uuid, new: &NewCoupon<'_>) -
         insert into coupon (owner_id, code, percent_off, amount_off, currency, max_redemptions, expires_at)
         values ($1, $2, $3, $4, $5, $6, $7)
         on conflict (code) do nothing
-        returning coupon_id, code, percent_off, amount_off, currency, max_redemptions, redemptions, expires_at
+        returning coupon_id, code, percent_off, amount_off, currency, max_redemptions, redemptions, expires_at, active
         "#,
         owner_id,
         new.code,
@@ -248,7 +250,7 @@ pub async fn redeem(
         r#"
         update coupon set redemptions = redemptions + 1
         where code = upper($1) and owner_id = $2
-          and (expires_at is null or expires_at > now())
+          and active and (expires_at is null or expires_at > now())
           and (max_redemptions is null or redemptions < max_redemptions)
         returning coupon_id, percent_off, amount_off, currency
         "#,
@@ -269,4 +271,131 @@ pub async fn redeem(
         (None, None) => amount,
     };
     Ok((row.coupon_id, discounted))
+}
+
+/// The products of `owner_id` (all of them when `None`), newest first, with their prices.
+pub async fn list_products(
+    conn: &mut PgConnection,
+    owner_id: Option<Uuid>,
+    include_archived: bool,
+    limit: i64,
+) -> Result<Vec<ProductView>, PaymentError> {
+    let ids = sqlx::query_scalar!(
+        r#"
+        select product_id from product
+        where ($1::uuid is null or owner_id = $1) and ($2 or active)
+        order by created_at desc, product_id limit $3
+        "#,
+        owner_id,
+        include_archived,
+        limit,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut products = Vec::with_capacity(ids.len());
+    for product_id in ids {
+        if let Some(product) = get_product(&mut *conn, product_id).await? {
+            products.push(product);
+        }
+    }
+    Ok(products)
+}
+
+/// Changes a product's title and/or archives (`active: false`) or restores it.
+pub async fn update_product(
+    conn: &mut PgConnection,
+    product_id: Uuid,
+    title: Option<&str>,
+    active: Option<bool>,
+) -> Result<ProductView, PaymentError> {
+    sqlx::query!(
+        "update product set title = coalesce($2, title), active = coalesce($3, active) where product_id = $1",
+        product_id,
+        title,
+        active,
+    )
+    .execute(&mut *conn)
+    .await?;
+    get_product(conn, product_id).await?.ok_or(PaymentError::ProductNotFound)
+}
+
+/// A price with its product's owner (who may change it).
+pub async fn price_owner(conn: &mut PgConnection, price_id: Uuid) -> Result<Option<Uuid>, PaymentError> {
+    Ok(sqlx::query_scalar!(
+        "select p.owner_id from price pr join product p using (product_id) where pr.price_id = $1",
+        price_id
+    )
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Archives (or restores) a price. Amounts never change: orders name their price, so a new
+/// amount is a new price.
+pub async fn set_price_active(
+    conn: &mut PgConnection,
+    price_id: Uuid,
+    active: bool,
+) -> Result<PriceView, PaymentError> {
+    sqlx::query_as!(
+        PriceView,
+        r#"
+        update price set active = $2 where price_id = $1
+        returning price_id, product_id, currency, unit_amount, kind, recurring_interval, access_days, active
+        "#,
+        price_id,
+        active,
+    )
+    .fetch_optional(conn)
+    .await?
+    .ok_or(PaymentError::PriceNotFound)
+}
+
+/// The coupons of `owner_id` (all when `None`), newest first.
+pub async fn list_coupons(pool: &PgPool, owner_id: Option<Uuid>, limit: i64) -> Result<Vec<CouponView>, PaymentError> {
+    Ok(sqlx::query_as!(
+        CouponView,
+        r#"
+        select coupon_id, code, percent_off, amount_off, currency, max_redemptions, redemptions, expires_at, active
+        from coupon where ($1::uuid is null or owner_id = $1)
+        order by created_at desc, coupon_id limit $2
+        "#,
+        owner_id,
+        limit,
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+pub async fn coupon_owner(pool: &PgPool, coupon_id: Uuid) -> Result<Option<Uuid>, PaymentError> {
+    Ok(sqlx::query_scalar!("select owner_id from coupon where coupon_id = $1", coupon_id).fetch_optional(pool).await?)
+}
+
+/// What may change on a coupon: archiving, the limit (never below what was redeemed) and the
+/// expiry (`Some(None)` clears it).
+pub struct CouponChange {
+    pub active: Option<bool>,
+    pub max_redemptions: Option<Option<i32>>,
+    pub expires_at: Option<Option<OffsetDateTime>>,
+}
+
+pub async fn update_coupon(pool: &PgPool, coupon_id: Uuid, change: &CouponChange) -> Result<CouponView, PaymentError> {
+    let row = sqlx::query_as!(
+        CouponView,
+        r#"
+        update coupon set active = coalesce($2, active),
+               max_redemptions = case when $3 then $4 else max_redemptions end,
+               expires_at = case when $5 then $6 else expires_at end
+        where coupon_id = $1 and (not $3 or $4::integer is null or $4 >= redemptions)
+        returning coupon_id, code, percent_off, amount_off, currency, max_redemptions, redemptions, expires_at, active
+        "#,
+        coupon_id,
+        change.active,
+        change.max_redemptions.is_some(),
+        change.max_redemptions.flatten(),
+        change.expires_at.is_some(),
+        change.expires_at.flatten(),
+    )
+    .fetch_optional(pool)
+    .await?;
+    row.ok_or_else(|| PaymentError::InvalidField("max_redemptions cannot be below the redemptions made".into()))
 }

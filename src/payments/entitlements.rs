@@ -95,9 +95,38 @@ impl Changes {
     }
 }
 
+/// An entitlement as its webhook events (`entitlement.granted`, `entitlement.revoked`) carry it.
+#[derive(Debug, Clone, Serialize)]
+struct EventRow {
+    entitlement_id: Uuid,
+    account_id: Uuid,
+    course_id: Uuid,
+    source: String,
+    source_id: Uuid,
+    status: String,
+    status_reason: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    ends_at: Option<OffsetDateTime>,
+}
+
+/// Records one webhook event per changed entitlement for the course's owner (the seller), in
+/// the transaction of the change, and lets each learner's enrolment follow.
+async fn after_change(conn: &mut PgConnection, event_type: &str, rows: &[EventRow]) -> Result<Changes, PaymentError> {
+    let mut changes = Changes::default();
+    for row in rows {
+        if let Some(course) = courses::get(&mut *conn, row.course_id).await? {
+            let data = serde_json::to_value(row).unwrap_or_default();
+            crate::webhooks::dispatch::record_account_event(&mut *conn, course.owner_id, event_type, data).await?;
+        }
+        changes.merge(follow(conn, row.account_id, row.course_id).await?);
+    }
+    Ok(changes)
+}
+
 /// Grants `account_id` each of `course_ids` from `source`/`source_id`, until `ends_at`. Granting
 /// again from the same source inserts nothing (unique per source and course); a suspended one
-/// comes back. Returns how many were newly granted or restored.
+/// comes back. Returns how many were newly granted or restored (each with an
+/// `entitlement.granted` event).
 pub async fn grant(
     conn: &mut PgConnection,
     account_id: Uuid,
@@ -106,7 +135,8 @@ pub async fn grant(
     source_id: Uuid,
     ends_at: Option<OffsetDateTime>,
 ) -> Result<(u64, Changes), PaymentError> {
-    let inserted = sqlx::query!(
+    let rows = sqlx::query_as!(
+        EventRow,
         r#"
         insert into entitlement (account_id, course_id, source, source_id, ends_at)
         select $1, course_id, $3, $4, $5 from unnest($2::uuid[]) as t(course_id)
@@ -114,6 +144,7 @@ pub async fn grant(
             set status = 'active', status_reason = null, ends_at = excluded.ends_at
             where entitlement.status = 'suspended'
                or (entitlement.status = 'active' and entitlement.ends_at is distinct from excluded.ends_at)
+        returning entitlement_id, account_id, course_id, source, source_id, status, status_reason, ends_at
         "#,
         account_id,
         course_ids,
@@ -121,18 +152,19 @@ pub async fn grant(
         source_id,
         ends_at,
     )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    let mut changes = Changes::default();
-    for course_id in course_ids {
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut changes = after_change(conn, "entitlement.granted", &rows).await?;
+    // Courses granted before (nothing changed) still get their enrolment checked.
+    for course_id in course_ids.iter().filter(|id| !rows.iter().any(|row| row.course_id == **id)) {
         changes.merge(follow(conn, account_id, *course_id).await?);
     }
-    Ok((inserted, changes))
+    Ok((rows.len() as u64, changes))
 }
 
 /// Moves the active (or, for `revoked`/`expired`, also suspended) entitlements of one source to
-/// `to` (`suspended`, `revoked` or `expired`), and lets the enrolments follow.
+/// `to` (`suspended`, `revoked` or `expired`), and lets the enrolments follow. Each one ended
+/// records `entitlement.revoked` (its `status` says how it ended).
 pub async fn end(
     conn: &mut PgConnection,
     source: Source,
@@ -140,12 +172,13 @@ pub async fn end(
     to: &str,
     reason: &str,
 ) -> Result<(u64, Changes), PaymentError> {
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        EventRow,
         r#"
         update entitlement set status = $3, status_reason = $4
         where source = $1 and source_id = $2
           and (status = 'active' or (status = 'suspended' and $3 in ('revoked', 'expired')))
-        returning account_id, course_id
+        returning entitlement_id, account_id, course_id, source, source_id, status, status_reason, ends_at
         "#,
         source.as_str(),
         source_id,
@@ -154,31 +187,78 @@ pub async fn end(
     )
     .fetch_all(&mut *conn)
     .await?;
-    let mut changes = Changes::default();
-    for row in &rows {
-        changes.merge(follow(conn, row.account_id, row.course_id).await?);
-    }
+    let changes = after_change(conn, "entitlement.revoked", &rows).await?;
     Ok((rows.len() as u64, changes))
+}
+
+/// Ends one entitlement by hand (an administrator's revoke): `revoked` with `reason`. Returns
+/// `false` when it had ended already.
+pub async fn revoke_one(
+    conn: &mut PgConnection,
+    entitlement_id: Uuid,
+    reason: &str,
+) -> Result<(bool, Changes), PaymentError> {
+    let rows = sqlx::query_as!(
+        EventRow,
+        r#"
+        update entitlement set status = 'revoked', status_reason = $2
+        where entitlement_id = $1 and status in ('active', 'suspended')
+        returning entitlement_id, account_id, course_id, source, source_id, status, status_reason, ends_at
+        "#,
+        entitlement_id,
+        reason,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let changes = after_change(conn, "entitlement.revoked", &rows).await?;
+    Ok((!rows.is_empty(), changes))
+}
+
+/// One entitlement with its learner.
+pub async fn get(pool: &PgPool, entitlement_id: Uuid) -> Result<Option<(Uuid, EntitlementView)>, PaymentError> {
+    let row = sqlx::query!(
+        r#"
+        select account_id, entitlement_id, course_id, source, source_id,
+               case when status = 'active' and ends_at <= now() then 'expired' else status end as "status!",
+               status_reason, starts_at, ends_at
+        from entitlement where entitlement_id = $1
+        "#,
+        entitlement_id,
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|row| {
+        (
+            row.account_id,
+            EntitlementView {
+                entitlement_id: row.entitlement_id,
+                course_id: row.course_id,
+                source: row.source,
+                source_id: row.source_id,
+                status: row.status,
+                status_reason: row.status_reason,
+                starts_at: row.starts_at,
+                ends_at: row.ends_at,
+            },
+        )
+    }))
 }
 
 /// Brings back the suspended entitlements of one source (a dispute won, a subscription paid).
 pub async fn restore(conn: &mut PgConnection, source: Source, source_id: Uuid) -> Result<Changes, PaymentError> {
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        EventRow,
         r#"
         update entitlement set status = 'active', status_reason = null
         where source = $1 and source_id = $2 and status = 'suspended'
-        returning account_id, course_id
+        returning entitlement_id, account_id, course_id, source, source_id, status, status_reason, ends_at
         "#,
         source.as_str(),
         source_id,
     )
     .fetch_all(&mut *conn)
     .await?;
-    let mut changes = Changes::default();
-    for row in &rows {
-        changes.merge(follow(conn, row.account_id, row.course_id).await?);
-    }
-    Ok(changes)
+    after_change(conn, "entitlement.granted", &rows).await
 }
 
 /// Makes the learner's enrolment agree with their entitlements to the course.
@@ -224,7 +304,7 @@ pub async fn follow(conn: &mut PgConnection, account_id: Uuid, course_id: Uuid) 
             let current = enrollments::current(&mut *conn, course_id, account_id).await?;
             if let Some(current) = current
                 && current.status() == EnrollmentStatus::Active
-                && matches!(current.source.as_str(), "purchase" | "subscription")
+                && made_by_entitlements(conn, account_id, course_id, &current.source).await?
             {
                 enrollments::set_status(
                     conn,
@@ -242,6 +322,29 @@ pub async fn follow(conn: &mut PgConnection, account_id: Uuid, course_id: Uuid) 
         }
     }
     Ok(changes)
+}
+
+/// Whether an enrolment of this source is one entitlements made (and so one they may suspend):
+/// purchases and subscriptions always; `admin`, `free` and `lti` enrolments only when an
+/// entitlement of that source exists for the learner and course — an instructor's own
+/// enrolment, a free join or an LTI launch are facts of their own otherwise.
+async fn made_by_entitlements(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    course_id: Uuid,
+    enrollment_source: &str,
+) -> Result<bool, PaymentError> {
+    if matches!(enrollment_source, "purchase" | "subscription") {
+        return Ok(true);
+    }
+    let sources = sqlx::query_scalar!(
+        "select distinct source from entitlement where account_id = $1 and course_id = $2",
+        account_id,
+        course_id,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(sources.iter().any(|source| Source::enrollment_source(source).as_str() == enrollment_source))
 }
 
 /// Every entitlement of a learner to a course, active first.
@@ -265,22 +368,20 @@ pub async fn list(pool: &PgPool, account_id: Uuid, course_id: Uuid) -> Result<Ve
 /// Active entitlements past their end date, at most `limit`: the sweep expires them.
 pub async fn expire_due(pool: &PgPool, limit: i64) -> Result<u64, PaymentError> {
     let mut tx = pool.begin().await?;
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        EventRow,
         r#"
         update entitlement set status = 'expired', status_reason = 'ended'
         where entitlement_id in (select entitlement_id from entitlement
                                  where status = 'active' and ends_at <= now()
                                  order by ends_at limit $1 for update skip locked)
-        returning account_id, course_id
+        returning entitlement_id, account_id, course_id, source, source_id, status, status_reason, ends_at
         "#,
         limit,
     )
     .fetch_all(&mut *tx)
     .await?;
-    let mut changes = Changes::default();
-    for row in &rows {
-        changes.merge(follow(&mut tx, row.account_id, row.course_id).await?);
-    }
+    let changes = after_change(&mut tx, "entitlement.revoked", &rows).await?;
     tx.commit().await?;
     changes.after_commit(pool).await;
     Ok(rows.len() as u64)

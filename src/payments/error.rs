@@ -20,6 +20,14 @@ pub enum PaymentError {
     CourseNotFound,
     #[error("no such account")]
     AccountNotFound,
+    #[error("no such coupon")]
+    CouponNotFound,
+    #[error("no such entitlement")]
+    EntitlementNotFound,
+    #[error("no such subscription")]
+    SubscriptionNotFound,
+    #[error("{0}")]
+    NotRefundable(String),
     #[error("{0}")]
     InvalidField(String),
     #[error("{0}")]
@@ -53,6 +61,10 @@ impl PaymentError {
             Self::OrderNotFound => "order_not_found",
             Self::CourseNotFound => "course_not_found",
             Self::AccountNotFound => "not_found",
+            Self::CouponNotFound => "coupon_not_found",
+            Self::EntitlementNotFound => "entitlement_not_found",
+            Self::SubscriptionNotFound => "subscription_not_found",
+            Self::NotRefundable(_) => "order_not_refundable",
             Self::InvalidField(_) => "invalid_field",
             Self::InvalidCoupon(_) => "invalid_coupon",
             Self::WrongState(_) => "wrong_state",
@@ -85,9 +97,12 @@ impl HttpError for PaymentError {
             | Self::PriceNotFound
             | Self::OrderNotFound
             | Self::CourseNotFound
-            | Self::AccountNotFound => StatusCode::NOT_FOUND,
+            | Self::AccountNotFound
+            | Self::CouponNotFound
+            | Self::EntitlementNotFound
+            | Self::SubscriptionNotFound => StatusCode::NOT_FOUND,
             Self::InvalidField(_) | Self::InvalidCoupon(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::WrongState(_) | Self::CouponExists => StatusCode::CONFLICT,
+            Self::WrongState(_) | Self::CouponExists | Self::NotRefundable(_) => StatusCode::CONFLICT,
             Self::InvalidSignature(_) => StatusCode::BAD_REQUEST,
             Self::InvalidEvent(_) => StatusCode::BAD_REQUEST,
             Self::Provider(_) => StatusCode::BAD_GATEWAY,

@@ -8,17 +8,27 @@
 //!   the enrolment that follows it.
 //! - [`stripe`] speaks Stripe's HTTP API and verifies its webhook signatures on the raw body;
 //!   [`yookassa`] speaks YooKassa's and re-fetches what its (unsigned) notifications name.
-//! - [`routes`] is the HTTP API; [`sweep`] the periodic job ending entitlements past their end.
+//! - [`routes`] is the HTTP API (with [`manage_routes`]: catalogue editing, refunds and their
+//!   quote, the seller's policy; [`access_routes`]: entitlements by hand, a plan's cancel);
+//!   [`sweep`] the periodic job ending entitlements past their end; [`reconcile`] the one
+//!   pulling missed state from the providers and renewing YooKassa plans.
+//! - [`refunds`] refunds through the provider with an idempotency key; [`policy`] owns the
+//!   seller's refund rules and evaluates the refund quote from training's progress.
 //!
 //! Access flows one way: payments write entitlements, entitlements move enrolments through
 //! `training::enrollments`, enrolments write passes through `playback::access`. Payments never
 //! write a pass itself.
 
+pub mod access_routes;
 pub mod catalogue;
 pub mod entitlements;
 mod error;
 pub mod inbox;
+pub mod manage_routes;
 pub mod orders;
+pub mod policy;
+pub mod reconcile;
+pub mod refunds;
 pub mod routes;
 mod settings;
 pub mod stripe;
@@ -60,12 +70,16 @@ impl Payments {
     }
 }
 
-/// The payment job handlers: the periodic sweep.
+/// The payment job handlers: the periodic sweep, and the reconciliation with the providers
+/// (which runs only when one is configured).
 pub fn job_handlers(_services: &Services, settings: &Arc<PaymentSettings>) -> Vec<Arc<dyn crate::jobs::JobHandler>> {
-    vec![Arc::new(sweep::PaymentSweep::new(settings.sweep_interval))]
+    vec![
+        Arc::new(sweep::PaymentSweep::new(settings.sweep_interval)),
+        Arc::new(reconcile::PaymentReconcile::new(Arc::new(Payments::new(settings)))),
+    ]
 }
 
 /// The documented payment routes.
 pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
-    routes::router()
+    routes::router().merge(manage_routes::router()).merge(access_routes::router())
 }

@@ -65,6 +65,40 @@ pub async fn by_payment(pool: &PgPool, provider: &str, payment_id: &str) -> Resu
     .await?)
 }
 
+/// The provider's payment of an order (what a refund names).
+pub async fn payment_ref(pool: &PgPool, order_id: Uuid) -> Result<Option<String>, PaymentError> {
+    Ok(sqlx::query_scalar!("select provider_payment_id from payment_order where order_id = $1", order_id)
+        .fetch_optional(pool)
+        .await?
+        .flatten())
+}
+
+/// Pending orders created before `older_than` that the reconciliation has not asked the
+/// provider about since then, least recently checked first; each is marked checked now.
+pub async fn take_stale_pending(
+    pool: &PgPool,
+    older_than: OffsetDateTime,
+    limit: i64,
+) -> Result<Vec<OrderView>, PaymentError> {
+    Ok(sqlx::query_as!(
+        OrderView,
+        r#"
+        update payment_order set provider_checked_at = now()
+        where order_id in (select order_id from payment_order
+                           where status = 'pending' and provider <> 'none' and created_at < $1
+                             and (provider_checked_at is null or provider_checked_at < $1)
+                           order by provider_checked_at nulls first, created_at
+                           limit $2 for update skip locked)
+        returning order_id, account_id, price_id, coupon_id, amount, currency, status, provider, provider_checkout_id,
+                  refunded_amount, paid_at, created_at
+        "#,
+        older_than,
+        limit,
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
 pub async fn create(
     conn: &mut PgConnection,
     account_id: Uuid,
@@ -141,6 +175,7 @@ pub async fn mark_paid(
     .await?;
     let Some(row) = row else { return Ok(Fulfilment::AlreadyDone) };
     let sale = catalogue::price_for_sale(&mut *tx, row.price_id).await?.ok_or(PaymentError::PriceNotFound)?;
+    let partial_refund_revokes = super::policy::partial_refund_revokes(&mut tx, sale.owner_id, settings).await?;
     let mut changes = Changes::default();
     let fully_refunded = row.amount > 0 && row.refunded_amount >= row.amount;
     let partially_refunded = row.refunded_amount > 0 && !fully_refunded;
@@ -150,7 +185,7 @@ pub async fn mark_paid(
         set_status(&mut tx, order_id, "partially_refunded").await?;
     }
     // A refund that came first and takes the access away means nothing is granted at all.
-    let refunded_away = fully_refunded || (partially_refunded && settings.partial_refund_revokes);
+    let refunded_away = fully_refunded || (partially_refunded && partial_refund_revokes);
     if !refunded_away {
         match (sale.product_kind.as_str(), subscription_ref) {
             ("plan", Some(reference)) => {
@@ -163,6 +198,7 @@ pub async fn mark_paid(
                     reference,
                 )
                 .await?;
+                super::subscriptions::record_updated(&mut tx, subscription_id).await?;
                 changes.merge(super::subscriptions::sync(&mut tx, subscription_id, settings).await?);
             }
             _ => {
@@ -256,13 +292,13 @@ pub async fn apply_refund(
     )
     .execute(&mut *tx)
     .await?;
+    let sale = catalogue::price_for_sale(&mut *tx, row.price_id).await?.ok_or(PaymentError::PriceNotFound)?;
     let mut changes = Changes::default();
-    if full || settings.partial_refund_revokes {
+    if full || super::policy::partial_refund_revokes(&mut tx, sale.owner_id, settings).await? {
         let (_, ended) = entitlements::end(&mut tx, Source::Order, order_id, "revoked", "refunded").await?;
         changes.merge(ended);
         changes.merge(super::subscriptions::end_for_order(&mut tx, order_id, "refunded").await?);
     }
-    let sale = catalogue::price_for_sale(&mut *tx, row.price_id).await?.ok_or(PaymentError::PriceNotFound)?;
     crate::webhooks::dispatch::record_account_event(
         &mut tx,
         sale.owner_id,

@@ -332,9 +332,6 @@ async fn checkout(
     } else {
         payments.yookassa()?;
     }
-    if provider == "yookassa" && sale.price.recurring_interval.is_some() {
-        return Err(invalid("subscriptions are sold through Stripe; YooKassa takes one-time prices").into());
-    }
     let success_url = redirect_url("success_url", request.success_url.as_deref())?;
     let order = orders::create(
         &mut tx,
@@ -390,40 +387,8 @@ async fn get_order(
     else {
         return Err(PaymentError::OrderNotFound.into());
     };
-    if order.status == "pending"
-        && order.provider == "stripe"
-        && let (Some(stripe), Some(session_id)) =
-            (state.payments.stripe.as_ref(), order.provider_checkout_id.as_deref())
-    {
-        let session = stripe.retrieve_checkout_session(session_id).await?;
-        match (session.status.as_deref(), session.payment_status.as_deref()) {
-            (Some("complete"), Some("paid" | "no_payment_required")) => {
-                orders::mark_paid(
-                    &state.pool,
-                    order.order_id,
-                    session.payment_intent.as_deref(),
-                    session.subscription.as_deref(),
-                    &state.payments.settings,
-                )
-                .await?;
-            }
-            (Some("expired"), _) => {
-                orders::close_unpaid(&state.pool, order.order_id, "expired").await?;
-            }
-            _ => {}
-        }
-        let order = orders::get(&state.pool, order.order_id).await?.ok_or(PaymentError::OrderNotFound)?;
-        return Ok(axum::Json(order));
-    }
-    if order.status == "pending"
-        && order.provider == "yookassa"
-        && let (Some(yookassa), Some(payment_id)) =
-            (state.payments.yookassa.as_ref(), order.provider_checkout_id.as_deref())
-    {
-        let payment = yookassa.get_payment(payment_id).await?;
-        if payment.order_id() == Some(order.order_id) {
-            super::yookassa::notification::act_on_payment(&state.pool, &state.payments.settings, &payment).await?;
-        }
+    if order.status == "pending" {
+        super::reconcile::refresh_order(&state.pool, &state.payments, &order).await?;
         let order = orders::get(&state.pool, order.order_id).await?.ok_or(PaymentError::OrderNotFound)?;
         return Ok(axum::Json(order));
     }

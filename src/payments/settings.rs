@@ -18,6 +18,11 @@ pub struct PaymentSettings {
     pub past_due_grace: Duration,
     /// How often workers end entitlements past their end date.
     pub sweep_interval: Duration,
+    /// How often workers reconcile with the providers' APIs (`payments.reconcile`).
+    pub reconcile_interval: Duration,
+    /// How long an order may stay pending, or a subscription past its period end, before the
+    /// reconciliation asks the provider.
+    pub reconcile_after: Duration,
 }
 
 impl Default for PaymentSettings {
@@ -29,6 +34,8 @@ impl Default for PaymentSettings {
             partial_refund_revokes: false,
             past_due_grace: Duration::from_secs(3 * 86_400),
             sweep_interval: Duration::from_secs(60),
+            reconcile_interval: Duration::from_secs(300),
+            reconcile_after: Duration::from_secs(30 * 60),
         }
     }
 }

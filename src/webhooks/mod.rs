@@ -40,11 +40,12 @@ use crate::app::Services;
 
 /// The event types delivered to webhooks: an asset's in the order it usually meets them, then an
 /// enrolment's (recorded by training through [`dispatch::record_account_event`]), then an
-/// order's (recorded by payments for the seller the same way). The outbox
+/// order's, an entitlement's and a subscription's (recorded by payments for the seller the same
+/// way). The outbox
 /// records more (`asset.probed`, `asset.updated`, …); those are internal and not delivered.
 /// Endpoint filters are kept in this order, and the `webhook_endpoint.events` check lists the
 /// same types.
-pub const EVENT_TYPES: [&str; 14] = [
+pub const EVENT_TYPES: [&str; 17] = [
     "asset.created",
     "asset.uploaded",
     "asset.playable",
@@ -59,6 +60,10 @@ pub const EVENT_TYPES: [&str; 14] = [
     "certificate.issued",
     "order.paid",
     "order.refunded",
+    // payments: entitlements and subscriptions (migration 21)
+    "entitlement.granted",
+    "entitlement.revoked",
+    "subscription.updated",
 ];
 
 /// Whether webhooks deliver events of this type.

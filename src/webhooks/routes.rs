@@ -48,7 +48,8 @@ pub struct CreateWebhookRequest {
     /// `asset.deleted`; an enrolment in one of the account's courses: `enrollment.created`,
     /// `enrollment.suspended`, `enrollment.revoked`, `lesson.completed`, `enrollment.completed`,
     /// `certificate.issued`; an order of one of the account's products: `order.paid`,
-    /// `order.refunded`.
+    /// `order.refunded`; access to one of the account's courses and its plans:
+    /// `entitlement.granted`, `entitlement.revoked`, `subscription.updated`.
     #[schema(example = json!(["asset.ready", "asset.errored", "enrollment.created"]))]
     pub events: Option<Vec<String>>,
     /// A note for yourself (up to 200 characters).

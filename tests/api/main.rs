@@ -46,6 +46,7 @@ mod media_tus_client;
 mod oauth_oidc;
 mod oauth_plain;
 mod payments;
+mod payments_manage; // payments (second part): refunds, policy, catalogue editing, reconciliation
 mod playback_api;
 mod playback_browser;
 mod processing_resilience;

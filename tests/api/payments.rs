@@ -16,13 +16,13 @@ use crate::helpers::{TestApp, TestOptions, error_code, spawn_app, spawn_app_with
 use crate::training::{Course, course, get, id, json_of, lesson_session, post};
 
 /// A published one-lesson course, a product of it and a price.
-struct Shop {
-    course: Course,
-    product_id: Uuid,
-    price_id: Uuid,
+pub(crate) struct Shop {
+    pub(crate) course: Course,
+    pub(crate) product_id: Uuid,
+    pub(crate) price_id: Uuid,
 }
 
-async fn shop(app: &TestApp, kind: &str, price: Value) -> Shop {
+pub(crate) async fn shop(app: &TestApp, kind: &str, price: Value) -> Shop {
     let course = course(app, &[5.0], json!({"title": "Paid course"})).await;
     let product = json_of(
         post(
@@ -41,7 +41,27 @@ async fn shop(app: &TestApp, kind: &str, price: Value) -> Shop {
     Shop { course, product_id, price_id: id(&price, "price_id") }
 }
 
-async fn checkout(app: &TestApp, shop: &Shop, extra: Value) -> Value {
+/// Another product of `shop`'s course (same seller and learner), with one price.
+pub(crate) async fn shop_for(app: &TestApp, shop: &Shop, kind: &str, price: Value) -> Shop {
+    let body = json!({"kind": kind, "title": "Another product", "course_ids": [shop.course.course_id]});
+    let product = json_of(post(app, "/v1/products", &shop.course.instructor, body).await, 201).await;
+    let product_id = id(&product, "product_id");
+    let price =
+        json_of(post(app, &format!("/v1/products/{product_id}/prices"), &shop.course.instructor, price).await, 201)
+            .await;
+    let course = Course {
+        instructor: shop.course.instructor.clone(),
+        course_id: shop.course.course_id,
+        section_id: shop.course.section_id,
+        lessons: shop.course.lessons.clone(),
+        assets: shop.course.assets.clone(),
+        learner_id: shop.course.learner_id,
+        learner: shop.course.learner.clone(),
+    };
+    Shop { course, product_id, price_id: id(&price, "price_id") }
+}
+
+pub(crate) async fn checkout(app: &TestApp, shop: &Shop, extra: Value) -> Value {
     let mut body = json!({
         "price_id": shop.price_id,
         "success_url": "https://school.example/paid?order={CHECKOUT_SESSION_ID}",
@@ -53,13 +73,13 @@ async fn checkout(app: &TestApp, shop: &Shop, extra: Value) -> Value {
     json_of(post(app, "/v1/checkout", &shop.course.learner, body).await, 201).await
 }
 
-async fn deliver(app: &TestApp, body: &str) -> reqwest::Response {
+pub(crate) async fn deliver(app: &TestApp, body: &str) -> reqwest::Response {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let header = lectern::payments::stripe::signature::sign(body.as_bytes(), WEBHOOK_SECRET, now);
     deliver_with(app, body, &header).await
 }
 
-async fn deliver_with(app: &TestApp, body: &str, header: &str) -> reqwest::Response {
+pub(crate) async fn deliver_with(app: &TestApp, body: &str, header: &str) -> reqwest::Response {
     app.client
         .post(app.url("/v1/payments/stripe/webhook"))
         .header("content-type", "application/json; charset=utf-8")
@@ -70,16 +90,16 @@ async fn deliver_with(app: &TestApp, body: &str, header: &str) -> reqwest::Respo
         .expect("request")
 }
 
-async fn access(app: &TestApp, shop: &Shop) -> Value {
+pub(crate) async fn access(app: &TestApp, shop: &Shop) -> Value {
     let path = format!("/v1/users/{}/access/{}", shop.course.learner_id, shop.course.course_id);
     json_of(get(app, &path, &shop.course.learner).await, 200).await
 }
 
-async fn order(app: &TestApp, shop: &Shop, order_id: &str) -> Value {
+pub(crate) async fn order(app: &TestApp, shop: &Shop, order_id: &str) -> Value {
     json_of(get(app, &format!("/v1/orders/{order_id}"), &shop.course.learner).await, 200).await
 }
 
-async fn count(pool: &PgPool, sql: &str, id: Uuid) -> i64 {
+pub(crate) async fn count(pool: &PgPool, sql: &str, id: Uuid) -> i64 {
     sqlx::query_scalar(sql).bind(id).fetch_one(pool).await.expect("count")
 }
 
@@ -95,7 +115,12 @@ async fn paid_orders_events(pool: &PgPool, owner_course: Uuid) -> i64 {
 }
 
 /// A paid order: checkout, the buyer pays, `checkout.session.completed` delivered once.
-async fn paid_order(app: &TestApp, stripe: &stand_in::StandIn, shop: &Shop, intent: &str) -> (String, String) {
+pub(crate) async fn paid_order(
+    app: &TestApp,
+    stripe: &stand_in::StandIn,
+    shop: &Shop,
+    intent: &str,
+) -> (String, String) {
     let started = checkout(app, shop, json!({})).await;
     let order_id = started["order"]["order_id"].as_str().expect("order id").to_owned();
     let session_id = started["order"]["provider_checkout_id"].as_str().expect("session id").to_owned();
@@ -105,7 +130,7 @@ async fn paid_order(app: &TestApp, stripe: &stand_in::StandIn, shop: &Shop, inte
     (order_id, session_id)
 }
 
-fn charge(intent: &str, amount: i64, refunded: i64, order_id: &str) -> Value {
+pub(crate) fn charge(intent: &str, amount: i64, refunded: i64, order_id: &str) -> Value {
     json!({
         "id": format!("ch_{intent}"), "object": "charge", "amount": amount, "amount_refunded": refunded,
         "refunded": refunded >= amount, "currency": "usd", "payment_intent": intent,
@@ -538,7 +563,7 @@ async fn signature_checks_agree_with_the_official_stripe_sdk(pool: PgPool) {
     }
 }
 
-async fn notify(app: &TestApp, body: &str) -> reqwest::Response {
+pub(crate) async fn notify(app: &TestApp, body: &str) -> reqwest::Response {
     app.client
         .post(app.url("/v1/payments/yookassa/notification"))
         .header("content-type", "application/json")

@@ -30,6 +30,54 @@ pub struct CheckoutSession {
     pub client_reference_id: Option<String>,
 }
 
+/// The fields of a Refund Lectern reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Refund {
+    pub id: String,
+    pub amount: i64,
+    /// The charge refunded, whose `amount_refunded` is the cumulative truth.
+    pub charge: Option<String>,
+    /// `pending`, `requires_action`, `succeeded`, `failed` or `canceled`.
+    pub status: Option<String>,
+}
+
+/// The fields of a Charge Lectern reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Charge {
+    pub id: String,
+    /// Everything refunded of the charge so far, in minor units.
+    pub amount_refunded: i64,
+}
+
+/// The fields of a Subscription the reconciliation reads (the period end is top-level before
+/// API version 2025-03-31, on the items since).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Subscription {
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub cancel_at_period_end: bool,
+    pub current_period_end: Option<i64>,
+    pub items: Option<SubscriptionItems>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SubscriptionItems {
+    pub data: Vec<SubscriptionItem>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SubscriptionItem {
+    pub current_period_end: Option<i64>,
+}
+
+impl Subscription {
+    pub fn period_end(&self) -> Option<i64> {
+        self.current_period_end
+            .or_else(|| self.items.as_ref().and_then(|i| i.data.iter().filter_map(|d| d.current_period_end).max()))
+    }
+}
+
 impl StripeClient {
     pub fn new(settings: StripeSettings) -> Self {
         let http = reqwest::Client::builder()
@@ -91,6 +139,41 @@ impl StripeClient {
 
     pub async fn retrieve_checkout_session(&self, session_id: &str) -> Result<CheckoutSession, PaymentError> {
         let path = format!("/v1/checkout/sessions/{}", urlencode(session_id));
+        let request = self.http.get(self.url(&path)).bearer_auth(self.settings.secret_key.expose_secret());
+        self.send(request).await
+    }
+
+    /// Refunds `amount` (minor units) of a payment intent, naming the order in the metadata.
+    /// `idempotency_key` makes a retried call (a double click, a timeout) return the same refund.
+    pub async fn create_refund(
+        &self,
+        payment_intent: &str,
+        amount: i64,
+        order_id: uuid::Uuid,
+        idempotency_key: &str,
+    ) -> Result<Refund, PaymentError> {
+        let form = [
+            ("payment_intent", payment_intent.to_owned()),
+            ("amount", amount.to_string()),
+            ("metadata[order_id]", order_id.to_string()),
+        ];
+        let request = self
+            .http
+            .post(self.url("/v1/refunds"))
+            .bearer_auth(self.settings.secret_key.expose_secret())
+            .header("Idempotency-Key", idempotency_key)
+            .form(&form);
+        self.send(request).await
+    }
+
+    pub async fn retrieve_charge(&self, charge_id: &str) -> Result<Charge, PaymentError> {
+        let path = format!("/v1/charges/{}", urlencode(charge_id));
+        let request = self.http.get(self.url(&path)).bearer_auth(self.settings.secret_key.expose_secret());
+        self.send(request).await
+    }
+
+    pub async fn retrieve_subscription(&self, subscription_id: &str) -> Result<Subscription, PaymentError> {
+        let path = format!("/v1/subscriptions/{}", urlencode(subscription_id));
         let request = self.http.get(self.url(&path)).bearer_auth(self.settings.secret_key.expose_secret());
         self.send(request).await
     }

@@ -103,7 +103,12 @@ pub async fn act_on_payment(
     };
     match payment.status.as_str() {
         "succeeded" => {
-            orders::mark_paid(pool, order_id, Some(&payment.id), None, settings).await?;
+            // A plan bought through YooKassa: the subscription is Lectern's own, named after the
+            // order, and renewed by charging the saved payment method.
+            let reference = super::super::subscriptions::yookassa_reference(order_id);
+            orders::mark_paid(pool, order_id, Some(&payment.id), Some(&reference), settings).await?;
+            let method = payment.payment_method.as_ref().filter(|m| m.saved).map(|m| m.id.as_str());
+            super::super::subscriptions::start_yookassa(pool, &reference, method, settings).await?;
             if let Some(refunded) = payment.refunded_amount.as_ref().and_then(super::client::Amount::minor_units)
                 && refunded > 0
             {

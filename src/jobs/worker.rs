@@ -13,14 +13,19 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::{JobContext, JobError, JobHandler, JobId, queue};
+use super::{JobContext, JobError, JobHandler, JobId, Lane, queue};
 use crate::metrics::{JobLabels, Metrics};
 use crate::storage::ObjectStore;
 
 #[derive(Debug, Clone, Copy)]
 pub struct WorkerSettings {
-    /// Jobs run at once by this process.
+    /// Jobs of any kind run at once by this process.
     pub concurrency: usize,
+    /// Further workers, beside those, that claim only quick kinds ([`Lane::Quick`]): a new
+    /// upload's probe and preview, webhook sends, invalidations and sweeps never wait behind
+    /// long transcodes, even when every general worker holds one. Started only in a process
+    /// that runs workers at all (`concurrency` > 0).
+    pub quick_workers: usize,
     /// How long a claim holds before another worker may take the job over; the heartbeat renews
     /// it every third of this.
     pub lease: Duration,
@@ -39,6 +44,7 @@ impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
             concurrency: 1,
+            quick_workers: 1,
             lease: Duration::from_secs(60),
             poll_interval: Duration::from_secs(5),
             shutdown_timeout: Duration::from_secs(30),
@@ -61,7 +67,10 @@ struct Shared {
     storage: Arc<dyn ObjectStore>,
     metrics: Arc<Metrics>,
     handlers: HashMap<&'static str, Arc<dyn JobHandler>>,
+    /// Every kind this process runs, which general workers claim.
     kinds: Vec<String>,
+    /// The kinds of [`Lane::Quick`], which quick workers claim.
+    quick_kinds: Vec<String>,
     settings: WorkerSettings,
     wake: Notify,
     /// Cancelled when shutdown is requested; workers stop claiming.
@@ -81,6 +90,8 @@ impl WorkerPool {
         let handlers: HashMap<_, _> = handlers.into_iter().map(|h| (h.kind(), h)).collect();
         let mut kinds: Vec<String> = handlers.keys().map(|k| (*k).to_owned()).collect();
         kinds.sort();
+        let quick_kinds: Vec<String> =
+            kinds.iter().filter(|kind| handlers[kind.as_str()].lane() == Lane::Quick).cloned().collect();
         let stop = CancellationToken::new();
         let abandon = CancellationToken::new();
         let shared = Arc::new(Shared {
@@ -89,6 +100,7 @@ impl WorkerPool {
             metrics,
             handlers,
             kinds,
+            quick_kinds,
             settings,
             wake: Notify::new(),
             stop: stop.clone(),
@@ -103,11 +115,13 @@ impl WorkerPool {
             }
         }
         let process = format!("{}-{}", hostname(), std::process::id());
-        for index in 0..settings.concurrency {
+        let quick_workers = if settings.concurrency > 0 { settings.quick_workers } else { 0 };
+        for index in 0..settings.concurrency + quick_workers {
+            let quick_only = index >= settings.concurrency;
             let worker_id = format!("{process}-{index}-{}", uuid::Uuid::new_v4().simple());
-            tasks.spawn(work(shared.clone(), worker_id));
+            tasks.spawn(work(shared.clone(), worker_id, quick_only));
         }
-        tracing::info!(concurrency = settings.concurrency, "workers started");
+        tracing::info!(concurrency = settings.concurrency, quick_workers, "workers started");
         Self { tasks, stop, abandon, shutdown_timeout: settings.shutdown_timeout }
     }
 
@@ -138,9 +152,14 @@ async fn join_all(tasks: &mut JoinSet<()>) {
     }
 }
 
-async fn work(shared: Arc<Shared>, worker_id: String) {
+/// One worker: claims jobs one at a time, of every kind or (`quick_only`) of the quick ones.
+async fn work(shared: Arc<Shared>, worker_id: String, quick_only: bool) {
+    let kinds = if quick_only { &shared.quick_kinds } else { &shared.kinds };
+    if kinds.is_empty() {
+        return;
+    }
     while !shared.stop.is_cancelled() {
-        match queue::claim(&shared.pool, &worker_id, &shared.kinds, shared.settings.lease).await {
+        match queue::claim(&shared.pool, &worker_id, kinds, shared.settings.lease).await {
             Ok(Some(job)) => run_one(&shared, &worker_id, job).await,
             Ok(None) => {
                 tokio::select! {

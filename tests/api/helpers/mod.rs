@@ -67,6 +67,8 @@ pub struct TestOptions {
     pub auth: Option<AuthSettings>,
     /// Verification-only token keys (`LECTERN_TOKEN_PREVIOUS_KEY_FILES`).
     pub token_previous_keys: Vec<std::path::PathBuf>,
+    /// Earlier webhook keys that still decrypt (`LECTERN_WEBHOOK_PREVIOUS_KEY_FILES`).
+    pub webhook_previous_keys: Vec<std::path::PathBuf>,
     /// Public keys the signed origin trusts besides the app's own.
     pub cdn_trusted_keys: Vec<lectern::cdn::TrustedKey>,
     pub cdn_hash_algorithm: lectern::cdn::HashAlgorithm,
@@ -129,6 +131,8 @@ pub fn key_paths(dir: &std::path::Path) -> KeyPaths {
         certificate_key: key("certificate.pem", "LECTERN_CERTIFICATE_KEY_FILE"),
         certificate_previous_keys: Vec::new(),
         lti_key: key("lti.pem", "LECTERN_LTI_KEY_FILE"),
+        webhook_key: key("webhook-secret-key", "LECTERN_WEBHOOK_KEY_FILE"),
+        webhook_previous_keys: Vec::new(),
     }
 }
 
@@ -140,6 +144,7 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut paths = key_paths(&data_dir.path().join("keys"));
     paths.token_previous_keys = options.token_previous_keys;
+    paths.webhook_previous_keys = options.webhook_previous_keys;
     let (keys, _) = lectern::keys::load_or_generate(&paths).expect("keys");
     // Bind first so the public URL (used in presigned links) carries the real port.
     let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
@@ -227,7 +232,19 @@ pub const PASSWORD: &str = "correct horse battery staple";
 impl TestApp {
     /// The app's keys, read back from its data directory (they were generated there).
     pub fn keys(&self) -> lectern::keys::Keys {
-        lectern::keys::load_or_generate(&key_paths(&self.data_dir.path().join("keys"))).expect("keys").0
+        lectern::keys::load_or_generate(&key_paths(&self.key_dir())).expect("keys").0
+    }
+
+    /// Where the app's keys are.
+    pub fn key_dir(&self) -> std::path::PathBuf {
+        self.data_dir.path().join("keys")
+    }
+
+    /// Webhooks with the default settings and this app's webhook key, for tests that build job
+    /// handlers themselves.
+    pub fn webhooks(&self) -> std::sync::Arc<lectern::webhooks::Webhooks> {
+        let keys = self.keys().webhook_secrets;
+        std::sync::Arc::new(lectern::webhooks::Webhooks::new(lectern::webhooks::WebhookSettings::default(), &keys))
     }
 
     /// An LTI tool with the default settings and this app's key, for tests that build job

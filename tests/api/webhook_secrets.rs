@@ -176,10 +176,14 @@ async fn after_the_webhook_key_rotates_old_and_clear_rows_are_sealed_with_the_ne
     .await
     .expect("a clear row");
 
-    // The next server has a key of its own, and the first one's as a previous key.
-    let previous = before.key_dir().join("webhook-secret-key");
-    let after =
-        app(pool.clone(), TestOptions { webhook_previous_keys: vec![previous], ..TestOptions::default() }).await;
+    // The next server has a key of its own (a rotation), and the first one's as a previous key.
+    let new_key = tempfile::tempdir().expect("a key directory");
+    let options = TestOptions {
+        webhook_key: Some(new_key.path().join("webhook-secret-key")),
+        webhook_previous_keys: vec![before.webhook_key.clone()],
+        ..TestOptions::default()
+    };
+    let after = app(pool.clone(), options).await;
     let new_key_id = after.keys().webhook_secrets.current.key_id;
     assert_ne!(new_key_id, old_key_id);
     let rows: Vec<(uuid::Uuid, Option<String>, Option<String>)> =

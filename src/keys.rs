@@ -1,8 +1,10 @@
 //! Signing keys: loaded from PEM files, and generated on first start in embedded mode.
 //!
-//! Four secrets exist: an RSA-2048 key that signs CloudFront-style playback URLs, an Ed25519 key
-//! that signs access tokens, another Ed25519 key that signs course-completion certificates, and an
-//! HMAC secret for the local storage backend's presigned URLs. The two Ed25519 keys are kept apart
+//! These secrets exist: an RSA-2048 key that signs CloudFront-style playback URLs, an Ed25519 key
+//! that signs access tokens, another Ed25519 key that signs course-completion certificates, an
+//! HMAC secret for the local storage backend's presigned URLs, the LTI tool's RSA key, and a
+//! 256-bit key that encrypts webhook signing secrets at rest (with earlier ones that still
+//! decrypt after a rotation). The two Ed25519 keys are kept apart
 //! (loading refuses one key in both roles): a token key's compromise is handled by rotating it
 //! within minutes, while a certificate key vouches for records for years; and a key that signs both
 //! could be made to sign a token that parses as a certificate or the other way round.
@@ -38,6 +40,11 @@ pub struct KeyPaths {
     /// The RSA key of the LTI 1.3 tool (signs deep-linking responses and grade-service
     /// assertions; published at `/lti/jwks`).
     pub lti_key: KeyPath,
+    /// The key that encrypts webhook signing secrets at rest.
+    pub webhook_key: KeyPath,
+    /// Webhook keys from before a rotation: they still decrypt (secrets sealed with them are
+    /// sealed again with the current key at start-up); each must exist.
+    pub webhook_previous_keys: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -126,6 +133,27 @@ pub struct CertificateVerifyingKey {
     pub public_key: Vec<u8>,
 }
 
+/// A 256-bit key that encrypts webhook signing secrets (AES-256-GCM), with the id stored beside
+/// every ciphertext it made, so rows sealed before a rotation still find their key.
+#[derive(Clone)]
+pub struct WebhookSecretKey {
+    pub key_id: String,
+    pub bytes: [u8; 32],
+}
+
+impl std::fmt::Debug for WebhookSecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSecretKey").field("key_id", &self.key_id).finish_non_exhaustive()
+    }
+}
+
+/// The webhook key that seals, and the earlier ones that only open.
+#[derive(Debug, Clone)]
+pub struct WebhookSecretKeys {
+    pub current: WebhookSecretKey,
+    pub previous: Vec<WebhookSecretKey>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Keys {
     pub cdn: CdnSigningKey,
@@ -137,6 +165,7 @@ pub struct Keys {
     /// Verification-only keys from `LECTERN_CERTIFICATE_PREVIOUS_KEY_FILES`.
     pub certificate_previous: Vec<CertificateVerifyingKey>,
     pub lti: LtiSigningKey,
+    pub webhook_secrets: WebhookSecretKeys,
 }
 
 /// Which keys were created by this call, for the log and `lectern keys generate`.
@@ -194,8 +223,11 @@ pub fn load_or_generate(paths: &KeyPaths) -> Result<(Keys, Generated), ConfigErr
     }
     let lti = lti_signing_key(&lti_private).map_err(|message| ConfigError::new(paths.lti_key.setting, message))?;
 
+    let webhook_secrets = load_webhook_keys(paths, &mut generated)?;
+
     let keys = Keys {
         lti,
+        webhook_secrets,
         cdn: CdnSigningKey { key_pair_id, private_key },
         token: TokenSigningKey { key_id: token.key_id, pkcs8_der: token.pkcs8_der, public_key: token.public_key },
         token_previous: token
@@ -216,6 +248,36 @@ pub fn load_or_generate(paths: &KeyPaths) -> Result<(Keys, Generated), ConfigErr
             .collect(),
     };
     Ok((keys, generated))
+}
+
+const WEBHOOK_PREVIOUS_SETTING: &str = "LECTERN_WEBHOOK_PREVIOUS_KEY_FILES";
+
+/// The current webhook key (generated at its default path when missing) and the previous ones.
+fn load_webhook_keys(paths: &KeyPaths, generated: &mut Generated) -> Result<WebhookSecretKeys, ConfigError> {
+    let text = read_or_create(&paths.webhook_key, generated, generate_secret)?;
+    let current = parse_webhook_key(&text).map_err(|message| ConfigError::new(paths.webhook_key.setting, message))?;
+    let mut previous: Vec<WebhookSecretKey> = Vec::new();
+    for path in &paths.webhook_previous_keys {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(WEBHOOK_PREVIOUS_SETTING, format!("cannot read {} ({e})", path.display())))?;
+        let key = parse_webhook_key(&text)
+            .map_err(|message| ConfigError::new(WEBHOOK_PREVIOUS_SETTING, format!("{}: {message}", path.display())))?;
+        if key.key_id != current.key_id && !previous.iter().any(|known| known.key_id == key.key_id) {
+            previous.push(key);
+        }
+    }
+    Ok(WebhookSecretKeys { current, previous })
+}
+
+/// 32 bytes as 64 hexadecimal digits (what `generate_secret` writes; `openssl rand -hex 32`
+/// makes one too). The id is derived from the key, so it is the same wherever the file is.
+fn parse_webhook_key(text: &str) -> Result<WebhookSecretKey, String> {
+    let bytes = hex::decode(text.trim()).map_err(|_| "must be 64 hexadecimal digits (32 bytes)".to_owned())?;
+    let bytes: [u8; 32] = bytes.try_into().map_err(|_| "must be 64 hexadecimal digits (32 bytes)".to_owned())?;
+    let mut digest = Sha256::new();
+    digest.update(b"lectern webhook secret key id\n");
+    digest.update(bytes);
+    Ok(WebhookSecretKey { key_id: format!("whk-{}", &hex::encode(digest.finalize())[..16]), bytes })
 }
 
 const TOKEN_PREVIOUS_SETTING: &str = "LECTERN_TOKEN_PREVIOUS_KEY_FILES";
@@ -487,7 +549,28 @@ mod tests {
             certificate_key: key("certificate.pem", "LECTERN_CERTIFICATE_KEY_FILE"),
             certificate_previous_keys: Vec::new(),
             lti_key: key("lti.pem", "LECTERN_LTI_KEY_FILE"),
+            webhook_key: key("webhook-secret-key", "LECTERN_WEBHOOK_KEY_FILE"),
+            webhook_previous_keys: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_previous_webhook_key_keeps_its_id_and_a_bad_one_names_its_setting() {
+        let old_dir = tempfile::tempdir().expect("temp dir");
+        let (old, _) = load_or_generate(&default_paths(old_dir.path())).expect("generated");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut paths = default_paths(dir.path());
+        paths.webhook_previous_keys = vec![old_dir.path().join("webhook-secret-key"), paths.webhook_key.path.clone()];
+        let (keys, _) = load_or_generate(&paths).expect("loaded");
+        assert_ne!(keys.webhook_secrets.current.key_id, old.webhook_secrets.current.key_id);
+        // The current key listed again is not a previous one.
+        assert_eq!(keys.webhook_secrets.previous.len(), 1);
+        assert_eq!(keys.webhook_secrets.previous[0].key_id, old.webhook_secrets.current.key_id);
+        assert_eq!(keys.webhook_secrets.previous[0].bytes, old.webhook_secrets.current.bytes);
+
+        std::fs::write(dir.path().join("short"), "abcd").expect("write");
+        paths.webhook_previous_keys = vec![dir.path().join("short")];
+        assert_eq!(load_or_generate(&paths).expect_err("too short").setting, "LECTERN_WEBHOOK_PREVIOUS_KEY_FILES");
     }
 
     #[test]
@@ -495,13 +578,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let paths = default_paths(&dir.path().join("keys"));
         let (first, generated) = load_or_generate(&paths).expect("generated");
-        assert_eq!(generated.0.len(), 5);
+        assert_eq!(generated.0.len(), 6);
         for path in [
             &paths.cdn_key.path,
             &paths.token_key.path,
             &paths.storage_secret.path,
             &paths.certificate_key.path,
             &paths.lti_key.path,
+            &paths.webhook_key.path,
         ] {
             let mode = std::fs::metadata(path).expect("exists").permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{}", path.display());
@@ -516,6 +600,8 @@ mod tests {
         assert!(first.cdn.key_pair_id.starts_with('K') && first.cdn.key_pair_id.len() == 14);
         assert_eq!(first.lti.pkcs1_der, second.lti.pkcs1_der);
         assert_eq!(first.lti.key_id, second.lti.key_id);
+        assert_eq!(first.webhook_secrets.current.bytes, second.webhook_secrets.current.bytes);
+        assert_eq!(first.webhook_secrets.current.key_id, second.webhook_secrets.current.key_id);
     }
 
     #[test]

@@ -54,7 +54,8 @@ pub struct AppState {
     pub uploads: Arc<UploadSettings>,
     /// Upload requests sending bodies now, bounded per account and in total.
     pub upload_slots: Arc<crate::media::UploadSlots>,
-    pub webhooks: Arc<WebhookSettings>,
+    /// Webhook settings and the sealer of the endpoints' signing secrets.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
     pub training: Arc<TrainingSettings>,
     /// Signs course-completion certificates (`training::certificates::issue_in`) and verifies
     /// them with the current and earlier certificate keys.
@@ -69,7 +70,8 @@ pub struct AppState {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub ingest: Arc<IngestSettings>,
-    pub webhooks: Arc<WebhookSettings>,
+    /// Webhook settings and the sealer of the endpoints' signing secrets (the webhook keys).
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
     pub training: Arc<TrainingSettings>,
     pub payments: Arc<PaymentSettings>,
     /// The LTI tool (its settings, key and token cache), for the grade jobs.
@@ -179,7 +181,7 @@ impl Application {
             .map_err(StartupError::CertificateKey)?;
         let domain_settings = Settings {
             ingest: Arc::new(settings.ingest),
-            webhooks: Arc::new(settings.webhooks),
+            webhooks: Arc::new(crate::webhooks::Webhooks::new(settings.webhooks, &settings.keys.webhook_secrets)),
             training: Arc::new(settings.training),
             payments: Arc::new(settings.payments),
             lti: Arc::new(crate::lti::Lti::new(settings.lti, settings.keys.lti.clone())),
@@ -206,6 +208,7 @@ impl Application {
             payments: Arc::new(crate::payments::Payments::new(&domain_settings.payments)),
             lti: Arc::clone(&domain_settings.lti),
         };
+        domain_settings.webhooks.reseal_secrets(&services.pool).await;
         let address = settings.http.listen;
         let listener = TcpListener::bind(address).await.map_err(|source| StartupError::Bind { address, source })?;
         let router = router::router(&state, local_store);

@@ -11,7 +11,8 @@ use utoipa_axum::router::OpenApiRouter;
 use super::AppState;
 
 /// Every documented route of the API. Routes are registered through `OpenApiRouter`, so a route
-/// cannot exist without appearing in `/openapi.json`.
+/// cannot exist without appearing in `/openapi.json`. Its document holds the API's own routes;
+/// [`complete_document`] adds the shared refusals and the routes mounted beside the API.
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(base_document())
         .merge(super::ops::router())
@@ -79,7 +80,7 @@ fn base_document() -> OpenApi {
         "Course-completion certificates: the signed record (public to whoever holds its id), its PDF, and the keys that verify it"
             .to_owned(),
     );
-    let mut document = OpenApiBuilder::new()
+    OpenApiBuilder::new()
         .info(
             InfoBuilder::new()
                 .title("Lectern")
@@ -152,7 +153,13 @@ fn base_document() -> OpenApi {
                 )
                 .build(),
         ))
-        .build();
+        .build()
+}
+
+/// The API's document made whole: the refusals of the layers every API route shares
+/// (`http::openapi`), then the routes mounted beside the API, which document their own.
+fn complete_document(mut document: OpenApi) -> OpenApi {
+    crate::http::openapi::document_shared_refusals(&mut document);
     document.merge(<crate::delivery::storage::LocalStorageApi as utoipa::OpenApi>::openapi());
     document.merge(<crate::delivery::origin::CdnOriginApi as utoipa::OpenApi>::openapi());
     document.merge(<crate::media::tus::TusApi as utoipa::OpenApi>::openapi());
@@ -161,9 +168,9 @@ fn base_document() -> OpenApi {
     document
 }
 
-/// The OpenAPI document alone (for tests).
+/// The OpenAPI document as `/openapi.json` serves it.
 pub fn openapi_document() -> OpenApi {
-    api().into_openapi()
+    complete_document(api().into_openapi())
 }
 
 /// The whole application router with its layers. `local_store` is the local storage backend,
@@ -174,6 +181,7 @@ pub fn openapi_document() -> OpenApi {
 /// through `GraphQlApi`), but it is JSON in and out, so it gets the API's layers.
 pub fn router(state: &AppState, local_store: Option<Arc<crate::storage::LocalStore>>) -> Router {
     let (api_router, document) = api().split_for_parts();
+    let document = complete_document(document);
     let document_json = serde_json::to_string(&document).unwrap_or_else(|error| {
         tracing::error!(%error, "cannot serialise the OpenAPI document");
         "{}".to_owned()
@@ -192,7 +200,48 @@ pub fn router(state: &AppState, local_store: Option<Arc<crate::storage::LocalSto
         .merge(crate::playback::routes::play_routes(state.clone()))
         .merge(crate::console::routes(&state.http.public_url));
     if let Some(store) = local_store {
-        router = router.merge(crate::delivery::storage::routes(store));
+        let bounds = crate::delivery::storage::UploadBounds {
+            slots: Arc::clone(&state.upload_slots),
+            idle_timeout: state.uploads.body_idle_timeout,
+            pool: Some(state.pool.clone()),
+        };
+        router = router.merge(crate::delivery::storage::routes(store, bounds));
     }
     crate::http::edge_layers(router, &state.http, Arc::clone(&state.metrics))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statuses(document: &OpenApi, method: &str, path: &str) -> Vec<String> {
+        let item = &document.paths.paths[path];
+        let operation = match method {
+            "GET" => item.get.as_ref(),
+            "POST" => item.post.as_ref(),
+            _ => item.put.as_ref(),
+        };
+        operation.expect("the operation").responses.responses.keys().cloned().collect()
+    }
+
+    #[test]
+    fn api_operations_document_the_shared_refusals_of_their_shape_and_the_others_their_own() {
+        let document = openapi_document();
+        // A body, a path id, a token: the reprocess endpoint.
+        let reprocess = statuses(&document, "POST", "/v1/assets/{asset_id}/reprocess");
+        for status in ["202", "401", "404", "409", "413", "415", "422"] {
+            assert!(reprocess.iter().any(|s| s == status), "{status} missing from {reprocess:?}");
+        }
+        // Query parameters and a token: the asset listing; no body, so no 415.
+        let list = statuses(&document, "GET", "/v1/assets");
+        for status in ["200", "400", "401", "422"] {
+            assert!(list.iter().any(|s| s == status), "{status} missing from {list:?}");
+        }
+        assert!(!list.iter().any(|s| s == "415"), "{list:?}");
+        // Public, no parameters: nothing is added.
+        assert_eq!(statuses(&document, "GET", "/healthz"), ["200"]);
+        // Mounted beside the API: only what the route documents itself.
+        let part = statuses(&document, "PUT", "/storage/uploads/{upload_id}/{part_number}");
+        assert!(!part.iter().any(|s| s == "415" || s == "401"), "{part:?}");
+    }
 }

@@ -169,6 +169,8 @@ mod tests {
             certificate_key: key("certificate.pem", "LECTERN_CERTIFICATE_KEY_FILE"),
             certificate_previous_keys: Vec::new(),
             lti_key: key("lti.pem", "LECTERN_LTI_KEY_FILE"),
+            webhook_key: key("webhook-secret-key", "LECTERN_WEBHOOK_KEY_FILE"),
+            webhook_previous_keys: Vec::new(),
         };
         crate::keys::load_or_generate(&paths).expect("generated").0
     }

@@ -161,7 +161,7 @@ async fn worker_traced(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
     let (keys, _) = crate::keys::load_or_generate(&args.keys.resolve(&args.common))?;
     let settings = Settings {
         ingest: Arc::new(args.ingest.resolve()?),
-        webhooks: Arc::new(args.webhooks.resolve()?),
+        webhooks: Arc::new(crate::webhooks::Webhooks::new(args.webhooks.resolve()?, &keys.webhook_secrets)),
         training: Arc::new(args.training.resolve()?),
         payments: Arc::new(args.payments.resolve()?),
         lti: Arc::new(crate::lti::Lti::new(args.lti.resolve()?, keys.lti.clone())),
@@ -198,6 +198,7 @@ async fn worker_traced(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    settings.webhooks.reseal_secrets(&services.pool).await;
     let workers = crate::app::start_workers(&services, &settings, worker_settings);
     crate::app::shutdown_signal().await;
     tracing::info!("shutdown requested; finishing running jobs");

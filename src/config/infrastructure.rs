@@ -148,7 +148,9 @@ pub struct StorageArgs {
     /// Create the bucket at start-up when missing.
     #[arg(long, env = "LECTERN_S3_CREATE_BUCKET", default_value_t = false, action = clap::ArgAction::Set)]
     pub s3_create_bucket: bool,
-    /// Part size of multipart uploads to S3 (at least 5MiB); smaller objects go in one request.
+    /// Part size of the multipart uploads Lectern makes to S3 (packages, imports): 5MiB to
+    /// 5GiB; smaller objects go in one request. A put buffers one part in memory; past 2,000
+    /// parts the parts double every 2,000, so S3's 10,000 hold 31 × 2,000 of this size.
     #[arg(long, env = "LECTERN_S3_PART_SIZE", default_value = "8MiB", value_parser = parse_bytes)]
     pub s3_part_size: u64,
     /// Access key for S3; unset uses the AWS default credential chain.
@@ -190,9 +192,8 @@ impl StorageArgs {
                         "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together",
                     ));
                 }
-                const MIN_PART: u64 = 5 * 1024 * 1024;
-                if self.s3_part_size < MIN_PART {
-                    return Err(ConfigError::new("LECTERN_S3_PART_SIZE", "must be at least 5MiB (an S3 rule)"));
+                if !(crate::storage::MIN_PART_SIZE..=crate::storage::MAX_PART_SIZE).contains(&self.s3_part_size) {
+                    return Err(ConfigError::new("LECTERN_S3_PART_SIZE", "must be between 5MiB and 5GiB (S3 rules)"));
                 }
                 let multipart_part_size = usize::try_from(self.s3_part_size)
                     .map_err(|_| ConfigError::new("LECTERN_S3_PART_SIZE", "too large for this machine"))?;
@@ -251,6 +252,15 @@ pub struct KeyFileArgs {
     /// key. Default: `<LECTERN_DATA_DIR>/keys/lti-tool-key.pem`, generated when missing.
     #[arg(long, env = "LECTERN_LTI_KEY_FILE")]
     pub lti_key_file: Option<PathBuf>,
+    /// 256-bit key (64 hexadecimal digits) that encrypts webhook signing secrets in the database
+    /// (AES-256-GCM). Default: `<LECTERN_DATA_DIR>/keys/webhook-secret-key`, generated when
+    /// missing.
+    #[arg(long, env = "LECTERN_WEBHOOK_KEY_FILE")]
+    pub webhook_key_file: Option<PathBuf>,
+    /// Earlier webhook keys, comma-separated: secrets they encrypted still decrypt, and are
+    /// encrypted again with the current key at start-up; they never encrypt.
+    #[arg(long, env = "LECTERN_WEBHOOK_PREVIOUS_KEY_FILES", value_delimiter = ',')]
+    pub webhook_previous_key_files: Vec<PathBuf>,
 }
 
 impl KeyFileArgs {
@@ -283,6 +293,13 @@ impl KeyFileArgs {
                 .cloned()
                 .collect(),
             lti_key: key_path(&self.lti_key_file, "lti-tool-key.pem", "LECTERN_LTI_KEY_FILE"),
+            webhook_key: key_path(&self.webhook_key_file, "webhook-secret-key", "LECTERN_WEBHOOK_KEY_FILE"),
+            webhook_previous_keys: self
+                .webhook_previous_key_files
+                .iter()
+                .filter(|path| !path.as_os_str().is_empty())
+                .cloned()
+                .collect(),
         }
     }
 }
@@ -376,6 +393,9 @@ impl TranscoderArgs {
     }
 }
 
+/// More quick workers than this would only hold database connections: quick jobs take seconds.
+const MAX_QUICK_WORKERS: usize = 32;
+
 /// How workers hold, find and retry jobs. Shared by `serve` (embedded workers) and `worker`.
 #[derive(Debug, Args)]
 pub struct JobArgs {
@@ -408,6 +428,13 @@ pub struct JobArgs {
     #[arg(long, env = "LECTERN_SQS_WAIT", default_value = "20s", value_parser = parse_duration)]
     pub sqs_wait: Duration,
     // --- end SQS ---
+    /// Workers beside `LECTERN_WORKERS` that run only quick jobs (probe, fast first package,
+    /// webhook sends, CDN invalidations, sweeps, grade sends), never a transcode or a URL
+    /// import: a new upload becomes playable in seconds even while every general worker is on a
+    /// long ladder. 0 reserves nothing. Started only where workers run (not by `serve
+    /// --workers 0`).
+    #[arg(long, env = "LECTERN_QUICK_WORKERS", default_value_t = 1)]
+    pub quick_workers: usize,
 }
 
 impl JobArgs {
@@ -432,8 +459,12 @@ impl JobArgs {
                 "must not be shorter than LECTERN_JOB_RETRY_DELAY",
             ));
         }
+        if self.quick_workers > MAX_QUICK_WORKERS {
+            return Err(ConfigError::new("LECTERN_QUICK_WORKERS", format!("must be at most {MAX_QUICK_WORKERS}")));
+        }
         Ok(crate::jobs::WorkerSettings {
             concurrency,
+            quick_workers: self.quick_workers,
             lease: self.job_lease,
             poll_interval: self.job_poll_interval,
             shutdown_timeout,

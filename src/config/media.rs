@@ -7,7 +7,8 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{ConfigError, parse_bytes, parse_duration};
-use crate::media::{IngestSettings, MIN_UPLOAD_PART_SIZE, UploadSettings};
+use crate::media::{IngestSettings, UploadSettings};
+use crate::storage::{MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE};
 
 /// What Lectern accepts, checked from the probe before any heavy work.
 #[derive(Debug, Args)]
@@ -163,9 +164,7 @@ impl IngestArgs {
         if self.multipart_url_ttl > Duration::from_secs(7 * 86400) {
             return Err(ConfigError::new("LECTERN_MULTIPART_URL_TTL", "must be at most 7d (an S3 rule)"));
         }
-        const MIN_PART: u64 = 5 * 1024 * 1024;
-        const MAX_PART: u64 = 5 * 1024 * 1024 * 1024;
-        if !(MIN_PART..=MAX_PART).contains(&self.multipart_part_size) {
+        if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&self.multipart_part_size) {
             return Err(ConfigError::new("LECTERN_MULTIPART_PART_SIZE", "must be between 5MiB and 5GiB (S3 rules)"));
         }
         Ok(IngestSettings {
@@ -200,8 +199,9 @@ pub struct UploadArgs {
     /// How long after its creation an unfinished upload can still be resumed.
     #[arg(long, env = "LECTERN_UPLOAD_EXPIRY", default_value = "24h", value_parser = parse_duration)]
     pub upload_expiry: Duration,
-    /// Size of the storage parts an upload is cut into (at least 5MiB, the S3 minimum). A
-    /// request buffers at most one part in memory.
+    /// Size of the storage parts an upload is cut into on S3: 5MiB to 5GiB, and large enough
+    /// that 10,000 parts (S3's most) hold `LECTERN_MAX_UPLOAD_SIZE`. A request buffers at most
+    /// one part in memory.
     #[arg(long, env = "LECTERN_UPLOAD_PART_SIZE", default_value = "8MiB", value_parser = parse_bytes)]
     pub upload_part_size: u64,
     /// How long an upload body may send nothing before its request is ended (what arrived is
@@ -224,8 +224,19 @@ impl UploadArgs {
         if self.upload_expiry < Duration::from_secs(60) {
             return Err(ConfigError::new("LECTERN_UPLOAD_EXPIRY", "must be at least 1m"));
         }
-        if self.upload_part_size < MIN_UPLOAD_PART_SIZE {
-            return Err(ConfigError::new("LECTERN_UPLOAD_PART_SIZE", "must be at least 5MiB (an S3 rule)"));
+        if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&self.upload_part_size) {
+            return Err(ConfigError::new("LECTERN_UPLOAD_PART_SIZE", "must be between 5MiB and 5GiB (S3 rules)"));
+        }
+        // Parts are all of this size but the last, and S3 joins at most 10,000: smaller parts
+        // would let an upload fail at its 10,001st part, long after it was accepted.
+        if self.upload_part_size.saturating_mul(u64::from(MAX_PARTS)) < self.max_upload_size {
+            let needed = self.max_upload_size.div_ceil(u64::from(MAX_PARTS)).div_ceil(1024 * 1024);
+            return Err(ConfigError::new(
+                "LECTERN_UPLOAD_PART_SIZE",
+                format!(
+                    "10,000 parts of this size cannot hold LECTERN_MAX_UPLOAD_SIZE (an S3 rule); use at least {needed}MiB"
+                ),
+            ));
         }
         if self.upload_idle_timeout < Duration::from_secs(1) {
             return Err(ConfigError::new("LECTERN_UPLOAD_IDLE_TIMEOUT", "must be at least 1s"));

@@ -19,6 +19,7 @@ fn job_timings_default_to_the_documented_values_and_are_checked() {
     assert_eq!(settings.retry_delay, Duration::from_secs(5));
     assert_eq!(settings.retry_max_delay, Duration::from_secs(3600));
     assert_eq!(settings.concurrency, 2);
+    assert_eq!(settings.quick_workers, 1);
 
     let cli = Cli::try_parse_from(["lectern", "serve", "--job-lease", "3s", "--job-retry-delay", "200ms"])
         .expect("flags parse");
@@ -31,6 +32,7 @@ fn job_timings_default_to_the_documented_values_and_are_checked() {
         (["--job-poll-interval", "5ms"], "LECTERN_JOB_POLL_INTERVAL"),
         (["--job-retry-delay", "0s"], "LECTERN_JOB_RETRY_DELAY"),
         (["--job-retry-max-delay", "1s"], "LECTERN_JOB_RETRY_MAX_DELAY"),
+        (["--quick-workers", "33"], "LECTERN_QUICK_WORKERS"),
     ] {
         let cli = Cli::try_parse_from(["lectern", "worker", flags[0], flags[1]]).expect("flags parse");
         let Command::Worker(args) = cli.command else { panic!("worker expected") };
@@ -64,6 +66,41 @@ fn s3_without_a_bucket_names_the_missing_setting() {
     let error =
         args.storage.resolve(&args.common, &public_url, SecretString::from("x")).expect_err("bucket is required");
     assert_eq!(error.setting, "LECTERN_S3_BUCKET");
+}
+
+#[test]
+fn s3_part_sizes_follow_s3s_rules() {
+    let resolve = |flags: &[&str]| {
+        let cli =
+            Cli::try_parse_from(["lectern", "serve", "--storage", "s3", "--s3-bucket", "media"].iter().chain(flags))
+                .expect("flags parse");
+        let Command::Serve(args) = cli.command else { panic!("serve expected") };
+        let public_url = Url::parse("http://127.0.0.1:8080").expect("valid");
+        args.storage.resolve(&args.common, &public_url, SecretString::from("x"))
+    };
+    let Ok(crate::storage::StorageSettings::S3(s3)) = resolve(&[]) else { panic!("the defaults are valid") };
+    assert_eq!(s3.multipart_part_size, 8 * 1024 * 1024);
+    assert!(resolve(&["--s3-part-size", "5MiB"]).is_ok());
+    assert!(resolve(&["--s3-part-size", "5GiB"]).is_ok());
+    for size in ["4MiB", "6GiB"] {
+        assert_eq!(resolve(&["--s3-part-size", size]).expect_err(size).setting, "LECTERN_S3_PART_SIZE");
+    }
+}
+
+#[test]
+fn upload_parts_must_hold_the_largest_upload_in_ten_thousand_parts() {
+    let resolve = |flags: &[&str]| {
+        let cli = Cli::try_parse_from(["lectern", "serve"].iter().chain(flags)).expect("flags parse");
+        let Command::Serve(args) = cli.command else { panic!("serve expected") };
+        args.uploads.resolve()
+    };
+    // 8 MiB × 10,000 is 78 GiB: the default 20 GiB limit fits, 100 GiB does not.
+    assert!(resolve(&["--max-upload-size", "78GiB"]).is_ok());
+    let error = resolve(&["--max-upload-size", "100GiB"]).expect_err("too many parts");
+    assert_eq!(error.setting, "LECTERN_UPLOAD_PART_SIZE");
+    assert!(error.to_string().contains("11MiB"), "{error}");
+    assert!(resolve(&["--max-upload-size", "100GiB", "--upload-part-size", "11MiB"]).is_ok());
+    assert_eq!(resolve(&["--upload-part-size", "6GiB"]).expect_err("too large").setting, "LECTERN_UPLOAD_PART_SIZE");
 }
 
 #[test]

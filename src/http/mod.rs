@@ -3,9 +3,11 @@
 //! (`app/router.rs`) mounts the domains' routers and wraps them with [`api_layers`] and
 //! [`edge_layers`].
 
+pub mod body;
 pub mod error;
 pub mod extract;
 pub mod middleware;
+pub mod openapi;
 mod settings;
 pub mod text;
 

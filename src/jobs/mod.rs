@@ -76,10 +76,17 @@ pub struct JobContext {
 }
 
 impl JobContext {
-    /// Records progress (0–1) for `GET /v1/jobs` and ETA estimates; best effort.
-    pub async fn report_progress(&self, fraction: f32) {
-        if let Err(error) = queue::set_progress(&self.pool, self.job_id, fraction).await {
-            tracing::warn!(%error, "cannot record job progress");
+    /// Records progress (0–1) for `GET /v1/jobs` and ETA estimates; best effort. False when
+    /// this worker no longer holds the job (cancelled — a newer request replaced it — or taken
+    /// over): the handler should stop, since nothing it finishes can be recorded. A failed write
+    /// is not such a loss (the heartbeat decides that).
+    pub async fn report_progress(&self, fraction: f32) -> bool {
+        match queue::set_progress(&self.pool, self.job_id, &self.worker_id, fraction).await {
+            Ok(held) => held,
+            Err(error) => {
+                tracing::warn!(%error, "cannot record job progress");
+                true
+            }
         }
     }
 
@@ -92,11 +99,29 @@ impl JobContext {
     }
 }
 
+/// Which workers may run a kind of job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Seconds of work (a probe, a remux, an HTTP call, a sweep): any worker, including those
+    /// reserved for quick kinds (`WorkerSettings::quick_workers`).
+    Quick,
+    /// Minutes to hours (a transcode, a download): only the general workers, so quick kinds
+    /// always find a worker free of them.
+    Long,
+}
+
 /// Runs one kind of job.
 #[async_trait]
 pub trait JobHandler: Send + Sync + 'static {
     /// The `job.kind` this handler runs, e.g. `storage.delete_prefix`.
     fn kind(&self) -> &'static str;
+
+    /// [`Lane::Quick`] unless the work can take minutes: a handler that transcodes or
+    /// downloads whole files says [`Lane::Long`], so the workers reserved for quick kinds never
+    /// claim it.
+    fn lane(&self) -> Lane {
+        Lane::Quick
+    }
 
     async fn run(&self, context: JobContext, payload: serde_json::Value) -> Result<(), JobError>;
 

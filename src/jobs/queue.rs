@@ -306,15 +306,18 @@ pub async fn fail_exhausted_expired(
     .await
 }
 
-pub async fn set_progress(pool: &PgPool, job_id: JobId, fraction: f32) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "update job set progress = $2 where job_id = $1 and state = 'running'",
+/// Records the progress of a job this worker holds. False when it no longer holds it (the job
+/// was cancelled, or taken over after a lost lease): the worker should stop the work.
+pub async fn set_progress(pool: &PgPool, job_id: JobId, worker_id: &str, fraction: f32) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query!(
+        "update job set progress = $3 where job_id = $1 and locked_by = $2 and state = 'running'",
         job_id.0,
+        worker_id,
         fraction.clamp(0.0, 1.0),
     )
     .execute(pool)
     .await?;
-    Ok(())
+    Ok(result.rows_affected() == 1)
 }
 
 pub async fn get(pool: &PgPool, job_id: JobId) -> Result<Option<JobRow>, sqlx::Error> {
@@ -329,6 +332,32 @@ pub async fn get(pool: &PgPool, job_id: JobId) -> Result<Option<JobRow>, sqlx::E
     )
     .fetch_optional(pool)
     .await
+}
+
+/// Cancels the running jobs of `kind` working on an asset, because a newer request replaces
+/// their work (a reprocess with another preset): none of them may record an effect after this
+/// commits (every outcome is guarded by `state = 'running'`), and each worker stops at its next
+/// progress write or heartbeat. Returns how many.
+pub async fn cancel_running_for_asset(
+    conn: &mut sqlx::PgConnection,
+    kind: &str,
+    asset_id: Uuid,
+    reason: &str,
+) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query!(
+        r#"
+        update job
+        set state = 'cancelled', finished_at = now(), lease_until = null, locked_by = null, last_error = $3
+        where kind = $1 and state = 'running'
+          and payload ? 'asset_id' and payload ->> 'asset_id' = $2::uuid::text
+        "#,
+        kind,
+        asset_id,
+        reason,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(result.rows_affected())
 }
 
 /// Cancels an asset's queued and running jobs (it was deleted). A running job's worker sees the

@@ -14,14 +14,19 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::{JobContext, JobError, JobHandler, JobId, queue};
+use super::{JobContext, JobError, JobHandler, JobId, Lane, queue};
 use crate::metrics::{JobLabels, Metrics};
 use crate::storage::ObjectStore;
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
-    /// Jobs run at once by this process.
+    /// Jobs of any kind run at once by this process.
     pub concurrency: usize,
+    /// Further workers, beside those, that claim only quick kinds ([`Lane::Quick`]): a new
+    /// upload's probe and preview, webhook sends, invalidations and sweeps never wait behind
+    /// long transcodes, even when every general worker holds one. Started only in a process
+    /// that runs workers at all (`concurrency` > 0).
+    pub quick_workers: usize,
     /// How long a claim holds before another worker may take the job over; the heartbeat renews
     /// it every third of this.
     pub lease: Duration,
@@ -42,6 +47,7 @@ impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
             concurrency: 1,
+            quick_workers: 1,
             lease: Duration::from_secs(60),
             poll_interval: Duration::from_secs(5),
             shutdown_timeout: Duration::from_secs(30),
@@ -65,7 +71,10 @@ struct Shared {
     storage: Arc<dyn ObjectStore>,
     metrics: Arc<Metrics>,
     handlers: HashMap<&'static str, Arc<dyn JobHandler>>,
+    /// Every kind this process runs, which general workers claim.
     kinds: Vec<String>,
+    /// The kinds of [`Lane::Quick`], which quick workers claim.
+    quick_kinds: Vec<String>,
     settings: WorkerSettings,
     wake: Notify,
     /// Workers waiting for work, for the SQS receiver.
@@ -87,6 +96,8 @@ impl WorkerPool {
         let handlers: HashMap<_, _> = handlers.into_iter().map(|h| (h.kind(), h)).collect();
         let mut kinds: Vec<String> = handlers.keys().map(|k| (*k).to_owned()).collect();
         kinds.sort();
+        let quick_kinds: Vec<String> =
+            kinds.iter().filter(|kind| handlers[kind.as_str()].lane() == Lane::Quick).cloned().collect();
         let stop = CancellationToken::new();
         let abandon = CancellationToken::new();
         let shutdown_timeout = settings.shutdown_timeout;
@@ -97,6 +108,7 @@ impl WorkerPool {
             metrics,
             handlers,
             kinds,
+            quick_kinds,
             settings,
             wake: Notify::new(),
             idle: Arc::default(),
@@ -115,11 +127,13 @@ impl WorkerPool {
             tasks.spawn(sqs_channel(shared.clone(), sqs));
         }
         let process = format!("{}-{}", hostname(), std::process::id());
-        for index in 0..concurrency {
+        let quick_workers = if concurrency > 0 { shared.settings.quick_workers } else { 0 };
+        for index in 0..concurrency + quick_workers {
+            let quick_only = index >= concurrency;
             let worker_id = format!("{process}-{index}-{}", uuid::Uuid::new_v4().simple());
-            tasks.spawn(work(shared.clone(), worker_id));
+            tasks.spawn(work(shared.clone(), worker_id, quick_only));
         }
-        tracing::info!(concurrency, "workers started");
+        tracing::info!(concurrency, quick_workers, "workers started");
         Self { tasks, stop, abandon, shutdown_timeout }
     }
 
@@ -150,9 +164,14 @@ async fn join_all(tasks: &mut JoinSet<()>) {
     }
 }
 
-async fn work(shared: Arc<Shared>, worker_id: String) {
+/// One worker: claims jobs one at a time, of every kind or (`quick_only`) of the quick ones.
+async fn work(shared: Arc<Shared>, worker_id: String, quick_only: bool) {
+    let kinds = if quick_only { &shared.quick_kinds } else { &shared.kinds };
+    if kinds.is_empty() {
+        return;
+    }
     while !shared.stop.is_cancelled() {
-        match queue::claim(&shared.pool, &worker_id, &shared.kinds, shared.settings.lease).await {
+        match queue::claim(&shared.pool, &worker_id, kinds, shared.settings.lease).await {
             Ok(Some(job)) => {
                 let span = job_span(&job);
                 run_one(&shared, &worker_id, job).instrument(span).await;

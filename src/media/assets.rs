@@ -602,8 +602,9 @@ pub async fn publish_version(conn: &mut PgConnection, asset_id: AssetId, version
 
 /// Asks for a new transcode with `preset`: allowed for a `ready` asset (its current version
 /// stays served until the new one is published) and for an `errored` one that was probed (it
-/// goes back to `processing`). Records `asset.reprocessing` and enqueues `media.transcode`
-/// (unique per asset), in one transaction.
+/// goes back to `processing`). Records `asset.reprocessing`, cancels a transcode of the asset
+/// that is running (an earlier reprocess: the newest request wins) and enqueues
+/// `media.transcode` (unique per asset), in one transaction.
 pub async fn request_reprocess(
     pool: &PgPool,
     asset_id: AssetId,
@@ -617,7 +618,7 @@ pub async fn request_reprocess(
         update asset
         set preset = $2,
             status = case when status = 'errored' then 'processing' else status end,
-            error_code = null, error_message = null
+            error_code = null, error_message = null, progress = null, eta_seconds = null
         where asset_id = $1 and deleted_at is null
           and (status = 'ready' or (status = 'errored' and source is not null))
         returning asset_id, owner_id, title, description, passthrough, status, source, source_key,
@@ -635,6 +636,12 @@ pub async fn request_reprocess(
         return Err(actual);
     };
     record_event(&mut tx, asset_id, "asset.reprocessing", &serde_json::json!({"preset": preset})).await?;
+    // A transcode already running planned with the preset it read when it started; joining it
+    // (the unique key) would publish that one. The newest request wins: the running one is
+    // cancelled (it stops within a progress interval and can no longer publish: its publishing
+    // transaction waits on this asset row, then finds its job cancelled), and a new one starts.
+    queue::cancel_running_for_asset(&mut tx, TranscodeJob::KIND, asset_id.0, "superseded by a newer reprocess request")
+        .await?;
     let options = EnqueueOptions {
         unique_key: Some(format!("{}:{asset_id}", TranscodeJob::KIND)),
         owner_id: Some(owner_id),

@@ -74,6 +74,11 @@ impl JobHandler for ImportJob {
         Self::KIND
     }
 
+    /// A download of a whole file: never on the workers reserved for quick kinds.
+    fn lane(&self) -> crate::jobs::Lane {
+        crate::jobs::Lane::Long
+    }
+
     async fn run(&self, context: JobContext, payload: serde_json::Value) -> Result<(), JobError> {
         let payload: ImportPayload =
             serde_json::from_value(payload).map_err(|e| JobError::abort("invalid_payload", e.to_string()))?;

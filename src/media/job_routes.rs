@@ -83,6 +83,7 @@ impl From<JobSummary> for JobView {
     security(("bearer" = []), ("api_key" = [])),
     params(JobsQuery),
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without assets:read)", body = ErrorBody),
         (status = OK, description = "The asset's jobs, newest first", body = JobList),
         (status = BAD_REQUEST, description = "`invalid_query`: `asset_id` is missing", body = ErrorBody),
         (status = NOT_FOUND, description = "`not_found`: no such asset, or not yours", body = ErrorBody),

@@ -36,7 +36,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use assets::{AssetId, AssetStatus, SourceObject, upload_completed};
 pub use error::{IngestError, MediaError};
-pub use settings::{IngestSettings, MIN_UPLOAD_PART_SIZE, UploadSettings};
+pub use settings::{IngestSettings, UploadSettings};
 pub use slots::{UploadSlot, UploadSlots};
 
 use crate::app::{AppState, Services};
@@ -68,4 +68,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub fn source_key(asset_id: AssetId) -> crate::storage::ObjectKey {
     crate::storage::ObjectKey::parse(format!("assets/{}/source/original", asset_id.0))
         .expect("a UUID makes a valid key")
+}
+
+/// The account an upload into `key` counts against (for [`UploadSlots`]): the owner of the
+/// asset whose files live under `assets/{id}/`. `None` for a key of no asset (or of one that
+/// is gone).
+pub async fn uploader_of_key(
+    pool: &sqlx::PgPool,
+    key: &crate::storage::ObjectKey,
+) -> Result<Option<uuid::Uuid>, MediaError> {
+    let asset_id = key.as_str().strip_prefix("assets/").and_then(|rest| rest.split('/').next());
+    let Some(asset_id) = asset_id.and_then(|id| uuid::Uuid::parse_str(id).ok()) else { return Ok(None) };
+    Ok(assets::get(pool, AssetId(asset_id)).await?.map(|asset| asset.owner_id))
 }

@@ -42,8 +42,8 @@ use crate::ids::AccountId;
 use crate::storage::{CompletedPart, MultipartId, ObjectKey, ObjectStore, PutOptions, StorageError};
 
 /// S3's limits, which the local backend copies.
-const MAX_PARTS: u64 = 10_000;
-const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+const MAX_PARTS: u64 = crate::storage::MAX_PARTS as u64;
+const MAX_PART_SIZE: u64 = crate::storage::MAX_PART_SIZE;
 /// Presigned URLs handed out per request.
 const MAX_URLS_PER_REQUEST: u32 = 1_000;
 /// How long a completion may hold the upload before another may try.
@@ -225,6 +225,7 @@ async fn start_multipart(
     params(("asset_id" = Uuid, Path, description = "The asset being uploaded")),
     request_body = PresignParts,
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without assets:write)", body = ErrorBody),
         (status = OK, description = "One URL per part", body = PresignedParts),
         (status = BAD_REQUEST, description = "`invalid_part`: part numbers outside 1–10,000, beyond the declared size, or too many", body = ErrorBody),
         (status = NOT_FOUND, description = "`not_found` or `upload_not_found`", body = ErrorBody),
@@ -271,6 +272,7 @@ async fn presign_parts(
     params(("asset_id" = Uuid, Path, description = "The asset being uploaded")),
     request_body = CompleteMultipart,
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without assets:write)", body = ErrorBody),
         (status = OK, description = "The file is stored; the asset is `uploaded`", body = MultipartCompleted),
         (status = BAD_REQUEST, description = "`invalid_part`: a part is missing, out of order, too small or has the wrong ETag", body = ErrorBody),
         (status = NOT_FOUND, description = "`not_found` or `upload_not_found`", body = ErrorBody),
@@ -371,6 +373,7 @@ async fn finish(
     security(("bearer" = []), ("api_key" = [])),
     params(("asset_id" = Uuid, Path, description = "The asset being uploaded"), AbortQuery),
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without assets:write)", body = ErrorBody),
         (status = NO_CONTENT, description = "Aborted (also when it already was)"),
         (status = NOT_FOUND, description = "`not_found` or `upload_not_found`", body = ErrorBody),
         (status = CONFLICT, description = "`upload_finished`: it was completed", body = ErrorBody),

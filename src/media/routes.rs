@@ -221,6 +221,7 @@ async fn create_asset(
     security(("bearer" = []), ("api_key" = [])),
     params(("asset_id" = Uuid, Path, description = "The asset's id")),
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without assets:read)", body = ErrorBody),
         (status = OK, description = "The asset", body = AssetView),
         (status = NOT_FOUND, description = "`not_found`: no such asset, or not yours", body = ErrorBody),
         (status = UNAUTHORIZED, description = "`missing_token`, `invalid_token`, `token_expired` or `invalid_api_key`", body = ErrorBody),
@@ -242,6 +243,7 @@ async fn get_asset(
     params(("asset_id" = Uuid, Path, description = "The asset's id")),
     request_body = ReprocessRequest,
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without assets:write)", body = ErrorBody),
         (status = ACCEPTED, description = "A transcode is queued", body = AssetView),
         (status = NOT_FOUND, description = "`not_found`", body = ErrorBody),
         (status = CONFLICT, description = "`invalid_state`: the asset is not ready, or errored before it was probed", body = ErrorBody),
@@ -271,6 +273,7 @@ async fn reprocess_asset(
     security(("bearer" = []), ("api_key" = [])),
     params(ListQuery),
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without assets:read)", body = ErrorBody),
         (status = OK, description = "A page of assets", body = AssetList),
         (status = BAD_REQUEST, description = "`invalid_cursor` or `invalid_query`", body = ErrorBody),
         (status = UNAUTHORIZED, description = "`missing_token`, `invalid_token`, `token_expired` or `invalid_api_key`", body = ErrorBody),
@@ -325,6 +328,7 @@ fn decode_cursor(raw: &str) -> Result<ListCursor, MediaError> {
     params(("asset_id" = Uuid, Path, description = "The asset's id")),
     request_body = UpdateAssetRequest,
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without assets:write)", body = ErrorBody),
         (status = OK, description = "The changed asset", body = AssetView),
         (status = NOT_FOUND, description = "`not_found`", body = ErrorBody),
         (status = UNPROCESSABLE_ENTITY, description = "`invalid_title`, `invalid_field` or `invalid_json`", body = ErrorBody),
@@ -356,6 +360,7 @@ async fn update_asset(
     security(("bearer" = []), ("api_key" = [])),
     params(("asset_id" = Uuid, Path, description = "The asset's id")),
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without assets:write)", body = ErrorBody),
         (status = NO_CONTENT, description = "The asset is deleted"),
         (status = NOT_FOUND, description = "`not_found`", body = ErrorBody),
         (status = UNAUTHORIZED, description = "`missing_token`, `invalid_token`, `token_expired` or `invalid_api_key`", body = ErrorBody),

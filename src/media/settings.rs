@@ -92,6 +92,3 @@ impl Default for UploadSettings {
         }
     }
 }
-
-/// S3 refuses parts smaller than this (except the last).
-pub const MIN_UPLOAD_PART_SIZE: u64 = 5 * 1024 * 1024;

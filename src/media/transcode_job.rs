@@ -95,6 +95,11 @@ impl JobHandler for TranscodeJob {
         Self::KIND
     }
 
+    /// A transcode runs for minutes to hours: never on the workers reserved for quick kinds.
+    fn lane(&self) -> crate::jobs::Lane {
+        crate::jobs::Lane::Long
+    }
+
     #[tracing::instrument(name = "transcode", skip_all)]
     async fn run(&self, context: JobContext, payload: serde_json::Value) -> Result<(), JobError> {
         let payload: TranscodePayload =
@@ -322,8 +327,9 @@ fn rendition_row(rendition: &crate::transcode::Rendition, playlist: &str, durati
     Some(row)
 }
 
-/// Writes the latest progress once per interval, with an ETA from the rate so far. When the
-/// asset is no longer live and processing, trips `cancellation` so the transcode stops.
+/// Writes the latest progress once per interval, with an ETA from the rate so far. When the job
+/// is no longer this worker's (a newer reprocess cancelled it) or the asset is no longer live
+/// and processing, trips `cancellation` so the transcode stops.
 async fn report_progress(
     context: JobContext,
     id: AssetId,
@@ -340,8 +346,15 @@ async fn report_progress(
             let seconds = started.elapsed().as_secs_f64() * (1.0 - fraction) / fraction;
             seconds.round().clamp(0.0, f64::from(i32::MAX)) as i32
         });
+        // The job first: a reprocess request cancels it, and its progress must not show on the
+        // asset the newer transcode now reports on.
+        if !context.report_progress(fraction as f32).await {
+            tracing::info!(asset_id = %id, "the job was cancelled (a newer reprocess) or taken over; cancelling the transcode");
+            cancellation.cancel();
+            return;
+        }
         match assets::set_progress(&context.pool, id, fraction as f32, eta).await {
-            Ok(true) => context.report_progress(fraction as f32).await,
+            Ok(true) => {}
             Ok(false) => {
                 tracing::info!(asset_id = %id, "asset deleted or no longer processing; cancelling the transcode");
                 cancellation.cancel();

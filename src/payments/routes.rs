@@ -148,6 +148,7 @@ pub struct CreatePrice {
     params(("product_id" = Uuid, Path)),
     request_body = CreatePrice,
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without courses:write)", body = ErrorBody),
         (status = CREATED, body = PriceView),
         (status = UNPROCESSABLE_ENTITY, description = "`invalid_field`", body = ErrorBody),
         (status = NOT_FOUND, description = "`product_not_found`", body = ErrorBody),
@@ -211,6 +212,7 @@ pub struct CreateCoupon {
     security(("bearer" = []), ("api_key" = [])),
     request_body = CreateCoupon,
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without courses:write)", body = ErrorBody),
         (status = CREATED, body = CouponView),
         (status = UNPROCESSABLE_ENTITY, description = "`invalid_field`", body = ErrorBody),
         (status = CONFLICT, description = "`coupon_exists`", body = ErrorBody),

@@ -387,6 +387,7 @@ async fn create_grant(
     security(("bearer" = []), ("api_key" = [])),
     params(("asset_id" = Uuid, Path, description = "The asset's id")),
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without assets:read)", body = ErrorBody),
         (status = OK, description = "Active grants, oldest first", body = GrantList),
         (status = NOT_FOUND, description = "`not_found`: no such asset, or not yours", body = ErrorBody),
         (status = UNAUTHORIZED, description = "`missing_token`, `invalid_token`, `token_expired` or `invalid_api_key`", body = ErrorBody),
@@ -407,6 +408,7 @@ async fn list_grants(
     params(("asset_id" = Uuid, Path, description = "The asset's id"),
            ("account_id" = Uuid, Path, description = "The account whose grant ends")),
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without assets:write)", body = ErrorBody),
         (status = NO_CONTENT, description = "Revoked (also when there was none)"),
         (status = NOT_FOUND, description = "`not_found`: no such asset, or not yours", body = ErrorBody),
         (status = UNAUTHORIZED, description = "`missing_token`, `invalid_token`, `token_expired` or `invalid_api_key`", body = ErrorBody),
@@ -431,6 +433,7 @@ async fn revoke_grant(
     params(("asset_id" = Uuid, Path, description = "The asset's id")),
     request_body = AccessSettings,
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without assets:write)", body = ErrorBody),
         (status = OK, description = "The settings now in force", body = AccessSettings),
         (status = UNPROCESSABLE_ENTITY, description = "`invalid_field`: an allowed origin that is not `scheme://host[:port]`", body = ErrorBody),
         (status = NOT_FOUND, description = "`not_found`: no such asset, or not yours", body = ErrorBody),

@@ -20,6 +20,12 @@ pub use range::parse_content_range;
 pub use s3::S3Store;
 pub use settings::{LocalSettings, S3Settings, StorageSettings};
 
+/// S3's multipart rules, which the local backend copies: every part but the last at least
+/// 5 MiB, none above 5 GiB, at most 10,000 parts in one object.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+pub const MAX_PARTS: u32 = 10_000;
+
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;

@@ -222,6 +222,7 @@ async fn outline(state: &AppState, course: &CourseRow) -> Result<OutlineView, Tr
     security(("bearer" = []), ("api_key" = [])),
     params(("course_id" = Uuid, Path, description = "The course's id")),
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without courses:read)", body = ErrorBody),
         (status = OK, description = "The outline", body = OutlineView),
         (status = NOT_FOUND, description = "`course_not_found`: no such course, or not yours", body = ErrorBody),
         (status = UNAUTHORIZED, description = "`missing_token`, `invalid_token`, `token_expired` or `invalid_api_key`", body = ErrorBody),
@@ -252,6 +253,7 @@ pub struct UpdateCourse {
     params(("course_id" = Uuid, Path, description = "The course's id")),
     request_body = UpdateCourse,
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without courses:write)", body = ErrorBody),
         (status = OK, description = "The course", body = CourseView),
         (status = UNPROCESSABLE_ENTITY, description = "`invalid_field`", body = ErrorBody),
         (status = NOT_FOUND, description = "`course_not_found`", body = ErrorBody),
@@ -282,6 +284,7 @@ async fn update_course(
     security(("bearer" = []), ("api_key" = [])),
     params(("course_id" = Uuid, Path, description = "The course's id")),
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without courses:write)", body = ErrorBody),
         (status = NO_CONTENT, description = "Deleted"),
         (status = CONFLICT, description = "`wrong_state`: published or archived, or it had enrolments (archive it instead)", body = ErrorBody),
         (status = NOT_FOUND, description = "`course_not_found`", body = ErrorBody),
@@ -319,6 +322,7 @@ async fn transition(
     security(("bearer" = []), ("api_key" = [])),
     params(("course_id" = Uuid, Path, description = "The course's id")),
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without courses:write)", body = ErrorBody),
         (status = OK, description = "The published course (also when it already was)", body = CourseView),
         (status = CONFLICT, description = "`wrong_state`: archived, or no lesson yet", body = ErrorBody),
         (status = NOT_FOUND, description = "`course_not_found`", body = ErrorBody),
@@ -336,6 +340,7 @@ async fn publish_course(
     security(("bearer" = []), ("api_key" = [])),
     params(("course_id" = Uuid, Path, description = "The course's id")),
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without courses:write)", body = ErrorBody),
         (status = OK, description = "The archived course (also when it already was)", body = CourseView),
         (status = CONFLICT, description = "`wrong_state`: still a draft (delete it instead)", body = ErrorBody),
         (status = NOT_FOUND, description = "`course_not_found`", body = ErrorBody),
@@ -369,6 +374,7 @@ pub struct CourseOrder {
     params(("course_id" = Uuid, Path, description = "The course's id")),
     request_body = CourseOrder,
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without courses:write)", body = ErrorBody),
         (status = OK, description = "The outline in its new order", body = OutlineView),
         (status = UNPROCESSABLE_ENTITY, description = "`invalid_field`: not every section and lesson exactly once", body = ErrorBody),
         (status = NOT_FOUND, description = "`course_not_found`", body = ErrorBody),
@@ -411,6 +417,7 @@ pub struct SectionFields {
     params(("course_id" = Uuid, Path, description = "The course's id")),
     request_body = SectionFields,
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without courses:write)", body = ErrorBody),
         (status = CREATED, description = "The section (no lessons yet)", body = SectionView),
         (status = UNPROCESSABLE_ENTITY, description = "`invalid_field`", body = ErrorBody),
         (status = NOT_FOUND, description = "`course_not_found`", body = ErrorBody),
@@ -457,6 +464,7 @@ async fn managed_section(
     params(("section_id" = Uuid, Path, description = "The section's id")),
     request_body = SectionFields,
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without courses:write)", body = ErrorBody),
         (status = OK, description = "The section (without its lessons)", body = SectionView),
         (status = NOT_FOUND, description = "`section_not_found`", body = ErrorBody),
     ))]
@@ -484,6 +492,7 @@ async fn update_section(
     security(("bearer" = []), ("api_key" = [])),
     params(("section_id" = Uuid, Path, description = "The section's id")),
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without courses:write)", body = ErrorBody),
         (status = NO_CONTENT, description = "Deleted"),
         (status = NOT_FOUND, description = "`section_not_found`", body = ErrorBody),
     ))]
@@ -598,6 +607,7 @@ async fn lesson_fields(
     params(("section_id" = Uuid, Path, description = "The section's id")),
     request_body = CreateLesson,
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without courses:write)", body = ErrorBody),
         (status = CREATED, description = "The lesson", body = LessonView),
         (status = UNPROCESSABLE_ENTITY, description = "`invalid_field`: content that does not fit its kind, an asset that is not the owner's", body = ErrorBody),
         (status = NOT_FOUND, description = "`section_not_found`", body = ErrorBody),
@@ -651,6 +661,7 @@ pub(super) async fn managed_lesson(
     security(("bearer" = []), ("api_key" = [])),
     params(("lesson_id" = Uuid, Path, description = "The lesson's id")),
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without courses:read)", body = ErrorBody),
         (status = OK, description = "The lesson", body = LessonView),
         (status = NOT_FOUND, description = "`lesson_not_found`", body = ErrorBody),
     ))]
@@ -670,6 +681,7 @@ async fn get_lesson(
     params(("lesson_id" = Uuid, Path, description = "The lesson's id")),
     request_body = UpdateLesson,
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without courses:write)", body = ErrorBody),
         (status = OK, description = "The lesson", body = LessonView),
         (status = UNPROCESSABLE_ENTITY, description = "`invalid_field`", body = ErrorBody),
         (status = NOT_FOUND, description = "`lesson_not_found`", body = ErrorBody),
@@ -712,6 +724,7 @@ async fn update_lesson(
     security(("bearer" = []), ("api_key" = [])),
     params(("lesson_id" = Uuid, Path, description = "The lesson's id")),
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without courses:write)", body = ErrorBody),
         (status = NO_CONTENT, description = "Deleted"),
         (status = NOT_FOUND, description = "`lesson_not_found`", body = ErrorBody),
     ))]
@@ -749,6 +762,7 @@ pub struct EnrollRequest {
     params(("course_id" = Uuid, Path, description = "The course's id")),
     request_body = EnrollRequest,
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without courses:write)", body = ErrorBody),
         (status = CREATED, description = "A new enrolment (or attempt)", body = EnrollmentView),
         (status = OK, description = "The learner was enrolled already (a suspended enrolment is active again)", body = EnrollmentView),
         (status = CONFLICT, description = "`wrong_state`: the course is a draft or archived", body = ErrorBody),
@@ -819,6 +833,7 @@ pub struct EnrollmentList {
     security(("bearer" = []), ("api_key" = [])),
     params(("course_id" = Uuid, Path, description = "The course's id"), EnrollmentQuery),
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without courses:read)", body = ErrorBody),
         (status = OK, description = "One page", body = EnrollmentList),
         (status = BAD_REQUEST, description = "`invalid_cursor`", body = ErrorBody),
         (status = NOT_FOUND, description = "`course_not_found`", body = ErrorBody),
@@ -857,6 +872,7 @@ pub struct UpdateEnrollment {
     params(("enrollment_id" = Uuid, Path, description = "The enrolment's id")),
     request_body = UpdateEnrollment,
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without courses:write)", body = ErrorBody),
         (status = OK, description = "The enrolment", body = EnrollmentView),
         (status = CONFLICT, description = "`wrong_state`: it has ended", body = ErrorBody),
         (status = UNPROCESSABLE_ENTITY, description = "`invalid_field`", body = ErrorBody),
@@ -919,6 +935,7 @@ pub struct ReportQuery {
     security(("bearer" = []), ("api_key" = [])),
     params(("course_id" = Uuid, Path, description = "The course's id"), ReportQuery),
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without courses:read)", body = ErrorBody),
         (status = OK, description = "The report (`text/csv` or `application/json`)",
             content((String = "text/csv"), (String = "application/json"))),
         (status = UNPROCESSABLE_ENTITY, description = "`invalid_field`: an unknown format", body = ErrorBody),
@@ -966,6 +983,7 @@ async fn progress_report(
     security(("bearer" = []), ("api_key" = [])),
     params(("lesson_id" = Uuid, Path, description = "The lesson's id")),
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope` (a key without courses:read)", body = ErrorBody),
         (status = OK, description = "The curve", body = Retention),
         (status = NOT_FOUND, description = "`lesson_not_found`", body = ErrorBody),
     ))]

@@ -16,7 +16,14 @@ pub struct SendRow {
     pub attempts: i32,
     pub owner_id: Uuid,
     pub url: String,
-    pub secret: String,
+    pub webhook_endpoint_id: Uuid,
+    /// The endpoint's secrets as stored (see `super::secrets`).
+    pub secret: Option<String>,
+    pub secret_key_id: Option<String>,
+    pub secret_sealed: Option<Vec<u8>>,
+    pub previous_secret_key_id: Option<String>,
+    pub previous_secret_sealed: Option<Vec<u8>>,
+    pub previous_secret_expires_at: Option<OffsetDateTime>,
     pub event_id: Uuid,
     pub event_type: String,
     pub event_created_at: OffsetDateTime,
@@ -27,12 +34,27 @@ pub struct SendRow {
     pub data: Option<serde_json::Value>,
 }
 
+impl SendRow {
+    pub fn stored_secrets(&self) -> super::secrets::StoredSecrets<'_> {
+        super::secrets::StoredSecrets {
+            endpoint_id: self.webhook_endpoint_id,
+            clear: self.secret.as_deref(),
+            key_id: self.secret_key_id.as_deref(),
+            sealed: self.secret_sealed.as_deref(),
+            previous_key_id: self.previous_secret_key_id.as_deref(),
+            previous_sealed: self.previous_secret_sealed.as_deref(),
+            previous_expires_at: self.previous_secret_expires_at,
+        }
+    }
+}
+
 pub async fn for_send(pool: &PgPool, delivery_id: Uuid) -> Result<Option<SendRow>, sqlx::Error> {
     sqlx::query_as!(
         SendRow,
         r#"
-        select d.webhook_delivery_id, d.state, d.schedule, d.attempts, w.owner_id, w.url, w.secret,
-               e.event_id, e.type as event_type, e.created_at as event_created_at, e.asset_id,
+        select d.webhook_delivery_id, d.state, d.schedule, d.attempts, w.owner_id, w.url, w.webhook_endpoint_id,
+               w.secret, w.secret_key_id, w.secret_sealed, w.previous_secret_key_id, w.previous_secret_sealed,
+               w.previous_secret_expires_at, e.event_id, e.type as event_type, e.created_at as event_created_at, e.asset_id,
                e.asset_snapshot, e.data
         from webhook_delivery d
         join webhook_endpoint w using (webhook_endpoint_id)

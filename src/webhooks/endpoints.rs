@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::WebhookError;
 use super::WebhookSettings;
+use super::secrets::{SecretSealer, StoredSecrets};
 use crate::net::{FetchError, GuardedFetcher, UrlRefusal};
 
 /// Every secret starts with this, so it is recognisable in a config file or a leak report.
@@ -16,18 +17,44 @@ pub const SECRET_PREFIX: &str = "whsec_";
 const URL_MAX_BYTES: usize = 2048;
 const DESCRIPTION_MAX_CHARS: usize = 200;
 
-/// A `webhook_endpoint` row as stored.
+/// A `webhook_endpoint` row as stored (without its secrets, which only sends and rotations read).
 #[derive(Debug, Clone)]
 pub struct EndpointRow {
     pub webhook_endpoint_id: Uuid,
     pub owner_id: Uuid,
     pub url: String,
-    /// The HMAC key. Not shown after creation.
-    pub secret: String,
     /// Empty: every documented type.
     pub events: Vec<String>,
     pub description: Option<String>,
+    /// While the secret before the last rotation still signs beside the current one.
+    pub previous_secret_expires_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
+}
+
+/// The secret columns of a `webhook_endpoint` row (see [`super::secrets`]).
+#[derive(Debug, Clone)]
+pub struct SecretColumns {
+    pub webhook_endpoint_id: Uuid,
+    pub secret: Option<String>,
+    pub secret_key_id: Option<String>,
+    pub secret_sealed: Option<Vec<u8>>,
+    pub previous_secret_key_id: Option<String>,
+    pub previous_secret_sealed: Option<Vec<u8>>,
+    pub previous_secret_expires_at: Option<OffsetDateTime>,
+}
+
+impl SecretColumns {
+    pub fn stored(&self) -> StoredSecrets<'_> {
+        StoredSecrets {
+            endpoint_id: self.webhook_endpoint_id,
+            clear: self.secret.as_deref(),
+            key_id: self.secret_key_id.as_deref(),
+            sealed: self.secret_sealed.as_deref(),
+            previous_key_id: self.previous_secret_key_id.as_deref(),
+            previous_sealed: self.previous_secret_sealed.as_deref(),
+            previous_expires_at: self.previous_secret_expires_at,
+        }
+    }
 }
 
 /// A new endpoint, already validated.
@@ -111,10 +138,19 @@ pub async fn check_url(settings: &WebhookSettings, raw: &str) -> Result<Url, Web
     }
 }
 
-/// Stores a new endpoint unless the owner already has `max` (`too_many_webhooks`). The count
-/// and the insert run under a per-owner advisory lock, so two concurrent requests cannot both
-/// take the last place.
-pub async fn create(pool: &PgPool, new: &NewEndpoint, secret: &str, max: u32) -> Result<EndpointRow, WebhookError> {
+/// Stores a new endpoint with `secret` sealed by `sealer` unless the owner already has `max`
+/// (`too_many_webhooks`). The count and the insert run under a per-owner advisory lock, so two
+/// concurrent requests cannot both take the last place.
+pub async fn create(
+    pool: &PgPool,
+    sealer: &SecretSealer,
+    new: &NewEndpoint,
+    secret: &str,
+    max: u32,
+) -> Result<EndpointRow, WebhookError> {
+    // The id is made here: the sealed secret is bound to it.
+    let endpoint_id = Uuid::new_v4();
+    let sealed = sealer.seal(endpoint_id, secret)?;
     let mut tx = pool.begin().await?;
     sqlx::query!(
         "select pg_advisory_xact_lock(hashtextextended('webhook_endpoint:' || $1::uuid::text, 0))",
@@ -132,13 +168,16 @@ pub async fn create(pool: &PgPool, new: &NewEndpoint, secret: &str, max: u32) ->
     let row = sqlx::query_as!(
         EndpointRow,
         r#"
-        insert into webhook_endpoint (owner_id, url, secret, events, description)
-        values ($1, $2, $3, $4, $5)
-        returning webhook_endpoint_id, owner_id, url, secret, events, description, created_at
+        insert into webhook_endpoint (webhook_endpoint_id, owner_id, url, secret_key_id, secret_sealed, events,
+                                      description)
+        values ($1, $2, $3, $4, $5, $6, $7)
+        returning webhook_endpoint_id, owner_id, url, events, description, previous_secret_expires_at, created_at
         "#,
+        endpoint_id,
         new.owner_id,
         new.url.as_str(),
-        secret,
+        sealed.key_id,
+        sealed.bytes,
         &new.events,
         new.description,
     )
@@ -152,7 +191,7 @@ pub async fn get(pool: &PgPool, endpoint_id: Uuid) -> Result<Option<EndpointRow>
     Ok(sqlx::query_as!(
         EndpointRow,
         r#"
-        select webhook_endpoint_id, owner_id, url, secret, events, description, created_at
+        select webhook_endpoint_id, owner_id, url, events, description, previous_secret_expires_at, created_at
         from webhook_endpoint where webhook_endpoint_id = $1
         "#,
         endpoint_id,
@@ -166,7 +205,7 @@ pub async fn list(pool: &PgPool, owner_id: Uuid) -> Result<Vec<EndpointRow>, Web
     Ok(sqlx::query_as!(
         EndpointRow,
         r#"
-        select webhook_endpoint_id, owner_id, url, secret, events, description, created_at
+        select webhook_endpoint_id, owner_id, url, events, description, previous_secret_expires_at, created_at
         from webhook_endpoint where owner_id = $1
         order by created_at, webhook_endpoint_id
         "#,
@@ -174,6 +213,121 @@ pub async fn list(pool: &PgPool, owner_id: Uuid) -> Result<Vec<EndpointRow>, Web
     )
     .fetch_all(pool)
     .await?)
+}
+
+/// Gives the endpoint `secret` (sealed by `sealer`) as its current secret; the one it replaces
+/// keeps signing beside it for `overlap` (none when zero), and any older one stops. In one
+/// transaction holding the row, so two rotations cannot both keep "their" previous secret.
+/// `None` when the endpoint is gone.
+pub async fn rotate_secret(
+    pool: &PgPool,
+    sealer: &SecretSealer,
+    endpoint_id: Uuid,
+    secret: &str,
+    overlap: time::Duration,
+) -> Result<Option<EndpointRow>, WebhookError> {
+    let mut tx = pool.begin().await?;
+    let Some(columns) = lock_secret_columns(&mut tx, endpoint_id).await? else { return Ok(None) };
+    let new = sealer.seal(endpoint_id, secret)?;
+    let previous = if overlap.is_positive() {
+        let replaced = sealer.current(&columns.stored())?;
+        Some((sealer.seal(endpoint_id, &replaced)?, OffsetDateTime::now_utc() + overlap))
+    } else {
+        None
+    };
+    let row = sqlx::query_as!(
+        EndpointRow,
+        r#"
+        update webhook_endpoint
+        set secret = null, secret_key_id = $2, secret_sealed = $3,
+            previous_secret_key_id = $4, previous_secret_sealed = $5, previous_secret_expires_at = $6
+        where webhook_endpoint_id = $1
+        returning webhook_endpoint_id, owner_id, url, events, description, previous_secret_expires_at, created_at
+        "#,
+        endpoint_id,
+        new.key_id,
+        new.bytes,
+        previous.as_ref().map(|(sealed, _)| sealed.key_id.as_str()),
+        previous.as_ref().map(|(sealed, _)| sealed.bytes.as_slice()),
+        previous.as_ref().map(|(_, until)| *until),
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(row))
+}
+
+/// The row's secret columns, locked for the rest of the transaction.
+async fn lock_secret_columns(
+    conn: &mut sqlx::PgConnection,
+    endpoint_id: Uuid,
+) -> Result<Option<SecretColumns>, sqlx::Error> {
+    sqlx::query_as!(
+        SecretColumns,
+        r#"
+        select webhook_endpoint_id, secret, secret_key_id, secret_sealed, previous_secret_key_id,
+               previous_secret_sealed, previous_secret_expires_at
+        from webhook_endpoint where webhook_endpoint_id = $1
+        for update
+        "#,
+        endpoint_id,
+    )
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// Seals every secret that is not sealed with the current key: a row's clear secret from before
+/// secrets were sealed, and secrets sealed with an earlier key (so it can be retired). A previous
+/// secret past its overlap is dropped on the way. Each row is written only if it did not change
+/// meanwhile (a concurrent rotation wins). Run at start-up; returns how many rows it sealed.
+pub async fn reseal_all(pool: &PgPool, sealer: &SecretSealer) -> Result<usize, WebhookError> {
+    let stale = sqlx::query_as!(
+        SecretColumns,
+        r#"
+        select webhook_endpoint_id, secret, secret_key_id, secret_sealed, previous_secret_key_id,
+               previous_secret_sealed, previous_secret_expires_at
+        from webhook_endpoint
+        where secret is not null or secret_key_id <> $1 or previous_secret_key_id <> $1
+           or previous_secret_expires_at <= now()
+        "#,
+        sealer.current_key_id(),
+    )
+    .fetch_all(pool)
+    .await?;
+    let now = OffsetDateTime::now_utc();
+    let mut sealed_rows = 0;
+    for columns in &stale {
+        let endpoint_id = columns.webhook_endpoint_id;
+        let stored = columns.stored();
+        let current = sealer.seal(endpoint_id, &sealer.current(&stored)?)?;
+        let previous = match sealer.previous(&stored, now)? {
+            Some(secret) => Some(sealer.seal(endpoint_id, &secret)?),
+            None => None,
+        };
+        let result = sqlx::query!(
+            r#"
+            update webhook_endpoint
+            set secret = null, secret_key_id = $2, secret_sealed = $3, previous_secret_key_id = $4,
+                previous_secret_sealed = $5,
+                previous_secret_expires_at = case when $5::bytea is null then null else previous_secret_expires_at end
+            where webhook_endpoint_id = $1
+              and secret is not distinct from $6 and secret_sealed is not distinct from $7
+              and previous_secret_sealed is not distinct from $8
+            "#,
+            endpoint_id,
+            current.key_id,
+            current.bytes,
+            previous.as_ref().map(|sealed| sealed.key_id.as_str()),
+            previous.as_ref().map(|sealed| sealed.bytes.as_slice()),
+            columns.secret,
+            columns.secret_sealed,
+            columns.previous_secret_sealed,
+        )
+        .execute(pool)
+        .await?;
+        sealed_rows += usize::try_from(result.rows_affected()).unwrap_or(0);
+    }
+    Ok(sealed_rows)
 }
 
 /// Deletes an endpoint with its deliveries and their attempts (pending sends stop: their jobs

@@ -30,6 +30,8 @@ pub enum WebhookError {
     Database(#[from] sqlx::Error),
     #[error("cannot make a secret")]
     Random(#[source] std::io::Error),
+    #[error("cannot use the endpoint's signing secret")]
+    Secret(#[from] super::secrets::SecretError),
 }
 
 impl WebhookError {
@@ -45,7 +47,7 @@ impl WebhookError {
             Self::InvalidField(_) => "invalid_field",
             Self::InvalidCursor => "invalid_cursor",
             Self::Auth(auth) => auth.error_code(),
-            Self::Database(_) | Self::Random(_) => "internal_error",
+            Self::Database(_) | Self::Random(_) | Self::Secret(_) => "internal_error",
         }
     }
 
@@ -53,7 +55,7 @@ impl WebhookError {
     pub fn is_client_error(&self) -> bool {
         match self {
             Self::Auth(auth) => auth.is_client_error(),
-            Self::Database(_) | Self::Random(_) => false,
+            Self::Database(_) | Self::Random(_) | Self::Secret(_) => false,
             _ => true,
         }
     }
@@ -85,7 +87,7 @@ impl HttpError for WebhookError {
             Self::TooMany(_) => StatusCode::CONFLICT,
             Self::NotFound | Self::DeliveryNotFound => StatusCode::NOT_FOUND,
             Self::InvalidCursor => StatusCode::BAD_REQUEST,
-            Self::Database(_) | Self::Auth(_) | Self::Random(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Database(_) | Self::Auth(_) | Self::Random(_) | Self::Secret(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

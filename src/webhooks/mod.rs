@@ -28,6 +28,7 @@ pub mod dispatch;
 pub mod endpoints;
 mod error;
 pub mod routes;
+pub mod secrets;
 pub mod send;
 mod settings;
 
@@ -71,11 +72,42 @@ pub fn is_delivered(event_type: &str) -> bool {
     EVENT_TYPES.contains(&event_type)
 }
 
+/// What the webhook routes and jobs share: the settings, and the sealer of the endpoints'
+/// signing secrets (the webhook keys of the key directory).
+#[derive(Debug)]
+pub struct Webhooks {
+    pub settings: Arc<WebhookSettings>,
+    pub secrets: secrets::SecretSealer,
+}
+
+impl Webhooks {
+    pub fn new(settings: WebhookSettings, keys: &crate::keys::WebhookSecretKeys) -> Self {
+        Self { settings: Arc::new(settings), secrets: secrets::SecretSealer::new(keys) }
+    }
+
+    /// Seals again every secret that is in clear (a row from before secrets were sealed) or
+    /// sealed with an earlier key, so the earlier key can be retired. Run by `serve` and
+    /// `worker` at start-up; a failure is logged, since sends open such rows anyway.
+    pub async fn reseal_secrets(&self, pool: &sqlx::PgPool) {
+        match endpoints::reseal_all(pool, &self.secrets).await {
+            Ok(0) => {}
+            Ok(sealed) => tracing::info!(
+                sealed,
+                key_id = self.secrets.current_key_id(),
+                "webhook secrets sealed with the current key"
+            ),
+            Err(error) => {
+                tracing::error!(error = %crate::error_chain(&error), "cannot seal webhook secrets with the current key");
+            }
+        }
+    }
+}
+
 /// The webhook job handlers: fan-out (also the periodic sweep) and sends.
-pub fn job_handlers(services: &Services, settings: &Arc<WebhookSettings>) -> Vec<Arc<dyn crate::jobs::JobHandler>> {
+pub fn job_handlers(services: &Services, webhooks: &Arc<Webhooks>) -> Vec<Arc<dyn crate::jobs::JobHandler>> {
     vec![
-        Arc::new(dispatch::DispatchJob::new(Arc::clone(settings))),
-        Arc::new(send::DeliverJob::new(Arc::clone(settings), Arc::clone(&services.metrics))),
+        Arc::new(dispatch::DispatchJob::new(Arc::clone(&webhooks.settings))),
+        Arc::new(send::DeliverJob::new(Arc::clone(webhooks), Arc::clone(&services.metrics))),
     ]
 }
 

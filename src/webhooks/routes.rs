@@ -32,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_webhook, list_webhooks))
         .routes(routes!(get_webhook, delete_webhook))
+        .routes(routes!(rotate_secret))
         .routes(routes!(list_deliveries))
         .routes(routes!(retry_delivery))
 }
@@ -64,12 +65,16 @@ pub struct WebhookView {
     /// The event types it receives (see `events` of the creating request); `["*"]` for all.
     pub events: Vec<String>,
     pub description: Option<String>,
+    /// After a secret rotation: until when the previous secret still signs every send beside
+    /// the new one (a second `v1` in `Lectern-Signature`). Absent otherwise.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub previous_secret_expires_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
-/// A new endpoint with its signing secret, shown this once. Not `Debug`, so the secret cannot
-/// reach a log.
+/// An endpoint with its signing secret, new (created, or rotated) and shown this once. Not
+/// `Debug`, so the secret cannot reach a log.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct CreatedWebhook {
     #[serde(flatten)]
@@ -78,6 +83,17 @@ pub struct CreatedWebhook {
     /// it is never shown again.
     #[schema(example = "whsec_4nNq0pY3…")]
     pub secret: String,
+}
+
+/// How to rotate an endpoint's secret.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecretRequest {
+    /// How long the replaced secret keeps signing beside the new one, in seconds (0 to
+    /// 604800, i.e. seven days; default 86400). Time for the receiver to switch; 0 stops the
+    /// old secret at once (after a leak).
+    #[schema(example = 86400, minimum = 0, maximum = 604800)]
+    pub overlap_seconds: Option<i64>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -150,6 +166,7 @@ fn view(row: &EndpointRow) -> WebhookView {
         url: row.url.clone(),
         events,
         description: row.description.clone(),
+        previous_secret_expires_at: row.previous_secret_expires_at.filter(|until| *until > OffsetDateTime::now_utc()),
         created_at: row.created_at,
     }
 }
@@ -185,13 +202,15 @@ async fn create_webhook(
     Json(request): Json<CreateWebhookRequest>,
 ) -> Result<(StatusCode, axum::Json<CreatedWebhook>), ApiError> {
     principal.require_scope(Scope::WebhooksWrite)?;
-    let settings = &*state.webhooks;
+    let settings = &*state.webhooks.settings;
     let events = endpoints::parse_events(request.events.as_deref())?;
     let description = endpoints::parse_description(request.description.as_deref())?;
     let url = endpoints::check_url(settings, &request.url).await?;
     let secret = endpoints::new_secret()?;
     let new = NewEndpoint { owner_id: principal.account_id(), url, events, description };
-    let row = endpoints::create(&state.pool, &new, &secret, settings.max_endpoints_per_account).await?;
+    let row =
+        endpoints::create(&state.pool, &state.webhooks.secrets, &new, &secret, settings.max_endpoints_per_account)
+            .await?;
     tracing::info!(webhook_id = %row.webhook_endpoint_id, "webhook endpoint created");
     Ok((StatusCode::CREATED, axum::Json(CreatedWebhook { webhook: view(&row), secret })))
 }
@@ -255,6 +274,54 @@ async fn delete_webhook(
         return Err(WebhookError::NotFound.into());
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The longest overlap a rotation may ask for, and the one it gets when it asks for none.
+const MAX_OVERLAP_SECONDS: i64 = 7 * 86400;
+const DEFAULT_OVERLAP_SECONDS: i64 = 86400;
+
+/// Replace the endpoint's signing secret. The answer carries the new secret, shown this once.
+/// The replaced secret keeps signing every send beside the new one for `overlap_seconds`
+/// (`Lectern-Signature` then carries two `v1` entries), so the receiver can switch without
+/// refusing a send; a secret replaced earlier stops at once.
+#[utoipa::path(post, path = "/v1/webhooks/{webhook_id}/rotate-secret", tag = "webhooks",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("webhook_id" = Uuid, Path, description = "The endpoint's id")),
+    request_body = RotateSecretRequest,
+    responses(
+        (status = OK, description = "The endpoint and its new secret", body = CreatedWebhook),
+        (status = UNPROCESSABLE_ENTITY, description = "`invalid_field` (overlap_seconds out of range) or `invalid_json`", body = ErrorBody),
+        (status = NOT_FOUND, description = "`webhook_not_found`", body = ErrorBody),
+        (status = FORBIDDEN, description = "`forbidden` or `insufficient_scope` (a key without webhooks:write)", body = ErrorBody),
+        (status = UNAUTHORIZED, description = "`missing_token`, `invalid_token`, `token_expired` or `invalid_api_key`", body = ErrorBody),
+    ))]
+#[tracing::instrument(skip_all, fields(webhook_id = %webhook_id))]
+async fn rotate_secret(
+    State(state): State<AppState>,
+    principal: Principal,
+    webhook_id: WebhookId,
+    Json(request): Json<RotateSecretRequest>,
+) -> Result<axum::Json<CreatedWebhook>, ApiError> {
+    principal.require_scope(Scope::WebhooksWrite)?;
+    let overlap = request.overlap_seconds.unwrap_or(DEFAULT_OVERLAP_SECONDS);
+    if !(0..=MAX_OVERLAP_SECONDS).contains(&overlap) {
+        return Err(
+            WebhookError::InvalidField(format!("overlap_seconds must be between 0 and {MAX_OVERLAP_SECONDS}")).into()
+        );
+    }
+    let endpoint = visible_endpoint(&state, &principal, webhook_id).await?;
+    let secret = endpoints::new_secret()?;
+    let row = endpoints::rotate_secret(
+        &state.pool,
+        &state.webhooks.secrets,
+        endpoint.webhook_endpoint_id,
+        &secret,
+        time::Duration::seconds(overlap),
+    )
+    .await?
+    .ok_or(WebhookError::NotFound)?;
+    tracing::info!(overlap_seconds = overlap, event = "webhook_secret_rotated", "webhook secret rotated");
+    Ok(axum::Json(CreatedWebhook { webhook: view(&row), secret }))
 }
 
 /// An endpoint's deliveries, newest first, each with its attempts.

@@ -20,8 +20,8 @@ use time::OffsetDateTime;
 use url::Url;
 use uuid::Uuid;
 
-use super::WebhookSettings;
 use super::deliveries::{self, AfterAttempt, Attempt, SendRow};
+use super::{WebhookSettings, Webhooks};
 use crate::jobs::{EnqueueOptions, JobContext, JobError, JobHandler, queue};
 use crate::metrics::{Metrics, OutcomeLabels};
 use crate::net::GuardedFetcher;
@@ -113,14 +113,22 @@ pub fn body(row: &SendRow) -> Result<Vec<u8>, serde_json::Error> {
     }
 }
 
-/// `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. The key is the whole secret
-/// string as shown at creation, `whsec_` included.
-pub fn signature_header(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()))
+/// `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`, with one `v1` per secret:
+/// the current one first, then (during a rotation's overlap) the previous one, as Stripe sends
+/// several `v1` entries. A receiver accepts the send when any `v1` matches a secret it holds. The
+/// key is the whole secret string as shown, `whsec_` included.
+pub fn signature_header<S: AsRef<str>>(secrets: &[S], timestamp: i64, body: &[u8]) -> String {
+    let mut header = format!("t={timestamp}");
+    for secret in secrets {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(secret.as_ref().as_bytes()).expect("HMAC takes keys of any length");
+        mac.update(timestamp.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        header.push_str(",v1=");
+        header.push_str(&hex::encode(mac.finalize().into_bytes()));
+    }
+    header
 }
 
 /// The wait before send `attempts + 1`: base·2^(attempts−1), at most `max`, times 0.8–1.2.
@@ -132,7 +140,7 @@ pub fn retry_delay(settings: &WebhookSettings, attempts: i32, jitter_unit: f64) 
 }
 
 pub struct DeliverJob {
-    settings: Arc<WebhookSettings>,
+    webhooks: Arc<Webhooks>,
     metrics: Arc<Metrics>,
     fetcher: GuardedFetcher,
 }
@@ -140,9 +148,9 @@ pub struct DeliverJob {
 impl DeliverJob {
     pub const KIND: &'static str = "webhooks.deliver";
 
-    pub fn new(settings: Arc<WebhookSettings>, metrics: Arc<Metrics>) -> Self {
-        let fetcher = GuardedFetcher::new(settings.fetch.clone());
-        Self { settings, metrics, fetcher }
+    pub fn new(webhooks: Arc<Webhooks>, metrics: Arc<Metrics>) -> Self {
+        let fetcher = GuardedFetcher::new(webhooks.settings.fetch.clone());
+        Self { webhooks, metrics, fetcher }
     }
 }
 
@@ -163,9 +171,16 @@ impl JobHandler for DeliverJob {
         if row.schedule != payload.schedule || row.state != "pending" {
             return Ok(());
         }
-        let attempt = self.send(&row, payload.manual).await;
+        // A secret that does not open is ours to fix (a webhook key missing from the
+        // configuration), not the receiver's: no attempt is recorded, the job retries.
+        let secrets = self
+            .webhooks
+            .secrets
+            .signing_secrets(&row.stored_secrets(), OffsetDateTime::now_utc())
+            .map_err(|error| JobError::retry(crate::error_chain(&error)))?;
+        let attempt = self.send(&row, &secrets, payload.manual).await;
         let mut tx = context.pool.begin().await.map_err(retry)?;
-        let settings = &self.settings;
+        let settings = &*self.webhooks.settings;
         let after = deliveries::record_attempt(
             &mut tx,
             row.webhook_delivery_id,
@@ -211,11 +226,11 @@ impl JobHandler for DeliverJob {
 }
 
 impl DeliverJob {
-    /// One POST; never fails, the outcome is in the attempt.
-    async fn send(&self, row: &SendRow, manual: bool) -> Attempt {
+    /// One POST signed with `secrets`; never fails, the outcome is in the attempt.
+    async fn send(&self, row: &SendRow, secrets: &[String], manual: bool) -> Attempt {
         let started_at = OffsetDateTime::now_utc();
         let started = Instant::now();
-        let result = self.post(row).await;
+        let result = self.post(row, secrets).await;
         let duration_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
         let (status_code, error, response_excerpt) = match result {
             Ok((status, excerpt)) => {
@@ -228,7 +243,7 @@ impl DeliverJob {
         Attempt { started_at, duration_ms, status_code, error, response_excerpt, manual }
     }
 
-    async fn post(&self, row: &SendRow) -> Result<(u16, Bytes), String> {
+    async fn post(&self, row: &SendRow, secrets: &[String]) -> Result<(u16, Bytes), String> {
         let url = Url::parse(&row.url).map_err(|e| format!("the stored URL does not parse: {e}"))?;
         let body = body(row).map_err(|e| format!("cannot serialise the event: {e}"))?;
         let timestamp = OffsetDateTime::now_utc().unix_timestamp();
@@ -239,7 +254,7 @@ impl DeliverJob {
                 headers.insert(HeaderName::from_static(name), value);
             }
         };
-        put("lectern-signature", signature_header(&row.secret, timestamp, &body));
+        put("lectern-signature", signature_header(secrets, timestamp, &body));
         put("lectern-event-id", row.event_id.to_string());
         put("lectern-event-type", row.event_type.clone());
         put("lectern-delivery-id", row.webhook_delivery_id.to_string());
@@ -284,7 +299,13 @@ mod tests {
             attempts: 0,
             owner_id: Uuid::nil(),
             url: "https://example.com/hook".to_owned(),
-            secret: "whsec_test".to_owned(),
+            webhook_endpoint_id: Uuid::nil(),
+            secret: Some("whsec_test".to_owned()),
+            secret_key_id: None,
+            secret_sealed: None,
+            previous_secret_key_id: None,
+            previous_secret_sealed: None,
+            previous_secret_expires_at: None,
             event_id: Uuid::parse_str("019ac1f2-7d1e-7c3a-9b1e-3f5a2c9d8e10").expect("uuid"),
             event_type: if asset_id.is_some() { "asset.ready" } else { "enrollment.created" }.to_owned(),
             event_created_at: OffsetDateTime::from_unix_timestamp(1_795_688_102).expect("time"),
@@ -318,9 +339,20 @@ mod tests {
     #[test]
     fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {
         // Computed independently: printf '1700000000.{"a":1}' | openssl dgst -sha256 -hmac whsec_test
-        let header = signature_header("whsec_test", 1_700_000_000, br#"{"a":1}"#);
+        let header = signature_header(&["whsec_test"], 1_700_000_000, br#"{"a":1}"#);
         assert_eq!(header, "t=1700000000,v1=38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789");
-        assert_ne!(header, signature_header("whsec_other", 1_700_000_000, br#"{"a":1}"#));
+        assert_ne!(header, signature_header(&["whsec_other"], 1_700_000_000, br#"{"a":1}"#));
+    }
+
+    #[test]
+    fn during_an_overlap_each_secret_adds_its_own_v1_current_first() {
+        let both = signature_header(&["whsec_test", "whsec_other"], 1_700_000_000, br#"{"a":1}"#);
+        let other = signature_header(&["whsec_other"], 1_700_000_000, br#"{"a":1}"#);
+        let other_v1 = other.split_once(",v1=").expect("v1").1;
+        assert_eq!(
+            both,
+            format!("t=1700000000,v1=38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789,v1={other_v1}")
+        );
     }
 
     #[test]

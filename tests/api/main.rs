@@ -27,6 +27,7 @@ mod console_browser;
 mod engine_cli;
 mod fuzz_parsers;
 mod hardening;
+mod hardening_followup;
 mod http_ops;
 // --- infra (issue 19): tracing, JSON logs, scale-out; the SQS wake-up channel ---
 mod infra_ops;
@@ -57,4 +58,5 @@ mod training_browser;
 mod training_graphql;
 mod transcode_local;
 mod transcode_mediaconvert;
+mod webhook_secrets;
 mod webhooks;

@@ -33,7 +33,7 @@ async fn app(pool: PgPool, storage: Option<StorageSettings>, workers: usize) -> 
 async fn workers(app: &TestApp, keep: impl Fn(&str) -> bool) -> WorkerPool {
     let settings = lectern::app::Settings {
         ingest: Arc::new(fast_start()),
-        webhooks: Arc::default(),
+        webhooks: app.webhooks(),
         training: Arc::default(),
         payments: Arc::default(),
         lti: app.lti(),

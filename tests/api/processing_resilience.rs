@@ -573,7 +573,7 @@ async fn a_worker_lost_right_after_publishing_leaves_nothing_to_publish_again(po
     let asset_id = start_processing(&app, &token, &fixtures().0.join("moov_at_end.mp4"), "fast").await;
     let settings = lectern::app::Settings {
         ingest: std::sync::Arc::new(test_ingest_settings()),
-        webhooks: std::sync::Arc::default(),
+        webhooks: app.webhooks(),
         training: std::sync::Arc::default(),
         payments: std::sync::Arc::default(),
         lti: app.lti(),

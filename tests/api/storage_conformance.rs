@@ -170,10 +170,13 @@ mod local_only {
         storage.store.check().await.expect("the new root is writable");
         assert!(directory.path().join("not/yet/there/.staging").is_dir());
         let unsigned = Request::get("/storage/objects/a/b.mp4").body(Body::empty()).expect("valid request");
-        let response = lectern::delivery::storage::routes(storage.local.expect("the local backend"))
-            .oneshot(unsigned)
-            .await
-            .expect("the router answers");
+        let response = lectern::delivery::storage::routes(
+            storage.local.expect("the local backend"),
+            lectern::delivery::storage::UploadBounds::standalone(&lectern::media::UploadSettings::default()),
+        )
+        .oneshot(unsigned)
+        .await
+        .expect("the router answers");
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
         let body = http_body_util::BodyExt::collect(response.into_body()).await.expect("a body").to_bytes();
         let error: serde_json::Value = serde_json::from_slice(&body).expect("a JSON error");

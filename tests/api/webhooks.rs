@@ -19,18 +19,18 @@ use tokio_util::sync::CancellationToken;
 
 /// One request a receiver got.
 #[derive(Debug, Clone)]
-struct Received {
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-    at: Instant,
+pub(crate) struct Received {
+    pub(crate) headers: HashMap<String, String>,
+    pub(crate) body: Vec<u8>,
+    pub(crate) at: Instant,
 }
 
 impl Received {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).expect("the body is JSON")
     }
 
-    fn header(&self, name: &str) -> &str {
+    pub(crate) fn header(&self, name: &str) -> &str {
         self.headers.get(name).map_or("", String::as_str)
     }
 }
@@ -44,8 +44,8 @@ struct ReceiverState {
 }
 
 /// An HTTP server on 127.0.0.1 that records every request and answers as scripted.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     state: Arc<ReceiverState>,
     stop: CancellationToken,
 }
@@ -68,7 +68,7 @@ async fn record(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, bod
 }
 
 impl Receiver {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let state = Arc::new(ReceiverState { default_status: AtomicU16::new(200), ..ReceiverState::default() });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}/hooks/lectern", listener.local_addr().expect("address"));
@@ -89,12 +89,12 @@ impl Receiver {
         self.state.default_status.store(status, Ordering::SeqCst);
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.state.received.lock().expect("lock").clone()
     }
 
     /// Waits until at least `count` requests arrived.
-    async fn wait_for(&self, count: usize) -> Vec<Received> {
+    pub(crate) async fn wait_for(&self, count: usize) -> Vec<Received> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let received = self.received();
@@ -110,7 +110,7 @@ impl Receiver {
 /// Short retry delays, plain http and 127.0.0.1 allowed (for the test receivers). The periodic
 /// sweep is pushed out of the tests' reach, so every event must arrive through the jobs its own
 /// transaction enqueued (an event left to the sweep once took a minute to arrive).
-fn loopback_settings() -> WebhookSettings {
+pub(crate) fn loopback_settings() -> WebhookSettings {
     let policy = AddressPolicy::parse(&["127.0.0.1"]).expect("valid allow-list");
     WebhookSettings {
         fetch: WebhookSettings::fetch_settings(policy, Duration::from_secs(5)),
@@ -135,13 +135,13 @@ async fn create_webhook(app: &TestApp, token: &str, body: Value) -> reqwest::Res
 }
 
 /// Registers an endpoint that must be accepted; returns the 201 body (with the secret).
-async fn webhook(app: &TestApp, token: &str, body: Value) -> Value {
+pub(crate) async fn webhook(app: &TestApp, token: &str, body: Value) -> Value {
     let response = create_webhook(app, token, body).await;
     assert_eq!(response.status(), 201, "creating a webhook: {:?}", response.text().await);
     response.json().await.expect("json")
 }
 
-async fn create_asset(app: &TestApp, token: &str) -> String {
+pub(crate) async fn create_asset(app: &TestApp, token: &str) -> String {
     let created = crate::helpers::media::create_asset(app, token, "Lecture 1").await;
     created["id"].as_str().expect("asset id").to_owned()
 }
@@ -169,7 +169,7 @@ async fn delivery_in_state(app: &TestApp, token: &str, webhook_id: &str, state: 
 }
 
 /// Runs the README's verification recipe (tests/webhooks/verify.py) on a request.
-fn verifies(secret: &str, signature: &str, body: &[u8]) -> bool {
+pub(crate) fn verifies(secret: &str, signature: &str, body: &[u8]) -> bool {
     use std::io::Write;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/webhooks/verify.py");
     let mut child = std::process::Command::new("python3")

@@ -16,17 +16,22 @@ import time
 
 def verify(secret: str, signature_header: str, body: bytes, tolerance_seconds: int = 300) -> bool:
     """True when `body` (the raw request bytes) was signed by Lectern with `secret` recently."""
-    fields = dict(part.split("=", 1) for part in signature_header.split(",") if "=" in part)
+    timestamp, signatures = None, []
+    for part in signature_header.split(","):
+        name, _, value = part.partition("=")
+        if name == "t":
+            timestamp = value
+        elif name == "v1":
+            signatures.append(value)  # two while a rotated secret overlaps the new one
     try:
-        timestamp = int(fields["t"])
-        received = fields["v1"]
-    except (KeyError, ValueError):
+        timestamp = int(timestamp)
+    except (TypeError, ValueError):
         return False
     if abs(time.time() - timestamp) > tolerance_seconds:
         return False  # too old (or from the future): possibly a replay
     signed = f"{timestamp}.".encode() + body
     expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, received)
+    return any(hmac.compare_digest(expected, signature) for signature in signatures)
 # --- README snippet ends ---
 
 

@@ -180,7 +180,7 @@ async fn append(
         lease.release().await;
         return Err(MediaError::LengthExceeded.into());
     }
-    let body = writer::idle_timeout(body.into_data_stream(), state.uploads.body_idle_timeout);
+    let body = crate::http::body::idle_timeout(body.into_data_stream(), state.uploads.body_idle_timeout);
     let result = writer::write(state, &mut lease, &upload, length, checksum, body).await;
     lease.release().await;
     match result {

@@ -401,30 +401,6 @@ pub async fn recover_published(state: &AppState, upload: &UploadRow) -> Result<O
     }
 }
 
-/// `body`, ending with an error once it has sent nothing for `idle`: a client that stalls must
-/// not hold its upload (and the server's connection, task and buffers) for ever. The writer
-/// treats the error like any broken body: what arrived is kept and the client resumes.
-pub fn idle_timeout<S, E>(
-    body: S,
-    idle: std::time::Duration,
-) -> std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>
-where
-    S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
-    E: std::fmt::Display,
-{
-    Box::pin(futures::stream::unfold(Some(body), move |body| async move {
-        let mut body = body?;
-        match tokio::time::timeout(idle, body.next()).await {
-            Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(body))),
-            Ok(Some(Err(error))) => Some((Err(error.to_string()), None)),
-            Ok(None) => None,
-            Err(_) => {
-                Some((Err(format!("no bytes arrived for {} s; resume from Upload-Offset", idle.as_secs())), None))
-            }
-        }
-    }))
-}
-
 /// Writes `body` at the upload's current offset. `length` is the upload's length when known
 /// (declared at creation or by this request). Returns how far the upload got.
 pub async fn write<S, E>(

@@ -20,7 +20,7 @@ use crate::storage::{
 
 const UPLOAD_FILE: &str = "upload.json";
 /// S3's limit, kept so that code tested locally also works against S3.
-const MAX_PART_NUMBER: u32 = 10_000;
+const MAX_PART_NUMBER: u32 = crate::storage::MAX_PARTS;
 
 #[derive(Serialize, Deserialize)]
 struct UploadRecord {

@@ -33,7 +33,7 @@ use crate::storage::{
 };
 
 /// S3's floor for every part but the last.
-const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+const MIN_PART_SIZE: usize = crate::storage::MIN_PART_SIZE as usize;
 /// DeleteObjects accepts at most this many keys per request.
 const DELETE_BATCH: usize = 1000;
 

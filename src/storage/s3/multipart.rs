@@ -14,8 +14,23 @@ use crate::storage::{
     BodyStream, CompletedPart, MultipartId, ObjectKey, ObjectMeta, ObjectStore, PartInfo, PutOptions, StorageError,
 };
 
+use crate::storage::MAX_PARTS;
+/// S3's largest part.
+const MAX_PART_SIZE: usize = crate::storage::MAX_PART_SIZE as usize;
+/// Parts of one size before a streamed put doubles them.
+const PARTS_PER_SIZE: u32 = 2_000;
+
+/// The size of part `part_number` (1-based) of a streamed put, whose length is unknown until
+/// its body ends: `base` for the first 2,000 parts, then twice the size for every further 2,000,
+/// at most S3's 5 GiB; so S3's 10,000 parts hold 31 × 2,000 × `base` (484 GiB with the default
+/// 8 MiB) while the usual object never buffers more than `base`.
+pub(super) fn streamed_part_size(base: usize, part_number: u32) -> usize {
+    let doublings = part_number.saturating_sub(1) / PARTS_PER_SIZE;
+    base.saturating_mul(1 << doublings.min(20)).min(MAX_PART_SIZE)
+}
+
 impl S3Store {
-    /// Uploads the rest of `body` as parts of `part_size`, starting with what
+    /// Uploads the rest of `body` as parts of [`streamed_part_size`], starting with what
     /// `buffer` already holds. The caller aborts the upload when this fails.
     pub(super) async fn put_parts(
         &self,
@@ -27,7 +42,12 @@ impl S3Store {
         let mut parts = Vec::new();
         let mut finished = false;
         while !finished {
-            while buffer.len() < self.part_size {
+            let part_number = u32::try_from(parts.len() + 1)
+                .ok()
+                .filter(|number| *number <= MAX_PARTS)
+                .ok_or_else(|| StorageError::InvalidMultipart(format!("more than {MAX_PARTS} parts")))?;
+            let part_size = streamed_part_size(self.part_size, part_number);
+            while buffer.len() < part_size {
                 match body.next().await {
                     Some(chunk) => buffer.extend_from_slice(&chunk.map_err(|error| StorageError::io("put", error))?),
                     None => {
@@ -39,9 +59,7 @@ impl S3Store {
             if buffer.is_empty() && !parts.is_empty() {
                 break;
             }
-            let part = buffer.split_to(buffer.len().min(self.part_size)).freeze();
-            let part_number = u32::try_from(parts.len() + 1)
-                .map_err(|_| StorageError::InvalidMultipart("too many parts".to_owned()))?;
+            let part = buffer.split_to(buffer.len().min(part_size)).freeze();
             let info = self.upload_part(key, upload, part_number, part).await?;
             parts.push(CompletedPart { part_number, etag: info.etag });
         }
@@ -178,5 +196,31 @@ impl S3Store {
                 error => Err(error),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: usize = 1024 * 1024;
+
+    /// The bytes 10,000 parts of a streamed put hold.
+    fn capacity(base: usize) -> u64 {
+        (1..=MAX_PARTS).map(|number| streamed_part_size(base, number) as u64).sum()
+    }
+
+    #[test]
+    fn streamed_parts_grow_so_that_ten_thousand_hold_a_large_object() {
+        assert_eq!(streamed_part_size(8 * MIB, 1), 8 * MIB);
+        assert_eq!(streamed_part_size(8 * MIB, 2_000), 8 * MIB);
+        assert_eq!(streamed_part_size(8 * MIB, 2_001), 16 * MIB);
+        assert_eq!(streamed_part_size(8 * MIB, 10_000), 128 * MIB);
+        // The smallest part S3 takes still reaches past the default upload limit (20 GiB).
+        assert!(capacity(5 * MIB) > 300 * 1024 * MIB as u64, "{}", capacity(5 * MIB));
+        assert_eq!(capacity(8 * MIB), 31 * 2_000 * 8 * MIB as u64);
+        // Never above S3's largest part.
+        assert_eq!(streamed_part_size(MAX_PART_SIZE, 10_000), MAX_PART_SIZE);
+        assert_eq!(streamed_part_size(usize::MAX, 1), MAX_PART_SIZE);
     }
 }

@@ -46,6 +46,8 @@ pub struct TestApp {
     pub storage: std::sync::Arc<dyn lectern::storage::ObjectStore>,
     /// The storage settings the app runs with (tests may open their own connection).
     pub storage_settings: StorageSettings,
+    /// The webhook key file the app runs with (see [`TestOptions::webhook_key`]).
+    pub webhook_key: std::path::PathBuf,
 }
 
 impl TestApp {
@@ -68,6 +70,12 @@ pub struct TestOptions {
     pub auth: Option<AuthSettings>,
     /// Verification-only token keys (`LECTERN_TOKEN_PREVIOUS_KEY_FILES`).
     pub token_previous_keys: Vec<std::path::PathBuf>,
+    /// Earlier webhook keys that still decrypt (`LECTERN_WEBHOOK_PREVIOUS_KEY_FILES`).
+    pub webhook_previous_keys: Vec<std::path::PathBuf>,
+    /// The webhook key file (generated when missing); `None`: one file per test database, so the
+    /// apps a test starts on one database share it as a deployment's processes do (one seals
+    /// a secret, another signs with it).
+    pub webhook_key: Option<std::path::PathBuf>,
     /// Public keys the signed origin trusts besides the app's own.
     pub cdn_trusted_keys: Vec<lectern::cdn::TrustedKey>,
     pub cdn_hash_algorithm: lectern::cdn::HashAlgorithm,
@@ -133,6 +141,8 @@ pub fn key_paths(dir: &std::path::Path) -> KeyPaths {
         certificate_key: key("certificate.pem", "LECTERN_CERTIFICATE_KEY_FILE"),
         certificate_previous_keys: Vec::new(),
         lti_key: key("lti.pem", "LECTERN_LTI_KEY_FILE"),
+        webhook_key: key("webhook-secret-key", "LECTERN_WEBHOOK_KEY_FILE"),
+        webhook_previous_keys: Vec::new(),
     }
 }
 
@@ -144,6 +154,9 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut paths = key_paths(&data_dir.path().join("keys"));
     paths.token_previous_keys = options.token_previous_keys;
+    paths.webhook_previous_keys = options.webhook_previous_keys;
+    paths.webhook_key.path = options.webhook_key.unwrap_or_else(|| shared_webhook_key(&pool));
+    let webhook_key = paths.webhook_key.path.clone();
     let (keys, _) = lectern::keys::load_or_generate(&paths).expect("keys");
     // Bind first so the public URL (used in presigned links) carries the real port.
     let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
@@ -207,7 +220,13 @@ pub async fn spawn_app_with(pool: PgPool, options: TestOptions) -> TestApp {
     let stop = CancellationToken::new();
     let stopped = stop.clone();
     tokio::spawn(async move { application.run_until_stopped(stopped.cancelled_owned()).await });
-    TestApp { address, client: reqwest::Client::new(), pool, data_dir, stop, storage, storage_settings }
+    TestApp { address, client: reqwest::Client::new(), pool, data_dir, stop, storage, storage_settings, webhook_key }
+}
+
+/// The webhook key file of the apps on `pool`'s database (see [`TestOptions::webhook_key`]).
+fn shared_webhook_key(pool: &PgPool) -> std::path::PathBuf {
+    let database = pool.connect_options().get_database().unwrap_or("lectern").to_owned();
+    std::env::temp_dir().join("lectern-test-webhook-keys").join(database).join("webhook-secret-key")
 }
 
 /// The infrastructure of `app` (its pool and store, the local transcoder, no CDN), for tests that
@@ -232,7 +251,21 @@ pub const PASSWORD: &str = "correct horse battery staple";
 impl TestApp {
     /// The app's keys, read back from its data directory (they were generated there).
     pub fn keys(&self) -> lectern::keys::Keys {
-        lectern::keys::load_or_generate(&key_paths(&self.data_dir.path().join("keys"))).expect("keys").0
+        let mut paths = key_paths(&self.key_dir());
+        paths.webhook_key.path = self.webhook_key.clone();
+        lectern::keys::load_or_generate(&paths).expect("keys").0
+    }
+
+    /// Where the app's keys are.
+    pub fn key_dir(&self) -> std::path::PathBuf {
+        self.data_dir.path().join("keys")
+    }
+
+    /// Webhooks with the default settings and this app's webhook key, for tests that build job
+    /// handlers themselves.
+    pub fn webhooks(&self) -> std::sync::Arc<lectern::webhooks::Webhooks> {
+        let keys = self.keys().webhook_secrets;
+        std::sync::Arc::new(lectern::webhooks::Webhooks::new(lectern::webhooks::WebhookSettings::default(), &keys))
     }
 
     /// An LTI tool with the default settings and this app's key, for tests that build job

@@ -169,7 +169,7 @@ locals {
     { for env in var.provider_secret_names : env => module.secrets.arns[env] },
   )
   secret_files = {
-    for env in ["LECTERN_CDN_KEY_FILE", "LECTERN_TOKEN_KEY_FILE", "LECTERN_CERTIFICATE_KEY_FILE"] :
+    for env in ["LECTERN_CDN_KEY_FILE", "LECTERN_TOKEN_KEY_FILE", "LECTERN_CERTIFICATE_KEY_FILE", "LECTERN_WEBHOOK_KEY_FILE"] :
     env => module.secrets.arns[env]
   }
   image = "${module.ecr.repository_url}:${var.image_tag}"

@@ -10,6 +10,9 @@ locals {
     LECTERN_CDN_KEY_FILE         = "cdn-signing-key"
     LECTERN_TOKEN_KEY_FILE       = "token-signing-key"
     LECTERN_CERTIFICATE_KEY_FILE = "certificate-signing-key"
+    # Encrypts webhook signing secrets in the database: serve seals, workers open, so both
+    # must have the same key.
+    LECTERN_WEBHOOK_KEY_FILE = "webhook-secret-key"
   }
   provider_secrets = { for env in var.provider_secret_names : env => lower(replace(env, "_", "-")) }
   all              = merge(local.key_secrets, local.provider_secrets)

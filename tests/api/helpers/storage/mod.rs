@@ -157,7 +157,10 @@ impl Harness {
             presign_secret: SecretString::from("conformance-test-secret"),
         };
         let store = Arc::new(LocalStore::open(&settings).await.expect("the local store opens"));
-        let routes = lectern::delivery::storage::routes(Arc::clone(&store));
+        let routes = lectern::delivery::storage::routes(
+            Arc::clone(&store),
+            lectern::delivery::storage::UploadBounds::standalone(&lectern::media::UploadSettings::default()),
+        );
         let server = tokio::spawn(async move {
             axum::serve(listener, routes).await.expect("the presign routes serve");
         });

@@ -93,13 +93,13 @@ run "secrets_reach_the_tasks_only_through_secrets_manager" {
     condition = alltrue([
       for definitions in [output.serve_container_definitions, output.worker_container_definitions] :
       one([for v in one([for c in jsondecode(definitions) : c if c.name == "lectern"]).environment : v.value if v.name == "LECTERN_CDN_KEY_FILE"]) == "/run/lectern/keys/LECTERN_CDN_KEY_FILE" &&
-      toset([for s in one([for c in jsondecode(definitions) : c if c.name == "keys"]).secrets : s.name]) == toset(["LECTERN_CDN_KEY_FILE", "LECTERN_TOKEN_KEY_FILE", "LECTERN_CERTIFICATE_KEY_FILE"])
+      toset([for s in one([for c in jsondecode(definitions) : c if c.name == "keys"]).secrets : s.name]) == toset(["LECTERN_CDN_KEY_FILE", "LECTERN_TOKEN_KEY_FILE", "LECTERN_CERTIFICATE_KEY_FILE", "LECTERN_WEBHOOK_KEY_FILE"])
     ])
     error_message = "signing keys must be written to files by the keys init container, never passed as settings"
   }
   assert {
-    condition     = length(output.secret_arns) == 5
-    error_message = "a secret for the database URL, three signing keys and the one provider secret"
+    condition     = length(output.secret_arns) == 6
+    error_message = "a secret for the database URL, three signing keys, the webhook key and the one provider secret"
   }
 }
 

@@ -177,7 +177,9 @@ async fn work(shared: Arc<Shared>, worker_id: String, quick_only: bool) {
                 run_one(&shared, &worker_id, job).instrument(span).await;
             }
             Ok(None) => {
-                let _idle = shared.idle.enter();
+                // Only a general worker counts as idle for the SQS receiver: a quick worker cannot run
+                // the long jobs whose wake-ups make up the backlog.
+                let _idle = (!quick_only).then(|| shared.idle.enter());
                 tokio::select! {
                     () = shared.wake.notified() => {}
                     () = tokio::time::sleep(shared.settings.poll_interval) => {}

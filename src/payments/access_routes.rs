@@ -50,6 +50,7 @@ pub struct GrantRequest {
     params(("account_id" = Uuid, Path)),
     request_body = GrantRequest,
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope`", body = ErrorBody),
         (status = CREATED, body = EntitlementView),
         (status = UNPROCESSABLE_ENTITY, description = "`invalid_field`", body = ErrorBody),
         (status = NOT_FOUND, description = "`course_not_found` or `not_found` (the account)", body = ErrorBody),
@@ -110,6 +111,7 @@ pub struct RevokeRequest {
     params(("entitlement_id" = Uuid, Path)),
     request_body = RevokeRequest,
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope`", body = ErrorBody),
         (status = OK, body = EntitlementView),
         (status = CONFLICT, description = "`wrong_state`: it has ended already", body = ErrorBody),
         (status = NOT_FOUND, description = "`entitlement_not_found`", body = ErrorBody),
@@ -156,6 +158,7 @@ pub struct CancelAnswer {
     security(("bearer" = [])),
     params(("subscription_id" = Uuid, Path)),
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope`", body = ErrorBody),
         (status = OK, body = CancelAnswer),
         (status = CONFLICT, description = "`wrong_state`: a Stripe subscription, or one that has ended or is cancelled already", body = ErrorBody),
         (status = NOT_FOUND, description = "`subscription_not_found`", body = ErrorBody),

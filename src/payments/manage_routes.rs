@@ -75,7 +75,9 @@ fn scope_of(principal: &Principal, query: &ListQuery) -> (Option<Uuid>, i64) {
 #[utoipa::path(get, path = "/v1/products", tag = "payments",
     security(("bearer" = []), ("api_key" = [])),
     params(ListQuery),
-    responses((status = OK, body = Vec<ProductView>)))]
+    responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope`", body = ErrorBody),
+        (status = OK, body = Vec<ProductView>)))]
 async fn list_products(
     State(state): State<AppState>,
     principal: Principal,
@@ -102,6 +104,7 @@ pub struct UpdateProduct {
     params(("product_id" = Uuid, Path)),
     request_body = UpdateProduct,
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope`", body = ErrorBody),
         (status = OK, body = ProductView),
         (status = UNPROCESSABLE_ENTITY, description = "`invalid_field`", body = ErrorBody),
         (status = NOT_FOUND, description = "`product_not_found`", body = ErrorBody),
@@ -141,6 +144,7 @@ pub struct UpdatePrice {
     params(("price_id" = Uuid, Path)),
     request_body = UpdatePrice,
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope`", body = ErrorBody),
         (status = OK, body = PriceView),
         (status = NOT_FOUND, description = "`price_not_found`", body = ErrorBody),
     ))]
@@ -165,7 +169,9 @@ async fn update_price(
 #[utoipa::path(get, path = "/v1/coupons", tag = "payments",
     security(("bearer" = []), ("api_key" = [])),
     params(ListQuery),
-    responses((status = OK, body = Vec<CouponView>)))]
+    responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope`", body = ErrorBody),
+        (status = OK, body = Vec<CouponView>)))]
 async fn list_coupons(
     State(state): State<AppState>,
     principal: Principal,
@@ -197,6 +203,7 @@ pub struct UpdateCoupon {
     params(("coupon_id" = Uuid, Path)),
     request_body = UpdateCoupon,
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope`", body = ErrorBody),
         (status = OK, body = CouponView),
         (status = UNPROCESSABLE_ENTITY, description = "`invalid_field`", body = ErrorBody),
         (status = NOT_FOUND, description = "`coupon_not_found`", body = ErrorBody),
@@ -233,6 +240,7 @@ fn may_set_policy(principal: &Principal, owner: AccountId) -> Result<(), Payment
     security(("bearer" = []), ("api_key" = [])),
     params(("account_id" = Uuid, Path)),
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope`", body = ErrorBody),
         (status = OK, body = PolicyView),
         (status = NOT_FOUND, description = "`not_found`: not the caller (nor an administrator)", body = ErrorBody),
     ))]
@@ -264,6 +272,7 @@ pub struct PutPolicy {
     params(("account_id" = Uuid, Path)),
     request_body = PutPolicy,
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope`", body = ErrorBody),
         (status = OK, body = PolicyView),
         (status = UNPROCESSABLE_ENTITY, description = "`invalid_field`", body = ErrorBody),
         (status = NOT_FOUND, description = "`not_found`", body = ErrorBody),
@@ -343,6 +352,7 @@ pub struct RefundQuote {
     security(("bearer" = []), ("api_key" = [])),
     params(("order_id" = Uuid, Path)),
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope`", body = ErrorBody),
         (status = OK, body = RefundQuote),
         (status = NOT_FOUND, description = "`order_not_found`", body = ErrorBody),
     ))]
@@ -401,6 +411,7 @@ pub struct RefundAnswer {
     params(("order_id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "up to 100 of A–Z, a–z, 0–9, - and _")),
     request_body = RefundRequest,
     responses(
+        (status = FORBIDDEN, description = "`forbidden` (your roles do not allow this) or `insufficient_scope`", body = ErrorBody),
         (status = OK, body = RefundAnswer),
         (status = UNPROCESSABLE_ENTITY, description = "`invalid_field`: the amount, or the key", body = ErrorBody),
         (status = CONFLICT, description = "`order_not_refundable`", body = ErrorBody),

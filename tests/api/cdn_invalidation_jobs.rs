@@ -210,10 +210,11 @@ async fn a_refused_invalidation_fails_its_job_with_the_code(pool: PgPool) {
 
     delete(&app, &token, asset_id).await;
     let job = wait_for_job(&app.pool, "failed").await;
-    assert_eq!(job.attempts, 1, "a refusal is not retried");
     let error = job.last_error.expect("an error");
     assert!(error.starts_with("cdn_refused: ") && error.contains("NoSuchDistribution"), "{error}");
-    assert_eq!(stand_in.received().len(), 1);
+    // A refusal is not retried: CloudFront was asked once. (The job may have had an earlier
+    // attempt that only waited for the storage deletion, which a quick worker runs beside it.)
+    assert_eq!(stand_in.received().len(), 1, "a refusal is not retried");
     let metrics = metrics(&app).await;
     assert!(metrics.contains(r#"lectern_cdn_invalidations_total{outcome="refused"} 1"#), "{metrics}");
 }

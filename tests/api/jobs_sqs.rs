@@ -167,6 +167,8 @@ async fn sqs_carries_job_ids_holds_the_backlog_while_workers_are_busy_and_wakes_
     // A poll interval far longer than the test: only notifications and SQS wake workers.
     let settings = WorkerSettings {
         concurrency: 1,
+        // One worker in all: a quick-only worker would take these quick test kinds too.
+        quick_workers: 0,
         poll_interval: Duration::from_secs(120),
         sqs: Some(sqs_settings(&moto, &queue_url)),
         ..WorkerSettings::default()

@@ -17,7 +17,7 @@ run "the_modules_apply_against_moto_and_read_back" {
     error_message = "the media bucket is versioned"
   }
   assert {
-    condition     = length(output.secret_arns) == 5 && alltrue([for arn in values(output.secret_arns) : startswith(arn, "arn:aws:secretsmanager:us-east-1:")])
+    condition     = length(output.secret_arns) == 6 && alltrue([for arn in values(output.secret_arns) : startswith(arn, "arn:aws:secretsmanager:us-east-1:")])
     error_message = "one Secrets Manager entry per key and provider secret"
   }
   assert {

@@ -27,10 +27,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::{Bench, fresh_database, median, start_with};
-use uuid::Uuid;
 
 const DATABASE: &str = "lectern_bench_payments";
-const PASSWORD: &str = "correct horse battery staple";
 const WEBHOOK_SECRET: &str = "whsec_bench_secret";
 
 struct Round {
@@ -82,22 +80,6 @@ fn print(name: &str, rounds: &[Round]) -> (f64, f64, f64) {
     let p99 = median(rounds.iter().map(|r| r.p99_ms).collect());
     println!("  {name:<44} {rate:>9.0}/s   p50 {p50:>7.2} ms   p99 {p99:>7.2} ms");
     (rate, p50, p99)
-}
-
-async fn register(client: &reqwest::Client, app: &str, email: &str) -> (Uuid, String) {
-    let answer: Value = client
-        .post(format!("{app}/v1/auth/register"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .expect("register")
-        .json()
-        .await
-        .expect("json");
-    (
-        answer["account"]["account_id"].as_str().expect("id").parse().expect("uuid"),
-        answer["tokens"]["access_token"].as_str().expect("token").to_owned(),
-    )
 }
 
 async fn call(client: &reqwest::Client, url: String, token: &str, body: Value, expected: u16) -> Value {
@@ -192,7 +174,7 @@ async fn main() {
     print("redeliveries of a processed event", &duplicates);
 
     // 2. Playback sessions: a published course of one lesson on a real package.
-    let (teacher_id, _) = register(&client, &app, "teacher@example.com").await;
+    let (teacher_id, _) = support::register(&client, &app, "teacher@example.com").await;
     sqlx::query("update account set roles = '{learner,instructor}' where account_id = $1")
         .bind(teacher_id)
         .execute(&pool)
@@ -200,7 +182,7 @@ async fn main() {
         .expect("roles");
     let login: Value = client
         .post(format!("{app}/v1/auth/login"))
-        .json(&json!({"email": "teacher@example.com", "password": PASSWORD}))
+        .json(&json!({"email": "teacher@example.com", "password": support::PASSWORD}))
         .send()
         .await
         .expect("login")
@@ -221,11 +203,11 @@ async fn main() {
     call(&client, format!("{app}/v1/courses/{course_id}/publish"), &teacher, json!({}), 200).await;
     let (mut enrolled, mut entitled) = (Vec::new(), Vec::new());
     for n in 0..bench.clients {
-        let (learner_id, token) = register(&client, &app, &format!("staff{n}@example.com")).await;
+        let (learner_id, token) = support::register(&client, &app, &format!("staff{n}@example.com")).await;
         let url = format!("{app}/v1/courses/{course_id}/enrollments");
         call(&client, url, &teacher, json!({"account_id": learner_id}), 201).await;
         enrolled.push(token);
-        let (learner_id, token) = register(&client, &app, &format!("buyer{n}@example.com")).await;
+        let (learner_id, token) = support::register(&client, &app, &format!("buyer{n}@example.com")).await;
         let url = format!("{app}/v1/users/{learner_id}/entitlements");
         call(&client, url, &teacher, json!({"course_id": course_id}), 201).await;
         entitled.push(token);

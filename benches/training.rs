@@ -27,7 +27,6 @@ use support::{Bench, env_number, fresh_database, median, start};
 use uuid::Uuid;
 
 const DATABASE: &str = "lectern_bench_training";
-const PASSWORD: &str = "correct horse battery staple";
 
 struct Round {
     rate: f64,
@@ -81,22 +80,6 @@ where
         results.push(Round { rate: latencies.len() as f64 / elapsed, p50_ms: p50, p99_ms: p99 });
     }
     results
-}
-
-async fn register(client: &reqwest::Client, app: &str, email: &str) -> (Uuid, String) {
-    let answer: Value = client
-        .post(format!("{app}/v1/auth/register"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .expect("register")
-        .json()
-        .await
-        .expect("json");
-    (
-        answer["account"]["account_id"].as_str().expect("id").parse().expect("uuid"),
-        answer["tokens"]["access_token"].as_str().expect("token").to_owned(),
-    )
 }
 
 /// A published course of `owner` with `lessons` video lessons of `seconds` each (assets made
@@ -317,7 +300,7 @@ async fn main() {
     let (keys, _) =
         lectern::keys::load_or_generate(&support::key_paths(&data_dir.path().join("keys"))).expect("the app's keys");
     let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
-    let (owner, _) = register(&client, &app, "teacher@example.com").await;
+    let (owner, _) = support::register(&client, &app, "teacher@example.com").await;
     println!(
         "training: {} rounds of {} s, {} concurrent clients, median of rounds",
         bench.rounds, bench.seconds, bench.clients
@@ -333,7 +316,7 @@ async fn main() {
     let (course, lessons) = seed_course(&pool, owner, 40, 3600).await;
     let mut players = Vec::new();
     for n in 0..bench.clients {
-        let (learner, _) = register(&client, &app, &format!("player{n}@example.com")).await;
+        let (learner, _) = support::register(&client, &app, &format!("player{n}@example.com")).await;
         sqlx::query("insert into enrollment (course_id, account_id, source) values ($1, $2, 'admin')")
             .bind(course)
             .bind(learner)
@@ -483,7 +466,7 @@ async fn main() {
     );
 
     // 2. Resume, for a learner with progress in all 40 lessons.
-    let (reader, reader_token) = register(&client, &app, "reader@example.com").await;
+    let (reader, reader_token) = support::register(&client, &app, "reader@example.com").await;
     seed_progress(&pool, course, &[reader], 3600, 1200).await;
     let resume_url = format!("{app}/v1/me/courses/{course}/resume");
     let resume = http_get(&bench, use_wrk, &client, &resume_url, &reader_token).await;
@@ -524,7 +507,7 @@ async fn main() {
     let instructor_token = {
         let answer: Value = client
             .post(format!("{app}/v1/auth/login"))
-            .json(&json!({"email": "teacher@example.com", "password": PASSWORD}))
+            .json(&json!({"email": "teacher@example.com", "password": support::PASSWORD}))
             .send()
             .await
             .expect("login")

@@ -315,3 +315,23 @@ pub async fn publish(
         .expect("ready");
     asset_id
 }
+
+/// The password of every account a bench registers.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Registers an account over HTTP; its id and access token.
+pub async fn register(client: &reqwest::Client, app: &str, email: &str) -> (uuid::Uuid, String) {
+    let answer: serde_json::Value = client
+        .post(format!("{app}/v1/auth/register"))
+        .json(&serde_json::json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("json");
+    (
+        answer["account"]["account_id"].as_str().expect("id").parse().expect("uuid"),
+        answer["tokens"]["access_token"].as_str().expect("token").to_owned(),
+    )
+}
